@@ -1,0 +1,45 @@
+# Faxbot in C — the two commands a newcomer needs:
+#   make run    install what is missing, build, serve on 127.0.0.1:8080
+#   make test   install what is missing, build, run every test (plain and ASan+UBSan)
+# Meson + Ninja do the real work; this file only strings the steps together.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PYTHON     ?= /usr/bin/python3
+
+.PHONY: all deps build asan run test test-unit test-api test-asan bench clean
+
+all: build
+
+deps:
+	@./tools/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	CC=clang meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+run: build
+	$(BUILD)/faxbot serve
+
+test: build asan
+	./tools/run-tests.sh $(BUILD) $(ASAN_BUILD)
+
+test-unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+test-api: build
+	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q tests/api
+
+bench: build
+	./bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,73 @@
+/* config.h — the gateway's configuration: read once from the environment (Faxbot's
+ * variable names) into one struct that nothing changes afterwards. Every bad value
+ * is a clear error at start, never a silent fallback. */
+#ifndef FAXBOT_CONFIG_H
+#define FAXBOT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct config {
+    /* server */
+    char listen_host[256];           /* FAXBOT_LISTEN host part, default 127.0.0.1 */
+    int listen_port;                 /* default 8080 */
+    char data_dir[1024];             /* FAX_DATA_DIR, default ./faxdata */
+    char database_path[1024];        /* from DATABASE_URL sqlite:///path, default <data_dir>/faxbot.db */
+    char public_api_url[512];        /* PUBLIC_API_URL, default http://<listen> */
+    int http_threads;                /* FAXBOT_HTTP_THREADS, default 2 */
+    int log_level;                   /* FAXBOT_LOG_LEVEL debug|info|warn|error */
+
+    /* auth */
+    char api_key[256];               /* API_KEY bootstrap key (all scopes) */
+    bool require_api_key;            /* REQUIRE_API_KEY */
+    int max_requests_per_minute;     /* MAX_REQUESTS_PER_MINUTE, 0 = off */
+    int inbound_list_rpm;            /* INBOUND_LIST_RPM, default 30 */
+    int inbound_get_rpm;             /* INBOUND_GET_RPM, default 60 */
+    bool audit_log_enabled;          /* AUDIT_LOG_ENABLED */
+    char audit_log_file[1024];       /* AUDIT_LOG_FILE ("" = stderr) */
+
+    /* documents */
+    int64_t max_file_size_bytes;     /* MAX_FILE_SIZE_MB * 1 MiB, default 10 MiB */
+    char default_country_code[8];    /* FAX_DEFAULT_COUNTRY_CODE, default "1" */
+    char gs_path[512];               /* GHOSTSCRIPT_PATH, default "gs" looked up on PATH */
+    int convert_timeout_s;           /* CONVERT_TIMEOUT_SECONDS, default 120 */
+    int convert_memory_mb;           /* CONVERT_MEMORY_MB, default 1024 (RLIMIT_AS of gs) */
+    int convert_max_pages;           /* CONVERT_MAX_PAGES, default 200 */
+    int convert_parallel;            /* CONVERT_PARALLEL, gs processes per document, default = cores (max 4) */
+    char default_resolution[16];     /* FAX_DEFAULT_RESOLUTION fine|standard, default fine */
+    char paper_size[16];             /* FAX_PAPER_SIZE letter|a4, default letter */
+
+    /* jobs */
+    char backend[32];                /* FAX_BACKEND, default loopback */
+    int workers;                     /* FAX_WORKERS, default 4 */
+    int max_attempts;                /* FAX_MAX_ATTEMPTS, default 3 */
+    int retry_base_s;                /* FAX_RETRY_BASE_SECONDS, default 30 (doubling) */
+    int retry_max_s;                 /* FAX_RETRY_MAX_SECONDS, default 900 */
+    int lease_s;                     /* FAX_LEASE_SECONDS, default 300 */
+    int pdf_token_ttl_minutes;       /* PDF_TOKEN_TTL_MINUTES, default 60 */
+    bool fax_disabled;               /* FAX_DISABLED: accept and store, never transmit */
+
+    /* inbound and storage */
+    bool inbound_enabled;            /* INBOUND_ENABLED (default on for loopback) */
+    int inbound_retention_days;      /* INBOUND_RETENTION_DAYS, default 30 */
+    int inbound_token_ttl_minutes;   /* INBOUND_TOKEN_TTL_MINUTES, default 60 */
+    int artifact_ttl_days;           /* ARTIFACT_TTL_DAYS, 0 = keep */
+    char storage_backend[16];        /* STORAGE_BACKEND, only "local" for now */
+
+    /* fax identity */
+    char station_id[24];             /* FAX_LOCAL_STATION_ID */
+    char header_text[64];            /* FAX_HEADER */
+} config;
+
+/* Reads the process environment into *out. Returns 0, or -1 with a message in err
+ * that names the variable and says what a valid value looks like. */
+int config_load(config *out, char *err, size_t errlen);
+
+/* Same, but from a NULL-terminated "KEY=VALUE" array (used by tests). */
+int config_load_from(config *out, char *const *envp, char *err, size_t errlen);
+
+/* Overrides FAXBOT_LISTEN-style "HOST:PORT" (also "[::1]:8080"); -1 on a bad value. */
+int config_set_listen(config *cfg, const char *hostport, char *err, size_t errlen);
+
+#endif

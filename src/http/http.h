@@ -1,0 +1,95 @@
+/* http.h — the HTTP transport: a server on libmicrohttpd with a route table that
+ * the api layer hands in. It knows nothing about faxes. Requests arrive at a
+ * handler with their body either buffered (small JSON/form bodies) or streamed
+ * chunk by chunk (uploads), so a large upload never sits in memory. */
+#ifndef FAXBOT_HTTP_H
+#define FAXBOT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct http_request http_request;     /* opaque, valid during one request */
+
+typedef struct http_response {
+    int status;                  /* 0 = not set yet */
+    char *body;                  /* malloc'd, freed by the server */
+    size_t body_len;
+    char content_type[64];
+    int file_fd;                 /* >= 0: send this file instead of body (server closes it) */
+    int64_t file_size;
+    char extra_headers[8][2][128]; /* name, value */
+    int n_extra_headers;
+} http_response;
+
+/* ---- request accessors ---- */
+const char *http_req_method(const http_request *r);
+const char *http_req_path(const http_request *r);          /* decoded path, no query */
+const char *http_req_header(const http_request *r, const char *name);  /* case-insensitive; NULL if absent */
+const char *http_req_query(const http_request *r, const char *name);   /* decoded; NULL if absent */
+const char *http_req_param(const http_request *r, const char *name);   /* "{id}" from the route pattern */
+const char *http_req_client_ip(const http_request *r);
+/* Buffered body (routes with HTTP_BODY_BUFFER); NUL-terminated; len 0 if none. */
+const char *http_req_body(const http_request *r, size_t *len);
+/* Per-request slot for the handler's own state (e.g. the authenticated key). */
+void http_req_set_user(http_request *r, void *user, void (*free_fn)(void *));
+void *http_req_user(const http_request *r);
+
+/* ---- response helpers ---- */
+/* Takes ownership of body (malloc'd). */
+void http_res_set(http_response *res, int status, const char *content_type, char *body, size_t len);
+/* Copies text. */
+void http_res_text(http_response *res, int status, const char *content_type, const char *text);
+/* {"detail": "<msg>"} with proper JSON escaping. */
+void http_res_error(http_response *res, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void http_res_header(http_response *res, const char *name, const char *value);
+/* Sends the file at fd (takes ownership of fd). */
+void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
+
+/* ---- routes ---- */
+typedef enum { HTTP_BODY_NONE = 0, HTTP_BODY_BUFFER, HTTP_BODY_STREAM } http_body_mode;
+
+typedef struct http_route {
+    const char *method;          /* "GET", "POST", "DELETE" */
+    const char *pattern;         /* "/fax/{id}" — {name} matches one path segment */
+    http_body_mode body_mode;
+    size_t max_body;             /* HTTP_BODY_BUFFER: larger bodies get 413 */
+
+    /* Called when the headers are in, before any body is read. Set res->status to
+     * answer at once (e.g. 401) without reading the body. Optional. */
+    void (*on_headers)(http_request *req, http_response *res);
+    /* HTTP_BODY_STREAM: each chunk of the raw body. Set res->status to stop reading
+     * and answer (e.g. 413). */
+    void (*on_body)(http_request *req, const char *data, size_t len, http_response *res);
+    /* The body is complete (or there is none): produce the response. */
+    void (*handle)(http_request *req, http_response *res);
+} http_route;
+
+typedef struct http_server http_server;
+
+typedef struct http_server_opts {
+    const char *host;            /* "127.0.0.1", "::1", "0.0.0.0" */
+    int port;                    /* 0 = pick a free port (see http_server_port) */
+    int threads;                 /* worker threads (thread pool) */
+    int connection_timeout_s;    /* idle connection timeout */
+    size_t max_header_bytes;     /* request line + headers */
+    const http_route *routes;
+    int n_routes;
+    /* Called for every finished request (metrics, access log without query strings). */
+    void (*on_complete)(const http_request *req, int status, double seconds, void *ctx);
+    void *ctx;
+} http_server_opts;
+
+http_server *http_server_start(const http_server_opts *opts, char *err, size_t errlen);
+int http_server_port(const http_server *s);
+void http_server_stop(http_server *s);
+
+/* Matches a path against a route pattern; fills up to max params (name, value)
+ * as pointers into the scratch buffer. Pure; exposed for tests. Returns 1 on match. */
+int http_route_match(const char *pattern, const char *path, char *scratch, size_t scratch_len,
+                     const char *names[], const char *values[], int max, int *n);
+
+/* URL-decodes in place ("%2F" and "+" in queries); returns -1 on a bad escape. */
+int http_url_decode(char *s, bool plus_is_space);
+
+#endif

@@ -1,0 +1,117 @@
+/* store.h — the durable store: the one source of truth for jobs and API keys.
+ * The core talks to this interface only; store_sqlite.c implements it (SQLite in
+ * WAL mode). Every call is safe from any thread. Records are plain structs with
+ * fixed-size fields so callers never juggle ownership. */
+#ifndef FAXBOT_STORE_H
+#define FAXBOT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = 1,
+    STORE_CONFLICT = 2,      /* compare-and-set lost, or a unique key already exists */
+    STORE_ERROR = -1,        /* I/O or database failure; err says what */
+    STORE_FULL = -2,         /* disk full */
+};
+
+typedef struct job_record {
+    char id[33];
+    char to_number[24];          /* E.164 */
+    char status[16];             /* queued | in_progress | SUCCESS | FAILED | cancelled */
+    char error[512];             /* human-readable reason of the last failure */
+    char failure_reason[32];     /* busy, no_answer, conversion_error, ... ("" = none) */
+    int pages;                   /* -1 = not known yet */
+    char backend[32];
+    char provider_sid[128];
+    int64_t created_at, updated_at;  /* ms since the epoch */
+    int attempts;                /* transmission attempts started */
+    int max_attempts;
+    int64_t next_attempt_at;     /* ms: a queued job is due at this time */
+    int64_t lease_until;         /* ms: an in_progress job's worker holds it until then (0 = none) */
+    int64_t submitted_at;        /* ms: handed to the backend in the current attempt (0 = not yet) */
+    char doc_type[8];            /* pdf | txt | png | jpeg | tiff */
+    int64_t doc_size;
+    char file_name[256];         /* client's file name: shown, never used as a path */
+    char resolution[12];         /* fine | standard */
+    char header_text[64];
+    char caller_id[32];
+    char callback_url[1024];
+    char api_key_id[32];         /* creator: "env", a key id, or "" in open dev mode */
+    char idempotency_key[256];
+    char pdf_token_hash[65];     /* sha256 hex of the provider fetch token ("" = none) */
+    int64_t pdf_token_expires_at;
+    bool cancel_requested;
+    /* results, where the backend knows them */
+    double duration_s;           /* < 0 = unknown */
+    int bit_rate;                /* < 0 = unknown */
+    int ecm;                     /* -1 unknown, 0 off, 1 on */
+    char remote_station_id[32];
+    char inbound_id[33];
+} job_record;
+
+typedef struct job_filter {
+    const char *status;          /* NULL = any */
+    const char *to_number;       /* NULL = any */
+    int limit;                   /* 1..500 */
+    /* keyset cursor: rows strictly older than (created_at, id) */
+    int64_t before_created_at;   /* 0 = from the newest */
+    char before_id[33];
+} job_filter;
+
+typedef struct key_record {
+    char key_id[16];             /* 12 hex chars */
+    char key_hash[65];           /* HMAC-SHA256(pepper, secret) hex */
+    char name[128];
+    char owner[128];
+    char scopes[256];            /* comma-separated */
+    char note[512];
+    int64_t created_at;
+    int64_t last_used_at;        /* 0 = never */
+    int64_t expires_at;          /* 0 = never */
+    int64_t revoked_at;          /* 0 = active */
+} key_record;
+
+typedef struct store store;
+
+/* Opens (creating and migrating) the database at path. NULL with err on failure. */
+store *store_sqlite_open(const char *path, char *err, size_t errlen);
+void store_close(store *st);
+
+/* A cheap round trip for readiness checks. */
+int store_ping(store *st, char *err, size_t errlen);
+
+/* ---- jobs ---- */
+/* Inserts a new job. If rec->idempotency_key is set and a job with the same
+ * (api_key_id, idempotency_key) exists, nothing is inserted, *existing is filled
+ * and STORE_CONFLICT is returned. */
+int store_job_insert(store *st, const job_record *rec, job_record *existing, char *err, size_t errlen);
+int store_job_get(store *st, const char *id, job_record *out);
+/* Writes every field of rec if the row's status is still expected_status and its
+ * updated_at is still expected_updated_at (optimistic lock). STORE_CONFLICT if not. */
+int store_job_update_if(store *st, const job_record *rec, const char *expected_status,
+                        int64_t expected_updated_at, char *err, size_t errlen);
+/* Newest first. Fills up to filter->limit records into out (caller-allocated);
+ * returns the count or a negative STORE_* code. */
+int store_job_list(store *st, const job_filter *filter, job_record *out);
+/* Ids of queued jobs due at or before now (oldest due first), at most max. */
+int store_job_due(store *st, int64_t now, char (*ids)[33], int max);
+/* Ids of in_progress jobs whose lease ended before now, at most max. */
+int store_job_lease_expired(store *st, int64_t now, char (*ids)[33], int max);
+/* Earliest next_attempt_at among queued jobs, or 0 if none. */
+int64_t store_job_next_due(store *st);
+/* Count of jobs per status, for /metrics: fills counts[i] for statuses[i]. */
+int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts);
+
+/* ---- API keys ---- */
+int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen);
+int store_key_get(store *st, const char *key_id, key_record *out);
+/* All keys, newest first; *out is malloc'd, caller frees. Returns count or < 0. */
+int store_key_list(store *st, key_record **out);
+int store_key_revoke(store *st, const char *key_id, int64_t when);
+int store_key_set_hash(store *st, const char *key_id, const char *new_hash);
+int store_key_touch(store *st, const char *key_id, int64_t when);
+
+#endif

@@ -1,0 +1,70 @@
+/* util.h — small helpers shared by every module: time, ids, hashing, secrets,
+ * logging, masking and file-system chores. Nothing here knows about faxes. */
+#ifndef FAXBOT_UTIL_H
+#define FAXBOT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdarg.h>
+
+/* ---- time ---- */
+int64_t now_ms(void);                         /* wall clock, ms since the epoch */
+int64_t mono_ms(void);                        /* monotonic clock, ms */
+/* ISO-8601 UTC with milliseconds: "2026-11-25T10:00:00.123+00:00" (needs 32 bytes) */
+void iso8601_from_ms(int64_t ms, char out[32]);
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fff][Z|+00:00]" (or a date alone); -1 on error */
+int64_t ms_from_iso8601(const char *s);
+
+/* ---- random and ids ---- */
+int random_bytes(void *buf, size_t len);      /* 0 ok, -1 if the CSPRNG failed */
+void new_id_hex32(char out[33]);              /* 32 lowercase hex chars: job/inbound ids */
+void hex_encode(const unsigned char *in, size_t len, char *out); /* out: 2*len+1 */
+/* URL-safe base64 without padding; out needs 4*ceil(len/3)+1 bytes */
+size_t base64url_encode(const unsigned char *in, size_t len, char *out);
+/* Standard base64 with padding; out needs 4*ceil(len/3)+1 bytes */
+size_t base64_encode(const unsigned char *in, size_t len, char *out);
+
+/* ---- hashing and secrets ---- */
+void sha256_hex(const void *data, size_t len, char out[65]);
+int sha256_file_hex(const char *path, char out[65]);           /* 0 ok */
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len, char out[65]);
+/* Constant-time equality of two strings (time depends only on the longer length). */
+bool secure_streq(const char *a, const char *b);
+
+/* ---- logging (to stderr, one line each, with level and time) ---- */
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+void log_set_level(log_level lvl);
+void log_msg(log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* ---- masking for logs and audit ---- */
+/* "+15551234567" -> "********4567"; out needs strlen(in)+1 bytes (at least 8) */
+void mask_phone(const char *in, char *out, size_t outlen);
+
+/* ---- strings ---- */
+/* snprintf that always terminates and reports truncation (returns -1) */
+int str_copy(char *dst, size_t dstlen, const char *src);
+int str_fmt(char *dst, size_t dstlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Growable byte buffer. */
+typedef struct strbuf { char *data; size_t len, cap; } strbuf;
+void sb_init(strbuf *sb);
+int sb_append(strbuf *sb, const void *data, size_t len);
+int sb_appendf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sb_puts(strbuf *sb, const char *s);
+void sb_free(strbuf *sb);
+/* Takes the buffer (NUL-terminated); sb is left empty. */
+char *sb_steal(strbuf *sb);
+
+/* ---- files ---- */
+int mkdir_p(const char *path, int mode);                  /* 0 ok or exists */
+int read_file_all(const char *path, char **data, size_t *len, size_t max);  /* 0 ok */
+int write_file_atomic(const char *path, const void *data, size_t len);      /* tmp + fsync + rename */
+int remove_tree(const char *path);                        /* rm -r, no symlink following */
+int64_t file_size(const char *path);                      /* -1 if missing */
+int fsync_dir(const char *dir);
+
+#endif
