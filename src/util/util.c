@@ -1,6 +1,5 @@
 /* util.c — implementation of the shared helpers in util.h. OpenSSL provides the
  * hashing, HMAC and random bytes; everything else is plain POSIX. */
-#define _GNU_SOURCE
 #include "util.h"
 
 #include <errno.h>
@@ -39,8 +38,10 @@ void iso8601_from_ms(int64_t ms, char out[32])
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    int millis = (int)(((ms % 1000) + 1000) % 1000);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00", (tm.tm_year + 1900) % 10000,
+             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+             tm.tm_sec % 100, millis % 1000);
 }
 
 int64_t ms_from_iso8601(const char *s)
