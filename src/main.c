@@ -1,2 +1,242 @@
-/* main.c — placeholder entry, replaced by the command dispatcher. */
-int main(void) { return 0; }
+/* main.c — the `faxbot` command: `serve` runs the gateway; `convert` runs the
+ * document pipeline locally; `send`, `status` and `keys` are clients of a running
+ * gateway's REST API (cli/cli.c). */
+#include "api/api.h"
+#include "auth/audit.h"
+#include "blob/blob.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "document/document.h"
+#include "http/http.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "faxbot — a self-hosted fax gateway\n\n"
+            "usage:\n"
+            "  faxbot serve [--listen HOST:PORT]        run the gateway (config from the environment)\n"
+            "  faxbot send --to NUMBER [--wait] FILE    send a fax through a running gateway\n"
+            "  faxbot status JOB_ID                     show a job\n"
+            "  faxbot keys create --name N --scopes S   make an API key (needs an admin key)\n"
+            "  faxbot keys list | revoke ID | rotate ID manage API keys\n"
+            "  faxbot convert IN OUT.tif [--standard] [--a4]\n"
+            "                                           turn a PDF, text or image into a fax TIFF\n\n"
+            "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"
+            "FAXBOT_API_KEY (or API_KEY). See README.md for every setting.\n");
+}
+
+/* The server secret mixed into API key hashes: FAXBOT_KEY_PEPPER, or a random one
+ * kept in the data directory (made on first start). */
+static int load_pepper(const config *cfg, char out[65], char *err, size_t errlen)
+{
+    const char *env = getenv("FAXBOT_KEY_PEPPER");
+    if (env && *env) {
+        if (strlen(env) < 16 || str_copy(out, 65, env)) {
+            str_fmt(err, errlen, "FAXBOT_KEY_PEPPER must be 16 to 64 characters");
+            return -1;
+        }
+        return 0;
+    }
+    char path[2048];
+    str_fmt(path, sizeof path, "%s/key-pepper", cfg->data_dir);
+    char *data = NULL;
+    size_t len = 0;
+    if (read_file_all(path, &data, &len, 1024) == 0) {
+        while (len && (data[len - 1] == '\n' || data[len - 1] == '\r')) data[--len] = 0;
+        int bad = len < 16 || str_copy(out, 65, data);
+        free(data);
+        if (bad) { str_fmt(err, errlen, "%s is damaged; restore it from a backup (API keys depend on it)", path); return -1; }
+        return 0;
+    }
+    unsigned char raw[32];
+    if (random_bytes(raw, sizeof raw)) { str_fmt(err, errlen, "random number generator failed"); return -1; }
+    hex_encode(raw, sizeof raw, out);
+    char line[80];
+    str_fmt(line, sizeof line, "%s\n", out);
+    if (write_file_atomic(path, line, strlen(line))) {
+        str_fmt(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    chmod(path, 0600);
+    return 0;
+}
+
+/* Upload directories with no job row are what a crash mid-upload leaves: remove them. */
+static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs)
+{
+    char dir[2048];
+    str_fmt(dir, sizeof dir, "%s/outbound", cfg->data_dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    job_record *rec = malloc(sizeof *rec);
+    int removed = 0;
+    while (rec && (e = readdir(d))) {
+        if (strlen(e->d_name) != 32) continue;
+        if (store_job_get(st, e->d_name, rec) == STORE_NOT_FOUND) {
+            blob_remove_all(blobs, "outbound", e->d_name);
+            removed++;
+        }
+    }
+    closedir(d);
+    free(rec);
+    char tmp[2048];
+    str_fmt(tmp, sizeof tmp, "%s/tmp", cfg->data_dir);
+    remove_tree(tmp);
+    if (removed) log_info("removed %d incomplete upload(s) left by the last stop", removed);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static config cfg;
+    char err[512];
+    if (config_load(&cfg, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 2; }
+    static const struct option opts[] = {{"listen", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
+        if (o == 'l') {
+            if (config_set_listen(&cfg, optarg, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 2; }
+        } else {
+            usage(o == 'h' ? stdout : stderr);
+            return o == 'h' ? 0 : 2;
+        }
+    }
+    log_set_level((log_level)cfg.log_level);
+
+    /* Signals are taken by sigwait in this thread; every thread made later inherits the block. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (mkdir_p(cfg.data_dir, 0700)) { fprintf(stderr, "faxbot: cannot create FAX_DATA_DIR %s\n", cfg.data_dir); return 1; }
+    static char pepper[65];
+    if (load_pepper(&cfg, pepper, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    if (audit_open(cfg.audit_log_enabled, cfg.audit_log_file)) {
+        fprintf(stderr, "faxbot: cannot open AUDIT_LOG_FILE %s\n", cfg.audit_log_file);
+        return 1;
+    }
+    int rc = 1;
+    store *st = NULL;
+    blob_store *blobs = NULL;
+    jobs *jb = NULL;
+    http_server *srv = NULL;
+    st = store_sqlite_open(cfg.database_path, err, sizeof err);
+    if (!st) { fprintf(stderr, "faxbot: database: %s\n", err); goto out; }
+    blobs = blob_fs_open(cfg.data_dir, err, sizeof err);
+    if (!blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); goto out; }
+    sweep_orphan_uploads(&cfg, st, blobs);
+    jb = jobs_start(&cfg, st, blobs, true, err, sizeof err);
+    if (!jb) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
+    api_deps deps = {.cfg = &cfg, .st = st, .blobs = blobs, .jobs = jb, .pepper = pepper};
+    if (api_init(&deps, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
+    int n_routes;
+    const http_route *routes = api_routes(&n_routes);
+    http_server_opts hopts = {.host = cfg.listen_host, .port = cfg.listen_port, .threads = cfg.http_threads,
+                              .connection_timeout_s = 30, .max_header_bytes = 32768, .routes = routes,
+                              .n_routes = n_routes, .on_complete = api_on_request_complete};
+    srv = http_server_start(&hopts, err, sizeof err);
+    if (!srv) { fprintf(stderr, "faxbot: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, err); goto out; }
+    log_info("faxbot listening on http://%s%s%s:%d (backend %s, data in %s)", strchr(cfg.listen_host, ':') ? "[" : "",
+             cfg.listen_host, strchr(cfg.listen_host, ':') ? "]" : "", http_server_port(srv), cfg.backend, cfg.data_dir);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("stopping (signal %d)", sig);
+    rc = 0;
+out:
+    if (srv) http_server_stop(srv);
+    if (jb) jobs_stop(jb);
+    api_shutdown();
+    store_close(st);
+    blob_close(blobs);
+    audit_close();
+    curl_global_cleanup();
+    return rc;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+    fax_resolution res = RES_FINE;
+    paper_size paper = PAPER_LETTER;
+    static const struct option opts[] = {{"standard", no_argument, 0, 's'}, {"fine", no_argument, 0, 'f'},
+                                         {"a4", no_argument, 0, 'a'}, {"letter", no_argument, 0, 'L'}, {0, 0, 0, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == 's') res = RES_STANDARD;
+        else if (o == 'f') res = RES_FINE;
+        else if (o == 'a') paper = PAPER_A4;
+        else if (o == 'L') paper = PAPER_LETTER;
+        else return 2;
+    }
+    if (optind != argc - 2) { fprintf(stderr, "usage: faxbot convert IN OUT.tif [--standard] [--a4]\n"); return 2; }
+    const char *in = argv[optind], *out = argv[optind + 1];
+    config cfg;
+    char err[1024];
+    if (config_load(&cfg, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 2; }
+    FILE *f = fopen(in, "rb");
+    if (!f) { fprintf(stderr, "faxbot: cannot read %s\n", in); return 1; }
+    unsigned char head[4096], buf[65536];
+    size_t head_len = fread(head, 1, sizeof head, f);
+    utf8_validator v;
+    utf8_validator_init(&v);
+    utf8_validator_feed(&v, head, head_len);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) utf8_validator_feed(&v, buf, n);
+    fclose(f);
+    doc_type type = doc_sniff(head, head_len);
+    if (type == DOC_TEXT && !utf8_validator_ok(&v)) type = DOC_UNKNOWN;
+    if (type == DOC_UNKNOWN) { fprintf(stderr, "faxbot: %s is not a PDF, UTF-8 text, PNG, JPEG or TIFF\n", in); return 1; }
+    const char *tmpbase = getenv("TMPDIR");
+    char tmp[4096];
+    str_fmt(tmp, sizeof tmp, "%s/faxbot-convert-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
+    if (!mkdtemp(tmp)) { fprintf(stderr, "faxbot: cannot make a temporary directory\n"); return 1; }
+    convert_limits lim = {.gs_path = cfg.gs_path, .timeout_s = cfg.convert_timeout_s, .cpu_s = cfg.convert_timeout_s,
+                          .memory_mb = cfg.convert_memory_mb, .max_pages = cfg.convert_max_pages,
+                          .parallel = cfg.convert_parallel, .tmp_dir = tmp};
+    int pages = 0;
+    int rc = doc_convert(in, type, NULL, out, res, paper, &lim, &pages, err, sizeof err);
+    tiff_info info = {0};
+    if (rc == 0) rc = doc_tiff_check_faxable(out, &info, err, sizeof err);
+    remove_tree(tmp);
+    if (rc) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    printf("%s: %d page%s, %d px, %s\n", out, info.pages, info.pages == 1 ? "" : "s", info.width, info.fine ? "fine" : "standard");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return 2; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+    if (!strcmp(cmd, "--version")) { printf("faxbot 0.1.0\n"); return 0; }
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys")) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int rc = !strcmp(cmd, "send") ? cli_send(argc - 1, argv + 1)
+               : !strcmp(cmd, "status") ? cli_status(argc - 1, argv + 1) : cli_keys(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return rc;
+    }
+    fprintf(stderr, "faxbot: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

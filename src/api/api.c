@@ -1,2 +1,239 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* api.c — the API's shared machinery: the route table assembled from the handler
+ * files, API key authentication (bootstrap key and database keys), scopes, rate
+ * limits, JSON rendering of jobs, and request metrics. */
+#include "api/api_internal.h"
+#include "auth/apikey.h"
+#include "auth/audit.h"
+#include "util/util.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+api_deps g_api;
+ratelimit *g_ratelimit;
+
+/* ---- request metrics ---- */
+#define N_BUCKETS 10
+static const double bucket_le[N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5};
+static const int code_list[] = {200, 202, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 507};
+#define N_CODES (sizeof code_list / sizeof code_list[0])
+static _Atomic uint64_t g_code_count[N_CODES + 1];   /* last = other */
+static _Atomic uint64_t g_bucket[N_BUCKETS + 1];     /* last = +Inf */
+static _Atomic uint64_t g_duration_us;
+
+void api_on_request_complete(const http_request *req, int status, double seconds, void *ctx)
+{
+    (void)req; (void)ctx;
+    size_t i;
+    for (i = 0; i < N_CODES && code_list[i] != status; i++) {}
+    atomic_fetch_add_explicit(&g_code_count[i], 1, memory_order_relaxed);
+    int b;
+    for (b = 0; b < N_BUCKETS && seconds > bucket_le[b]; b++) {}
+    atomic_fetch_add_explicit(&g_bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_duration_us, (uint64_t)(seconds * 1e6), memory_order_relaxed);
+}
+
+void api_metrics_http(strbuf *sb)
+{
+    sb_puts(sb, "# HELP faxbot_http_requests_total HTTP requests answered, by status code.\n"
+                "# TYPE faxbot_http_requests_total counter\n");
+    for (size_t i = 0; i <= N_CODES; i++) {
+        uint64_t v = atomic_load(&g_code_count[i]);
+        if (i < N_CODES) sb_appendf(sb, "faxbot_http_requests_total{code=\"%d\"} %llu\n", code_list[i], (unsigned long long)v);
+        else sb_appendf(sb, "faxbot_http_requests_total{code=\"other\"} %llu\n", (unsigned long long)v);
+    }
+    sb_puts(sb, "# HELP faxbot_http_request_duration_seconds Time to answer HTTP requests.\n"
+                "# TYPE faxbot_http_request_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int b = 0; b < N_BUCKETS; b++) {
+        cum += atomic_load(&g_bucket[b]);
+        sb_appendf(sb, "faxbot_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[b], (unsigned long long)cum);
+    }
+    cum += atomic_load(&g_bucket[N_BUCKETS]);
+    sb_appendf(sb, "faxbot_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    sb_appendf(sb, "faxbot_http_request_duration_seconds_sum %.6f\n", (double)atomic_load(&g_duration_us) / 1e6);
+    sb_appendf(sb, "faxbot_http_request_duration_seconds_count %llu\n", (unsigned long long)cum);
+}
+
+/* ---- auth ---- */
+bool api_auth_enforced(void)
+{
+    return g_api.cfg->require_api_key || g_api.cfg->api_key[0];
+}
+
+typedef enum { KEY_NONE, KEY_INVALID, KEY_OK } key_result;
+
+/* Resolves the X-API-Key header into a principal. */
+static key_result resolve_key(http_request *req, principal *who, char *why, size_t whylen)
+{
+    memset(who, 0, sizeof *who);
+    const char *token = http_req_header(req, "X-API-Key");
+    if (!token || !*token) return KEY_NONE;
+    if (g_api.cfg->api_key[0] && secure_streq(token, g_api.cfg->api_key)) {
+        who->authenticated = who->bootstrap = true;
+        str_copy(who->key_id, sizeof who->key_id, "env");
+        str_copy(who->scopes, sizeof who->scopes, "*,keys:manage");
+        return KEY_OK;
+    }
+    apikey_parts parts;
+    if (apikey_parse(token, &parts)) { str_fmt(why, whylen, "malformed"); return KEY_INVALID; }
+    key_record k;
+    if (store_key_get(g_api.st, parts.key_id, &k) != STORE_OK) { str_fmt(why, whylen, "unknown key"); return KEY_INVALID; }
+    char hash[65];
+    apikey_hash(g_api.pepper, parts.secret, hash);
+    if (!secure_streq(hash, k.key_hash)) { str_fmt(why, whylen, "wrong secret"); return KEY_INVALID; }
+    int64_t now = now_ms();
+    if (k.revoked_at) { str_fmt(why, whylen, "revoked"); return KEY_INVALID; }
+    if (k.expires_at && k.expires_at <= now) { str_fmt(why, whylen, "expired"); return KEY_INVALID; }
+    /* last_used_at at minute granularity: a write per request would cap throughput. */
+    if (now - k.last_used_at > 60000) store_key_touch(g_api.st, k.key_id, now);
+    who->authenticated = true;
+    str_copy(who->key_id, sizeof who->key_id, k.key_id);
+    str_copy(who->scopes, sizeof who->scopes, k.scopes);
+    return KEY_OK;
+}
+
+static void audit_auth_failed(http_request *req, const char *why)
+{
+    audit_event("auth_failed", "path", http_req_path(req), "reason", why, "ip", http_req_client_ip(req), NULL);
+}
+
+int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who)
+{
+    char why[64] = "";
+    key_result kr = resolve_key(req, who, why, sizeof why);
+    if (kr == KEY_INVALID || (kr == KEY_NONE && api_auth_enforced())) {
+        audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
+        http_res_error(res, 401, "Invalid or missing API key");
+        return -1;
+    }
+    if (kr == KEY_NONE) return 0;    /* open dev mode: no key, no scope check */
+    if (!apikey_scopes_allow(who->scopes, scope)) {
+        audit_event("api_key_denied_scope", "key_id", who->key_id, "required", scope, NULL);
+        http_res_error(res, 403, "Insufficient scope: %s required", scope);
+        return -1;
+    }
+    int retry = ratelimit_hit(g_ratelimit, who->key_id, label, rpm, now_ms());
+    if (retry > 0) {
+        char lim[16], ra[16];
+        str_fmt(lim, sizeof lim, "%d", rpm);
+        str_fmt(ra, sizeof ra, "%d", retry);
+        audit_event("rate_limited", "key_id", who->key_id, "path", label, "limit", lim, NULL);
+        http_res_error(res, 429, "Rate limit exceeded");
+        http_res_header(res, "Retry-After", ra);
+        return -1;
+    }
+    return 0;
+}
+
+int api_require_admin(http_request *req, http_response *res, principal *who)
+{
+    char why[64] = "";
+    key_result kr = resolve_key(req, who, why, sizeof why);
+    api_admin_headers(res);
+    if (kr != KEY_OK) {
+        audit_auth_failed(req, kr == KEY_NONE ? "missing admin key" : why);
+        http_res_error(res, 401, "Admin authentication failed");
+        return -1;
+    }
+    if (!who->bootstrap && !apikey_scopes_allow(who->scopes, "keys:manage")) {
+        audit_event("api_key_denied_scope", "key_id", who->key_id, "required", "keys:manage", NULL);
+        http_res_error(res, 403, "Insufficient scope: keys:manage required");
+        return -1;
+    }
+    return 0;
+}
+
+void api_admin_headers(http_response *res)
+{
+    http_res_header(res, "X-Frame-Options", "DENY");
+    http_res_header(res, "X-Content-Type-Options", "nosniff");
+    http_res_header(res, "Cache-Control", "no-store, no-cache, must-revalidate");
+    http_res_header(res, "Pragma", "no-cache");
+}
+
+/* ---- JSON ---- */
+void api_json(http_response *res, int status, json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!s) { http_res_error(res, 500, "could not render the response"); return; }
+    http_res_set(res, status, "application/json", s, strlen(s));
+}
+
+json_t *api_time_json(int64_t ms)
+{
+    if (ms <= 0) return json_null();
+    char t[32];
+    iso8601_from_ms(ms, t);
+    return json_string(t);
+}
+
+static json_t *str_or_null(const char *s) { return (s && *s) ? json_string(s) : json_null(); }
+
+json_t *api_job_json(const job_record *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "to", json_string(r->to_number));
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "error", str_or_null(r->error));
+    json_object_set_new(o, "pages", r->pages >= 0 ? json_integer(r->pages) : json_null());
+    json_object_set_new(o, "backend", json_string(r->backend));
+    json_object_set_new(o, "provider_sid", str_or_null(r->provider_sid));
+    json_object_set_new(o, "created_at", api_time_json(r->created_at));
+    json_object_set_new(o, "updated_at", api_time_json(r->updated_at));
+    json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "max_attempts", json_integer(r->max_attempts));
+    json_object_set_new(o, "failure_reason", str_or_null(r->failure_reason));
+    json_object_set_new(o, "duration_s", r->duration_s >= 0 ? json_real(r->duration_s) : json_null());
+    json_object_set_new(o, "bit_rate", r->bit_rate >= 0 ? json_integer(r->bit_rate) : json_null());
+    json_object_set_new(o, "ecm", r->ecm >= 0 ? json_boolean(r->ecm) : json_null());
+    json_object_set_new(o, "remote_station_id", str_or_null(r->remote_station_id));
+    json_object_set_new(o, "inbound_id", str_or_null(r->inbound_id));
+    json_object_set_new(o, "resolution", json_string(r->resolution));
+    json_object_set_new(o, "file_name", str_or_null(r->file_name));
+    json_object_set_new(o, "next_attempt_at",
+                        !strcmp(r->status, "queued") ? api_time_json(r->next_attempt_at) : json_null());
+    return o;
+}
+
+/* ---- setup ---- */
+static http_route g_routes[64];
+static int g_n_routes;
+
+static void add_routes(void (*get)(const http_route **, int *))
+{
+    const http_route *r;
+    int n;
+    get(&r, &n);
+    for (int i = 0; i < n && g_n_routes < (int)(sizeof g_routes / sizeof g_routes[0]); i++) g_routes[g_n_routes++] = r[i];
+}
+
+int api_init(const api_deps *deps, char *err, size_t errlen)
+{
+    g_api = *deps;
+    g_ratelimit = ratelimit_new();
+    if (!g_ratelimit) { str_fmt(err, errlen, "out of memory"); return -1; }
+    g_n_routes = 0;
+    add_routes(api_health_routes);
+    add_routes(api_fax_routes);
+    add_routes(api_admin_routes);
+    if (!api_auth_enforced())
+        log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "
+                 "this port (fine for local development only)");
+    return 0;
+}
+
+void api_shutdown(void)
+{
+    ratelimit_free(g_ratelimit);
+    g_ratelimit = NULL;
+}
+
+const http_route *api_routes(int *n)
+{
+    *n = g_n_routes;
+    return g_routes;
+}

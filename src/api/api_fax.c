@@ -1,2 +1,477 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* api_fax.c — the outbound fax routes: POST /fax (a streamed multipart upload,
+ * sniffed and size-checked while it arrives, stored durably before the job row
+ * exists), GET /fax, GET /fax/{id}, POST /fax/{id}/cancel, and the artifact
+ * downloads /fax/{id}/pdf?token= (for providers) and /fax/{id}/tiff. */
+#include "api/api_internal.h"
+#include "api/phone.h"
+#include "auth/audit.h"
+#include "document/document.h"
+#include "http/multipart.h"
+#include "util/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIELD_MAX 2048
+#define SNIFF_BYTES 4096
+
+/* ---- POST /fax: the upload in flight ---- */
+typedef struct upload {
+    principal who;
+    char id[33];
+    char dir_path[4096];
+    char file_path[4096];
+    int fd;
+    bool committed;              /* the job row exists: keep the files */
+    multipart_parser *mp;
+    /* current part */
+    enum { PART_SKIP, PART_FILE, PART_FIELD } part;
+    strbuf *field;               /* the field being read */
+    int64_t file_bytes;
+    bool file_seen;
+    char file_name[256];
+    unsigned char head[SNIFF_BYTES];
+    size_t head_len;
+    utf8_validator utf8;
+    /* fields */
+    strbuf to, header_text, caller_id, resolution, callback_url;
+    bool has_to;
+    /* an error found while streaming: answered at the end (or at once for 413) */
+    int err_status;
+    char err_msg[512];
+} upload;
+
+static void upload_free(void *p)
+{
+    upload *u = p;
+    if (!u) return;
+    if (u->fd >= 0) close(u->fd);
+    if (!u->committed && u->dir_path[0]) remove_tree(u->dir_path);
+    multipart_free(u->mp);
+    sb_free(&u->to);
+    sb_free(&u->header_text);
+    sb_free(&u->caller_id);
+    sb_free(&u->resolution);
+    sb_free(&u->callback_url);
+    free(u);
+}
+
+static void upload_fail(upload *u, int status, const char *msg)
+{
+    if (u->err_status) return;   /* the first problem is the one to report */
+    u->err_status = status;
+    str_copy(u->err_msg, sizeof u->err_msg, msg);
+}
+
+static int on_part_begin(void *ctx, const multipart_part_info *info)
+{
+    upload *u = ctx;
+    u->part = PART_SKIP;
+    u->field = NULL;
+    const char *name = info->name ? info->name : "";
+    if (!strcmp(name, "file")) {
+        if (u->file_seen) { upload_fail(u, 400, "send exactly one 'file' field"); return 0; }
+        u->file_seen = true;
+        u->part = PART_FILE;
+        /* The client's name is kept for display only; the path is ours. Keep it printable. */
+        const char *fn = info->filename ? info->filename : "";
+        size_t o = 0;
+        for (const char *c = fn; *c && o + 1 < sizeof u->file_name; c++)
+            u->file_name[o++] = ((unsigned char)*c < 0x20 || *c == 0x7f) ? '_' : *c;
+        u->file_name[o] = 0;
+        return 0;
+    }
+    strbuf *fields[] = {&u->to, &u->header_text, &u->caller_id, &u->resolution, &u->callback_url};
+    const char *names[] = {"to", "header_text", "caller_id", "resolution", "callback_url"};
+    for (size_t i = 0; i < 5; i++) {
+        if (!strcmp(name, names[i])) {
+            u->part = PART_FIELD;
+            u->field = fields[i];
+            u->field->len = 0;
+            sb_append(u->field, "", 0);
+            if (i == 0) u->has_to = true;
+        }
+    }
+    return 0;
+}
+
+static int on_part_data(void *ctx, const char *data, size_t len)
+{
+    upload *u = ctx;
+    if (u->err_status) return 0;
+    if (u->part == PART_FIELD) {
+        if (u->field->len + len > FIELD_MAX) { upload_fail(u, 400, "a form field is longer than 2048 bytes"); return 0; }
+        sb_append(u->field, data, len);
+    } else if (u->part == PART_FILE) {
+        u->file_bytes += (int64_t)len;
+        if (u->file_bytes > g_api.cfg->max_file_size_bytes) {
+            char msg[128];
+            str_fmt(msg, sizeof msg, "File exceeds %lld MB limit",
+                    (long long)(g_api.cfg->max_file_size_bytes / (1024 * 1024)));
+            upload_fail(u, 413, msg);
+            return 1;    /* stop parsing: nothing more of this upload is wanted */
+        }
+        if (u->head_len < SNIFF_BYTES) {
+            size_t take = SNIFF_BYTES - u->head_len < len ? SNIFF_BYTES - u->head_len : len;
+            memcpy(u->head + u->head_len, data, take);
+            u->head_len += take;
+        }
+        utf8_validator_feed(&u->utf8, (const unsigned char *)data, len);
+        while (len) {
+            ssize_t n = write(u->fd, data, len);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                upload_fail(u, errno == ENOSPC ? 507 : 500,
+                            errno == ENOSPC ? "the gateway's disk is full; the fax was not accepted"
+                                            : "could not store the upload");
+                return 1;
+            }
+            data += n;
+            len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+static int on_part_end(void *ctx)
+{
+    upload *u = ctx;
+    u->part = PART_SKIP;
+    return 0;
+}
+
+static const multipart_callbacks upload_callbacks = {on_part_begin, on_part_data, on_part_end};
+
+static void fax_send_headers(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
+    const char *ct = http_req_header(req, "Content-Type");
+    char boundary[128];
+    if (!ct || multipart_boundary(ct, boundary, sizeof boundary)) {
+        http_res_error(res, 415, "send the fax as multipart/form-data with the fields 'to' and 'file'");
+        return;
+    }
+    const char *cl = http_req_header(req, "Content-Length");
+    if (cl && strtoll(cl, NULL, 10) > g_api.cfg->max_file_size_bytes + 65536) {
+        http_res_error(res, 413, "File exceeds %lld MB limit", (long long)(g_api.cfg->max_file_size_bytes / (1024 * 1024)));
+        return;
+    }
+    upload *u = calloc(1, sizeof *u);
+    if (!u) { http_res_error(res, 503, "out of memory; try again"); return; }
+    u->fd = -1;
+    u->who = who;
+    sb_init(&u->to); sb_init(&u->header_text); sb_init(&u->caller_id); sb_init(&u->resolution); sb_init(&u->callback_url);
+    utf8_validator_init(&u->utf8);
+    http_req_set_user(req, u, upload_free);
+    new_id_hex32(u->id);
+    if (blob_path(g_api.blobs, "outbound", u->id, "original", u->file_path, sizeof u->file_path)) {
+        http_res_error(res, 500, "could not prepare storage for the upload");
+        return;
+    }
+    str_copy(u->dir_path, sizeof u->dir_path, u->file_path);
+    char *slash = strrchr(u->dir_path, '/');
+    if (slash) *slash = 0;
+    u->fd = open(u->file_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (u->fd < 0) {
+        if (errno == ENOSPC) http_res_error(res, 507, "the gateway's disk is full; the fax was not accepted");
+        else http_res_error(res, 500, "could not store the upload");
+        return;
+    }
+    u->mp = multipart_new(boundary, &upload_callbacks, u);
+    if (!u->mp) http_res_error(res, 503, "out of memory; try again");
+}
+
+static void fax_send_body(http_request *req, const char *data, size_t len, http_response *res)
+{
+    upload *u = http_req_user(req);
+    if (!u || !u->mp) return;
+    if (multipart_feed(u->mp, data, len) && !u->err_status)
+        upload_fail(u, 400, multipart_error(u->mp));
+    if (u->err_status == 413 || u->err_status == 507) http_res_error(res, u->err_status, "%s", u->err_msg);
+}
+
+static json_t *job_json_with_url(const job_record *r, const char *token)
+{
+    json_t *o = api_job_json(r);
+    if (token) {
+        char url[1024];
+        if (g_api.cfg->public_api_url[0]) str_fmt(url, sizeof url, "%s/fax/%s/pdf?token=%s", g_api.cfg->public_api_url, r->id, token);
+        else str_fmt(url, sizeof url, "http://%s%s%s:%d/fax/%s/pdf?token=%s", strchr(g_api.cfg->listen_host, ':') ? "[" : "",
+                     g_api.cfg->listen_host, strchr(g_api.cfg->listen_host, ':') ? "]" : "", g_api.cfg->listen_port, r->id, token);
+        json_object_set_new(o, "pdf_url", json_string(url));
+    }
+    return o;
+}
+
+static void fax_send(http_request *req, http_response *res)
+{
+    upload *u = http_req_user(req);
+    if (!u || !u->mp) { http_res_error(res, 500, "upload state lost"); return; }
+    if (!u->err_status && multipart_finish(u->mp)) upload_fail(u, 400, multipart_error(u->mp));
+    if (u->err_status) { http_res_error(res, u->err_status, "%s", u->err_msg); return; }
+    if (!u->has_to || !u->to.len) { http_res_error(res, 422, "Field 'to' is required"); return; }
+    if (!u->file_seen) { http_res_error(res, 422, "Field 'file' is required"); return; }
+
+    char to[24], err[256];
+    if (phone_normalize(u->to.data, g_api.cfg->default_country_code, to, err, sizeof err)) {
+        http_res_error(res, 400, "%s", err);
+        return;
+    }
+    const char *resolution = u->resolution.len ? u->resolution.data : g_api.cfg->default_resolution;
+    if (strcmp(resolution, "fine") && strcmp(resolution, "standard")) {
+        http_res_error(res, 400, "'resolution' must be fine or standard");
+        return;
+    }
+    if (u->header_text.len > 50) { http_res_error(res, 400, "'header_text' is at most 50 characters"); return; }
+    if (u->caller_id.len > 24) { http_res_error(res, 400, "'caller_id' is at most 24 characters"); return; }
+    for (size_t i = 0; i < u->header_text.len; i++)
+        if ((unsigned char)u->header_text.data[i] < 0x20) { http_res_error(res, 400, "'header_text' must be one line of text"); return; }
+    if (u->caller_id.len) {
+        char tmp[24];
+        if (phone_normalize(u->caller_id.data, g_api.cfg->default_country_code, tmp, err, sizeof err)) {
+            http_res_error(res, 400, "'caller_id' must be a phone number");
+            return;
+        }
+    }
+    if (u->callback_url.len && strncmp(u->callback_url.data, "https://", 8) && strncmp(u->callback_url.data, "http://", 7)) {
+        http_res_error(res, 400, "'callback_url' must be an http:// or https:// URL");
+        return;
+    }
+    if (u->file_bytes == 0) { http_res_error(res, 400, "the file is empty"); return; }
+    doc_type type = doc_sniff(u->head, u->head_len);
+    if (type == DOC_TEXT && !utf8_validator_ok(&u->utf8)) type = DOC_UNKNOWN;
+    if (type == DOC_UNKNOWN) {
+        http_res_error(res, 415, "Unsupported file type: send a PDF, UTF-8 text, PNG, JPEG or TIFF");
+        return;
+    }
+    /* Durable before it is acknowledged: the bytes, then the directory entry. */
+    if (fsync(u->fd) || close(u->fd)) {
+        u->fd = -1;
+        http_res_error(res, errno == ENOSPC ? 507 : 500, "could not store the upload");
+        return;
+    }
+    u->fd = -1;
+    fsync_dir(u->dir_path);
+
+    job_record *rec = calloc(1, sizeof *rec), *existing = calloc(1, sizeof *existing);
+    if (!rec || !existing) { free(rec); free(existing); http_res_error(res, 503, "out of memory"); return; }
+    str_copy(rec->id, sizeof rec->id, u->id);
+    str_copy(rec->to_number, sizeof rec->to_number, to);
+    str_copy(rec->doc_type, sizeof rec->doc_type, doc_type_name(type));
+    rec->doc_size = u->file_bytes;
+    str_copy(rec->file_name, sizeof rec->file_name, u->file_name);
+    str_copy(rec->resolution, sizeof rec->resolution, resolution);
+    if (u->header_text.len) str_copy(rec->header_text, sizeof rec->header_text, u->header_text.data);
+    if (u->caller_id.len) str_copy(rec->caller_id, sizeof rec->caller_id, u->caller_id.data);
+    if (u->callback_url.len) str_copy(rec->callback_url, sizeof rec->callback_url, u->callback_url.data);
+    str_copy(rec->api_key_id, sizeof rec->api_key_id, u->who.key_id);
+    const char *idem = http_req_header(req, "Idempotency-Key");
+    if (idem && *idem) {
+        if (strlen(idem) >= sizeof rec->idempotency_key) {
+            http_res_error(res, 400, "Idempotency-Key is at most 255 characters");
+            goto out;
+        }
+        str_copy(rec->idempotency_key, sizeof rec->idempotency_key, idem);
+    }
+    rec->pages = -1;
+    rec->duration_s = -1;
+    rec->bit_rate = -1;
+    rec->ecm = -1;
+    /* The fetch token for providers: shown once here, stored only as a hash. */
+    unsigned char raw[24];
+    char token[40];
+    random_bytes(raw, sizeof raw);
+    base64url_encode(raw, sizeof raw, token);
+    sha256_hex(token, strlen(token), rec->pdf_token_hash);
+    rec->pdf_token_expires_at = now_ms() + (int64_t)g_api.cfg->pdf_token_ttl_minutes * 60000;
+
+    char serr[256] = "";
+    int rc = jobs_create(g_api.jobs, rec, existing, serr, sizeof serr);
+    if (rc == STORE_CONFLICT) {
+        api_json(res, 202, api_job_json(existing));      /* the same job again; our copy of the file goes */
+        goto out;
+    }
+    if (rc == STORE_FULL) { http_res_error(res, 507, "the gateway's disk is full; the fax was not accepted"); goto out; }
+    if (rc != STORE_OK) { http_res_error(res, 503, "could not save the job: %s", serr); goto out; }
+    u->committed = true;
+    api_json(res, 202, job_json_with_url(rec, token));
+out:
+    free(rec);
+    free(existing);
+}
+
+/* ---- reads ---- */
+static bool valid_id(const char *id)
+{
+    if (!id || strlen(id) != 32) return false;
+    for (const char *p = id; *p; p++)
+        if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f')) return false;
+    return true;
+}
+
+static int load_job(http_response *res, const char *id, job_record *rec)
+{
+    if (!valid_id(id) || store_job_get(g_api.st, id, rec) != STORE_OK) {
+        http_res_error(res, 404, "Job not found");
+        return -1;
+    }
+    return 0;
+}
+
+static void fax_get(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
+    job_record rec;
+    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    api_json(res, 200, api_job_json(&rec));
+}
+
+static void fax_list(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
+    job_filter f = {.limit = 50};
+    const char *limit = http_req_query(req, "limit");
+    if (limit) {
+        char *end;
+        long l = strtol(limit, &end, 10);
+        if (!*limit || *end || l < 1 || l > 500) { http_res_error(res, 400, "'limit' must be a number from 1 to 500"); return; }
+        f.limit = (int)l;
+    }
+    const char *status = http_req_query(req, "status");
+    if (status) {
+        if (!job_status_valid(status)) {
+            http_res_error(res, 400, "'status' must be one of queued, in_progress, SUCCESS, FAILED, cancelled");
+            return;
+        }
+        f.status = status;
+    }
+    char to[24];
+    const char *to_q = http_req_query(req, "to");
+    if (to_q) {
+        char err[256];
+        if (phone_normalize(to_q, g_api.cfg->default_country_code, to, err, sizeof err)) { http_res_error(res, 400, "%s", err); return; }
+        f.to_number = to;
+    }
+    const char *cursor = http_req_query(req, "cursor");
+    if (cursor && *cursor) {
+        /* cursor = "<created_at ms>.<id>" of the last item of the previous page */
+        char *end;
+        long long t = strtoll(cursor, &end, 10);
+        if (t <= 0 || *end != '.' || !valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
+        f.before_created_at = t;
+        str_copy(f.before_id, sizeof f.before_id, end + 1);
+    }
+    job_record *recs = calloc((size_t)f.limit, sizeof *recs);
+    if (!recs) { http_res_error(res, 503, "out of memory"); return; }
+    int n = store_job_list(g_api.st, &f, recs);
+    if (n < 0) { free(recs); http_res_error(res, 503, "could not read jobs"); return; }
+    json_t *items = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(items, api_job_json(&recs[i]));
+    json_t *o = json_object();
+    json_object_set_new(o, "items", items);
+    if (n == f.limit) {
+        char next[64];
+        str_fmt(next, sizeof next, "%lld.%s", (long long)recs[n - 1].created_at, recs[n - 1].id);
+        json_object_set_new(o, "next_cursor", json_string(next));
+    } else {
+        json_object_set_new(o, "next_cursor", json_null());
+    }
+    free(recs);
+    api_json(res, 200, o);
+}
+
+static void fax_cancel(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
+    job_record rec;
+    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    job_event ev = {.kind = JEV_CANCEL, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    char why[256];
+    int rc = job_transition(g_api.jobs, rec.id, &ev, &rec, why, sizeof why);
+    if (rc == STORE_CONFLICT) {
+        store_job_get(g_api.st, rec.id, &rec);
+        http_res_error(res, 409, "Job is %s and can no longer be cancelled", rec.status);
+        return;
+    }
+    if (rc != STORE_OK) { http_res_error(res, rc == STORE_NOT_FOUND ? 404 : 503, "%s", why); return; }
+    audit_event("job_cancelled", "job_id", rec.id, "key_id", who.key_id, NULL);
+    api_json(res, 200, api_job_json(&rec));
+}
+
+static void send_artifact(http_response *res, const char *path, const char *ctype, const char *filename)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        if (fd >= 0) close(fd);
+        http_res_error(res, 404, "the file is not available (not converted yet, or deleted)");
+        return;
+    }
+    char disp[128];
+    str_fmt(disp, sizeof disp, "attachment; filename=%s", filename);
+    http_res_header(res, "Content-Disposition", disp);
+    http_res_header(res, "Cache-Control", "no-cache, no-store, must-revalidate");
+    http_res_header(res, "Pragma", "no-cache");
+    http_res_header(res, "Expires", "0");
+    http_res_file(res, 200, ctype, fd, (int64_t)st.st_size);
+}
+
+static void fax_pdf(http_request *req, http_response *res)
+{
+    job_record rec;
+    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    const char *token = http_req_query(req, "token");
+    if (!token || !*token) { http_res_error(res, 422, "the 'token' query parameter is required"); return; }
+    char hash[65];
+    sha256_hex(token, strlen(token), hash);
+    if (!rec.pdf_token_hash[0] || !secure_streq(hash, rec.pdf_token_hash)) {
+        audit_event("pdf_token_rejected", "job_id", rec.id, "ip", http_req_client_ip(req), NULL);
+        http_res_error(res, 403, "Invalid token");
+        return;
+    }
+    if (now_ms() >= rec.pdf_token_expires_at) { http_res_error(res, 403, "Token expired"); return; }
+    char path[4096], name[64];
+    blob_path(g_api.blobs, "outbound", rec.id, "document.pdf", path, sizeof path);
+    if (file_size(path) < 0 && !strcmp(rec.doc_type, "pdf"))
+        blob_path(g_api.blobs, "outbound", rec.id, "original", path, sizeof path);
+    str_fmt(name, sizeof name, "fax_%s.pdf", rec.id);
+    audit_event("pdf_served", "job_id", rec.id, NULL);
+    send_artifact(res, path, "application/pdf", name);
+}
+
+static void fax_tiff(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
+    job_record rec;
+    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    char path[4096], name[64];
+    blob_path(g_api.blobs, "outbound", rec.id, "fax.tiff", path, sizeof path);
+    str_fmt(name, sizeof name, "fax_%s.tiff", rec.id);
+    send_artifact(res, path, "image/tiff", name);
+}
+
+static const http_route fax_routes[] = {
+    {.method = "POST", .pattern = "/fax", .body_mode = HTTP_BODY_STREAM, .on_headers = fax_send_headers,
+     .on_body = fax_send_body, .handle = fax_send},
+    {.method = "GET", .pattern = "/fax", .handle = fax_list},
+    {.method = "GET", .pattern = "/fax/{id}", .handle = fax_get},
+    {.method = "POST", .pattern = "/fax/{id}/cancel", .handle = fax_cancel},
+    {.method = "GET", .pattern = "/fax/{id}/pdf", .handle = fax_pdf},
+    {.method = "GET", .pattern = "/fax/{id}/tiff", .handle = fax_tiff},
+};
+
+void api_fax_routes(const http_route **routes, int *n)
+{
+    *routes = fax_routes;
+    *n = (int)(sizeof fax_routes / sizeof fax_routes[0]);
+}

@@ -1,2 +1,128 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* api_health.c — GET /health (always cheap), GET /health/ready (is every part
+ * this gateway needs usable right now: database, backend, storage, Ghostscript),
+ * and GET /metrics in Prometheus text format. */
+#include "api/api_internal.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void health(http_request *req, http_response *res)
+{
+    (void)req;
+    http_res_text(res, 200, "application/json", "{\"status\":\"ok\"}");
+}
+
+/* Ghostscript is found the way execvp will find it. */
+static bool ghostscript_present(void)
+{
+    const char *gs = g_api.cfg->gs_path;
+    if (strchr(gs, '/')) return access(gs, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/bin:/bin";
+    char buf[4096];
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        if (str_fmt(buf, sizeof buf, "%.*s/%s", (int)n, path, gs) == 0 && access(buf, X_OK) == 0) return true;
+        path += n;
+        if (*path == ':') path++;
+    }
+    return false;
+}
+
+static void ready(http_request *req, http_response *res)
+{
+    (void)req;
+    json_t *checks = json_object(), *warnings = json_array();
+    char msg[512];
+    bool db = store_ping(g_api.st, msg, sizeof msg) == 0;
+    if (!db) json_array_append_new(warnings, json_sprintf("database: %s", msg));
+    msg[0] = 0;
+    bool backend = jobs_backend_check(g_api.jobs, msg, sizeof msg) == 0;
+    if (!backend) json_array_append_new(warnings, json_sprintf("backend %s: %s", jobs_backend_name(g_api.jobs), msg));
+    int64_t free_bytes = 0;
+    bool storage = blob_check(g_api.blobs, &free_bytes, msg, sizeof msg) == 0;
+    if (!storage) json_array_append_new(warnings, json_sprintf("storage: %s", msg));
+    else if (free_bytes < 100LL * 1024 * 1024) json_array_append_new(warnings, json_sprintf("storage: only %lld MB free", (long long)(free_bytes >> 20)));
+    bool gs = ghostscript_present();
+    if (!gs) json_array_append_new(warnings, json_sprintf("ghostscript: '%s' not found; install the ghostscript package", g_api.cfg->gs_path));
+    if (!api_auth_enforced()) json_array_append_new(warnings, json_string("no API key is required: set API_KEY for anything but local development"));
+    json_object_set_new(checks, "db", json_boolean(db));
+    json_object_set_new(checks, "backend_config", json_boolean(backend));
+    json_object_set_new(checks, "storage", json_boolean(storage));
+    json_object_set_new(checks, "ghostscript", json_boolean(gs));
+    bool ok = db && backend && storage && gs;
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(ok ? "ready" : "not_ready"));
+    json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
+    json_object_set_new(o, "checks", checks);
+    json_object_set_new(o, "warnings", warnings);
+    api_json(res, ok ? 200 : 503, o);
+}
+
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages_total = 0, pages_rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages_total, &pages_rss) != 2) pages_rss = 0;
+        fclose(f);
+    }
+    return pages_rss * sysconf(_SC_PAGESIZE);
+}
+
+static void metrics(http_request *req, http_response *res)
+{
+    (void)req;
+    strbuf sb;
+    sb_init(&sb);
+    api_metrics_http(&sb);
+    static const char *const statuses[] = {"queued", "in_progress", "SUCCESS", "FAILED", "cancelled"};
+    int64_t counts[5] = {0};
+    store_job_count_by_status(g_api.st, statuses, 5, counts);
+    sb_puts(&sb, "# HELP faxbot_jobs Jobs in the store, by status.\n# TYPE faxbot_jobs gauge\n");
+    for (int i = 0; i < 5; i++) sb_appendf(&sb, "faxbot_jobs{status=\"%s\"} %lld\n", statuses[i], (long long)counts[i]);
+    jobs_stats js;
+    jobs_get_stats(g_api.jobs, &js);
+    sb_appendf(&sb,
+               "# HELP faxbot_jobs_created_total Jobs accepted since start.\n# TYPE faxbot_jobs_created_total counter\n"
+               "faxbot_jobs_created_total %llu\n"
+               "# HELP faxbot_job_transitions_total Job state changes since start.\n# TYPE faxbot_job_transitions_total counter\n"
+               "faxbot_job_transitions_total %llu\n"
+               "# HELP faxbot_job_outcomes_total Job outcomes since start.\n# TYPE faxbot_job_outcomes_total counter\n"
+               "faxbot_job_outcomes_total{outcome=\"succeeded\"} %llu\n"
+               "faxbot_job_outcomes_total{outcome=\"failed\"} %llu\n"
+               "faxbot_job_outcomes_total{outcome=\"retried\"} %llu\n"
+               "faxbot_job_outcomes_total{outcome=\"interrupted\"} %llu\n"
+               "faxbot_job_outcomes_total{outcome=\"cancelled\"} %llu\n"
+               "# HELP faxbot_conversions_total Documents converted to fax images.\n# TYPE faxbot_conversions_total counter\n"
+               "faxbot_conversions_total %llu\n"
+               "faxbot_conversion_failures_total %llu\n"
+               "faxbot_conversion_pages_total %llu\n"
+               "faxbot_conversion_seconds_total %.3f\n"
+               "# HELP faxbot_workers_busy Workers running an attempt.\n# TYPE faxbot_workers_busy gauge\n"
+               "faxbot_workers_busy %d\nfaxbot_workers %d\n"
+               "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n"
+               "process_resident_memory_bytes %ld\n",
+               (unsigned long long)js.created, (unsigned long long)js.transitions, (unsigned long long)js.succeeded,
+               (unsigned long long)js.failed, (unsigned long long)js.retried, (unsigned long long)js.interrupted,
+               (unsigned long long)js.cancelled, (unsigned long long)js.conversions,
+               (unsigned long long)js.conversion_failures, (unsigned long long)js.conversion_pages, js.conversion_seconds,
+               js.busy_workers, js.workers, rss_bytes());
+    size_t len = sb.len;
+    http_res_set(res, 200, "text/plain; version=0.0.4", sb_steal(&sb), len);
+}
+
+static const http_route health_routes[] = {
+    {.method = "GET", .pattern = "/health", .handle = health},
+    {.method = "GET", .pattern = "/health/ready", .handle = ready},
+    {.method = "GET", .pattern = "/metrics", .handle = metrics},
+};
+
+void api_health_routes(const http_route **routes, int *n)
+{
+    *routes = health_routes;
+    *n = (int)(sizeof health_routes / sizeof health_routes[0]);
+}

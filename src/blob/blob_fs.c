@@ -1,2 +1,154 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* blob_fs.c — blob.h on the local file system: artifacts live at
+ * <root>/<area>/<id>/<name>, directories 0700. The root is resolved with realpath
+ * once at open, so every path handed out is absolute. Areas, ids and names are
+ * checked against strict patterns before they touch a path, so nothing a client
+ * sends can climb out of the root. */
+#include "blob/blob.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+#define BLOB_NAME_MAX 64
+
+struct blob_store {
+    char root[PATH_MAX];
+};
+
+static bool valid_area(const char *area)
+{
+    return area && (!strcmp(area, "outbound") || !strcmp(area, "inbound") || !strcmp(area, "tmp"));
+}
+
+static bool valid_id(const char *id)
+{
+    if (!id) return false;
+    for (int i = 0; i < 32; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return false;
+    return id[32] == 0;
+}
+
+static bool valid_name(const char *name)
+{
+    if (!name || !name[0] || name[0] == '.') return false;
+    size_t n = 0;
+    for (; name[n]; n++) {
+        char c = name[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == '-';
+        if (!ok || n >= BLOB_NAME_MAX) return false;
+    }
+    return true;
+}
+
+blob_store *blob_fs_open(const char *root, char *err, size_t errlen)
+{
+    if (!root || !*root) {
+        if (err && errlen) str_copy(err, errlen, "no data directory given");
+        return NULL;
+    }
+    if (mkdir_p(root, 0700)) {
+        if (err && errlen) snprintf(err, errlen, "cannot create the data directory %s: %s", root, strerror(errno));
+        return NULL;
+    }
+    blob_store *b = calloc(1, sizeof *b);
+    if (!b) {
+        if (err && errlen) str_copy(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!realpath(root, b->root)) {
+        if (err && errlen) snprintf(err, errlen, "cannot resolve the data directory %s: %s", root, strerror(errno));
+        free(b);
+        return NULL;
+    }
+    struct stat st;
+    if (stat(b->root, &st) || !S_ISDIR(st.st_mode)) {
+        if (err && errlen) snprintf(err, errlen, "the data directory %s is not a directory", b->root);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void blob_close(blob_store *b)
+{
+    free(b);
+}
+
+int blob_path(blob_store *b, const char *area, const char *id, const char *name, char *out, size_t outlen)
+{
+    if (!b || !out || !valid_area(area) || !valid_id(id) || !valid_name(name)) return -1;
+    char dir[PATH_MAX];
+    if (str_fmt(dir, sizeof dir, "%s/%s/%s", b->root, area, id)) return -1;
+    if (str_fmt(out, outlen, "%s/%s", dir, name)) return -1;
+    if (mkdir_p(dir, 0700)) {
+        log_error("cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int blob_remove_all(blob_store *b, const char *area, const char *id)
+{
+    if (!b || !valid_area(area) || !valid_id(id)) return -1;
+    char dir[PATH_MAX];
+    if (str_fmt(dir, sizeof dir, "%s/%s/%s", b->root, area, id)) return -1;
+    return remove_tree(dir);
+}
+
+int blob_tmpdir(blob_store *b, char *out, size_t outlen)
+{
+    if (!b || !out) return -1;
+    char dir[PATH_MAX];
+    if (str_fmt(dir, sizeof dir, "%s/tmp", b->root) || mkdir_p(dir, 0700)) return -1;
+    /* "s-" keeps scratch dirs apart from the 32-hex ids of the tmp area. */
+    char tmpl[PATH_MAX];
+    if (str_fmt(tmpl, sizeof tmpl, "%s/s-XXXXXX", dir)) return -1;
+    if (!mkdtemp(tmpl)) {
+        log_error("cannot create a scratch directory in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (str_copy(out, outlen, tmpl)) {
+        rmdir(tmpl);
+        return -1;
+    }
+    return 0;
+}
+
+int blob_check(blob_store *b, int64_t *free_bytes, char *err, size_t errlen)
+{
+    if (!b) return -1;
+    char probe[PATH_MAX];
+    char rnd[33];
+    new_id_hex32(rnd);
+    if (str_fmt(probe, sizeof probe, "%s/.probe-%s", b->root, rnd)) return -1;
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        if (err && errlen) snprintf(err, errlen, "the data directory %s is not writable: %s", b->root, strerror(errno));
+        return -1;
+    }
+    ssize_t w = write(fd, "x", 1);
+    int saved = errno;
+    close(fd);
+    unlink(probe);
+    if (w != 1) {
+        if (err && errlen) snprintf(err, errlen, "cannot write to the data directory %s: %s", b->root, strerror(saved));
+        return -1;
+    }
+    struct statvfs vfs;
+    if (statvfs(b->root, &vfs)) {
+        if (err && errlen) snprintf(err, errlen, "cannot read free space of %s: %s", b->root, strerror(errno));
+        return -1;
+    }
+    if (free_bytes) *free_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+    return 0;
+}

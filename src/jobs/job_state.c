@@ -1,2 +1,142 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* job_state.c — the pure state machine described in job_state.h. */
+#include "jobs/job_state.h"
+#include "util/util.h"
+
+#include <string.h>
+
+bool job_status_terminal(const char *s)
+{
+    return !strcmp(s, JOB_SUCCESS) || !strcmp(s, JOB_FAILED) || !strcmp(s, JOB_CANCELLED);
+}
+
+bool job_status_valid(const char *s)
+{
+    return !strcmp(s, JOB_QUEUED) || !strcmp(s, JOB_IN_PROGRESS) || job_status_terminal(s);
+}
+
+const char *job_event_name(job_event_kind k)
+{
+    switch (k) {
+    case JEV_CLAIM: return "claim";
+    case JEV_PREPARED: return "prepared";
+    case JEV_ACCEPTED: return "accepted";
+    case JEV_PROGRESS: return "progress";
+    case JEV_SUCCEEDED: return "succeeded";
+    case JEV_FAILED: return "failed";
+    case JEV_INTERRUPTED: return "interrupted";
+    case JEV_CANCEL: return "cancel";
+    }
+    return "unknown";
+}
+
+int64_t job_retry_delay_ms(const retry_policy *pol, int attempts)
+{
+    int64_t d = (int64_t)pol->base_s * 1000;
+    for (int i = 1; i < attempts && d < (int64_t)pol->max_s * 1000; i++) d *= 2;
+    if (d > (int64_t)pol->max_s * 1000) d = (int64_t)pol->max_s * 1000;
+    return d;
+}
+
+static void apply_results(job_record *n, const job_event *ev)
+{
+    if (ev->pages >= 0) n->pages = ev->pages;
+    if (ev->duration_s >= 0) n->duration_s = ev->duration_s;
+    if (ev->bit_rate >= 0) n->bit_rate = ev->bit_rate;
+    if (ev->ecm >= 0) n->ecm = ev->ecm;
+    if (ev->remote_station_id && *ev->remote_station_id)
+        str_copy(n->remote_station_id, sizeof n->remote_station_id, ev->remote_station_id);
+    if (ev->inbound_id && *ev->inbound_id) str_copy(n->inbound_id, sizeof n->inbound_id, ev->inbound_id);
+}
+
+static int refuse(const job_record *cur, const job_event *ev, char *why, size_t whylen)
+{
+    str_fmt(why, whylen, "event '%s' is not allowed for a job that is %s", job_event_name(ev->kind), cur->status);
+    return -1;
+}
+
+int job_state_apply(const job_record *cur, const job_event *ev, const retry_policy *pol, int64_t now,
+                    job_record *next, char *why, size_t whylen)
+{
+    const char *st = cur->status;
+    bool queued = !strcmp(st, JOB_QUEUED), running = !strcmp(st, JOB_IN_PROGRESS);
+    *next = *cur;
+    next->updated_at = now > cur->updated_at ? now : cur->updated_at + 1; /* strictly increasing: it is the lock */
+
+    switch (ev->kind) {
+    case JEV_CLAIM:
+        if (!queued) return refuse(cur, ev, why, whylen);
+        if (cur->next_attempt_at > now) {
+            str_fmt(why, whylen, "job is not due yet");
+            return -1;
+        }
+        str_copy(next->status, sizeof next->status, JOB_IN_PROGRESS);
+        next->attempts = cur->attempts + 1;
+        next->lease_until = now + (int64_t)pol->lease_s * 1000;
+        next->submitted_at = 0;
+        return 0;
+
+    case JEV_PREPARED:
+    case JEV_PROGRESS:
+        if (!running) return refuse(cur, ev, why, whylen);
+        apply_results(next, ev);
+        next->lease_until = now + (int64_t)pol->lease_s * 1000;   /* progress renews the lease */
+        return 0;
+
+    case JEV_ACCEPTED:
+        if (!running) return refuse(cur, ev, why, whylen);
+        if (ev->provider_sid) str_copy(next->provider_sid, sizeof next->provider_sid, ev->provider_sid);
+        next->submitted_at = now;
+        return 0;
+
+    case JEV_SUCCEEDED:
+        if (!running) return refuse(cur, ev, why, whylen);
+        str_copy(next->status, sizeof next->status, JOB_SUCCESS);
+        apply_results(next, ev);
+        next->failure_reason[0] = 0;
+        next->error[0] = 0;
+        next->lease_until = 0;
+        next->next_attempt_at = 0;
+        return 0;
+
+    case JEV_FAILED: {
+        if (!running) return refuse(cur, ev, why, whylen);
+        apply_results(next, ev);
+        str_copy(next->failure_reason, sizeof next->failure_reason,
+                 ev->failure_reason && *ev->failure_reason ? ev->failure_reason : "unknown_error");
+        str_copy(next->error, sizeof next->error, ev->message ? ev->message : "");
+        next->lease_until = 0;
+        if (ev->transient && cur->attempts < cur->max_attempts && !cur->cancel_requested) {
+            str_copy(next->status, sizeof next->status, JOB_QUEUED);
+            next->next_attempt_at = now + job_retry_delay_ms(pol, cur->attempts);
+            next->submitted_at = 0;
+        } else {
+            str_copy(next->status, sizeof next->status, JOB_FAILED);
+            next->next_attempt_at = 0;
+        }
+        return 0;
+    }
+
+    case JEV_INTERRUPTED:
+        if (!running) return refuse(cur, ev, why, whylen);
+        /* The attempt died with its worker, not because of the line or the document:
+         * it does not count against the job's attempts. */
+        str_copy(next->status, sizeof next->status, JOB_QUEUED);
+        next->attempts = cur->attempts > 0 ? cur->attempts - 1 : 0;
+        next->lease_until = 0;
+        next->submitted_at = 0;
+        next->next_attempt_at = now;
+        if (ev->message) str_copy(next->error, sizeof next->error, ev->message);
+        return 0;
+
+    case JEV_CANCEL:
+        if (!queued) return refuse(cur, ev, why, whylen);
+        str_copy(next->status, sizeof next->status, JOB_CANCELLED);
+        str_copy(next->failure_reason, sizeof next->failure_reason, "cancelled");
+        str_copy(next->error, sizeof next->error, "cancelled by the client");
+        next->cancel_requested = true;
+        next->next_attempt_at = 0;
+        return 0;
+    }
+    str_fmt(why, whylen, "unknown event");
+    return -1;
+}

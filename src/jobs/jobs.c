@@ -1,2 +1,186 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* jobs.c — job creation, job_transition (the only writer of a job's status), the
+ * sink through which backends report outcomes, and recovery of jobs that an
+ * earlier process left in_progress. */
+#include "jobs/jobs_internal.h"
+#include "auth/audit.h"
+#include "util/util.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void stats_add(jobs *j, uint64_t *field, uint64_t n)
+{
+    pthread_mutex_lock(&j->stats_lock);
+    *field += n;
+    pthread_mutex_unlock(&j->stats_lock);
+}
+
+int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record *out, char *why, size_t whylen)
+{
+    job_record *cur = malloc(sizeof *cur), *next = malloc(sizeof *next);
+    int rc = STORE_ERROR;
+    if (!cur || !next) { str_fmt(why, whylen, "out of memory"); goto done; }
+    for (int tries = 0; tries < 20; tries++) {
+        rc = store_job_get(j->st, job_id, cur);
+        if (rc != STORE_OK) { str_fmt(why, whylen, rc == STORE_NOT_FOUND ? "Job not found" : "store error"); goto done; }
+        if (job_state_apply(cur, ev, &j->policy, now_ms(), next, why, whylen)) { rc = STORE_CONFLICT; goto done; }
+        char err[256] = "";
+        rc = store_job_update_if(j->st, next, cur->status, cur->updated_at, err, sizeof err);
+        if (rc == STORE_CONFLICT) continue;   /* someone changed it first: look again */
+        if (rc != STORE_OK) { str_fmt(why, whylen, "could not save the job: %s", err); goto done; }
+
+        pthread_mutex_lock(&j->stats_lock);
+        j->stats.transitions++;
+        if (strcmp(cur->status, next->status)) {
+            if (!strcmp(next->status, JOB_SUCCESS)) j->stats.succeeded++;
+            else if (!strcmp(next->status, JOB_FAILED)) j->stats.failed++;
+            else if (!strcmp(next->status, JOB_CANCELLED)) j->stats.cancelled++;
+            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_FAILED) j->stats.retried++;
+            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_INTERRUPTED) j->stats.interrupted++;
+        }
+        pthread_mutex_unlock(&j->stats_lock);
+
+        if (strcmp(cur->status, next->status)) {
+            char attempts[16];
+            str_fmt(attempts, sizeof attempts, "%d", next->attempts);
+            audit_event("job_updated", "job_id", next->id, "status", next->status, "event", job_event_name(ev->kind),
+                        "attempts", attempts, "failure_reason", next->failure_reason, NULL);
+            log_info("job %s: %s -> %s (%s)%s%s", next->id, cur->status, next->status, job_event_name(ev->kind),
+                     next->failure_reason[0] ? " reason=" : "", next->failure_reason);
+            if (!strcmp(next->status, JOB_QUEUED) && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
+        }
+        if (out) *out = *next;
+        rc = STORE_OK;
+        goto done;
+    }
+    str_fmt(why, whylen, "the job kept changing under us; try again");
+    rc = STORE_ERROR;
+done:
+    free(cur);
+    free(next);
+    return rc;
+}
+
+void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+{
+    jobs *j = ctx;
+    job_event ev = {.pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate, .ecm = o->ecm,
+                    .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
+                    .failure_reason = o->failure_reason, .message = o->message, .transient = o->transient};
+    switch (o->kind) {
+    case OUTCOME_ACCEPTED: ev.kind = JEV_ACCEPTED; break;
+    case OUTCOME_PROGRESS: ev.kind = JEV_PROGRESS; break;
+    case OUTCOME_SUCCESS: ev.kind = JEV_SUCCEEDED; break;
+    case OUTCOME_FAILURE: ev.kind = JEV_FAILED; break;
+    default: return;
+    }
+    char why[256];
+    int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    if (rc != STORE_OK)
+        log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind), why);
+}
+
+int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
+{
+    int64_t now = now_ms();
+    str_copy(rec->status, sizeof rec->status, JOB_QUEUED);
+    rec->created_at = rec->updated_at = now;
+    rec->next_attempt_at = now;
+    rec->attempts = 0;
+    if (rec->max_attempts <= 0) rec->max_attempts = j->cfg->max_attempts;
+    str_copy(rec->backend, sizeof rec->backend, j->cfg->backend);
+    int rc = store_job_insert(j->st, rec, existing, err, errlen);
+    if (rc == STORE_OK) {
+        stats_add(j, &j->stats.created, 1);
+        audit_event("job_created", "job_id", rec->id, "backend", rec->backend, "to", rec->to_number,
+                    "doc_type", rec->doc_type, "key_id", rec->api_key_id, NULL);
+        scheduler_wake(j->sched);
+    }
+    return rc;
+}
+
+static void recover_interrupted(jobs *j)
+{
+    char (*ids)[33] = malloc(sizeof(*ids) * 256);
+    if (!ids) return;
+    int total = 0, n;
+    /* At start no worker of ours holds anything: every in_progress job was left by
+     * a process that died. SQLite means one node, so nobody else holds them either. */
+    while ((n = store_job_lease_expired(j->st, INT64_MAX, ids, 256)) > 0) {
+        int moved = 0;
+        for (int i = 0; i < n; i++) {
+            job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
+                            .message = "the previous attempt was interrupted by a restart; sending again"};
+            char why[256];
+            if (job_transition(j, ids[i], &ev, NULL, why, sizeof why) == STORE_OK) moved++;
+        }
+        total += moved;
+        if (moved == 0) break;
+    }
+    free(ids);
+    if (total) log_info("recovered %d job(s) interrupted by the last stop", total);
+}
+
+jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch, char *err, size_t errlen)
+{
+    jobs *j = calloc(1, sizeof *j);
+    if (!j) { str_fmt(err, errlen, "out of memory"); return NULL; }
+    j->cfg = cfg;
+    j->st = st;
+    j->blobs = blobs;
+    j->policy.base_s = cfg->retry_base_s;
+    j->policy.max_s = cfg->retry_max_s;
+    j->policy.lease_s = cfg->lease_s;
+    pthread_mutex_init(&j->stats_lock, NULL);
+    j->stats.workers = cfg->workers;
+    j->ops = backend_find(cfg->backend);
+    if (!j->ops) {
+        str_fmt(err, errlen, "FAX_BACKEND '%s' is not a known backend; choose one of: %s", cfg->backend, backend_names());
+        goto fail;
+    }
+    if (!dispatch) return j;
+    backend_sink sink = {.report = jobs_on_outcome, .ctx = j};
+    j->be = j->ops->create(cfg, sink, err, errlen);
+    if (!j->be) goto fail;
+    recover_interrupted(j);
+    if (!cfg->fax_disabled) {
+        j->sched = scheduler_start(j, err, errlen);
+        if (!j->sched) goto fail;
+    } else {
+        log_warn("FAX_DISABLED=true: jobs are accepted and kept queued; nothing is transmitted");
+    }
+    return j;
+fail:
+    if (j->be) j->ops->destroy(j->be);
+    pthread_mutex_destroy(&j->stats_lock);
+    free(j);
+    return NULL;
+}
+
+void jobs_stop(jobs *j)
+{
+    if (!j) return;
+    if (j->sched) scheduler_stop(j->sched);
+    if (j->be) j->ops->destroy(j->be);
+    pthread_mutex_destroy(&j->stats_lock);
+    free(j);
+}
+
+int jobs_backend_check(jobs *j, char *msg, size_t msglen)
+{
+    if (!j->be) { str_fmt(msg, msglen, "backend not started"); return -1; }
+    return j->ops->check(j->be, msg, msglen);
+}
+
+const char *jobs_backend_name(const jobs *j) { return j->ops->name; }
+
+const retry_policy *jobs_policy(const jobs *j) { return &j->policy; }
+
+void jobs_get_stats(jobs *j, jobs_stats *out)
+{
+    pthread_mutex_lock(&j->stats_lock);
+    *out = j->stats;
+    pthread_mutex_unlock(&j->stats_lock);
+    out->busy_workers = j->sched ? scheduler_busy_workers(j->sched) : 0;
+}

@@ -1,2 +1,939 @@
-/* placeholder: being written */
-typedef int placeholder_unused_t;
+/* store_sqlite.c — the store.h interface on SQLite, the embedded default.
+ *
+ * Durability: WAL journal, synchronous=FULL (a fax gateway must not forget an
+ * accepted job, not even on power loss), busy_timeout 5 s, foreign keys on.
+ * Concurrency: a small pool of connections, each opened NOMUTEX and used by one
+ * thread at a time; a thread takes one from the free list (waiting if all are busy)
+ * and gives it back after the call. Every connection prepares its statements once,
+ * lazily, and reuses them with sqlite3_reset, so a job read by id is a few
+ * microseconds. Writers serialize on SQLite's own write lock.
+ * Schema: versioned with PRAGMA user_version; `migrations` is append-only.
+ * Records map field by field onto columns through the descriptor tables below, so
+ * SELECT, INSERT and UPDATE can never disagree about the column order. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "util/util.h"
+
+#define POOL_MAX 16
+#define BUSY_TIMEOUT_MS 5000
+#define LIST_MAX 500
+#define TOUCH_COALESCE_MS 60000
+
+/* ---- schema ---- */
+
+static const char *const migrations[] = {
+    /* v1 */
+    "CREATE TABLE fax_jobs ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " to_number TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL,"
+    " error TEXT NOT NULL DEFAULT '',"
+    " failure_reason TEXT NOT NULL DEFAULT '',"
+    " pages INTEGER NOT NULL DEFAULT -1,"
+    " backend TEXT NOT NULL DEFAULT '',"
+    " provider_sid TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    " lease_until INTEGER NOT NULL DEFAULT 0,"
+    " submitted_at INTEGER NOT NULL DEFAULT 0,"
+    " doc_type TEXT NOT NULL DEFAULT '',"
+    " doc_size INTEGER NOT NULL DEFAULT 0,"
+    " file_name TEXT NOT NULL DEFAULT '',"
+    " resolution TEXT NOT NULL DEFAULT '',"
+    " header_text TEXT NOT NULL DEFAULT '',"
+    " caller_id TEXT NOT NULL DEFAULT '',"
+    " callback_url TEXT NOT NULL DEFAULT '',"
+    " api_key_id TEXT NOT NULL DEFAULT '',"
+    " idempotency_key TEXT NOT NULL DEFAULT '',"
+    " pdf_token_hash TEXT NOT NULL DEFAULT '',"
+    " pdf_token_expires_at INTEGER NOT NULL DEFAULT 0,"
+    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    " duration_s REAL NOT NULL DEFAULT -1,"
+    " bit_rate INTEGER NOT NULL DEFAULT -1,"
+    " ecm INTEGER NOT NULL DEFAULT -1,"
+    " remote_station_id TEXT NOT NULL DEFAULT '',"
+    " inbound_id TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX fax_jobs_status_due ON fax_jobs(status, next_attempt_at);"
+    "CREATE INDEX fax_jobs_created ON fax_jobs(created_at, id);"
+    "CREATE INDEX fax_jobs_to_created ON fax_jobs(to_number, created_at, id);"
+    "CREATE INDEX fax_jobs_lease ON fax_jobs(lease_until) WHERE status = 'in_progress';"
+    "CREATE INDEX fax_jobs_provider_sid ON fax_jobs(provider_sid) WHERE provider_sid <> '';"
+    "CREATE UNIQUE INDEX fax_jobs_idempotency ON fax_jobs(api_key_id, idempotency_key)"
+    " WHERE idempotency_key <> '';"
+    "CREATE TABLE api_keys ("
+    " id INTEGER PRIMARY KEY,"
+    " key_id TEXT NOT NULL UNIQUE,"
+    " key_hash TEXT NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " owner TEXT NOT NULL DEFAULT '',"
+    " scopes TEXT NOT NULL DEFAULT '',"
+    " note TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " last_used_at INTEGER NOT NULL DEFAULT 0,"
+    " expires_at INTEGER NOT NULL DEFAULT 0,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0"
+    ");",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- record <-> column mapping ---- */
+
+typedef enum { COL_TEXT, COL_INT, COL_I64, COL_BOOL, COL_REAL } col_type;
+
+typedef struct col_desc {
+    const char *name;
+    col_type type;
+    size_t off;
+    size_t size;                       /* of the text buffer */
+} col_desc;
+
+#define FIELD_SIZE(T, f) sizeof(((T *)0)->f)
+#define JTEXT(f) {#f, COL_TEXT, offsetof(job_record, f), FIELD_SIZE(job_record, f)}
+#define JCOL(f, t) {#f, t, offsetof(job_record, f), 0}
+#define KTEXT(f) {#f, COL_TEXT, offsetof(key_record, f), FIELD_SIZE(key_record, f)}
+#define KCOL(f, t) {#f, t, offsetof(key_record, f), 0}
+
+/* id must stay first: UPDATE binds it as ?1 and sets the others. */
+static const col_desc job_cols[] = {
+    JTEXT(id), JTEXT(to_number), JTEXT(status), JTEXT(error), JTEXT(failure_reason),
+    JCOL(pages, COL_INT), JTEXT(backend), JTEXT(provider_sid), JCOL(created_at, COL_I64),
+    JCOL(updated_at, COL_I64), JCOL(attempts, COL_INT), JCOL(max_attempts, COL_INT),
+    JCOL(next_attempt_at, COL_I64), JCOL(lease_until, COL_I64), JCOL(submitted_at, COL_I64),
+    JTEXT(doc_type), JCOL(doc_size, COL_I64), JTEXT(file_name), JTEXT(resolution), JTEXT(header_text),
+    JTEXT(caller_id), JTEXT(callback_url), JTEXT(api_key_id), JTEXT(idempotency_key), JTEXT(pdf_token_hash),
+    JCOL(pdf_token_expires_at, COL_I64), JCOL(cancel_requested, COL_BOOL), JCOL(duration_s, COL_REAL),
+    JCOL(bit_rate, COL_INT), JCOL(ecm, COL_INT), JTEXT(remote_station_id), JTEXT(inbound_id),
+};
+#define N_JOB_COLS ((int)(sizeof job_cols / sizeof job_cols[0]))
+
+static const col_desc key_cols[] = {
+    KTEXT(key_id), KTEXT(key_hash), KTEXT(name), KTEXT(owner), KTEXT(scopes), KTEXT(note),
+    KCOL(created_at, COL_I64), KCOL(last_used_at, COL_I64), KCOL(expires_at, COL_I64), KCOL(revoked_at, COL_I64),
+};
+#define N_KEY_COLS ((int)(sizeof key_cols / sizeof key_cols[0]))
+
+static int bind_cols(sqlite3_stmt *s, const col_desc *cols, int n, const void *rec, int first)
+{
+    const char *base = rec;
+    int rc = SQLITE_OK;
+    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+        const void *p = base + cols[i].off;
+        int idx = first + i;
+        switch (cols[i].type) {
+        case COL_TEXT:
+            rc = sqlite3_bind_text(s, idx, p, (int)strnlen(p, cols[i].size - 1), SQLITE_STATIC);
+            break;
+        case COL_INT: rc = sqlite3_bind_int(s, idx, *(const int *)p); break;
+        case COL_I64: rc = sqlite3_bind_int64(s, idx, *(const int64_t *)p); break;
+        case COL_BOOL: rc = sqlite3_bind_int(s, idx, *(const bool *)p ? 1 : 0); break;
+        case COL_REAL: rc = sqlite3_bind_double(s, idx, *(const double *)p); break;
+        }
+    }
+    return rc;
+}
+
+static void read_cols(sqlite3_stmt *s, const col_desc *cols, int n, void *rec)
+{
+    char *base = rec;
+    for (int i = 0; i < n; i++) {
+        void *p = base + cols[i].off;
+        switch (cols[i].type) {
+        case COL_TEXT: {
+            const unsigned char *t = sqlite3_column_text(s, i);
+            size_t len = t ? (size_t)sqlite3_column_bytes(s, i) : 0;
+            if (len > cols[i].size - 1) len = cols[i].size - 1;
+            if (len) memcpy(p, t, len);
+            ((char *)p)[len] = 0;
+            break;
+        }
+        case COL_INT: *(int *)p = sqlite3_column_int(s, i); break;
+        case COL_I64: *(int64_t *)p = sqlite3_column_int64(s, i); break;
+        case COL_BOOL: *(bool *)p = sqlite3_column_int(s, i) != 0; break;
+        case COL_REAL: *(double *)p = sqlite3_column_double(s, i); break;
+        }
+    }
+}
+
+/* ---- statements ---- */
+
+enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_PING,
+    S_JOB_INSERT, S_JOB_GET, S_JOB_BY_IDEM, S_JOB_UPDATE_IF, S_JOB_EXISTS,
+    S_JOB_LIST, S_JOB_LIST_STATUS, S_JOB_LIST_TO, S_JOB_LIST_STATUS_TO,
+    S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS,
+    S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_SET_HASH, S_KEY_TOUCH, S_KEY_EXISTS,
+    S_COUNT
+};
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    struct conn *next_free;
+    struct conn *next_all;
+} conn;
+
+struct store {
+    char path[PATH_MAX];
+    char *sql[S_COUNT];
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    conn *free_list;
+    conn *all;
+    int nconn;
+};
+
+static char *cols_list(const col_desc *cols, int n)
+{
+    strbuf sb;
+    sb_init(&sb);
+    for (int i = 0; i < n; i++)
+        if (sb_appendf(&sb, "%s%s", i ? "," : "", cols[i].name)) { sb_free(&sb); return NULL; }
+    return sb_steal(&sb);
+}
+
+static char *params_list(int first, int n)
+{
+    strbuf sb;
+    sb_init(&sb);
+    for (int i = 0; i < n; i++)
+        if (sb_appendf(&sb, "%s?%d", i ? "," : "", first + i)) { sb_free(&sb); return NULL; }
+    return sb_steal(&sb);
+}
+
+static char *fmt_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt_alloc(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    return s;
+}
+
+/* Builds the SQL of every statement from the column tables. 0 or -1 (out of memory). */
+static int build_sql(store *st)
+{
+    char *jc = cols_list(job_cols, N_JOB_COLS), *jp = params_list(1, N_JOB_COLS);
+    char *kc = cols_list(key_cols, N_KEY_COLS), *kp = params_list(1, N_KEY_COLS);
+    strbuf set;
+    sb_init(&set);
+    int rc = (jc && jp && kc && kp) ? 0 : -1;
+    for (int i = 1; i < N_JOB_COLS && !rc; i++)
+        rc = sb_appendf(&set, "%s%s=?%d", i > 1 ? "," : "", job_cols[i].name, i + 1);
+    if (!rc && !set.data) rc = -1;
+    if (!rc) {
+        const char *list = "SELECT %s FROM fax_jobs WHERE (created_at, id) < (?1, ?2)%s%s"
+                           " ORDER BY created_at DESC, id DESC LIMIT ?5";
+        st->sql[S_BEGIN] = strdup("BEGIN IMMEDIATE");
+        st->sql[S_COMMIT] = strdup("COMMIT");
+        st->sql[S_ROLLBACK] = strdup("ROLLBACK");
+        st->sql[S_PING] = strdup("SELECT 1");
+        st->sql[S_JOB_INSERT] = fmt_alloc("INSERT INTO fax_jobs (%s) VALUES (%s)", jc, jp);
+        st->sql[S_JOB_GET] = fmt_alloc("SELECT %s FROM fax_jobs WHERE id = ?1", jc);
+        st->sql[S_JOB_BY_IDEM] =
+            fmt_alloc("SELECT %s FROM fax_jobs WHERE api_key_id = ?1 AND idempotency_key = ?2"
+                      " AND idempotency_key <> ''", jc);
+        st->sql[S_JOB_UPDATE_IF] = fmt_alloc("UPDATE fax_jobs SET %s WHERE id = ?1 AND status = ?%d AND updated_at = ?%d",
+                                             set.data, N_JOB_COLS + 1, N_JOB_COLS + 2);
+        st->sql[S_JOB_EXISTS] = strdup("SELECT 1 FROM fax_jobs WHERE id = ?1");
+        st->sql[S_JOB_LIST] = fmt_alloc(list, jc, "", "");
+        st->sql[S_JOB_LIST_STATUS] = fmt_alloc(list, jc, " AND status = ?3", "");
+        st->sql[S_JOB_LIST_TO] = fmt_alloc(list, jc, "", " AND to_number = ?4");
+        st->sql[S_JOB_LIST_STATUS_TO] = fmt_alloc(list, jc, " AND status = ?3", " AND to_number = ?4");
+        st->sql[S_JOB_DUE] = strdup("SELECT id FROM fax_jobs WHERE status = 'queued' AND next_attempt_at <= ?1"
+                                    " ORDER BY next_attempt_at LIMIT ?2");
+        st->sql[S_JOB_LEASE_EXPIRED] =
+            strdup("SELECT id FROM fax_jobs WHERE status = 'in_progress' AND lease_until > 0 AND lease_until < ?1"
+                   " ORDER BY lease_until LIMIT ?2");
+        st->sql[S_JOB_NEXT_DUE] = strdup("SELECT MIN(next_attempt_at) FROM fax_jobs WHERE status = 'queued'");
+        st->sql[S_JOB_COUNT_STATUS] = strdup("SELECT COUNT(*) FROM fax_jobs WHERE status = ?1");
+        st->sql[S_KEY_INSERT] = fmt_alloc("INSERT INTO api_keys (%s) VALUES (%s)", kc, kp);
+        st->sql[S_KEY_GET] = fmt_alloc("SELECT %s FROM api_keys WHERE key_id = ?1", kc);
+        st->sql[S_KEY_LIST] = fmt_alloc("SELECT %s FROM api_keys ORDER BY created_at DESC, id DESC", kc);
+        st->sql[S_KEY_REVOKE] = strdup("UPDATE api_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at = 0");
+        st->sql[S_KEY_SET_HASH] = strdup("UPDATE api_keys SET key_hash = ?2 WHERE key_id = ?1");
+        st->sql[S_KEY_TOUCH] = fmt_alloc("UPDATE api_keys SET last_used_at = ?2 WHERE key_id = ?1 AND"
+                                         " (?2 = 0 OR last_used_at <= ?2 - %d OR last_used_at > ?2)",
+                                         TOUCH_COALESCE_MS);
+        st->sql[S_KEY_EXISTS] = strdup("SELECT 1 FROM api_keys WHERE key_id = ?1");
+        for (int i = 0; i < S_COUNT; i++)
+            if (!st->sql[i]) rc = -1;
+    }
+    free(jc); free(jp); free(kc); free(kp);
+    sb_free(&set);
+    return rc;
+}
+
+/* ---- errors ---- */
+
+static int code_of(int rc)
+{
+    return (rc & 0xff) == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+}
+
+/* Fills err (or logs, when the caller gave no err) and returns the STORE_* code. */
+static int db_fail(sqlite3 *db, int rc, const char *what, char *err, size_t errlen)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int code = code_of(rc);
+    if (code == STORE_FULL) msg = "the disk is full; free some space";
+    if (err && errlen) snprintf(err, errlen, "database error while %s: %s", what, msg);
+    else log_error("database error while %s: %s", what, msg);
+    return code;
+}
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen) str_copy(err, errlen, msg);
+}
+
+/* ---- connections and the pool ---- */
+
+static void conn_close(conn *c)
+{
+    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(c->stmt[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static conn *conn_open(const char *path, char *err, size_t errlen)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) { set_err(err, errlen, "out of memory"); return NULL; }
+    int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(c->db, rc, "opening the database", err, errlen);
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    rc = sqlite3_exec(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(c->db, rc, "configuring the connection", err, errlen);
+        conn_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+static sqlite3_stmt *conn_stmt(store *st, conn *c, int which)
+{
+    if (!c->stmt[which]) {
+        int rc = sqlite3_prepare_v3(c->db, st->sql[which], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[which], NULL);
+        if (rc != SQLITE_OK) {
+            log_error("database error while preparing a statement: %s", sqlite3_errmsg(c->db));
+            c->stmt[which] = NULL;
+        }
+    }
+    return c->stmt[which];
+}
+
+static void stmt_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static conn *pool_get(store *st, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&st->lock);
+    while (!st->free_list && st->nconn >= POOL_MAX) pthread_cond_wait(&st->cond, &st->lock);
+    conn *c = st->free_list;
+    if (c) {
+        st->free_list = c->next_free;
+        pthread_mutex_unlock(&st->lock);
+        return c;
+    }
+    st->nconn++;
+    pthread_mutex_unlock(&st->lock);
+    c = conn_open(st->path, err, errlen);
+    pthread_mutex_lock(&st->lock);
+    if (c) {
+        c->next_all = st->all;
+        st->all = c;
+    } else {
+        st->nconn--;
+        pthread_cond_signal(&st->cond);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return c;
+}
+
+static void pool_put(store *st, conn *c)
+{
+    /* A failed call must not leave a transaction open on a pooled connection. */
+    if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_lock(&st->lock);
+    c->next_free = st->free_list;
+    st->free_list = c;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Runs a statement that returns no rows; SQLITE_DONE on success. */
+static int step_once(store *st, conn *c, int which)
+{
+    sqlite3_stmt *s = conn_stmt(st, c, which);
+    if (!s) return SQLITE_ERROR;
+    int rc = sqlite3_step(s);
+    stmt_done(s);
+    return rc;
+}
+
+/* ---- open / close / migrate ---- */
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return db_fail(db, rc, "starting the schema migration", err, errlen);
+    sqlite3_stmt *s = NULL;
+    int version = -1;
+    rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version < 0) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return db_fail(db, rc == SQLITE_OK ? SQLITE_ERROR : rc, "reading the schema version", err, errlen);
+    }
+    if (version > SCHEMA_VERSION) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (err && errlen)
+            snprintf(err, errlen, "the database schema is version %d but this faxbot knows only up to %d; "
+                     "run a newer faxbot or restore a backup", version, SCHEMA_VERSION);
+        return STORE_ERROR;
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        rc = sqlite3_exec(db, migrations[v], NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            int code = db_fail(db, rc, "migrating the schema", err, errlen);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return code;
+        }
+    }
+    if (version < SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            int code = db_fail(db, rc, "recording the schema version", err, errlen);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return code;
+        }
+    }
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int code = db_fail(db, rc, "committing the schema migration", err, errlen);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return code;
+    }
+    return STORE_OK;
+}
+
+/* Creates the parent directory (0700) and the file (0600) if missing, so SQLite's
+ * -wal and -shm files, which copy the database's mode, are private too. */
+static int prepare_file(const char *path, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    if (str_copy(dir, sizeof dir, path)) { set_err(err, errlen, "database path too long"); return -1; }
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (mkdir_p(dir, 0700)) {
+            if (err && errlen) snprintf(err, errlen, "cannot create the database directory %s: %s", dir, strerror(errno));
+            return -1;
+        }
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (err && errlen) snprintf(err, errlen, "cannot open the database file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+store *store_sqlite_open(const char *path, char *err, size_t errlen)
+{
+    if (!path || !*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5)) {
+        set_err(err, errlen, "the database needs a file path (in-memory and URI databases are not supported)");
+        return NULL;
+    }
+    store *st = calloc(1, sizeof *st);
+    if (!st) { set_err(err, errlen, "out of memory"); return NULL; }
+    if (str_copy(st->path, sizeof st->path, path)) {
+        set_err(err, errlen, "database path too long");
+        free(st);
+        return NULL;
+    }
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    if (build_sql(st)) {
+        set_err(err, errlen, "out of memory");
+        store_close(st);
+        return NULL;
+    }
+    if (prepare_file(path, err, errlen)) { store_close(st); return NULL; }
+    conn *c = conn_open(path, err, errlen);
+    if (!c) { store_close(st); return NULL; }
+    char *mode = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        mode = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (!mode || strcmp(mode, "wal")) {
+        if (err && errlen)
+            snprintf(err, errlen, "cannot switch %s to WAL mode (%s); is the file on a local file system?", path,
+                     mode ? mode : sqlite3_errmsg(c->db));
+        free(mode);
+        conn_close(c);
+        store_close(st);
+        return NULL;
+    }
+    free(mode);
+    if (migrate(c->db, err, errlen) != STORE_OK) {
+        conn_close(c);
+        store_close(st);
+        return NULL;
+    }
+    c->next_all = st->all;
+    st->all = c;
+    c->next_free = NULL;
+    st->free_list = c;
+    st->nconn = 1;
+    return st;
+}
+
+void store_close(store *st)
+{
+    if (!st) return;
+    conn *c = st->all;
+    while (c) {
+        conn *next = c->next_all;
+        conn_close(c);
+        c = next;
+    }
+    for (int i = 0; i < S_COUNT; i++) free(st->sql[i]);
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->cond);
+    free(st);
+}
+
+int store_ping(store *st, char *err, size_t errlen)
+{
+    conn *c = pool_get(st, err, errlen);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_PING);
+    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    int out = rc == SQLITE_ROW ? STORE_OK : db_fail(c->db, rc, "checking the database", err, errlen);
+    if (s) stmt_done(s);
+    pool_put(st, c);
+    return out;
+}
+
+/* ---- jobs ---- */
+
+/* Reads one job by a statement whose parameters are already bound. */
+static int fetch_job(conn *c, sqlite3_stmt *s, job_record *out, const char *what, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(s);
+    int code;
+    if (rc == SQLITE_ROW) {
+        if (out) {
+            memset(out, 0, sizeof *out);
+            read_cols(s, job_cols, N_JOB_COLS, out);
+        }
+        code = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        code = STORE_NOT_FOUND;
+    } else {
+        code = db_fail(c->db, rc, what, err, errlen);
+    }
+    stmt_done(s);
+    return code;
+}
+
+int store_job_insert(store *st, const job_record *rec, job_record *existing, char *err, size_t errlen)
+{
+    if (!rec || !rec->id[0] || !rec->status[0]) {
+        set_err(err, errlen, "a job needs an id and a status");
+        return STORE_ERROR;
+    }
+    conn *c = pool_get(st, err, errlen);
+    if (!c) return STORE_ERROR;
+    bool idem = rec->idempotency_key[0] != 0;
+    int code = STORE_OK, rc;
+    if (idem) {
+        rc = step_once(st, c, S_BEGIN);
+        if (rc != SQLITE_DONE) { code = db_fail(c->db, rc, "starting a transaction", err, errlen); goto out; }
+        sqlite3_stmt *q = conn_stmt(st, c, S_JOB_BY_IDEM);
+        if (!q) { code = db_fail(c->db, SQLITE_ERROR, "looking up the idempotency key", err, errlen); goto out; }
+        sqlite3_bind_text(q, 1, rec->api_key_id, (int)strnlen(rec->api_key_id, sizeof rec->api_key_id - 1), SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, rec->idempotency_key,
+                          (int)strnlen(rec->idempotency_key, sizeof rec->idempotency_key - 1), SQLITE_STATIC);
+        job_record found;
+        int f = fetch_job(c, q, &found, "looking up the idempotency key", err, errlen);
+        if (f == STORE_OK) {
+            if (existing) *existing = found;
+            step_once(st, c, S_COMMIT);
+            set_err(err, errlen, "a job with this idempotency key already exists");
+            code = STORE_CONFLICT;
+            goto out;
+        }
+        if (f != STORE_NOT_FOUND) { code = f; goto out; }
+    }
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_INSERT);
+    if (!s) { code = db_fail(c->db, SQLITE_ERROR, "preparing the job insert", err, errlen); goto out; }
+    rc = bind_cols(s, job_cols, N_JOB_COLS, rec, 1);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    stmt_done(s);
+    if (rc != SQLITE_DONE) {
+        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+            set_err(err, errlen, "a job with this id already exists");
+            code = STORE_ERROR;
+        } else {
+            code = db_fail(c->db, rc, "inserting the job", err, errlen);
+        }
+        goto out;
+    }
+    if (idem) {
+        rc = step_once(st, c, S_COMMIT);
+        if (rc != SQLITE_DONE) code = db_fail(c->db, rc, "committing the job", err, errlen);
+    }
+out:
+    pool_put(st, c);   /* rolls back whatever is still open */
+    return code;
+}
+
+int store_job_get(store *st, const char *id, job_record *out)
+{
+    if (!id) return STORE_NOT_FOUND;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_GET);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        code = fetch_job(c, s, out, "reading a job", NULL, 0);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+/* 1 if a row with this id exists, 0 if not, negative STORE_* on error. */
+static int row_exists(store *st, conn *c, int which, const char *id)
+{
+    sqlite3_stmt *s = conn_stmt(st, c, which);
+    if (!s) return STORE_ERROR;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    stmt_done(s);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    return db_fail(c->db, rc, "checking that a row exists", NULL, 0);
+}
+
+int store_job_update_if(store *st, const job_record *rec, const char *expected_status,
+                        int64_t expected_updated_at, char *err, size_t errlen)
+{
+    if (!rec || !expected_status) {
+        set_err(err, errlen, "no job or no expected status given");
+        return STORE_ERROR;
+    }
+    conn *c = pool_get(st, err, errlen);
+    if (!c) return STORE_ERROR;
+    int code;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_UPDATE_IF);
+    if (!s) {
+        code = db_fail(c->db, SQLITE_ERROR, "preparing the job update", err, errlen);
+        goto out;
+    }
+    int rc = bind_cols(s, job_cols, N_JOB_COLS, rec, 1);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(s, N_JOB_COLS + 1, expected_status, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, N_JOB_COLS + 2, expected_updated_at);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    stmt_done(s);
+    if (rc != SQLITE_DONE) {
+        code = db_fail(c->db, rc, "updating the job", err, errlen);
+        goto out;
+    }
+    if (sqlite3_changes(c->db) == 1) {
+        code = STORE_OK;
+        goto out;
+    }
+    int ex = row_exists(st, c, S_JOB_EXISTS, rec->id);
+    if (ex == 1) {
+        code = STORE_CONFLICT;
+        set_err(err, errlen, "the job changed meanwhile (status or updated_at differ)");
+    } else if (ex == 0) {
+        code = STORE_NOT_FOUND;
+        set_err(err, errlen, "no such job");
+    } else {
+        code = ex;
+        set_err(err, errlen, "database error while checking the job");
+    }
+out:
+    pool_put(st, c);
+    return code;
+}
+
+int store_job_list(store *st, const job_filter *filter, job_record *out)
+{
+    if (!filter || !out) return STORE_ERROR;
+    int limit = filter->limit < 1 ? 1 : filter->limit > LIST_MAX ? LIST_MAX : filter->limit;
+    bool by_status = filter->status && filter->status[0];
+    bool by_to = filter->to_number && filter->to_number[0];
+    int which = by_status ? (by_to ? S_JOB_LIST_STATUS_TO : S_JOB_LIST_STATUS) : (by_to ? S_JOB_LIST_TO : S_JOB_LIST);
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, which);
+    int n = STORE_ERROR;
+    if (s) {
+        if (filter->before_created_at == 0) {
+            sqlite3_bind_int64(s, 1, INT64_MAX);
+            sqlite3_bind_text(s, 2, "", 0, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_int64(s, 1, filter->before_created_at);
+            sqlite3_bind_text(s, 2, filter->before_id, (int)strnlen(filter->before_id, sizeof filter->before_id - 1),
+                              SQLITE_STATIC);
+        }
+        if (by_status) sqlite3_bind_text(s, 3, filter->status, -1, SQLITE_STATIC);
+        if (by_to) sqlite3_bind_text(s, 4, filter->to_number, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, limit);
+        int rc = SQLITE_DONE;
+        n = 0;
+        while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            memset(&out[n], 0, sizeof out[n]);
+            read_cols(s, job_cols, N_JOB_COLS, &out[n]);
+            n++;
+        }
+        if (n < limit && rc != SQLITE_DONE) n = db_fail(c->db, rc, "listing jobs", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+/* Runs a "SELECT id ... ?1=now LIMIT ?2" statement into ids. */
+static int select_ids(store *st, int which, int64_t now, char (*ids)[33], int max, const char *what)
+{
+    if (max <= 0) return 0;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, which);
+    int n = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_int64(s, 1, now);
+        sqlite3_bind_int(s, 2, max);
+        int rc = SQLITE_DONE;
+        n = 0;
+        while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(s, 0);
+            str_copy(ids[n], sizeof ids[n], t ? t : "");
+            n++;
+        }
+        if (n < max && rc != SQLITE_DONE) n = db_fail(c->db, rc, what, NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+int store_job_due(store *st, int64_t now, char (*ids)[33], int max)
+{
+    return select_ids(st, S_JOB_DUE, now, ids, max, "finding due jobs");
+}
+
+int store_job_lease_expired(store *st, int64_t now, char (*ids)[33], int max)
+{
+    return select_ids(st, S_JOB_LEASE_EXPIRED, now, ids, max, "finding expired leases");
+}
+
+int64_t store_job_next_due(store *st)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return 0;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_NEXT_DUE);
+    int64_t when = 0;
+    if (s) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) when = sqlite3_column_int64(s, 0);   /* NULL (no queued job) reads as 0 */
+        else db_fail(c->db, rc, "finding the next due job", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return when;
+}
+
+int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts)
+{
+    if (n <= 0) return STORE_OK;
+    if (!statuses || !counts) return STORE_ERROR;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int code = STORE_OK;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_COUNT_STATUS);
+    if (!s) code = STORE_ERROR;
+    for (int i = 0; i < n && code == STORE_OK; i++) {
+        sqlite3_bind_text(s, 1, statuses[i] ? statuses[i] : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) counts[i] = sqlite3_column_int64(s, 0);
+        else code = db_fail(c->db, rc, "counting jobs", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+/* ---- API keys ---- */
+
+int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen)
+{
+    if (!rec || !rec->key_id[0]) {
+        set_err(err, errlen, "a key needs a key id");
+        return STORE_ERROR;
+    }
+    conn *c = pool_get(st, err, errlen);
+    if (!c) return STORE_ERROR;
+    int code = STORE_OK;
+    sqlite3_stmt *s = conn_stmt(st, c, S_KEY_INSERT);
+    int rc = s ? bind_cols(s, key_cols, N_KEY_COLS, rec, 1) : SQLITE_ERROR;
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (s) stmt_done(s);
+    if (rc != SQLITE_DONE) {
+        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+            set_err(err, errlen, "a key with this key id already exists");
+            code = STORE_CONFLICT;
+        } else {
+            code = db_fail(c->db, rc, "inserting the key", err, errlen);
+        }
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_key_get(store *st, const char *key_id, key_record *out)
+{
+    if (!key_id) return STORE_NOT_FOUND;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_KEY_GET);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, key_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            if (out) {
+                memset(out, 0, sizeof *out);
+                read_cols(s, key_cols, N_KEY_COLS, out);
+            }
+            code = STORE_OK;
+        } else if (rc == SQLITE_DONE) {
+            code = STORE_NOT_FOUND;
+        } else {
+            code = db_fail(c->db, rc, "reading a key", NULL, 0);
+        }
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_key_list(store *st, key_record **out)
+{
+    if (!out) return STORE_ERROR;
+    *out = NULL;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_KEY_LIST);
+    int n = STORE_ERROR;
+    if (s) {
+        key_record *arr = NULL;
+        size_t cap = 0;
+        int rc;
+        n = 0;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if ((size_t)n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                key_record *na = realloc(arr, ncap * sizeof *na);
+                if (!na) { rc = SQLITE_NOMEM; break; }
+                arr = na;
+                cap = ncap;
+            }
+            memset(&arr[n], 0, sizeof arr[n]);
+            read_cols(s, key_cols, N_KEY_COLS, &arr[n]);
+            n++;
+        }
+        if (rc != SQLITE_DONE) {
+            n = db_fail(c->db, rc, "listing keys", NULL, 0);
+            free(arr);
+        } else {
+            *out = arr;
+        }
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+/* Runs an UPDATE keyed by key_id (?1) with one more parameter (?2); NOT_FOUND if
+ * no such key. A key that exists but was not changed (already revoked, touched
+ * recently) is STORE_OK. */
+static int key_update(store *st, int which, const char *key_id, const char *text, int64_t num, const char *what)
+{
+    if (!key_id) return STORE_NOT_FOUND;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int code = STORE_OK;
+    sqlite3_stmt *s = conn_stmt(st, c, which);
+    int rc = SQLITE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, key_id, -1, SQLITE_STATIC);
+        if (text) sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+        else sqlite3_bind_int64(s, 2, num);
+        rc = sqlite3_step(s);
+        stmt_done(s);
+    }
+    if (rc != SQLITE_DONE) {
+        code = db_fail(c->db, rc, what, NULL, 0);
+    } else if (sqlite3_changes(c->db) == 0) {
+        int ex = row_exists(st, c, S_KEY_EXISTS, key_id);
+        code = ex == 1 ? STORE_OK : ex == 0 ? STORE_NOT_FOUND : ex;
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_key_revoke(store *st, const char *key_id, int64_t when)
+{
+    return key_update(st, S_KEY_REVOKE, key_id, NULL, when, "revoking a key");
+}
+
+int store_key_set_hash(store *st, const char *key_id, const char *new_hash)
+{
+    if (!new_hash || !*new_hash) return STORE_ERROR;
+    return key_update(st, S_KEY_SET_HASH, key_id, new_hash, 0, "replacing a key's hash");
+}
+
+int store_key_touch(store *st, const char *key_id, int64_t when)
+{
+    return key_update(st, S_KEY_TOUCH, key_id, NULL, when, "recording a key's use");
+}

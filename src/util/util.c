@@ -38,10 +38,10 @@ void iso8601_from_ms(int64_t ms, char out[32])
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    int millis = (int)(((ms % 1000) + 1000) % 1000);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00", (tm.tm_year + 1900) % 10000,
-             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-             tm.tm_sec % 100, millis % 1000);
+    unsigned millis = (unsigned)(((ms % 1000) + 1000) % 1000);
+    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03u+00:00", (unsigned)(tm.tm_year + 1900) % 10000u,
+             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, millis % 1000u);
 }
 
 int64_t ms_from_iso8601(const char *s)

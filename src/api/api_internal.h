@@ -1,0 +1,48 @@
+/* api_internal.h — shared by the handler files in api/: the dependencies, the
+ * authenticated principal of a request, auth checks, and JSON helpers. */
+#ifndef FAXBOT_API_INTERNAL_H
+#define FAXBOT_API_INTERNAL_H
+
+#include "api/api.h"
+#include "auth/ratelimit.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+extern api_deps g_api;
+extern ratelimit *g_ratelimit;
+
+typedef struct principal {
+    bool authenticated;          /* false only in open dev mode without a key */
+    bool bootstrap;              /* the env API_KEY */
+    char key_id[16];             /* "env" for the bootstrap key */
+    char scopes[256];
+} principal;
+
+/* Checks the X-API-Key for a fax/inbound route needing `scope`, then the rate
+ * limit for `label` (limit rpm). On refusal fills res (401/403/429) and returns -1. */
+int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who);
+/* Admin routes: the bootstrap key or a key with keys:manage. */
+int api_require_admin(http_request *req, http_response *res, principal *who);
+/* True when fax routes need a key (API_KEY set or REQUIRE_API_KEY). */
+bool api_auth_enforced(void);
+
+/* Sends a JSON value (takes the reference) with status. */
+void api_json(http_response *res, int status, json_t *v);
+/* Job → JSON as the API shows it. */
+json_t *api_job_json(const job_record *r);
+/* ISO time or JSON null for 0. */
+json_t *api_time_json(int64_t ms);
+/* Security headers for admin responses. */
+void api_admin_headers(http_response *res);
+
+/* Appends the HTTP request metrics in Prometheus text format. */
+struct strbuf;
+void api_metrics_http(struct strbuf *sb);
+
+/* handlers, by file */
+void api_fax_routes(const http_route **routes, int *n);
+void api_admin_routes(const http_route **routes, int *n);
+void api_health_routes(const http_route **routes, int *n);
+
+#endif

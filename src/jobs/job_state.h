@@ -1,0 +1,69 @@
+/* job_state.h — the job state machine as a pure function. Given a job as stored
+ * and an event, it says whether the event is allowed and what the job becomes.
+ * job_transition() in jobs.c is the only caller that writes the result, so every
+ * status change in the gateway passes through here.
+ *
+ *   queued ──claim──► in_progress ──succeeded──► SUCCESS
+ *     ▲                 │  │ └──failed (permanent, or attempts used up)──► FAILED
+ *     └──failed (transient, attempts left; next_attempt_at = backoff)─┘
+ *     └──interrupted (the worker died: restart or lease ran out)──────┘
+ *   queued ──cancel──► cancelled
+ * Terminal states (SUCCESS, FAILED, cancelled) never change again. */
+#ifndef FAXBOT_JOB_STATE_H
+#define FAXBOT_JOB_STATE_H
+
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define JOB_QUEUED "queued"
+#define JOB_IN_PROGRESS "in_progress"
+#define JOB_SUCCESS "SUCCESS"
+#define JOB_FAILED "FAILED"
+#define JOB_CANCELLED "cancelled"
+
+typedef enum {
+    JEV_CLAIM = 1,      /* a worker starts an attempt on a due queued job */
+    JEV_PREPARED,       /* conversion finished: pages known */
+    JEV_ACCEPTED,       /* the backend took the fax (provider_sid) */
+    JEV_PROGRESS,       /* pages sent so far */
+    JEV_SUCCEEDED,      /* delivered */
+    JEV_FAILED,         /* this attempt failed; transient decides retry or FAILED */
+    JEV_INTERRUPTED,    /* the attempt died with its worker (restart, lease expiry) */
+    JEV_CANCEL,         /* the client cancels a queued job */
+} job_event_kind;
+
+typedef struct job_event {
+    job_event_kind kind;
+    const char *failure_reason;  /* JEV_FAILED */
+    const char *message;         /* JEV_FAILED / JEV_INTERRUPTED */
+    bool transient;              /* JEV_FAILED */
+    const char *provider_sid;    /* JEV_ACCEPTED */
+    int pages;                   /* JEV_PREPARED / PROGRESS / SUCCEEDED (< 0 = keep) */
+    double duration_s;           /* JEV_SUCCEEDED / FAILED (< 0 = keep) */
+    int bit_rate;                /* (< 0 = keep) */
+    int ecm;                     /* (< 0 = keep) */
+    const char *remote_station_id;
+    const char *inbound_id;
+} job_event;
+
+typedef struct retry_policy {
+    int base_s;                  /* first retry delay; doubles each attempt */
+    int max_s;                   /* cap on the delay */
+    int lease_s;                 /* how long a claim holds a job */
+} retry_policy;
+
+/* Computes the job after ev. Returns 0 and fills *next (a copy of *cur with the
+ * changes, updated_at = now), or -1 if the event is not allowed in cur's state,
+ * with the reason in why. */
+int job_state_apply(const job_record *cur, const job_event *ev, const retry_policy *pol, int64_t now,
+                    job_record *next, char *why, size_t whylen);
+
+bool job_status_terminal(const char *status);
+bool job_status_valid(const char *status);
+/* Delay in ms before attempt number `attempts + 1`, given `attempts` already made. */
+int64_t job_retry_delay_ms(const retry_policy *pol, int attempts);
+const char *job_event_name(job_event_kind k);
+
+#endif

@@ -1,0 +1,34 @@
+/* jobs_internal.h — what jobs.c and scheduler.c share inside the job layer. */
+#ifndef FAXBOT_JOBS_INTERNAL_H
+#define FAXBOT_JOBS_INTERNAL_H
+
+#include "backend/backend.h"
+#include "jobs/jobs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct scheduler scheduler;
+
+struct jobs {
+    const config *cfg;
+    store *st;
+    blob_store *blobs;
+    const backend_ops *ops;
+    backend *be;
+    retry_policy policy;
+    scheduler *sched;
+    pthread_mutex_t stats_lock;
+    jobs_stats stats;
+};
+
+/* scheduler.c */
+scheduler *scheduler_start(jobs *j, char *err, size_t errlen);
+void scheduler_wake(scheduler *s);
+void scheduler_stop(scheduler *s);
+int scheduler_busy_workers(scheduler *s);
+
+/* jobs.c: the sink backends report into */
+void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o);
+
+#endif

@@ -1,0 +1,555 @@
+/* test_store_sqlite.c — the SQLite store against a real database in a scratch
+ * directory: every job field round-trips, idempotency, optimistic updates, keyset
+ * pagination, scheduler queries, counts, API keys, concurrent writers, reopening,
+ * and file permissions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+typedef struct fixture {
+    char dir[256];
+    char path[300];
+    store *st;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/faxbot-store-XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    /* A nested, not yet existing directory: the store creates it 0700. */
+    snprintf(f->path, sizeof f->path, "%s/db/faxbot.db", f->dir);
+    char err[256] = "";
+    f->st = store_sqlite_open(f->path, err, sizeof err);
+    if (!f->st) {
+        fprintf(stderr, "open failed: %s\n", err);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    store_close(f->st);
+    remove_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A job with every field set to something distinct and non-default. */
+static void make_job(job_record *j, int i, int64_t created_at)
+{
+    memset(j, 0, sizeof *j);
+    new_id_hex32(j->id);
+    snprintf(j->to_number, sizeof j->to_number, "+1555000%04d", i % 10000);
+    strcpy(j->status, "queued");
+    snprintf(j->error, sizeof j->error, "error text %d with 'quotes' and \"dq\" and ünïcödé", i);
+    strcpy(j->failure_reason, "busy");
+    j->pages = 3 + i;
+    strcpy(j->backend, "phaxio");
+    snprintf(j->provider_sid, sizeof j->provider_sid, "sid-%d", i);
+    j->created_at = created_at;
+    j->updated_at = created_at + 7;
+    j->attempts = 2;
+    j->max_attempts = 5;
+    j->next_attempt_at = created_at + 1000;
+    j->lease_until = created_at + 2000;
+    j->submitted_at = created_at + 3000;
+    strcpy(j->doc_type, "pdf");
+    j->doc_size = 123456789012LL;
+    snprintf(j->file_name, sizeof j->file_name, "file %d.pdf", i);
+    strcpy(j->resolution, "standard");
+    strcpy(j->header_text, "ACME Header");
+    strcpy(j->caller_id, "+15559990000");
+    strcpy(j->callback_url, "https://example.test/cb?x=1&y=2");
+    strcpy(j->api_key_id, "0123456789ab");
+    j->idempotency_key[0] = 0;
+    sha256_hex("tok", 3, j->pdf_token_hash);
+    j->pdf_token_expires_at = created_at + 99999;
+    j->cancel_requested = true;
+    j->duration_s = 12.375 + i;
+    j->bit_rate = 14400;
+    j->ecm = 1;
+    strcpy(j->remote_station_id, "REMOTE 1");
+    new_id_hex32(j->inbound_id);
+}
+
+static void assert_job_equal(const job_record *a, const job_record *b)
+{
+#define S(f) assert_string_equal(a->f, b->f)
+#define I(f) assert_true(a->f == b->f)
+    S(id); S(to_number); S(status); S(error); S(failure_reason); I(pages); S(backend); S(provider_sid);
+    I(created_at); I(updated_at); I(attempts); I(max_attempts); I(next_attempt_at); I(lease_until);
+    I(submitted_at); S(doc_type); I(doc_size); S(file_name); S(resolution); S(header_text); S(caller_id);
+    S(callback_url); S(api_key_id); S(idempotency_key); S(pdf_token_hash); I(pdf_token_expires_at);
+    I(cancel_requested); I(duration_s); I(bit_rate); I(ecm); S(remote_station_id); S(inbound_id);
+#undef S
+#undef I
+}
+
+static void test_open_creates_private_files_and_wal(void **state)
+{
+    fixture *f = *state;
+    struct stat st;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/db", f->dir);
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char err[128];
+    assert_int_equal(store_ping(f->st, err, sizeof err), STORE_OK);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+
+    /* Bad paths are refused with a message. */
+    err[0] = 0;
+    assert_null(store_sqlite_open(":memory:", err, sizeof err));
+    assert_true(strlen(err) > 0);
+    err[0] = 0;
+    assert_null(store_sqlite_open("/proc/definitely/not/here.db", err, sizeof err));
+    assert_true(strlen(err) > 0);
+}
+
+static void test_job_roundtrip_every_field(void **state)
+{
+    fixture *f = *state;
+    job_record j, got;
+    make_job(&j, 1, 1700000000123LL);
+    char err[256];
+    assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    assert_int_equal(store_job_get(f->st, j.id, &got), STORE_OK);
+    assert_job_equal(&j, &got);
+
+    /* Defaults and negatives survive too: unknown pages/results, no flags. */
+    job_record k;
+    make_job(&k, 2, 1700000000124LL);
+    k.pages = -1; k.duration_s = -1; k.bit_rate = -1; k.ecm = -1; k.cancel_requested = false;
+    k.lease_until = 0; k.error[0] = 0;
+    /* Maximum-length strings are kept whole. */
+    memset(k.callback_url, 'u', sizeof k.callback_url - 1);
+    k.callback_url[sizeof k.callback_url - 1] = 0;
+    memset(k.idempotency_key, 'k', sizeof k.idempotency_key - 1);
+    k.idempotency_key[sizeof k.idempotency_key - 1] = 0;
+    assert_int_equal(store_job_insert(f->st, &k, NULL, err, sizeof err), STORE_OK);
+    assert_int_equal(store_job_get(f->st, k.id, &got), STORE_OK);
+    assert_job_equal(&k, &got);
+
+    assert_int_equal(store_job_get(f->st, "00000000000000000000000000000000", &got), STORE_NOT_FOUND);
+    /* The same id twice is an error, not an idempotent replay. */
+    assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_ERROR);
+    assert_non_null(strstr(err, "already exists"));
+}
+
+static void test_idempotency_conflict_returns_original(void **state)
+{
+    fixture *f = *state;
+    job_record a, b, existing;
+    char err[256];
+    make_job(&a, 1, 1000);
+    strcpy(a.idempotency_key, "idem-1");
+    assert_int_equal(store_job_insert(f->st, &a, NULL, err, sizeof err), STORE_OK);
+
+    make_job(&b, 2, 2000);
+    strcpy(b.idempotency_key, "idem-1");
+    memset(&existing, 0, sizeof existing);
+    assert_int_equal(store_job_insert(f->st, &b, &existing, err, sizeof err), STORE_CONFLICT);
+    assert_job_equal(&a, &existing);
+    job_record got;
+    assert_int_equal(store_job_get(f->st, b.id, &got), STORE_NOT_FOUND);
+
+    /* Same idempotency key under another API key is a different job. */
+    strcpy(b.api_key_id, "ffffffffffff");
+    assert_int_equal(store_job_insert(f->st, &b, &existing, err, sizeof err), STORE_OK);
+    /* Jobs without an idempotency key never conflict with each other. */
+    job_record c, d;
+    make_job(&c, 3, 3000);
+    make_job(&d, 4, 3000);
+    assert_int_equal(store_job_insert(f->st, &c, NULL, err, sizeof err), STORE_OK);
+    assert_int_equal(store_job_insert(f->st, &d, NULL, err, sizeof err), STORE_OK);
+    /* existing may be NULL. */
+    make_job(&c, 5, 4000);
+    strcpy(c.idempotency_key, "idem-1");
+    assert_int_equal(store_job_insert(f->st, &c, NULL, err, sizeof err), STORE_CONFLICT);
+}
+
+static void test_update_if_optimistic_lock(void **state)
+{
+    fixture *f = *state;
+    job_record j, got;
+    char err[256];
+    make_job(&j, 1, 5000);
+    assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+
+    job_record upd = j;
+    strcpy(upd.status, "in_progress");
+    upd.updated_at = j.updated_at + 100;
+    upd.attempts = 3;
+    upd.lease_until = 99999;
+    strcpy(upd.error, "");
+    upd.cancel_requested = false;
+    upd.duration_s = 1.5;
+    assert_int_equal(store_job_update_if(f->st, &upd, "queued", j.updated_at, err, sizeof err), STORE_OK);
+    assert_int_equal(store_job_get(f->st, j.id, &got), STORE_OK);
+    assert_job_equal(&upd, &got);
+
+    /* Stale status: conflict, nothing changes. */
+    job_record stale = upd;
+    strcpy(stale.status, "SUCCESS");
+    stale.updated_at += 1;
+    assert_int_equal(store_job_update_if(f->st, &stale, "queued", upd.updated_at, err, sizeof err), STORE_CONFLICT);
+    /* Stale updated_at: conflict. */
+    assert_int_equal(store_job_update_if(f->st, &stale, "in_progress", j.updated_at, err, sizeof err),
+                     STORE_CONFLICT);
+    assert_int_equal(store_job_get(f->st, j.id, &got), STORE_OK);
+    assert_job_equal(&upd, &got);
+    /* Correct expectations win. */
+    assert_int_equal(store_job_update_if(f->st, &stale, "in_progress", upd.updated_at, err, sizeof err), STORE_OK);
+    assert_int_equal(store_job_get(f->st, j.id, &got), STORE_OK);
+    assert_string_equal(got.status, "SUCCESS");
+
+    /* Unknown id: not found. */
+    job_record ghost = upd;
+    new_id_hex32(ghost.id);
+    assert_int_equal(store_job_update_if(f->st, &ghost, "queued", 0, err, sizeof err), STORE_NOT_FOUND);
+}
+
+static void test_list_pagination_with_filter(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    /* 25 jobs to +1555 0000001, 10 to another number; created_at has ties (5 per ms). */
+    job_record j;
+    int failed = 0, failed_to2 = 0;
+    for (int i = 0; i < 35; i++) {
+        make_job(&j, i < 25 ? 1 : 2, 10000 + i / 5);
+        if (i % 3 == 0) {
+            strcpy(j.status, "FAILED");
+            failed++;
+            if (i >= 25) failed_to2++;
+        }
+        assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    }
+    job_record page[10];
+    job_filter flt = {0};
+    flt.to_number = "+15550000001";
+    flt.limit = 10;
+    char seen[25][33];
+    int total = 0;
+    for (int p = 0; p < 4; p++) {
+        int n = store_job_list(f->st, &flt, page);
+        assert_true(n >= 0);
+        if (p < 2) assert_int_equal(n, 10);
+        if (p == 2) assert_int_equal(n, 5);
+        if (p == 3) assert_int_equal(n, 0);
+        for (int i = 0; i < n; i++) {
+            assert_string_equal(page[i].to_number, "+15550000001");
+            /* newest first, ties by id descending */
+            if (i > 0) {
+                assert_true(page[i - 1].created_at > page[i].created_at ||
+                            (page[i - 1].created_at == page[i].created_at && strcmp(page[i - 1].id, page[i].id) > 0));
+            }
+            for (int k = 0; k < total; k++) assert_string_not_equal(seen[k], page[i].id);
+            strcpy(seen[total++], page[i].id);
+        }
+        if (n) {
+            flt.before_created_at = page[n - 1].created_at;
+            strcpy(flt.before_id, page[n - 1].id);
+        }
+    }
+    assert_int_equal(total, 25);
+
+    /* Status filter, combined with number filter. */
+    job_filter sf = {0};
+    sf.status = "FAILED";
+    sf.limit = 500;
+    job_record *all = calloc(500, sizeof *all);
+    int nf = store_job_list(f->st, &sf, all);
+    assert_int_equal(nf, failed);
+    for (int i = 0; i < nf; i++) assert_string_equal(all[i].status, "FAILED");
+    sf.to_number = "+15550000002";
+    nf = store_job_list(f->st, &sf, all);
+    assert_int_equal(nf, failed_to2);
+    for (int i = 0; i < nf; i++) assert_string_equal(all[i].to_number, "+15550000002");
+    free(all);
+}
+
+static void test_limit_is_clamped(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    job_record j;
+    for (int i = 0; i < 3; i++) {
+        make_job(&j, i, 100 + i);
+        assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    }
+    job_record out[3];
+    job_filter flt = {0};
+    flt.limit = 0;
+    assert_int_equal(store_job_list(f->st, &flt, out), 1);
+    assert_int_equal(out[0].created_at, 102);
+    flt.limit = -7;
+    assert_int_equal(store_job_list(f->st, &flt, out), 1);
+}
+
+static void test_due_lease_next_due_counts(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    assert_int_equal(store_job_next_due(f->st), 0);
+    job_record j;
+    /* queued, due at 500, 300, 900; in_progress with leases 100, 700, 0 (none); a SUCCESS. */
+    const int64_t due[] = {500, 300, 900};
+    char due_ids[3][33];
+    for (int i = 0; i < 3; i++) {
+        make_job(&j, i, 10);
+        j.next_attempt_at = due[i];
+        strcpy(due_ids[i], j.id);
+        assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    }
+    const int64_t lease[] = {100, 700, 0};
+    char lease_ids[3][33];
+    for (int i = 0; i < 3; i++) {
+        make_job(&j, i, 10);
+        strcpy(j.status, "in_progress");
+        j.next_attempt_at = 1;   /* must not matter for in_progress */
+        j.lease_until = lease[i];
+        strcpy(lease_ids[i], j.id);
+        assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    }
+    make_job(&j, 9, 10);
+    strcpy(j.status, "SUCCESS");
+    j.next_attempt_at = 1;
+    assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+
+    char ids[10][33];
+    assert_int_equal(store_job_due(f->st, 200, ids, 10), 0);
+    assert_int_equal(store_job_due(f->st, 500, ids, 10), 2);
+    assert_string_equal(ids[0], due_ids[1]);   /* oldest due first */
+    assert_string_equal(ids[1], due_ids[0]);
+    assert_int_equal(store_job_due(f->st, 10000, ids, 10), 3);
+    assert_int_equal(store_job_due(f->st, 10000, ids, 1), 1);
+    assert_string_equal(ids[0], due_ids[1]);
+    assert_int_equal(store_job_due(f->st, 10000, ids, 0), 0);
+
+    assert_int_equal(store_job_lease_expired(f->st, 100, ids, 10), 0);  /* strictly before now */
+    assert_int_equal(store_job_lease_expired(f->st, 101, ids, 10), 1);
+    assert_string_equal(ids[0], lease_ids[0]);
+    assert_int_equal(store_job_lease_expired(f->st, 100000, ids, 10), 2); /* lease 0 = not held, skipped */
+    assert_string_equal(ids[1], lease_ids[1]);
+
+    assert_int_equal(store_job_next_due(f->st), 300);
+
+    const char *const statuses[] = {"queued", "in_progress", "SUCCESS", "FAILED", "cancelled"};
+    int64_t counts[5] = {-1, -1, -1, -1, -1};
+    assert_int_equal(store_job_count_by_status(f->st, statuses, 5, counts), STORE_OK);
+    assert_int_equal(counts[0], 3);
+    assert_int_equal(counts[1], 3);
+    assert_int_equal(counts[2], 1);
+    assert_int_equal(counts[3], 0);
+    assert_int_equal(counts[4], 0);
+}
+
+static void make_key(key_record *k, const char *id, int64_t created)
+{
+    memset(k, 0, sizeof *k);
+    strcpy(k->key_id, id);
+    sha256_hex(id, strlen(id), k->key_hash);
+    snprintf(k->name, sizeof k->name, "name of %s", id);
+    strcpy(k->owner, "ops@example.test");
+    strcpy(k->scopes, "fax:send,fax:read");
+    strcpy(k->note, "a note");
+    k->created_at = created;
+    k->expires_at = created + 86400000;
+}
+
+static void test_keys(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    key_record a, b, got;
+    key_record *list = NULL;
+    assert_int_equal(store_key_list(f->st, &list), 0);
+    free(list);
+    make_key(&a, "aaaaaaaaaaaa", 1000);
+    make_key(&b, "bbbbbbbbbbbb", 2000);
+    assert_int_equal(store_key_insert(f->st, &a, err, sizeof err), STORE_OK);
+    assert_int_equal(store_key_insert(f->st, &b, err, sizeof err), STORE_OK);
+    assert_int_equal(store_key_insert(f->st, &a, err, sizeof err), STORE_CONFLICT);
+
+    assert_int_equal(store_key_get(f->st, "aaaaaaaaaaaa", &got), STORE_OK);
+    assert_string_equal(got.key_id, a.key_id);
+    assert_string_equal(got.key_hash, a.key_hash);
+    assert_string_equal(got.name, a.name);
+    assert_string_equal(got.owner, a.owner);
+    assert_string_equal(got.scopes, a.scopes);
+    assert_string_equal(got.note, a.note);
+    assert_true(got.created_at == 1000 && got.expires_at == a.expires_at);
+    assert_true(got.last_used_at == 0 && got.revoked_at == 0);
+    assert_int_equal(store_key_get(f->st, "cccccccccccc", &got), STORE_NOT_FOUND);
+
+    assert_int_equal(store_key_list(f->st, &list), 2);
+    assert_string_equal(list[0].key_id, "bbbbbbbbbbbb");   /* newest first */
+    assert_string_equal(list[1].key_id, "aaaaaaaaaaaa");
+    free(list);
+
+    /* revoke: sets once, idempotent, unknown key is not found */
+    assert_int_equal(store_key_revoke(f->st, "aaaaaaaaaaaa", 5000), STORE_OK);
+    assert_int_equal(store_key_revoke(f->st, "aaaaaaaaaaaa", 6000), STORE_OK);
+    assert_int_equal(store_key_get(f->st, "aaaaaaaaaaaa", &got), STORE_OK);
+    assert_true(got.revoked_at == 5000);
+    assert_int_equal(store_key_revoke(f->st, "cccccccccccc", 5000), STORE_NOT_FOUND);
+
+    /* set_hash */
+    char nh[65];
+    sha256_hex("new", 3, nh);
+    assert_int_equal(store_key_set_hash(f->st, "bbbbbbbbbbbb", nh), STORE_OK);
+    assert_int_equal(store_key_get(f->st, "bbbbbbbbbbbb", &got), STORE_OK);
+    assert_string_equal(got.key_hash, nh);
+    assert_int_equal(store_key_set_hash(f->st, "cccccccccccc", nh), STORE_NOT_FOUND);
+
+    /* touch: records use, coalesces within a minute, 0 clears */
+    assert_int_equal(store_key_touch(f->st, "bbbbbbbbbbbb", 100000), STORE_OK);
+    assert_int_equal(store_key_get(f->st, "bbbbbbbbbbbb", &got), STORE_OK);
+    assert_true(got.last_used_at == 100000);
+    assert_int_equal(store_key_touch(f->st, "bbbbbbbbbbbb", 130000), STORE_OK);
+    assert_int_equal(store_key_get(f->st, "bbbbbbbbbbbb", &got), STORE_OK);
+    assert_true(got.last_used_at == 100000);
+    assert_int_equal(store_key_touch(f->st, "bbbbbbbbbbbb", 160000), STORE_OK);
+    assert_int_equal(store_key_get(f->st, "bbbbbbbbbbbb", &got), STORE_OK);
+    assert_true(got.last_used_at == 160000);
+    assert_int_equal(store_key_touch(f->st, "bbbbbbbbbbbb", 0), STORE_OK);
+    assert_int_equal(store_key_get(f->st, "bbbbbbbbbbbb", &got), STORE_OK);
+    assert_true(got.last_used_at == 0);
+    assert_int_equal(store_key_touch(f->st, "cccccccccccc", 1), STORE_NOT_FOUND);
+}
+
+#define THREADS 4
+#define PER_THREAD 250
+
+typedef struct {
+    store *st;
+    int errors;
+    char ids[PER_THREAD][33];
+} ins_arg;
+
+static void *inserter(void *p)
+{
+    ins_arg *a = p;
+    char err[256];
+    for (int i = 0; i < PER_THREAD; i++) {
+        job_record j;
+        make_job(&j, i, now_ms());
+        if (i % 2) snprintf(j.idempotency_key, sizeof j.idempotency_key, "t%p-%d", p, i);
+        strcpy(a->ids[i], j.id);
+        if (store_job_insert(a->st, &j, NULL, err, sizeof err) != STORE_OK) a->errors++;
+        job_record got;
+        if (store_job_get(a->st, j.id, &got) != STORE_OK) a->errors++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_inserts(void **state)
+{
+    fixture *f = *state;
+    pthread_t th[THREADS];
+    ins_arg *args = calloc(THREADS, sizeof *args);
+    for (int i = 0; i < THREADS; i++) {
+        args[i].st = f->st;
+        pthread_create(&th[i], NULL, inserter, &args[i]);
+    }
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(args[i].errors, 0);
+        for (int k = 0; k < PER_THREAD; k++) assert_int_equal(store_job_get(f->st, args[i].ids[k], NULL), STORE_OK);
+    }
+    const char *const statuses[] = {"queued"};
+    int64_t n = 0;
+    assert_int_equal(store_job_count_by_status(f->st, statuses, 1, &n), STORE_OK);
+    assert_int_equal(n, THREADS * PER_THREAD);
+    free(args);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    job_record j, got;
+    make_job(&j, 7, 424242);
+    assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    key_record k;
+    make_key(&k, "abcdefabcdef", 1);
+    assert_int_equal(store_key_insert(f->st, &k, err, sizeof err), STORE_OK);
+    store_close(f->st);
+    f->st = store_sqlite_open(f->path, err, sizeof err);
+    assert_non_null(f->st);
+    assert_int_equal(store_job_get(f->st, j.id, &got), STORE_OK);
+    assert_job_equal(&j, &got);
+    key_record kg;
+    assert_int_equal(store_key_get(f->st, "abcdefabcdef", &kg), STORE_OK);
+    assert_string_equal(kg.key_hash, k.key_hash);
+}
+
+static void test_newer_schema_is_refused(void **state)
+{
+    fixture *f = *state;
+    store_close(f->st);
+    f->st = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    char err[256] = "";
+    assert_null(store_sqlite_open(f->path, err, sizeof err));
+    assert_non_null(strstr(err, "version 99"));
+    /* Put it back so teardown has a store to close. */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    f->st = store_sqlite_open(f->path, err, sizeof err);
+    assert_non_null(f->st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_creates_private_files_and_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_roundtrip_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_conflict_returns_original, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_if_optimistic_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_pagination_with_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_is_clamped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_due_lease_next_due_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_inserts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
