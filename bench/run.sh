@@ -1,0 +1,166 @@
+#!/bin/bash
+# bench/run.sh BUILD_DIR — the gateway's benchmark (run by `make bench`).
+#
+# Starts BUILD_DIR/faxbot on a free 127.0.0.1 port with a temp data dir, then
+# measures: idle RSS; GET /fax/{id} with wrk (2 threads, 32 connections, 10 s);
+# POST /fax throughput with bench/post_fax.lua (jobs just queue on the loopback
+# backend); RSS under load; and PDF->TIFF conversion speed of `faxbot convert`
+# against plain Ghostscript on the same 10-page text-heavy PDF (best of 3).
+# Speed is reported as ratios against that baseline, measured in the same run.
+# Prints a summary table and writes it to bench/results/latest.txt.
+set -euo pipefail
+
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+bin="$build/faxbot"
+py=/usr/bin/python3
+duration=${BENCH_DURATION:-10s}
+
+[ -x "$bin" ] || { echo "bench: $bin not found; build first (make build)" >&2; exit 1; }
+for tool in wrk gs curl; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
+done
+
+# no proxies: everything here talks to 127.0.0.1
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+tmp=$(mktemp -d /tmp/faxbot-bench.XXXXXX)
+server_pid=""
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    if kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+cleanup() { stop_server; rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+key="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# -- start the server ------------------------------------------------------------
+mkdir -p "$tmp/data"
+env -u API_KEY -u REQUIRE_API_KEY -u AUDIT_LOG_ENABLED \
+    FAX_DATA_DIR="$tmp/data" API_KEY="$key" MAX_REQUESTS_PER_MINUTE=0 FAX_BACKEND=loopback \
+    "$bin" serve --listen "127.0.0.1:$port" 2>"$tmp/server.log" &
+server_pid=$!
+ready=0
+for _ in $(seq 1 200); do
+    if curl -fsS -o /dev/null "$url/health" 2>/dev/null; then ready=1; break; fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+    echo "bench: server did not become ready; its log:" >&2
+    cat "$tmp/server.log" >&2
+    exit 1
+fi
+sleep 1
+idle_rss=$(rss_kb "$server_pid")
+
+# -- one job to read back --------------------------------------------------------
+printf 'Faxbot benchmark job\n' >"$tmp/one.txt"
+job_id=$(curl -fsS -H "X-API-Key: $key" -F "to=+15551234567" -F "file=@$tmp/one.txt" "$url/fax" |
+    $py -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
+# wrk output -> "rps p50 p99 non2xx"
+parse_wrk() {
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        /^ +50%/ { p50 = $2 }
+        /^ +99%/ { p99 = $2 }
+        /Non-2xx or 3xx responses:/ { bad = $NF }
+        /Socket errors:/ { errs = $0 }
+        END { if (bad == "") bad = 0; printf "%s %s %s %s\n", rps, p50, p99, bad }' "$1"
+}
+
+echo "bench: GET /fax/{id} for $duration ..." >&2
+wrk -t2 -c32 -d"$duration" --latency -H "X-API-Key: $key" "$url/fax/$job_id" >"$tmp/wrk_get.txt"
+read -r get_rps get_p50 get_p99 get_bad < <(parse_wrk "$tmp/wrk_get.txt")
+
+echo "bench: POST /fax for $duration ..." >&2
+wrk -t2 -c32 -d"$duration" --latency -H "X-API-Key: $key" -s "$here/post_fax.lua" \
+    "$url/fax" >"$tmp/wrk_post.txt"
+read -r post_rps post_p50 post_p99 post_bad < <(parse_wrk "$tmp/wrk_post.txt")
+post_accepted=$(awk '/^POST_FAX_ACCEPTED/ {print $2}' "$tmp/wrk_post.txt")
+post_other=$(awk '/^POST_FAX_OTHER/ {print $2}' "$tmp/wrk_post.txt")
+
+loaded_rss=$(rss_kb "$server_pid")
+peak_rss=$(hwm_kb "$server_pid")
+alive=yes
+curl -fsS -o /dev/null "$url/health" || alive=no
+stop_server
+
+# -- PDF -> TIFF: faxbot convert vs plain Ghostscript ----------------------------
+pages=10
+$py - "$tmp/in.pdf" "$pages" <<EOF
+import sys
+sys.path.insert(0, "$root/tests/api")
+import documents
+with open(sys.argv[1], "wb") as f:
+    f.write(documents.pdf_text(int(sys.argv[2]), lines_per_page=44))
+EOF
+
+now() { date +%s.%N; }
+best_of_3() {  # prints the best wall time of 3 runs of "$@" (seconds)
+    local best="" t0 t1 dt
+    for _ in 1 2 3; do
+        t0=$(now)
+        "$@" >/dev/null 2>"$tmp/cmd.err" || { echo "bench: failed: $*" >&2; cat "$tmp/cmd.err" >&2; exit 1; }
+        t1=$(now)
+        dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+        if [ -z "$best" ] || awk -v a="$dt" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$dt; fi
+    done
+    echo "$best"
+}
+
+echo "bench: PDF->TIFF ($pages pages, best of 3) ..." >&2
+fb_time=$(best_of_3 "$bin" convert "$tmp/in.pdf" "$tmp/fb.tif")
+gs_time=$(best_of_3 gs -q -dSAFER -dBATCH -dNOPAUSE -sDEVICE=tiffg3 -r204x196 -sPAPERSIZE=letter \
+    -dFIXEDMEDIA -dPDFFitPage -sOutputFile="$tmp/gs.tif" "$tmp/in.pdf")
+fb_pages=$(tiffinfo "$tmp/fb.tif" 2>/dev/null | grep -c "Image Width" || true)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+pps() { awk -v p="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.1f", p / t; else print "n/a" }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+
+mkdir -p "$here/results"
+out="$here/results/latest.txt"
+{
+    echo "faxbot benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(uname -m), $(nproc) cores, binary $bin"
+    echo
+    printf '%-40s %s\n' "metric" "value"
+    printf '%-40s %s\n' "----------------------------------------" "--------------------"
+    printf '%-40s %s\n' "idle RSS" "$(mb "$idle_rss")"
+    printf '%-40s %s\n' "GET /fax/{id} requests/s (c32)" "$get_rps"
+    printf '%-40s %s\n' "GET /fax/{id} latency p50 / p99" "$get_p50 / $get_p99"
+    printf '%-40s %s\n' "GET /fax/{id} non-2xx answers" "$get_bad"
+    printf '%-40s %s\n' "POST /fax requests/s (c32)" "$post_rps"
+    printf '%-40s %s\n' "POST /fax latency p50 / p99" "$post_p50 / $post_p99"
+    printf '%-40s %s\n' "POST /fax 202 / other answers" "${post_accepted:-?} / ${post_other:-?}"
+    printf '%-40s %s\n' "RSS after load (peak)" "$(mb "$loaded_rss") ($(mb "$peak_rss"))"
+    printf '%-40s %s\n' "server healthy after load" "$alive"
+    printf '%-40s %s\n' "PDF->TIFF faxbot convert ($pages p)" "${fb_time} s = $(pps "$pages" "$fb_time") pages/s (${fb_pages} pages out)"
+    printf '%-40s %s\n' "PDF->TIFF plain gs tiffg3 ($pages p)" "${gs_time} s = $(pps "$pages" "$gs_time") pages/s"
+    printf '%-40s %s\n' "ratio faxbot/gs time (1.00 = same)" "$(ratio "$fb_time" "$gs_time")"
+} | tee "$out"
+echo "bench: written to $out" >&2
+
+if [ "$alive" != yes ] || [ "${fb_pages:-0}" != "$pages" ]; then
+    echo "bench: problems: server healthy after load=$alive, convert pages=$fb_pages" >&2
+    exit 1
+fi
