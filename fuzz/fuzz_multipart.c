@@ -3,8 +3,9 @@
  * boundary is used if valid, else "fuzzbound"); the rest is the body. The body is
  * parsed twice, whole and in pseudo-random chunks (1 byte and up), and both runs
  * must report exactly the same events: chunking must never change the result.
- * Build: clang -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_multipart.c \
- *          src/http/multipart.c src/util/util.c -lcrypto -o /tmp/fm
+ * Build: clang -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc \
+ *          fuzz/fuzz_multipart.c src/http/multipart.c -o /tmp/fm
+ *        (multipart.c needs nothing else; adding src/util/util.c -lcrypto is harmless)
  * Run:   /tmp/fm fuzz/corpus/multipart -max_total_time=60 */
 #include <stddef.h>
 #include <stdint.h>

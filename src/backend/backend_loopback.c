@@ -212,15 +212,12 @@ static int lb_submit(backend *b, const backend_job *job)
     const char *header = job->header_text && job->header_text[0] ? job->header_text
                          : b->header[0] ? b->header : NULL;
 
-    /* enough simulated line time for slow, retrained pages; a stuck call ends sooner */
-    int pages = job->pages > 0 ? job->pages : 1;
-    int limit_s = pages > (FAX_DEFAULT_MAX_LINE_S - 120) / 180 ? FAX_DEFAULT_MAX_LINE_S : 120 + 180 * pages;
-
     page_ctx pc = { b, job->job_id, sid };
     fax_loopback_opts o = {
         .tx_tiff = job->tiff_path, .rx_tiff = rx_path, .transport = b->transport, .ecm = b->ecm,
         .impairment = b->impairment, .seed = job_seed(job), .tx_station_id = tx_id,
-        .rx_station_id = rx_id, .header_text = header, .max_line_seconds = limit_s, .on_page = on_page, .on_page_user_data = &pc,
+        .rx_station_id = rx_id, .header_text = header,
+        .max_line_seconds = FAX_DEFAULT_MAX_LINE_S, .on_page = on_page, .on_page_user_data = &pc,
         .debug_log = b->spandsp_log,
     };
     fax_result r;
@@ -248,7 +245,9 @@ static int lb_submit(backend *b, const backend_job *job)
     backend_outcome o_fail = { .kind = OUTCOME_FAILURE, .failure_reason = r.failure_reason,
                                .transient = r.transient, .message = msg, .provider_sid = sid,
                                .pages = r.pages_sent, .duration_s = r.line_seconds,
-                               .bit_rate = r.bit_rate > 0 ? r.bit_rate : -1, .ecm = r.ecm_used ? 1 : 0,
+                               /* spandsp keeps its initial rate when nothing was sent */
+                               .bit_rate = r.pages_sent > 0 ? r.bit_rate : -1,
+                               .ecm = r.pages_sent > 0 ? (r.ecm_used ? 1 : 0) : -1,
                                .remote_station_id = r.remote_station_id[0] ? r.remote_station_id : NULL };
     b->sink.report(b->sink.ctx, job->job_id, &o_fail);
     return 0;

@@ -113,8 +113,11 @@ typedef struct fax_loopback_opts {
     const char *rx_tiff;            /* where the receiving end writes */
     fax_transport transport;
     bool ecm;
-    /* Audio: white Gaussian noise level in dBm0 added to both directions (0 = clean,
-     * e.g. -20 heavy). T.38: per-packet loss percentage 0..100. */
+    /* Audio: white Gaussian noise level in dBm0 added to both directions, -120..0
+     * (0 = clean). spandsp 0.0.6 detects signals by energy, so -55 is harmless, about
+     * -48 starts to fail and -46 or louder (e.g. -20) breaks every call.
+     * T.38: per-packet loss percentage 0..100 (each redundant copy lost independently;
+     * 1% already fails some calls, 100% = nobody answers). */
     double impairment;
     uint32_t seed;                  /* makes noise and loss reproducible */
     const char *tx_station_id;      /* sender's TSI */

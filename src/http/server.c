@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -252,6 +253,9 @@ void http_res_file(http_response *res, int status, const char *content_type, int
     res->status = status;
     str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
     res->file_fd = fd;
+    struct stat st;
+    if (size < 0 && fd >= 0 && fstat(fd, &st) == 0)
+        size = st.st_size;
     res->file_size = size < 0 ? 0 : size;
 }
 
@@ -431,6 +435,7 @@ static enum MHD_Result on_first_call(http_server *srv, struct MHD_Connection *co
         request_head_size(conn, url, method) > srv->opts.max_header_bytes) {
         r->route = NULL;
         r->n_params = 0;
+        r->res.n_extra_headers = 0;
         http_res_error(&r->res, 431, "Request headers too large");
         return answer_early(r);
     }
@@ -453,7 +458,8 @@ static enum MHD_Result on_first_call(http_server *srv, struct MHD_Connection *co
 
 static enum MHD_Result on_body_chunk(http_request *r, const char *data, size_t len)
 {
-    if (r->answered) {
+    if (r->answered || r->route->body_mode == HTTP_BODY_NONE) {
+        /* after an early answer, or a body this route does not take: read and drop */
         r->discarded += len;
         if (r->discarded > HTTP_DISCARD_MAX) {
             log_warn("http: %s %s: dropping the connection after discarding %llu body bytes",
@@ -485,7 +491,6 @@ static enum MHD_Result on_body_chunk(http_request *r, const char *data, size_t l
         break;
     case HTTP_BODY_NONE:
     default:
-        r->discarded += len;     /* a body this route does not want: ignored */
         break;
     }
     return MHD_YES;

@@ -669,7 +669,10 @@ static void test_backend_failure(void **st)
     assert_int_equal(rec.ev[1].kind, OUTCOME_FAILURE);
     assert_string_equal(rec.ev[1].reason, "no_answer");
     assert_true(rec.ev[1].transient);
-    assert_non_null(strstr(rec.ev[1].message, "T.30 code"));
+    assert_non_null(strstr(rec.ev[1].message, "T.30 code 2"));
+    assert_int_equal(rec.ev[1].pages, 0);
+    assert_int_equal(rec.ev[1].bit_rate, -1);      /* never trained: unknown, not 14400 */
+    assert_true(rec.ev[1].duration >= 30);
     snprintf(rxp, sizeof(rxp), "%s/received.tiff", jobdir);
     assert_int_equal(access(rxp, F_OK), -1);       /* no half-received fax left behind */
 

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -536,6 +539,55 @@ static void test_newer_schema_is_refused(void **state)
     assert_non_null(f->st);
 }
 
+/* A child process inserts jobs and reports each acknowledged id through a pipe;
+ * after 200 acknowledgements it is killed with SIGKILL mid-stream. Every
+ * acknowledged job must be in the database when it is opened again. */
+static void test_acknowledged_jobs_survive_kill9(void **state)
+{
+    fixture *f = *state;
+    store_close(f->st);
+    f->st = NULL;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        char err[256];
+        store *st = store_sqlite_open(f->path, err, sizeof err);
+        if (!st) _exit(2);
+        for (int i = 0;; i++) {
+            job_record j;
+            make_job(&j, i, 1000 + i);
+            if (store_job_insert(st, &j, NULL, err, sizeof err) != STORE_OK) _exit(3);
+            if (write(fds[1], j.id, 32) != 32) _exit(4);
+        }
+    }
+    close(fds[1]);
+    static char acked[200][33];
+    int n = 0;
+    while (n < 200) {
+        size_t got = 0;
+        while (got < 32) {
+            ssize_t r = read(fds[0], acked[n] + got, 32 - got);
+            assert_true(r > 0);
+            got += (size_t)r;
+        }
+        acked[n][32] = 0;
+        n++;
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    assert_true(WIFSIGNALED(status));
+
+    char err[256];
+    f->st = store_sqlite_open(f->path, err, sizeof err);
+    assert_non_null(f->st);
+    for (int i = 0; i < n; i++) assert_int_equal(store_job_get(f->st, acked[i], NULL), STORE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_inserts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acknowledged_jobs_survive_kill9, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
