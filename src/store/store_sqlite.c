@@ -72,6 +72,7 @@ static const char *const migrations[] = {
     "CREATE INDEX fax_jobs_status_due ON fax_jobs(status, next_attempt_at);"
     "CREATE INDEX fax_jobs_created ON fax_jobs(created_at, id);"
     "CREATE INDEX fax_jobs_to_created ON fax_jobs(to_number, created_at, id);"
+    "CREATE INDEX fax_jobs_status_created ON fax_jobs(status, created_at, id);"
     "CREATE INDEX fax_jobs_lease ON fax_jobs(lease_until) WHERE status = 'in_progress';"
     "CREATE INDEX fax_jobs_provider_sid ON fax_jobs(provider_sid) WHERE provider_sid <> '';"
     "CREATE UNIQUE INDEX fax_jobs_idempotency ON fax_jobs(api_key_id, idempotency_key)"
@@ -260,7 +261,7 @@ static int build_sql(store *st)
         st->sql[S_JOB_DUE] = strdup("SELECT id FROM fax_jobs WHERE status = 'queued' AND next_attempt_at <= ?1"
                                     " ORDER BY next_attempt_at LIMIT ?2");
         st->sql[S_JOB_LEASE_EXPIRED] =
-            strdup("SELECT id FROM fax_jobs WHERE status = 'in_progress' AND lease_until > 0 AND lease_until < ?1"
+            strdup("SELECT id FROM fax_jobs INDEXED BY fax_jobs_lease WHERE status = 'in_progress' AND lease_until > 0 AND lease_until < ?1"
                    " ORDER BY lease_until LIMIT ?2");
         st->sql[S_JOB_NEXT_DUE] = strdup("SELECT MIN(next_attempt_at) FROM fax_jobs WHERE status = 'queued'");
         st->sql[S_JOB_COUNT_STATUS] = strdup("SELECT COUNT(*) FROM fax_jobs WHERE status = ?1");
