@@ -167,6 +167,7 @@ static void keys_rotate(http_request *req, http_response *res)
     if (apikey_generate(k.key_id, token, sizeof token, key_id, secret)) { http_res_error(res, 503, "random number generator failed"); return; }
     apikey_hash(g_api.pepper, secret, hash);
     if (store_key_set_hash(g_api.st, k.key_id, hash) != STORE_OK) { http_res_error(res, 503, "could not rotate the key"); return; }
+    store_key_touch(g_api.st, k.key_id, 0);     /* the new token has not been used yet */
     audit_event("api_key_rotated", "key_id", k.key_id, "by", who.key_id, NULL);
     api_json(res, 200, json_pack("{s:s,s:s}", "key_id", k.key_id, "token", token));
     memset(secret, 0, sizeof secret);

@@ -287,7 +287,10 @@ void sb_free(strbuf *sb) { free(sb->data); sb_init(sb); }
 
 char *sb_steal(strbuf *sb)
 {
-    if (!sb->data && sb_reserve(sb, 0)) return NULL;
+    if (!sb->data) {
+        if (sb_reserve(sb, 0)) return NULL;
+        sb->data[0] = 0;
+    }
     char *p = sb->data;
     sb_init(sb);
     return p;
