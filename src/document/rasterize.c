@@ -190,7 +190,10 @@ static int run_start(gs_run *r, const char *exe, gs_args *args, const convert_li
         return -1;
     }
     rlim_t cpu = (rlim_t)lim->cpu_s, mem = (rlim_t)lim->memory_mb * 1024 * 1024;
-    static const char exec_failed[] = "could not execute the Ghostscript program\n";
+    /* what the child can say without strerror (not async-signal-safe) */
+    static const char exec_failed[] = "the program could not be executed\n",
+                      exec_nomem[] = "not enough memory to load it (memory limit too low?)\n",
+                      exec_denied[] = "permission denied\n";
 
     pid_t pid = fork();
     if (pid == 0) {
@@ -203,7 +206,11 @@ static int run_start(gs_run *r, const char *exe, gs_args *args, const convert_li
         if (dup2(fd_in, 0) < 0 || dup2(fd_out, 1) < 0 || dup2(fd_err, 2) < 0) _exit(126);
         close_range(3, ~0U, 0);
         execve(exe, args->argv, envp);
-        ssize_t ignored = write(2, exec_failed, sizeof exec_failed - 1);
+        const char *why = errno == ENOMEM || errno == E2BIG ? exec_nomem
+                        : errno == EACCES ? exec_denied : exec_failed;
+        size_t why_len = 0;
+        while (why[why_len]) why_len++;
+        ssize_t ignored = write(2, why, why_len);
         (void)ignored;
         _exit(127);
     }
@@ -344,7 +351,8 @@ static int run_outcome(const gs_run *r, const convert_limits *lim, char *err, si
     if (WIFEXITED(st)) {
         int code = WEXITSTATUS(st);
         if (code == 127 || code == 126)
-            str_fmt(err, errlen, "could not start Ghostscript (%s)", lim->gs_path);
+            str_fmt(err, errlen, "could not start Ghostscript (%s)%s%s", lim->gs_path,
+                    complaint[0] ? ": " : "", complaint);
         else if (complaint[0])
             str_fmt(err, errlen, "Ghostscript could not read the PDF: %s", complaint);
         else

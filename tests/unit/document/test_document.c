@@ -532,6 +532,20 @@ static void test_pdf_corrupt(void **state)
                                      &pages, err, sizeof err), -1);
     assert_true(strlen(err) > 10);
 
+    /* junk before the header (e.g. a mail gateway's leftovers) is tolerated */
+    make_pdf(tpath("clean.pdf"), 5, 612, 792);
+    assert_int_equal(read_file_all(tpath("clean.pdf"), &data, &len, 1 << 20), 0);
+    f = fopen(tpath("junk.pdf"), "wb");
+    fputs("Content-Type: application/pdf\r\n\r\n", f);
+    fwrite(data, 1, len, f);
+    fclose(f);
+    free(data);
+    l.parallel = 2;
+    assert_int_equal(doc_pdf_to_tiff(tpath("junk.pdf"), tpath("junk.tif"), RES_FINE, PAPER_LETTER, &l,
+                                     &pages, err, sizeof err), 0);
+    assert_int_equal(pages, 5);
+    l.parallel = 1;
+
     /* PostScript pretending to be a PDF is never run as PostScript */
     write_text(tpath("ps.pdf"), "%!PS\n%PDF-1.4\n/Helvetica findfont 20 scalefont setfont 72 72 moveto (hi) show showpage\n");
     err[0] = '\0';
