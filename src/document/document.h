@@ -79,4 +79,15 @@ typedef struct tiff_info {
  * 204 dpi horizontal and 98 or 196 lpi vertical, at least one page. */
 int doc_tiff_check_faxable(const char *path, tiff_info *info, char *err, size_t errlen);
 
+/* Pixel comparison of a sent and a received fax (tiff_compare.c): both must have the
+ * same number of pages and, page by page, the same width; each received page must have
+ * at least the sent page's rows, and its LAST rows must equal the sent rows bit for bit
+ * (a page header band the sender added on top is allowed). MinIsBlack pages are
+ * compared as MinIsWhite. Fills *pages_compared with the pages found identical and
+ * *header_rows with the extra rows on top of page 1 (either pointer may be NULL).
+ * Returns 0 when every page matches, -1 with a message naming the page and the first
+ * differing row (or why a file could not be read). */
+int doc_tiff_compare(const char *sent, const char *received, int *pages_compared, int *header_rows,
+                     char *err, size_t errlen);
+
 #endif

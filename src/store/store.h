@@ -50,6 +50,7 @@ typedef struct job_record {
     int ecm;                     /* -1 unknown, 0 off, 1 on */
     char remote_station_id[32];
     char inbound_id[33];
+    int64_t artifacts_deleted_at;    /* ms: uploads and images removed by ARTIFACT_TTL_DAYS (0 = kept) */
 } job_record;
 
 typedef struct job_filter {
@@ -73,6 +74,34 @@ typedef struct key_record {
     int64_t expires_at;          /* 0 = never */
     int64_t revoked_at;          /* 0 = active */
 } key_record;
+
+typedef struct inbound_record {
+    char id[33];
+    char from_number[24];
+    char to_number[24];
+    char status[16];             /* received */
+    char backend[32];
+    char provider_sid[128];      /* the provider's id; (backend, provider_sid) is unique */
+    int pages;
+    int64_t size_bytes;          /* of the stored PDF */
+    char sha256[65];             /* of the stored TIFF as received */
+    char remote_station_id[32];  /* the sender's station id (TSI) */
+    char mailbox[64];
+    char source_job_id[33];      /* loopback: the outbound job it came from */
+    char error[256];
+    int64_t created_at, received_at, updated_at;
+    int64_t retention_until;     /* ms: artifacts are deleted after this (0 = keep) */
+    int64_t artifacts_deleted_at;/* ms: 0 while the TIFF and PDF exist */
+} inbound_record;
+
+typedef struct inbound_filter {
+    const char *to_number;       /* NULL = any */
+    const char *status;
+    const char *mailbox;
+    int limit;                   /* 1..500 */
+    int64_t before_received_at;  /* keyset cursor, 0 = from the newest */
+    char before_id[33];
+} inbound_filter;
 
 typedef struct store store;
 
@@ -104,6 +133,23 @@ int store_job_lease_expired(store *st, int64_t now, char (*ids)[33], int max);
 int64_t store_job_next_due(store *st);
 /* Count of jobs per status, for /metrics: fills counts[i] for statuses[i]. */
 int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts);
+
+/* Only the artifacts_deleted_at column (not a state change). */
+int store_job_mark_artifacts_deleted(store *st, const char *id, int64_t when);
+/* Ids of finished jobs (SUCCESS/FAILED/cancelled) last updated before `before`
+ * whose artifacts still exist, at most max. */
+int store_job_artifacts_expired(store *st, int64_t before, char (*ids)[33], int max);
+
+/* ---- inbound faxes ---- */
+/* STORE_CONFLICT with *existing filled if (backend, provider_sid) was stored before:
+ * a replayed delivery never makes a second inbound fax. */
+int store_inbound_insert(store *st, const inbound_record *rec, inbound_record *existing, char *err, size_t errlen);
+int store_inbound_get(store *st, const char *id, inbound_record *out);
+/* Newest received first; returns the count or < 0. */
+int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out);
+int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when);
+/* Ids whose retention_until passed and whose artifacts still exist. */
+int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max);
 
 /* ---- API keys ---- */
 int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen);

@@ -90,6 +90,35 @@ static const char *const migrations[] = {
     " expires_at INTEGER NOT NULL DEFAULT 0,"
     " revoked_at INTEGER NOT NULL DEFAULT 0"
     ");",
+    /* v2: inbound faxes, and artifact expiry on jobs */
+    "ALTER TABLE fax_jobs ADD COLUMN artifacts_deleted_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX fax_jobs_finished ON fax_jobs(updated_at) WHERE status IN ('SUCCESS','FAILED','cancelled')"
+    " AND artifacts_deleted_at = 0;"
+    "CREATE TABLE inbound_faxes ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " from_number TEXT NOT NULL DEFAULT '',"
+    " to_number TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL DEFAULT 'received',"
+    " backend TEXT NOT NULL DEFAULT '',"
+    " provider_sid TEXT NOT NULL DEFAULT '',"
+    " pages INTEGER NOT NULL DEFAULT -1,"
+    " size_bytes INTEGER NOT NULL DEFAULT 0,"
+    " sha256 TEXT NOT NULL DEFAULT '',"
+    " remote_station_id TEXT NOT NULL DEFAULT '',"
+    " mailbox TEXT NOT NULL DEFAULT '',"
+    " source_job_id TEXT NOT NULL DEFAULT '',"
+    " error TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " received_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " retention_until INTEGER NOT NULL DEFAULT 0,"
+    " artifacts_deleted_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE UNIQUE INDEX inbound_provider ON inbound_faxes(backend, provider_sid) WHERE provider_sid <> '';"
+    "CREATE INDEX inbound_received ON inbound_faxes(received_at, id);"
+    "CREATE INDEX inbound_to ON inbound_faxes(to_number, received_at, id);"
+    "CREATE INDEX inbound_retention ON inbound_faxes(retention_until) WHERE retention_until > 0"
+    " AND artifacts_deleted_at = 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -107,6 +136,8 @@ typedef struct col_desc {
 #define FIELD_SIZE(T, f) sizeof(((T *)0)->f)
 #define JTEXT(f) {#f, COL_TEXT, offsetof(job_record, f), FIELD_SIZE(job_record, f)}
 #define JCOL(f, t) {#f, t, offsetof(job_record, f), 0}
+#define ITEXT(f) {#f, COL_TEXT, offsetof(inbound_record, f), FIELD_SIZE(inbound_record, f)}
+#define ICOL(f, t) {#f, t, offsetof(inbound_record, f), 0}
 #define KTEXT(f) {#f, COL_TEXT, offsetof(key_record, f), FIELD_SIZE(key_record, f)}
 #define KCOL(f, t) {#f, t, offsetof(key_record, f), 0}
 
@@ -120,8 +151,17 @@ static const col_desc job_cols[] = {
     JTEXT(caller_id), JTEXT(callback_url), JTEXT(api_key_id), JTEXT(idempotency_key), JTEXT(pdf_token_hash),
     JCOL(pdf_token_expires_at, COL_I64), JCOL(cancel_requested, COL_BOOL), JCOL(duration_s, COL_REAL),
     JCOL(bit_rate, COL_INT), JCOL(ecm, COL_INT), JTEXT(remote_station_id), JTEXT(inbound_id),
+    JCOL(artifacts_deleted_at, COL_I64),
 };
 #define N_JOB_COLS ((int)(sizeof job_cols / sizeof job_cols[0]))
+
+static const col_desc inbound_cols[] = {
+    ITEXT(id), ITEXT(from_number), ITEXT(to_number), ITEXT(status), ITEXT(backend), ITEXT(provider_sid),
+    ICOL(pages, COL_INT), ICOL(size_bytes, COL_I64), ITEXT(sha256), ITEXT(remote_station_id), ITEXT(mailbox),
+    ITEXT(source_job_id), ITEXT(error), ICOL(created_at, COL_I64), ICOL(received_at, COL_I64),
+    ICOL(updated_at, COL_I64), ICOL(retention_until, COL_I64), ICOL(artifacts_deleted_at, COL_I64),
+};
+#define N_INBOUND_COLS ((int)(sizeof inbound_cols / sizeof inbound_cols[0]))
 
 static const col_desc key_cols[] = {
     KTEXT(key_id), KTEXT(key_hash), KTEXT(name), KTEXT(owner), KTEXT(scopes), KTEXT(note),
@@ -178,6 +218,9 @@ enum {
     S_JOB_INSERT, S_JOB_GET, S_JOB_BY_IDEM, S_JOB_UPDATE_IF, S_JOB_EXISTS,
     S_JOB_LIST, S_JOB_LIST_STATUS, S_JOB_LIST_TO, S_JOB_LIST_STATUS_TO,
     S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS,
+    S_JOB_MARK_ARTIFACTS, S_JOB_ARTIFACTS_EXPIRED,
+    S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED,
+    S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_SET_HASH, S_KEY_TOUCH, S_KEY_EXISTS,
     S_COUNT
 };
@@ -233,9 +276,10 @@ static int build_sql(store *st)
 {
     char *jc = cols_list(job_cols, N_JOB_COLS), *jp = params_list(1, N_JOB_COLS);
     char *kc = cols_list(key_cols, N_KEY_COLS), *kp = params_list(1, N_KEY_COLS);
+    char *ic = cols_list(inbound_cols, N_INBOUND_COLS), *ip = params_list(1, N_INBOUND_COLS);
     strbuf set;
     sb_init(&set);
-    int rc = (jc && jp && kc && kp) ? 0 : -1;
+    int rc = (jc && jp && kc && kp && ic && ip) ? 0 : -1;
     for (int i = 1; i < N_JOB_COLS && !rc; i++)
         rc = sb_appendf(&set, "%s%s=?%d", i > 1 ? "," : "", job_cols[i].name, i + 1);
     if (!rc && !set.data) rc = -1;
@@ -265,6 +309,24 @@ static int build_sql(store *st)
                    " ORDER BY lease_until LIMIT ?2");
         st->sql[S_JOB_NEXT_DUE] = strdup("SELECT MIN(next_attempt_at) FROM fax_jobs WHERE status = 'queued'");
         st->sql[S_JOB_COUNT_STATUS] = strdup("SELECT COUNT(*) FROM fax_jobs WHERE status = ?1");
+        st->sql[S_JOB_MARK_ARTIFACTS] = strdup("UPDATE fax_jobs SET artifacts_deleted_at = ?2 WHERE id = ?1");
+        st->sql[S_JOB_ARTIFACTS_EXPIRED] =
+            strdup("SELECT id FROM fax_jobs WHERE status IN ('SUCCESS','FAILED','cancelled') AND artifacts_deleted_at = 0"
+                   " AND updated_at < ?1 ORDER BY updated_at LIMIT ?2");
+        st->sql[S_IN_INSERT] = fmt_alloc("INSERT INTO inbound_faxes (%s) VALUES (%s)", ic, ip);
+        st->sql[S_IN_GET] = fmt_alloc("SELECT %s FROM inbound_faxes WHERE id = ?1", ic);
+        st->sql[S_IN_BY_SID] = fmt_alloc("SELECT %s FROM inbound_faxes WHERE backend = ?1 AND provider_sid = ?2"
+                                         " AND provider_sid <> ''", ic);
+        st->sql[S_IN_MARK_ARTIFACTS] =
+            strdup("UPDATE inbound_faxes SET artifacts_deleted_at = ?2, updated_at = ?2 WHERE id = ?1");
+        st->sql[S_IN_EXPIRED] = strdup("SELECT id FROM inbound_faxes WHERE retention_until > 0 AND artifacts_deleted_at = 0"
+                                       " AND retention_until < ?1 ORDER BY retention_until LIMIT ?2");
+        for (int m = 0; m < 8; m++)
+            st->sql[S_IN_LIST0 + m] =
+                fmt_alloc("SELECT %s FROM inbound_faxes WHERE (received_at, id) < (?1, ?2)%s%s%s"
+                          " ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
+                          m & 1 ? " AND to_number = ?3" : "", m & 2 ? " AND status = ?4" : "",
+                          m & 4 ? " AND mailbox = ?5" : "");
         st->sql[S_KEY_INSERT] = fmt_alloc("INSERT INTO api_keys (%s) VALUES (%s)", kc, kp);
         st->sql[S_KEY_GET] = fmt_alloc("SELECT %s FROM api_keys WHERE key_id = ?1", kc);
         st->sql[S_KEY_LIST] = fmt_alloc("SELECT %s FROM api_keys ORDER BY created_at DESC, id DESC", kc);
@@ -277,7 +339,7 @@ static int build_sql(store *st)
         for (int i = 0; i < S_COUNT; i++)
             if (!st->sql[i]) rc = -1;
     }
-    free(jc); free(jp); free(kc); free(kp);
+    free(jc); free(jp); free(kc); free(kp); free(ic); free(ip);
     sb_free(&set);
     return rc;
 }
@@ -937,4 +999,162 @@ int store_key_set_hash(store *st, const char *key_id, const char *new_hash)
 int store_key_touch(store *st, const char *key_id, int64_t when)
 {
     return key_update(st, S_KEY_TOUCH, key_id, NULL, when, "recording a key's use");
+}
+
+/* ---- job artifacts ---- */
+
+int store_job_mark_artifacts_deleted(store *st, const char *id, int64_t when)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_MARK_ARTIFACTS);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, when);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        code = rc != SQLITE_DONE ? db_fail(c->db, rc, "marking job artifacts deleted", NULL, 0)
+             : sqlite3_changes(c->db) ? STORE_OK : STORE_NOT_FOUND;
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_job_artifacts_expired(store *st, int64_t before, char (*ids)[33], int max)
+{
+    return select_ids(st, S_JOB_ARTIFACTS_EXPIRED, before, ids, max, "finding expired job artifacts");
+}
+
+/* ---- inbound faxes ---- */
+
+static int fetch_inbound(conn *c, sqlite3_stmt *s, inbound_record *out, const char *what, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(s);
+    int code;
+    if (rc == SQLITE_ROW) {
+        if (out) {
+            memset(out, 0, sizeof *out);
+            read_cols(s, inbound_cols, N_INBOUND_COLS, out);
+        }
+        code = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        code = STORE_NOT_FOUND;
+    } else {
+        code = db_fail(c->db, rc, what, err, errlen);
+    }
+    stmt_done(s);
+    return code;
+}
+
+int store_inbound_insert(store *st, const inbound_record *rec, inbound_record *existing, char *err, size_t errlen)
+{
+    if (!rec || !rec->id[0]) {
+        set_err(err, errlen, "an inbound fax needs an id");
+        return STORE_ERROR;
+    }
+    conn *c = pool_get(st, err, errlen);
+    if (!c) return STORE_ERROR;
+    int code = STORE_OK;
+    int rc = step_once(st, c, S_BEGIN);
+    if (rc != SQLITE_DONE) { code = db_fail(c->db, rc, "starting a transaction", err, errlen); goto out; }
+    if (rec->provider_sid[0]) {
+        sqlite3_stmt *q = conn_stmt(st, c, S_IN_BY_SID);
+        if (!q) { code = db_fail(c->db, SQLITE_ERROR, "looking up the provider id", err, errlen); goto out; }
+        sqlite3_bind_text(q, 1, rec->backend, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, rec->provider_sid, -1, SQLITE_STATIC);
+        inbound_record found;
+        int f = fetch_inbound(c, q, &found, "looking up the provider id", err, errlen);
+        if (f == STORE_OK) {
+            if (existing) *existing = found;
+            step_once(st, c, S_COMMIT);
+            set_err(err, errlen, "this inbound fax was stored before");
+            code = STORE_CONFLICT;
+            goto out;
+        }
+        if (f != STORE_NOT_FOUND) { code = f; goto out; }
+    }
+    sqlite3_stmt *s = conn_stmt(st, c, S_IN_INSERT);
+    rc = s ? bind_cols(s, inbound_cols, N_INBOUND_COLS, rec, 1) : SQLITE_ERROR;
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (s) stmt_done(s);
+    if (rc != SQLITE_DONE) { code = db_fail(c->db, rc, "inserting the inbound fax", err, errlen); goto out; }
+    rc = step_once(st, c, S_COMMIT);
+    if (rc != SQLITE_DONE) code = db_fail(c->db, rc, "committing the inbound fax", err, errlen);
+out:
+    pool_put(st, c);
+    return code;
+}
+
+int store_inbound_get(store *st, const char *id, inbound_record *out)
+{
+    if (!id) return STORE_NOT_FOUND;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_IN_GET);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        code = fetch_inbound(c, s, out, "reading an inbound fax", NULL, 0);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
+{
+    if (!f || !out) return STORE_ERROR;
+    int limit = f->limit < 1 ? 1 : f->limit > LIST_MAX ? LIST_MAX : f->limit;
+    int m = (f->to_number && *f->to_number ? 1 : 0) | (f->status && *f->status ? 2 : 0) | (f->mailbox && *f->mailbox ? 4 : 0);
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_IN_LIST0 + m);
+    int n = STORE_ERROR;
+    if (s) {
+        if (f->before_received_at == 0) {
+            sqlite3_bind_int64(s, 1, INT64_MAX);
+            sqlite3_bind_text(s, 2, "", 0, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_int64(s, 1, f->before_received_at);
+            sqlite3_bind_text(s, 2, f->before_id, (int)strnlen(f->before_id, sizeof f->before_id - 1), SQLITE_STATIC);
+        }
+        if (m & 1) sqlite3_bind_text(s, 3, f->to_number, -1, SQLITE_STATIC);
+        if (m & 2) sqlite3_bind_text(s, 4, f->status, -1, SQLITE_STATIC);
+        if (m & 4) sqlite3_bind_text(s, 5, f->mailbox, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 6, limit);
+        int rc = SQLITE_DONE;
+        n = 0;
+        while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            memset(&out[n], 0, sizeof out[n]);
+            read_cols(s, inbound_cols, N_INBOUND_COLS, &out[n]);
+            n++;
+        }
+        if (n < limit && rc != SQLITE_DONE) n = db_fail(c->db, rc, "listing inbound faxes", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_IN_MARK_ARTIFACTS);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, when);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        code = rc != SQLITE_DONE ? db_fail(c->db, rc, "marking inbound artifacts deleted", NULL, 0)
+             : sqlite3_changes(c->db) ? STORE_OK : STORE_NOT_FOUND;
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
+{
+    return select_ids(st, S_IN_EXPIRED, now, ids, max, "finding expired inbound faxes");
 }

@@ -456,3 +456,40 @@ def test_statuses_are_exact(server):
     final, seen = wait_job(srv, job["id"])
     for s in seen:
         assert s in ("queued", "in_progress") + TERMINAL, seen
+
+
+def test_idempotency_key_is_per_api_key(server):
+    srv = server(API_KEY=KEY, FAX_WORKERS="1")
+    keys = []
+    for name in ("one", "two"):
+        r = srv.post("/admin/api-keys", key=KEY,
+                     json={"name": name, "owner": "t", "scopes": ["fax:send", "fax:read"]})
+        assert r.status_code == 200, r.text
+        keys.append(r.json()["token"])
+    a = create_job(srv, key=keys[0], headers={"Idempotency-Key": "shared-key"})
+    b = create_job(srv, key=keys[1], headers={"Idempotency-Key": "shared-key"})
+    a2 = create_job(srv, key=keys[0], headers={"Idempotency-Key": "shared-key"})
+    assert a["id"] != b["id"], "another API key's Idempotency-Key must not return its job"
+    assert a2["id"] == a["id"]
+
+
+def test_concurrent_posts(server):
+    from concurrent.futures import ThreadPoolExecutor
+    srv = server(FAX_WORKERS="2")
+
+    def one(i):
+        import requests
+        with requests.Session() as s:
+            s.trust_env = False
+            files = {"file": (f"c{i}.txt", f"concurrent {i}\n".encode(), "text/plain")}
+            return s.post(srv.url + "/fax", data={"to": PHONE}, files=files, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(one, range(32)))
+    codes = [r.status_code for r in responses]
+    assert codes == [202] * 32, codes
+    ids = [r.json()["id"] for r in responses]
+    assert len(set(ids)) == 32
+    listed = srv.get("/fax", params={"limit": 100}).json()["items"]
+    assert sorted(j["id"] for j in listed) == sorted(ids)
+    assert srv.get("/health").status_code == 200

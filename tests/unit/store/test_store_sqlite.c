@@ -127,7 +127,7 @@ static void test_open_creates_private_files_and_wal(void **state)
     sqlite3_finalize(s);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    assert_int_equal(sqlite3_column_int(s, 0), 2);
     sqlite3_finalize(s);
     sqlite3_close(db);
 
@@ -533,7 +533,7 @@ static void test_newer_schema_is_refused(void **state)
     assert_non_null(strstr(err, "version 99"));
     /* Put it back so teardown has a store to close. */
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     f->st = store_sqlite_open(f->path, err, sizeof err);
     assert_non_null(f->st);
@@ -588,10 +588,96 @@ static void test_acknowledged_jobs_survive_kill9(void **state)
     for (int i = 0; i < n; i++) assert_int_equal(store_job_get(f->st, acked[i], NULL), STORE_OK);
 }
 
+
+static void make_inbound(inbound_record *r, int i, int64_t received_at)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%032x", 0xb0000 + i);
+    snprintf(r->to_number, sizeof r->to_number, "+1555000%04d", i % 2);
+    str_copy(r->from_number, sizeof r->from_number, "+15557654321");
+    str_copy(r->status, sizeof r->status, "received");
+    str_copy(r->backend, sizeof r->backend, "loopback");
+    snprintf(r->provider_sid, sizeof r->provider_sid, "loopback-%d", i);
+    r->pages = 2;
+    r->size_bytes = 1234 + i;
+    str_copy(r->sha256, sizeof r->sha256, "ab");
+    str_copy(r->remote_station_id, sizeof r->remote_station_id, "REMOTE");
+    r->created_at = r->received_at = r->updated_at = received_at;
+    r->retention_until = received_at + 1000;
+}
+
+static void test_inbound_insert_dedup_list_expire(void **state)
+{
+    fixture *f = *state;
+    inbound_record r, got, existing;
+    char err[256];
+    for (int i = 0; i < 5; i++) {
+        make_inbound(&r, i, 1000 + i);
+        assert_int_equal(store_inbound_insert(f->st, &r, &existing, err, sizeof err), STORE_OK);
+    }
+    assert_int_equal(store_inbound_get(f->st, r.id, &got), STORE_OK);
+    assert_string_equal(got.provider_sid, "loopback-4");
+    assert_int_equal(got.pages, 2);
+    assert_int_equal(got.size_bytes, 1238);
+    assert_string_equal(got.remote_station_id, "REMOTE");
+
+    /* The same delivery again (same backend + provider id, new row id): no second fax. */
+    make_inbound(&r, 2, 5000);
+    snprintf(r.id, sizeof r.id, "%032x", 0xcccc);
+    assert_int_equal(store_inbound_insert(f->st, &r, &existing, err, sizeof err), STORE_CONFLICT);
+    assert_string_equal(existing.provider_sid, "loopback-2");
+    assert_int_equal(store_inbound_get(f->st, r.id, &got), STORE_NOT_FOUND);
+
+    inbound_record page[10];
+    inbound_filter flt = {.limit = 2};
+    assert_int_equal(store_inbound_list(f->st, &flt, page), 2);
+    assert_int_equal(page[0].received_at, 1004);
+    flt.before_received_at = page[1].received_at;
+    str_copy(flt.before_id, sizeof flt.before_id, page[1].id);
+    flt.limit = 10;
+    assert_int_equal(store_inbound_list(f->st, &flt, page), 3);
+    inbound_filter by_to = {.limit = 10, .to_number = "+15550000001"};
+    assert_int_equal(store_inbound_list(f->st, &by_to, page), 2);
+    inbound_filter by_box = {.limit = 10, .mailbox = "nobody"};
+    assert_int_equal(store_inbound_list(f->st, &by_box, page), 0);
+
+    char ids[10][33];
+    assert_int_equal(store_inbound_expired(f->st, 2002, ids, 10), 2);   /* retention_until 2000, 2001 */
+    assert_int_equal(store_inbound_mark_artifacts_deleted(f->st, ids[0], 3000), STORE_OK);
+    assert_int_equal(store_inbound_expired(f->st, 2002, ids, 10), 1);
+    assert_int_equal(store_inbound_mark_artifacts_deleted(f->st, "nope", 3000), STORE_NOT_FOUND);
+}
+
+static void test_job_artifact_expiry(void **state)
+{
+    fixture *f = *state;
+    job_record j;
+    char err[256];
+    for (int i = 0; i < 3; i++) {
+        make_job(&j, i, 1000 + i);
+        str_copy(j.idempotency_key, sizeof j.idempotency_key, "");
+        str_copy(j.status, sizeof j.status, i == 2 ? "queued" : "SUCCESS");
+        j.updated_at = 1000 + i;
+        assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    }
+    char ids[10][33];
+    assert_int_equal(store_job_artifacts_expired(f->st, 5000, ids, 10), 2);   /* the queued one is never expired */
+    char marked[33];
+    str_copy(marked, sizeof marked, ids[0]);
+    assert_int_equal(store_job_mark_artifacts_deleted(f->st, marked, 6000), STORE_OK);
+    assert_int_equal(store_job_artifacts_expired(f->st, 5000, ids, 10), 1);
+    job_record got;
+    assert_int_equal(store_job_get(f->st, marked, &got), STORE_OK);
+    assert_int_equal(got.artifacts_deleted_at, 6000);
+    assert_string_equal(got.status, "SUCCESS");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_private_files_and_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_insert_dedup_list_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_artifact_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_roundtrip_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_conflict_returns_original, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_if_optimistic_lock, setup, teardown),

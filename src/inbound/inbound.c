@@ -1,0 +1,131 @@
+/* inbound.c — see inbound.h. */
+#include "inbound/inbound.h"
+#include "auth/audit.h"
+#include "document/document.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int64_t inbound_retention_until(const config *cfg, int64_t received_at)
+{
+    int64_t minutes = cfg->inbound_retention_minutes;
+    return minutes > 0 ? received_at + minutes * 60000 : 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return -1;
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) { close(in); return -1; }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0) { if (errno == EINTR) continue; rc = -1; break; }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) { if (errno == EINTR) continue; rc = -1; break; }
+            off += w;
+        }
+        if (rc) break;
+    }
+    if (fsync(out)) rc = -1;
+    close(in);
+    if (close(out)) rc = -1;
+    return rc;
+}
+
+int inbound_store_tiff(store *st, blob_store *blobs, const config *cfg, const char *tiff_path, bool move,
+                       const inbound_source *src, inbound_record *out, char *err, size_t errlen)
+{
+    tiff_info info;
+    char cerr[512];
+    if (doc_tiff_check_faxable(tiff_path, &info, cerr, sizeof cerr)) {
+        str_fmt(err, errlen, "the received fax image is not usable: %s", cerr);
+        return -1;
+    }
+    inbound_record *rec = calloc(1, sizeof *rec), *existing = calloc(1, sizeof *existing);
+    if (!rec || !existing) { free(rec); free(existing); str_fmt(err, errlen, "out of memory"); return -1; }
+    int rc = -1;
+    new_id_hex32(rec->id);
+    char tiff[4096], pdf[4096];
+    if (blob_path(blobs, "inbound", rec->id, "fax.tiff", tiff, sizeof tiff) ||
+        blob_path(blobs, "inbound", rec->id, "fax.pdf", pdf, sizeof pdf)) {
+        str_fmt(err, errlen, "could not prepare storage for the inbound fax");
+        goto out;
+    }
+    if (move ? rename(tiff_path, tiff) : copy_file(tiff_path, tiff)) {
+        if (!move || copy_file(tiff_path, tiff)) {      /* rename fails across file systems: copy then */
+            str_fmt(err, errlen, "could not store the received fax: %s", strerror(errno));
+            goto out;
+        }
+        unlink(tiff_path);
+    }
+    if (doc_image_to_pdf(tiff, DOC_TIFF, pdf, strcmp(cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4, cerr, sizeof cerr)) {
+        str_fmt(err, errlen, "could not make a PDF of the received fax: %s", cerr);
+        goto out;
+    }
+    if (sha256_file_hex(tiff, rec->sha256)) { str_fmt(err, errlen, "could not read back the received fax"); goto out; }
+    int64_t now = now_ms();
+    str_copy(rec->status, sizeof rec->status, "received");
+    str_copy(rec->backend, sizeof rec->backend, src->backend);
+    str_copy(rec->provider_sid, sizeof rec->provider_sid, src->provider_sid);
+    str_copy(rec->from_number, sizeof rec->from_number, src->from_number);
+    str_copy(rec->to_number, sizeof rec->to_number, src->to_number);
+    str_copy(rec->remote_station_id, sizeof rec->remote_station_id, src->remote_station_id);
+    str_copy(rec->source_job_id, sizeof rec->source_job_id, src->source_job_id);
+    str_copy(rec->mailbox, sizeof rec->mailbox, src->mailbox);
+    rec->pages = info.pages;
+    rec->size_bytes = file_size(pdf);
+    rec->created_at = rec->received_at = rec->updated_at = now;
+    rec->retention_until = inbound_retention_until(cfg, now);
+    char serr[256] = "";
+    int s = store_inbound_insert(st, rec, existing, serr, sizeof serr);
+    if (s == STORE_CONFLICT) {
+        blob_remove_all(blobs, "inbound", rec->id);      /* delivered before: keep the first */
+        *out = *existing;
+        rc = 0;
+        goto done;
+    }
+    if (s != STORE_OK) { str_fmt(err, errlen, "could not record the inbound fax: %s", serr); goto out; }
+    *out = *rec;
+    char pages[16];
+    str_fmt(pages, sizeof pages, "%d", rec->pages);
+    audit_event("inbound_received", "inbound_id", rec->id, "backend", rec->backend, "from", rec->from_number,
+                "to", rec->to_number, "pages", pages, NULL);
+    log_info("inbound fax %s received (%d pages, %s)", rec->id, rec->pages, rec->backend);
+    rc = 0;
+    goto done;
+out:
+    blob_remove_all(blobs, "inbound", rec->id);
+done:
+    free(rec);
+    free(existing);
+    return rc;
+}
+
+void inbound_token_make(const char *secret, const char *id, int64_t expires_at, char out[96])
+{
+    char msg[128], mac[65];
+    str_fmt(msg, sizeof msg, "inbound-pdf:%s:%lld", id, (long long)expires_at);
+    hmac_sha256_hex(secret, strlen(secret), msg, strlen(msg), mac);
+    snprintf(out, 96, "%lld.%.40s", (long long)expires_at, mac);
+}
+
+int inbound_token_check(const char *secret, const char *id, const char *token, int64_t now)
+{
+    if (!token) return -1;
+    char *end = NULL;
+    long long exp = strtoll(token, &end, 10);
+    if (!end || *end != '.' || exp <= 0) return -1;
+    char want[96];
+    inbound_token_make(secret, id, exp, want);
+    if (!secure_streq(want, token)) return -1;
+    return now >= exp ? -2 : 0;
+}
