@@ -5,6 +5,7 @@
 #include "auth/audit.h"
 #include "blob/blob.h"
 #include "cli/cli.h"
+#include "cli/selftest.h"
 #include "config/config.h"
 #include "document/document.h"
 #include "http/http.h"
@@ -33,7 +34,10 @@ static void usage(FILE *f)
             "  faxbot keys create --name N --scopes S   make an API key (needs an admin key)\n"
             "  faxbot keys list | revoke ID | rotate ID manage API keys\n"
             "  faxbot convert IN OUT.tif [--standard] [--a4]\n"
-            "                                           turn a PDF, text or image into a fax TIFF\n\n"
+            "                                           turn a PDF, text or image into a fax TIFF\n"
+            "  faxbot selftest [--transport audio|t38|both] [--ecm on|off|both] [--keep]\n"
+            "                                           fax a generated document to itself and check every pixel\n"
+            "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n\n"
             "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"
             "FAXBOT_API_KEY (or API_KEY). See README.md for every setting.\n");
 }
@@ -229,6 +233,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--version")) { printf("faxbot 0.1.0\n"); return 0; }
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys")) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = !strcmp(cmd, "send") ? cli_send(argc - 1, argv + 1)

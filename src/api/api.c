@@ -194,6 +194,7 @@ json_t *api_job_json(const job_record *r)
     json_object_set_new(o, "inbound_id", str_or_null(r->inbound_id));
     json_object_set_new(o, "resolution", json_string(r->resolution));
     json_object_set_new(o, "file_name", str_or_null(r->file_name));
+    json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
     json_object_set_new(o, "next_attempt_at",
                         !strcmp(r->status, "queued") ? api_time_json(r->next_attempt_at) : json_null());
     return o;
@@ -219,6 +220,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     g_n_routes = 0;
     add_routes(api_health_routes);
     add_routes(api_fax_routes);
+    add_routes(api_inbound_routes);
     add_routes(api_admin_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "

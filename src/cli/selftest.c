@@ -20,6 +20,7 @@
 #define SELFTEST_TX_ID "FAXBOT SENDER"
 #define SELFTEST_RX_ID "FAXBOT SELFTEST"
 #define SELFTEST_HEADER "Faxbot self-test"
+#define SELFTEST_MAX_LINE_S 300     /* the two pages take about 30 s of line time */
 
 /* Page 1 and page 2 differ in every part, so swapped or repeated pages are caught. */
 static const char selftest_text[] =
@@ -127,7 +128,7 @@ static bool run_one(const char *dir, const char *tx_tiff, int doc_pages, fax_tra
     str_fmt(rx_tiff, sizeof rx_tiff, "%s/selftest-rx-%s-ecm-%s.tif", dir, tname, ecm ? "on" : "off");
     fax_loopback_opts o = {.tx_tiff = tx_tiff, .rx_tiff = rx_tiff, .transport = transport, .ecm = ecm,
                            .seed = 1, .tx_station_id = SELFTEST_TX_ID, .rx_station_id = SELFTEST_RX_ID,
-                           .header_text = SELFTEST_HEADER};
+                           .header_text = SELFTEST_HEADER, .max_line_seconds = SELFTEST_MAX_LINE_S};
     fax_result r;
     memset(&r, 0, sizeof r);
     printf("%s, ECM %s: ", tname, ecm ? "on" : "off");
@@ -144,9 +145,9 @@ static bool run_one(const char *dir, const char *tx_tiff, int doc_pages, fax_tra
                r.pages_received, total, r.bit_rate, r.ecm_used ? "ECM used" : "no ECM", r.remote_station_id,
                r.line_seconds, here);
     } else {
-        printf("FAILED  %s (%s%s)  %d/%d pages  %.1f s on the line%s\n", r.completion_text,
+        printf("FAILED  %s (%s%s)  %d/%d pages  %.1f s on the line%s (%.2f s here)\n", r.completion_text,
                r.failure_reason ? r.failure_reason : "unknown", r.transient ? ", a retry may help" : "",
-               r.pages_received, total, r.line_seconds, r.timed_out ? ", stopped at the time limit" : "");
+               r.pages_received, total, r.line_seconds, r.timed_out ? ", stopped at the time limit" : "", here);
         printf("  pages intact: not checked (the call failed)\n");
         return false;
     }

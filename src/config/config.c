@@ -229,6 +229,19 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     c->inbound_token_ttl_minutes = (int)x;
     if (env_int(&ev, "ARTIFACT_TTL_DAYS", 0, 0, 36500, &x, err, errlen)) return -1;
     c->artifact_ttl_days = (int)x;
+    c->inbound_retention_minutes = (int64_t)c->inbound_retention_days * 24 * 60;
+    c->artifact_ttl_minutes = (int64_t)c->artifact_ttl_days * 24 * 60;
+    /* Minute-granular forms, for short retention policies (and tests). */
+    if (env_str(&ev, "INBOUND_RETENTION_MINUTES")) {
+        if (env_int(&ev, "INBOUND_RETENTION_MINUTES", 0, 0, 36500L * 24 * 60, &x, err, errlen)) return -1;
+        c->inbound_retention_minutes = x;
+    }
+    if (env_str(&ev, "ARTIFACT_TTL_MINUTES")) {
+        if (env_int(&ev, "ARTIFACT_TTL_MINUTES", 0, 0, 36500L * 24 * 60, &x, err, errlen)) return -1;
+        c->artifact_ttl_minutes = x;
+    }
+    if (env_int(&ev, "RETENTION_SWEEP_SECONDS", 300, 1, 86400, &x, err, errlen)) return -1;
+    c->retention_sweep_s = (int)x;
     if (env_copy(&ev, "STORAGE_BACKEND", "local", c->storage_backend, sizeof c->storage_backend, err, errlen)) return -1;
     if (strcmp(c->storage_backend, "local")) {
         str_fmt(err, errlen, "STORAGE_BACKEND '%s' is not supported yet; use local", c->storage_backend);

@@ -50,9 +50,12 @@ typedef struct config {
 
     /* inbound and storage */
     bool inbound_enabled;            /* INBOUND_ENABLED (default on for loopback) */
-    int inbound_retention_days;      /* INBOUND_RETENTION_DAYS, default 30 */
+    int inbound_retention_days;      /* INBOUND_RETENTION_DAYS, default 30 (0 = keep) */
+    int64_t inbound_retention_minutes; /* the same in minutes; INBOUND_RETENTION_MINUTES overrides */
     int inbound_token_ttl_minutes;   /* INBOUND_TOKEN_TTL_MINUTES, default 60 */
     int artifact_ttl_days;           /* ARTIFACT_TTL_DAYS, 0 = keep */
+    int64_t artifact_ttl_minutes;    /* the same in minutes; ARTIFACT_TTL_MINUTES overrides */
+    int retention_sweep_s;           /* RETENTION_SWEEP_SECONDS: how often expiry runs, default 300 */
     char storage_backend[16];        /* STORAGE_BACKEND, only "local" for now */
 
     /* fax identity */

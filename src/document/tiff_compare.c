@@ -29,8 +29,11 @@ static int side_open(cmp_side *s, const char *path, const char *label, char *err
     s->label = label;
     s->tif = doc_tiff_open(path, "r", &s->log);
     if (!s->tif) {
-        str_fmt(err, errlen, "cannot open the %s TIFF %s: %s", label, path,
-                s->log.msg[0] ? s->log.msg : "not a readable TIFF");
+        if (s->log.msg[0] && strstr(s->log.msg, path))   /* libtiff already named the file */
+            str_fmt(err, errlen, "cannot open the %s TIFF: %s", label, s->log.msg);
+        else
+            str_fmt(err, errlen, "cannot open the %s TIFF %s: %s", label, path,
+                    s->log.msg[0] ? s->log.msg : "not a readable TIFF");
         return -1;
     }
     return 0;

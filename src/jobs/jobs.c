@@ -3,11 +3,13 @@
  * earlier process left in_progress. */
 #include "jobs/jobs_internal.h"
 #include "auth/audit.h"
+#include "inbound/inbound.h"
 #include "util/util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void stats_add(jobs *j, uint64_t *field, uint64_t n)
 {
@@ -62,6 +64,31 @@ done:
     return rc;
 }
 
+/* The loopback engine's receiver produced a fax: it becomes an inbound fax. The
+ * provider id is derived from the job, so a job sent again after a crash finds
+ * the fax stored the first time instead of making a second one. */
+static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome *o, inbound_record *out)
+{
+    if (!j->cfg->inbound_enabled) {
+        unlink(o->received_tiff);
+        return -1;
+    }
+    job_record *rec = malloc(sizeof *rec);
+    if (!rec) return -1;
+    int rc = -1;
+    if (store_job_get(j->st, job_id, rec) == STORE_OK) {
+        char sid[64], err[512];
+        str_fmt(sid, sizeof sid, "%s-%s", j->ops->name, job_id);
+        inbound_source src = {.backend = j->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
+                              .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
+                              .source_job_id = job_id, .mailbox = ""};
+        rc = inbound_store_tiff(j->st, j->blobs, j->cfg, o->received_tiff, true, &src, out, err, sizeof err);
+        if (rc) log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
+    }
+    free(rec);
+    return rc;
+}
+
 void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
 {
     jobs *j = ctx;
@@ -75,10 +102,16 @@ void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
     case OUTCOME_FAILURE: ev.kind = JEV_FAILED; break;
     default: return;
     }
+    inbound_record *in = NULL;
+    if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
+        in = calloc(1, sizeof *in);
+        if (in && keep_received_fax(j, job_id, o, in) == 0) ev.inbound_id = in->id;
+    }
     char why[256];
     int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
     if (rc != STORE_OK)
         log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind), why);
+    free(in);
 }
 
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
@@ -144,6 +177,8 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     j->be = j->ops->create(cfg, sink, err, errlen);
     if (!j->be) goto fail;
     recover_interrupted(j);
+    j->retention = retention_start(j);
+    if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }
     if (!cfg->fax_disabled) {
         j->sched = scheduler_start(j, err, errlen);
         if (!j->sched) goto fail;
@@ -152,6 +187,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     }
     return j;
 fail:
+    retention_stop(j->retention);
     if (j->be) j->ops->destroy(j->be);
     pthread_mutex_destroy(&j->stats_lock);
     free(j);
@@ -162,6 +198,7 @@ void jobs_stop(jobs *j)
 {
     if (!j) return;
     if (j->sched) scheduler_stop(j->sched);
+    retention_stop(j->retention);
     if (j->be) j->ops->destroy(j->be);
     pthread_mutex_destroy(&j->stats_lock);
     free(j);

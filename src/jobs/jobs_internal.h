@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 typedef struct scheduler scheduler;
+typedef struct retention retention;
 
 struct jobs {
     const config *cfg;
@@ -18,6 +19,7 @@ struct jobs {
     backend *be;
     retry_policy policy;
     scheduler *sched;
+    retention *retention;
     pthread_mutex_t stats_lock;
     jobs_stats stats;
 };
@@ -27,6 +29,12 @@ scheduler *scheduler_start(jobs *j, char *err, size_t errlen);
 void scheduler_wake(scheduler *s);
 void scheduler_stop(scheduler *s);
 int scheduler_busy_workers(scheduler *s);
+
+/* retention.c */
+retention *retention_start(jobs *j);
+void retention_stop(retention *r);
+/* One pass; returns how many faxes had their files deleted. */
+int retention_sweep(jobs *j);
 
 /* jobs.c: the sink backends report into */
 void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o);

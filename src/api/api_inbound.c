@@ -1,0 +1,197 @@
+/* api_inbound.c — received faxes: GET /inbound (list, newest first, cursor in the
+ * X-Next-Cursor header so Faxbot clients still get a plain array), GET
+ * /inbound/{id} (with a short-lived pdf_url for whoever may read it), and the
+ * downloads /inbound/{id}/pdf (scope inbound:read, or a valid ?token= even when
+ * auth is enforced) and /inbound/{id}/tiff. */
+#include "api/api_internal.h"
+#include "api/phone.h"
+#include "auth/audit.h"
+#include "inbound/inbound.h"
+#include "util/util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool inbound_on(http_response *res)
+{
+    if (g_api.cfg->inbound_enabled) return true;
+    http_res_error(res, 404, "Inbound not enabled");
+    return false;
+}
+
+static bool valid_id(const char *id)
+{
+    if (!id || strlen(id) != 32) return false;
+    for (const char *p = id; *p; p++)
+        if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f')) return false;
+    return true;
+}
+
+static json_t *inbound_json(const inbound_record *r, bool with_url)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "fr", r->from_number[0] ? json_string(r->from_number) : json_null());
+    json_object_set_new(o, "to", r->to_number[0] ? json_string(r->to_number) : json_null());
+    json_object_set_new(o, "status", json_string(r->artifacts_deleted_at ? "deleted" : r->status));
+    json_object_set_new(o, "backend", json_string(r->backend));
+    json_object_set_new(o, "pages", r->pages >= 0 ? json_integer(r->pages) : json_null());
+    json_object_set_new(o, "size_bytes", json_integer(r->size_bytes));
+    json_object_set_new(o, "created_at", api_time_json(r->created_at));
+    json_object_set_new(o, "received_at", api_time_json(r->received_at));
+    json_object_set_new(o, "updated_at", api_time_json(r->updated_at));
+    json_object_set_new(o, "mailbox", r->mailbox[0] ? json_string(r->mailbox) : json_null());
+    json_object_set_new(o, "sha256", json_string(r->sha256));
+    json_object_set_new(o, "remote_station_id", r->remote_station_id[0] ? json_string(r->remote_station_id) : json_null());
+    json_object_set_new(o, "source_job_id", r->source_job_id[0] ? json_string(r->source_job_id) : json_null());
+    json_object_set_new(o, "retention_until", api_time_json(r->retention_until));
+    json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
+    if (with_url && !r->artifacts_deleted_at) {
+        int64_t exp = now_ms() + (int64_t)g_api.cfg->inbound_token_ttl_minutes * 60000;
+        char token[96], url[1024];
+        inbound_token_make(g_api.pepper, r->id, exp, token);
+        if (g_api.cfg->public_api_url[0]) str_fmt(url, sizeof url, "%s/inbound/%s/pdf?token=%s", g_api.cfg->public_api_url, r->id, token);
+        else str_fmt(url, sizeof url, "/inbound/%s/pdf?token=%s", r->id, token);
+        json_object_set_new(o, "pdf_url", json_string(url));
+        json_object_set_new(o, "pdf_url_expires_at", api_time_json(exp));
+    }
+    return o;
+}
+
+static void inbound_list(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "inbound:list", "/inbound", g_api.cfg->inbound_list_rpm, &who)) return;
+    if (!inbound_on(res)) return;
+    inbound_filter f = {.limit = 100};
+    const char *limit = http_req_query(req, "limit");
+    if (limit) {
+        char *end;
+        long l = strtol(limit, &end, 10);
+        if (!*limit || *end || l < 1 || l > 500) { http_res_error(res, 400, "'limit' must be a number from 1 to 500"); return; }
+        f.limit = (int)l;
+    }
+    char to[24];
+    const char *to_q = http_req_query(req, "to_number");
+    if (to_q && *to_q) {
+        char err[256];
+        if (phone_normalize(to_q, g_api.cfg->default_country_code, to, err, sizeof err)) { http_res_error(res, 400, "%s", err); return; }
+        f.to_number = to;
+    }
+    f.status = http_req_query(req, "status");
+    f.mailbox = http_req_query(req, "mailbox");
+    const char *cursor = http_req_query(req, "cursor");
+    if (cursor && *cursor) {
+        char *end;
+        long long t = strtoll(cursor, &end, 10);
+        if (t <= 0 || *end != '.' || !valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
+        f.before_received_at = t;
+        str_copy(f.before_id, sizeof f.before_id, end + 1);
+    }
+    inbound_record *recs = calloc((size_t)f.limit, sizeof *recs);
+    if (!recs) { http_res_error(res, 503, "out of memory"); return; }
+    int n = store_inbound_list(g_api.st, &f, recs);
+    if (n < 0) { free(recs); http_res_error(res, 503, "could not read inbound faxes"); return; }
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, inbound_json(&recs[i], false));
+    if (n == f.limit) {
+        char next[64];
+        str_fmt(next, sizeof next, "%lld.%s", (long long)recs[n - 1].received_at, recs[n - 1].id);
+        http_res_header(res, "X-Next-Cursor", next);
+    }
+    free(recs);
+    api_json(res, 200, a);
+}
+
+static int load(http_response *res, const char *id, inbound_record *r)
+{
+    if (!valid_id(id) || store_inbound_get(g_api.st, id, r) != STORE_OK) {
+        http_res_error(res, 404, "Inbound fax not found");
+        return -1;
+    }
+    return 0;
+}
+
+static void inbound_get(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}", g_api.cfg->inbound_get_rpm, &who)) return;
+    if (!inbound_on(res)) return;
+    inbound_record r;
+    if (load(res, http_req_param(req, "id"), &r)) return;
+    api_json(res, 200, inbound_json(&r, true));
+}
+
+static void send_file(http_response *res, const inbound_record *r, const char *name, const char *ctype, const char *ext)
+{
+    if (r->artifacts_deleted_at) {
+        char when[32];
+        iso8601_from_ms(r->artifacts_deleted_at, when);
+        http_res_error(res, 410, "the fax's files were deleted by the retention policy at %s", when);
+        return;
+    }
+    char path[4096];
+    if (blob_path(g_api.blobs, "inbound", r->id, name, path, sizeof path)) { http_res_error(res, 500, "bad storage path"); return; }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        if (fd >= 0) close(fd);
+        http_res_error(res, 404, "the file of this fax is missing from storage");
+        return;
+    }
+    char disp[128];
+    str_fmt(disp, sizeof disp, "attachment; filename=inbound_%s.%s", r->id, ext);
+    http_res_header(res, "Content-Disposition", disp);
+    http_res_header(res, "Cache-Control", "no-cache, no-store, must-revalidate");
+    http_res_header(res, "Pragma", "no-cache");
+    http_res_header(res, "Expires", "0");
+    http_res_file(res, 200, ctype, fd, (int64_t)st.st_size);
+}
+
+static void inbound_pdf(http_request *req, http_response *res)
+{
+    if (!inbound_on(res)) return;
+    inbound_record r;
+    const char *token = http_req_query(req, "token");
+    if (token && *token) {
+        /* The token alone is enough, even where auth is enforced: that is its purpose. */
+        if (load(res, http_req_param(req, "id"), &r)) return;
+        int t = inbound_token_check(g_api.pepper, r.id, token, now_ms());
+        if (t) { http_res_error(res, 403, t == -2 ? "Token expired" : "Invalid token"); return; }
+        audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "token", NULL);
+        send_file(res, &r, "fax.pdf", "application/pdf", "pdf");
+        return;
+    }
+    principal who;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", g_api.cfg->inbound_get_rpm, &who)) return;
+    if (load(res, http_req_param(req, "id"), &r)) return;
+    audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "api_key", "key_id", who.key_id, NULL);
+    send_file(res, &r, "fax.pdf", "application/pdf", "pdf");
+}
+
+static void inbound_tiff(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", g_api.cfg->inbound_get_rpm, &who)) return;
+    if (!inbound_on(res)) return;
+    inbound_record r;
+    if (load(res, http_req_param(req, "id"), &r)) return;
+    send_file(res, &r, "fax.tiff", "image/tiff", "tiff");
+}
+
+static const http_route inbound_routes[] = {
+    {.method = "GET", .pattern = "/inbound", .handle = inbound_list},
+    {.method = "GET", .pattern = "/inbound/{id}", .handle = inbound_get},
+    {.method = "GET", .pattern = "/inbound/{id}/pdf", .handle = inbound_pdf},
+    {.method = "GET", .pattern = "/inbound/{id}/tiff", .handle = inbound_tiff},
+};
+
+void api_inbound_routes(const http_route **routes, int *n)
+{
+    *routes = inbound_routes;
+    *n = (int)(sizeof inbound_routes / sizeof inbound_routes[0]);
+}
