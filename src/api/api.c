@@ -6,7 +6,10 @@
 #include "auth/audit.h"
 #include "util/util.h"
 
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,6 +201,33 @@ json_t *api_job_json(const job_record *r)
     json_object_set_new(o, "next_attempt_at",
                         !strcmp(r->status, "queued") ? api_time_json(r->next_attempt_at) : json_null());
     return o;
+}
+
+bool api_valid_id(const char *id)
+{
+    if (!id || strlen(id) != 32) return false;
+    for (const char *p = id; *p; p++)
+        if (!(*p >= '0' && *p <= '9') && !(*p >= 'a' && *p <= 'f')) return false;
+    return true;
+}
+
+void api_send_file(http_response *res, const char *path, const char *ctype, const char *filename,
+                   const char *missing_detail)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        if (fd >= 0) close(fd);
+        http_res_error(res, 404, "%s", missing_detail);
+        return;
+    }
+    char disp[128];
+    str_fmt(disp, sizeof disp, "attachment; filename=%s", filename);
+    http_res_header(res, "Content-Disposition", disp);
+    http_res_header(res, "Cache-Control", "no-cache, no-store, must-revalidate");
+    http_res_header(res, "Pragma", "no-cache");
+    http_res_header(res, "Expires", "0");
+    http_res_file(res, 200, ctype, fd, (int64_t)st.st_size);
 }
 
 /* ---- setup ---- */

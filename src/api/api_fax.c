@@ -307,17 +307,9 @@ out:
 }
 
 /* ---- reads ---- */
-static bool valid_id(const char *id)
-{
-    if (!id || strlen(id) != 32) return false;
-    for (const char *p = id; *p; p++)
-        if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f')) return false;
-    return true;
-}
-
 static int load_job(http_response *res, const char *id, job_record *rec)
 {
-    if (!valid_id(id) || store_job_get(g_api.st, id, rec) != STORE_OK) {
+    if (!api_valid_id(id) || store_job_get(g_api.st, id, rec) != STORE_OK) {
         http_res_error(res, 404, "Job not found");
         return -1;
     }
@@ -365,7 +357,7 @@ static void fax_list(http_request *req, http_response *res)
         /* cursor = "<created_at ms>.<id>" of the last item of the previous page */
         char *end;
         long long t = strtoll(cursor, &end, 10);
-        if (t <= 0 || *end != '.' || !valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
+        if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
         f.before_created_at = t;
         str_copy(f.before_id, sizeof f.before_id, end + 1);
     }
@@ -407,24 +399,6 @@ static void fax_cancel(http_request *req, http_response *res)
     api_json(res, 200, api_job_json(&rec));
 }
 
-static void send_artifact(http_response *res, const char *path, const char *ctype, const char *filename)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
-        if (fd >= 0) close(fd);
-        http_res_error(res, 404, "the file is not available (not converted yet, or deleted)");
-        return;
-    }
-    char disp[128];
-    str_fmt(disp, sizeof disp, "attachment; filename=%s", filename);
-    http_res_header(res, "Content-Disposition", disp);
-    http_res_header(res, "Cache-Control", "no-cache, no-store, must-revalidate");
-    http_res_header(res, "Pragma", "no-cache");
-    http_res_header(res, "Expires", "0");
-    http_res_file(res, 200, ctype, fd, (int64_t)st.st_size);
-}
-
 static void fax_pdf(http_request *req, http_response *res)
 {
     job_record rec;
@@ -445,7 +419,7 @@ static void fax_pdf(http_request *req, http_response *res)
         blob_path(g_api.blobs, "outbound", rec.id, "original", path, sizeof path);
     str_fmt(name, sizeof name, "fax_%s.pdf", rec.id);
     audit_event("pdf_served", "job_id", rec.id, NULL);
-    send_artifact(res, path, "application/pdf", name);
+    api_send_file(res, path, "application/pdf", name, "the PDF is not available (not converted yet, or deleted)");
 }
 
 static void fax_tiff(http_request *req, http_response *res)
@@ -457,7 +431,7 @@ static void fax_tiff(http_request *req, http_response *res)
     char path[4096], name[64];
     blob_path(g_api.blobs, "outbound", rec.id, "fax.tiff", path, sizeof path);
     str_fmt(name, sizeof name, "fax_%s.tiff", rec.id);
-    send_artifact(res, path, "image/tiff", name);
+    api_send_file(res, path, "image/tiff", name, "the TIFF is not available (not converted yet, or deleted)");
 }
 
 static const http_route fax_routes[] = {

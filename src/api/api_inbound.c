@@ -23,14 +23,6 @@ static bool inbound_on(http_response *res)
     return false;
 }
 
-static bool valid_id(const char *id)
-{
-    if (!id || strlen(id) != 32) return false;
-    for (const char *p = id; *p; p++)
-        if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f')) return false;
-    return true;
-}
-
 static json_t *inbound_json(const inbound_record *r, bool with_url)
 {
     json_t *o = json_object();
@@ -88,7 +80,7 @@ static void inbound_list(http_request *req, http_response *res)
     if (cursor && *cursor) {
         char *end;
         long long t = strtoll(cursor, &end, 10);
-        if (t <= 0 || *end != '.' || !valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
+        if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
         f.before_received_at = t;
         str_copy(f.before_id, sizeof f.before_id, end + 1);
     }
@@ -109,7 +101,7 @@ static void inbound_list(http_request *req, http_response *res)
 
 static int load(http_response *res, const char *id, inbound_record *r)
 {
-    if (!valid_id(id) || store_inbound_get(g_api.st, id, r) != STORE_OK) {
+    if (!api_valid_id(id) || store_inbound_get(g_api.st, id, r) != STORE_OK) {
         http_res_error(res, 404, "Inbound fax not found");
         return -1;
     }
@@ -134,22 +126,10 @@ static void send_file(http_response *res, const inbound_record *r, const char *n
         http_res_error(res, 410, "the fax's files were deleted by the retention policy at %s", when);
         return;
     }
-    char path[4096];
+    char path[4096], filename[64];
     if (blob_path(g_api.blobs, "inbound", r->id, name, path, sizeof path)) { http_res_error(res, 500, "bad storage path"); return; }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
-        if (fd >= 0) close(fd);
-        http_res_error(res, 404, "the file of this fax is missing from storage");
-        return;
-    }
-    char disp[128];
-    str_fmt(disp, sizeof disp, "attachment; filename=inbound_%s.%s", r->id, ext);
-    http_res_header(res, "Content-Disposition", disp);
-    http_res_header(res, "Cache-Control", "no-cache, no-store, must-revalidate");
-    http_res_header(res, "Pragma", "no-cache");
-    http_res_header(res, "Expires", "0");
-    http_res_file(res, 200, ctype, fd, (int64_t)st.st_size);
+    str_fmt(filename, sizeof filename, "inbound_%s.%s", r->id, ext);
+    api_send_file(res, path, ctype, filename, "the file of this fax is missing from storage");
 }
 
 static void inbound_pdf(http_request *req, http_response *res)

@@ -33,6 +33,12 @@ void api_json(http_response *res, int status, json_t *v);
 json_t *api_job_json(const job_record *r);
 /* ISO time or JSON null for 0. */
 json_t *api_time_json(int64_t ms);
+/* True for our ids: 32 lowercase hex characters. */
+bool api_valid_id(const char *id);
+/* Sends the file at path as a no-cache attachment named filename; 404 with
+ * missing_detail if it is not there. */
+void api_send_file(http_response *res, const char *path, const char *ctype, const char *filename,
+                   const char *missing_detail);
 /* Security headers for admin responses. */
 void api_admin_headers(http_response *res);
 

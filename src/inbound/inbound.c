@@ -23,18 +23,7 @@ static int copy_file(const char *from, const char *to)
     if (in < 0) return -1;
     int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out < 0) { close(in); return -1; }
-    char buf[65536];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(in, buf, sizeof buf)) != 0) {
-        if (n < 0) { if (errno == EINTR) continue; rc = -1; break; }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0) { if (errno == EINTR) continue; rc = -1; break; }
-            off += w;
-        }
-        if (rc) break;
-    }
+    int rc = fd_copy(in, out);
     if (fsync(out)) rc = -1;
     close(in);
     if (close(out)) rc = -1;

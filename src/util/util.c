@@ -384,3 +384,24 @@ int64_t file_size(const char *path)
     if (stat(path, &st) != 0) return -1;
     return (int64_t)st.st_size;
 }
+
+int fd_copy(int in, int out)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return -1;
+            }
+            off += w;
+        }
+    }
+    return 0;
+}

@@ -66,5 +66,7 @@ int write_file_atomic(const char *path, const void *data, size_t len);      /* t
 int remove_tree(const char *path);                        /* rm -r, no symlink following */
 int64_t file_size(const char *path);                      /* -1 if missing */
 int fsync_dir(const char *dir);
+/* Copies everything readable from in to out (both open descriptors); 0 or -1. */
+int fd_copy(int in, int out);
 
 #endif
