@@ -84,13 +84,17 @@ static void inbound_list(http_request *req, http_response *res)
         f.before_received_at = t;
         str_copy(f.before_id, sizeof f.before_id, end + 1);
     }
+    int page = f.limit;
+    f.limit = page + 1;          /* one more than a page: is there a next page? */
     inbound_record *recs = calloc((size_t)f.limit, sizeof *recs);
     if (!recs) { http_res_error(res, 503, "out of memory"); return; }
     int n = store_inbound_list(g_api.st, &f, recs);
     if (n < 0) { free(recs); http_res_error(res, 503, "could not read inbound faxes"); return; }
+    bool more = n > page;
+    if (more) n = page;
     json_t *a = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(a, inbound_json(&recs[i], false));
-    if (n == f.limit) {
+    if (more) {
         char next[64];
         str_fmt(next, sizeof next, "%lld.%s", (long long)recs[n - 1].received_at, recs[n - 1].id);
         http_res_header(res, "X-Next-Cursor", next);

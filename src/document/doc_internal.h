@@ -1,10 +1,12 @@
 /* doc_internal.h — helpers shared by the files of src/document only (never included
  * from outside the module): libtiff opened with its complaints captured instead of
- * printed, the TIFF-F page copier used by rasterize.c and convert.c, temp names for
- * atomic writes, and the page geometry both PDF writers use. */
+ * printed, the TIFF-F page copier (convert.c) and the MH coder and page writer
+ * (rasterize.c), temp names for atomic writes, and the page geometry both PDF
+ * writers use. */
 #ifndef FAXBOT_DOC_INTERNAL_H
 #define FAXBOT_DOC_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <tiffio.h>
 #include "document/document.h"
@@ -26,6 +28,30 @@ TIFF *doc_tiff_open(const char *path, const char *mode, doc_tiff_log *log);
  * Fills *pages. */
 int doc_tiff_copy_fax_pages(const char *const *inputs, int n_inputs, const char *out_path,
                             int *pages, char *err, size_t errlen);
+
+/* A fax row: 1728 pixels, 1 bit each, most significant bit first, 1 = black. */
+#define DOC_FAX_WIDTH 1728
+#define DOC_FAX_ROW_BYTES (DOC_FAX_WIDTH / 8)
+/* Room doc_mh_encode_row may need (every pixel a run, plus the EOL). */
+#define DOC_MH_ROW_MAX ((size_t)DOC_FAX_WIDTH * 3 + 16)
+
+/* Codes one row as Modified Huffman (T.4 1-D): a byte-aligned EOL (fill bits, as
+ * TIFF Group3Options=4 says), the runs, zero bits up to the next byte. Rows so
+ * coded can be concatenated into one TIFF strip. Returns the bytes written to out
+ * (at most DOC_MH_ROW_MAX). A pure function. */
+size_t doc_mh_encode_row(const unsigned char row[DOC_FAX_ROW_BYTES], unsigned char *out);
+
+/* Writes a TIFF-F page by page from MH-coded strips (doc_mh_encode_row output):
+ * 1728 px, 204 dpi across, 196 (fine) or 98 lpi down, min-is-white, one strip per
+ * page, PageNumber n/total. Everything goes to a temp file beside out_path;
+ * finish checks it with doc_tiff_check_faxable and publishes it atomically (then
+ * frees the writer, also on failure); abort removes it. */
+typedef struct doc_fax_writer doc_fax_writer;
+doc_fax_writer *doc_fax_writer_open(const char *out_path, char *err, size_t errlen);
+int doc_fax_writer_add_page(doc_fax_writer *w, const unsigned char *mh, size_t len, int rows, bool fine,
+                            int total, char *err, size_t errlen);
+int doc_fax_writer_finish(doc_fax_writer *w, int *pages, char *err, size_t errlen);
+void doc_fax_writer_abort(doc_fax_writer *w);
 
 /* "<path>.tmp-XXXXXX" made unique with mkstemp; returns an open fd or -1. */
 int doc_make_temp_beside(const char *path, char *tmp, size_t tmplen);

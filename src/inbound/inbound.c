@@ -60,7 +60,7 @@ int inbound_store_tiff(store *st, blob_store *blobs, const config *cfg, const ch
         str_fmt(err, errlen, "could not make a PDF of the received fax: %s", cerr);
         goto out;
     }
-    if (sha256_file_hex(tiff, rec->sha256)) { str_fmt(err, errlen, "could not read back the received fax"); goto out; }
+    if (sha256_file_hex(pdf, rec->sha256)) { str_fmt(err, errlen, "could not read back the received fax"); goto out; }
     int64_t now = now_ms();
     str_copy(rec->status, sizeof rec->status, "received");
     str_copy(rec->backend, sizeof rec->backend, src->backend);

@@ -84,7 +84,7 @@ typedef struct inbound_record {
     char provider_sid[128];      /* the provider's id; (backend, provider_sid) is unique */
     int pages;
     int64_t size_bytes;          /* of the stored PDF */
-    char sha256[65];             /* of the stored TIFF as received */
+    char sha256[65];             /* of the stored PDF (as size_bytes) */
     char remote_station_id[32];  /* the sender's station id (TSI) */
     char mailbox[64];
     char source_job_id[33];      /* loopback: the outbound job it came from */

@@ -28,7 +28,7 @@
 
 #define POOL_MAX 16
 #define BUSY_TIMEOUT_MS 5000
-#define LIST_MAX 500
+#define LIST_MAX 501     /* the API asks one more than a page to know if more exist */
 #define TOUCH_COALESCE_MS 60000
 
 /* ---- schema ---- */

@@ -156,3 +156,68 @@ def random_binary(size=8192, seed=7):
     # must not look like any supported type by accident
     assert not data.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8", b"II*", b"MM\x00"))
     return b"\x00\x01\xfe" + data
+
+
+def bilevel_tiff(width=2550, height=3300, dpi=300):
+    """An uncompressed one-strip bilevel TIFF (little-endian, Compression=1,
+    Photometric=0 min-is-white so a 1 bit is black) with bars, a checkerboard and a
+    frame drawn on it; resolution dpi x dpi, ResolutionUnit inch."""
+    row_bytes = (width + 7) // 8
+
+    def row_with(black_ranges):
+        bits = bytearray(row_bytes)
+        for x0, x1 in black_ranges:
+            for x in range(max(0, x0), min(width, x1)):
+                bits[x >> 3] |= 0x80 >> (x & 7)
+        return bytes(bits)
+
+    m = dpi // 4  # a quarter-inch margin
+    blank = bytes(row_bytes)
+    frame_side = row_with([(m, m + 12), (width - m - 12, width - m)])
+    frame_edge = row_with([(m, width - m)])
+    bar = row_with([(m + 60, width // 2)])
+    checks = [row_with([(x, x + 40) for x in range(m + 60 + 40 * p, width - m - 60, 80)])
+              for p in (0, 1)]
+    rows = []
+    for y in range(height):
+        if y < m or y >= height - m:
+            rows.append(blank)
+        elif y < m + 12 or y >= height - m - 12:
+            rows.append(frame_edge)
+        elif m + 150 <= y < m + 190 or m + 300 <= y < m + 306:
+            rows.append(bar)
+        elif height // 3 <= y < height // 3 + 800:
+            rows.append(checks[((y - height // 3) // 40) % 2])
+        else:
+            rows.append(frame_side)
+    image = b"".join(rows)
+
+    entries = []  # (tag, type, count, value bytes or int)
+    header_len = 8
+    tags = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 1), (259, 3, 1, 1),
+            (262, 3, 1, 0), (273, 4, 1, None), (277, 3, 1, 1), (278, 4, 1, height),
+            (279, 4, 1, len(image)), (282, 5, 1, None), (283, 5, 1, None), (296, 3, 1, 2)]
+    n = len(tags)
+    ifd_len = 2 + 12 * n + 4
+    res_at = header_len + ifd_len            # two RATIONALs (8 bytes each)
+    strip_at = res_at + 16
+    for tag, typ, count, value in tags:
+        if tag == 273:
+            value = strip_at
+        elif tag == 282:
+            value = res_at
+        elif tag == 283:
+            value = res_at + 8
+        entries.append((tag, typ, count, value))
+    out = bytearray(b"II*\x00" + struct.pack("<I", header_len))
+    out += struct.pack("<H", n)
+    for tag, typ, count, value in entries:
+        if typ == 3:
+            out += struct.pack("<HHIHH", tag, typ, count, value, 0)
+        else:
+            out += struct.pack("<HHII", tag, typ, count, value)
+    out += struct.pack("<I", 0)
+    out += struct.pack("<IIII", dpi, 1, dpi, 1)
+    assert len(out) == strip_at
+    out += image
+    return bytes(out)

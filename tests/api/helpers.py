@@ -216,3 +216,63 @@ def raw_post(port, path, body, content_type, key=None, timeout=30):
         return (int(m.group(1)) if m else None), resp, send_error
     finally:
         s.close()
+
+
+# -- TIFF structure (header + IFD chain only; pixel data is not decoded) --
+
+def tiff_pages(data):
+    """Reads every IFD of a TIFF; returns one dict per page with width, length,
+    compression, xres and yres (in dots per inch, whatever the ResolutionUnit)."""
+    import struct
+    assert data[:4] in (b"II*\x00", b"MM\x00*"), f"not a TIFF: {data[:8]!r}"
+    bo = "<" if data[:2] == b"II" else ">"
+    sizes = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
+    pages = []
+    off = struct.unpack(bo + "I", data[4:8])[0]
+    seen = set()
+    while off:
+        assert off not in seen and off + 2 <= len(data), f"bad IFD offset {off}"
+        seen.add(off)
+        n = struct.unpack(bo + "H", data[off:off + 2])[0]
+        tags = {}
+        for i in range(n):
+            e = off + 2 + 12 * i
+            tag, typ, count = struct.unpack(bo + "HHI", data[e:e + 8])
+            size = sizes.get(typ, 1) * count
+            raw = data[e + 8:e + 12] if size <= 4 else \
+                data[struct.unpack(bo + "I", data[e + 8:e + 12])[0]:][:size]
+            if typ == 3:
+                tags[tag] = struct.unpack(bo + "H", raw[:2])[0]
+            elif typ == 4:
+                tags[tag] = struct.unpack(bo + "I", raw[:4])[0]
+            elif typ == 5:
+                num, den = struct.unpack(bo + "II", raw[:8])
+                tags[tag] = num / den if den else 0.0
+        off = struct.unpack(bo + "I", data[off + 2 + 12 * n:off + 6 + 12 * n])[0]
+        per_inch = 2.54 if tags.get(296, 2) == 3 else 1.0
+        pages.append({"width": tags.get(256), "length": tags.get(257),
+                      "compression": tags.get(259),
+                      "xres": tags.get(282, 0) * per_inch, "yres": tags.get(283, 0) * per_inch})
+    return pages
+
+
+def fetch(srv, path, key=None, status=200, ctype=None):
+    """GET that must answer `status` (and `ctype` when given); returns the response."""
+    r = srv.get(path, key=key)
+    assert r.status_code == status, f"GET {path} -> {r.status_code} {r.text[:500]}"
+    if ctype is not None:
+        assert r.headers.get("Content-Type", "").startswith(ctype), \
+            f"GET {path}: Content-Type {r.headers.get('Content-Type')!r}, want {ctype}"
+    return r
+
+
+def pdf_page_count(pdf_bytes, tmp_dir):
+    """Pages of a PDF according to poppler's pdfinfo."""
+    path = os.path.join(str(tmp_dir), "check.pdf")
+    with open(path, "wb") as f:
+        f.write(pdf_bytes)
+    p = subprocess.run(["pdfinfo", path], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, f"pdfinfo failed: {p.stderr}"
+    m = re.search(r"^Pages:\s+(\d+)$", p.stdout, re.M)
+    assert m, f"pdfinfo printed no page count:\n{p.stdout}"
+    return int(m.group(1))
