@@ -71,6 +71,9 @@
 #define QUEUE_MAX_BYTES ((size_t)64 * 1024 * 1024)
 #define READ_CHUNK (256 * 1024)
 #define PIPE_SIZE (1024 * 1024)
+/* after a wake-up that brought less than this, wait PAUSE_NS for more */
+#define SMALL_READ (64 * 1024)
+#define PAUSE_NS (500 * 1000)
 
 /* ---- limits with defaults ---- */
 
@@ -810,8 +813,9 @@ static bool part_wants_input(const part *pt)
     return !pt->eof && pt->run.out_fd >= 0 && pt->q_count < QUEUE_MAX_PAGES && pt->q_bytes < QUEUE_MAX_BYTES;
 }
 
-/* Reads what one pipe has; -1 when Ghostscript's output makes no sense. */
-static int part_read(part *pt, unsigned char *buf, char *err, size_t errlen)
+/* One read from a pipe: the bytes read (0 when none are waiting or at the end),
+ * -1 when Ghostscript's output makes no sense. */
+static ssize_t part_read(part *pt, unsigned char *buf, char *err, size_t errlen)
 {
     ssize_t n = read(pt->run.out_fd, buf, READ_CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
@@ -822,7 +826,7 @@ static int part_read(part *pt, unsigned char *buf, char *err, size_t errlen)
         str_fmt(err, errlen, "Ghostscript's output could not be used: %s", pt->bad_output[0] ? pt->bad_output : why);
         return -1;
     }
-    return 0;
+    return n;
 }
 
 typedef struct render_state {
@@ -865,11 +869,14 @@ static int write_ready(render_state *s, char *err, size_t errlen)
 }
 
 /* Runs the loop until every process has ended and every pipe is drained, or
- * something failed; err is set on failure. */
+ * something failed; err is set on failure. Ghostscript writes its bitmaps 4 KiB at
+ * a time: reading every pipe dry per wake-up, and pausing a moment after a small
+ * read, keeps us from waking (and taking a core from Ghostscript) for every write. */
 static int render_loop(render_state *s, char *err, size_t errlen)
 {
     gs_run *runs[MAX_PARALLEL];
-    for (int i = 0; i < s->n; i++) runs[i] = &s->parts[i].run;
+    bool exited[MAX_PARALLEL];
+    for (int i = 0; i < s->n; i++) { runs[i] = &s->parts[i].run; exited[i] = true; }
     unsigned char *buf = malloc(READ_CHUNK);
     if (!buf) { str_fmt(err, errlen, "out of memory"); return -1; }
     int64_t deadline = mono_ms() + (int64_t)s->lim->timeout_s * 1000;
@@ -880,7 +887,9 @@ static int render_loop(render_state *s, char *err, size_t errlen)
         const gs_run *failed = NULL;
         for (int i = 0; i < s->n; i++) {
             part *pt = &s->parts[i];
-            run_reap(&pt->run);
+            /* waitpid only when the pidfd said so (or there is none, or the pipe closed) */
+            if (exited[i] || pt->run.pidfd < 0 || pt->eof) run_reap(&pt->run);
+            exited[i] = false;
             if (pt->run.finished && !pt->run.cancelled && !run_ok(&pt->run) && !failed) failed = &pt->run;
             if (!pt->run.finished || !pt->eof) all_done = false;
         }
@@ -904,26 +913,42 @@ static int render_loop(render_state *s, char *err, size_t errlen)
             break;
         }
         struct pollfd pfds[2 * MAX_PARALLEL];
-        part *owners[2 * MAX_PARALLEL];
+        int owner[2 * MAX_PARALLEL];
+        bool is_pipe[2 * MAX_PARALLEL];
         nfds_t npfd = 0;
         for (int i = 0; i < s->n; i++) {
             part *pt = &s->parts[i];
             if (part_wants_input(pt)) {
-                owners[npfd] = pt;
+                owner[npfd] = i;
+                is_pipe[npfd] = true;
                 pfds[npfd++] = (struct pollfd){ .fd = pt->run.out_fd, .events = POLLIN };
             }
             if (!pt->run.finished && pt->run.pidfd >= 0) {
-                owners[npfd] = NULL;
+                owner[npfd] = i;
+                is_pipe[npfd] = false;
                 pfds[npfd++] = (struct pollfd){ .fd = pt->run.pidfd, .events = POLLIN };
             }
         }
         int ready = poll(pfds, npfd, poll_timeout(runs, s->n, deadline));
         if (ready <= 0) continue;
         bool bad = false;
-        for (nfds_t i = 0; i < npfd && !bad; i++)
-            if (owners[i] && (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                bad = part_read(owners[i], buf, err, errlen) != 0;
+        size_t got = 0;
+        for (nfds_t i = 0; i < npfd && !bad; i++) {
+            if (!pfds[i].revents) continue;
+            if (!is_pipe[i]) { exited[owner[i]] = true; continue; }
+            part *pt = &s->parts[owner[i]];
+            while (!bad && part_wants_input(pt)) {
+                ssize_t n = part_read(pt, buf, err, errlen);
+                if (n < 0) bad = true;
+                if (n <= 0) break;
+                got += (size_t)n;
+            }
+        }
         if (bad) { runs_stop(runs, s->n, false); break; }
+        if (got > 0 && got < SMALL_READ) {
+            struct timespec pause = { 0, PAUSE_NS };
+            nanosleep(&pause, NULL);
+        }
     }
     free(buf);
     return rc;

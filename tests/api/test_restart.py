@@ -1,6 +1,7 @@
 """test_restart.py — crash safety: kill -9 the server while faxes are in flight or
 while an upload is streaming, restart it on the same data dir, and check that
-every accepted job finishes exactly once (the audit log is the witness)."""
+every accepted job finishes exactly once (the audit log and the inbound faxes
+the built-in receiver stored are the witnesses)."""
 
 import os
 import socket
@@ -58,13 +59,26 @@ def test_kill9_while_sending_then_restart(server, tmp_path, kill_point):
     for e in events:
         if e["event"] == "job_updated" and e.get("status") in ("SUCCESS", "FAILED"):
             finals[(audit_job_id(e), e["status"])] += 1
-    problems = []
+    # The audit line is written just after the database commit, so a kill -9 landing
+    # between the two can lose one line (never add one): at most one job may lack it.
+    problems, missing = [], []
     for jid in ids:
         n_ok, n_fail = finals[(jid, "SUCCESS")], finals[(jid, "FAILED")]
-        if (n_ok, n_fail) != (1, 0):
+        if n_fail or n_ok > 1:
             problems.append(f"{jid}: {n_ok} x SUCCESS, {n_fail} x FAILED")
-    assert not problems, ("each job must have exactly one terminal job_updated audit event "
-                          "across both runs:\n" + "\n".join(problems))
+        elif n_ok == 0:
+            missing.append(jid)
+    assert not problems, ("no job may reach a terminal state twice (audit across both runs):\n"
+                          + "\n".join(problems))
+    assert len(missing) <= 1, f"terminal audit lines missing for {len(missing)} jobs: {missing}"
+    # The database witness: the built-in receiver got each fax, and each job has
+    # exactly one inbound fax, the one its inbound_id names.
+    srv.start()
+    inbound = srv.get("/inbound", params={"limit": 500}).json()
+    per_job = Counter(f["source_job_id"] for f in inbound)
+    for jid, job in jobs.items():
+        assert per_job[jid] == 1, f"job {jid} has {per_job[jid]} inbound faxes"
+        assert job["inbound_id"] in {f["id"] for f in inbound if f["source_job_id"] == jid}
 
 
 def test_kill9_during_upload(server):
