@@ -411,12 +411,18 @@ static void fax_pdf(http_request *req, http_response *res)
     if (!token || !*token) { http_res_error(res, 422, "the 'token' query parameter is required"); return; }
     char hash[65];
     sha256_hex(token, strlen(token), hash);
-    if (!rec.pdf_token_hash[0] || !secure_streq(hash, rec.pdf_token_hash)) {
+    /* Either the client's link (from POST /fax) or the provider's (minted per submission). */
+    int64_t expires;
+    if (rec.pdf_token_hash[0] && secure_streq(hash, rec.pdf_token_hash)) {
+        expires = rec.pdf_token_expires_at;
+    } else if (rec.fetch_token_hash[0] && secure_streq(hash, rec.fetch_token_hash)) {
+        expires = rec.fetch_token_expires_at;
+    } else {
         audit_event("pdf_token_rejected", "job_id", rec.id, "ip", http_req_client_ip(req), NULL);
         http_res_error(res, 403, "Invalid token");
         return;
     }
-    if (now_ms() >= rec.pdf_token_expires_at) { http_res_error(res, 403, "Token expired"); return; }
+    if (now_ms() >= expires) { http_res_error(res, 403, "Token expired"); return; }
     char path[4096], name[64];
     blob_path(g_api.blobs, "outbound", rec.id, "document.pdf", path, sizeof path);
     if (file_size(path) < 0 && !strcmp(rec.doc_type, "pdf"))

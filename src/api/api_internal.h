@@ -51,5 +51,6 @@ void api_fax_routes(const http_route **routes, int *n);
 void api_admin_routes(const http_route **routes, int *n);
 void api_health_routes(const http_route **routes, int *n);
 void api_inbound_routes(const http_route **routes, int *n);
+void api_callback_routes(const http_route **routes, int *n);
 
 #endif

@@ -32,9 +32,22 @@ typedef struct backend_outcome {
     const char *received_tiff;   /* loopback: the receiver's TIFF, to become an inbound fax */
 } backend_outcome;
 
+/* A fax that arrived through the backend (provider webhook, PBX hand-off). */
+typedef struct inbound_delivery {
+    const char *provider_sid;    /* unique per delivery within this backend: replays are dropped */
+    const char *from_number;
+    const char *to_number;
+    const char *remote_station_id;
+    const char *file_path;       /* a file the backend wrote or was handed */
+    const char *file_type;       /* "pdf" or "tiff" */
+    bool move;                   /* the gateway may move (not copy) file_path */
+} inbound_delivery;
+
 typedef struct backend_sink {
     /* Thread-safe; may be called from any thread, during or after submit. */
     void (*report)(void *ctx, const char *job_id, const backend_outcome *o);
+    /* Stores an inbound fax; fills inbound_id (33 bytes). 0, or -1 with err. */
+    int (*receive)(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen);
     void *ctx;
 } backend_sink;
 
@@ -49,9 +62,43 @@ typedef struct backend_job {
     const char *caller_id;
     const char *station_id;
     int attempt;                 /* 1-based */
+    const char *pdf_url;         /* PUBLIC_API_URL/fax/<id>/pdf?token=… for providers that fetch the PDF */
+    const char *callback_url;    /* the client's own callback_url (not the provider's) */
+    const char *provider_sid;    /* resume: what the backend reported when it accepted ("" if nothing) */
+    long long submitted_at;      /* resume: ms when the submission started (0 = never) */
 } backend_job;
 
+/* A request to one of a backend's webhook routes, as the API layer received it. */
+typedef struct webhook_request {
+    const char *method;
+    const char *path;            /* without the query */
+    const char *query;           /* the raw query string ("" if none) */
+    const char *public_url;      /* PUBLIC_API_URL + path + ("?" + query): the URL the provider called */
+    const char *content_type;
+    const char *body;
+    size_t body_len;
+    const char *client_ip;
+    const char *(*header)(const struct webhook_request *r, const char *name);   /* NULL if absent */
+    const char *(*query_param)(const struct webhook_request *r, const char *name);
+    void *ctx;                   /* for the two functions above */
+} webhook_request;
+
+typedef struct webhook_response {
+    int status;                  /* 200 unless set */
+    char content_type[64];       /* "application/json" unless set */
+    char body[1024];             /* JSON, or the text the provider expects */
+} webhook_response;
+
 typedef struct backend backend;
+
+typedef struct backend_webhook {
+    const char *method;          /* "POST" */
+    const char *path;            /* "/phaxio-callback" */
+    size_t max_body;             /* larger bodies are refused with 413 before the handler runs */
+    /* Verifies, parses and reports through the sink (outcomes, inbound faxes);
+     * answers in res. Replays of the same event must be harmless. */
+    void (*handle)(backend *b, const webhook_request *req, webhook_response *res);
+} backend_webhook;
 
 typedef struct backend_ops {
     const char *name;
@@ -63,10 +110,32 @@ typedef struct backend_ops {
      * one terminal outcome (SUCCESS or FAILURE) per call, now or later.
      * Returns 0 if the attempt started, -1 if it could not (then a FAILURE was reported). */
     int (*submit)(backend *b, const backend_job *job);
-    /* Readiness: 0 if usable, else -1 with a message that says what to fix. */
+    /* Readiness: 0 if usable, else -1 with a message that says what to fix. Cheap:
+     * no network round trip (GET /health/ready calls it). */
     int (*check)(backend *b, char *msg, size_t msglen);
     void (*destroy)(backend *b);
+
+    /* ---- optional: backends whose results arrive later ---- */
+    /* true: submit returns after OUTCOME_ACCEPTED and the result comes through a
+     * webhook or an event; the job stays in_progress meanwhile. */
+    bool async;
+    /* For an in_progress job whose submission started (job->submitted_at > 0) but whose
+     * result is unknown — after a restart, or when it is late: find out (poll the
+     * provider, look the job up by its tag) and report an outcome (ACCEPTED = still
+     * going, SUCCESS or FAILURE). Return -1 only when it is certain the fax never
+     * reached the provider, so that sending again cannot make a second fax. */
+    int (*resume)(backend *b, const backend_job *job);
+    /* Deep diagnostics for POST /admin/diagnostics/run: real round trips allowed
+     * (credentials accepted? API reachable?). Appends findings to report (JSON
+     * object text, e.g. {"auth":true,"account":"..."}); 0 if all good. */
+    int (*diagnose)(backend *b, char *report, size_t reportlen);
+    const backend_webhook *webhooks;
+    int n_webhooks;
 } backend_ops;
+
+/* What submit returns besides 0 and -1: the backend has no capacity right now
+ * (e.g. every trunk channel is busy); the job waits a moment without using up an attempt. */
+#define BACKEND_BUSY 1
 
 /* The registry: NULL for an unknown name. */
 const backend_ops *backend_find(const char *name);

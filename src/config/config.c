@@ -262,6 +262,24 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     return 0;
 }
 
+int config_env_bool(const char *name, bool dflt, bool *out, char *err, size_t errlen)
+{
+    env_view ev = {environ};
+    return env_bool(&ev, name, dflt, out, err, errlen);
+}
+
+int config_env_int(const char *name, long dflt, long lo, long hi, long *out, char *err, size_t errlen)
+{
+    env_view ev = {environ};
+    return env_int(&ev, name, dflt, lo, hi, out, err, errlen);
+}
+
+int config_env_str(const char *name, const char *dflt, char *dst, size_t dstlen, char *err, size_t errlen)
+{
+    env_view ev = {environ};
+    return env_copy(&ev, name, dflt, dst, dstlen, err, errlen);
+}
+
 int config_load(config *out, char *err, size_t errlen)
 {
     return config_load_from(out, environ, err, errlen);

@@ -70,6 +70,12 @@ int config_load(config *out, char *err, size_t errlen);
 /* Same, but from a NULL-terminated "KEY=VALUE" array (used by tests). */
 int config_load_from(config *out, char *const *envp, char *err, size_t errlen);
 
+/* For modules that read their own settings (backends): the same rules and messages
+ * as config_load, from the process environment. Unset and empty mean the default. */
+int config_env_bool(const char *name, bool dflt, bool *out, char *err, size_t errlen);
+int config_env_int(const char *name, long dflt, long lo, long hi, long *out, char *err, size_t errlen);
+int config_env_str(const char *name, const char *dflt, char *dst, size_t dstlen, char *err, size_t errlen);
+
 /* Overrides FAXBOT_LISTEN-style "HOST:PORT" (also "[::1]:8080"); -1 on a bad value. */
 int config_set_listen(config *cfg, const char *hostport, char *err, size_t errlen);
 

@@ -32,8 +32,9 @@ int doc_tiff_copy_fax_pages(const char *const *inputs, int n_inputs, const char 
 /* A fax row: 1728 pixels, 1 bit each, most significant bit first, 1 = black. */
 #define DOC_FAX_WIDTH 1728
 #define DOC_FAX_ROW_BYTES (DOC_FAX_WIDTH / 8)
-/* Room doc_mh_encode_row may need (every pixel a run, plus the EOL). */
-#define DOC_MH_ROW_MAX ((size_t)DOC_FAX_WIDTH * 3 + 16)
+/* Room doc_mh_encode_row may need: a 12-bit code for every pixel, the EOL, and 8
+ * bytes it may store past the end of the code. */
+#define DOC_MH_ROW_MAX ((size_t)DOC_FAX_WIDTH * 3 / 2 + 16)
 
 /* Codes one row as Modified Huffman (T.4 1-D): a byte-aligned EOL (fill bits, as
  * TIFF Group3Options=4 says), the runs, zero bits up to the next byte. Rows so

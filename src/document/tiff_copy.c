@@ -11,6 +11,7 @@
  * total), and the result is checked by doc_tiff_check_faxable before it is
  * published under its final name (temp file + one fsync + rename). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,31 +225,29 @@ static const mh_code black_makeup[27] = {
 
 #define FAX_ROW_WORDS (DOC_FAX_WIDTH / 64)
 
-typedef struct bit_writer { uint64_t acc; int nbits; unsigned char *out; } bit_writer;
+/* Every run length 0..1728 of one colour: make-up (if any) and terminating code
+ * as one right-aligned bit string (at most 13 + 12 bits). */
+typedef struct run_code { uint32_t code; uint32_t len; } run_code;
+static run_code white_runs[DOC_FAX_WIDTH + 1], black_runs[DOC_FAX_WIDTH + 1];
+static pthread_once_t runs_once = PTHREAD_ONCE_INIT;
 
-static inline void bits_put(bit_writer *b, uint32_t code, int len)
+static void build_runs(run_code *out, const mh_code *term, const mh_code *makeup)
 {
-    b->acc = (b->acc << len) | code;
-    b->nbits += len;
-    if (b->nbits >= 32) {
-        uint32_t top = (uint32_t)(b->acc >> (b->nbits - 32));
-        b->out[0] = (unsigned char)(top >> 24);
-        b->out[1] = (unsigned char)(top >> 16);
-        b->out[2] = (unsigned char)(top >> 8);
-        b->out[3] = (unsigned char)top;
-        b->out += 4;
-        b->nbits -= 32;
+    for (int r = 0; r <= DOC_FAX_WIDTH; r++) {
+        const mh_code *t = &term[r % 64];
+        if (r < 64) {
+            out[r] = (run_code){ t->code, t->len };
+        } else {
+            const mh_code *m = &makeup[r / 64 - 1];
+            out[r] = (run_code){ ((uint32_t)m->code << t->len) | t->code, (uint32_t)m->len + t->len };
+        }
     }
 }
 
-static inline void bits_run(bit_writer *b, int run, const mh_code *term, const mh_code *makeup)
+static void build_run_tables(void)
 {
-    if (run >= 64) {
-        const mh_code *m = &makeup[run / 64 - 1];
-        bits_put(b, m->code, m->len);
-        run %= 64;
-    }
-    bits_put(b, term[run].code, term[run].len);
+    build_runs(white_runs, white_term, white_makeup);
+    build_runs(black_runs, black_term, black_makeup);
 }
 
 static inline uint64_t load_be64(const unsigned char *p)
@@ -258,21 +257,39 @@ static inline uint64_t load_be64(const unsigned char *p)
     return __builtin_bswap64(v);
 }
 
-/* First position >= pos whose bit differs from `black`, or DOC_FAX_WIDTH. */
-static inline int next_change(const uint64_t *words, int pos, bool black)
+static inline void store_be64(unsigned char *p, uint64_t v)
 {
-    int w = pos / 64;
-    uint64_t flip = black ? ~(uint64_t)0 : 0;
-    uint64_t v = (words[w] ^ flip) & (~(uint64_t)0 >> (pos % 64));
-    while (v == 0) {
-        if (++w == FAX_ROW_WORDS) return DOC_FAX_WIDTH;
-        v = words[w] ^ flip;
-    }
-    return w * 64 + __builtin_clzll(v);
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, sizeof v);
 }
 
+/* The positions where the colour changes (white first), DOC_FAX_WIDTH last;
+ * returns how many. */
+static inline int row_changes(const uint64_t *words, uint16_t *chg)
+{
+    int n = 0;
+    uint64_t flip = 0;
+    for (int w = 0; w < FAX_ROW_WORDS; w++) {
+        uint64_t v = words[w] ^ flip;
+        while (v) {
+            int bit = __builtin_clzll(v);
+            chg[n++] = (uint16_t)(w * 64 + bit);
+            flip = ~flip;
+            /* from here on look for the other colour: flip the bits below this one */
+            v = ~v & (~(uint64_t)0 >> bit);
+        }
+    }
+    chg[n++] = DOC_FAX_WIDTH;
+    return n;
+}
+
+/* Two passes keep the dependency chains short: first where the runs end, then the
+ * codes, a white and a black run at a time. Pending bits stay in acc (fewer than 8
+ * after each step); each step stores them as 8 bytes (DOC_MH_ROW_MAX has the room)
+ * and moves past the bytes that are complete. */
 size_t doc_mh_encode_row(const unsigned char row[DOC_FAX_ROW_BYTES], unsigned char *out)
 {
+    pthread_once(&runs_once, build_run_tables);
     uint64_t words[FAX_ROW_WORDS];
     uint64_t any = 0;
     for (int i = 0; i < FAX_ROW_WORDS; i++) {
@@ -288,22 +305,32 @@ size_t doc_mh_encode_row(const unsigned char row[DOC_FAX_ROW_BYTES], unsigned ch
         out[4] = 0x80;
         return 5;
     }
-    bit_writer b = { 0, 0, out + 2 };
+    uint16_t chg[DOC_FAX_WIDTH + 2];
+    int n = row_changes(words, chg);
+    unsigned char *o = out + 2;
+    uint64_t acc = 0;
+    unsigned nbits = 0;
     int pos = 0;
-    bool black = false;
-    while (pos < DOC_FAX_WIDTH) {
-        int end = next_change(words, pos, black);
-        if (black) bits_run(&b, end - pos, black_term, black_makeup);
-        else bits_run(&b, end - pos, white_term, white_makeup);
-        pos = end;
-        black = !black;
+    int i = 0;
+    for (; i + 1 < n; i += 2) {
+        run_code cw = white_runs[chg[i] - pos];
+        run_code cb = black_runs[chg[i + 1] - chg[i]];
+        pos = chg[i + 1];
+        acc = (acc << (cw.len + cb.len)) | ((uint64_t)cw.code << cb.len) | cb.code;
+        nbits += cw.len + cb.len;
+        store_be64(o, acc << (64 - nbits));
+        o += nbits >> 3;
+        nbits &= 7;
     }
-    while (b.nbits >= 8) {
-        *b.out++ = (unsigned char)(b.acc >> (b.nbits - 8));
-        b.nbits -= 8;
+    if (i < n) {                                   /* the row ends white */
+        run_code cw = white_runs[chg[i] - pos];
+        acc = (acc << cw.len) | cw.code;
+        nbits += cw.len;
+        store_be64(o, acc << (64 - nbits));
+        o += nbits >> 3;
+        nbits &= 7;
     }
-    if (b.nbits > 0) *b.out++ = (unsigned char)(b.acc << (8 - b.nbits));
-    return (size_t)(b.out - out);
+    return (size_t)(o - out) + (nbits ? 1 : 0);
 }
 
 /* ---- page-by-page TIFF-F writer ---- */

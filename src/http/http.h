@@ -25,6 +25,7 @@ typedef struct http_response {
 /* ---- request accessors ---- */
 const char *http_req_method(const http_request *r);
 const char *http_req_path(const http_request *r);          /* decoded path, no query */
+const char *http_req_raw_query(const http_request *r);     /* the query exactly as sent, without '?'; "" if none */
 const char *http_req_header(const http_request *r, const char *name);  /* case-insensitive; NULL if absent */
 const char *http_req_query(const http_request *r, const char *name);   /* decoded; NULL if absent */
 const char *http_req_param(const http_request *r, const char *name);   /* "{id}" from the route pattern */

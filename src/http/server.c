@@ -37,7 +37,17 @@ struct http_server {
     int port;
 };
 
+/* What the URI log callback hands over before a request exists: the raw query
+ * string, kept byte for byte (signatures of provider callbacks cover it). The tag
+ * tells it apart from an http_request in *con_cls. */
+typedef struct pending_uri {
+    int tag;                     /* 0 */
+    char query[];
+} pending_uri;
+
 struct http_request {
+    int tag;                     /* 1 */
+    char *raw_query;             /* as sent, without '?'; "" if none */
     http_server *srv;
     struct MHD_Connection *conn;
     const http_route *route;
@@ -64,6 +74,7 @@ struct http_request {
 
 const char *http_req_method(const http_request *r) { return r ? r->method : NULL; }
 const char *http_req_path(const http_request *r) { return r ? r->path : NULL; }
+const char *http_req_raw_query(const http_request *r) { return r && r->raw_query ? r->raw_query : ""; }
 
 const char *http_req_header(const http_request *r, const char *name)
 {
@@ -277,6 +288,7 @@ static http_request *request_new(http_server *srv, struct MHD_Connection *conn,
     if (!r)
         return NULL;
     clock_gettime(CLOCK_MONOTONIC, &r->started);
+    r->tag = 1;
     r->srv = srv;
     r->conn = conn;
     r->method = method;
@@ -427,9 +439,15 @@ static size_t request_head_size(struct MHD_Connection *conn, const char *url, co
 static enum MHD_Result on_first_call(http_server *srv, struct MHD_Connection *conn,
                                      const char *url, const char *method, void **con_cls)
 {
+    pending_uri *pending = *con_cls;
     http_request *r = request_new(srv, conn, url, method);
-    if (!r)
+    if (!r) {
+        free(pending);
+        *con_cls = NULL;
         return MHD_NO;
+    }
+    r->raw_query = pending ? strdup(pending->query) : NULL;
+    free(pending);
     *con_cls = r;
     if (srv->opts.max_header_bytes > 0 &&
         request_head_size(conn, url, method) > srv->opts.max_header_bytes) {
@@ -502,7 +520,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
     http_server *srv = cls;
     http_request *r = *con_cls;
-    if (!r)
+    if (!r || r->tag == 0)
         return on_first_call(srv, conn, url, method, con_cls);
     if (*upload_data_size > 0) {
         size_t len = *upload_data_size;
@@ -526,6 +544,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
+    if (r->tag == 0) {           /* the request never got as far as our handler */
+        free(r);
+        return;
+    }
     if (srv->opts.on_complete)
         srv->opts.on_complete(r, r->status_sent, seconds_since(&r->started), srv->opts.ctx);
     if (r->user_free && r->user)
@@ -534,7 +556,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     r->user_free = NULL;
     res_clear_payload(&r->res);
     sb_free(&r->body);
+    free(r->raw_query);
     free(r);
+}
+
+/* Called by libmicrohttpd with the request URI exactly as sent, before it decodes it. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    q = q ? q + 1 : "";
+    size_t n = strlen(q);
+    pending_uri *p = malloc(sizeof *p + n + 1);
+    if (!p)
+        return NULL;
+    p->tag = 0;
+    memcpy(p->query, q, n + 1);
+    return p;
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -658,6 +697,7 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem_limit, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };

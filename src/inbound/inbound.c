@@ -30,12 +30,25 @@ static int copy_file(const char *from, const char *to)
     return rc;
 }
 
-int inbound_store_tiff(store *st, blob_store *blobs, const config *cfg, const char *tiff_path, bool move,
+static int place_file(const char *from, const char *to, bool move)
+{
+    if (move && rename(from, to) == 0) return 0;
+    if (copy_file(from, to)) return -1;       /* rename fails across file systems: copy then */
+    if (move) unlink(from);
+    return 0;
+}
+
+int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const char *path, const char *type, bool move,
                        const inbound_source *src, inbound_record *out, char *err, size_t errlen)
 {
-    tiff_info info;
+    bool is_pdf = type && !strcmp(type, "pdf");
+    if (!is_pdf && (!type || strcmp(type, "tiff"))) {
+        str_fmt(err, errlen, "an inbound fax must be a PDF or a TIFF");
+        return -1;
+    }
+    tiff_info info = {0};
     char cerr[512];
-    if (doc_tiff_check_faxable(tiff_path, &info, cerr, sizeof cerr)) {
+    if (!is_pdf && doc_tiff_check_faxable(path, &info, cerr, sizeof cerr)) {
         str_fmt(err, errlen, "the received fax image is not usable: %s", cerr);
         return -1;
     }
@@ -49,14 +62,23 @@ int inbound_store_tiff(store *st, blob_store *blobs, const config *cfg, const ch
         str_fmt(err, errlen, "could not prepare storage for the inbound fax");
         goto out;
     }
-    if (move ? rename(tiff_path, tiff) : copy_file(tiff_path, tiff)) {
-        if (!move || copy_file(tiff_path, tiff)) {      /* rename fails across file systems: copy then */
-            str_fmt(err, errlen, "could not store the received fax: %s", strerror(errno));
+    if (place_file(path, is_pdf ? pdf : tiff, move)) {
+        str_fmt(err, errlen, "could not store the received fax: %s", strerror(errno));
+        goto out;
+    }
+    if (is_pdf) {
+        char tmp[4096];
+        str_fmt(tmp, sizeof tmp, "%s/tmp", cfg->data_dir);
+        mkdir_p(tmp, 0700);
+        convert_limits lim = {.gs_path = cfg->gs_path, .timeout_s = cfg->convert_timeout_s, .cpu_s = cfg->convert_timeout_s,
+                              .memory_mb = cfg->convert_memory_mb, .max_pages = cfg->convert_max_pages, .parallel = 1,
+                              .tmp_dir = tmp};
+        if (doc_pdf_page_count(pdf, &lim, &info.pages, cerr, sizeof cerr)) {
+            str_fmt(err, errlen, "the received PDF is not readable: %s", cerr);
             goto out;
         }
-        unlink(tiff_path);
-    }
-    if (doc_image_to_pdf(tiff, DOC_TIFF, pdf, strcmp(cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4, cerr, sizeof cerr)) {
+    } else if (doc_image_to_pdf(tiff, DOC_TIFF, pdf, strcmp(cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4, cerr,
+                                sizeof cerr)) {
         str_fmt(err, errlen, "could not make a PDF of the received fax: %s", cerr);
         goto out;
     }

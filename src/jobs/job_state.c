@@ -25,6 +25,8 @@ const char *job_event_name(job_event_kind k)
     case JEV_FAILED: return "failed";
     case JEV_INTERRUPTED: return "interrupted";
     case JEV_CANCEL: return "cancel";
+    case JEV_SUBMITTING: return "submitting";
+    case JEV_DEFERRED: return "deferred";
     }
     return "unknown";
 }
@@ -82,10 +84,31 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         next->lease_until = now + (int64_t)pol->lease_s * 1000;   /* progress renews the lease */
         return 0;
 
+    case JEV_SUBMITTING:
+        if (!running) return refuse(cur, ev, why, whylen);
+        next->submitted_at = now;
+        next->provider_sid[0] = 0;
+        if (ev->fetch_token_hash) {
+            str_copy(next->fetch_token_hash, sizeof next->fetch_token_hash, ev->fetch_token_hash);
+            next->fetch_token_expires_at = ev->fetch_token_expires_at;
+        }
+        return 0;
+
     case JEV_ACCEPTED:
         if (!running) return refuse(cur, ev, why, whylen);
-        if (ev->provider_sid) str_copy(next->provider_sid, sizeof next->provider_sid, ev->provider_sid);
-        next->submitted_at = now;
+        if (ev->provider_sid && *ev->provider_sid) str_copy(next->provider_sid, sizeof next->provider_sid, ev->provider_sid);
+        if (!next->submitted_at) next->submitted_at = now;
+        /* The result is expected by the end of a new lease; if it is late, the backend is asked. */
+        next->lease_until = now + (int64_t)pol->lease_s * 1000;
+        return 0;
+
+    case JEV_DEFERRED:
+        if (!running) return refuse(cur, ev, why, whylen);
+        str_copy(next->status, sizeof next->status, JOB_QUEUED);
+        next->attempts = cur->attempts > 0 ? cur->attempts - 1 : 0;
+        next->lease_until = 0;
+        next->submitted_at = 0;
+        next->next_attempt_at = now + (ev->delay_ms > 0 ? ev->delay_ms : 2000);
         return 0;
 
     case JEV_SUCCEEDED:

@@ -32,6 +32,9 @@ typedef enum {
     JEV_FAILED,         /* this attempt failed; transient decides retry or FAILED */
     JEV_INTERRUPTED,    /* the attempt died with its worker (restart, lease expiry) */
     JEV_CANCEL,         /* the client cancels a queued job */
+    JEV_SUBMITTING,     /* about to hand the fax to the backend (recorded first: a crash
+                           after this point is resolved by asking the backend, not by resending) */
+    JEV_DEFERRED,       /* the backend has no capacity now: back to the queue, attempt not counted */
 } job_event_kind;
 
 typedef struct job_event {
@@ -46,6 +49,9 @@ typedef struct job_event {
     int ecm;                     /* (< 0 = keep) */
     const char *remote_station_id;
     const char *inbound_id;
+    const char *fetch_token_hash;    /* JEV_SUBMITTING: the provider's PDF fetch token */
+    int64_t fetch_token_expires_at;
+    int64_t delay_ms;                /* JEV_DEFERRED */
 } job_event;
 
 typedef struct retry_policy {

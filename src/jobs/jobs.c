@@ -82,7 +82,7 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
         inbound_source src = {.backend = j->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
                               .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
                               .source_job_id = job_id, .mailbox = ""};
-        rc = inbound_store_tiff(j->st, j->blobs, j->cfg, o->received_tiff, true, &src, out, err, sizeof err);
+        rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", true, &src, out, err, sizeof err);
         if (rc) log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
     }
     free(rec);
@@ -114,6 +114,93 @@ void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
     free(in);
 }
 
+/* Sink: a fax arrived through the backend (webhook, PBX hand-off). */
+static int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen)
+{
+    jobs *j = ctx;
+    if (!j->cfg->inbound_enabled) {
+        str_fmt(err, errlen, "inbound faxes are not enabled (INBOUND_ENABLED=false)");
+        return -1;
+    }
+    inbound_record *rec = malloc(sizeof *rec);
+    if (!rec) { str_fmt(err, errlen, "out of memory"); return -1; }
+    inbound_source src = {.backend = j->ops->name, .provider_sid = d->provider_sid, .from_number = d->from_number,
+                          .to_number = d->to_number, .remote_station_id = d->remote_station_id,
+                          .source_job_id = "", .mailbox = ""};
+    int rc = inbound_store_file(j->st, j->blobs, j->cfg, d->file_path, d->file_type, d->move, &src, rec, err, errlen);
+    if (rc == 0 && inbound_id) str_copy(inbound_id, 33, rec->id);
+    free(rec);
+    return rc;
+}
+
+/* The backend job for a stored job: what submit and resume are given. */
+void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const char *pdf, const char *pdf_url,
+                      backend_job *bj)
+{
+    memset(bj, 0, sizeof *bj);
+    bj->job_id = rec->id;
+    bj->to = rec->to_number;
+    bj->tiff_path = tiff;
+    bj->pdf_path = pdf;
+    bj->pages = rec->pages;
+    bj->fine = strcmp(rec->resolution, "standard") != 0;
+    bj->header_text = rec->header_text[0] ? rec->header_text : j->cfg->header_text;
+    bj->caller_id = rec->caller_id;
+    bj->station_id = j->cfg->station_id;
+    bj->attempt = rec->attempts;
+    bj->pdf_url = pdf_url;
+    bj->callback_url = rec->callback_url;
+    bj->provider_sid = rec->provider_sid;
+    bj->submitted_at = rec->submitted_at;
+}
+
+/* For an in_progress job whose worker is gone: an asynchronous backend that had the
+ * fax in hand is asked what became of it; otherwise the attempt is interrupted and
+ * the job goes back to the queue to be sent again. */
+void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
+{
+    job_record *rec = malloc(sizeof *rec);
+    if (!rec) return;
+    if (store_job_get(j->st, job_id, rec) == STORE_OK && !strcmp(rec->status, JOB_IN_PROGRESS)) {
+        if (j->ops->async && j->ops->resume && rec->submitted_at > 0 && j->be) {
+            char tiff[4096] = "", pdf[4096] = "";
+            blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
+            blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
+            backend_job bj;
+            jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
+            if (j->ops->resume(j->be, &bj) == 0) { free(rec); return; }
+        }
+        job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
+                        .message = why_msg};
+        char why[256];
+        job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    }
+    free(rec);
+}
+
+void jobs_webhooks(const jobs *j, const backend_webhook **list, int *n)
+{
+    *list = j->ops->webhooks;
+    *n = j->be ? j->ops->n_webhooks : 0;
+}
+
+void jobs_webhook_handle(jobs *j, int index, const webhook_request *req, webhook_response *res)
+{
+    if (!j->be || index < 0 || index >= j->ops->n_webhooks) {
+        res->status = 404;
+        str_copy(res->body, sizeof res->body, "{\"detail\":\"Not Found\"}");
+        return;
+    }
+    j->ops->webhooks[index].handle(j->be, req, res);
+}
+
+int jobs_backend_diagnose(jobs *j, char *report, size_t len)
+{
+    if (!j->be) { str_fmt(report, len, "\"backend not started\""); return -1; }
+    if (!j->ops->diagnose) { str_fmt(report, len, "{}"); return 0; }
+    return j->ops->diagnose(j->be, report, len);
+}
+
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
 {
     int64_t now = now_ms();
@@ -138,21 +225,20 @@ static void recover_interrupted(jobs *j)
     char (*ids)[33] = malloc(sizeof(*ids) * 256);
     if (!ids) return;
     int total = 0, n;
+    int64_t before = now_ms() + 1;
     /* At start no worker of ours holds anything: every in_progress job was left by
-     * a process that died. SQLite means one node, so nobody else holds them either. */
-    while ((n = store_job_lease_expired(j->st, INT64_MAX, ids, 256)) > 0) {
-        int moved = 0;
-        for (int i = 0; i < n; i++) {
-            job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
-                            .message = "the previous attempt was interrupted by a restart; sending again"};
-            char why[256];
-            if (job_transition(j, ids[i], &ev, NULL, why, sizeof why) == STORE_OK) moved++;
-        }
-        total += moved;
-        if (moved == 0) break;
+     * a process that died. SQLite means one node, so nobody else holds them either.
+     * Leases are at most lease_s ahead, so one pass over "expired before the far
+     * future" sees each such job once. */
+    int64_t horizon = before + (int64_t)j->cfg->lease_s * 1000 + 1;
+    while ((n = store_job_lease_expired(j->st, horizon, ids, 256)) > 0) {
+        for (int i = 0; i < n; i++)
+            jobs_resume_or_requeue(j, ids[i], "the previous attempt was interrupted by a restart; sending again");
+        total += n;
+        if (n < 256 || total > 100000) break;
     }
     free(ids);
-    if (total) log_info("recovered %d job(s) interrupted by the last stop", total);
+    if (total) log_info("looked again at %d job(s) left in progress by the last stop", total);
 }
 
 jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch, char *err, size_t errlen)
@@ -173,7 +259,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
         goto fail;
     }
     if (!dispatch) return j;
-    backend_sink sink = {.report = jobs_on_outcome, .ctx = j};
+    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = j};
     j->be = j->ops->create(cfg, sink, err, errlen);
     if (!j->be) goto fail;
     recover_interrupted(j);

@@ -42,6 +42,16 @@ int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_
  * current state (why says so), or STORE_ERROR. */
 int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record *out, char *why, size_t whylen);
 
+/* The active backend's webhook routes (for the api layer to register), and the
+ * dispatch of one request to the backend that owns it. */
+struct backend_webhook;
+struct webhook_request;
+struct webhook_response;
+void jobs_webhooks(const jobs *j, const struct backend_webhook **list, int *n);
+void jobs_webhook_handle(jobs *j, int index, const struct webhook_request *req, struct webhook_response *res);
+/* Deep diagnostics of the backend (real round trips): JSON text in report. */
+int jobs_backend_diagnose(jobs *j, char *report, size_t len);
+
 /* Readiness of the backend. */
 int jobs_backend_check(jobs *j, char *msg, size_t msglen);
 const char *jobs_backend_name(const jobs *j);

@@ -36,7 +36,11 @@ void retention_stop(retention *r);
 /* One pass; returns how many faxes had their files deleted. */
 int retention_sweep(jobs *j);
 
-/* jobs.c: the sink backends report into */
+/* jobs.c */
+void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const char *pdf, const char *pdf_url,
+                      backend_job *bj);
+void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg);
+/* the sink backends report into */
 void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o);
 
 #endif

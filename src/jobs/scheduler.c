@@ -131,13 +131,32 @@ static void run_attempt(jobs *j, const char *id)
         log_warn("job %s: %s", id, why);
         goto done;
     }
-    backend_job bj = {
-        .job_id = rec->id, .to = rec->to_number, .tiff_path = tiff, .pdf_path = pdf, .pages = pages,
-        .fine = strcmp(rec->resolution, "standard") != 0,
-        .header_text = rec->header_text[0] ? rec->header_text : j->cfg->header_text,
-        .caller_id = rec->caller_id, .station_id = j->cfg->station_id, .attempt = rec->attempts,
-    };
-    j->ops->submit(j->be, &bj);
+    /* A fresh fetch token for providers that download the PDF themselves, recorded
+     * (hashed) together with the fact that the submission starts — before the
+     * backend is called, so that a crash in between is resolved by asking the
+     * provider rather than by sending a second fax. */
+    unsigned char raw[24];
+    char token[40], token_hash[65], pdf_url[1024] = "";
+    random_bytes(raw, sizeof raw);
+    base64url_encode(raw, sizeof raw, token);
+    sha256_hex(token, strlen(token), token_hash);
+    if (j->cfg->public_api_url[0])
+        str_fmt(pdf_url, sizeof pdf_url, "%s/fax/%s/pdf?token=%s", j->cfg->public_api_url, rec->id, token);
+    job_event submitting = {.kind = JEV_SUBMITTING, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
+                            .fetch_token_hash = token_hash,
+                            .fetch_token_expires_at = now_ms() + (int64_t)j->cfg->pdf_token_ttl_minutes * 60000};
+    if (job_transition(j, id, &submitting, rec, why, sizeof why) != STORE_OK) {
+        log_warn("job %s: %s", id, why);
+        goto done;
+    }
+    backend_job bj;
+    jobs_backend_job(j, rec, tiff, pdf, pdf_url[0] ? pdf_url : NULL, &bj);
+    int rc = j->ops->submit(j->be, &bj);
+    if (rc == BACKEND_BUSY) {
+        job_event deferred = {.kind = JEV_DEFERRED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
+                              .delay_ms = 2000};
+        job_transition(j, id, &deferred, NULL, why, sizeof why);
+    }
 done:
     free(rec);
 }
@@ -202,10 +221,8 @@ static void reclaim_expired(scheduler *s)
         bool ours = held_by_us(s, ids[i]);
         pthread_mutex_unlock(&s->lock);
         if (ours) continue;
-        job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
-                        .message = "the previous attempt's lease expired; sending again"};
-        char why[256];
-        job_transition(s->j, ids[i], &ev, NULL, why, sizeof why);
+        /* Asynchronous backends: the result is late, so ask; others: the worker died. */
+        jobs_resume_or_requeue(s->j, ids[i], "the previous attempt's lease expired; sending again");
     }
 }
 

@@ -51,6 +51,8 @@ typedef struct job_record {
     char remote_station_id[32];
     char inbound_id[33];
     int64_t artifacts_deleted_at;    /* ms: uploads and images removed by ARTIFACT_TTL_DAYS (0 = kept) */
+    char fetch_token_hash[65];   /* sha256 of the token in the URL a provider fetches the PDF from */
+    int64_t fetch_token_expires_at;
 } job_record;
 
 typedef struct job_filter {

@@ -92,6 +92,8 @@ static const char *const migrations[] = {
     ");",
     /* v2: inbound faxes, and artifact expiry on jobs */
     "ALTER TABLE fax_jobs ADD COLUMN artifacts_deleted_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE fax_jobs ADD COLUMN fetch_token_hash TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE fax_jobs ADD COLUMN fetch_token_expires_at INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX fax_jobs_finished ON fax_jobs(updated_at) WHERE status IN ('SUCCESS','FAILED','cancelled')"
     " AND artifacts_deleted_at = 0;"
     "CREATE TABLE inbound_faxes ("
@@ -151,7 +153,7 @@ static const col_desc job_cols[] = {
     JTEXT(caller_id), JTEXT(callback_url), JTEXT(api_key_id), JTEXT(idempotency_key), JTEXT(pdf_token_hash),
     JCOL(pdf_token_expires_at, COL_I64), JCOL(cancel_requested, COL_BOOL), JCOL(duration_s, COL_REAL),
     JCOL(bit_rate, COL_INT), JCOL(ecm, COL_INT), JTEXT(remote_station_id), JTEXT(inbound_id),
-    JCOL(artifacts_deleted_at, COL_I64),
+    JCOL(artifacts_deleted_at, COL_I64), JTEXT(fetch_token_hash), JCOL(fetch_token_expires_at, COL_I64),
 };
 #define N_JOB_COLS ((int)(sizeof job_cols / sizeof job_cols[0]))
 

@@ -1,7 +1,9 @@
 /* test_document.c — the document module against the real thing: Ghostscript,
  * Cairo/Pango, libjpeg and libtiff. Every fixture (PDFs, PNG, JPEG, TIFFs, text)
  * is generated here into a private temp directory, so nothing big is committed.
- * pdftotext (poppler-utils) proves that wrapped text was not cut off. */
+ * pdftotext (poppler-utils) proves that wrapped text was not cut off; libtiff's
+ * own decoder and plain `gs -sDEVICE=tiffg3` check our Modified Huffman coder
+ * (doc_internal.h, included for it). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <jpeglib.h>
 #include <tiffio.h>
 #include "document/document.h"
+#include "document/doc_internal.h"
 #include "util/util.h"
 
 static char g_dir[256];
@@ -731,6 +734,314 @@ static void test_images_bad(void **state)
     assert_int_equal(doc_image_to_pdf(tpath("ok.png"), DOC_PDF, tpath("n.pdf"), PAPER_LETTER, err, sizeof err), -1);
 }
 
+/* ---- our MH coder and page writer against libtiff's decoder ---- */
+
+static void set_run(unsigned char *row, int from, int to)
+{
+    for (int x = from; x < to; x++) row[x / 8] |= (unsigned char)(0x80 >> (x % 8));
+}
+
+/* Row y of the synthetic test page: every kind of run, random ones too. */
+static void synthetic_row(unsigned char *row, int y, unsigned int *seed)
+{
+    memset(row, 0, DOC_FAX_ROW_BYTES);
+    switch (y % 12) {
+    case 0: break;                                                  /* white */
+    case 1: memset(row, 0xFF, DOC_FAX_ROW_BYTES); break;            /* black */
+    /* runs of 1 from a black first pixel (not all the row: libtiff's decoder takes at
+     * most 1728 runs a row, and white 0 + 1728 would be one more) */
+    case 2: memset(row, 0xAA, DOC_FAX_ROW_BYTES - 1); break;
+    case 3: memset(row, 0x55, DOC_FAX_ROW_BYTES); break;            /* runs of 1, white first */
+    case 4: set_run(row, y % DOC_FAX_WIDTH, y % DOC_FAX_WIDTH + 1); break;   /* one dot */
+    case 5: set_run(row, DOC_FAX_WIDTH - 1, DOC_FAX_WIDTH); break;  /* last pixel */
+    case 6: set_run(row, 0, 1 + y % 1727); break;                   /* long black from the left */
+    case 7: set_run(row, 63, 64 + (y * 7) % 1600); break;           /* make-up + terminating */
+    default: {                                                      /* random runs */
+        int x = 0;
+        bool black = false;
+        while (x < DOC_FAX_WIDTH) {
+            *seed = *seed * 1103515245u + 12345u;
+            int len = (int)((*seed >> 16) % ((y % 3) ? 70u : 300u));
+            if (black) set_run(row, x, x + len < DOC_FAX_WIDTH ? x + len : DOC_FAX_WIDTH);
+            x += len;
+            black = !black;
+        }
+    }
+    }
+}
+
+static void test_mh_coder_roundtrip(void **state)
+{
+    (void)state;
+    enum { PAGES = 3, ROWS = 600 };
+    char err[256] = "";
+    doc_fax_writer *w = doc_fax_writer_open(tpath("mh.tif"), err, sizeof err);
+    assert_non_null(w);
+    unsigned char *code = malloc((size_t)ROWS * DOC_MH_ROW_MAX);
+    unsigned char row[DOC_FAX_ROW_BYTES];
+    unsigned int seed = 7;
+    for (int p = 0; p < PAGES; p++) {
+        size_t len = 0;
+        for (int y = 0; y < ROWS; y++) {
+            synthetic_row(row, y + p * ROWS, &seed);
+            size_t n = doc_mh_encode_row(row, code + len);
+            assert_true(n >= 5 && n <= DOC_MH_ROW_MAX - 8);
+            assert_int_equal(code[len], 0x00);                    /* byte-aligned EOL */
+            assert_int_equal(code[len + 1], 0x01);
+            len += n;
+        }
+        assert_int_equal(doc_fax_writer_add_page(w, code, len, ROWS, p != 1, PAGES, err, sizeof err), 0);
+    }
+    free(code);
+    /* pages of mixed resolution are not a fax: finish refuses them and leaves nothing */
+    int pages = -1;
+    assert_int_equal(doc_fax_writer_finish(w, &pages, err, sizeof err), -1);
+    assert_true(contains(err, "resolution"));
+    assert_int_equal(file_size(tpath("mh.tif")), -1);
+
+    w = doc_fax_writer_open(tpath("mh.tif"), err, sizeof err);
+    assert_non_null(w);
+    code = malloc((size_t)ROWS * DOC_MH_ROW_MAX);
+    seed = 7;
+    for (int p = 0; p < PAGES; p++) {
+        size_t len = 0;
+        for (int y = 0; y < ROWS; y++) {
+            synthetic_row(row, y + p * ROWS, &seed);
+            len += doc_mh_encode_row(row, code + len);
+        }
+        assert_int_equal(doc_fax_writer_add_page(w, code, len, ROWS, true, PAGES, err, sizeof err), 0);
+    }
+    free(code);
+    assert_int_equal(doc_fax_writer_finish(w, &pages, err, sizeof err), 0);
+    assert_int_equal(pages, PAGES);
+
+    /* libtiff decodes exactly the rows we coded */
+    page_facts f[4];
+    assert_int_equal(tiff_pages_facts(tpath("mh.tif"), f, 4), PAGES);
+    TIFF *t = TIFFOpen(tpath("mh.tif"), "r");
+    assert_non_null(t);
+    seed = 7;
+    unsigned char got[DOC_FAX_ROW_BYTES];
+    for (int p = 0; p < PAGES; p++) {
+        assert_int_equal(f[p].comp, COMPRESSION_CCITTFAX3);
+        assert_int_equal(f[p].g3opts, GROUP3OPT_FILLBITS);
+        assert_int_equal(f[p].pageno, p);
+        assert_int_equal(f[p].total, PAGES);
+        assert_int_equal(f[p].length, ROWS);
+        assert_true(TIFFSetDirectory(t, (tdir_t)p));
+        for (int y = 0; y < ROWS; y++) {
+            synthetic_row(row, y + p * ROWS, &seed);
+            if (TIFFReadScanline(t, got, (uint32_t)y, 0) != 1) fail_msg("page %d row %d (kind %d) does not decode", p, y, (y + p * ROWS) % 12);
+            if (memcmp(row, got, sizeof row) != 0) fail_msg("page %d row %d decodes differently", p, y);
+        }
+    }
+    TIFFClose(t);
+
+    /* abort leaves nothing behind */
+    w = doc_fax_writer_open(tpath("gone.tif"), err, sizeof err);
+    assert_non_null(w);
+    doc_fax_writer_abort(w);
+    assert_int_equal(file_size(tpath("gone.tif")), -1);
+}
+
+/* ---- the same pixels as plain Ghostscript, with fewer Ghostscript runs ---- */
+
+static void plain_gs_tiff(const char *pdf, const char *out, const char *res, const char *paper)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "gs -q -dSAFER -dBATCH -dNOPAUSE -sDEVICE=tiffg3 -r%s -sPAPERSIZE=%s -dFIXEDMEDIA "
+             "-dPDFFitPage -sOutputFile='%s' '%s'", res, paper, out, pdf);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void assert_same_pixels(const char *a, const char *b, int pages)
+{
+    for (int p = 0; p < pages; p++) {
+        size_t la, lb;
+        unsigned char *pa = tiff_page_pixels(a, p, &la), *pb = tiff_page_pixels(b, p, &lb);
+        assert_int_equal(la, lb);
+        if (memcmp(pa, pb, la) != 0) fail_msg("page %d of %s differs from %s", p + 1, a, b);
+        free(pa);
+        free(pb);
+    }
+}
+
+static void test_pdf_matches_plain_gs(void **state)
+{
+    (void)state;
+    make_pdf(tpath("m-letter.pdf"), 5, 612, 792);
+    make_pdf(tpath("m-a4.pdf"), 4, 595, 842);
+    convert_limits l = test_limits();
+    l.parallel = 2;
+    char err[256] = "";
+    int pages = 0;
+    assert_int_equal(doc_pdf_to_tiff(tpath("m-letter.pdf"), tpath("m1.tif"), RES_FINE, PAPER_LETTER, &l, &pages,
+                                     err, sizeof err), 0);
+    assert_int_equal(pages, 5);
+    plain_gs_tiff(tpath("m-letter.pdf"), tpath("m1-gs.tif"), "204x196", "letter");
+    assert_same_pixels(tpath("m1.tif"), tpath("m1-gs.tif"), 5);
+
+    assert_int_equal(doc_pdf_to_tiff(tpath("m-a4.pdf"), tpath("m2.tif"), RES_STANDARD, PAPER_A4, &l, &pages,
+                                     err, sizeof err), 0);
+    assert_int_equal(pages, 4);
+    plain_gs_tiff(tpath("m-a4.pdf"), tpath("m2-gs.tif"), "204x98", "a4");
+    assert_same_pixels(tpath("m2.tif"), tpath("m2-gs.tif"), 4);
+}
+
+/* A Ghostscript that logs how it was called before it runs the real one. */
+static const char *logging_gs(void)
+{
+    const char *script = tpath("logging-gs.sh");
+    char body[1024];
+    snprintf(body, sizeof body, "#!/bin/sh\necho \"$*\" >> '%s'\nexec gs \"$@\"\n", tpath("calls-of-gs.log"));
+    write_text(script, body);
+    assert_int_equal(chmod(script, 0700), 0);
+    unlink(tpath("calls-of-gs.log"));
+    return script;
+}
+
+static int gs_calls(int *count_only)
+{
+    char *log = NULL;
+    size_t len = 0;
+    *count_only = 0;
+    if (read_file_all(tpath("calls-of-gs.log"), &log, &len, 1 << 20) != 0) return 0;
+    int n = 0;
+    for (char *p = log; (p = strchr(p, '\n')) != NULL; p++) n++;
+    for (char *p = log; (p = strstr(p, "-dNODISPLAY")) != NULL; p++) (*count_only)++;
+    free(log);
+    return n;
+}
+
+static void test_pdf_process_choice(void **state)
+{
+    (void)state;
+    make_pdf(tpath("one.pdf"), 1, 612, 792);
+    make_pdf(tpath("twelve.pdf"), 12, 612, 792);
+    convert_limits l = test_limits();
+    l.parallel = 2;
+    l.gs_path = logging_gs();
+    char err[256] = "";
+    int pages = 0, count_only = 0;
+
+    /* one page: one Ghostscript, and no run just to count pages */
+    assert_int_equal(doc_pdf_to_tiff(tpath("one.pdf"), tpath("one.tif"), RES_FINE, PAPER_LETTER, &l, &pages,
+                                     err, sizeof err), 0);
+    assert_int_equal(pages, 1);
+    assert_int_equal(gs_calls(&count_only), 1);
+    assert_int_equal(count_only, 0);
+
+    /* twelve pages: two Ghostscripts, odd and even pages, back in order */
+    l.gs_path = logging_gs();
+    assert_int_equal(doc_pdf_to_tiff(tpath("twelve.pdf"), tpath("twelve.tif"), RES_FINE, PAPER_LETTER, &l, &pages,
+                                     err, sizeof err), 0);
+    assert_int_equal(pages, 12);
+    assert_int_equal(gs_calls(&count_only), 2);
+    assert_int_equal(count_only, 0);
+    page_facts f[14];
+    assert_int_equal(tiff_pages_facts(tpath("twelve.tif"), f, 14), 12);
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(f[i].pageno, i);
+        assert_int_equal(f[i].total, 12);
+    }
+    l.parallel = 1;
+    l.gs_path = "gs";
+    assert_int_equal(doc_pdf_to_tiff(tpath("twelve.pdf"), tpath("twelve-1.tif"), RES_FINE, PAPER_LETTER, &l, &pages,
+                                     err, sizeof err), 0);
+    assert_same_pixels(tpath("twelve.tif"), tpath("twelve-1.tif"), 12);
+
+    /* over the page limit: the exact count in the message, nothing rendered or written */
+    l.parallel = 2;
+    l.max_pages = 11;
+    int64_t t0 = mono_ms();
+    assert_int_equal(doc_pdf_to_tiff(tpath("twelve.pdf"), tpath("over.tif"), RES_FINE, PAPER_LETTER, &l, &pages,
+                                     err, sizeof err), -1);
+    assert_string_equal(err, "the document has 12 pages; the limit is 11");
+    assert_int_equal(pages, 0);
+    assert_int_equal(file_size(tpath("over.tif")), -1);
+    assert_true(mono_ms() - t0 < 10000);
+}
+
+/* A PDF from object bodies (object i+1 = objs[i]), with a correct xref. */
+static void write_pdf_objects(const char *path, const char *const *objs, const size_t *lens, int n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    long offsets[16];
+    assert_true(n <= 16);
+    fputs("%PDF-1.7\n", f);
+    for (int i = 0; i < n; i++) {
+        offsets[i] = ftell(f);
+        fprintf(f, "%d 0 obj\n", i + 1);
+        fwrite(objs[i], 1, lens[i], f);
+        fputs("\nendobj\n", f);
+    }
+    long xref = ftell(f);
+    fprintf(f, "xref\n0 %d\n0000000000 65535 f \n", n + 1);
+    for (int i = 0; i < n; i++) fprintf(f, "%010ld 00000 n \n", offsets[i]);
+    fprintf(f, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%ld\n%%%%EOF\n", n + 1, xref);
+    fclose(f);
+}
+
+static void test_pdf_missing_page_and_portfolio(void **state)
+{
+    (void)state;
+    convert_limits l = test_limits();
+    l.parallel = 2;
+    char err[256] = "";
+    int pages = -1;
+    static const char content[] = "<< /Length 20 >>\nstream\n0 g 72 72 200 200 re f\nendstream";
+
+    /* the page tree names a third page that does not exist */
+    const char *missing[] = {
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R 4 0 R 9 0 R] /Count 3 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>",
+        content,
+    };
+    size_t missing_lens[5];
+    for (int i = 0; i < 5; i++) missing_lens[i] = strlen(missing[i]);
+    write_pdf_objects(tpath("no-page3.pdf"), missing, missing_lens, 5);
+    assert_int_equal(doc_pdf_to_tiff(tpath("no-page3.pdf"), tpath("no-page3.tif"), RES_FINE, PAPER_LETTER, &l, &pages,
+                                     err, sizeof err), -1);
+    assert_true(contains(err, "page 3 of the 3 pages of the PDF could not be rendered"));
+    assert_int_equal(pages, 0);
+    assert_int_equal(file_size(tpath("no-page3.tif")), -1);
+
+    /* a portfolio: its pages are in an attached PDF, not in the document */
+    make_pdf(tpath("attached.pdf"), 3, 612, 792);
+    char *inner = NULL;
+    size_t inner_len = 0;
+    assert_int_equal(read_file_all(tpath("attached.pdf"), &inner, &inner_len, 1 << 20), 0);
+    char head[96];
+    int head_len = snprintf(head, sizeof head, "<< /Type /EmbeddedFile /Length %zu >>\nstream\n", inner_len);
+    char *embedded = malloc((size_t)head_len + inner_len + 16);
+    memcpy(embedded, head, (size_t)head_len);
+    memcpy(embedded + head_len, inner, inner_len);
+    memcpy(embedded + head_len + inner_len, "\nendstream", 10);
+    const char *portfolio[] = {
+        "<< /Type /Catalog /Pages 2 0 R /Collection << /View /D >> "
+        "/Names << /EmbeddedFiles << /Names [(a.pdf) 5 0 R] >> >> >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        content,
+        "<< /Type /Filespec /F (a.pdf) /UF (a.pdf) /EF << /F 6 0 R >> >>",
+        embedded,
+    };
+    size_t portfolio_lens[6];
+    for (int i = 0; i < 5; i++) portfolio_lens[i] = strlen(portfolio[i]);
+    portfolio_lens[5] = (size_t)head_len + inner_len + 10;
+    write_pdf_objects(tpath("portfolio.pdf"), portfolio, portfolio_lens, 6);
+    free(inner);
+    free(embedded);
+    assert_int_equal(doc_pdf_to_tiff(tpath("portfolio.pdf"), tpath("portfolio.tif"), RES_FINE, PAPER_LETTER, &l,
+                                     &pages, err, sizeof err), -1);
+    assert_true(contains(err, "portfolio"));
+    assert_int_equal(doc_pdf_page_count(tpath("portfolio.pdf"), &l, &pages, err, sizeof err), -1);
+    assert_true(contains(err, "portfolio"));
+}
+
 /* ---- TIFF check and pass-through ---- */
 
 static void test_tiff_check(void **state)
@@ -856,6 +1167,10 @@ int main(void)
         cmocka_unit_test(test_text_empty_and_formfeed),
         cmocka_unit_test(test_pdf_to_tiff_resolutions),
         cmocka_unit_test(test_pdf_to_tiff_parallel_matches),
+        cmocka_unit_test(test_mh_coder_roundtrip),
+        cmocka_unit_test(test_pdf_matches_plain_gs),
+        cmocka_unit_test(test_pdf_process_choice),
+        cmocka_unit_test(test_pdf_missing_page_and_portfolio),
         cmocka_unit_test(test_pdf_corrupt),
         cmocka_unit_test(test_pdf_limits),
         cmocka_unit_test(test_images_to_tiff),

@@ -546,7 +546,7 @@ static backend *make_backend(recorder *rec, const config *cfg, char *err, size_t
 {
     memset(rec, 0, sizeof(*rec));
     pthread_mutex_init(&rec->mu, NULL);
-    backend_sink sink = { record, rec };
+    backend_sink sink = { .report = record, .ctx = rec };
     return backend_loopback_ops.create(cfg, sink, err, errlen);
 }
 

@@ -157,7 +157,7 @@ static void terminal_states_never_change(void **state)
     (void)state;
     const char *terminal[] = {JOB_SUCCESS, JOB_FAILED, JOB_CANCELLED};
     job_event_kind kinds[] = {JEV_CLAIM, JEV_PREPARED, JEV_ACCEPTED, JEV_PROGRESS, JEV_SUCCEEDED,
-                              JEV_FAILED, JEV_INTERRUPTED, JEV_CANCEL};
+                              JEV_FAILED, JEV_INTERRUPTED, JEV_CANCEL, JEV_SUBMITTING, JEV_DEFERRED};
     for (size_t t = 0; t < 3; t++) {
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             job_record cur = make_job(terminal[t], 1, 3), next;
@@ -183,6 +183,39 @@ static void updated_at_strictly_increases(void **state)
     assert_true(next.updated_at > cur.updated_at);
 }
 
+static void submission_is_recorded_then_accepted(void **state)
+{
+    (void)state;
+    job_record cur = make_job(JOB_IN_PROGRESS, 1, 3), next, after;
+    job_event e = ev_of(JEV_SUBMITTING);
+    e.fetch_token_hash = "abc";
+    e.fetch_token_expires_at = 9999;
+    char why[128];
+    assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), 0);
+    assert_int_equal(next.submitted_at, 5000);
+    assert_string_equal(next.fetch_token_hash, "abc");
+    assert_string_equal(next.status, JOB_IN_PROGRESS);
+    job_event acc = ev_of(JEV_ACCEPTED);
+    acc.provider_sid = "PX-1";
+    assert_int_equal(job_state_apply(&next, &acc, &pol, 7000, &after, why, sizeof why), 0);
+    assert_string_equal(after.provider_sid, "PX-1");
+    assert_int_equal(after.submitted_at, 5000);          /* when it started, not when it was confirmed */
+    assert_int_equal(after.lease_until, 7000 + 300 * 1000);  /* the result is expected within a lease */
+}
+
+static void deferred_does_not_use_an_attempt(void **state)
+{
+    (void)state;
+    job_record cur = make_job(JOB_IN_PROGRESS, 2, 3), next;
+    job_event e = ev_of(JEV_DEFERRED);
+    e.delay_ms = 1500;
+    char why[128];
+    assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), 0);
+    assert_string_equal(next.status, JOB_QUEUED);
+    assert_int_equal(next.attempts, 1);
+    assert_int_equal(next.next_attempt_at, 6500);
+}
+
 static void backoff_doubles_and_caps(void **state)
 {
     (void)state;
@@ -205,6 +238,8 @@ int main(void)
         cmocka_unit_test(cancel_only_when_queued),
         cmocka_unit_test(terminal_states_never_change),
         cmocka_unit_test(updated_at_strictly_increases),
+        cmocka_unit_test(submission_is_recorded_then_accepted),
+        cmocka_unit_test(deferred_does_not_use_an_attempt),
         cmocka_unit_test(backoff_doubles_and_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,101 @@
+/* api_callbacks.c — the routes through which providers and PBXs reach the active
+ * backend (status callbacks, inbound webhooks, internal hand-offs), and the admin
+ * diagnostics. The api layer only carries the request: each backend verifies its
+ * own signatures and parses its own formats, and the job layer applies the result. */
+#include "api/api_internal.h"
+#include "backend/backend.h"
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *wh_header(const webhook_request *r, const char *name)
+{
+    return http_req_header(r->ctx, name);
+}
+
+static const char *wh_query(const webhook_request *r, const char *name)
+{
+    return http_req_query(r->ctx, name);
+}
+
+/* Finds the webhook this request was routed to (by method and path). */
+static int find_webhook(http_request *req)
+{
+    const backend_webhook *list;
+    int n;
+    jobs_webhooks(g_api.jobs, &list, &n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(list[i].method, http_req_method(req)) && !strcmp(list[i].path, http_req_path(req))) return i;
+    return -1;
+}
+
+static void webhook(http_request *req, http_response *res)
+{
+    int idx = find_webhook(req);
+    if (idx < 0) { http_res_error(res, 404, "Not Found"); return; }
+    size_t len = 0;
+    const char *body = http_req_body(req, &len);
+    const char *query = http_req_raw_query(req);
+    char url[2048];
+    const char *base = g_api.cfg->public_api_url;
+    str_fmt(url, sizeof url, "%s%s%s%s", base, http_req_path(req), query && *query ? "?" : "", query ? query : "");
+    webhook_request wr = {.method = http_req_method(req), .path = http_req_path(req), .query = query ? query : "",
+                          .public_url = url, .content_type = http_req_header(req, "Content-Type"),
+                          .body = body, .body_len = len, .client_ip = http_req_client_ip(req),
+                          .header = wh_header, .query_param = wh_query, .ctx = req};
+    webhook_response *wres = calloc(1, sizeof *wres);
+    if (!wres) { http_res_error(res, 503, "out of memory"); return; }
+    wres->status = 200;
+    str_copy(wres->content_type, sizeof wres->content_type, "application/json");
+    str_copy(wres->body, sizeof wres->body, "{\"status\":\"ok\"}");
+    jobs_webhook_handle(g_api.jobs, idx, &wr, wres);
+    http_res_text(res, wres->status ? wres->status : 200, wres->content_type, wres->body);
+    free(wres);
+}
+
+/* POST /admin/diagnostics/run: every check, with real round trips where the backend has them. */
+static void diagnostics(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require_admin(req, res, &who)) return;
+    char msg[512] = "";
+    json_t *checks = json_object();
+    json_object_set_new(checks, "db", json_boolean(store_ping(g_api.st, msg, sizeof msg) == 0));
+    int64_t free_bytes = 0;
+    json_object_set_new(checks, "storage", json_boolean(blob_check(g_api.blobs, &free_bytes, msg, sizeof msg) == 0));
+    json_object_set_new(checks, "storage_free_bytes", json_integer(free_bytes));
+    msg[0] = 0;
+    bool ready = jobs_backend_check(g_api.jobs, msg, sizeof msg) == 0;
+    json_object_set_new(checks, "backend_config", json_boolean(ready));
+    json_object_set_new(checks, "backend_message", json_string(msg));
+    char *report = calloc(1, 8192);
+    bool deep_ok = false;
+    if (report) {
+        deep_ok = jobs_backend_diagnose(g_api.jobs, report, 8192) == 0;
+        json_t *d = json_loads(report, JSON_DECODE_ANY, NULL);
+        json_object_set_new(checks, "backend", d ? d : json_string(report));
+        free(report);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
+    json_object_set_new(o, "ok", json_boolean(ready && deep_ok));
+    json_object_set_new(o, "checks", checks);
+    api_json(res, 200, o);
+}
+
+static http_route g_cb_routes[16];
+
+void api_callback_routes(const http_route **routes, int *n)
+{
+    const backend_webhook *list;
+    int nw;
+    jobs_webhooks(g_api.jobs, &list, &nw);
+    int k = 0;
+    g_cb_routes[k++] = (http_route){.method = "POST", .pattern = "/admin/diagnostics/run", .handle = diagnostics};
+    for (int i = 0; i < nw && k < (int)(sizeof g_cb_routes / sizeof g_cb_routes[0]); i++)
+        g_cb_routes[k++] = (http_route){.method = list[i].method, .pattern = list[i].path, .body_mode = HTTP_BODY_BUFFER,
+                                        .max_body = list[i].max_body ? list[i].max_body : 65536, .handle = webhook};
+    *routes = g_cb_routes;
+    *n = k;
+}
