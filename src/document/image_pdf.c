@@ -316,7 +316,7 @@ static int draw_single_image(const char *in_path, doc_type type, cairo_t *cr, co
     return rc;
 }
 
-int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
+int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
                      char *err, size_t errlen)
 {
     if (!in_path || !out_pdf) { str_fmt(err, errlen, "no input or output file given"); return -1; }

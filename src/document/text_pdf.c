@@ -263,7 +263,7 @@ static int render_text(text_reader *rd, FILE *out, paper_size paper, char *err, 
     return rc;
 }
 
-int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen)
+int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen)
 {
     if (!in_path || !out_pdf) { str_fmt(err, errlen, "no input or output file given"); return -1; }
     if (check_text_file(in_path, err, errlen) != 0) return -1;
