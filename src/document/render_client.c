@@ -27,6 +27,19 @@
 #define RENDER_MEMORY_MB 1024
 #define RENDER_FSIZE_MB 512
 
+/* AddressSanitizer reserves terabytes of address space for its shadow memory, so a
+ * sanitizer build of the helper cannot run under an address-space limit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RENDER_LIMIT_AS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RENDER_LIMIT_AS 0
+#endif
+#endif
+#ifndef RENDER_LIMIT_AS
+#define RENDER_LIMIT_AS 1
+#endif
+
 static int find_helper(char *out, size_t outlen)
 {
     const char *env = getenv("FAXBOT_RENDER");
@@ -68,7 +81,7 @@ static int run_helper(char *const argv[], char *err, size_t errlen)
         if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
         dup2(pipefd[1], 2);
         limit(RLIMIT_CPU, RENDER_CPU_S);
-        limit(RLIMIT_AS, (rlim_t)RENDER_MEMORY_MB << 20);
+        if (RENDER_LIMIT_AS) limit(RLIMIT_AS, (rlim_t)RENDER_MEMORY_MB << 20);
         limit(RLIMIT_FSIZE, (rlim_t)RENDER_FSIZE_MB << 20);
         limit(RLIMIT_CORE, 0);
         execvp(argv[0], argv);
