@@ -5,7 +5,9 @@
 #include "auth/audit.h"
 #include "blob/blob.h"
 #include "cli/cli.h"
+#include "cli/asterisk_config.h"
 #include "cli/selftest.h"
+#include "cli/freeswitch_config.h"
 #include "config/config.h"
 #include "document/document.h"
 #include "http/http.h"
@@ -37,7 +39,9 @@ static void usage(FILE *f)
             "                                           turn a PDF, text or image into a fax TIFF\n"
             "  faxbot selftest [--transport audio|t38|both] [--ecm on|off|both] [--keep]\n"
             "                                           fax a generated document to itself and check every pixel\n"
-            "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n\n"
+            "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n"
+            "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
+            "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n\n"
             "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"
             "FAXBOT_API_KEY (or API_KEY). See README.md for every setting.\n");
 }
@@ -235,6 +239,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "freeswitch-config")) return cli_freeswitch_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys")) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = !strcmp(cmd, "send") ? cli_send(argc - 1, argv + 1)

@@ -5,9 +5,19 @@
 #include <string.h>
 
 extern const backend_ops backend_loopback_ops;
+extern const backend_ops backend_sip_ops;
+extern const backend_ops backend_sinch_ops;
+extern const backend_ops backend_signalwire_ops;
+extern const backend_ops backend_freeswitch_ops;
+extern const backend_ops backend_phaxio_ops;
 
 static const backend_ops *const registry[] = {
     &backend_loopback_ops,
+    &backend_sip_ops,
+    &backend_sinch_ops,
+    &backend_signalwire_ops,
+    &backend_freeswitch_ops,
+    &backend_phaxio_ops,
 };
 
 const backend_ops *backend_find(const char *name)
@@ -19,5 +29,5 @@ const backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
-    return "loopback";
+    return "loopback, sip, phaxio, freeswitch, sinch, signalwire";
 }

@@ -1,0 +1,488 @@
+/* ami_trunk.c — see ami_trunk.h. The presets carry what PROTOCOLS.md §9 says about
+ * each provider (and mark what is unverified); every rendered value comes from the
+ * settings, each checked for characters that would break the Asterisk config
+ * syntax (';' starts a comment, ',' splits application arguments, newlines end
+ * options), so nothing unfilled or injected can reach a file. */
+#include "ami/ami_trunk.h"
+
+#include "config/config.h"
+#include "util/util.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ami_preset presets[] = {
+    {.name = "generic", .title = "generic SIP trunk", .default_server = "", .plus = true, .t38 = true,
+     .t38_reinvite = true, .registers = true, .tech_prefix = false,
+     .notes = "generic trunk: +E.164 numbers, digest auth with registration when SIP_USERNAME is set "
+              "(IP authentication otherwise), T.38 with redundancy and audio fallback"},
+    {.name = "twilio", .title = "Twilio Elastic SIP Trunking", .default_server = "", .plus = true, .t38 = false,
+     .t38_reinvite = false, .registers = false, .tech_prefix = false,
+     .notes = "Twilio Elastic SIP Trunking: the request URI host must be the termination URI "
+              "<name>.pstn.twilio.com, numbers in E.164, the caller ID (SIP_FROM_USER) a Twilio number or "
+              "verified caller ID; IP ACL and/or credential list (no registration); Twilio lists only "
+              "PCMU/PCMA, no T.38, so faxes go as G.711 audio"},
+    {.name = "telnyx", .title = "Telnyx SIP connection", .default_server = "sip.telnyx.com", .plus = true,
+     .t38 = true, .t38_reinvite = false, .registers = true, .tech_prefix = false,
+     .notes = "Telnyx: credential connection registering to sip.telnyx.com, +E.164; Telnyx sends the T.38 "
+              "re-INVITE itself (t38_reinvite_source=telnyx, the default), so we accept T.38 and do not "
+              "initiate it"},
+    {.name = "bandwidth", .title = "Bandwidth SIP trunk", .default_server = "", .plus = true, .t38 = true,
+     .t38_reinvite = true, .registers = false, .tech_prefix = false,
+     .notes = "Bandwidth: IP-authenticated trunk to the SBC address Bandwidth gives you (UDP 5060); "
+              "number format and T.38 terms are not confirmed by Bandwidth's documents (UNVERIFIED): "
+              "+E.164 and T.38 with audio fallback"},
+    {.name = "flowroute", .title = "Flowroute", .default_server = "sip.flowroute.com", .plus = false, .t38 = true,
+     .t38_reinvite = true, .registers = true, .tech_prefix = true,
+     .notes = "Flowroute: E.164 without the '+' (their FAQ); IP authentication needs the 8-digit tech "
+              "prefix (SIP_TECH_PREFIX) in front of the number as <prefix>*<number>, digest auth with "
+              "registration when SIP_USERNAME is set; T.38 support UNVERIFIED, audio fallback on"},
+};
+
+const ami_preset *ami_preset_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (!strcmp(presets[i].name, name)) return &presets[i];
+    return NULL;
+}
+
+const char *ami_preset_names(void)
+{
+    return "generic, twilio, telnyx, bandwidth, flowroute";
+}
+
+/* ---- value checks ---- */
+
+static bool chars_ok(const char *s, const char *extra)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!isalnum(*p) && !strchr(extra, *p)) return false;
+    return true;
+}
+
+static int want(const char *name, const char *value, const char *extra, const char *what, char *err, size_t errlen)
+{
+    if (!*value || chars_ok(value, extra)) return 0;
+    str_fmt(err, errlen, "%s may only contain %s", name, what);
+    return -1;
+}
+
+/* Passwords: printable ASCII without space, ';' (a comment in Asterisk configs) or '\'. */
+static int want_secret(const char *name, const char *value, char *err, size_t errlen)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == ';' || *p == '\\') {
+            str_fmt(err, errlen, "%s may only contain printable ASCII characters without spaces, ';' or '\\'", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int env_str(const char *name, const char *dflt, char *dst, size_t len, char *err, size_t errlen)
+{
+    return config_env_str(name, dflt, dst, len, err, errlen);
+}
+
+static int env_int(const char *name, long dflt, long lo, long hi, int *out, char *err, size_t errlen)
+{
+    long v;
+    if (config_env_int(name, dflt, lo, hi, &v, err, errlen)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static bool is_e164(const char *s)
+{
+    if (!s || s[0] != '+') return false;
+    size_t n = strlen(s + 1);
+    return n >= 6 && n <= 20 && strspn(s + 1, "0123456789") == n;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcasecmp(s + a - b, suffix);
+}
+
+#define HOST_CHARS ".-"
+#define HOST_WHAT "letters, digits, '.' and '-' (a host name or IPv4 address)"
+
+static int load_ami(ami_trunk *t, char *err, size_t errlen)
+{
+    if (env_str("ASTERISK_AMI_HOST", "127.0.0.1", t->ami_host, sizeof t->ami_host, err, errlen) ||
+        want("ASTERISK_AMI_HOST", t->ami_host, HOST_CHARS ":", HOST_WHAT, err, errlen))
+        return -1;
+    if (env_int("ASTERISK_AMI_PORT", 5038, 1, 65535, &t->ami_port, err, errlen)) return -1;
+    if (env_str("ASTERISK_AMI_USERNAME", "faxbot", t->ami_user, sizeof t->ami_user, err, errlen) ||
+        want("ASTERISK_AMI_USERNAME", t->ami_user, "._-", "letters, digits, '.', '_' and '-'", err, errlen))
+        return -1;
+    if (env_str("ASTERISK_AMI_PASSWORD", "", t->ami_password, sizeof t->ami_password, err, errlen) ||
+        want_secret("ASTERISK_AMI_PASSWORD", t->ami_password, err, errlen))
+        return -1;
+    if (!t->ami_password[0]) {
+        str_fmt(err, errlen, "ASTERISK_AMI_PASSWORD is not set: it is the secret of the AMI user "
+                             "ASTERISK_AMI_USERNAME in Asterisk's manager.conf (faxbot asterisk-config writes both)");
+        return -1;
+    }
+    if (env_str("ASTERISK_AMI_BIND", "127.0.0.1", t->ami_bind, sizeof t->ami_bind, err, errlen) ||
+        want("ASTERISK_AMI_BIND", t->ami_bind, HOST_CHARS ":", "an IP address", err, errlen))
+        return -1;
+    if (env_str("ASTERISK_AMI_PERMIT", "127.0.0.1/255.255.255.255", t->ami_permit, sizeof t->ami_permit, err,
+                errlen) ||
+        want("ASTERISK_AMI_PERMIT", t->ami_permit, ".:/,", "IP addresses with masks, comma separated", err, errlen))
+        return -1;
+    return 0;
+}
+
+static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *err, size_t errlen)
+{
+    if (env_str("ASTERISK_INBOUND_SECRET", "", t->inbound_secret, sizeof t->inbound_secret, err, errlen) ||
+        want("ASTERISK_INBOUND_SECRET", t->inbound_secret, "._~+/=-",
+             "letters, digits and . _ ~ + / = - (e.g. the output of `openssl rand -hex 32`)", err, errlen))
+        return -1;
+    if (t->inbound_secret[0] && strlen(t->inbound_secret) < 16) {
+        str_fmt(err, errlen, "ASTERISK_INBOUND_SECRET must be at least 16 characters");
+        return -1;
+    }
+    if (for_render && !t->inbound_secret[0]) {
+        str_fmt(err, errlen, "ASTERISK_INBOUND_SECRET is not set: the fax-inbound dialplan sends it to the gateway "
+                             "(make one with `openssl rand -hex 32`)");
+        return -1;
+    }
+    if (env_str("ASTERISK_SPOOL_DIR", "/var/spool/asterisk/fax", t->spool_dir, sizeof t->spool_dir, err, errlen) ||
+        want("ASTERISK_SPOOL_DIR", t->spool_dir, "/._-", "letters, digits and / . _ -", err, errlen))
+        return -1;
+    if (t->spool_dir[0] != '/') {
+        str_fmt(err, errlen, "ASTERISK_SPOOL_DIR must be an absolute path (Asterisk and the gateway both use it)");
+        return -1;
+    }
+    size_t sl = strlen(t->spool_dir);
+    while (sl > 1 && t->spool_dir[sl - 1] == '/') t->spool_dir[--sl] = 0;
+    if (env_int("ASTERISK_MAX_CHANNELS", 4, 1, 256, &t->max_channels, err, errlen)) return -1;
+    if (env_int("ASTERISK_RING_TIMEOUT", 60, 5, 600, &t->ring_timeout_s, err, errlen)) return -1;
+    char dflt[512];
+    if (cfg && cfg->public_api_url[0]) str_copy(dflt, sizeof dflt, cfg->public_api_url);
+    else str_fmt(dflt, sizeof dflt, "http://127.0.0.1:%d", cfg ? cfg->listen_port : 8080);
+    if (env_str("ASTERISK_GATEWAY_URL", dflt, t->gateway_url, sizeof t->gateway_url, err, errlen) ||
+        want("ASTERISK_GATEWAY_URL", t->gateway_url, ":/._-[]", "a plain http(s) URL", err, errlen))
+        return -1;
+    if (strncmp(t->gateway_url, "http://", 7) && strncmp(t->gateway_url, "https://", 8)) {
+        str_fmt(err, errlen, "ASTERISK_GATEWAY_URL must start with http:// or https://");
+        return -1;
+    }
+    size_t ul = strlen(t->gateway_url);
+    while (ul > 8 && t->gateway_url[ul - 1] == '/') t->gateway_url[--ul] = 0;
+    if (cfg) {
+        str_copy(t->station_id, sizeof t->station_id, cfg->station_id);
+        str_copy(t->header, sizeof t->header, cfg->header_text);
+    }
+    if (for_render && want("FAX_LOCAL_STATION_ID", t->station_id, " +.-", "digits, letters, spaces and + . -",
+                           err, errlen))
+        return -1;
+    return 0;
+}
+
+static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
+{
+    const ami_preset *p = t->preset;
+    if (env_str("SIP_SERVER", p->default_server, t->server, sizeof t->server, err, errlen) ||
+        want("SIP_SERVER", t->server, HOST_CHARS, HOST_WHAT, err, errlen))
+        return -1;
+    if (env_int("SIP_PORT", 5060, 1, 65535, &t->port, err, errlen)) return -1;
+    if (env_str("SIP_USERNAME", "", t->username, sizeof t->username, err, errlen) ||
+        want("SIP_USERNAME", t->username, "._+@-", "letters, digits and . _ + @ -", err, errlen))
+        return -1;
+    if (env_str("SIP_PASSWORD", "", t->password, sizeof t->password, err, errlen) ||
+        want_secret("SIP_PASSWORD", t->password, err, errlen))
+        return -1;
+    if (env_str("SIP_FROM_USER", "", t->from_user, sizeof t->from_user, err, errlen) ||
+        want("SIP_FROM_USER", t->from_user, "+._-", "letters, digits and + . _ -", err, errlen))
+        return -1;
+    if (env_str("SIP_FROM_DOMAIN", "", t->from_domain, sizeof t->from_domain, err, errlen) ||
+        want("SIP_FROM_DOMAIN", t->from_domain, HOST_CHARS, HOST_WHAT, err, errlen))
+        return -1;
+    if (env_str("SIP_TECH_PREFIX", "", t->tech_prefix, sizeof t->tech_prefix, err, errlen) ||
+        want("SIP_TECH_PREFIX", t->tech_prefix, "", "digits", err, errlen))
+        return -1;
+    if (t->tech_prefix[0] && strspn(t->tech_prefix, "0123456789") != strlen(t->tech_prefix)) {
+        str_fmt(err, errlen, "SIP_TECH_PREFIX may only contain digits (Flowroute: 8 digits)");
+        return -1;
+    }
+    if (env_str("SIP_IDENTIFY_MATCH", "", t->identify_match, sizeof t->identify_match, err, errlen) ||
+        want("SIP_IDENTIFY_MATCH", t->identify_match, ".:/,-", "IP addresses, CIDRs or host names separated by commas",
+             err, errlen))
+        return -1;
+    if (env_str("SIP_BIND", "0.0.0.0:5060", t->sip_bind, sizeof t->sip_bind, err, errlen) ||
+        want("SIP_BIND", t->sip_bind, ".:[]", "an address and port such as 0.0.0.0:5060", err, errlen))
+        return -1;
+    if (!for_render) return 0;
+
+    if (!t->server[0]) {
+        str_fmt(err, errlen, "SIP_SERVER is not set: give the trunk's host name (preset %s)", p->name);
+        return -1;
+    }
+    if (!strcmp(p->name, "twilio") && !(strstr(t->server, ".pstn.") && ends_with(t->server, ".twilio.com"))) {
+        str_fmt(err, errlen, "SIP_SERVER must be your Twilio termination URI host, <name>.pstn.twilio.com "
+                             "(Twilio drops requests to any other host)");
+        return -1;
+    }
+    if (!strcmp(p->name, "twilio") && !is_e164(t->from_user)) {
+        str_fmt(err, errlen, "SIP_FROM_USER must be the caller ID in E.164 (+15551234567), a Twilio number or a "
+                             "verified caller ID (Twilio error 32204 otherwise)");
+        return -1;
+    }
+    if ((t->username[0] != 0) != (t->password[0] != 0)) {
+        str_fmt(err, errlen, "SIP_USERNAME and SIP_PASSWORD go together: set both (digest auth) or neither "
+                             "(IP authentication)");
+        return -1;
+    }
+    if (p->tech_prefix && !t->username[0] && strlen(t->tech_prefix) != 8) {
+        str_fmt(err, errlen, "SIP_TECH_PREFIX must be your 8-digit Flowroute tech prefix when the trunk uses IP "
+                             "authentication (no SIP_USERNAME)");
+        return -1;
+    }
+    return 0;
+}
+
+int ami_trunk_load(ami_trunk *t, const config *cfg, bool for_render, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    char name[32];
+    if (env_str("SIP_TRUNK_PRESET", "generic", name, sizeof name, err, errlen)) return -1;
+    for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
+    t->preset = ami_preset_find(name);
+    if (!t->preset) {
+        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is not known; choose one of: %s", name, ami_preset_names());
+        return -1;
+    }
+    if (load_ami(t, err, errlen) || load_gateway(t, cfg, for_render, err, errlen) || load_sip(t, for_render, err, errlen))
+        return -1;
+    return 0;
+}
+
+int ami_trunk_dial(const ami_trunk *t, const char *e164, char *out, size_t outlen)
+{
+    if (!is_e164(e164)) return -1;
+    const char *digits = t->preset->plus ? e164 : e164 + 1;
+    if (t->preset->tech_prefix && t->tech_prefix[0])
+        return str_fmt(out, outlen, "%s*%s", t->tech_prefix, digits);
+    return str_copy(out, outlen, digits);
+}
+
+const char *ami_trunk_sendfax_options(const ami_trunk *t)
+{
+    if (!t->preset->t38) return "F";                 /* audio only */
+    return t->preset->t38_reinvite ? "fz" : "f";
+}
+
+/* ---- rendering ---- */
+
+static bool has_auth(const ami_trunk *t)
+{
+    return t->username[0] != 0;
+}
+
+static void render_pjsip(const ami_trunk *t, strbuf *sb)
+{
+    const ami_preset *p = t->preset;
+    const char *from_domain = t->from_domain[0] ? t->from_domain : t->server;
+    sb_appendf(sb, "; pjsip.conf for the faxbot gateway, rendered by `faxbot asterisk-config` (preset %s).\n"
+                   "; %s\n; Render again instead of editing: every value comes from the gateway's settings.\n\n",
+               p->name, p->notes);
+    sb_appendf(sb, "[transport-udp]\ntype = transport\nprotocol = udp\nbind = %s\n\n", t->sip_bind);
+    if (has_auth(t))
+        sb_appendf(sb, "[%s-auth]\ntype = auth\nauth_type = userpass\nusername = %s\npassword = %s\n\n",
+                   AMI_TRUNK_ENDPOINT, t->username, t->password);
+    sb_appendf(sb, "[%s]\ntype = aor\ncontact = sip:%s:%d\nqualify_frequency = 60\n\n", AMI_TRUNK_ENDPOINT,
+               t->server, t->port);
+    sb_appendf(sb, "[%s]\ntype = endpoint\ntransport = transport-udp\ncontext = %s\ndisallow = all\n"
+                   "allow = ulaw,alaw\naors = %s\n",
+               AMI_TRUNK_ENDPOINT, AMI_IN_CONTEXT, AMI_TRUNK_ENDPOINT);
+    if (has_auth(t)) sb_appendf(sb, "outbound_auth = %s-auth\n", AMI_TRUNK_ENDPOINT);
+    if (t->from_user[0]) {
+        sb_appendf(sb, "from_user = %s\n", t->from_user);
+        sb_appendf(sb, "callerid = <%s>\n", t->from_user);
+    }
+    sb_appendf(sb, "from_domain = %s\n", from_domain);
+    if (!strcmp(p->name, "twilio")) sb_appendf(sb, "send_pai = yes\n");
+    sb_appendf(sb, "direct_media = no\nrtp_symmetric = yes\nforce_rport = yes\nrewrite_contact = yes\n"
+                   "dtmf_mode = rfc4733\nfax_detect = no\n");
+    if (p->t38)
+        sb_appendf(sb, "t38_udptl = yes\nt38_udptl_ec = redundancy\nt38_udptl_maxdatagram = 400\n\n");
+    else
+        sb_appendf(sb, "t38_udptl = no\n\n");
+    if (has_auth(t) && p->registers) {
+        sb_appendf(sb, "[%s-registration]\ntype = registration\ntransport = transport-udp\noutbound_auth = %s-auth\n"
+                       "server_uri = sip:%s:%d\nclient_uri = sip:%s@%s:%d\ncontact_user = %s\n"
+                       "retry_interval = 60\nforbidden_retry_interval = 600\nexpiration = 3600\n"
+                       "line = yes\nendpoint = %s\n\n",
+                   AMI_TRUNK_ENDPOINT, AMI_TRUNK_ENDPOINT, t->server, t->port, t->username, t->server, t->port,
+                   t->from_user[0] ? t->from_user : t->username, AMI_TRUNK_ENDPOINT);
+    }
+    sb_appendf(sb, "[%s-identify]\ntype = identify\nendpoint = %s\nmatch = %s\n", AMI_TRUNK_ENDPOINT,
+               AMI_TRUNK_ENDPOINT, t->server);
+    if (t->identify_match[0]) sb_appendf(sb, "match = %s\n", t->identify_match);
+}
+
+/* The result event: untrusted text (the far end's station id, SIP reason) first and
+ * filtered to harmless characters; our own fields after it, so that even a key the
+ * far end managed to inject is overwritten (UserEvent keeps the last value of a key). */
+static void render_result_event(strbuf *sb)
+{
+    sb_appendf(sb,
+               "exten => s,1,GotoIf($[\"${CHANNEL(name):0:19}\" = \"OutgoingSpoolFailed\"]?done)\n"
+               " same => n,UserEvent(%s,RemoteStationID: ${FILTER(A-Za-z0-9 +.,${REMOTESTATIONID})}"
+               ",SipCause: ${FILTER(A-Za-z0-9 .,${HANGUPCAUSE(${CHANNEL(name)},tech)})}"
+               ",FaxStatusString: ${FILTER(A-Za-z0-9 .,${FAXSTATUSSTRING})}"
+               ",FaxError: ${FILTER(A-Za-z0-9 _.,${FAXERROR})}"
+               ",FaxStatus: ${FILTER(A-Z,${FAXSTATUS})}"
+               ",FaxPages: ${FILTER(0-9,${FAXPAGES})}"
+               ",FaxBitrate: ${FILTER(0-9,${FAXBITRATE})}"
+               ",FaxResolution: ${FILTER(0-9x,${FAXRESOLUTION})}"
+               ",FaxMode: ${FILTER(A-Za-z0-9.,${FAXMODE})}"
+               ",Ecm: ${FILTER(a-z,${FAXOPT(ecm)})}"
+               ",HangupCause: ${FILTER(0-9,${HANGUPCAUSE})}"
+               ",Answered: ${FILTER(0-9,${FAXBOT_ANSWERED})}"
+               ",Attempt: ${FILTER(0-9,${FAXBOT_ATTEMPT})}"
+               ",JobID: ${FILTER(0-9a-f,${FAXBOT_JOBID})})\n"
+               " same => n(done),Return()\n\n",
+               AMI_RESULT_EVENT);
+}
+
+static void render_inbound_exten(const ami_trunk *t, strbuf *sb, const char *pattern)
+{
+    sb_appendf(sb, "exten => %s,1,NoOp(faxbot: inbound fax)\n", pattern);
+    sb_appendf(sb, " same => n,Set(FAXBOT_RXFILE=%s/rx-${FILTER(0-9A-Za-z.,${UNIQUEID})}.tif)\n", t->spool_dir);
+    sb_appendf(sb, " same => n,Set(FAXOPT(ecm)=yes)\n");
+    if (t->station_id[0]) sb_appendf(sb, " same => n,Set(FAXOPT(localstationid)=%s)\n", t->station_id);
+    sb_appendf(sb, " same => n,Answer()\n same => n,ReceiveFAX(${FAXBOT_RXFILE},f)\n"
+                   " same => n,GotoIf($[\"${FAXSTATUS}\" != \"SUCCESS\"]?failed)\n"
+                   " same => n,Set(CURLOPT(httpheader)=Content-Type: application/x-www-form-urlencoded)\n"
+                   " same => n,Set(CURLOPT(httpheader)=X-Internal-Secret: %s)\n"
+                   " same => n,Set(CURLOPT(conntimeout)=5)\n same => n,Set(CURLOPT(httptimeout)=120)\n"
+                   " same => n,Set(FAXBOT_POST=${CURL(%s/_internal/asterisk/inbound,"
+                   "tiff_path=${URIENCODE(${FAXBOT_RXFILE})}"
+                   "&from=${URIENCODE(${FILTER(0-9+,${CALLERID(num)})})}"
+                   "&to=${URIENCODE(${FILTER(0-9+,${EXTEN})})}"
+                   "&station_id=${URIENCODE(${FILTER(A-Za-z0-9 +.,${REMOTESTATIONID})})}"
+                   "&uniqueid=${URIENCODE(${FILTER(0-9A-Za-z.,${UNIQUEID})})})})\n"
+                   " same => n,NoOp(faxbot: the gateway answered ${FAXBOT_POST})\n same => n,Hangup()\n"
+                   " same => n(failed),NoOp(faxbot: inbound fax failed: ${FAXERROR})\n same => n,Hangup()\n\n",
+               t->inbound_secret, t->gateway_url);
+}
+
+static void render_extensions(const ami_trunk *t, strbuf *sb)
+{
+    sb_appendf(sb, "; extensions.conf for the faxbot gateway, rendered by `faxbot asterisk-config` (preset %s).\n"
+                   "; Render again instead of editing. Include it from your own dialplan or use it as is.\n\n"
+                   "[general]\nstatic = yes\nwriteprotect = yes\nclearglobalvars = no\n\n",
+               t->preset->name);
+    sb_appendf(sb, "; Outgoing faxes. The gateway sends AMI Originate with Channel PJSIP/<number>@%s,\n"
+                   "; Context %s, Exten %s, Priority 1, ChannelId faxbot-<job>-<attempt>, and the channel\n"
+                   "; variables FAXBOT_JOBID, FAXBOT_ATTEMPT, FAXBOT_FILE, FAXOPT(headerinfo),\n"
+                   "; FAXOPT(localstationid) and CHANNEL(hangup_handler_push)=%s,s,1. This runs on the\n"
+                   "; called channel once the far end answers.\n[%s]\n",
+               AMI_TRUNK_ENDPOINT, AMI_OUT_CONTEXT, AMI_OUT_EXTEN, AMI_RESULT_CONTEXT, AMI_OUT_CONTEXT);
+    sb_appendf(sb, "exten => %s,1,NoOp(faxbot job ${FAXBOT_JOBID} attempt ${FAXBOT_ATTEMPT})\n"
+                   " same => n,Set(FAXBOT_ANSWERED=1)\n same => n,Set(FAXOPT(ecm)=yes)\n"
+                   " same => n,SendFAX(${FAXBOT_FILE},%s)\n same => n,Hangup()\n\n",
+               AMI_OUT_EXTEN, ami_trunk_sendfax_options(t));
+    sb_appendf(sb, "; Unanswered calls (busy, no answer, congestion, rejected) land here on a placeholder\n"
+                   "; channel; the result event comes from the hangup handler of the real channel.\n"
+                   "exten => failed,1,NoOp(faxbot job ${FAXBOT_JOBID}: not answered, reason ${REASON})\n"
+                   " same => n,Hangup()\n\n");
+    sb_appendf(sb, "; Hangup handler of every outgoing fax call, answered or not: exactly one %s\n"
+                   "; UserEvent per call, which the gateway reads over AMI.\n[%s]\n",
+               AMI_RESULT_EVENT, AMI_RESULT_CONTEXT);
+    render_result_event(sb);
+    sb_appendf(sb, "; Incoming faxes (the trunk endpoint's context): ReceiveFAX into ASTERISK_SPOOL_DIR,\n"
+                   "; then a hand-off to the gateway (POST /_internal/asterisk/inbound, needs func_curl).\n[%s]\n",
+               AMI_IN_CONTEXT);
+    render_inbound_exten(t, sb, "_X.");
+    render_inbound_exten(t, sb, "_+X.");
+    render_inbound_exten(t, sb, "s");
+}
+
+static void render_manager(const ami_trunk *t, strbuf *sb)
+{
+    sb_appendf(sb, "; manager.conf for the faxbot gateway, rendered by `faxbot asterisk-config`.\n"
+                   "; One AMI user with only what the gateway needs: read call (OriginateResponse, Hangup,\n"
+                   "; SendFAX) and user (the FaxResult UserEvent); write originate (Originate), reporting\n"
+                   "; (CoreShowChannels, to reconcile calls after a reconnect) and system (ModuleCheck and\n"
+                   "; PJSIPShowRegistrationsOutbound for diagnostics).\n\n");
+    sb_appendf(sb, "[general]\nenabled = yes\nport = %d\nbindaddr = %s\nwebenabled = no\ndisplayconnects = no\n"
+                   "authtimeout = 10\nauthlimit = 10\n\n",
+               t->ami_port, t->ami_bind);
+    sb_appendf(sb, "[%s]\nsecret = %s\ndeny = 0.0.0.0/0.0.0.0\n", t->ami_user, t->ami_password);
+    /* one permit line per address: where the gateway connects from */
+    const char *p = t->ami_permit;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n) sb_appendf(sb, "permit = %.*s\n", (int)n, p);
+        p += n;
+        if (*p == ',') p++;
+    }
+    sb_appendf(sb, "read = call,user\nwrite = originate,reporting,system\nwritetimeout = 5000\n");
+}
+
+static void render_udptl(strbuf *sb)
+{
+    sb_appendf(sb, "; udptl.conf for the faxbot gateway (T.38 transport), rendered by `faxbot asterisk-config`.\n"
+                   "[general]\nudptlstart = 4000\nudptlend = 4999\nudptlchecksums = no\nudptlfecentries = 3\n"
+                   "udptlfecspan = 3\nuse_even_ports = no\n");
+}
+
+static void render_res_fax(strbuf *sb)
+{
+    sb_appendf(sb, "; res_fax.conf for the faxbot gateway, rendered by `faxbot asterisk-config`.\n"
+                   "[general]\nmaxrate = 14400\nminrate = 2400\nstatusevents = yes\nmodems = v17,v27,v29\n"
+                   "ecm = yes\nt38timeout = 5000\n");
+}
+
+static void render_modules(strbuf *sb)
+{
+    sb_appendf(sb, "; modules.conf for the faxbot gateway, rendered by `faxbot asterisk-config`.\n"
+                   "; Faxing needs res_fax + res_fax_spandsp, chan_pjsip + res_pjsip_t38 for T.38 over PJSIP,\n"
+                   "; and func_curl (res_curl) for the inbound hand-off.\n"
+                   "[modules]\nautoload = yes\nload = res_fax.so\nload = res_fax_spandsp.so\nload = chan_pjsip.so\n"
+                   "load = res_pjsip_t38.so\nload = res_pjsip_outbound_registration.so\nload = res_curl.so\n"
+                   "load = func_curl.so\n");
+}
+
+int ami_render(const ami_trunk *t, ami_rendered files[AMI_RENDER_FILES], char *err, size_t errlen)
+{
+    static const char *const names[AMI_RENDER_FILES] = {"pjsip.conf", "extensions.conf", "manager.conf",
+                                                          "udptl.conf", "res_fax.conf", "modules.conf"};
+    static const bool secret[AMI_RENDER_FILES] = {true, true, true, false, false, false};
+    strbuf sb[AMI_RENDER_FILES];
+    for (int i = 0; i < AMI_RENDER_FILES; i++) sb_init(&sb[i]);
+    render_pjsip(t, &sb[0]);
+    render_extensions(t, &sb[1]);
+    render_manager(t, &sb[2]);
+    render_udptl(&sb[3]);
+    render_res_fax(&sb[4]);
+    render_modules(&sb[5]);
+    bool oom = false;
+    for (int i = 0; i < AMI_RENDER_FILES; i++) {
+        files[i].name = names[i];
+        files[i].secret = secret[i];
+        files[i].text = sb_steal(&sb[i]);
+        if (!files[i].text) oom = true;
+    }
+    if (oom) {
+        ami_render_free(files);
+        str_fmt(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void ami_render_free(ami_rendered files[AMI_RENDER_FILES])
+{
+    for (int i = 0; i < AMI_RENDER_FILES; i++) {
+        free(files[i].text);
+        files[i].text = NULL;
+    }
+}

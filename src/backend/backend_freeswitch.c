@@ -1,0 +1,985 @@
+/* backend_freeswitch.c — FAX_BACKEND=freeswitch: faxes go out through the user's
+ * FreeSWITCH (mod_spandsp) over the Event Socket (src/esl/).
+ *
+ * Outbound: submit sends `bgapi originate {…}sofia/gateway/<gw>/<number>
+ * &txfax(<tiff>)` with our own Job-UUID and origination_uuid, so every event of the
+ * call can be matched before FreeSWITCH even answers. The result comes from
+ * whichever arrives first of: BACKGROUND_JOB "-ERR <cause>" (call never
+ * answered), CUSTOM spandsp::txfaxresult, CHANNEL_HANGUP_COMPLETE (variable_fax_*
+ * or Hangup-Cause), or Faxbot's documented api_hangup_hook posting to
+ * /_internal/freeswitch/outbound_result. The first one finishes the call; the
+ * others find it finished and change nothing.
+ * After the event socket comes back, every call still open is checked with
+ * `api uuid_exists`: alive calls keep going; calls that ended meanwhile (their
+ * result lost) are failed as result_unknown (not retried: the fax may have gone).
+ *
+ * Inbound: the rendered dialplan (faxbot freeswitch-config) answers, runs rxfax
+ * into FREESWITCH_SPOOL_DIR and posts to /_internal/freeswitch/inbound; the file
+ * must lie inside that directory.
+ *
+ * Settings (read in create):
+ *   FREESWITCH_ESL_HOST / _PORT / _PASSWORD   127.0.0.1 / 8021 / ClueCon
+ *   FREESWITCH_GATEWAY_NAME                   gw_signalwire (sofia gateway)
+ *   FREESWITCH_CALLER_ID_NUMBER               origination_caller_id_number ("" = none)
+ *   FREESWITCH_T38_ENABLE                     true: fax_enable_t38 + fax_enable_t38_request
+ *   FREESWITCH_FAX_ECM                        true: fax_use_ecm
+ *   FREESWITCH_ORIGINATE_TIMEOUT              60 s ring time
+ *   FREESWITCH_MAX_CHANNELS                   0 = no limit; else calls at once
+ *   FREESWITCH_SPOOL_DIR                      /var/spool/freeswitch/fax (inbound TIFFs)
+ *   FREESWITCH_INBOUND_SECRET or ASTERISK_INBOUND_SECRET (Faxbot's name): X-Internal-Secret
+ */
+#include "backend/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "esl/esl_client.h"
+#include "esl/esl_fax.h"
+#include "fax/fax_engine.h"
+#include "util/util.h"
+
+#define FS_EVENTS "BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CUSTOM spandsp::txfaxresult spandsp::rxfaxresult"
+#define FS_FINISHED_RING 512
+#define FS_CMD_TIMEOUT_MS 10000
+
+typedef struct call {
+    struct call *next;
+    char job_id[33];
+    char chan_uuid[37];
+    char job_uuid[37];
+    int64_t answered_ms;        /* mono ms when BACKGROUND_JOB said +OK; 0 = not yet */
+    bool checking;              /* a reconciliation is looking at it */
+} call;
+
+typedef struct finished {
+    char job_id[33];
+    char chan_uuid[37];
+} finished;
+
+struct backend {
+    backend_sink sink;
+    char data_dir[1024];
+    bool inbound_enabled;
+    char station_id[FAX_STATION_ID_MAX + 1];
+    char header[FAX_HEADER_MAX + 1];
+
+    char host[256];
+    long port;
+    char password[256];
+    char gateway[80];
+    char caller_id[32];
+    bool t38, ecm;
+    long originate_timeout, max_channels;
+    char spool_dir[1024];
+    char secret_fs[256], secret_ast[256];
+
+    esl_client *esl;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    call *calls;
+    int n_calls;
+    finished ring[FS_FINISHED_RING];
+    int ring_next;
+    bool reconcile, stop;
+    pthread_t maint;
+    bool maint_started;
+};
+
+/* ---- the call table ---- */
+
+static call *find_call(backend *b, const char *job_id, const char *chan_uuid, const char *job_uuid)
+{
+    for (call *c = b->calls; c; c = c->next) {
+        if (job_id && *job_id && !strcmp(c->job_id, job_id)) return c;
+        if (chan_uuid && *chan_uuid && !strcasecmp(c->chan_uuid, chan_uuid)) return c;
+        if (job_uuid && *job_uuid && !strcasecmp(c->job_uuid, job_uuid)) return c;
+    }
+    return NULL;
+}
+
+static bool in_ring(backend *b, const char *job_id, const char *chan_uuid)
+{
+    for (int i = 0; i < FS_FINISHED_RING; i++) {
+        const finished *f = &b->ring[i];
+        if (!f->job_id[0]) continue;
+        if (job_id && *job_id && !strcmp(f->job_id, job_id)
+            && (!chan_uuid || !*chan_uuid || !strcasecmp(f->chan_uuid, chan_uuid)))
+            return true;
+        if ((!job_id || !*job_id) && chan_uuid && *chan_uuid && !strcasecmp(f->chan_uuid, chan_uuid)) return true;
+    }
+    return false;
+}
+
+/* Removes c from the table (lock held) and remembers it as finished. */
+static void retire(backend *b, call *c)
+{
+    for (call **pp = &b->calls; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            b->n_calls--;
+            break;
+        }
+    }
+    finished *f = &b->ring[b->ring_next];
+    b->ring_next = (b->ring_next + 1) % FS_FINISHED_RING;
+    str_copy(f->job_id, sizeof f->job_id, c->job_id);
+    str_copy(f->chan_uuid, sizeof f->chan_uuid, c->chan_uuid);
+    free(c);
+}
+
+static call *add_call(backend *b, const char *job_id, const char *chan_uuid, const char *job_uuid)
+{
+    call *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    str_copy(c->job_id, sizeof c->job_id, job_id);
+    str_copy(c->chan_uuid, sizeof c->chan_uuid, chan_uuid);
+    str_copy(c->job_uuid, sizeof c->job_uuid, job_uuid ? job_uuid : "");
+    c->next = b->calls;
+    b->calls = c;
+    b->n_calls++;
+    return c;
+}
+
+static void new_uuid(char out[37])
+{
+    unsigned char r[16];
+    if (random_bytes(r, sizeof r)) {
+        /* never reused: time and address make it unique enough for correlation */
+        int64_t t = now_ms();
+        memcpy(r, &t, sizeof t);
+        uintptr_t a = (uintptr_t)out;
+        memcpy(r + 8, &a, sizeof a < 8 ? sizeof a : 8);
+    }
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    char hex[33];
+    hex_encode(r, sizeof r, hex);
+    str_fmt(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* ---- outcomes ---- */
+
+static backend_outcome blank_outcome(outcome_kind k, const char *sid)
+{
+    backend_outcome o = {.kind = k, .provider_sid = sid, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    return o;
+}
+
+/* Finishes the open call matching (job_id | chan_uuid | job_uuid) with o, once.
+ * Returns true if this report was the one applied to the call. When the call is
+ * not in the table and allow_unknown is set (a hook after a restart), the outcome
+ * is reported anyway unless the call is known to be finished. */
+static bool finish(backend *b, const char *job_id, const char *chan_uuid, const char *job_uuid, backend_outcome *o,
+                   bool allow_unknown)
+{
+    char jid[33] = "", sid[37] = "";
+    pthread_mutex_lock(&b->mu);
+    call *c = find_call(b, job_id, chan_uuid, job_uuid);
+    /* a result for the right job but another attempt's channel is stale */
+    if (c && chan_uuid && *chan_uuid && strcasecmp(c->chan_uuid, chan_uuid)) {
+        pthread_mutex_unlock(&b->mu);
+        return false;
+    }
+    if (c) {
+        str_copy(jid, sizeof jid, c->job_id);
+        str_copy(sid, sizeof sid, c->chan_uuid);
+        int64_t answered = c->answered_ms;
+        retire(b, c);
+        if (o->duration_s < 0 && answered > 0) o->duration_s = (double)(mono_ms() - answered) / 1000.0;
+    } else if (allow_unknown && job_id && *job_id && !in_ring(b, job_id, chan_uuid)) {
+        str_copy(jid, sizeof jid, job_id);
+        str_copy(sid, sizeof sid, chan_uuid ? chan_uuid : "");
+        finished *f = &b->ring[b->ring_next];
+        b->ring_next = (b->ring_next + 1) % FS_FINISHED_RING;
+        str_copy(f->job_id, sizeof f->job_id, jid);
+        str_copy(f->chan_uuid, sizeof f->chan_uuid, sid);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!jid[0]) return false;
+    if (!o->provider_sid || !*o->provider_sid) o->provider_sid = sid[0] ? sid : NULL;
+    b->sink.report(b->sink.ctx, jid, o);
+    return true;
+}
+
+static void outcome_from_fax(const esl_fax_result *r, backend_outcome *o, char *msg, size_t msglen)
+{
+    if (r->success == 1) {
+        *o = blank_outcome(OUTCOME_SUCCESS, NULL);
+        str_fmt(msg, msglen, "%s%s", r->result_text[0] ? r->result_text : "OK", r->t38 ? " (T.38)" : "");
+    } else {
+        *o = blank_outcome(OUTCOME_FAILURE, NULL);
+        o->failure_reason = esl_fax_failure(r, &o->transient);
+        if (r->result_code > 0)
+            str_fmt(msg, msglen, "%s (spandsp code %d)%s", r->result_text[0] ? r->result_text
+                    : fax_completion_text(r->result_code), r->result_code, r->t38 ? " (T.38)" : "");
+        else if (r->hangup_cause[0])
+            str_fmt(msg, msglen, "%s%scall ended: %s", r->result_text, r->result_text[0] ? "; " : "", r->hangup_cause);
+        else
+            str_fmt(msg, msglen, "%s", r->result_text[0] ? r->result_text : "fax failed");
+    }
+    o->message = msg;
+    o->pages = r->pages;
+    o->bit_rate = r->bit_rate > 0 ? r->bit_rate : -1;
+    o->ecm = r->ecm;
+    o->remote_station_id = r->remote_station_id[0] ? r->remote_station_id : NULL;
+}
+
+static void cause_outcome(const char *cause, backend_outcome *o, char *msg, size_t msglen)
+{
+    *o = blank_outcome(OUTCOME_FAILURE, NULL);
+    if (esl_is_cause_name(cause)) {
+        o->failure_reason = esl_cause_reason(cause, &o->transient);
+        str_fmt(msg, msglen, "call ended: %s", cause);
+    } else {
+        o->failure_reason = "provider_error";
+        o->transient = false;
+        char clean[160];
+        esl_var_clean(cause, clean, sizeof clean, 150);
+        str_fmt(msg, msglen, "FreeSWITCH refused the call: %s", clean[0] ? clean : "-ERR");
+    }
+    o->message = msg;
+}
+
+/* ---- events (client thread) ---- */
+
+static void on_event(void *ud, const esl_msg *ev)
+{
+    backend *b = ud;
+    const char *name = esl_msg_get(ev, "Event-Name");
+    if (!name) return;
+    char msg[300];
+    backend_outcome o;
+    if (!strcmp(name, "BACKGROUND_JOB")) {
+        const char *job_uuid = esl_msg_get(ev, "Job-UUID");
+        char text[160];
+        int kind = esl_bgjob_result(ev->body, text, sizeof text);
+        if (!job_uuid) return;
+        if (kind == 1) {
+            pthread_mutex_lock(&b->mu);
+            call *c = find_call(b, NULL, NULL, job_uuid);
+            if (c && !c->answered_ms) c->answered_ms = mono_ms();
+            pthread_mutex_unlock(&b->mu);
+        } else if (kind == 0) {
+            cause_outcome(text, &o, msg, sizeof msg);
+            finish(b, NULL, NULL, job_uuid, &o, false);
+        }
+        return;
+    }
+    const char *uuid = esl_msg_get(ev, "Unique-ID");
+    const char *job_id = esl_msg_get(ev, "variable_faxbot_job_id");
+    if (!strcmp(name, "CUSTOM")) {
+        const char *sub = esl_msg_get(ev, "Event-Subclass");
+        if (!sub || strcmp(sub, "spandsp::txfaxresult")) return;
+        esl_fax_result r;
+        esl_fax_result_from_event(ev, &r);
+        if (r.success < 0) return;
+        outcome_from_fax(&r, &o, msg, sizeof msg);
+        finish(b, uuid ? NULL : job_id, uuid, NULL, &o, false);
+    } else if (!strcmp(name, "CHANNEL_HANGUP_COMPLETE")) {
+        esl_fax_result r;
+        esl_fax_result_from_event(ev, &r);
+        if (r.success >= 0) {
+            outcome_from_fax(&r, &o, msg, sizeof msg);
+        } else {
+            cause_outcome(r.hangup_cause[0] ? r.hangup_cause : "NORMAL_CLEARING", &o, msg, sizeof msg);
+            if (!r.hangup_cause[0] || !strcmp(r.hangup_cause, "NORMAL_CLEARING"))
+                str_fmt(msg, sizeof msg, "the call ended before the fax result (%s)",
+                        r.hangup_cause[0] ? r.hangup_cause : "no hangup cause");
+        }
+        finish(b, uuid ? NULL : job_id, uuid, NULL, &o, false);
+    }
+}
+
+/* ---- reconciliation after the event socket came back ---- */
+
+static void on_state(void *ud, esl_state st, unsigned generation, const char *detail)
+{
+    backend *b = ud;
+    if (st != ESL_CONNECTED) return;
+    pthread_mutex_lock(&b->mu);
+    if (b->calls || generation > 1) {
+        b->reconcile = true;
+        pthread_cond_signal(&b->cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Asks FreeSWITCH whether the channel still exists: 1 yes, 0 no, -1 cannot tell. */
+static int channel_exists(backend *b, const char *uuid)
+{
+    if (!esl_is_uuid(uuid)) return 0;
+    char cmd[96], err[200];
+    str_fmt(cmd, sizeof cmd, "api uuid_exists %s", uuid);
+    char *reply = NULL;
+    if (esl_client_command(b->esl, cmd, NULL, FS_CMD_TIMEOUT_MS, &reply, NULL, err, sizeof err)) return -1;
+    int rc = !strncmp(reply, "true", 4) ? 1 : !strncmp(reply, "false", 5) ? 0 : -1;
+    free(reply);
+    return rc;
+}
+
+static void fail_lost(backend *b, const char *job_id, const char *uuid)
+{
+    char msg[256];
+    str_fmt(msg, sizeof msg, "the call (%s) ended while the event socket was down and its fax result was lost; "
+                             "not sent again because it may have been delivered", uuid);
+    backend_outcome o = blank_outcome(OUTCOME_FAILURE, uuid);
+    o.failure_reason = "result_unknown";
+    o.transient = false;
+    o.message = msg;
+    finish(b, job_id, uuid, NULL, &o, false);
+}
+
+static void reconcile_once(backend *b)
+{
+    enum { MAXC = 256 };
+    char (*jobs)[33] = calloc(MAXC, 33), (*uuids)[37] = calloc(MAXC, 37);
+    if (!jobs || !uuids) { free(jobs); free(uuids); return; }
+    int n = 0;
+    pthread_mutex_lock(&b->mu);
+    for (call *c = b->calls; c && n < MAXC; c = c->next) {
+        if (c->checking) continue;
+        c->checking = true;
+        str_copy(jobs[n], 33, c->job_id);
+        str_copy(uuids[n], 37, c->chan_uuid);
+        n++;
+    }
+    pthread_mutex_unlock(&b->mu);
+    int alive = 0, lost = 0;
+    for (int i = 0; i < n; i++) {
+        int ex = channel_exists(b, uuids[i]);
+        if (ex == 0) {
+            fail_lost(b, jobs[i], uuids[i]);
+            lost++;
+        } else {
+            alive += ex == 1;
+            pthread_mutex_lock(&b->mu);
+            call *c = find_call(b, jobs[i], NULL, NULL);
+            if (c) c->checking = false;
+            if (ex < 0) b->reconcile = true;   /* try again on the next round */
+            pthread_mutex_unlock(&b->mu);
+        }
+    }
+    if (n) log_info("freeswitch: reconciled %d open call(s) after reconnect: %d still up, %d ended unseen", n, alive, lost);
+    free(jobs);
+    free(uuids);
+}
+
+static void *maint_main(void *arg)
+{
+    backend *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->stop) {
+        if (!b->reconcile) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+            continue;
+        }
+        b->reconcile = false;
+        pthread_mutex_unlock(&b->mu);
+        if (esl_client_state(b->esl, NULL, 0, NULL) == ESL_CONNECTED) {
+            reconcile_once(b);
+        } else {
+            pthread_mutex_lock(&b->mu);
+            b->reconcile = true;
+            pthread_mutex_unlock(&b->mu);
+            usleep(200 * 1000);
+        }
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ---- settings ---- */
+
+static int read_settings(backend *b, const config *cfg, char *err, size_t errlen)
+{
+    bool ok = config_env_str("FREESWITCH_ESL_HOST", "127.0.0.1", b->host, sizeof b->host, err, errlen) == 0
+              && config_env_int("FREESWITCH_ESL_PORT", 8021, 1, 65535, &b->port, err, errlen) == 0
+              && config_env_str("FREESWITCH_ESL_PASSWORD", "ClueCon", b->password, sizeof b->password, err, errlen) == 0
+              && config_env_str("FREESWITCH_GATEWAY_NAME", "gw_signalwire", b->gateway, sizeof b->gateway, err, errlen) == 0
+              && config_env_str("FREESWITCH_CALLER_ID_NUMBER", "", b->caller_id, sizeof b->caller_id, err, errlen) == 0
+              && config_env_bool("FREESWITCH_T38_ENABLE", true, &b->t38, err, errlen) == 0
+              && config_env_bool("FREESWITCH_FAX_ECM", true, &b->ecm, err, errlen) == 0
+              && config_env_int("FREESWITCH_ORIGINATE_TIMEOUT", 60, 5, 600, &b->originate_timeout, err, errlen) == 0
+              && config_env_int("FREESWITCH_MAX_CHANNELS", 0, 0, 10000, &b->max_channels, err, errlen) == 0
+              && config_env_str("FREESWITCH_SPOOL_DIR", "/var/spool/freeswitch/fax", b->spool_dir, sizeof b->spool_dir,
+                                err, errlen) == 0
+              && config_env_str("FREESWITCH_INBOUND_SECRET", "", b->secret_fs, sizeof b->secret_fs, err, errlen) == 0
+              && config_env_str("ASTERISK_INBOUND_SECRET", "", b->secret_ast, sizeof b->secret_ast, err, errlen) == 0;
+    if (!ok) return -1;
+    if (strpbrk(b->password, "\r\n") || !b->password[0]) {
+        str_fmt(err, errlen, "FREESWITCH_ESL_PASSWORD must be one non-empty line");
+        return -1;
+    }
+    if (!esl_is_gateway_name(b->gateway)) {
+        str_fmt(err, errlen, "FREESWITCH_GATEWAY_NAME may only hold letters, digits, '_', '.' and '-' (1 to 64)");
+        return -1;
+    }
+    if (b->caller_id[0] && !esl_is_number(b->caller_id)) {
+        str_fmt(err, errlen, "FREESWITCH_CALLER_ID_NUMBER must be a phone number: optional + and 2 to 20 digits");
+        return -1;
+    }
+    if (b->spool_dir[0] != '/') {
+        str_fmt(err, errlen, "FREESWITCH_SPOOL_DIR must be an absolute path");
+        return -1;
+    }
+    str_copy(b->data_dir, sizeof b->data_dir, cfg ? cfg->data_dir : ".");
+    b->inbound_enabled = cfg ? cfg->inbound_enabled : false;
+    if (cfg) {
+        esl_var_clean(cfg->station_id, b->station_id, sizeof b->station_id, FAX_STATION_ID_MAX);
+        esl_var_clean(cfg->header_text, b->header, sizeof b->header, FAX_HEADER_MAX);
+    }
+    return 0;
+}
+
+static void fs_destroy(backend *b)
+{
+    if (!b) return;
+    pthread_mutex_lock(&b->mu);
+    b->stop = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (b->maint_started) pthread_join(b->maint, NULL);
+    esl_client_stop(b->esl);
+    while (b->calls) {
+        call *c = b->calls;
+        b->calls = c->next;
+        free(c);
+    }
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    memset(b->password, 0, sizeof b->password);
+    memset(b->secret_fs, 0, sizeof b->secret_fs);
+    memset(b->secret_ast, 0, sizeof b->secret_ast);
+    free(b);
+}
+
+static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_t errlen)
+{
+    backend *b = calloc(1, sizeof *b);
+    if (!b) { str_fmt(err, errlen, "out of memory"); return NULL; }
+    b->sink = sink;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (read_settings(b, cfg, err, errlen)) {
+        fs_destroy(b);
+        return NULL;
+    }
+    esl_client_opts eo = {.host = b->host, .port = (int)b->port, .password = b->password, .events = FS_EVENTS,
+                          .on_event = on_event, .on_state = on_state, .ud = b};
+    b->esl = esl_client_start(&eo, err, errlen);
+    if (!b->esl) { fs_destroy(b); return NULL; }
+    if (pthread_create(&b->maint, NULL, maint_main, b)) {
+        str_fmt(err, errlen, "could not start the FreeSWITCH reconciliation thread");
+        fs_destroy(b);
+        return NULL;
+    }
+    b->maint_started = true;
+    return b;
+}
+
+/* ---- submit / resume ---- */
+
+static void report_fail(backend *b, const char *job_id, const char *sid, const char *reason, bool transient,
+                        const char *msg)
+{
+    backend_outcome o = blank_outcome(OUTCOME_FAILURE, sid);
+    o.failure_reason = reason;
+    o.transient = transient;
+    o.message = msg;
+    b->sink.report(b->sink.ctx, job_id, &o);
+}
+
+static int fs_submit(backend *b, const backend_job *job)
+{
+    char err[512], msg[600];
+    char state_detail[256];
+    if (esl_client_state(b->esl, state_detail, sizeof state_detail, NULL) != ESL_CONNECTED) {
+        str_fmt(msg, sizeof msg, "FreeSWITCH is not reachable: %s", state_detail);
+        report_fail(b, job->job_id, NULL, "network_error", true, msg);
+        return -1;
+    }
+    char chan_uuid[37], job_uuid[37];
+    new_uuid(chan_uuid);
+    new_uuid(job_uuid);
+    char caller[32] = "";
+    if (job->caller_id && job->caller_id[0] && esl_is_number(job->caller_id))
+        str_copy(caller, sizeof caller, job->caller_id);
+    else
+        str_copy(caller, sizeof caller, b->caller_id);
+    const char *ident = job->station_id && job->station_id[0] ? job->station_id : b->station_id;
+    const char *header = job->header_text && job->header_text[0] ? job->header_text : b->header;
+    esl_originate eo = {.job_id = job->job_id, .channel_uuid = chan_uuid, .gateway = b->gateway, .number = job->to,
+                        .tiff_path = job->tiff_path, .fax_ident = ident, .fax_header = header, .caller_id = caller,
+                        .ecm = b->ecm, .t38 = b->t38, .timeout_s = (int)b->originate_timeout};
+    char cmd[4096];
+    if (esl_originate_build(&eo, cmd + 6, sizeof cmd - 6, err, sizeof err)) {
+        bool bad_number = !esl_is_number(job->to);
+        report_fail(b, job->job_id, NULL, bad_number ? "invalid_number" : "file_error", false, err);
+        return -1;
+    }
+    memcpy(cmd, "bgapi ", 6);
+
+    pthread_mutex_lock(&b->mu);
+    if (b->max_channels > 0 && b->n_calls >= b->max_channels) {
+        pthread_mutex_unlock(&b->mu);
+        return BACKEND_BUSY;
+    }
+    call *c = add_call(b, job->job_id, chan_uuid, job_uuid);
+    pthread_mutex_unlock(&b->mu);
+    if (!c) {
+        report_fail(b, job->job_id, NULL, "provider_error", true, "out of memory");
+        return -1;
+    }
+    /* Recorded before the command goes out: after a crash, resume finds the channel. */
+    backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, chan_uuid);
+    b->sink.report(b->sink.ctx, job->job_id, &acc);
+
+    char masked[40];
+    mask_phone(job->to, masked, sizeof masked);
+    char hdr[64];
+    str_fmt(hdr, sizeof hdr, "Job-UUID: %s", job_uuid);
+    char *reply = NULL;
+    bool sent = false;
+    if (esl_client_command(b->esl, cmd, hdr, FS_CMD_TIMEOUT_MS, &reply, &sent, err, sizeof err)) {
+        if (sent) {
+            /* It may be running: the reconciliation after the reconnect will tell. */
+            log_warn("freeswitch: job %s to %s: no reply to bgapi (%s); checking after reconnect", job->job_id, masked, err);
+            pthread_mutex_lock(&b->mu);
+            b->reconcile = true;
+            pthread_cond_signal(&b->cv);
+            pthread_mutex_unlock(&b->mu);
+            return 0;
+        }
+        str_fmt(msg, sizeof msg, "could not hand the call to FreeSWITCH: %s", err);
+        backend_outcome o = blank_outcome(OUTCOME_FAILURE, chan_uuid);
+        o.failure_reason = "network_error";
+        o.transient = true;
+        o.message = msg;
+        finish(b, job->job_id, chan_uuid, NULL, &o, false);
+        return -1;
+    }
+    if (strncmp(reply, "+OK", 3)) {
+        char clean[200];
+        esl_var_clean(reply, clean, sizeof clean, 190);
+        str_fmt(msg, sizeof msg, "FreeSWITCH refused bgapi originate: %s", clean);
+        free(reply);
+        backend_outcome o = blank_outcome(OUTCOME_FAILURE, chan_uuid);
+        o.failure_reason = "provider_error";
+        o.transient = false;
+        o.message = msg;
+        finish(b, job->job_id, chan_uuid, NULL, &o, false);
+        return -1;
+    }
+    free(reply);
+    log_info("freeswitch: job %s: originate to %s via gateway %s (channel %s)", job->job_id, masked, b->gateway, chan_uuid);
+    return 0;
+}
+
+static int fs_resume(backend *b, const backend_job *job)
+{
+    const char *uuid = job->provider_sid;
+    if (!uuid || !*uuid) return -1;          /* ACCEPTED precedes the originate: it never went out */
+    if (!esl_is_uuid(uuid)) return -1;
+    pthread_mutex_lock(&b->mu);
+    call *c = find_call(b, job->job_id, NULL, NULL);
+    if (!c) c = add_call(b, job->job_id, uuid, NULL);
+    bool busy = c && c->checking;
+    if (c) c->checking = true;
+    pthread_mutex_unlock(&b->mu);
+    if (!c) return -1;
+    if (busy) {
+        backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, uuid);
+        b->sink.report(b->sink.ctx, job->job_id, &acc);
+        return 0;
+    }
+    int ex = esl_client_state(b->esl, NULL, 0, NULL) == ESL_CONNECTED ? channel_exists(b, uuid) : -1;
+    if (ex == 0) {
+        fail_lost(b, job->job_id, uuid);
+        return 0;
+    }
+    pthread_mutex_lock(&b->mu);
+    c = find_call(b, job->job_id, NULL, NULL);
+    if (c) c->checking = false;
+    if (ex < 0) b->reconcile = true;
+    pthread_mutex_unlock(&b->mu);
+    backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, uuid);
+    b->sink.report(b->sink.ctx, job->job_id, &acc);
+    return 0;
+}
+
+/* ---- check / diagnose ---- */
+
+static int fs_check(backend *b, char *msg, size_t msglen)
+{
+    char detail[256];
+    esl_state st = esl_client_state(b->esl, detail, sizeof detail, NULL);
+    if (st == ESL_CONNECTED) {
+        str_fmt(msg, msglen, "FreeSWITCH %s (gateway %s)", detail, b->gateway);
+        return 0;
+    }
+    str_fmt(msg, msglen, "FreeSWITCH: %s", detail);
+    return -1;
+}
+
+/* "Key<tabs/spaces>Value" line of `sofia status gateway` output. */
+static void status_field(const char *text, const char *key, char *out, size_t outlen)
+{
+    out[0] = 0;
+    size_t kl = strlen(key);
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (!strncmp(line, key, kl) && (line[kl] == ' ' || line[kl] == '\t')) {
+            const char *v = line + kl;
+            while (*v == ' ' || *v == '\t') v++;
+            size_t n = strcspn(v, "\r\n \t");
+            if (n >= outlen) n = outlen - 1;
+            memcpy(out, v, n);
+            out[n] = 0;
+            return;
+        }
+    }
+}
+
+static int fs_diagnose(backend *b, char *report, size_t reportlen)
+{
+    json_t *o = json_object();
+    char detail[256], err[256];
+    esl_state st = esl_client_state(b->esl, detail, sizeof detail, NULL);
+    json_object_set_new(o, "esl_address", json_sprintf("%s:%ld", b->host, b->port));
+    int rc = 0;
+    if (st != ESL_CONNECTED) {
+        json_object_set_new(o, "esl", json_string(st == ESL_AUTH_FAILED ? "auth_rejected"
+                                                  : st == ESL_REFUSED ? "acl_refused" : "unreachable"));
+        json_object_set_new(o, "auth", json_boolean(false));
+        json_object_set_new(o, "detail", json_string(detail));
+        rc = -1;
+    } else {
+        json_object_set_new(o, "esl", json_string("ok"));
+        json_object_set_new(o, "auth", json_boolean(true));
+        char *reply = NULL;
+        if (esl_client_command(b->esl, "api module_exists mod_spandsp", NULL, FS_CMD_TIMEOUT_MS, &reply, NULL, err,
+                               sizeof err) == 0) {
+            bool yes = !strncmp(reply, "true", 4);
+            json_object_set_new(o, "mod_spandsp", json_boolean(yes));
+            if (!yes) {
+                json_object_set_new(o, "mod_spandsp_detail",
+                                    json_string("mod_spandsp is not loaded: add it to modules.conf.xml and `load mod_spandsp`"));
+                rc = -1;
+            }
+            free(reply);
+        } else {
+            json_object_set_new(o, "mod_spandsp", json_null());
+            json_object_set_new(o, "mod_spandsp_detail", json_string(err));
+            rc = -1;
+        }
+        char cmd[160];
+        str_fmt(cmd, sizeof cmd, "api sofia status gateway %s", b->gateway);
+        json_t *gw = json_object();
+        json_object_set_new(gw, "name", json_string(b->gateway));
+        if (esl_client_command(b->esl, cmd, NULL, FS_CMD_TIMEOUT_MS, &reply, NULL, err, sizeof err) == 0) {
+            char state[64], status[64];
+            status_field(reply, "State", state, sizeof state);
+            status_field(reply, "Status", status, sizeof status);
+            if (!state[0]) {
+                json_object_set_new(gw, "state", json_null());
+                json_object_set_new(gw, "detail", json_string(strstr(reply, "Invalid Gateway")
+                                                              ? "FreeSWITCH has no gateway of this name (FREESWITCH_GATEWAY_NAME)"
+                                                              : "unexpected answer to sofia status gateway"));
+                rc = -1;
+            } else {
+                json_object_set_new(gw, "state", json_string(state));
+                if (status[0]) json_object_set_new(gw, "status", json_string(status));
+                bool good = (!strcmp(state, "REGED") || !strcmp(state, "NOREG")) && strcmp(status, "DOWN");
+                json_object_set_new(gw, "ok", json_boolean(good));
+                if (!good) rc = -1;
+            }
+            free(reply);
+        } else {
+            json_object_set_new(gw, "state", json_null());
+            json_object_set_new(gw, "detail", json_string(err));
+            rc = -1;
+        }
+        json_object_set_new(o, "gateway", gw);
+    }
+    pthread_mutex_lock(&b->mu);
+    json_object_set_new(o, "calls_open", json_integer(b->n_calls));
+    pthread_mutex_unlock(&b->mu);
+    char *text = json_dumps(o, JSON_COMPACT);
+    str_copy(report, reportlen, text ? text : "{}");
+    free(text);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- webhooks ---- */
+
+static void respond(webhook_response *res, int status, const char *fmt_json)
+{
+    res->status = status;
+    str_copy(res->body, sizeof res->body, fmt_json);
+}
+
+static void respond_detail(webhook_response *res, int status, const char *detail)
+{
+    json_t *o = json_pack("{s:s}", "detail", detail);
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    respond(res, status, t ? t : "{\"detail\":\"error\"}");
+    free(t);
+    json_decref(o);
+}
+
+/* X-Internal-Secret must equal FREESWITCH_INBOUND_SECRET or ASTERISK_INBOUND_SECRET. */
+static bool authorized(backend *b, const webhook_request *req, webhook_response *res)
+{
+    if (!b->secret_fs[0] && !b->secret_ast[0]) {
+        respond_detail(res, 401, "Internal secret not configured");
+        return false;
+    }
+    const char *got = req->header(req, "X-Internal-Secret");
+    bool ok = false;
+    if (got) {
+        if (b->secret_fs[0] && secure_streq(got, b->secret_fs)) ok = true;
+        if (b->secret_ast[0] && secure_streq(got, b->secret_ast)) ok = true;
+    }
+    if (!ok) respond_detail(res, 401, "Invalid internal secret");
+    return ok;
+}
+
+/* A JSON field as text (strings as they are, numbers printed); NULL if absent. */
+static const char *jfield(json_t *o, const char *name, char *buf, size_t len)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v)) return NULL;
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v)) { str_fmt(buf, len, "%lld", (long long)json_integer_value(v)); return buf; }
+    if (json_is_real(v)) { str_fmt(buf, len, "%g", json_real_value(v)); return buf; }
+    if (json_is_boolean(v)) { str_copy(buf, len, json_is_true(v) ? "1" : "0"); return buf; }
+    return NULL;
+}
+
+static json_t *parse_body(const webhook_request *req, webhook_response *res)
+{
+    json_error_t je;
+    json_t *o = req->body ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        respond_detail(res, 400, "Invalid payload: expected a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+static bool is_hex32(const char *s)
+{
+    if (!s || strlen(s) != 32) return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'))) return false;
+    return true;
+}
+
+/* POST /_internal/freeswitch/outbound_result — Faxbot's api_hangup_hook. */
+static void wh_outbound(backend *b, const webhook_request *req, webhook_response *res)
+{
+    if (!authorized(b, req, res)) return;
+    json_t *o = parse_body(req, res);
+    if (!o) return;
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
+    const char *job_id = jfield(o, "job_id", b1, sizeof b1);
+    const char *fax_success = jfield(o, "fax_success", b2, sizeof b2);
+    const char *fax_status = jfield(o, "fax_status", b3, sizeof b3);
+    const char *text = json_is_string(json_object_get(o, "fax_result_text")) ? json_string_value(json_object_get(o, "fax_result_text")) : NULL;
+    const char *code = jfield(o, "fax_result_code", b4, sizeof b4);
+    const char *pages = jfield(o, "fax_document_transferred_pages", b5, sizeof b5);
+    const char *uuid = json_is_string(json_object_get(o, "uuid")) ? json_string_value(json_object_get(o, "uuid")) : NULL;
+    const char *cause = json_is_string(json_object_get(o, "hangup_cause")) ? json_string_value(json_object_get(o, "hangup_cause")) : NULL;
+    if (!job_id || !*job_id) {
+        respond_detail(res, 400, "Missing job_id");
+        json_decref(o);
+        return;
+    }
+    if (!is_hex32(job_id)) {
+        respond_detail(res, 404, "Job not found");
+        json_decref(o);
+        return;
+    }
+    if (uuid && *uuid && !esl_is_uuid(uuid)) uuid = NULL;
+    int st = esl_hook_status(fax_success, fax_status, text);
+    esl_fax_result r;
+    memset(&r, 0, sizeof r);
+    r.success = st;
+    r.result_code = code && *code ? atoi(code) : -1;
+    esl_var_clean(text, r.result_text, sizeof r.result_text, 120);
+    r.pages = pages && *pages ? atoi(pages) : -1;
+    r.total_pages = r.bit_rate = r.ecm = -1;
+    if (cause && esl_is_cause_name(cause)) str_copy(r.hangup_cause, sizeof r.hangup_cause, cause);
+    char msg[300];
+    backend_outcome out;
+    if (st < 0) {
+        /* ${fax_success} is empty when txfax never ran: the hangup cause decides, if sent */
+        if (!r.hangup_cause[0] || !strcmp(r.hangup_cause, "NORMAL_CLEARING")) {
+            respond(res, 200, "{\"ok\":true,\"applied\":false,\"detail\":\"no final fax result in the hook\"}");
+            json_decref(o);
+            return;
+        }
+        cause_outcome(r.hangup_cause, &out, msg, sizeof msg);
+    } else {
+        outcome_from_fax(&r, &out, msg, sizeof msg);
+    }
+    bool applied = finish(b, job_id, uuid, NULL, &out, true);
+    respond(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
+    json_decref(o);
+}
+
+static bool safe_sid(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64) return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_'))
+            return false;
+    return true;
+}
+
+/* Copies the spool file (opened without following links) into data_dir/tmp. */
+static int copy_to_tmp(backend *b, const char *real, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    int in = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0) { str_fmt(err, errlen, "cannot open tiff_path: %s", strerror(errno)); return 400; }
+    struct stat sbuf;
+    if (fstat(in, &sbuf) || !S_ISREG(sbuf.st_mode)) {
+        close(in);
+        str_fmt(err, errlen, "tiff_path is not a regular file");
+        return 400;
+    }
+    char dir[1100];
+    str_fmt(dir, sizeof dir, "%s/tmp", b->data_dir);
+    if (mkdir_p(dir, 0700) || str_fmt(tmp, tmplen, "%s/fs-inbound-XXXXXX", dir)) {
+        close(in);
+        str_fmt(err, errlen, "cannot create %s", dir);
+        return 500;
+    }
+    int out = mkstemp(tmp);
+    if (out < 0) {
+        close(in);
+        str_fmt(err, errlen, "cannot create a temporary file in %s", dir);
+        return 500;
+    }
+    int rc = fd_copy(in, out);
+    close(in);
+    if (close(out) || rc) {
+        unlink(tmp);
+        str_fmt(err, errlen, "cannot copy the received fax");
+        return 500;
+    }
+    return 0;
+}
+
+/* POST /_internal/freeswitch/inbound — the rendered dialplan's hook after rxfax. */
+static void wh_inbound(backend *b, const webhook_request *req, webhook_response *res)
+{
+    if (!b->inbound_enabled) {
+        respond_detail(res, 404, "Inbound not enabled");
+        return;
+    }
+    if (!authorized(b, req, res)) return;
+    json_t *o = parse_body(req, res);
+    if (!o) return;
+    char b1[32], b2[32], b3[32];
+    const char *path = json_is_string(json_object_get(o, "tiff_path")) ? json_string_value(json_object_get(o, "tiff_path")) : NULL;
+    const char *uuid = jfield(o, "uuid", b1, sizeof b1);
+    const char *succ = jfield(o, "fax_success", b2, sizeof b2);
+    const char *pages = jfield(o, "pages", b3, sizeof b3);
+    const char *from = json_is_string(json_object_get(o, "from_number")) ? json_string_value(json_object_get(o, "from_number")) : "";
+    const char *to = json_is_string(json_object_get(o, "to_number")) ? json_string_value(json_object_get(o, "to_number")) : "";
+    const char *rsi = json_is_string(json_object_get(o, "remote_station_id")) ? json_string_value(json_object_get(o, "remote_station_id")) : "";
+    if (!path || !*path || !safe_sid(uuid)) {
+        respond_detail(res, 400, "Invalid payload: tiff_path and uuid are required");
+        json_decref(o);
+        return;
+    }
+    if (succ && !strcmp(succ, "0") && (!pages || atoi(pages) <= 0)) {
+        respond(res, 200, "{\"status\":\"ignored\",\"detail\":\"the call brought no pages\"}");
+        json_decref(o);
+        return;
+    }
+    char spool[PATH_MAX], real[PATH_MAX], err[512];
+    if (!realpath(b->spool_dir, spool)) {
+        respond_detail(res, 500, "FREESWITCH_SPOOL_DIR does not exist on the gateway host");
+        json_decref(o);
+        return;
+    }
+    if (!realpath(path, real)) {
+        respond_detail(res, 400, "tiff_path does not exist");
+        json_decref(o);
+        return;
+    }
+    size_t sl = strlen(spool);
+    if (strncmp(real, spool, sl) || real[sl] != '/') {
+        respond_detail(res, 403, "tiff_path is outside FREESWITCH_SPOOL_DIR");
+        json_decref(o);
+        return;
+    }
+    char tmp[1200];
+    int code = copy_to_tmp(b, real, tmp, sizeof tmp, err, sizeof err);
+    if (code) {
+        respond_detail(res, code, err);
+        json_decref(o);
+        return;
+    }
+    char from_c[32], to_c[32], rsi_c[24];
+    esl_var_clean(from, from_c, sizeof from_c, 30);
+    esl_var_clean(to, to_c, sizeof to_c, 30);
+    esl_var_clean(rsi, rsi_c, sizeof rsi_c, FAX_STATION_ID_MAX);
+    inbound_delivery d = {.provider_sid = uuid, .from_number = from_c, .to_number = to_c,
+                          .remote_station_id = rsi_c, .file_path = tmp, .file_type = "tiff", .move = true};
+    char id[33] = "";
+    if (b->sink.receive(b->sink.ctx, &d, id, err, sizeof err)) {
+        unlink(tmp);
+        respond_detail(res, 400, err);
+        json_decref(o);
+        return;
+    }
+    unlink(tmp);   /* harmless if it was moved */
+    char masked[40];
+    mask_phone(from_c, masked, sizeof masked);
+    log_info("freeswitch: inbound fax %s from %s stored (call %s)", id, masked, uuid);
+    char body[128];
+    str_fmt(body, sizeof body, "{\"id\":\"%s\",\"status\":\"ok\"}", id);
+    respond(res, 200, body);
+    json_decref(o);
+}
+
+static const backend_webhook fs_webhooks[] = {
+    {.method = "POST", .path = "/_internal/freeswitch/outbound_result", .max_body = 16384, .handle = wh_outbound},
+    {.method = "POST", .path = "/_internal/freeswitch/inbound", .max_body = 16384, .handle = wh_inbound},
+};
+
+const backend_ops backend_freeswitch_ops = {
+    .name = "freeswitch",
+    .needs_tiff = true,
+    .create = fs_create,
+    .submit = fs_submit,
+    .check = fs_check,
+    .destroy = fs_destroy,
+    .async = true,
+    .resume = fs_resume,
+    .diagnose = fs_diagnose,
+    .webhooks = fs_webhooks,
+    .n_webhooks = 2,
+};

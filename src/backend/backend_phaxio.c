@@ -1,0 +1,975 @@
+/* backend_phaxio.c — FAX_BACKEND=phaxio: faxes go out through the Phaxio v2.1 REST
+ * API (POST /faxes, HTTP Basic); results come back through signed status webhooks
+ * (POST /phaxio-callback?job_id=…&attempt=…) and received faxes through
+ * POST /phaxio-inbound. The parsing, signing and status mapping live in
+ * phaxio_proto.c (pure); this file does the HTTP (libcurl), the settings, and the
+ * bookkeeping that keeps replayed / stale / out-of-order webhooks harmless.
+ *
+ * No duplicate faxes: every fax carries tag[faxbot_job]=<job id> and
+ * tag[faxbot_attempt]=<n>. A 4xx from Phaxio is final; only transport errors and
+ * 5xx are transient — and whenever the request may have reached Phaxio (timeout
+ * after sending, 5xx, unreadable 2xx) the faxes are first looked up by tag, so a
+ * fax Phaxio did create is followed instead of sent again. resume() does the same
+ * lookup after a restart or a late result and returns -1 only for an empty list.
+ *
+ * Settings (environment, read once in create):
+ *   PHAXIO_API_KEY, PHAXIO_API_SECRET   Basic credentials (check() names what is missing)
+ *   PHAXIO_API_URL                      default https://api.phaxio.com/v2.1
+ *   PHAXIO_CALLBACK_TOKEN               the webhook token that signs X-Phaxio-Signature
+ *   PHAXIO_STATUS_CALLBACK_URL (alias PHAXIO_CALLBACK_URL)
+ *                                       status callback base; default PUBLIC_API_URL/phaxio-callback
+ *   PHAXIO_VERIFY_SIGNATURE             default true (/phaxio-callback)
+ *   PHAXIO_INBOUND_VERIFY_SIGNATURE     default true (/phaxio-inbound)
+ *   PHAXIO_UPLOAD                       true: upload the PDF as `file` instead of content_url
+ *   ENFORCE_PUBLIC_HTTPS                default true: PUBLIC_API_URL must be https (localhost exempt) */
+#include "backend/backend.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "backend/phaxio_proto.h"
+#include "config/config.h"
+#include "util/util.h"
+
+#define PHX_DEFAULT_API_URL "https://api.phaxio.com/v2.1"
+#define PHX_HEADER_MAX 50                 /* Phaxio's header_text limit */
+#define PHX_REPLY_MAX (4 << 20)           /* API replies we read at most */
+#define PHX_SEND_TIMEOUT_S 60
+#define PHX_POLL_TIMEOUT_S 20
+#define PHX_CONNECT_TIMEOUT_S 10
+#define PHX_INFLIGHT_WAIT_MS 15000        /* a webhook waits this long for its own submit to finish */
+#define PHX_TRACK_MAX 4096
+
+/* What we know about the current attempt of a job we sent (for webhook dedupe). */
+typedef struct track {
+    char job_id[33];
+    int attempt;                 /* 0 unknown */
+    char fax_id[32];             /* Phaxio's id, "" until known */
+    bool in_flight;              /* submit is between POST and its outcome */
+    bool done;                   /* a terminal outcome for this attempt was reported */
+    int max_pages;
+    int64_t touched;
+} track;
+
+struct backend {
+    backend_sink sink;
+    char api_key[256];
+    char api_secret[256];
+    char api_url[512];
+    char callback_token[256];
+    char callback_base[1024];    /* where status callbacks go, without job_id */
+    bool callback_custom;        /* from PHAXIO_(STATUS_)CALLBACK_URL */
+    bool verify;
+    bool inbound_verify;
+    bool upload;
+    bool enforce_https;
+    bool inbound_enabled;
+    char public_url[512];
+    char data_dir[1024];
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    track **tracks;
+    size_t ntracks;
+};
+
+/* ---- small helpers ---- */
+
+static bool is_job_id(const char *s)
+{
+    if (!s || strlen(s) != 32) return false;
+    for (const char *p = s; *p; p++)
+        if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p)) return false;
+    return true;
+}
+
+static void set_json(webhook_response *res, int status, const char *key, const char *text)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, key, json_string(text));
+    char *s = json_dumps(o, JSON_COMPACT);
+    res->status = status;
+    str_copy(res->body, sizeof res->body, s ? s : "{}");
+    free(s);
+    json_decref(o);
+}
+
+static void deny(webhook_response *res, int status, const char *detail) { set_json(res, status, "detail", detail); }
+
+static bool url_is_local(const char *url)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    size_t n = strcspn(h, ":/?#");
+    return (n == 9 && !strncasecmp(h, "localhost", 9)) || (n == 9 && !strncmp(h, "127.0.0.1", 9))
+           || (n == 5 && !strncmp(h, "[::1]", 5));
+}
+
+/* Copies at most max bytes of s without cutting a UTF-8 sequence. */
+static void utf8_prefix(const char *s, size_t max, char *out, size_t outlen)
+{
+    size_t n = strlen(s);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    }
+    if (n >= outlen) n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = 0;
+}
+
+/* ---- settings ---- */
+
+static int read_settings(backend *b, const config *cfg, char *err, size_t errlen)
+{
+    char status_cb[1024], cb[1024];
+    if (config_env_str("PHAXIO_API_KEY", "", b->api_key, sizeof b->api_key, err, errlen)
+        || config_env_str("PHAXIO_API_SECRET", "", b->api_secret, sizeof b->api_secret, err, errlen)
+        || config_env_str("PHAXIO_API_URL", PHX_DEFAULT_API_URL, b->api_url, sizeof b->api_url, err, errlen)
+        || config_env_str("PHAXIO_CALLBACK_TOKEN", "", b->callback_token, sizeof b->callback_token, err, errlen)
+        || config_env_str("PHAXIO_STATUS_CALLBACK_URL", "", status_cb, sizeof status_cb, err, errlen)
+        || config_env_str("PHAXIO_CALLBACK_URL", "", cb, sizeof cb, err, errlen)
+        || config_env_bool("PHAXIO_VERIFY_SIGNATURE", true, &b->verify, err, errlen)
+        || config_env_bool("PHAXIO_INBOUND_VERIFY_SIGNATURE", true, &b->inbound_verify, err, errlen)
+        || config_env_bool("PHAXIO_UPLOAD", false, &b->upload, err, errlen)
+        || config_env_bool("ENFORCE_PUBLIC_HTTPS", true, &b->enforce_https, err, errlen))
+        return -1;
+    size_t n = strlen(b->api_url);
+    while (n && b->api_url[n - 1] == '/') b->api_url[--n] = 0;
+    if (strncmp(b->api_url, "https://", 8) && strncmp(b->api_url, "http://", 7)) {
+        str_fmt(err, errlen, "PHAXIO_API_URL must start with https:// (default %s)", PHX_DEFAULT_API_URL);
+        return -1;
+    }
+    const char *custom = status_cb[0] ? status_cb : cb;
+    const char *custom_name = status_cb[0] ? "PHAXIO_STATUS_CALLBACK_URL" : "PHAXIO_CALLBACK_URL";
+    if (custom[0]) {
+        if (strncmp(custom, "https://", 8) && strncmp(custom, "http://", 7)) {
+            str_fmt(err, errlen, "%s must be an http:// or https:// URL", custom_name);
+            return -1;
+        }
+        str_copy(b->callback_base, sizeof b->callback_base, custom);
+        b->callback_custom = true;
+    } else if (cfg && cfg->public_api_url[0]) {
+        str_fmt(b->callback_base, sizeof b->callback_base, "%s/phaxio-callback", cfg->public_api_url);
+    }
+    if (cfg) {
+        str_copy(b->public_url, sizeof b->public_url, cfg->public_api_url);
+        str_copy(b->data_dir, sizeof b->data_dir, cfg->data_dir);
+        b->inbound_enabled = cfg->inbound_enabled;
+    }
+    return 0;
+}
+
+static backend *phx_create(const config *cfg, backend_sink sink, char *err, size_t errlen)
+{
+    backend *b = calloc(1, sizeof *b);
+    if (!b) {
+        str_fmt(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->sink = sink;
+    if (read_settings(b, cfg, err, errlen) != 0) {
+        free(b);
+        return NULL;
+    }
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->changed, NULL);
+    return b;
+}
+
+static void phx_destroy(backend *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i < b->ntracks; i++) free(b->tracks[i]);
+    free(b->tracks);
+    pthread_cond_destroy(&b->changed);
+    pthread_mutex_destroy(&b->lock);
+    explicit_bzero(b->api_secret, sizeof b->api_secret);
+    explicit_bzero(b->callback_token, sizeof b->callback_token);
+    free(b);
+}
+
+/* ---- the attempt table: which fax is the current one for a job ----
+ * In memory only: after a restart resume() fills it again for the jobs still in
+ * progress, and any older webhook is refused by the job state machine anyway. */
+
+static track *track_find(backend *b, const char *job_id)
+{
+    for (size_t i = 0; i < b->ntracks; i++)
+        if (!strcmp(b->tracks[i]->job_id, job_id)) return b->tracks[i];
+    return NULL;
+}
+
+static void track_prune(backend *b)
+{
+    if (b->ntracks < PHX_TRACK_MAX) return;
+    /* drop the least recently touched entry that no submit is using */
+    size_t victim = b->ntracks;
+    for (size_t i = 0; i < b->ntracks; i++)
+        if (!b->tracks[i]->in_flight && (victim == b->ntracks || b->tracks[i]->touched < b->tracks[victim]->touched))
+            victim = i;
+    if (victim == b->ntracks) return;
+    free(b->tracks[victim]);
+    b->tracks[victim] = b->tracks[--b->ntracks];
+}
+
+/* Finds or adds the entry (NULL only when out of memory). Caller holds the lock. */
+static track *track_get(backend *b, const char *job_id)
+{
+    track *t = track_find(b, job_id);
+    if (t) return t;
+    track_prune(b);
+    track **grown = realloc(b->tracks, (b->ntracks + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    b->tracks = grown;
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    str_copy(t->job_id, sizeof t->job_id, job_id);
+    b->tracks[b->ntracks++] = t;
+    return t;
+}
+
+/* An attempt starts (submit: new_fax) or is looked at again (resume); webhooks for
+ * the job wait until track_finish. */
+static void track_start(backend *b, const backend_job *job, const char *fax_id, bool new_fax)
+{
+    pthread_mutex_lock(&b->lock);
+    track *t = track_get(b, job->job_id);
+    if (t) {
+        if (new_fax || t->attempt != job->attempt || (fax_id[0] && strcmp(t->fax_id, fax_id))) {
+            t->done = false;
+            t->max_pages = 0;
+        }
+        t->attempt = job->attempt;
+        if (new_fax || fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
+        t->in_flight = true;
+        t->touched = mono_ms();
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* submit / resume is done with this attempt: remember the fax and whether its
+ * terminal outcome was reported, and wake webhooks waiting for it. */
+static void track_finish(backend *b, const char *job_id, const char *fax_id, bool terminal)
+{
+    pthread_mutex_lock(&b->lock);
+    track *t = track_find(b, job_id);
+    if (t) {
+        if (fax_id && fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
+        if (terminal) t->done = true;
+        t->in_flight = false;
+        t->touched = mono_ms();
+    }
+    pthread_cond_broadcast(&b->changed);
+    pthread_mutex_unlock(&b->lock);
+}
+
+typedef enum { GATE_REPORT, GATE_STALE, GATE_FINAL, GATE_NO_NEWS } gate_result;
+
+/* Decides whether a webhook's outcome for (job, attempt, fax) is news. A webhook
+ * that races its own submit (Phaxio can call back before we read its reply) waits
+ * for the submit to finish first, so ACCEPTED is always applied before the result. */
+static gate_result track_gate(backend *b, const char *job_id, int attempt, const char *fax_id, outcome_kind kind,
+                              int *pages)
+{
+    gate_result g = GATE_REPORT;
+    pthread_mutex_lock(&b->lock);
+    int64_t deadline = mono_ms() + PHX_INFLIGHT_WAIT_MS;
+    track *t = track_find(b, job_id);
+    while (t && t->in_flight && (attempt <= 0 || attempt >= t->attempt) && mono_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&b->changed, &b->lock, &ts);
+        t = track_find(b, job_id);   /* the table may have changed meanwhile */
+    }
+    if (!t) {
+        t = track_get(b, job_id);
+        if (t) {
+            t->attempt = attempt > 0 ? attempt : 0;
+            str_copy(t->fax_id, sizeof t->fax_id, fax_id);
+        }
+    }
+    if (!t) goto out;   /* out of memory: report, the state machine still guards */
+    t->touched = mono_ms();
+    if (attempt > 0 && t->attempt > 0 && attempt < t->attempt) { g = GATE_STALE; goto out; }
+    if (attempt > t->attempt) {      /* a newer attempt than we knew of */
+        t->attempt = attempt;
+        str_copy(t->fax_id, sizeof t->fax_id, fax_id);
+        t->done = false;
+        t->max_pages = 0;
+    }
+    if (fax_id[0] && t->fax_id[0] && strcmp(fax_id, t->fax_id)) { g = GATE_STALE; goto out; }
+    if (fax_id[0] && !t->fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
+    if (t->done) { g = GATE_FINAL; goto out; }
+    if (kind == OUTCOME_SUCCESS || kind == OUTCOME_FAILURE) {
+        t->done = true;
+    } else if (kind == OUTCOME_PROGRESS && *pages >= 0) {
+        if (*pages <= t->max_pages) *pages = -1;   /* never move the page count backwards */
+        else t->max_pages = *pages;
+    }
+out:
+    pthread_mutex_unlock(&b->lock);
+    return g;
+}
+
+/* ---- HTTP (libcurl) ---- */
+
+typedef struct http_result {
+    long status;                 /* 0: no HTTP answer */
+    CURLcode cc;
+    bool maybe_sent;             /* the request may have reached Phaxio */
+    strbuf body;
+    char error[CURL_ERROR_SIZE];
+} http_result;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+    strbuf *sb = user;
+    size_t n = size * nmemb;
+    if (sb->len + n > PHX_REPLY_MAX) return 0;
+    return sb_append(sb, data, n) == 0 ? n : 0;
+}
+
+static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job);
+
+/* One authenticated request to Phaxio: a GET, or (send_job) the multipart POST
+ * that sends that job. */
+static void phx_http(backend *b, const char *url, const backend_job *send_job, long timeout_s, http_result *r)
+{
+    memset(r, 0, sizeof *r);
+    sb_init(&r->body);
+    CURL *c = curl_easy_init();
+    if (!c) {
+        r->cc = CURLE_FAILED_INIT;
+        str_copy(r->error, sizeof r->error, "could not start an HTTP client");
+        return;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)PHX_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(c, CURLOPT_USERNAME, b->api_key);
+    curl_easy_setopt(c, CURLOPT_PASSWORD, b->api_secret);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->error);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "faxbot-c/phaxio");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_mime *mime = NULL;
+    if (send_job) {
+        mime = send_form(b, c, send_job);
+        if (!mime) {
+            r->cc = CURLE_OUT_OF_MEMORY;
+            str_copy(r->error, sizeof r->error, "out of memory");
+            curl_easy_cleanup(c);
+            return;
+        }
+        curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    }
+    r->cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    long sent = 0;
+    curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+    r->maybe_sent = r->status > 0 || sent > 0;
+    if (r->cc != CURLE_OK && !r->error[0]) str_copy(r->error, sizeof r->error, curl_easy_strerror(r->cc));
+    if (r->cc != CURLE_OK) r->status = 0;   /* a half-read answer is no answer */
+    curl_easy_cleanup(c);
+    curl_mime_free(mime);
+}
+
+static void http_done(http_result *r) { sb_free(&r->body); }
+
+/* Phaxio's "message" from an error reply, or a short description. */
+static void reply_message(const http_result *r, char *out, size_t outlen)
+{
+    phaxio_reply rep;
+    phaxio_reply_parse(r->body.data, r->body.len, &rep);
+    if (rep.message[0]) str_copy(out, outlen, rep.message);
+    else if (r->status) str_fmt(out, outlen, "HTTP %ld without a Phaxio message", r->status);
+    else str_copy(out, outlen, r->error);
+}
+
+/* ---- reporting ---- */
+
+static void report(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
+                   bool transient, const char *message, int pages, int bit_rate)
+{
+    backend_outcome o = {.kind = kind, .failure_reason = reason, .transient = transient, .message = message,
+                         .provider_sid = sid && sid[0] ? sid : NULL, .pages = pages, .duration_s = -1,
+                         .bit_rate = bit_rate, .ecm = -1};
+    b->sink.report(b->sink.ctx, job_id, &o);
+}
+
+/* Reports what a fax object says (a lookup during submit or resume). Returns true
+ * if that was a terminal outcome. */
+static bool report_fax_state(backend *b, const char *job_id, const phaxio_fax *fax)
+{
+    phaxio_mapped m;
+    phaxio_map(fax, NULL, -1, &m);
+    switch (m.kind) {
+    case OUTCOME_SUCCESS:
+    case OUTCOME_FAILURE:
+        report(b, job_id, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
+        report(b, job_id, m.kind, fax->id, m.failure_reason, m.transient, m.message[0] ? m.message : NULL, m.pages,
+               m.bit_rate);
+        return true;
+    default:
+        /* queued / in progress / unknown: still going; its webhook (or the next lease) tells */
+        report(b, job_id, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
+        return false;
+    }
+}
+
+/* ---- lookups ---- */
+
+/* GET /faxes?tag[faxbot_job]=<id>&direction=sent: 1 found (*fax), 0 none, -1 unknown. */
+static int lookup_by_tag(backend *b, const backend_job *job, phaxio_fax *fax, char *err, size_t errlen)
+{
+    char url[1024];
+    str_fmt(url, sizeof url, "%s/faxes?direction=sent&tag%%5Bfaxbot_job%%5D=%s&per_page=100", b->api_url, job->job_id);
+    http_result r;
+    phx_http(b, url, NULL, PHX_POLL_TIMEOUT_S, &r);
+    int rc = -1;
+    if (r.status == 200) {
+        rc = phaxio_list_find(r.body.data, r.body.len, job->job_id, job->attempt, fax, err, errlen);
+    } else {
+        char msg[256];
+        reply_message(&r, msg, sizeof msg);
+        str_fmt(err, errlen, "listing faxes by tag failed: %s", msg);
+    }
+    http_done(&r);
+    return rc;
+}
+
+/* GET /faxes/{id}: 1 found, 0 Phaxio says no such fax, -1 unknown. */
+static int lookup_by_id(backend *b, const char *fax_id, phaxio_fax *fax, char *err, size_t errlen)
+{
+    char url[1024];
+    for (const char *p = fax_id; *p; p++)
+        if (!isdigit((unsigned char)*p)) {
+            str_fmt(err, errlen, "the stored Phaxio fax id is not a number");
+            return 0;
+        }
+    str_fmt(url, sizeof url, "%s/faxes/%s", b->api_url, fax_id);
+    http_result r;
+    phx_http(b, url, NULL, PHX_POLL_TIMEOUT_S, &r);
+    int rc = -1;
+    if (r.status == 200) {
+        rc = phaxio_get_parse(r.body.data, r.body.len, fax, err, errlen) == 0 ? 1 : -1;
+    } else {
+        char msg[256];
+        reply_message(&r, msg, sizeof msg);
+        str_fmt(err, errlen, "getting fax %s failed: %s", fax_id, msg);
+        if (r.status == 404) rc = 0;
+    }
+    http_done(&r);
+    return rc;
+}
+
+/* ---- submit ---- */
+
+static int build_callback_url(const backend *b, const backend_job *job, char *out, size_t outlen)
+{
+    if (!b->callback_base[0]) return -1;
+    return str_fmt(out, outlen, "%s%sjob_id=%s&attempt=%d", b->callback_base,
+                   strchr(b->callback_base, '?') ? "&" : "?", job->job_id, job->attempt);
+}
+
+static int mime_field(curl_mime *m, const char *name, const char *value)
+{
+    curl_mimepart *p = curl_mime_addpart(m);
+    if (!p || curl_mime_name(p, name) != CURLE_OK || curl_mime_data(p, value, CURL_ZERO_TERMINATED) != CURLE_OK)
+        return -1;
+    return 0;
+}
+
+/* POST /faxes fields (PROTOCOLS.md §1.2): to, content_url or file, callback_url,
+ * header_text (≤ 50 chars), caller_id, and the tags that let us find the fax again. */
+static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job)
+{
+    curl_mime *m = curl_mime_init(c);
+    if (!m) return NULL;
+    char attempt[16], header[PHX_HEADER_MAX + 1], cb[1200];
+    int bad = mime_field(m, "to", job->to);
+    if (b->upload) {
+        curl_mimepart *p = curl_mime_addpart(m);
+        bad |= !p || curl_mime_name(p, "file") != CURLE_OK || curl_mime_filedata(p, job->pdf_path) != CURLE_OK
+               || curl_mime_filename(p, "document.pdf") != CURLE_OK || curl_mime_type(p, "application/pdf") != CURLE_OK;
+    } else {
+        bad |= mime_field(m, "content_url", job->pdf_url);
+    }
+    if (build_callback_url(b, job, cb, sizeof cb) == 0) bad |= mime_field(m, "callback_url", cb);
+    if (job->header_text && job->header_text[0]) {
+        utf8_prefix(job->header_text, PHX_HEADER_MAX, header, sizeof header);
+        bad |= mime_field(m, "header_text", header);
+    }
+    if (job->caller_id && job->caller_id[0]) bad |= mime_field(m, "caller_id", job->caller_id);
+    bad |= mime_field(m, "tag[faxbot_job]", job->job_id);
+    str_fmt(attempt, sizeof attempt, "%d", job->attempt);
+    bad |= mime_field(m, "tag[faxbot_attempt]", attempt);
+    if (bad) {
+        curl_mime_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The request may have reached Phaxio but we do not know what it did: look. */
+static int settle_unknown(backend *b, const backend_job *job, const char *what, bool provider_said_error,
+                          char *fax_id_out, size_t fax_id_len, bool *terminal)
+{
+    phaxio_fax fax;
+    char err[256] = "";
+    int found = lookup_by_tag(b, job, &fax, err, sizeof err);
+    if (found == 1) {
+        log_warn("phaxio job %s: %s, but Phaxio has fax %s for it: following that one", job->job_id, what, fax.id);
+        str_copy(fax_id_out, fax_id_len, fax.id);
+        *terminal = report_fax_state(b, job->job_id, &fax);
+        return 0;
+    }
+    char msg[512];
+    if (found == 0 || provider_said_error) {
+        /* Phaxio has no fax for this attempt: safe to try again later */
+        str_fmt(msg, sizeof msg, "%s", what);
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, provider_said_error ? "provider_error" : "network_error", true,
+               msg, -1, -1);
+        *terminal = true;
+        return -1;
+    }
+    /* Neither the send nor the lookup gave an answer: keep the job in progress;
+     * when its lease runs out resume() looks again (and only then sends anew). */
+    log_warn("phaxio job %s: %s; the lookup failed too (%s): the result is unknown for now", job->job_id, what, err);
+    report(b, job->job_id, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1, -1);
+    return 0;
+}
+
+static int phx_submit(backend *b, const backend_job *job)
+{
+    char fax_id[32] = "", msg[512], pm[256];
+    bool terminal = false;
+    int rc = -1;
+    track_start(b, job, "", true);
+
+    if (!b->api_key[0] || !b->api_secret[0]) {
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false,
+               "PHAXIO_API_KEY and PHAXIO_API_SECRET must be set to send through Phaxio", -1, -1);
+        track_finish(b, job->job_id, NULL, true);
+        return -1;
+    }
+    bool upload = b->upload;
+    if (!upload && !(job->pdf_url && job->pdf_url[0])) {
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false,
+               "PUBLIC_API_URL is not set, so Phaxio cannot fetch the PDF (set PUBLIC_API_URL, or PHAXIO_UPLOAD=true)",
+               -1, -1);
+        track_finish(b, job->job_id, NULL, true);
+        return -1;
+    }
+    if (upload && (!job->pdf_path || file_size(job->pdf_path) <= 0)) {
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, "file_error", false, "the job's PDF is missing", -1, -1);
+        track_finish(b, job->job_id, NULL, true);
+        return -1;
+    }
+
+    char url[600], masked[48];
+    str_fmt(url, sizeof url, "%s/faxes", b->api_url);
+    mask_phone(job->to, masked, sizeof masked);
+    http_result r;
+    phx_http(b, url, job, PHX_SEND_TIMEOUT_S, &r);
+
+    phaxio_reply rep;
+    phaxio_reply_parse(r.body.data, r.body.len, &rep);
+    if (r.status >= 200 && r.status < 300 && rep.success && rep.id[0]) {
+        str_copy(fax_id, sizeof fax_id, rep.id);
+        log_info("phaxio job %s (attempt %d) to %s: accepted as fax %s", job->job_id, job->attempt, masked, fax_id);
+        report(b, job->job_id, OUTCOME_ACCEPTED, fax_id, NULL, false, NULL, -1, -1);
+        rc = 0;
+    } else if (r.status >= 200 && r.status < 300 && rep.json && !rep.success) {
+        str_fmt(msg, sizeof msg, "Phaxio refused the fax: %s", rep.message[0] ? rep.message : "success=false");
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false, msg, -1, -1);
+        terminal = true;
+    } else if (r.status == 429) {
+        reply_message(&r, pm, sizeof pm);
+        str_fmt(msg, sizeof msg, "Phaxio rate limit (HTTP 429): %s", pm);
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", true, msg, -1, -1);
+        terminal = true;
+    } else if (r.status >= 400 && r.status < 500) {
+        reply_message(&r, pm, sizeof pm);
+        const char *reason = "provider_error";
+        if (r.status == 401 || r.status == 403)
+            str_fmt(msg, sizeof msg, "Phaxio rejected the API credentials (HTTP %ld): %s — check PHAXIO_API_KEY and "
+                                     "PHAXIO_API_SECRET", r.status, pm);
+        else
+            str_fmt(msg, sizeof msg, "Phaxio refused the fax (HTTP %ld): %s", r.status, pm);
+        if (r.status == 422 && (strcasestr(pm, "number") || strcasestr(pm, "phone") || strcasestr(pm, "'to'")))
+            reason = "invalid_number";
+        log_warn("phaxio job %s to %s: %s", job->job_id, masked, msg);
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, reason, false, msg, -1, -1);
+        terminal = true;
+    } else if (r.status >= 500 || (r.status >= 200 && r.status < 300)) {
+        reply_message(&r, pm, sizeof pm);
+        str_fmt(msg, sizeof msg, r.status >= 500 ? "Phaxio server error (HTTP %ld): %s"
+                                                 : "Phaxio's reply (HTTP %ld) has no fax id: %s", r.status, pm);
+        rc = settle_unknown(b, job, msg, r.status >= 500, fax_id, sizeof fax_id, &terminal);
+    } else if (r.status == 0 && !r.maybe_sent) {
+        str_fmt(msg, sizeof msg, "could not reach Phaxio at %s: %s", b->api_url, r.error);
+        report(b, job->job_id, OUTCOME_FAILURE, NULL, "network_error", true, msg, -1, -1);
+        terminal = true;
+    } else {
+        if (r.status) str_fmt(msg, sizeof msg, "unexpected HTTP %ld from Phaxio", r.status);
+        else str_fmt(msg, sizeof msg, "no answer from Phaxio: %s", r.error);
+        rc = settle_unknown(b, job, msg, false, fax_id, sizeof fax_id, &terminal);
+    }
+    http_done(&r);
+    track_finish(b, job->job_id, fax_id, terminal);
+    return rc;
+}
+
+/* ---- resume ---- */
+
+static int phx_resume(backend *b, const backend_job *job)
+{
+    phaxio_fax fax;
+    char err[256] = "";
+    const char *sid = job->provider_sid ? job->provider_sid : "";
+    track_start(b, job, sid, false);
+    int found = -1;
+    if (sid[0]) found = lookup_by_id(b, sid, &fax, err, sizeof err);
+    if (found != 1) {
+        if (sid[0]) log_warn("phaxio job %s: %s; looking the fax up by its tag", job->job_id, err);
+        found = lookup_by_tag(b, job, &fax, err, sizeof err);
+    }
+    if (found == 1) {
+        bool terminal = report_fax_state(b, job->job_id, &fax);
+        log_info("phaxio job %s (attempt %d): Phaxio has fax %s (%s)", job->job_id, job->attempt, fax.id,
+                 fax.status[0] ? fax.status : "no status");
+        track_finish(b, job->job_id, fax.id, terminal);
+        return 0;
+    }
+    if (found == 0) {
+        log_info("phaxio job %s (attempt %d): Phaxio has no fax for it; it will be sent again", job->job_id,
+                 job->attempt);
+        track_finish(b, job->job_id, NULL, false);
+        return -1;
+    }
+    /* Phaxio could not be asked: still unknown, ask again when the new lease runs out. */
+    log_warn("phaxio job %s: cannot learn its state now (%s); asking again later", job->job_id, err);
+    report(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1, -1);
+    track_finish(b, job->job_id, NULL, false);
+    return 0;
+}
+
+/* ---- check / diagnose ---- */
+
+static void add_problem(strbuf *sb, const char *text)
+{
+    if (sb->len) sb_puts(sb, "; ");
+    sb_puts(sb, text);
+}
+
+static int phx_check(backend *b, char *msg, size_t msglen)
+{
+    strbuf p;
+    sb_init(&p);
+    if (!b->api_key[0] && !b->api_secret[0])
+        add_problem(&p, "PHAXIO_API_KEY and PHAXIO_API_SECRET are not set (the API credentials from the Phaxio console)");
+    else if (!b->api_key[0])
+        add_problem(&p, "PHAXIO_API_KEY is not set (the API key from the Phaxio console)");
+    else if (!b->api_secret[0])
+        add_problem(&p, "PHAXIO_API_SECRET is not set (the API secret from the Phaxio console)");
+    bool need_public = !b->upload || !b->callback_custom;
+    if (need_public && !b->public_url[0]) {
+        add_problem(&p, "PUBLIC_API_URL is not set: Phaxio must reach this server to fetch the PDF and to post status "
+                        "callbacks (or set PHAXIO_UPLOAD=true and PHAXIO_CALLBACK_URL)");
+    } else if (b->public_url[0] && b->enforce_https && strncmp(b->public_url, "https://", 8)
+               && !url_is_local(b->public_url)) {
+        add_problem(&p, "PUBLIC_API_URL must start with https:// (Phaxio fetches the fax PDF and its token from it); "
+                        "set ENFORCE_PUBLIC_HTTPS=false to allow plain http");
+    }
+    if (b->verify && !b->callback_token[0])
+        add_problem(&p, "PHAXIO_CALLBACK_TOKEN is not set while PHAXIO_VERIFY_SIGNATURE=true, so every status "
+                        "callback is refused with 401: copy the webhook token from Phaxio's webhook settings "
+                        "(or set PHAXIO_VERIFY_SIGNATURE=false)");
+    if (b->inbound_enabled && b->inbound_verify && !b->callback_token[0])
+        add_problem(&p, "PHAXIO_CALLBACK_TOKEN is not set while PHAXIO_INBOUND_VERIFY_SIGNATURE=true, so inbound "
+                        "faxes are refused with 401");
+    int rc = p.len ? -1 : 0;
+    if (rc) {
+        str_copy(msg, msglen, p.data);
+    } else {
+        str_fmt(msg, msglen, "Phaxio v2.1 at %s; the PDF goes %s; status callbacks to %s; signatures %s", b->api_url,
+                b->upload ? "as an upload" : "by content_url", b->callback_base,
+                b->verify ? "verified" : "NOT verified (PHAXIO_VERIFY_SIGNATURE=false)");
+    }
+    sb_free(&p);
+    return rc;
+}
+
+static int phx_diagnose(backend *b, char *report_out, size_t len)
+{
+    json_t *o = json_object();
+    int rc = -1;
+    json_object_set_new(o, "api_url", json_string(b->api_url));
+    if (!b->api_key[0] || !b->api_secret[0]) {
+        json_object_set_new(o, "credentials", json_string("missing"));
+        json_object_set_new(o, "detail", json_string("PHAXIO_API_KEY and PHAXIO_API_SECRET must both be set"));
+    } else {
+        char url[600], pm[256];
+        str_fmt(url, sizeof url, "%s/account/status", b->api_url);
+        http_result r;
+        phx_http(b, url, NULL, PHX_POLL_TIMEOUT_S, &r);
+        reply_message(&r, pm, sizeof pm);
+        json_object_set_new(o, "api_reachable", json_boolean(r.status > 0));
+        if (r.status > 0) json_object_set_new(o, "http_status", json_integer(r.status));
+        phaxio_reply rep;
+        phaxio_reply_parse(r.body.data, r.body.len, &rep);
+        long long balance = -1;
+        if (r.status == 200 && rep.success) {
+            json_object_set_new(o, "credentials", json_string("ok"));
+            if (phaxio_account_parse(r.body.data, r.body.len, &balance) == 0)
+                json_object_set_new(o, "balance", json_integer(balance));
+            rc = 0;
+        } else if (r.status == 401 || r.status == 403) {
+            json_object_set_new(o, "credentials", json_string("rejected"));
+            json_object_set_new(o, "detail", json_string(pm));
+        } else {
+            json_object_set_new(o, "credentials", json_string("unknown"));
+            json_object_set_new(o, "detail", json_string(pm));
+        }
+        http_done(&r);
+    }
+    char msg[1024];
+    bool ready = phx_check(b, msg, sizeof msg) == 0;
+    json_object_set_new(o, "config_ok", json_boolean(ready));
+    if (!ready) {
+        json_object_set_new(o, "config", json_string(msg));
+        rc = -1;
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    str_copy(report_out, len, s ? s : "{}");
+    free(s);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- webhooks ---- */
+
+/* The URL Phaxio signed: the callback URL as we registered it, i.e. our configured
+ * base (without its own query) plus the query string exactly as it arrived. */
+static void signed_url(const backend *b, const webhook_request *req, bool custom, char *out, size_t outlen)
+{
+    if (!custom) {
+        str_copy(out, outlen, req->public_url);
+        return;
+    }
+    size_t n = strcspn(b->callback_base, "?");
+    str_fmt(out, outlen, "%.*s%s%s", (int)n, b->callback_base, req->query[0] ? "?" : "", req->query);
+}
+
+/* Parses and verifies a webhook body. Returns 0, or -1 after filling res. */
+static int open_webhook(backend *b, const webhook_request *req, bool verify, bool custom_url, const char *setting,
+                        phaxio_form *form, phaxio_fax *fax, webhook_response *res)
+{
+    char err[256];
+    if (verify && !b->callback_token[0]) {
+        char d[300];
+        str_fmt(d, sizeof d, "PHAXIO_CALLBACK_TOKEN is not configured, so Phaxio's signature cannot be verified; set it "
+                             "to the webhook token from Phaxio's webhook settings (or %s=false)", setting);
+        deny(res, 401, d);
+        return -1;
+    }
+    const char *sig = req->header(req, "X-Phaxio-Signature");
+    if (verify && (!sig || !*sig)) {
+        deny(res, 401, "Missing X-Phaxio-Signature header");
+        return -1;
+    }
+    if (phaxio_form_parse(req->content_type, req->body, req->body_len, form, err, sizeof err) != 0) {
+        deny(res, 400, err);
+        return -1;
+    }
+    if (verify) {
+        char url[2400];
+        signed_url(b, req, custom_url, url, sizeof url);
+        if (!phaxio_signature_valid(url, form, b->callback_token, sig)) {
+            log_warn("phaxio webhook %s from %s: invalid X-Phaxio-Signature", req->path, req->client_ip);
+            deny(res, 401, "Invalid Phaxio signature");
+            return -1;
+        }
+    }
+    const phaxio_part *fp = phaxio_form_field(form, "fax");
+    if (!fp) {
+        deny(res, 400, "the webhook has no 'fax' field (expected Phaxio v2.1 webhooks)");
+        return -1;
+    }
+    if (phaxio_fax_parse(fp->data, fp->len, fax, err, sizeof err) != 0) {
+        deny(res, 400, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int int_or(const char *s, int dflt)
+{
+    if (!s || !*s) return dflt;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0 || v > 100000) return dflt;
+    return (int)v;
+}
+
+static void on_status_callback(backend *b, const webhook_request *req, webhook_response *res)
+{
+    phaxio_form form;
+    phaxio_fax fax;
+    memset(&form, 0, sizeof form);
+    if (open_webhook(b, req, b->verify, b->callback_custom, "PHAXIO_VERIFY_SIGNATURE", &form, &fax, res) != 0) {
+        phaxio_form_free(&form);
+        return;
+    }
+    const char *job_id = req->query_param(req, "job_id");
+    if (!job_id || !*job_id) job_id = fax.tag_job;
+    int attempt = int_or(req->query_param(req, "attempt"), fax.tag_attempt);
+    const phaxio_part *ev = phaxio_form_field(&form, "event_type");
+    const phaxio_part *pg = phaxio_form_field(&form, "page");
+    const char *event_type = ev ? ev->data : "";
+
+    if (!is_job_id(job_id)) {
+        set_json(res, 200, "status", "ignored: no faxbot job id in the callback URL or the fax's tags");
+    } else if (!strcmp(fax.direction, "received")) {
+        set_json(res, 200, "status", "ignored: a received fax belongs to /phaxio-inbound");
+    } else {
+        phaxio_mapped m;
+        phaxio_map(&fax, event_type, int_or(pg ? pg->data : NULL, -1), &m);
+        int pages = m.pages;
+        gate_result g = m.kind ? track_gate(b, job_id, attempt, fax.id, m.kind, &pages) : GATE_NO_NEWS;
+        if (g == GATE_REPORT && m.kind == OUTCOME_PROGRESS && pages < 0 && m.pages >= 0) g = GATE_NO_NEWS;
+        if (g == GATE_REPORT) {
+            log_info("phaxio job %s: %s (fax %s, status %s)", job_id, event_type[0] ? event_type : "callback",
+                     fax.id[0] ? fax.id : "?", fax.status[0] ? fax.status : "?");
+            report(b, job_id, m.kind, fax.id, m.failure_reason, m.transient, m.message[0] ? m.message : NULL, pages,
+                   m.bit_rate);
+            set_json(res, 200, "status", "ok");
+        } else {
+            const char *why = g == GATE_STALE ? "ignored: the callback is for an earlier attempt or another fax"
+                              : g == GATE_FINAL ? "ignored: this attempt's result is already recorded"
+                                                : "ignored: nothing new";
+            log_debug("phaxio job %s: %s (%s)", job_id, why, event_type);
+            set_json(res, 200, "status", why);
+        }
+    }
+    phaxio_form_free(&form);
+}
+
+/* Writes the received PDF to <data_dir>/tmp/phaxio-in-XXXXXX. 0 or -1 with err. */
+static int write_temp(const backend *b, const phaxio_part *file, char *path, size_t pathlen, char *err, size_t errlen)
+{
+    char dir[1100];
+    str_fmt(dir, sizeof dir, "%s/tmp", b->data_dir[0] ? b->data_dir : ".");
+    if (mkdir_p(dir, 0700) != 0 || str_fmt(path, pathlen, "%s/phaxio-in-XXXXXX", dir) != 0) {
+        str_fmt(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        str_fmt(err, errlen, "cannot create a temporary file in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    size_t off = 0;
+    while (off < file->len) {
+        ssize_t w = write(fd, file->data + off, file->len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            str_fmt(err, errlen, "cannot write the received PDF: %s", strerror(errno));
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        str_fmt(err, errlen, "cannot write the received PDF: %s", strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_inbound(backend *b, const webhook_request *req, webhook_response *res)
+{
+    phaxio_form form;
+    phaxio_fax fax;
+    memset(&form, 0, sizeof form);
+    if (open_webhook(b, req, b->inbound_verify, false, "PHAXIO_INBOUND_VERIFY_SIGNATURE", &form, &fax, res) != 0) {
+        phaxio_form_free(&form);
+        return;
+    }
+    const phaxio_part *file = phaxio_form_file(&form, "file");
+    if (!file) file = phaxio_form_file(&form, "filename");   /* v1 named the part so */
+    char path[1200], err[512], inbound_id[33] = "";
+    if (fax.direction[0] && strcmp(fax.direction, "received")) {
+        set_json(res, 200, "status", "ignored: not a received fax");
+    } else if (!fax.id[0]) {
+        deny(res, 400, "the 'fax' object has no id");
+    } else if (!file || file->len < 5 || memcmp(file->data, "%PDF-", 5)) {
+        deny(res, 400, "the webhook has no PDF in its 'file' part");
+    } else if (!b->inbound_enabled) {
+        deny(res, 404, "Inbound not enabled (set INBOUND_ENABLED=true)");
+    } else if (write_temp(b, file, path, sizeof path, err, sizeof err) != 0) {
+        log_error("phaxio inbound fax %s: %s", fax.id, err);
+        deny(res, 500, "could not store the received fax");
+    } else {
+        inbound_delivery d = {.provider_sid = fax.id, .from_number = fax.from_number, .to_number = fax.to_number,
+                              .remote_station_id = NULL, .file_path = path, .file_type = "pdf", .move = true};
+        if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err) != 0) {
+            unlink(path);
+            log_error("phaxio inbound fax %s: %s", fax.id, err);
+            deny(res, strcasestr(err, "not enabled") ? 404 : 500, err);
+        } else {
+            unlink(path);   /* normally moved already; a replay leaves our copy behind */
+            char masked[48];
+            mask_phone(fax.from_number, masked, sizeof masked);
+            log_info("phaxio inbound fax %s from %s stored as %s", fax.id, masked, inbound_id);
+            json_t *o = json_pack("{s:s,s:s}", "status", "ok", "inbound_id", inbound_id);
+            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            res->status = 200;
+            str_copy(res->body, sizeof res->body, s ? s : "{\"status\":\"ok\"}");
+            free(s);
+            json_decref(o);
+        }
+    }
+    phaxio_form_free(&form);
+}
+
+static const backend_webhook phx_webhooks[] = {
+    {.method = "POST", .path = "/phaxio-callback", .max_body = 4u << 20, .handle = on_status_callback},
+    {.method = "POST", .path = "/phaxio-inbound", .max_body = 64u << 20, .handle = on_inbound},
+};
+
+const backend_ops backend_phaxio_ops = {
+    .name = "phaxio",
+    .needs_tiff = false,
+    .create = phx_create,
+    .submit = phx_submit,
+    .check = phx_check,
+    .destroy = phx_destroy,
+    .async = true,
+    .resume = phx_resume,
+    .diagnose = phx_diagnose,
+    .webhooks = phx_webhooks,
+    .n_webhooks = 2,
+};

@@ -1,0 +1,257 @@
+/* cloud_http.c — the impure half of cloud_util.h: one HTTP request through libcurl
+ * (timeouts, no signals, Basic or Bearer auth, raw or multipart bodies), temp files
+ * for received documents, and the tracker of attempts in flight that keeps stale
+ * or replayed provider events away from a job's newer attempt. */
+#include "backend/cloud_util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- HTTP ---- */
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *user)
+{
+    strbuf *sb = user;
+    size_t n = size * nmemb;
+    if (sb->len + n > 16u * 1024 * 1024) return 0;   /* no provider answer is that large */
+    return sb_append(sb, data, n) ? 0 : n;
+}
+
+/* Errors after which the provider may have received (and acted on) the request. */
+static bool maybe_reached(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_READ_ERROR:
+        return false;
+    default:
+        return true;
+    }
+}
+
+int cloud_http(const cloud_http_req *rq, cloud_http_res *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    sb_init(&rs->body);
+    CURL *h = curl_easy_init();
+    if (!h) {
+        str_copy(rs->error, sizeof rs->error, "could not start an HTTP client (libcurl)");
+        return -1;
+    }
+    struct curl_slist *hdrs = NULL;
+    curl_mime *mime = NULL;
+    char line[4096];
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, rq->connect_timeout_s > 0 ? rq->connect_timeout_s : 10L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, rq->timeout_s > 0 ? rq->timeout_s : 60L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "faxbot-c/0.1");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &rs->body);
+    if (rq->user) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, rq->user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, rq->password ? rq->password : "");
+    }
+    if (rq->bearer) {
+        str_fmt(line, sizeof line, "Authorization: Bearer %s", rq->bearer);
+        hdrs = curl_slist_append(hdrs, line);
+    }
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (rq->mime_build) {
+        mime = rq->mime_build(h, rq->mime_ctx);
+        if (!mime) {
+            str_copy(rs->error, sizeof rs->error, "could not build the multipart request (is the document readable?)");
+            curl_slist_free_all(hdrs);
+            curl_easy_cleanup(h);
+            return -1;
+        }
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+    } else if (rq->method && !strcmp(rq->method, "POST")) {
+        if (rq->content_type) {
+            str_fmt(line, sizeof line, "Content-Type: %s", rq->content_type);
+            hdrs = curl_slist_append(hdrs, line);
+        }
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, rq->body ? rq->body : "");
+    } else if (rq->method && strcmp(rq->method, "GET")) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+    } else {
+        rs->maybe_sent = maybe_reached(rc);
+        str_fmt(rs->error, sizeof rs->error, "%s", curl_easy_strerror(rc));
+    }
+    curl_mime_free(mime);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void cloud_http_res_free(cloud_http_res *rs)
+{
+    sb_free(&rs->body);
+}
+
+int cloud_write_temp(const char *data_dir, const void *data, size_t len, char *path, size_t pathlen, char *err,
+                     size_t errlen)
+{
+    char dir[1100];
+    if (str_fmt(dir, sizeof dir, "%s/tmp", data_dir) || mkdir_p(dir, 0700)
+        || str_fmt(path, pathlen, "%s/cloud-inbound-XXXXXX", dir)) {
+        str_fmt(err, errlen, "could not create the temp folder under FAX_DATA_DIR");
+        return -1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        str_fmt(err, errlen, "could not create a temp file: %s", strerror(errno));
+        return -1;
+    }
+    const unsigned char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            str_fmt(err, errlen, "could not write the received fax: %s", strerror(errno));
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (close(fd) != 0) {
+        str_fmt(err, errlen, "could not write the received fax: %s", strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- attempts in flight ---- */
+
+#define TRACK_ACTIVE_MAX 4096
+#define TRACK_DONE_MAX 1024
+
+typedef struct {
+    char job_id[33];
+    int attempt;
+    char sid[96];
+} track_entry;
+
+struct cloud_tracker {
+    pthread_mutex_t lock;
+    track_entry active[TRACK_ACTIVE_MAX];
+    int n_active;
+    track_entry done[TRACK_DONE_MAX];   /* ring of finished (job, attempt, sid) */
+    int done_next, n_done;
+};
+
+cloud_tracker *cloud_tracker_new(void)
+{
+    cloud_tracker *t = calloc(1, sizeof *t);
+    if (t) pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+void cloud_tracker_free(cloud_tracker *t)
+{
+    if (!t) return;
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static track_entry *find_active(cloud_tracker *t, const char *job_id)
+{
+    for (int i = 0; i < t->n_active; i++)
+        if (!strcmp(t->active[i].job_id, job_id)) return &t->active[i];
+    return NULL;
+}
+
+static void drop_active(cloud_tracker *t, track_entry *e)
+{
+    *e = t->active[--t->n_active];
+}
+
+void cloud_tracker_begin(cloud_tracker *t, const char *job_id, int attempt, const char *sid)
+{
+    if (!t || !job_id) return;
+    pthread_mutex_lock(&t->lock);
+    track_entry *e = find_active(t, job_id);
+    if (!e) {
+        if (t->n_active == TRACK_ACTIVE_MAX) drop_active(t, &t->active[0]);   /* oldest-ish goes */
+        e = &t->active[t->n_active++];
+    }
+    str_copy(e->job_id, sizeof e->job_id, job_id);
+    e->attempt = attempt;
+    str_copy(e->sid, sizeof e->sid, sid ? sid : "");
+    pthread_mutex_unlock(&t->lock);
+}
+
+void cloud_tracker_set_sid(cloud_tracker *t, const char *job_id, int attempt, const char *sid)
+{
+    if (!t || !job_id || !sid || !sid[0]) return;
+    pthread_mutex_lock(&t->lock);
+    track_entry *e = find_active(t, job_id);
+    if (e && (attempt <= 0 || e->attempt == attempt)) str_copy(e->sid, sizeof e->sid, sid);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static bool is_done(cloud_tracker *t, const char *job_id, int attempt, const char *sid)
+{
+    for (int i = 0; i < t->n_done; i++) {
+        const track_entry *d = &t->done[i];
+        if (strcmp(d->job_id, job_id)) continue;
+        if (sid[0] && d->sid[0] && !strcmp(d->sid, sid)) return true;
+        if (attempt > 0 && d->attempt == attempt) return true;
+    }
+    return false;
+}
+
+bool cloud_tracker_admit(cloud_tracker *t, const char *job_id, int attempt, const char *sid, bool final, char *why,
+                         size_t whylen)
+{
+    if (!t || !job_id) return true;
+    if (!sid) sid = "";
+    bool ok = true;
+    pthread_mutex_lock(&t->lock);
+    track_entry *e = find_active(t, job_id);
+    if (is_done(t, job_id, attempt, sid)) {
+        str_fmt(why, whylen, "this attempt's result was applied already (replay)");
+        ok = false;
+    } else if (e && attempt > 0 && e->attempt > 0 && e->attempt != attempt) {
+        str_fmt(why, whylen, "the event is about attempt %d; the job is on attempt %d", attempt, e->attempt);
+        ok = false;
+    } else if (e && sid[0] && e->sid[0] && strcmp(e->sid, sid)) {
+        str_fmt(why, whylen, "the event is about another provider fax than the job's current attempt");
+        ok = false;
+    }
+    if (ok && final) {
+        track_entry *d = &t->done[t->done_next];
+        str_copy(d->job_id, sizeof d->job_id, job_id);
+        d->attempt = attempt > 0 ? attempt : (e ? e->attempt : 0);
+        str_copy(d->sid, sizeof d->sid, sid[0] ? sid : (e ? e->sid : ""));
+        t->done_next = (t->done_next + 1) % TRACK_DONE_MAX;
+        if (t->n_done < TRACK_DONE_MAX) t->n_done++;
+        if (e) drop_active(t, e);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}

@@ -1,0 +1,104 @@
+/* cloud_util.h — small pieces shared by the cloud fax backends (Sinch, SignalWire):
+ * pure helpers over bytes (base64 decoding, HTTP Basic checks, percent-encoding,
+ * document sniffing, the verdict a provider status maps to), plus the impure
+ * parts kept apart in cloud_http.c (one libcurl call, the attempt tracker that
+ * keeps stale or replayed webhooks away from a newer attempt, temp files). */
+#ifndef FAXBOT_CLOUD_UTIL_H
+#define FAXBOT_CLOUD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/util.h"
+
+/* ---- what a provider's fax status means for our job ---- */
+typedef enum {
+    CLOUD_PENDING = 0,           /* still queued or sending at the provider */
+    CLOUD_DELIVERED,             /* the fax went through */
+    CLOUD_FAILED,                /* it did not; see reason/transient */
+    CLOUD_IGNORE,                /* not about an outbound attempt (e.g. an inbound status) */
+} cloud_state;
+
+typedef struct cloud_verdict {
+    cloud_state state;
+    const char *reason;          /* failure_reason vocabulary (static string) */
+    bool transient;              /* another attempt may succeed */
+    char message[320];           /* human-readable detail for the job's error */
+} cloud_verdict;
+
+/* ---- pure helpers ---- */
+/* Standard base64 (RFC 4648, '=' padding optional, whitespace ignored). Returns a
+ * malloc'd buffer (NUL-terminated for convenience) and its length, or NULL on a
+ * bad character or out of memory. */
+unsigned char *cloud_base64_decode(const char *in, size_t len, size_t *outlen);
+
+/* true when header is "Basic <base64(user:pass)>" with exactly these credentials
+ * (constant-time comparison of both parts). Empty user never matches. */
+bool cloud_basic_auth_ok(const char *header, const char *user, const char *pass);
+
+/* Appends s percent-encoded (everything but RFC 3986 unreserved characters). */
+int cloud_url_encode(strbuf *out, const char *s);
+
+/* Length of the first line of s[0..len) (up to CR, LF or len; never reads past len). */
+size_t cloud_line_len(const char *s, size_t len);
+
+/* "pdf" or "tiff" from the first bytes of a document, NULL if neither. */
+const char *cloud_doc_kind(const unsigned char *data, size_t len);
+
+/* 32 lowercase hex characters (our job ids). */
+bool cloud_is_job_id(const char *s);
+
+/* res->status = status, res->body = {"detail": detail} (JSON-escaped). */
+struct webhook_response;
+void cloud_reply(struct webhook_response *res, int status, const char *detail);
+
+/* ---- HTTP client (cloud_http.c) ---- */
+typedef struct cloud_http_req {
+    const char *method;          /* "GET" or "POST" */
+    const char *url;
+    const char *user, *password; /* HTTP Basic, or NULL */
+    const char *bearer;          /* "Authorization: Bearer …", or NULL */
+    const char *content_type;    /* of body */
+    const char *body;            /* raw body (POST), or NULL */
+    size_t body_len;
+    /* multipart body instead: builds a curl_mime on the handle (NULL = none) */
+    void *(*mime_build)(void *curl_handle, void *ctx);
+    void *mime_ctx;
+    long connect_timeout_s;      /* default 10 */
+    long timeout_s;              /* default 60 */
+} cloud_http_req;
+
+typedef struct cloud_http_res {
+    long status;                 /* HTTP status; 0 = no response */
+    bool maybe_sent;             /* no response, but the request may have reached the provider */
+    strbuf body;
+    char error[256];             /* transport error text when status is 0 */
+} cloud_http_res;
+
+/* 0 when an HTTP response came back (any status), -1 otherwise (error says why).
+ * Free rs with cloud_http_res_free either way. */
+int cloud_http(const cloud_http_req *rq, cloud_http_res *rs);
+void cloud_http_res_free(cloud_http_res *rs);
+
+/* Writes data to a new file under <data_dir>/tmp (mkstemp); 0 and path, or -1. */
+int cloud_write_temp(const char *data_dir, const void *data, size_t len, char *path, size_t pathlen, char *err,
+                     size_t errlen);
+
+/* ---- attempts in flight (thread-safe) ----
+ * Provider events name the job (callback URL) and the provider's fax id. An event
+ * for an earlier attempt of the same job, or a replay of an event already applied,
+ * must not touch the job (it may be running its next attempt). */
+typedef struct cloud_tracker cloud_tracker;
+cloud_tracker *cloud_tracker_new(void);
+void cloud_tracker_free(cloud_tracker *t);
+/* An attempt starts (submit) or is looked at again (resume). */
+void cloud_tracker_begin(cloud_tracker *t, const char *job_id, int attempt, const char *sid);
+/* The provider named its fax for this attempt. */
+void cloud_tracker_set_sid(cloud_tracker *t, const char *job_id, int attempt, const char *sid);
+/* May an event (attempt from the callback URL, 0 = unknown; sid may be "") be applied?
+ * final = it is a terminal outcome: on true it is recorded, so a replay gets false.
+ * why explains a false. */
+bool cloud_tracker_admit(cloud_tracker *t, const char *job_id, int attempt, const char *sid, bool final, char *why,
+                         size_t whylen);
+
+#endif
