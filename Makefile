@@ -47,7 +47,7 @@ test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 test-api: build
-	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q tests/api
+	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -n 4 tests/api
 
 bench: build
 	./bench/run.sh $(BUILD)

@@ -12,7 +12,7 @@ echo "== unit tests ($build)"
 meson test -C "$build" --suite unit --print-errorlogs
 
 echo "== black-box API tests ($build)"
-FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -p no:cacheprovider tests/api
+FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -n 4 -p no:cacheprovider tests/api
 
 echo "== unit tests under ASan+UBSan ($asan)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
@@ -21,4 +21,4 @@ export LSAN_OPTIONS="suppressions=$root/tools/lsan.supp:print_suppressions=0"
 meson test -C "$asan" --suite unit --print-errorlogs
 
 echo "== black-box API tests under ASan+UBSan ($asan)"
-FAXBOT_BIN="$root/$asan/faxbot" FAXBOT_SANITIZED=1 $py -m pytest -q -p no:cacheprovider tests/api
+FAXBOT_BIN="$root/$asan/faxbot" FAXBOT_SANITIZED=1 $py -m pytest -q -n 4 -p no:cacheprovider tests/api
