@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/asterisk_config.h"
 #include "cli/selftest.h"
+#include "cli/doctor.h"
 #include "cli/freeswitch_config.h"
 #include "config/config.h"
 #include "document/document.h"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
             "  faxbot selftest [--transport audio|t38|both] [--ecm on|off|both] [--keep]\n"
             "                                           fax a generated document to itself and check every pixel\n"
             "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n"
+            "  faxbot doctor [--wait SECONDS]           check this machine's set-up for the configured backend\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
             "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n\n"
             "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"
@@ -238,6 +240,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);
+    if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "freeswitch-config")) return cli_freeswitch_config(argc - 1, argv + 1);

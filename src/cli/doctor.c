@@ -1,0 +1,146 @@
+/* doctor.c — `faxbot doctor [--wait SECONDS]`: reads the configuration exactly as
+ * `faxbot serve` would, then checks what the gateway needs on this machine: the
+ * data directory, the database, Ghostscript, the document renderer, and the backend
+ * (created on its own, given a few seconds to connect, then asked for its readiness
+ * and its deep diagnostics: AMI login and modules, ESL auth and mod_spandsp, the
+ * provider accepting the credentials, …). Prints one line per check and exits 0
+ * only if everything is usable. Safe to run beside a running server. */
+#include "cli/doctor.h"
+#include "backend/backend.h"
+#include "blob/blob.h"
+#include "config/config.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures;
+
+static void line(bool ok, const char *what, const char *detail)
+{
+    printf("%-5s %-14s %s\n", ok ? "ok" : "FAIL", what, detail);
+    if (!ok) failures++;
+}
+
+/* Runs a program with one argument and returns the first line it prints. */
+static int first_line_of(const char *prog, const char *arg, char *out, size_t outlen)
+{
+    int fd[2];
+    if (pipe(fd)) return -1;
+    pid_t pid = fork();
+    if (pid < 0) { close(fd[0]); close(fd[1]); return -1; }
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        dup2(fd[1], 2);
+        close(fd[0]);
+        execlp(prog, prog, arg, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    ssize_t n = read(fd[0], out, outlen - 1);
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    out[n > 0 ? n : 0] = 0;
+    out[strcspn(out, "\r\n")] = 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void ignore_outcome(void *ctx, const char *job_id, const backend_outcome *o) { (void)ctx; (void)job_id; (void)o; }
+
+static int refuse_inbound(void *ctx, const inbound_delivery *d, char *id, char *err, size_t errlen)
+{
+    (void)ctx; (void)d; (void)id;
+    str_fmt(err, errlen, "doctor does not store faxes");
+    return -1;
+}
+
+int cli_doctor(int argc, char **argv)
+{
+    int wait_s = 5;
+    static const struct option opts[] = {{"wait", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "w:", opts, NULL)) != -1) {
+        if (o == 'w') wait_s = atoi(optarg);
+        else { fprintf(stderr, "usage: faxbot doctor [--wait SECONDS]\n"); return 2; }
+    }
+    static config cfg;
+    char err[1024];
+    if (config_load(&cfg, err, sizeof err)) {
+        line(false, "config", err);
+        return 1;
+    }
+    char buf[1024];
+    str_fmt(buf, sizeof buf, "backend %s, data in %s", cfg.backend, cfg.data_dir);
+    line(true, "config", buf);
+
+    if (mkdir_p(cfg.data_dir, 0700) == 0) {
+        blob_store *b = blob_fs_open(cfg.data_dir, err, sizeof err);
+        int64_t free_bytes = 0;
+        if (b && blob_check(b, &free_bytes, err, sizeof err) == 0) {
+            str_fmt(buf, sizeof buf, "%s is writable, %lld MB free", cfg.data_dir, (long long)(free_bytes >> 20));
+            line(free_bytes > 100LL * 1024 * 1024, "storage", buf);
+        } else {
+            line(false, "storage", err);
+        }
+        blob_close(b);
+    } else {
+        str_fmt(buf, sizeof buf, "cannot create FAX_DATA_DIR %s", cfg.data_dir);
+        line(false, "storage", buf);
+    }
+
+    store *st = store_sqlite_open(cfg.database_path, err, sizeof err);
+    if (st && store_ping(st, err, sizeof err) == 0) line(true, "database", cfg.database_path);
+    else line(false, "database", err);
+    store_close(st);
+
+    char ver[256];
+    if (first_line_of(cfg.gs_path, "--version", ver, sizeof ver) == 0) {
+        str_fmt(buf, sizeof buf, "%s %s", cfg.gs_path, ver);
+        line(true, "ghostscript", buf);
+    } else {
+        str_fmt(buf, sizeof buf, "'%s' does not run: install the ghostscript package or set GHOSTSCRIPT_PATH", cfg.gs_path);
+        line(false, "ghostscript", buf);
+    }
+
+    const backend_ops *ops = backend_find(cfg.backend);
+    if (!ops) {
+        str_fmt(buf, sizeof buf, "FAX_BACKEND '%s' is not known; choose one of: %s", cfg.backend, backend_names());
+        line(false, "backend", buf);
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    backend_sink sink = {.report = ignore_outcome, .receive = refuse_inbound, .ctx = NULL};
+    backend *be = ops->create(&cfg, sink, err, sizeof err);
+    if (!be) {
+        line(false, "backend", err);
+        curl_global_cleanup();
+        return 1;
+    }
+    /* Connection-based backends log in in the background: give them a moment. */
+    char msg[1024] = "";
+    int64_t deadline = mono_ms() + (int64_t)wait_s * 1000;
+    int ready;
+    while ((ready = ops->check(be, msg, sizeof msg)) != 0 && mono_ms() < deadline) usleep(200 * 1000);
+    str_fmt(buf, sizeof buf, "%s: %s", ops->name, msg[0] ? msg : (ready == 0 ? "ready" : "not ready"));
+    line(ready == 0, "backend", buf);
+    if (ops->diagnose) {
+        char *report = calloc(1, 8192);
+        if (report) {
+            int d = ops->diagnose(be, report, 8192);
+            line(d == 0, "diagnostics", report);
+            free(report);
+        }
+    }
+    ops->destroy(be);
+    curl_global_cleanup();
+    printf("%s\n", failures ? "doctor: problems found (see FAIL lines)" : "doctor: everything needed is in place");
+    return failures ? 1 : 0;
+}
