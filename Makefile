@@ -41,7 +41,7 @@ run: build
 	$(BUILD)/faxbot serve
 
 test: build asan
-	./tools/run-tests.sh $(BUILD) $(ASAN_BUILD)
+	./tools/run-tests.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

@@ -134,6 +134,7 @@ static int cmd_serve(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);   /* a file size limit is an error to report (EFBIG), not a reason to die */
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     if (mkdir_p(cfg.data_dir, 0700)) { fprintf(stderr, "faxbot: cannot create FAX_DATA_DIR %s\n", cfg.data_dir); return 1; }
@@ -160,7 +161,8 @@ static int cmd_serve(int argc, char **argv)
     int n_routes;
     const http_route *routes = api_routes(&n_routes);
     http_server_opts hopts = {.host = cfg.listen_host, .port = cfg.listen_port, .threads = cfg.http_threads,
-                              .connection_timeout_s = 30, .max_header_bytes = 32768, .routes = routes,
+                              .connection_timeout_s = cfg.http_timeout_s, .max_connections_per_ip = cfg.max_connections_per_ip,
+                              .max_header_bytes = 32768, .routes = routes,
                               .n_routes = n_routes, .on_complete = api_on_request_complete};
     srv = http_server_start(&hopts, err, sizeof err);
     if (!srv) { fprintf(stderr, "faxbot: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, err); goto out; }

@@ -1,9 +1,13 @@
 #!/bin/sh
 # Runs the whole suite twice: on the normal build, then on the ASan+UBSan build
-# (LeakSanitizer on), failing on any test failure or sanitizer report.
+# (LeakSanitizer on), failing on any test failure or sanitizer report; then, when
+# a fuzz build directory is given (3rd argument, `make test` passes build-fuzz), a
+# short libFuzzer pass: every fuzz/fuzz_*.c target for FUZZ_SECONDS_CI seconds
+# (default 10; 0 skips the pass) under ASan+UBSan, failing on any crash.
 set -eu
 build=${1:-build}
 asan=${2:-build-asan}
+fuzz=${3:-}
 py=/usr/bin/python3
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,3 +26,26 @@ meson test -C "$asan" --suite unit --print-errorlogs
 
 echo "== black-box API tests under ASan+UBSan ($asan)"
 FAXBOT_BIN="$root/$asan/faxbot" FAXBOT_SANITIZED=1 $py -m pytest -q -n 4 -p no:cacheprovider tests/api
+
+fuzz_seconds=${FUZZ_SECONDS_CI:-10}
+if [ -n "$fuzz" ] && [ "$fuzz_seconds" != 0 ]; then
+    echo "== short fuzz pass ($fuzz, ${fuzz_seconds}s per target)"
+    started=$(date +%s)
+    if [ ! -f "$fuzz/build.ninja" ]; then
+        CC=clang meson setup "$fuzz" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+            --buildtype=debug >/dev/null
+    fi
+    # only the fuzz targets (and the core library they link), not the whole tree;
+    # a target added since the last configure needs meson to look at fuzz/ again
+    targets=$(cd fuzz && ls fuzz_*.c | sed 's/\.c$//')
+    known=$(ninja -C "$fuzz" -t targets all 2>/dev/null | cut -d: -f1)
+    for t in $targets; do
+        if ! echo "$known" | grep -qx "$t"; then
+            meson setup --reconfigure "$fuzz" >/dev/null
+            break
+        fi
+    done
+    ninja -C "$fuzz" $targets
+    ./tools/fuzz.sh "$fuzz" "$fuzz_seconds"
+    echo "== fuzz pass took $(( $(date +%s) - started ))s"
+fi

@@ -61,6 +61,15 @@ static void upload_free(void *p)
     free(u);
 }
 
+/* A write refused for lack of space is the client's 507, not our 500: a full disk
+ * (ENOSPC), a used-up quota (EDQUOT) or a file size limit (EFBIG, RLIMIT_FSIZE). */
+static const char *storage_full_msg(int err)
+{
+    if (err == ENOSPC || err == EDQUOT) return "the gateway's disk is full; the fax was not accepted";
+    if (err == EFBIG) return "the gateway's storage refused a file this large (file size limit); the fax was not accepted";
+    return NULL;
+}
+
 static void upload_fail(upload *u, int status, const char *msg)
 {
     if (u->err_status) return;   /* the first problem is the one to report */
@@ -126,9 +135,8 @@ static int on_part_data(void *ctx, const char *data, size_t len)
             ssize_t n = write(u->fd, data, len);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                upload_fail(u, errno == ENOSPC ? 507 : 500,
-                            errno == ENOSPC ? "the gateway's disk is full; the fax was not accepted"
-                                            : "could not store the upload");
+                const char *full = storage_full_msg(errno);
+                upload_fail(u, full ? 507 : 500, full ? full : "could not store the upload");
                 return 1;
             }
             data += n;
@@ -179,7 +187,8 @@ static void fax_send_headers(http_request *req, http_response *res)
     if (slash) *slash = 0;
     u->fd = open(u->file_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (u->fd < 0) {
-        if (errno == ENOSPC) http_res_error(res, 507, "the gateway's disk is full; the fax was not accepted");
+        const char *full = storage_full_msg(errno);
+        if (full) http_res_error(res, 507, "%s", full);
         else http_res_error(res, 500, "could not store the upload");
         return;
     }
@@ -251,12 +260,14 @@ static void fax_send(http_request *req, http_response *res)
         return;
     }
     /* Durable before it is acknowledged: the bytes, then the directory entry. */
-    if (fsync(u->fd) || close(u->fd)) {
-        u->fd = -1;
-        http_res_error(res, errno == ENOSPC ? 507 : 500, "could not store the upload");
+    int sync_rc = fsync(u->fd), sync_errno = errno;
+    int close_rc = close(u->fd), close_errno = errno;     /* closed either way: no fd leak */
+    u->fd = -1;
+    if (sync_rc || close_rc) {
+        const char *full = storage_full_msg(sync_rc ? sync_errno : close_errno);
+        http_res_error(res, full ? 507 : 500, "%s", full ? full : "could not store the upload");
         return;
     }
-    u->fd = -1;
     fsync_dir(u->dir_path);
 
     job_record *rec = calloc(1, sizeof *rec), *existing = calloc(1, sizeof *existing);

@@ -169,24 +169,39 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-int ratelimit_hit(ratelimit *rl, const char *key, const char *label, int limit, int64_t now)
+/* "key\0label" in stackbuf (or malloc'd when longer); NULL when out of memory. */
+static char *join_key(const char *key, const char *label, char *stackbuf, size_t stacklen, size_t *len)
 {
-    if (!rl || limit <= 0) return 0;
     if (!key) key = "";
     if (!label) label = "";
     size_t klen = strlen(key), llen = strlen(label);
-    size_t len = klen + 1 + llen;
-    char stackbuf[256];
-    char *joined = len + 1 <= sizeof stackbuf ? stackbuf : malloc(len + 1);
-    if (!joined) return 0;                     /* out of memory: fail open, like an untracked key */
+    *len = klen + 1 + llen;
+    char *joined = *len + 1 <= stacklen ? stackbuf : malloc(*len + 1);
+    if (!joined) return NULL;
     memcpy(joined, key, klen);
     joined[klen] = 0;
     memcpy(joined + klen + 1, label, llen + 1);
+    return joined;
+}
 
-    int64_t window = floor_div(now, 60000);
-    int64_t left_ms = (window + 1) * 60000 - now;
+/* The minute window of now; returns the seconds until it ends (>= 1). */
+static int window_of(int64_t now, int64_t *window)
+{
+    *window = floor_div(now, 60000);
+    int64_t left_ms = (*window + 1) * 60000 - now;
     int retry = (int)((left_ms + 999) / 1000);
-    if (retry < 1) retry = 1;
+    return retry < 1 ? 1 : retry;
+}
+
+int ratelimit_hit(ratelimit *rl, const char *key, const char *label, int limit, int64_t now)
+{
+    if (!rl || limit <= 0) return 0;
+    char stackbuf[256];
+    size_t len;
+    char *joined = join_key(key, label, stackbuf, sizeof stackbuf, &len);
+    if (!joined) return 0;                     /* out of memory: fail open, like an untracked key */
+    int64_t window;
+    int retry = window_of(now, &window);
 
     uint64_t h = hash_bytes(joined, len);
     rl_shard *sh = &rl->shards[h % RL_SHARDS];
@@ -229,6 +244,28 @@ int ratelimit_hit(ratelimit *rl, const char *key, const char *label, int limit, 
         e->count++;
     }
 out:
+    pthread_mutex_unlock(&sh->lock);
+    if (joined != stackbuf) free(joined);
+    return result;
+}
+
+int ratelimit_peek(ratelimit *rl, const char *key, const char *label, int limit, int64_t now)
+{
+    if (!rl || limit <= 0) return 0;
+    char stackbuf[256];
+    size_t len;
+    char *joined = join_key(key, label, stackbuf, sizeof stackbuf, &len);
+    if (!joined) return 0;
+    int64_t window;
+    int retry = window_of(now, &window);
+
+    uint64_t h = hash_bytes(joined, len);
+    rl_shard *sh = &rl->shards[h % RL_SHARDS];
+    int result = 0;
+    pthread_mutex_lock(&sh->lock);
+    rl_entry *e = sh->buckets[bucket_of(h, sh->nbuckets)];
+    while (e && !(e->hash == h && e->key_len == len && !memcmp(e->key, joined, len))) e = e->next;
+    if (e && e->window == window && e->count >= limit) result = retry;
     pthread_mutex_unlock(&sh->lock);
     if (joined != stackbuf) free(joined);
     return result;

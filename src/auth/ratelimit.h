@@ -13,5 +13,8 @@ void ratelimit_free(ratelimit *rl);
  * Returns 0 if allowed; otherwise the seconds until the window resets (>= 1).
  * limit <= 0 always allows. */
 int ratelimit_hit(ratelimit *rl, const char *key, const char *label, int limit, int64_t now_ms);
+/* Like ratelimit_hit but counts nothing: the seconds until the window resets if
+ * (key, label) has already used its limit in the window of now_ms, else 0. */
+int ratelimit_peek(ratelimit *rl, const char *key, const char *label, int limit, int64_t now_ms);
 
 #endif

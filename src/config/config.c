@@ -144,6 +144,10 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     }
     if (env_int(&ev, "FAXBOT_HTTP_THREADS", 2, 1, 64, &x, err, errlen)) return -1;
     c->http_threads = (int)x;
+    if (env_int(&ev, "FAXBOT_HTTP_TIMEOUT_SECONDS", 30, 1, 3600, &x, err, errlen)) return -1;
+    c->http_timeout_s = (int)x;
+    if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS_PER_IP", 64, 0, 100000, &x, err, errlen)) return -1;
+    c->max_connections_per_ip = (int)x;
     const char *lvl = env_str(&ev, "FAXBOT_LOG_LEVEL");
     c->log_level = LOG_INFO;
     if (lvl) {
@@ -159,6 +163,8 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     if (env_bool(&ev, "REQUIRE_API_KEY", false, &c->require_api_key, err, errlen)) return -1;
     if (env_int(&ev, "MAX_REQUESTS_PER_MINUTE", 0, 0, 1000000, &x, err, errlen)) return -1;
     c->max_requests_per_minute = (int)x;
+    if (env_int(&ev, "AUTH_FAILURES_PER_MINUTE", 30, 0, 1000000, &x, err, errlen)) return -1;
+    c->auth_failures_per_minute = (int)x;
     if (env_int(&ev, "INBOUND_LIST_RPM", 30, 0, 1000000, &x, err, errlen)) return -1;
     c->inbound_list_rpm = (int)x;
     if (env_int(&ev, "INBOUND_GET_RPM", 60, 0, 1000000, &x, err, errlen)) return -1;

@@ -16,12 +16,15 @@ typedef struct config {
     char database_path[1024];        /* from DATABASE_URL sqlite:///path, default <data_dir>/faxbot.db */
     char public_api_url[512];        /* PUBLIC_API_URL, default http://<listen> */
     int http_threads;                /* FAXBOT_HTTP_THREADS, default 2 */
+    int http_timeout_s;              /* FAXBOT_HTTP_TIMEOUT_SECONDS: idle/slow connection timeout, default 30 */
+    int max_connections_per_ip;      /* FAXBOT_MAX_CONNECTIONS_PER_IP, default 64, 0 = no cap */
     int log_level;                   /* FAXBOT_LOG_LEVEL debug|info|warn|error */
 
     /* auth */
     char api_key[256];               /* API_KEY bootstrap key (all scopes) */
     bool require_api_key;            /* REQUIRE_API_KEY */
     int max_requests_per_minute;     /* MAX_REQUESTS_PER_MINUTE, 0 = off */
+    int auth_failures_per_minute;    /* AUTH_FAILURES_PER_MINUTE per client IP, default 30, 0 = off */
     int inbound_list_rpm;            /* INBOUND_LIST_RPM, default 30 */
     int inbound_get_rpm;             /* INBOUND_GET_RPM, default 60 */
     bool audit_log_enabled;          /* AUDIT_LOG_ENABLED */

@@ -164,6 +164,11 @@ int doc_tiff_compare(const char *sent, const char *received, int *pages_compared
         str_fmt(err, errlen, "sent %d page%s, received %d", na, na == 1 ? "" : "s", nb);
         goto out;
     }
+    if (na < 1) {   /* libtiff counts no page in a damaged file: nothing was compared */
+        str_fmt(err, errlen, "the TIFFs have no readable page (%s)",
+                a.log.msg[0] ? a.log.msg : b.log.msg[0] ? b.log.msg : "damaged page directory");
+        goto out;
+    }
     for (int page = 1; page <= na; page++) {
         if (page > 1 && (!TIFFReadDirectory(a.tif) || !TIFFReadDirectory(b.tif))) {
             str_fmt(err, errlen, "cannot read page %d: %s", page,

@@ -72,7 +72,8 @@ typedef struct http_server_opts {
     const char *host;            /* "127.0.0.1", "::1", "0.0.0.0" */
     int port;                    /* 0 = pick a free port (see http_server_port) */
     int threads;                 /* worker threads (thread pool) */
-    int connection_timeout_s;    /* idle connection timeout */
+    int connection_timeout_s;    /* idle timeout, and the time each request head must arrive in */
+    int max_connections_per_ip;  /* connections one client address may hold; 0 = no cap */
     size_t max_header_bytes;     /* request line + headers */
     const http_route *routes;
     int n_routes;

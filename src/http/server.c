@@ -3,7 +3,13 @@
  * buffers small bodies or streams large ones to on_body, calls handle, queues the
  * response (memory body or file), and on completion frees everything and reports
  * (status, duration) to opts->on_complete. The api layer supplies the routes; this
- * file knows nothing about faxes. Query strings are never logged. */
+ * file knows nothing about faxes. Query strings are never logged.
+ *
+ * Slow clients: libmicrohttpd's timeout only closes connections that are idle, so a
+ * client sending its headers a byte a second would hold its connection for ever. A
+ * watchdog thread therefore closes (shutdown) every connection that has not sent a
+ * complete request head within connection_timeout_s of connecting or of finishing
+ * its previous request. */
 #include "http/http.h"
 #include "util/util.h"
 
@@ -13,6 +19,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,11 +37,26 @@
  * connection is closed instead. */
 #define HTTP_DISCARD_MAX ((uint64_t)16 * 1024 * 1024)
 
+/* A connection waiting for (or past) its request head; see the header deadline. */
+typedef struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    bool awaiting_head;          /* no complete request head yet */
+    struct timespec since;       /* when it started waiting for one */
+} conn_watch;
+
 struct http_server {
     struct MHD_Daemon *daemon;
     http_server_opts opts;
     size_t max_pattern_len;
     int port;
+    /* header deadline: every open connection, under watch_lock */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_wake;
+    conn_watch *watching;
+    bool watch_stop;
+    bool watch_running;
+    pthread_t watch_thread;
 };
 
 /* What the URI log callback hands over before a request exists: the raw query
@@ -42,6 +64,7 @@ struct http_server {
  * tells it apart from an http_request in *con_cls. */
 typedef struct pending_uri {
     int tag;                     /* 0 */
+    bool nul_in_path;            /* "%00" in the path: decoding would cut it short there */
     char query[];
 } pending_uri;
 
@@ -279,6 +302,115 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* ---- header deadline ---- */
+
+static int64_t ms_since(const struct timespec *t0)
+{
+    return (int64_t)(seconds_since(t0) * 1000.0);
+}
+
+static conn_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request head is in (awaiting = false) or a request has finished and the
+ * connection waits for the next one (awaiting = true, the clock restarts). */
+static void watch_mark(http_server *srv, struct MHD_Connection *conn, bool awaiting)
+{
+    conn_watch *w = watch_of(conn);
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_lock);
+    w->awaiting_head = awaiting;
+    if (awaiting)
+        clock_gettime(CLOCK_MONOTONIC, &w->since);
+    pthread_mutex_unlock(&srv->watch_lock);
+}
+
+/* libmicrohttpd calls this when a connection opens and before it closes its socket. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_watch *w = ci ? calloc(1, sizeof *w) : NULL;
+        *socket_context = w;
+        if (!w)
+            return;              /* not watched; libmicrohttpd's idle timeout still applies */
+        w->fd = ci->connect_fd;
+        w->awaiting_head = true;
+        clock_gettime(CLOCK_MONOTONIC, &w->since);
+        pthread_mutex_lock(&srv->watch_lock);
+        w->next = srv->watching;
+        if (w->next)
+            w->next->prev = w;
+        srv->watching = w;
+        pthread_mutex_unlock(&srv->watch_lock);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_watch *w = *socket_context;
+        *socket_context = NULL;
+        if (!w)
+            return;
+        pthread_mutex_lock(&srv->watch_lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            srv->watching = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&srv->watch_lock);
+        free(w);
+    }
+}
+
+/* Every half second: shut down the sockets of connections past the deadline. The
+ * socket stays open until libmicrohttpd closes it after NOTIFY_CLOSED, which takes
+ * watch_lock first, so the fd shut down here is always the connection's own. */
+static void *watchdog_main(void *arg)
+{
+    http_server *srv = arg;
+    int64_t limit_ms = (int64_t)(srv->opts.connection_timeout_s > 0 ? srv->opts.connection_timeout_s : 30) * 1000;
+    pthread_mutex_lock(&srv->watch_lock);
+    while (!srv->watch_stop) {
+        int cut = 0;
+        for (conn_watch *w = srv->watching; w; w = w->next) {
+            if (!w->awaiting_head || w->fd < 0 || ms_since(&w->since) < limit_ms)
+                continue;
+            shutdown(w->fd, SHUT_RDWR);
+            w->fd = -1;          /* once */
+            cut++;
+        }
+        if (cut)
+            log_info("http: closed %d connection%s that sent no complete request head within %d s",
+                     cut, cut == 1 ? "" : "s", (int)(limit_ms / 1000));
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 500 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->watch_wake, &srv->watch_lock, &until);
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+    return NULL;
+}
+
+static void watchdog_stop(http_server *s)
+{
+    if (!s->watch_running)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    s->watch_stop = true;
+    pthread_cond_signal(&s->watch_wake);
+    pthread_mutex_unlock(&s->watch_lock);
+    pthread_join(s->watch_thread, NULL);
+    s->watch_running = false;
+}
+
 /* Allocates the request and picks its route; route stays NULL with a 404/405 answer. */
 static http_request *request_new(http_server *srv, struct MHD_Connection *conn,
                                  const char *url, const char *method)
@@ -440,6 +572,7 @@ static enum MHD_Result on_first_call(http_server *srv, struct MHD_Connection *co
                                      const char *url, const char *method, void **con_cls)
 {
     pending_uri *pending = *con_cls;
+    watch_mark(srv, conn, false);
     http_request *r = request_new(srv, conn, url, method);
     if (!r) {
         free(pending);
@@ -447,8 +580,16 @@ static enum MHD_Result on_first_call(http_server *srv, struct MHD_Connection *co
         return MHD_NO;
     }
     r->raw_query = pending ? strdup(pending->query) : NULL;
+    bool nul_in_path = pending && pending->nul_in_path;
     free(pending);
     *con_cls = r;
+    if (nul_in_path) {           /* the decoded path would be another, shorter one */
+        r->route = NULL;
+        r->n_params = 0;
+        r->res.n_extra_headers = 0;
+        http_res_error(&r->res, 400, "The request path contains an encoded NUL byte (%%00)");
+        return answer_early(r);
+    }
     if (srv->opts.max_header_bytes > 0 &&
         request_head_size(conn, url, method) > srv->opts.max_header_bytes) {
         r->route = NULL;
@@ -541,6 +682,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     http_server *srv = cls;
     http_request *r = *con_cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        watch_mark(srv, conn, true);   /* keep-alive: the next request head is due in time */
     if (!r)
         return;
     *con_cls = NULL;
@@ -572,6 +715,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     if (!p)
         return NULL;
     p->tag = 0;
+    p->nul_in_path = false;
+    for (const char *c = uri; c && *c && *c != '?'; c++)
+        if (c[0] == '%' && c[1] == '0' && c[2] == '0')
+            p->nul_in_path = true;
     memcpy(p->query, q, n + 1);
     return p;
 }
@@ -682,6 +829,8 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         free(s);
         return NULL;
     }
+    pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_cond_init(&s->watch_wake, NULL);
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -697,7 +846,9 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem_limit, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)(opts->max_connections_per_ip > 0 ? opts->max_connections_per_ip : 0), NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
@@ -707,9 +858,15 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         str_fmt(err, errlen, "cannot start the http server on %s port %d "
                 "(address in use, not available on this machine, or no permission)",
                 opts->host && *opts->host ? opts->host : "0.0.0.0", opts->port);
+        pthread_cond_destroy(&s->watch_wake);
+        pthread_mutex_destroy(&s->watch_lock);
         free(s);
         return NULL;
     }
+    if (pthread_create(&s->watch_thread, NULL, watchdog_main, s) == 0)
+        s->watch_running = true;
+    else
+        log_warn("http: no watchdog thread; slow clients are closed only when idle for %u s", timeout);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? (int)di->port : opts->port;
     return s;
@@ -724,7 +881,10 @@ void http_server_stop(http_server *s)
 {
     if (!s)
         return;
+    watchdog_stop(s);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    pthread_cond_destroy(&s->watch_wake);
+    pthread_mutex_destroy(&s->watch_lock);
     free(s);
 }

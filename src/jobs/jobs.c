@@ -109,6 +109,13 @@ void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
     }
     char why[256];
     int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    /* A database that is locked or full for a moment must not lose an outcome: a lost
+     * SUCCESS would let the lease run out and the fax be sent again. Keep trying for
+     * a while (about 30 s) before giving up. */
+    for (int i = 0; rc == STORE_ERROR && i < 10; i++) {
+        sleep_ms(500 + 500 * (int64_t)i);
+        rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    }
     if (rc != STORE_OK)
         log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind), why);
     free(in);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define QUEUE_CAP 1024
+#define LOW_DISK_BYTES (64LL * 1024 * 1024)    /* below this, a failed conversion is blamed on the disk */
 
 struct scheduler {
     jobs *j;
@@ -121,6 +122,17 @@ static void run_attempt(jobs *j, const char *id)
     char pdf[4096], tiff[4096], err[1024] = "";
     int pages = 0;
     if (prepare_document(j, rec, pdf, sizeof pdf, tiff, sizeof tiff, &pages, err, sizeof err)) {
+        /* A conversion that failed because our own disk is (nearly) full says nothing
+         * about the document: try again later instead of failing the fax for good. */
+        int64_t free_bytes = 0;
+        char serr[256];
+        if (blob_check(j->blobs, &free_bytes, serr, sizeof serr) != 0 || free_bytes < LOW_DISK_BYTES) {
+            char msg[1400];
+            str_fmt(msg, sizeof msg, "the gateway's disk is (nearly) full, so the document could not be converted: %s", err);
+            log_warn("job %s: %s", id, msg);
+            fail_attempt(j, id, "storage_full", true, msg);
+            goto done;
+        }
         log_warn("job %s: conversion failed: %s", id, err);
         fail_attempt(j, id, "conversion_error", false, err);
         goto done;

@@ -11,6 +11,7 @@
 /* ---- time ---- */
 int64_t now_ms(void);                         /* wall clock, ms since the epoch */
 int64_t mono_ms(void);                        /* monotonic clock, ms */
+void sleep_ms(int64_t ms);                    /* sleeps, resuming after signals */
 /* ISO-8601 UTC with milliseconds: "2026-11-25T10:00:00.123+00:00" (needs 32 bytes) */
 void iso8601_from_ms(int64_t ms, char out[32]);
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff][Z|+00:00]" (or a date alone); -1 on error */
