@@ -34,6 +34,7 @@ $(FUZZ_BUILD)/build.ninja:
 
 # every fuzz target for FUZZ_SECONDS each
 fuzz: deps $(FUZZ_BUILD)/build.ninja
+	meson setup --reconfigure $(FUZZ_BUILD) >/dev/null   # picks up fuzz targets added since
 	ninja -C $(FUZZ_BUILD)
 	./tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 

@@ -123,8 +123,12 @@ done:
 
 void inbound_token_make(const char *secret, const char *id, int64_t expires_at, char out[96])
 {
-    char msg[128], mac[65];
-    str_fmt(msg, sizeof msg, "inbound-pdf:%s:%lld", id, (long long)expires_at);
+    char msg[256], mac[65];
+    /* ids are 32 hex characters; anything that does not fit gets no valid token */
+    if (str_fmt(msg, sizeof msg, "inbound-pdf:%s:%lld", id, (long long)expires_at)) {
+        str_copy(out, 96, "");
+        return;
+    }
     hmac_sha256_hex(secret, strlen(secret), msg, strlen(msg), mac);
     snprintf(out, 96, "%lld.%.40s", (long long)expires_at, mac);
 }
@@ -137,6 +141,6 @@ int inbound_token_check(const char *secret, const char *id, const char *token, i
     if (!end || *end != '.' || exp <= 0) return -1;
     char want[96];
     inbound_token_make(secret, id, exp, want);
-    if (!secure_streq(want, token)) return -1;
+    if (!want[0] || !secure_streq(want, token)) return -1;
     return now >= exp ? -2 : 0;
 }
