@@ -10,7 +10,10 @@
 # turns so a busy moment on the machine hits both alike. Speed is reported as the
 # speed-up gs time / faxbot time (1.00 = as fast as plain gs, higher = faster),
 # measured in the same run.
-# Prints a summary table and writes it to bench/results/latest.txt.
+# Prints a summary table and writes it to bench/results/latest.txt. Then runs
+# bench/soak.sh (the sustained run: wrk on the read routes plus a stream of sends
+# for BENCH_SOAK_SECONDS, default 60; RSS over time in bench/results/soak-rss.csv,
+# report in bench/results/soak.txt); fails if either part finds a problem.
 set -euo pipefail
 
 build=${1:-build}
@@ -180,7 +183,12 @@ out="$here/results/latest.txt"
 } | tee "$out"
 echo "bench: written to $out" >&2
 
-if [ "$alive" != yes ] || [ "${fb10_pages:-0}" != 10 ] || [ "${fb30_pages:-0}" != 30 ]; then
-    echo "bench: problems: server healthy after load=$alive, convert pages=$fb10_pages/10 and $fb30_pages/30" >&2
+# -- the sustained run (its own server): reads + sends, RSS over time -------------
+soak_ok=yes
+"$here/soak.sh" "$build" || soak_ok=no
+
+if [ "$alive" != yes ] || [ "${fb10_pages:-0}" != 10 ] || [ "${fb30_pages:-0}" != 30 ] || [ "$soak_ok" != yes ]; then
+    echo "bench: problems: server healthy after load=$alive, convert pages=$fb10_pages/10 and $fb30_pages/30," \
+        "soak passed=$soak_ok" >&2
     exit 1
 fi

@@ -6,7 +6,10 @@ route (--latency) and the send stream's JSON summary, prints one table: requests
 p50/p99 latency and non-2xx per route; jobs sent, accepted, SUCCESS and not final
 after the drain; RSS at start, after warm-up, at the end of the load and after the
 drain; the least-squares slope of RSS over the samples of the load after warm-up
-in KB per minute and KB per 1000 requests; and "memory flat: PASS/FAIL".
+in KB per minute, KB per 1000 requests and KB per send; and "memory flat": PASS when
+the slope is under --max-kb-per-1k per 1000 requests and under --max-kb-per-send per
+send (the sends are few next to the reads, so a leak per job would hide in the
+per-request figure).
 Exit status 0 when memory is flat, the server is healthy and every sent job
 reached SUCCESS; 1 otherwise.
 """
@@ -62,19 +65,22 @@ def main():
     ap.add_argument("--wrk", action="append", default=[], help="ROUTE=PATH")
     ap.add_argument("--sends", required=True)
     ap.add_argument("--max-kb-per-1k", type=float, required=True)
-    ap.add_argument("--max-kb-per-min", type=float, required=True)
+    ap.add_argument("--max-kb-per-send", type=float, required=True)
     ap.add_argument("--alive", default="yes")
     ap.add_argument("--expect-sends", type=int, default=1, help="0: a reads-only run")
     a = ap.parse_args()
 
-    rows = []
+    rows, anon = [], []
     with open(a.csv) as f:
         for row in csv.DictReader(f):
             rows.append((float(row["t_s"]), int(row["rss_kb"]), row["phase"]))
+            if row.get("rss_anon_kb"):
+                anon.append((row["phase"], int(row["rss_anon_kb"])))
     if not rows:
         print("no RSS samples")
         return 1
     load = [(t, k) for t, k, ph in rows if ph == "load"]
+    anon_load = [k for ph, k in anon if ph == "load"]
     in_load = [(t, k) for t, k, ph in rows if ph != "drain"]
     start_kb = rows[0][1]
     warm_kb = load[0][1] if load else start_kb
@@ -95,7 +101,9 @@ def main():
     slope_kb_s = least_squares_slope([t for t, _ in load], [k for _, k in load])
     kb_per_min = slope_kb_s * 60.0
     kb_per_1k = slope_kb_s / req_per_s * 1000.0 if req_per_s > 0 else 0.0
-    flat = kb_per_1k < a.max_kb_per_1k and kb_per_min < a.max_kb_per_min
+    send_rate = sends["sent"] / sends["send_seconds"] if sends["send_seconds"] > 0 else 0.0
+    kb_per_send = slope_kb_s / send_rate if send_rate > 0 else 0.0
+    flat = kb_per_1k < a.max_kb_per_1k and kb_per_send < a.max_kb_per_send
 
     line = "%-44s %s"
     print(line % ("metric", "value"))
@@ -116,9 +124,12 @@ def main():
     print(line % ("RSS start / after warm-up (%gs)" % a.warmup, "%s / %s" % (mb(start_kb), mb(warm_kb))))
     print(line % ("RSS end of load / after drain (peak)", "%s / %s (%s)" % (
         mb(end_kb), mb(after_drain_kb), mb(peak_kb))))
-    print(line % ("RSS slope after warm-up (%d samples)" % len(load), "%+.1f KB/min = %+.3f KB per 1000 requests" % (
-        kb_per_min, kb_per_1k)))
-    print(line % ("memory flat (< %g KB/1k req and < %g KB/min)" % (a.max_kb_per_1k, a.max_kb_per_min),
+    print(line % ("RSS slope after warm-up (%d samples)" % len(load), "%+.1f KB/min" % kb_per_min))
+    print(line % ("  = per 1000 requests / per send", "%+.3f KB / %+.2f KB" % (kb_per_1k, kb_per_send)))
+    if len(anon) == len(rows):
+        print(line % ("  of which anonymous memory (heap, stacks)", "%+.1f KB/min" % (
+            least_squares_slope([t for t, _ in load], anon_load) * 60.0)))
+    print(line % ("memory flat (< %g KB/1k req, < %g KB/send)" % (a.max_kb_per_1k, a.max_kb_per_send),
                   "PASS" if flat else "FAIL"))
     print(line % ("server healthy after the run", a.alive))
 

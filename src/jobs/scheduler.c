@@ -8,6 +8,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -192,6 +193,9 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&s->lock);
 
         run_attempt(s->j, id);
+        /* An attempt allocates and frees large image buffers (spandsp, libtiff); give
+         * them back to the system so a busy gateway's memory stays flat. */
+        malloc_trim(0);
 
         pthread_mutex_lock(&s->lock);
         s->running[slot][0] = 0;
