@@ -153,6 +153,16 @@ static int on_part_end(void *ctx)
     return 0;
 }
 
+/* True when a form field that may reach a backend (AMI headers, dial strings, HTTP
+ * requests) has no control bytes: no CR/LF that would start another line and no NUL
+ * that would silently cut the value short. */
+static bool field_is_one_line(const strbuf *f)
+{
+    for (size_t i = 0; i < f->len; i++)
+        if ((unsigned char)f->data[i] < 0x20 || f->data[i] == 0x7f) return false;
+    return true;
+}
+
 static const multipart_callbacks upload_callbacks = {on_part_begin, on_part_data, on_part_end};
 
 static void fax_send_headers(http_request *req, http_response *res)
@@ -228,6 +238,7 @@ static void fax_send(http_request *req, http_response *res)
     if (!u->file_seen) { http_res_error(res, 422, "Field 'file' is required"); return; }
 
     char to[24], err[256];
+    if (!field_is_one_line(&u->to)) { http_res_error(res, 400, "'to' must be E.164 or digits only (like +15551234567)"); return; }
     if (phone_normalize(u->to.data, g_api.cfg->default_country_code, to, err, sizeof err)) {
         http_res_error(res, 400, "%s", err);
         return;
@@ -243,6 +254,7 @@ static void fax_send(http_request *req, http_response *res)
         if ((unsigned char)u->header_text.data[i] < 0x20) { http_res_error(res, 400, "'header_text' must be one line of text"); return; }
     if (u->caller_id.len) {
         char tmp[24];
+        if (!field_is_one_line(&u->caller_id)) { http_res_error(res, 400, "'caller_id' must be a phone number"); return; }
         if (phone_normalize(u->caller_id.data, g_api.cfg->default_country_code, tmp, err, sizeof err)) {
             http_res_error(res, 400, "'caller_id' must be a phone number");
             return;
@@ -250,6 +262,14 @@ static void fax_send(http_request *req, http_response *res)
     }
     if (u->callback_url.len && strncmp(u->callback_url.data, "https://", 8) && strncmp(u->callback_url.data, "http://", 7)) {
         http_res_error(res, 400, "'callback_url' must be an http:// or https:// URL");
+        return;
+    }
+    if (u->callback_url.len >= sizeof ((job_record *)0)->callback_url) {
+        http_res_error(res, 400, "'callback_url' is at most %zu characters", sizeof ((job_record *)0)->callback_url - 1);
+        return;
+    }
+    if (!field_is_one_line(&u->callback_url) || memchr(u->callback_url.data, ' ', u->callback_url.len)) {
+        http_res_error(res, 400, "'callback_url' must be a URL without spaces or control characters");
         return;
     }
     if (u->file_bytes == 0) { http_res_error(res, 400, "the file is empty"); return; }

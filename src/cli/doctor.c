@@ -13,6 +13,7 @@
 #include "util/util.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,18 @@ static int first_line_of(const char *prog, const char *arg, char *out, size_t ou
         _exit(127);
     }
     close(fd[1]);
-    ssize_t n = read(fd[0], out, outlen - 1);
+    size_t got = 0;
+    for (;;) {
+        char buf[256];
+        ssize_t n = read(fd[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n && got + 1 < outlen; i++) out[got++] = buf[i];
+    }
     close(fd[0]);
     int status = 0;
-    waitpid(pid, &status, 0);
-    out[n > 0 ? n : 0] = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    out[got] = 0;
     out[strcspn(out, "\r\n")] = 0;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }

@@ -452,17 +452,17 @@ INJECTION_CASES = [
     ("header_text", "H" * 5000, None),
     ("caller_id", PHONE + "\r\nAction: Originate", None),
     ("caller_id", PHONE + "\n", None),
-    ("caller_id", PHONE + "\x00junk", "a NUL cuts the value short: the tail is dropped, not refused"),
+    ("caller_id", PHONE + "\x00junk", None),
     ("caller_id", "1" * 30, None),
     ("caller_id", LONG, None),
-    ("callback_url", "https://example.com/cb\r\nX-Injected: 1", "callback_url is only checked for its scheme"),
-    ("callback_url", "https://example.com/cb\nX", "callback_url is only checked for its scheme"),
-    ("callback_url", "https://example.com/cb\x00.evil.example", "callback_url is only checked for its scheme"),
-    ("callback_url", "https://example.com/" + "a" * 1500, "a callback_url over 1023 bytes is silently truncated"),
+    ("callback_url", "https://example.com/cb\r\nX-Injected: 1", None),
+    ("callback_url", "https://example.com/cb\nX", None),
+    ("callback_url", "https://example.com/cb\x00.evil.example", None),
+    ("callback_url", "https://example.com/" + "a" * 1500, None),
     ("callback_url", "https://example.com/" + "a" * 5000, None),
     ("callback_url", "javascript:alert(1)", None),
     ("to", PHONE + "\r\nX", None),
-    ("to", PHONE + "\x00junk", "a NUL cuts the value short: the tail is dropped, not refused"),
+    ("to", PHONE + "\x00junk", None),
 ]
 
 
