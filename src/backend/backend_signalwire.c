@@ -491,14 +491,6 @@ static int sw_diagnose(backend *b, char *out, size_t len)
 
 /* ---- the StatusCallback webhook ---- */
 
-static int query_int(const webhook_request *req, const char *name)
-{
-    const char *v = req->query_param(req, name);
-    if (!v || !*v) return 0;
-    char *end = NULL;
-    long x = strtol(v, &end, 10);
-    return end != v && *end == 0 && x > 0 && x < 1000000 ? (int)x : 0;
-}
 
 static void sw_callback(backend *b, const webhook_request *req, webhook_response *res)
 {
@@ -539,7 +531,7 @@ static void sw_callback(backend *b, const webhook_request *req, webhook_response
     sw_fax_from_form(&params, &f);
     form_free(&params);
     const char *job_id = req->query_param(req, "job_id");
-    int attempt = query_int(req, "attempt");
+    int attempt = cloud_query_attempt(req);
     res->status = 200;
     if (!cloud_is_job_id(job_id)) {
         str_copy(res->body, sizeof res->body, "{\"status\":\"no job_id provided\"}");

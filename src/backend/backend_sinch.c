@@ -709,14 +709,6 @@ static int sinch_diagnose(backend *b, char *report_out, size_t len)
 
 /* ---- webhooks ---- */
 
-static int query_int(const webhook_request *req, const char *name)
-{
-    const char *v = req->query_param(req, name);
-    if (!v || !*v) return 0;
-    char *end = NULL;
-    long x = strtol(v, &end, 10);
-    return end != v && *end == 0 && x > 0 && x < 1000000 ? (int)x : 0;
-}
 
 static bool authorized(backend *b, const webhook_request *req, webhook_response *res)
 {
@@ -751,7 +743,7 @@ static void sinch_callback(backend *b, const webhook_request *req, webhook_respo
     }
     const char *job_id = req->query_param(req, "job_id");
     if (!job_id || !*job_id) job_id = ev.fax.label_job_id;
-    int attempt = query_int(req, "attempt");
+    int attempt = cloud_query_attempt(req);
     if (!attempt) attempt = ev.fax.label_attempt;
     if (strcasecmp(ev.event, "FAX_COMPLETED") || !ev.has_fax) {
         set_ok(res, "ignored");

@@ -126,3 +126,12 @@ void cloud_reply(webhook_response *res, int status, const char *detail)
     free(text);
     json_decref(o);
 }
+
+int cloud_query_attempt(const webhook_request *req)
+{
+    const char *v = req->query_param(req, "attempt");
+    if (!v || !*v) return 0;
+    char *end = NULL;
+    long x = strtol(v, &end, 10);
+    return end != v && *end == 0 && x > 0 && x < 1000000 ? (int)x : 0;
+}

@@ -48,6 +48,10 @@ const char *cloud_doc_kind(const unsigned char *data, size_t len);
 /* 32 lowercase hex characters (our job ids). */
 bool cloud_is_job_id(const char *s);
 
+/* The attempt number our callback URLs carry (?attempt=N), or 0 if absent or bad. */
+struct webhook_request;
+int cloud_query_attempt(const struct webhook_request *req);
+
 /* res->status = status, res->body = {"detail": detail} (JSON-escaped). */
 struct webhook_response;
 void cloud_reply(struct webhook_response *res, int status, const char *detail);

@@ -1005,22 +1005,28 @@ int store_key_touch(store *st, const char *key_id, int64_t when)
 
 /* ---- job artifacts ---- */
 
-int store_job_mark_artifacts_deleted(store *st, const char *id, int64_t when)
+/* Sets one timestamp column of one row by id (statement: ?1 = id, ?2 = when). */
+static int mark_row(store *st, int which, const char *id, int64_t when, const char *what)
 {
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
-    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_MARK_ARTIFACTS);
+    sqlite3_stmt *s = conn_stmt(st, c, which);
     int code = STORE_ERROR;
     if (s) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, when);
         int rc = sqlite3_step(s);
         stmt_done(s);
-        code = rc != SQLITE_DONE ? db_fail(c->db, rc, "marking job artifacts deleted", NULL, 0)
+        code = rc != SQLITE_DONE ? db_fail(c->db, rc, what, NULL, 0)
              : sqlite3_changes(c->db) ? STORE_OK : STORE_NOT_FOUND;
     }
     pool_put(st, c);
     return code;
+}
+
+int store_job_mark_artifacts_deleted(store *st, const char *id, int64_t when)
+{
+    return mark_row(st, S_JOB_MARK_ARTIFACTS, id, when, "marking job artifacts deleted");
 }
 
 int store_job_artifacts_expired(store *st, int64_t before, char (*ids)[33], int max)
@@ -1140,20 +1146,7 @@ int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
 
 int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when)
 {
-    conn *c = pool_get(st, NULL, 0);
-    if (!c) return STORE_ERROR;
-    sqlite3_stmt *s = conn_stmt(st, c, S_IN_MARK_ARTIFACTS);
-    int code = STORE_ERROR;
-    if (s) {
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, when);
-        int rc = sqlite3_step(s);
-        stmt_done(s);
-        code = rc != SQLITE_DONE ? db_fail(c->db, rc, "marking inbound artifacts deleted", NULL, 0)
-             : sqlite3_changes(c->db) ? STORE_OK : STORE_NOT_FOUND;
-    }
-    pool_put(st, c);
-    return code;
+    return mark_row(st, S_IN_MARK_ARTIFACTS, id, when, "marking inbound artifacts deleted");
 }
 
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
