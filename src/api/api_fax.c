@@ -268,7 +268,8 @@ static void fax_send(http_request *req, http_response *res)
         http_res_error(res, 400, "'callback_url' is at most %zu characters", sizeof ((job_record *)0)->callback_url - 1);
         return;
     }
-    if (!field_is_one_line(&u->callback_url) || memchr(u->callback_url.data, ' ', u->callback_url.len)) {
+    if (u->callback_url.len &&
+        (!field_is_one_line(&u->callback_url) || memchr(u->callback_url.data, ' ', u->callback_url.len))) {
         http_res_error(res, 400, "'callback_url' must be a URL without spaces or control characters");
         return;
     }
