@@ -2,6 +2,7 @@
  * files, API key authentication (bootstrap key and database keys), scopes, rate
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
+#include "api/phone.h"
 #include "auth/apikey.h"
 #include "auth/audit.h"
 #include "util/util.h"
@@ -241,6 +242,52 @@ json_t *api_job_json(const job_record *r)
     json_object_set_new(o, "next_attempt_at",
                         !strcmp(r->status, "queued") ? api_time_json(r->next_attempt_at) : json_null());
     return o;
+}
+
+int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
+{
+    const char *limit = http_req_query(req, "limit");
+    *out = dflt;
+    if (!limit) return 0;
+    char *end;
+    long l = strtol(limit, &end, 10);
+    if (!*limit || *end || l < 1 || l > 500) {
+        http_res_error(res, 400, "'limit' must be a number from 1 to 500");
+        return -1;
+    }
+    *out = (int)l;
+    return 0;
+}
+
+int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33])
+{
+    const char *cursor = http_req_query(req, "cursor");
+    *ms = 0;
+    id[0] = 0;
+    if (!cursor || !*cursor) return 0;
+    char *end;
+    long long t = strtoll(cursor, &end, 10);
+    if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) {
+        http_res_error(res, 400, "'cursor' is not one this server gave out");
+        return -1;
+    }
+    *ms = t;
+    str_copy(id, 33, end + 1);
+    return 0;
+}
+
+int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set)
+{
+    const char *q = http_req_query(req, name);
+    *set = false;
+    if (!q || !*q) return 0;
+    char err[256];
+    if (phone_normalize(q, g_api.cfg->default_country_code, out, err, sizeof err)) {
+        http_res_error(res, 400, "%s", err);
+        return -1;
+    }
+    *set = true;
+    return 0;
 }
 
 bool api_valid_id(const char *id)

@@ -362,13 +362,7 @@ static void fax_list(http_request *req, http_response *res)
     principal who;
     if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
     job_filter f = {.limit = 50};
-    const char *limit = http_req_query(req, "limit");
-    if (limit) {
-        char *end;
-        long l = strtol(limit, &end, 10);
-        if (!*limit || *end || l < 1 || l > 500) { http_res_error(res, 400, "'limit' must be a number from 1 to 500"); return; }
-        f.limit = (int)l;
-    }
+    if (api_query_limit(req, res, 50, &f.limit)) return;
     const char *status = http_req_query(req, "status");
     if (status) {
         if (!job_status_valid(status)) {
@@ -378,21 +372,10 @@ static void fax_list(http_request *req, http_response *res)
         f.status = status;
     }
     char to[24];
-    const char *to_q = http_req_query(req, "to");
-    if (to_q) {
-        char err[256];
-        if (phone_normalize(to_q, g_api.cfg->default_country_code, to, err, sizeof err)) { http_res_error(res, 400, "%s", err); return; }
-        f.to_number = to;
-    }
-    const char *cursor = http_req_query(req, "cursor");
-    if (cursor && *cursor) {
-        /* cursor = "<created_at ms>.<id>" of the last item of the previous page */
-        char *end;
-        long long t = strtoll(cursor, &end, 10);
-        if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
-        f.before_created_at = t;
-        str_copy(f.before_id, sizeof f.before_id, end + 1);
-    }
+    bool by_to;
+    if (api_query_number(req, res, "to", to, &by_to)) return;
+    if (by_to) f.to_number = to;
+    if (api_query_cursor(req, res, &f.before_created_at, f.before_id)) return;
     int page = f.limit;
     f.limit = page + 1;          /* one more than a page: is there a next page? */
     job_record *recs = calloc((size_t)f.limit, sizeof *recs);

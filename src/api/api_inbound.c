@@ -60,30 +60,14 @@ static void inbound_list(http_request *req, http_response *res)
     if (api_require(req, res, "inbound:list", "/inbound", g_api.cfg->inbound_list_rpm, &who)) return;
     if (!inbound_on(res)) return;
     inbound_filter f = {.limit = 100};
-    const char *limit = http_req_query(req, "limit");
-    if (limit) {
-        char *end;
-        long l = strtol(limit, &end, 10);
-        if (!*limit || *end || l < 1 || l > 500) { http_res_error(res, 400, "'limit' must be a number from 1 to 500"); return; }
-        f.limit = (int)l;
-    }
+    if (api_query_limit(req, res, 100, &f.limit)) return;
     char to[24];
-    const char *to_q = http_req_query(req, "to_number");
-    if (to_q && *to_q) {
-        char err[256];
-        if (phone_normalize(to_q, g_api.cfg->default_country_code, to, err, sizeof err)) { http_res_error(res, 400, "%s", err); return; }
-        f.to_number = to;
-    }
+    bool by_to;
+    if (api_query_number(req, res, "to_number", to, &by_to)) return;
+    if (by_to) f.to_number = to;
     f.status = http_req_query(req, "status");
     f.mailbox = http_req_query(req, "mailbox");
-    const char *cursor = http_req_query(req, "cursor");
-    if (cursor && *cursor) {
-        char *end;
-        long long t = strtoll(cursor, &end, 10);
-        if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) { http_res_error(res, 400, "'cursor' is not one this server gave out"); return; }
-        f.before_received_at = t;
-        str_copy(f.before_id, sizeof f.before_id, end + 1);
-    }
+    if (api_query_cursor(req, res, &f.before_received_at, f.before_id)) return;
     int page = f.limit;
     f.limit = page + 1;          /* one more than a page: is there a next page? */
     inbound_record *recs = calloc((size_t)f.limit, sizeof *recs);

@@ -33,6 +33,14 @@ void api_json(http_response *res, int status, json_t *v);
 json_t *api_job_json(const job_record *r);
 /* ISO time or JSON null for 0. */
 json_t *api_time_json(int64_t ms);
+/* List query parameters shared by GET /fax and GET /inbound. Each returns 0 (the
+ * value, or dflt when absent) or -1 after filling res with a 400. */
+int api_query_limit(http_request *req, http_response *res, int dflt, int *out);
+/* cursor = "<ms>.<id>" of the last item of the previous page; *ms = 0 when absent. */
+int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33]);
+/* A phone-number filter normalized like 'to'; *set false when absent. */
+int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set);
+
 /* True for our ids: 32 lowercase hex characters. */
 bool api_valid_id(const char *id);
 /* Sends the file at path as a no-cache attachment named filename; 404 with

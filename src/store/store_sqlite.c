@@ -616,15 +616,17 @@ int store_ping(store *st, char *err, size_t errlen)
 
 /* ---- jobs ---- */
 
-/* Reads one job by a statement whose parameters are already bound. */
-static int fetch_job(conn *c, sqlite3_stmt *s, job_record *out, const char *what, char *err, size_t errlen)
+/* Reads one row by a statement whose parameters are already bound into out, a
+ * record of `size` bytes described by cols. */
+static int fetch_row(conn *c, sqlite3_stmt *s, const col_desc *cols, int ncols, void *out, size_t size,
+                     const char *what, char *err, size_t errlen)
 {
     int rc = sqlite3_step(s);
     int code;
     if (rc == SQLITE_ROW) {
         if (out) {
-            memset(out, 0, sizeof *out);
-            read_cols(s, job_cols, N_JOB_COLS, out);
+            memset(out, 0, size);
+            read_cols(s, cols, ncols, out);
         }
         code = STORE_OK;
     } else if (rc == SQLITE_DONE) {
@@ -634,6 +636,11 @@ static int fetch_job(conn *c, sqlite3_stmt *s, job_record *out, const char *what
     }
     stmt_done(s);
     return code;
+}
+
+static int fetch_job(conn *c, sqlite3_stmt *s, job_record *out, const char *what, char *err, size_t errlen)
+{
+    return fetch_row(c, s, job_cols, N_JOB_COLS, out, sizeof *out, what, err, errlen);
 }
 
 int store_job_insert(store *st, const job_record *rec, job_record *existing, char *err, size_t errlen)
@@ -1038,21 +1045,7 @@ int store_job_artifacts_expired(store *st, int64_t before, char (*ids)[33], int 
 
 static int fetch_inbound(conn *c, sqlite3_stmt *s, inbound_record *out, const char *what, char *err, size_t errlen)
 {
-    int rc = sqlite3_step(s);
-    int code;
-    if (rc == SQLITE_ROW) {
-        if (out) {
-            memset(out, 0, sizeof *out);
-            read_cols(s, inbound_cols, N_INBOUND_COLS, out);
-        }
-        code = STORE_OK;
-    } else if (rc == SQLITE_DONE) {
-        code = STORE_NOT_FOUND;
-    } else {
-        code = db_fail(c->db, rc, what, err, errlen);
-    }
-    stmt_done(s);
-    return code;
+    return fetch_row(c, s, inbound_cols, N_INBOUND_COLS, out, sizeof *out, what, err, errlen);
 }
 
 int store_inbound_insert(store *st, const inbound_record *rec, inbound_record *existing, char *err, size_t errlen)
