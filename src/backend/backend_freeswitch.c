@@ -834,6 +834,8 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     if (st < 0) {
         /* ${fax_success} is empty when txfax never ran: the hangup cause decides, if sent */
         if (!r.hangup_cause[0] || !strcmp(r.hangup_cause, "NORMAL_CLEARING")) {
+            log_info("freeswitch: result hook for job %s: no fax result and hangup cause \"%s\": nothing applied",
+                     job_id, r.hangup_cause);
             respond(res, 200, "{\"ok\":true,\"applied\":false,\"detail\":\"no final fax result in the hook\"}");
             json_decref(o);
             return;
@@ -843,6 +845,11 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
         outcome_from_fax(&r, &out, msg, sizeof msg);
     }
     bool applied = finish(b, job_id, uuid, NULL, &out, true);
+    char succ_c[8], pages_c[8];
+    esl_var_clean(fax_success ? fax_success : fax_status, succ_c, sizeof succ_c, 6);
+    esl_var_clean(pages, pages_c, sizeof pages_c, 6);
+    log_info("freeswitch: result hook for job %s (call %s): fax_success=%s pages=%s hangup_cause=%s: %s", job_id,
+             uuid ? uuid : "-", succ_c, pages_c, r.hangup_cause, applied ? "applied" : "already finished");
     respond(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
     json_decref(o);
 }
