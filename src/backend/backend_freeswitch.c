@@ -965,7 +965,11 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     unlink(tmp);   /* harmless if it was moved */
     char masked[40];
     mask_phone(from_c, masked, sizeof masked);
-    log_info("freeswitch: inbound fax %s from %s stored (call %s)", id, masked, uuid);
+    char succ_c[8], pages_c[8];
+    esl_var_clean(succ, succ_c, sizeof succ_c, 6);
+    esl_var_clean(pages, pages_c, sizeof pages_c, 6);
+    log_info("freeswitch: inbound fax %s from %s stored (call %s, hook fax_success=%s pages=%s)", id, masked, uuid,
+             succ_c, pages_c);
     char body[128];
     str_fmt(body, sizeof body, "{\"id\":\"%s\",\"status\":\"ok\"}", id);
     respond(res, 200, body);

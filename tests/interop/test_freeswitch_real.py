@@ -237,7 +237,9 @@ def _received_pages(rig):
     files = [os.path.join(d, f) for f in os.listdir(d)]
     assert len(files) == 1, files
     with open(files[0], "rb") as f:
-        return tiff_pages(f.read())
+        pages = tiff_pages(f.read())
+    assert all(p["width"] == 1728 and p["xres"] == 204.0 for p in pages), pages
+    return len(pages)
 
 
 # -- outbound ------------------------------------------------------------------------------
@@ -248,6 +250,9 @@ def test_t38_two_pages_success_and_hook(rig):
     job = r.wait(job_id)
     assert job["status"] == "SUCCESS", job
     assert job["pages"] == 2 and job["attempts"] == 1, job
+    # BACKGROUND_JOB "+OK" comes at answer, so the duration is the fax's (~35 s), not ~0
+    assert job["duration_s"] and job["duration_s"] > 15, job
+    # the PBX's spandsp.conf does not request T.38: fax_enable_t38_request on the originate did
     far = _far_result(r)
     assert far and far["fax-success"] == "1" and far["fax-t38-status"] == "negotiated", far
     assert far["fax-document-transferred-pages"] == "2", far
@@ -349,6 +354,8 @@ def test_inbound_fax_is_stored_through_the_rendered_dialplan(rig, tmp_path):
     assert fax.get("from_number", fax.get("fr")) == FAR_CALLER, fax
     assert fax.get("to_number", fax.get("to")) == FAX_LINE.lstrip("+"), fax
     assert fax["pages"] == 2, fax
+    # the hook carried the call's real result (taken at hangup, not when `set` ran)
+    assert f"hook fax_success=1 pages=2)" in r.srv.stderr_text(), r.srv.stderr_text()[-3000:]
     got = r.srv.get(f"/inbound/{fax['id']}/pdf", key=ADMIN)
     assert got.status_code == 200 and got.content.startswith(b"%PDF"), got.status_code
     r.assert_clean_logs()
