@@ -10,7 +10,7 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan fuzz run test test-unit test-api test-asan bench clean
+.PHONY: all deps build asan fuzz run test test-unit test-api test-interop test-asan bench clean
 
 all: build
 
@@ -49,6 +49,10 @@ test-unit: build
 
 test-api: build
 	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -n 4 tests/api
+
+# real FreeSWITCH pairs (skipped, loudly, without ../shared/peers/freeswitch)
+test-interop: build
+	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -rs -n 4 tests/interop
 
 bench: build
 	./bench/run.sh $(BUILD)
