@@ -921,6 +921,7 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
         return;
     }
     if (succ && !strcmp(succ, "0") && (!pages || atoi(pages) <= 0)) {
+        log_info("freeswitch: inbound call %s brought no pages (hook fax_success=0): nothing stored", uuid);
         respond(res, 200, "{\"status\":\"ignored\",\"detail\":\"the call brought no pages\"}");
         json_decref(o);
         return;

@@ -355,6 +355,10 @@ class FsInstance:
             return ""
 
     def start(self, timeout=30.0):
+        return self.launch().wait_ready(timeout)
+
+    def launch(self):
+        """Starts the process and returns at once (wait_ready waits for it)."""
         t = self.dir
         args = [self.binary, "-nc", "-nf", "-nonat", "-np", "-base", t, "-conf", f"{t}/conf", "-log", f"{t}/log",
                 "-db", f"{t}/db", "-run", f"{t}/run", "-storage", f"{t}/storage", "-temp", f"{t}/tmp",
@@ -365,6 +369,9 @@ class FsInstance:
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         out.close()
+        return self
+
+    def wait_ready(self, timeout=30.0):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

@@ -158,9 +158,11 @@ class Rig:
                                       fs_real.sofia_profile("far", self.far_sip, gw), FAR_DIALPLAN)
 
     def start(self):
-        for fs in (self.far, self.pbx):
-            fs.start()
+        for fs in (self.far, self.pbx):        # both start side by side (5-7 s each on a busy machine)
+            fs.launch()
             self.started.append(fs)
+        for fs in self.started:
+            fs.wait_ready()
         self.far_events = self.far.esl()
         self.far_events.subscribe("CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE BACKGROUND_JOB CUSTOM "
                                   "spandsp::rxfaxresult spandsp::txfaxresult")
@@ -358,4 +360,20 @@ def test_inbound_fax_is_stored_through_the_rendered_dialplan(rig, tmp_path):
     assert f"hook fax_success=1 pages=2)" in r.srv.stderr_text(), r.srv.stderr_text()[-3000:]
     got = r.srv.get(f"/inbound/{fax['id']}/pdf", key=ADMIN)
     assert got.status_code == 200 and got.content.startswith(b"%PDF"), got.status_code
+    r.assert_clean_logs()
+
+
+def test_inbound_call_without_fax_is_reported_and_not_stored(rig):
+    r = rig()
+    reply = r.far_events.bgapi(
+        f"originate {{origination_caller_id_number={FAR_CALLER}}}sofia/gateway/to-pbx/{FAX_LINE} "
+        f"&playback(silence_stream://6000)")
+    assert reply.startswith("+OK"), reply
+    hung = r.far_events.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE", 60)
+    assert hung, "the call never ended"
+    deadline = time.monotonic() + 15
+    while "brought no pages (hook fax_success=0)" not in r.srv.stderr_text():
+        assert time.monotonic() < deadline, r.srv.stderr_text()[-3000:]
+        time.sleep(0.2)
+    assert r.srv.get("/inbound", key=ADMIN).json() == []
     r.assert_clean_logs()
