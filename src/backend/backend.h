@@ -139,7 +139,18 @@ typedef struct backend_ops {
 
 /* The registry: NULL for an unknown name. */
 const backend_ops *backend_find(const char *name);
-/* Comma-separated list of known names, for error messages. */
+/* Comma-separated list of the registry's names, for error messages. */
 const char *backend_names(void);
+
+/* ---- webhook replies (backend.c), the one way every backend answers ---- */
+struct json_t;
+/* status and a JSON text as the body ({"detail":"error"} if it does not fit) */
+void webhook_reply_text(webhook_response *res, int status, const char *json_text);
+/* status and o as compact JSON; o is released */
+void webhook_reply_json(webhook_response *res, int status, struct json_t *o);
+/* status and {"<key>": "<text>"} */
+void webhook_reply(webhook_response *res, int status, const char *key, const char *text);
+/* status and {"detail": "<detail>"} */
+void webhook_reply_detail(webhook_response *res, int status, const char *detail);
 
 #endif

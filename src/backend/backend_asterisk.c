@@ -830,44 +830,6 @@ typedef struct inbound_req {
     char uniqueid[80];
 } inbound_req;
 
-static void respond(webhook_response *res, int status, const char *key, const char *text)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, key, json_string(text));
-    if (status == 200) json_object_set_new(o, "status", json_string("ok"));
-    char *txt = json_dumps(o, JSON_COMPACT);
-    res->status = status;
-    str_copy(res->body, sizeof res->body, txt ? txt : "{}");
-    free(txt);
-    json_decref(o);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes (and '+' → ' ') s[0..n) into out; -1 if too long or it decodes to a NUL. */
-static int form_decode(const char *s, size_t n, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') c = ' ';
-        else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= outlen) return -1;
-        out[o++] = c;
-    }
-    out[o] = 0;
-    return 0;
-}
-
 static char *req_slot(inbound_req *r, const char *key, size_t klen, size_t *cap)
 {
 #define SLOT(name, field) \
@@ -893,7 +855,7 @@ static int parse_form(const char *body, size_t len, inbound_req *r)
         if (eq) {
             size_t cap = 0;
             char *dst = req_slot(r, body + i, (size_t)(eq - (body + i)), &cap);
-            if (dst && form_decode(eq + 1, (size_t)(body + end - eq - 1), dst, cap)) return -1;
+            if (dst && url_decode(eq + 1, (size_t)(body + end - eq - 1), dst, cap, URL_PLUS_SPACE) < 0) return -1;
         }
         i = end + 1;
     }
@@ -981,11 +943,11 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
 {
     const char *secret = req->header(req, "X-Internal-Secret");
     if (!b->t.inbound_secret[0]) {
-        respond(res, 401, "detail", "the Asterisk hand-off is disabled: ASTERISK_INBOUND_SECRET is not set");
+        webhook_reply_detail(res, 401, "the Asterisk hand-off is disabled: ASTERISK_INBOUND_SECRET is not set");
         return;
     }
     if (!secret || !secure_streq(secret, b->t.inbound_secret)) {
-        respond(res, 401, "detail", "missing or wrong X-Internal-Secret");
+        webhook_reply_detail(res, 401, "missing or wrong X-Internal-Secret");
         return;
     }
     inbound_req r;
@@ -995,15 +957,15 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
     while (skip < req->body_len && (req->body[skip] == ' ' || req->body[skip] == '\n' || req->body[skip] == '\r')) skip++;
     bool json = !strncasecmp(ct, "application/json", 16) || (skip < req->body_len && req->body[skip] == '{');
     if ((json ? parse_json(req->body, req->body_len, &r) : parse_form(req->body, req->body_len, &r))) {
-        respond(res, 400, "detail", "malformed body: send JSON {tiff_path, from, to, station_id, uniqueid}");
+        webhook_reply_detail(res, 400, "malformed body: send JSON {tiff_path, from, to, station_id, uniqueid}");
         return;
     }
     if (!ami_token_ok(r.uniqueid, "._-") || strlen(r.uniqueid) > 64) {
-        respond(res, 400, "detail", "uniqueid is required (Asterisk's ${UNIQUEID})");
+        webhook_reply_detail(res, 400, "uniqueid is required (Asterisk's ${UNIQUEID})");
         return;
     }
     if (r.tiff_path[0] != '/') {
-        respond(res, 400, "detail", "tiff_path must be an absolute path inside ASTERISK_SPOOL_DIR");
+        webhook_reply_detail(res, 400, "tiff_path must be an absolute path inside ASTERISK_SPOOL_DIR");
         return;
     }
     keep_only(r.from, "+", false);
@@ -1016,7 +978,7 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
             char id[33];
             str_copy(id, sizeof id, b->inbound[i].inbound_id);
             pthread_mutex_unlock(&b->lock);
-            respond(res, 200, "inbound_id", id);
+            webhook_reply_json(res, 200, json_pack("{s:s,s:s}", "inbound_id", id, "status", "ok"));
             return;
         }
     }
@@ -1024,25 +986,25 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
 
     char spool[PATH_MAX], real[PATH_MAX];
     if (!realpath(b->t.spool_dir, spool)) {
-        respond(res, 500, "detail", "ASTERISK_SPOOL_DIR does not exist on the gateway host");
+        webhook_reply_detail(res, 500, "ASTERISK_SPOOL_DIR does not exist on the gateway host");
         return;
     }
     if (!realpath(r.tiff_path, real)) {
         bool claimed_inside = (inside(r.tiff_path, b->t.spool_dir) || inside(r.tiff_path, spool)) &&
                               !strstr(r.tiff_path, "/../") && !strstr(r.tiff_path, "/./");
-        respond(res, claimed_inside ? 400 : 403, "detail",
+        webhook_reply_detail(res, claimed_inside ? 400 : 403,
                 claimed_inside ? "tiff_path does not exist" : "tiff_path is not inside ASTERISK_SPOOL_DIR");
         return;
     }
     if (!inside(real, spool)) {
         log_warn("sip inbound: refused a hand-off of a file outside ASTERISK_SPOOL_DIR");
-        respond(res, 403, "detail", "tiff_path is not inside ASTERISK_SPOOL_DIR");
+        webhook_reply_detail(res, 403, "tiff_path is not inside ASTERISK_SPOOL_DIR");
         return;
     }
     char tmp[1200], why[200];
     int status = 500;
     if (copy_in(b, real, tmp, sizeof tmp, &status, why, sizeof why)) {
-        respond(res, status, "detail", why);
+        webhook_reply_detail(res, status, why);
         return;
     }
     char sid[96], inbound_id[33] = "", err[512] = "";
@@ -1052,7 +1014,7 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
     if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err)) {
         unlink(tmp);
         int code = strstr(err, "not usable") ? 400 : strstr(err, "not enabled") ? 403 : 500;
-        respond(res, code, "detail", err);
+        webhook_reply_detail(res, code, err);
         return;
     }
     if (unlink(real)) log_debug("sip inbound: could not remove the spool file: %s", strerror(errno));
@@ -1062,7 +1024,7 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
     str_copy(ri->uniqueid, sizeof ri->uniqueid, r.uniqueid);
     str_copy(ri->inbound_id, sizeof ri->inbound_id, inbound_id);
     pthread_mutex_unlock(&b->lock);
-    respond(res, 200, "inbound_id", inbound_id);
+    webhook_reply_json(res, 200, json_pack("{s:s,s:s}", "inbound_id", inbound_id, "status", "ok"));
 }
 
 static const backend_webhook sip_webhooks[] = {

@@ -730,26 +730,11 @@ static int fs_diagnose(backend *b, char *report, size_t reportlen)
 
 /* ---- webhooks ---- */
 
-static void respond(webhook_response *res, int status, const char *fmt_json)
-{
-    res->status = status;
-    str_copy(res->body, sizeof res->body, fmt_json);
-}
-
-static void respond_detail(webhook_response *res, int status, const char *detail)
-{
-    json_t *o = json_pack("{s:s}", "detail", detail);
-    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    respond(res, status, t ? t : "{\"detail\":\"error\"}");
-    free(t);
-    json_decref(o);
-}
-
 /* X-Internal-Secret must equal FREESWITCH_INBOUND_SECRET or ASTERISK_INBOUND_SECRET. */
 static bool authorized(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->secret_fs[0] && !b->secret_ast[0]) {
-        respond_detail(res, 401, "Internal secret not configured");
+        webhook_reply_detail(res, 401, "Internal secret not configured");
         return false;
     }
     const char *got = req->header(req, "X-Internal-Secret");
@@ -758,7 +743,7 @@ static bool authorized(backend *b, const webhook_request *req, webhook_response 
         if (b->secret_fs[0] && secure_streq(got, b->secret_fs)) ok = true;
         if (b->secret_ast[0] && secure_streq(got, b->secret_ast)) ok = true;
     }
-    if (!ok) respond_detail(res, 401, "Invalid internal secret");
+    if (!ok) webhook_reply_detail(res, 401, "Invalid internal secret");
     return ok;
 }
 
@@ -780,7 +765,7 @@ static json_t *parse_body(const webhook_request *req, webhook_response *res)
     json_t *o = req->body ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
     if (!o || !json_is_object(o)) {
         json_decref(o);
-        respond_detail(res, 400, "Invalid payload: expected a JSON object");
+        webhook_reply_detail(res, 400, "Invalid payload: expected a JSON object");
         return NULL;
     }
     return o;
@@ -810,12 +795,12 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     const char *uuid = json_is_string(json_object_get(o, "uuid")) ? json_string_value(json_object_get(o, "uuid")) : NULL;
     const char *cause = json_is_string(json_object_get(o, "hangup_cause")) ? json_string_value(json_object_get(o, "hangup_cause")) : NULL;
     if (!job_id || !*job_id) {
-        respond_detail(res, 400, "Missing job_id");
+        webhook_reply_detail(res, 400, "Missing job_id");
         json_decref(o);
         return;
     }
     if (!is_hex32(job_id)) {
-        respond_detail(res, 404, "Job not found");
+        webhook_reply_detail(res, 404, "Job not found");
         json_decref(o);
         return;
     }
@@ -834,7 +819,7 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     if (st < 0) {
         /* ${fax_success} is empty when txfax never ran: the hangup cause decides, if sent */
         if (!r.hangup_cause[0] || !strcmp(r.hangup_cause, "NORMAL_CLEARING")) {
-            respond(res, 200, "{\"ok\":true,\"applied\":false,\"detail\":\"no final fax result in the hook\"}");
+            webhook_reply_text(res, 200, "{\"ok\":true,\"applied\":false,\"detail\":\"no final fax result in the hook\"}");
             json_decref(o);
             return;
         }
@@ -843,7 +828,7 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
         outcome_from_fax(&r, &out, msg, sizeof msg);
     }
     bool applied = finish(b, job_id, uuid, NULL, &out, true);
-    respond(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
+    webhook_reply_text(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
     json_decref(o);
 }
 
@@ -894,7 +879,7 @@ static int copy_to_tmp(backend *b, const char *real, char *tmp, size_t tmplen, c
 static void wh_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->inbound_enabled) {
-        respond_detail(res, 404, "Inbound not enabled");
+        webhook_reply_detail(res, 404, "Inbound not enabled");
         return;
     }
     if (!authorized(b, req, res)) return;
@@ -909,36 +894,36 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     const char *to = json_is_string(json_object_get(o, "to_number")) ? json_string_value(json_object_get(o, "to_number")) : "";
     const char *rsi = json_is_string(json_object_get(o, "remote_station_id")) ? json_string_value(json_object_get(o, "remote_station_id")) : "";
     if (!path || !*path || !safe_sid(uuid)) {
-        respond_detail(res, 400, "Invalid payload: tiff_path and uuid are required");
+        webhook_reply_detail(res, 400, "Invalid payload: tiff_path and uuid are required");
         json_decref(o);
         return;
     }
     if (succ && !strcmp(succ, "0") && (!pages || atoi(pages) <= 0)) {
-        respond(res, 200, "{\"status\":\"ignored\",\"detail\":\"the call brought no pages\"}");
+        webhook_reply_text(res, 200, "{\"status\":\"ignored\",\"detail\":\"the call brought no pages\"}");
         json_decref(o);
         return;
     }
     char spool[PATH_MAX], real[PATH_MAX], err[512];
     if (!realpath(b->spool_dir, spool)) {
-        respond_detail(res, 500, "FREESWITCH_SPOOL_DIR does not exist on the gateway host");
+        webhook_reply_detail(res, 500, "FREESWITCH_SPOOL_DIR does not exist on the gateway host");
         json_decref(o);
         return;
     }
     if (!realpath(path, real)) {
-        respond_detail(res, 400, "tiff_path does not exist");
+        webhook_reply_detail(res, 400, "tiff_path does not exist");
         json_decref(o);
         return;
     }
     size_t sl = strlen(spool);
     if (strncmp(real, spool, sl) || real[sl] != '/') {
-        respond_detail(res, 403, "tiff_path is outside FREESWITCH_SPOOL_DIR");
+        webhook_reply_detail(res, 403, "tiff_path is outside FREESWITCH_SPOOL_DIR");
         json_decref(o);
         return;
     }
     char tmp[1200];
     int code = copy_to_tmp(b, real, tmp, sizeof tmp, err, sizeof err);
     if (code) {
-        respond_detail(res, code, err);
+        webhook_reply_detail(res, code, err);
         json_decref(o);
         return;
     }
@@ -951,7 +936,7 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     char id[33] = "";
     if (b->sink.receive(b->sink.ctx, &d, id, err, sizeof err)) {
         unlink(tmp);
-        respond_detail(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         json_decref(o);
         return;
     }
@@ -961,7 +946,7 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     log_info("freeswitch: inbound fax %s from %s stored (call %s)", id, masked, uuid);
     char body[128];
     str_fmt(body, sizeof body, "{\"id\":\"%s\",\"status\":\"ok\"}", id);
-    respond(res, 200, body);
+    webhook_reply_text(res, 200, body);
     json_decref(o);
 }
 

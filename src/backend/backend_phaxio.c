@@ -36,13 +36,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "backend/cloud_util.h"
 #include "backend/phaxio_proto.h"
 #include "config/config.h"
 #include "util/util.h"
 
 #define PHX_DEFAULT_API_URL "https://api.phaxio.com/v2.1"
 #define PHX_HEADER_MAX 50                 /* Phaxio's header_text limit */
-#define PHX_REPLY_MAX (4 << 20)           /* API replies we read at most */
 #define PHX_SEND_TIMEOUT_S 60
 #define PHX_POLL_TIMEOUT_S 20
 #define PHX_CONNECT_TIMEOUT_S 10
@@ -83,27 +83,6 @@ struct backend {
 };
 
 /* ---- small helpers ---- */
-
-static bool is_job_id(const char *s)
-{
-    if (!s || strlen(s) != 32) return false;
-    for (const char *p = s; *p; p++)
-        if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p)) return false;
-    return true;
-}
-
-static void set_json(webhook_response *res, int status, const char *key, const char *text)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, key, json_string(text));
-    char *s = json_dumps(o, JSON_COMPACT);
-    res->status = status;
-    str_copy(res->body, sizeof res->body, s ? s : "{}");
-    free(s);
-    json_decref(o);
-}
-
-static void deny(webhook_response *res, int status, const char *detail) { set_json(res, status, "detail", detail); }
 
 static bool url_is_local(const char *url)
 {
@@ -326,73 +305,37 @@ out:
     return g;
 }
 
-/* ---- HTTP (libcurl) ---- */
+/* ---- HTTP (the shared cloud client) ---- */
 
-typedef struct http_result {
-    long status;                 /* 0: no HTTP answer */
-    CURLcode cc;
-    bool maybe_sent;             /* the request may have reached Phaxio */
-    strbuf body;
-    char error[CURL_ERROR_SIZE];
-} http_result;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
-{
-    strbuf *sb = user;
-    size_t n = size * nmemb;
-    if (sb->len + n > PHX_REPLY_MAX) return 0;
-    return sb_append(sb, data, n) == 0 ? n : 0;
-}
+typedef cloud_http_res http_result;
 
 static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job);
+
+typedef struct form_ctx {
+    const backend *b;
+    const backend_job *job;
+} form_ctx;
+
+static void *build_form(void *curl_handle, void *ctx)
+{
+    const form_ctx *f = ctx;
+    return send_form(f->b, curl_handle, f->job);
+}
 
 /* One authenticated request to Phaxio: a GET, or (send_job) the multipart POST
  * that sends that job. */
 static void phx_http(backend *b, const char *url, const backend_job *send_job, long timeout_s, http_result *r)
 {
-    memset(r, 0, sizeof *r);
-    sb_init(&r->body);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        r->cc = CURLE_FAILED_INIT;
-        str_copy(r->error, sizeof r->error, "could not start an HTTP client");
-        return;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)PHX_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(c, CURLOPT_USERNAME, b->api_key);
-    curl_easy_setopt(c, CURLOPT_PASSWORD, b->api_secret);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->error);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "faxbot-c/phaxio");
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_mime *mime = NULL;
-    if (send_job) {
-        mime = send_form(b, c, send_job);
-        if (!mime) {
-            r->cc = CURLE_OUT_OF_MEMORY;
-            str_copy(r->error, sizeof r->error, "out of memory");
-            curl_easy_cleanup(c);
-            return;
-        }
-        curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-    }
-    r->cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    long sent = 0;
-    curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
-    r->maybe_sent = r->status > 0 || sent > 0;
-    if (r->cc != CURLE_OK && !r->error[0]) str_copy(r->error, sizeof r->error, curl_easy_strerror(r->cc));
-    if (r->cc != CURLE_OK) r->status = 0;   /* a half-read answer is no answer */
-    curl_easy_cleanup(c);
-    curl_mime_free(mime);
+    form_ctx fc = { b, send_job };
+    cloud_http_req rq = {
+        .method = send_job ? "POST" : "GET", .url = url, .user = b->api_key, .password = b->api_secret,
+        .mime_build = send_job ? build_form : NULL, .mime_ctx = &fc,
+        .connect_timeout_s = PHX_CONNECT_TIMEOUT_S, .timeout_s = timeout_s,
+    };
+    cloud_http(&rq, r);
 }
 
-static void http_done(http_result *r) { sb_free(&r->body); }
+static void http_done(http_result *r) { cloud_http_res_free(r); }
 
 /* Phaxio's "message" from an error reply, or a short description. */
 static void reply_message(const http_result *r, char *out, size_t outlen)
@@ -789,16 +732,16 @@ static int open_webhook(backend *b, const webhook_request *req, bool verify, boo
         char d[300];
         str_fmt(d, sizeof d, "PHAXIO_CALLBACK_TOKEN is not configured, so Phaxio's signature cannot be verified; set it "
                              "to the webhook token from Phaxio's webhook settings (or %s=false)", setting);
-        deny(res, 401, d);
+        webhook_reply_detail(res, 401, d);
         return -1;
     }
     const char *sig = req->header(req, "X-Phaxio-Signature");
     if (verify && (!sig || !*sig)) {
-        deny(res, 401, "Missing X-Phaxio-Signature header");
+        webhook_reply_detail(res, 401, "Missing X-Phaxio-Signature header");
         return -1;
     }
     if (phaxio_form_parse(req->content_type, req->body, req->body_len, form, err, sizeof err) != 0) {
-        deny(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return -1;
     }
     if (verify) {
@@ -806,17 +749,17 @@ static int open_webhook(backend *b, const webhook_request *req, bool verify, boo
         signed_url(b, req, custom_url, url, sizeof url);
         if (!phaxio_signature_valid(url, form, b->callback_token, sig)) {
             log_warn("phaxio webhook %s from %s: invalid X-Phaxio-Signature", req->path, req->client_ip);
-            deny(res, 401, "Invalid Phaxio signature");
+            webhook_reply_detail(res, 401, "Invalid Phaxio signature");
             return -1;
         }
     }
     const phaxio_part *fp = phaxio_form_field(form, "fax");
     if (!fp) {
-        deny(res, 400, "the webhook has no 'fax' field (expected Phaxio v2.1 webhooks)");
+        webhook_reply_detail(res, 400, "the webhook has no 'fax' field (expected Phaxio v2.1 webhooks)");
         return -1;
     }
     if (phaxio_fax_parse(fp->data, fp->len, fax, err, sizeof err) != 0) {
-        deny(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return -1;
     }
     return 0;
@@ -848,10 +791,10 @@ static void on_status_callback(backend *b, const webhook_request *req, webhook_r
     const phaxio_part *pg = phaxio_form_field(&form, "page");
     const char *event_type = ev ? ev->data : "";
 
-    if (!is_job_id(job_id)) {
-        set_json(res, 200, "status", "ignored: no faxbot job id in the callback URL or the fax's tags");
+    if (!cloud_is_job_id(job_id)) {
+        webhook_reply(res, 200, "status", "ignored: no faxbot job id in the callback URL or the fax's tags");
     } else if (!strcmp(fax.direction, "received")) {
-        set_json(res, 200, "status", "ignored: a received fax belongs to /phaxio-inbound");
+        webhook_reply(res, 200, "status", "ignored: a received fax belongs to /phaxio-inbound");
     } else {
         phaxio_mapped m;
         phaxio_map(&fax, event_type, int_or(pg ? pg->data : NULL, -1), &m);
@@ -863,13 +806,13 @@ static void on_status_callback(backend *b, const webhook_request *req, webhook_r
                      fax.id[0] ? fax.id : "?", fax.status[0] ? fax.status : "?");
             report(b, job_id, m.kind, fax.id, m.failure_reason, m.transient, m.message[0] ? m.message : NULL, pages,
                    m.bit_rate);
-            set_json(res, 200, "status", "ok");
+            webhook_reply(res, 200, "status", "ok");
         } else {
             const char *why = g == GATE_STALE ? "ignored: the callback is for an earlier attempt or another fax"
                               : g == GATE_FINAL ? "ignored: this attempt's result is already recorded"
                                                 : "ignored: nothing new";
             log_debug("phaxio job %s: %s (%s)", job_id, why, event_type);
-            set_json(res, 200, "status", why);
+            webhook_reply(res, 200, "status", why);
         }
     }
     phaxio_form_free(&form);
@@ -922,23 +865,23 @@ static void on_inbound(backend *b, const webhook_request *req, webhook_response 
     if (!file) file = phaxio_form_file(&form, "filename");   /* v1 named the part so */
     char path[1200], err[512], inbound_id[33] = "";
     if (fax.direction[0] && strcmp(fax.direction, "received")) {
-        set_json(res, 200, "status", "ignored: not a received fax");
+        webhook_reply(res, 200, "status", "ignored: not a received fax");
     } else if (!fax.id[0]) {
-        deny(res, 400, "the 'fax' object has no id");
+        webhook_reply_detail(res, 400, "the 'fax' object has no id");
     } else if (!file || file->len < 5 || memcmp(file->data, "%PDF-", 5)) {
-        deny(res, 400, "the webhook has no PDF in its 'file' part");
+        webhook_reply_detail(res, 400, "the webhook has no PDF in its 'file' part");
     } else if (!b->inbound_enabled) {
-        deny(res, 404, "Inbound not enabled (set INBOUND_ENABLED=true)");
+        webhook_reply_detail(res, 404, "Inbound not enabled (set INBOUND_ENABLED=true)");
     } else if (write_temp(b, file, path, sizeof path, err, sizeof err) != 0) {
         log_error("phaxio inbound fax %s: %s", fax.id, err);
-        deny(res, 500, "could not store the received fax");
+        webhook_reply_detail(res, 500, "could not store the received fax");
     } else {
         inbound_delivery d = {.provider_sid = fax.id, .from_number = fax.from_number, .to_number = fax.to_number,
                               .remote_station_id = NULL, .file_path = path, .file_type = "pdf", .move = true};
         if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err) != 0) {
             unlink(path);
             log_error("phaxio inbound fax %s: %s", fax.id, err);
-            deny(res, strcasestr(err, "not enabled") ? 404 : 500, err);
+            webhook_reply_detail(res, strcasestr(err, "not enabled") ? 404 : 500, err);
         } else {
             unlink(path);   /* normally moved already; a replay leaves our copy behind */
             char masked[48];

@@ -497,16 +497,16 @@ static void sw_callback(backend *b, const webhook_request *req, webhook_response
     const char *sig = req->header(req, "X-SignalWire-Signature");
     if (!sig || !*sig) sig = req->header(req, "X-Twilio-Signature");
     if (!sig || !*sig) {
-        cloud_reply(res, 401, "Missing X-SignalWire-Signature");
+        webhook_reply_detail(res, 401, "Missing X-SignalWire-Signature");
         return;
     }
     if (req->content_type && strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33)) {
-        cloud_reply(res, 400, "expected a form (application/x-www-form-urlencoded) StatusCallback");
+        webhook_reply_detail(res, 400, "expected a form (application/x-www-form-urlencoded) StatusCallback");
         return;
     }
     form_params params;
     if (form_parse(req->body ? req->body : "", req->body_len, &params)) {
-        cloud_reply(res, 400, "malformed form body");
+        webhook_reply_detail(res, 400, "malformed form body");
         return;
     }
     /* The URL SignalWire called: ours, or the configured public callback URL. */
@@ -523,7 +523,7 @@ static void sw_callback(backend *b, const webhook_request *req, webhook_response
     free(url);
     if (!ok) {
         log_warn("signalwire: callback from %s refused: the signature does not match", req->client_ip ? req->client_ip : "?");
-        cloud_reply(res, 403, "Invalid signature");
+        webhook_reply_detail(res, 403, "Invalid signature");
         form_free(&params);
         return;
     }

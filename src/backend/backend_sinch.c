@@ -713,22 +713,16 @@ static int sinch_diagnose(backend *b, char *report_out, size_t len)
 static bool authorized(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->hook_user[0]) {
-        cloud_reply(res, 401, "Sinch webhooks are not accepted: set SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
+        webhook_reply_detail(res, 401, "Sinch webhooks are not accepted: set SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
         return false;
     }
     if (!cloud_basic_auth_ok(req->header(req, "Authorization"), b->hook_user, b->hook_pass)) {
         log_warn("sinch: webhook %s from %s refused: missing or wrong HTTP Basic credentials", req->path,
                  req->client_ip ? req->client_ip : "?");
-        cloud_reply(res, 401, "Invalid or missing webhook credentials (HTTP Basic)");
+        webhook_reply_detail(res, 401, "Invalid or missing webhook credentials (HTTP Basic)");
         return false;
     }
     return true;
-}
-
-static void set_ok(webhook_response *res, const char *status)
-{
-    res->status = 200;
-    str_fmt(res->body, sizeof res->body, "{\"status\":\"%s\"}", status);
 }
 
 static void sinch_callback(backend *b, const webhook_request *req, webhook_response *res)
@@ -738,7 +732,7 @@ static void sinch_callback(backend *b, const webhook_request *req, webhook_respo
     char err[300];
     if (sinch_parse_event(req->content_type, req->body, req->body_len, false, &ev, err, sizeof err)) {
         sinch_event_free(&ev);
-        cloud_reply(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return;
     }
     const char *job_id = req->query_param(req, "job_id");
@@ -746,9 +740,9 @@ static void sinch_callback(backend *b, const webhook_request *req, webhook_respo
     int attempt = cloud_query_attempt(req);
     if (!attempt) attempt = ev.fax.label_attempt;
     if (strcasecmp(ev.event, "FAX_COMPLETED") || !ev.has_fax) {
-        set_ok(res, "ignored");
+        webhook_reply(res, 200, "status", "ignored");
     } else if (!cloud_is_job_id(job_id)) {
-        set_ok(res, "no job_id provided");
+        webhook_reply(res, 200, "status", "no job_id provided");
     } else {
         char id[33];
         str_copy(id, sizeof id, job_id);
@@ -760,11 +754,11 @@ static void sinch_callback(backend *b, const webhook_request *req, webhook_respo
 static void sinch_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->inbound_enabled) {
-        cloud_reply(res, 404, "Inbound not enabled");
+        webhook_reply_detail(res, 404, "Inbound not enabled");
         return;
     }
     if (!b->hook_configured) {
-        cloud_reply(res, 401, "Inbound Sinch webhooks need SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
+        webhook_reply_detail(res, 401, "Inbound Sinch webhooks need SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
         return;
     }
     if (!authorized(b, req, res)) return;
@@ -772,28 +766,28 @@ static void sinch_inbound(backend *b, const webhook_request *req, webhook_respon
     char err[300], path[1200], inbound_id[33] = "";
     if (sinch_parse_event(req->content_type, req->body, req->body_len, true, &ev, err, sizeof err)) {
         sinch_event_free(&ev);
-        cloud_reply(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return;
     }
     if (strcasecmp(ev.event, "INCOMING_FAX")) {
-        set_ok(res, "ignored");
+        webhook_reply(res, 200, "status", "ignored");
     } else if (!ev.has_fax || !ev.fax.id[0]) {
-        cloud_reply(res, 400, "the INCOMING_FAX event has no fax id");
+        webhook_reply_detail(res, 400, "the INCOMING_FAX event has no fax id");
     } else if (!ev.file || !ev.file_len) {
-        cloud_reply(res, 400, "the INCOMING_FAX event carries no document ('file')");
+        webhook_reply_detail(res, 400, "the INCOMING_FAX event carries no document ('file')");
     } else {
         const char *kind = cloud_doc_kind(ev.file, ev.file_len);
         if (!kind) {
-            cloud_reply(res, 400, "the received document is neither a PDF nor a TIFF");
+            webhook_reply_detail(res, 400, "the received document is neither a PDF nor a TIFF");
         } else if (cloud_write_temp(b->data_dir, ev.file, ev.file_len, path, sizeof path, err, sizeof err)) {
-            cloud_reply(res, 500, err);
+            webhook_reply_detail(res, 500, err);
         } else {
             inbound_delivery d = { .provider_sid = ev.fax.id, .from_number = ev.fax.from, .to_number = ev.fax.to,
                                    .remote_station_id = NULL, .file_path = path, .file_type = kind, .move = true };
             if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err)) {
                 unlink(path);
                 log_warn("sinch: inbound fax %s not stored: %s", ev.fax.id, err);
-                cloud_reply(res, 500, err);
+                webhook_reply_detail(res, 500, err);
             } else {
                 unlink(path);   /* moved already, unless the fax was a replay */
                 char masked[40];

@@ -91,12 +91,16 @@ int cloud_http(const cloud_http_req *rq, cloud_http_res *rs)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    char detail[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
     } else {
-        rs->maybe_sent = maybe_reached(rc);
-        str_fmt(rs->error, sizeof rs->error, "%s", curl_easy_strerror(rc));
+        long sent = 0;          /* bytes of the request that left: none means it never arrived */
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+        rs->maybe_sent = maybe_reached(rc) && sent > 0;
+        str_fmt(rs->error, sizeof rs->error, "%s", detail[0] ? detail : curl_easy_strerror(rc));
     }
     curl_mime_free(mime);
     curl_slist_free_all(hdrs);

@@ -52,9 +52,6 @@ bool cloud_is_job_id(const char *s);
 struct webhook_request;
 int cloud_query_attempt(const struct webhook_request *req);
 
-/* res->status = status, res->body = {"detail": detail} (JSON-escaped). */
-struct webhook_response;
-void cloud_reply(struct webhook_response *res, int status, const char *detail);
 
 /* ---- HTTP client (cloud_http.c) ---- */
 typedef struct cloud_http_req {
