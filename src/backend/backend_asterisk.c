@@ -20,6 +20,7 @@
  * copied without following symlinks, validated and stored (provider_sid = Asterisk's
  * uniqueid, so a replay never makes a second inbound fax). */
 #include "backend/backend.h"
+#include "backend/pbx_intake.h"
 
 #include "ami/ami_client.h"
 #include "ami/ami_fax.h"
@@ -46,8 +47,6 @@
 #define ACTION_TIMEOUT_MS 5000
 #define MAX_CALL_MS (3600 * 1000LL)  /* an unreachable AMI this long after a submission: give up */
 #define RECENT_RESULTS 64
-#define RECENT_INBOUND 128
-#define INBOUND_MAX_BYTES (64LL * 1024 * 1024)
 
 typedef struct call {
     bool used;
@@ -71,11 +70,6 @@ typedef struct recent_result {
     ami_message *msg;
 } recent_result;
 
-typedef struct recent_inbound {
-    char uniqueid[80];
-    char inbound_id[33];
-} recent_inbound;
-
 struct backend {
     backend_sink sink;
     const config *cfg;
@@ -90,8 +84,7 @@ struct backend {
     call calls[MAX_CALLS];
     recent_result recent[RECENT_RESULTS];
     int recent_pos;
-    recent_inbound inbound[RECENT_INBOUND];
-    int inbound_pos;
+    pbx_intake intake;
 };
 
 /* ---- reporting ---- */
@@ -445,6 +438,10 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
         return NULL;
     }
     pthread_mutex_init(&b->lock, NULL);
+    b->intake = (pbx_intake){.spool_setting = "ASTERISK_SPOOL_DIR", .spool_dir = b->t.spool_dir,
+                             .data_dir = cfg ? cfg->data_dir : ".", .tmp_prefix = "asterisk-in",
+                             .id_key = "inbound_id", .log_name = "sip inbound"};
+    pbx_intake_init(&b->intake);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -459,6 +456,7 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
         if (b->ami) { ami_client_stop(b->ami); str_fmt(err, errlen, "cannot start the sip supervisor thread"); }
         pthread_mutex_destroy(&b->lock);
         pthread_cond_destroy(&b->wake);
+        pbx_intake_destroy(&b->intake);
         free(b);
         return NULL;
     }
@@ -481,6 +479,7 @@ static void sip_destroy(backend *b)
     memset(b->t.inbound_secret, 0, sizeof b->t.inbound_secret);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->wake);
+    pbx_intake_destroy(&b->intake);
     free(b);
 }
 
@@ -893,52 +892,6 @@ static void keep_only(char *s, const char *allowed_extra, bool alnum)
     *o = 0;
 }
 
-static bool inside(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return !strncmp(path, dir, n) && path[n] == '/' && path[n + 1] != 0;
-}
-
-/* Copies the spool file (opened without following a symlink) to a temp file of ours. */
-static int copy_in(backend *b, const char *real, char *tmp, size_t tmplen, int *status, char *why, size_t whylen)
-{
-    int in = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (in < 0 || fstat(in, &st) || !S_ISREG(st.st_mode)) {
-        if (in >= 0) close(in);
-        *status = 400;
-        str_fmt(why, whylen, "tiff_path is not a readable regular file");
-        return -1;
-    }
-    if (st.st_size <= 0 || st.st_size > INBOUND_MAX_BYTES) {
-        close(in);
-        *status = 400;
-        str_fmt(why, whylen, "tiff_path is empty or larger than 64 MB");
-        return -1;
-    }
-    char dir[1100];
-    str_fmt(dir, sizeof dir, "%s/tmp", b->cfg->data_dir);
-    mkdir_p(dir, 0700);
-    str_fmt(tmp, tmplen, "%s/asterisk-in-XXXXXX", dir);
-    int out = mkstemp(tmp);
-    if (out < 0) {
-        close(in);
-        *status = 500;
-        str_fmt(why, whylen, "cannot make a temporary file in FAX_DATA_DIR/tmp");
-        return -1;
-    }
-    int rc = fd_copy(in, out);
-    close(in);
-    if (close(out)) rc = -1;
-    if (rc) {
-        unlink(tmp);
-        *status = 500;
-        str_fmt(why, whylen, "cannot copy the received fax");
-        return -1;
-    }
-    return 0;
-}
-
 static void handle_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
     const char *secret = req->header(req, "X-Internal-Secret");
@@ -964,67 +917,14 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
         webhook_reply_detail(res, 400, "uniqueid is required (Asterisk's ${UNIQUEID})");
         return;
     }
-    if (r.tiff_path[0] != '/') {
-        webhook_reply_detail(res, 400, "tiff_path must be an absolute path inside ASTERISK_SPOOL_DIR");
-        return;
-    }
     keep_only(r.from, "+", false);
     keep_only(r.to, "+", false);
     keep_only(r.station_id, " +.-", true);
-
-    pthread_mutex_lock(&b->lock);
-    for (int i = 0; i < RECENT_INBOUND; i++) {
-        if (b->inbound[i].uniqueid[0] && !strcmp(b->inbound[i].uniqueid, r.uniqueid)) {
-            char id[33];
-            str_copy(id, sizeof id, b->inbound[i].inbound_id);
-            pthread_mutex_unlock(&b->lock);
-            webhook_reply_json(res, 200, json_pack("{s:s,s:s}", "inbound_id", id, "status", "ok"));
-            return;
-        }
-    }
-    pthread_mutex_unlock(&b->lock);
-
-    char spool[PATH_MAX], real[PATH_MAX];
-    if (!realpath(b->t.spool_dir, spool)) {
-        webhook_reply_detail(res, 500, "ASTERISK_SPOOL_DIR does not exist on the gateway host");
-        return;
-    }
-    if (!realpath(r.tiff_path, real)) {
-        bool claimed_inside = (inside(r.tiff_path, b->t.spool_dir) || inside(r.tiff_path, spool)) &&
-                              !strstr(r.tiff_path, "/../") && !strstr(r.tiff_path, "/./");
-        webhook_reply_detail(res, claimed_inside ? 400 : 403,
-                claimed_inside ? "tiff_path does not exist" : "tiff_path is not inside ASTERISK_SPOOL_DIR");
-        return;
-    }
-    if (!inside(real, spool)) {
-        log_warn("sip inbound: refused a hand-off of a file outside ASTERISK_SPOOL_DIR");
-        webhook_reply_detail(res, 403, "tiff_path is not inside ASTERISK_SPOOL_DIR");
-        return;
-    }
-    char tmp[1200], why[200];
-    int status = 500;
-    if (copy_in(b, real, tmp, sizeof tmp, &status, why, sizeof why)) {
-        webhook_reply_detail(res, status, why);
-        return;
-    }
-    char sid[96], inbound_id[33] = "", err[512] = "";
+    char sid[96];
     str_fmt(sid, sizeof sid, "asterisk-%s", r.uniqueid);
-    inbound_delivery d = {.provider_sid = sid, .from_number = r.from, .to_number = r.to,
-                          .remote_station_id = r.station_id, .file_path = tmp, .file_type = "tiff", .move = true};
-    if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err)) {
-        unlink(tmp);
-        int code = strstr(err, "not usable") ? 400 : strstr(err, "not enabled") ? 403 : 500;
-        webhook_reply_detail(res, code, err);
-        return;
-    }
-    if (unlink(real)) log_debug("sip inbound: could not remove the spool file: %s", strerror(errno));
-    pthread_mutex_lock(&b->lock);
-    recent_inbound *ri = &b->inbound[b->inbound_pos];
-    b->inbound_pos = (b->inbound_pos + 1) % RECENT_INBOUND;
-    str_copy(ri->uniqueid, sizeof ri->uniqueid, r.uniqueid);
-    str_copy(ri->inbound_id, sizeof ri->inbound_id, inbound_id);
-    pthread_mutex_unlock(&b->lock);
-    webhook_reply_json(res, 200, json_pack("{s:s,s:s}", "inbound_id", inbound_id, "status", "ok"));
+    pbx_handoff h = {.call_id = r.uniqueid, .provider_sid = sid, .tiff_path = r.tiff_path, .from = r.from,
+                     .to = r.to, .station_id = r.station_id};
+    pbx_intake_take(&b->intake, &b->sink, &h, res);
 }
 
 static const backend_webhook sip_webhooks[] = {

@@ -29,6 +29,7 @@
  *   FREESWITCH_INBOUND_SECRET or ASTERISK_INBOUND_SECRET (Faxbot's name): X-Internal-Secret
  */
 #include "backend/backend.h"
+#include "backend/pbx_intake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +83,7 @@ struct backend {
     long originate_timeout, max_channels;
     char spool_dir[1024];
     char secret_fs[256], secret_ast[256];
+    pbx_intake intake;           /* the spool-file hand-off, shared with the sip backend */
 
     esl_client *esl;
     pthread_mutex_t mu;
@@ -461,6 +463,7 @@ static void fs_destroy(backend *b)
     }
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
+    pbx_intake_destroy(&b->intake);
     memset(b->password, 0, sizeof b->password);
     memset(b->secret_fs, 0, sizeof b->secret_fs);
     memset(b->secret_ast, 0, sizeof b->secret_ast);
@@ -473,6 +476,10 @@ static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_
     if (!b) { str_fmt(err, errlen, "out of memory"); return NULL; }
     b->sink = sink;
     pthread_mutex_init(&b->mu, NULL);
+    b->intake = (pbx_intake){.spool_setting = "FREESWITCH_SPOOL_DIR", .spool_dir = b->spool_dir,
+                             .data_dir = b->data_dir, .tmp_prefix = "fs-inbound", .id_key = "id",
+                             .log_name = "freeswitch"};
+    pbx_intake_init(&b->intake);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -841,40 +848,6 @@ static bool safe_sid(const char *s)
     return true;
 }
 
-/* Copies the spool file (opened without following links) into data_dir/tmp. */
-static int copy_to_tmp(backend *b, const char *real, char *tmp, size_t tmplen, char *err, size_t errlen)
-{
-    int in = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0) { str_fmt(err, errlen, "cannot open tiff_path: %s", strerror(errno)); return 400; }
-    struct stat sbuf;
-    if (fstat(in, &sbuf) || !S_ISREG(sbuf.st_mode)) {
-        close(in);
-        str_fmt(err, errlen, "tiff_path is not a regular file");
-        return 400;
-    }
-    char dir[1100];
-    str_fmt(dir, sizeof dir, "%s/tmp", b->data_dir);
-    if (mkdir_p(dir, 0700) || str_fmt(tmp, tmplen, "%s/fs-inbound-XXXXXX", dir)) {
-        close(in);
-        str_fmt(err, errlen, "cannot create %s", dir);
-        return 500;
-    }
-    int out = mkstemp(tmp);
-    if (out < 0) {
-        close(in);
-        str_fmt(err, errlen, "cannot create a temporary file in %s", dir);
-        return 500;
-    }
-    int rc = fd_copy(in, out);
-    close(in);
-    if (close(out) || rc) {
-        unlink(tmp);
-        str_fmt(err, errlen, "cannot copy the received fax");
-        return 500;
-    }
-    return 0;
-}
-
 /* POST /_internal/freeswitch/inbound — the rendered dialplan's hook after rxfax. */
 static void wh_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
@@ -903,50 +876,13 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
         json_decref(o);
         return;
     }
-    char spool[PATH_MAX], real[PATH_MAX], err[512];
-    if (!realpath(b->spool_dir, spool)) {
-        webhook_reply_detail(res, 500, "FREESWITCH_SPOOL_DIR does not exist on the gateway host");
-        json_decref(o);
-        return;
-    }
-    if (!realpath(path, real)) {
-        webhook_reply_detail(res, 400, "tiff_path does not exist");
-        json_decref(o);
-        return;
-    }
-    size_t sl = strlen(spool);
-    if (strncmp(real, spool, sl) || real[sl] != '/') {
-        webhook_reply_detail(res, 403, "tiff_path is outside FREESWITCH_SPOOL_DIR");
-        json_decref(o);
-        return;
-    }
-    char tmp[1200];
-    int code = copy_to_tmp(b, real, tmp, sizeof tmp, err, sizeof err);
-    if (code) {
-        webhook_reply_detail(res, code, err);
-        json_decref(o);
-        return;
-    }
     char from_c[32], to_c[32], rsi_c[24];
     esl_var_clean(from, from_c, sizeof from_c, 30);
     esl_var_clean(to, to_c, sizeof to_c, 30);
     esl_var_clean(rsi, rsi_c, sizeof rsi_c, FAX_STATION_ID_MAX);
-    inbound_delivery d = {.provider_sid = uuid, .from_number = from_c, .to_number = to_c,
-                          .remote_station_id = rsi_c, .file_path = tmp, .file_type = "tiff", .move = true};
-    char id[33] = "";
-    if (b->sink.receive(b->sink.ctx, &d, id, err, sizeof err)) {
-        unlink(tmp);
-        webhook_reply_detail(res, 400, err);
-        json_decref(o);
-        return;
-    }
-    unlink(tmp);   /* harmless if it was moved */
-    char masked[40];
-    mask_phone(from_c, masked, sizeof masked);
-    log_info("freeswitch: inbound fax %s from %s stored (call %s)", id, masked, uuid);
-    char body[128];
-    str_fmt(body, sizeof body, "{\"id\":\"%s\",\"status\":\"ok\"}", id);
-    webhook_reply_text(res, 200, body);
+    pbx_handoff h = {.call_id = uuid, .provider_sid = uuid, .tiff_path = path, .from = from_c, .to = to_c,
+                     .station_id = rsi_c};
+    pbx_intake_take(&b->intake, &b->sink, &h, res);
     json_decref(o);
 }
 
