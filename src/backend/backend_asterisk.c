@@ -89,11 +89,11 @@ struct backend {
 
 /* ---- reporting ---- */
 
-static void report_simple(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
-                          bool transient, const char *message)
+static void report_simple(backend *b, const char *job_id, int attempt, outcome_kind kind, const char *sid,
+                          const char *reason, bool transient, const char *message)
 {
-    backend_outcome o = {.kind = kind, .failure_reason = reason, .transient = transient, .message = message,
-                         .provider_sid = sid, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    backend_outcome o = outcome_failure(attempt, sid, reason, transient, message);
+    o.kind = kind;
     b->sink.report(b->sink.ctx, job_id, &o);
 }
 
@@ -138,13 +138,14 @@ static void report_call(backend *b, const call *c, const ami_message *ev, const 
         }
     } else
         str_copy(msg, sizeof msg, v.message);
-    backend_outcome o = {.kind = v.success ? OUTCOME_SUCCESS : OUTCOME_FAILURE,
-                         .failure_reason = v.success ? NULL : v.failure_reason, .transient = v.transient,
-                         .message = msg, .provider_sid = c->chan_id, .pages = pages,
-                         .duration_s = c->started > 0 ? (double)(mono_ms() - c->started) / 1000.0 : -1,
-                         .bit_rate = rate > 0 ? rate : -1,
-                         .ecm = !strcasecmp(ecm, "yes") ? 1 : !strcasecmp(ecm, "no") ? 0 : -1,
-                         .remote_station_id = *remote ? remote : NULL};
+    backend_outcome o = v.success ? outcome_success(c->attempt, c->chan_id, pages)
+                                  : outcome_failure(c->attempt, c->chan_id, v.failure_reason, v.transient, msg);
+    o.message = msg;
+    o.pages = pages;
+    o.duration_s = c->started > 0 ? (double)(mono_ms() - c->started) / 1000.0 : -1;
+    o.bit_rate = rate > 0 ? rate : -1;
+    o.ecm = !strcasecmp(ecm, "yes") ? 1 : !strcasecmp(ecm, "no") ? 0 : -1;
+    o.remote_station_id = *remote ? remote : NULL;
     log_info("sip job %s attempt %d: %s%s%s", c->job_id, c->attempt, v.success ? "delivered" : v.failure_reason,
              v.success ? "" : ": ", v.success ? "" : msg);
     b->sink.report(b->sink.ctx, c->job_id, &o);
@@ -369,7 +370,7 @@ static void reconcile(backend *b)
     for (int i = 0; i < n_gone; i++) {
         log_warn("sip job %s attempt %d: the call is gone and its result was lost; it will be retried",
                  gone[i].job_id, gone[i].attempt);
-        report_simple(b, gone[i].job_id, OUTCOME_FAILURE, gone[i].chan_id, "line_error", true,
+        report_simple(b, gone[i].job_id, gone[i].attempt, OUTCOME_FAILURE, gone[i].chan_id, "line_error", true,
                       "the AMI connection was lost while the call was in progress and Asterisk no longer has "
                       "the call, so its result is unknown; sending again");
     }
@@ -520,14 +521,14 @@ static void originate_hook(void *user, const char *action_id, const ami_message 
     pthread_mutex_unlock(&b->lock);
     if (!found) return;
     if (ok) {
-        report_simple(b, copy.job_id, OUTCOME_ACCEPTED, copy.chan_id, NULL, false, NULL);
+        report_simple(b, copy.job_id, copy.attempt, OUTCOME_ACCEPTED, copy.chan_id, NULL, false, NULL);
         return;
     }
     const char *m = str_field(resp, "Message");
     char msg[300];
     str_fmt(msg, sizeof msg, "Asterisk refused the Originate: %.120s%s", *m ? m : "no reason given",
             strcasestr(m, "permission") ? " (the AMI user needs write=originate in manager.conf)" : "");
-    report_simple(b, copy.job_id, OUTCOME_FAILURE, copy.chan_id, "provider_error", false, msg);
+    report_simple(b, copy.job_id, copy.attempt, OUTCOME_FAILURE, copy.chan_id, "provider_error", false, msg);
 }
 
 static void drop_call(backend *b, const char *job_id, int attempt)
@@ -543,23 +544,23 @@ static int sip_submit(backend *b, const backend_job *job)
     char sid[72];
     str_fmt(sid, sizeof sid, "faxbot-%s-%d", job->job_id, job->attempt);
     if (!ami_token_ok(job->job_id, NULL) || strlen(job->job_id) != 32) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "provider_error", false, "malformed job id");
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "provider_error", false, "malformed job id");
         return -1;
     }
     char tiff[PATH_MAX];
     if (!job->tiff_path || !realpath(job->tiff_path, tiff)) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "file_error", false, "the job's fax TIFF is missing");
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "file_error", false, "the job's fax TIFF is missing");
         return -1;
     }
     if (!ami_token_ok(tiff, "/._+-")) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "file_error", false,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "file_error", false,
                       "the fax TIFF's path holds characters SendFAX cannot take (only letters, digits and / . _ + - "
                       "are safe): use a plain FAX_DATA_DIR");
         return -1;
     }
     char dial[64];
     if (ami_trunk_dial(&b->t, job->to, dial, sizeof dial)) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "invalid_number", false,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "invalid_number", false,
                       "the number is not in E.164 form (+ and 6 to 20 digits)");
         return -1;
     }
@@ -629,7 +630,7 @@ static int sip_submit(backend *b, const backend_job *job)
     }
     if (rc == AMI_ERR_NOT_SENT) {
         drop_call(b, job->job_id, job->attempt);
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "network_error", true, err);
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "network_error", true, err);
         return -1;
     }
     /* Sent, but the answer never came: Asterisk may have the call. Ask it later. */
@@ -638,7 +639,7 @@ static int sip_submit(backend *b, const backend_job *job)
     c = find_call(b, job->job_id, job->attempt);
     if (c) c->needs_check = true;
     pthread_mutex_unlock(&b->lock);
-    report_simple(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
+    report_simple(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
     pthread_cond_signal(&b->wake);
     return 0;
 }
@@ -664,13 +665,13 @@ static int sip_resume(backend *b, const backend_job *job)
         /* No fax call lasts this long: whatever happened, its result is not coming. */
         bool up = ami_client_state(b->ami, NULL, 0) == AMI_UP;
         drop_call(b, job->job_id, job->attempt);
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, up ? "line_error" : "network_error", true,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, up ? "line_error" : "network_error", true,
                       up ? "no result from Asterisk an hour after the call started; sending again"
                          : "Asterisk AMI has been unreachable since this call started; its result is unknown");
         return 0;
     }
     /* Still going as far as we know: renew the lease first, then have it checked. */
-    report_simple(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
+    report_simple(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
     pthread_mutex_lock(&b->lock);
     call *c = find_call(b, job->job_id, job->attempt);
     if (!c) {
@@ -680,7 +681,7 @@ static int sip_resume(backend *b, const backend_job *job)
     if (c) c->needs_check = true;
     pthread_mutex_unlock(&b->lock);
     if (!c) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "line_error", true,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "line_error", true,
                       "too many calls in flight to follow this one; sending again");
         return 0;
     }

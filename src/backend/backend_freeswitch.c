@@ -557,6 +557,7 @@ static int fs_submit(backend *b, const backend_job *job)
     }
     /* Recorded before the command goes out: after a crash, resume finds the channel. */
     backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, chan_uuid);
+    acc.attempt = job->attempt;
     b->sink.report(b->sink.ctx, job->job_id, &acc);
 
     char masked[40];
@@ -614,6 +615,7 @@ static int fs_resume(backend *b, const backend_job *job)
     if (!c) return -1;
     if (busy) {
         backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, uuid);
+        acc.attempt = job->attempt;
         b->sink.report(b->sink.ctx, job->job_id, &acc);
         return 0;
     }
@@ -628,6 +630,7 @@ static int fs_resume(backend *b, const backend_job *job)
     if (ex < 0) b->reconcile = true;
     pthread_mutex_unlock(&b->mu);
     backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, uuid);
+    acc.attempt = job->attempt;
     b->sink.report(b->sink.ctx, job->job_id, &acc);
     return 0;
 }

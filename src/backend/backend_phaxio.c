@@ -2,8 +2,10 @@
  * API (POST /faxes, HTTP Basic); results come back through signed status webhooks
  * (POST /phaxio-callback?job_id=…&attempt=…) and received faxes through
  * POST /phaxio-inbound. The parsing, signing and status mapping live in
- * phaxio_proto.c (pure); this file does the HTTP (libcurl), the settings, and the
- * bookkeeping that keeps replayed / stale / out-of-order webhooks harmless.
+ * phaxio_proto.c (pure); this file does the HTTP (through cloud_http), the settings,
+ * and the correlation of a webhook to its job and attempt (callback URL, else the
+ * fax's tags). Replayed, stale and out-of-order webhooks are refused by the job
+ * layer, which knows each job's current attempt and provider fax id.
  *
  * No duplicate faxes: every fax carries tag[faxbot_job]=<job id> and
  * tag[faxbot_attempt]=<n>. A 4xx from Phaxio is final; only transport errors and
@@ -46,19 +48,6 @@
 #define PHX_SEND_TIMEOUT_S 60
 #define PHX_POLL_TIMEOUT_S 20
 #define PHX_CONNECT_TIMEOUT_S 10
-#define PHX_INFLIGHT_WAIT_MS 15000        /* a webhook waits this long for its own submit to finish */
-#define PHX_TRACK_MAX 4096
-
-/* What we know about the current attempt of a job we sent (for webhook dedupe). */
-typedef struct track {
-    char job_id[33];
-    int attempt;                 /* 0 unknown */
-    char fax_id[32];             /* Phaxio's id, "" until known */
-    bool in_flight;              /* submit is between POST and its outcome */
-    bool done;                   /* a terminal outcome for this attempt was reported */
-    int max_pages;
-    int64_t touched;
-} track;
 
 struct backend {
     backend_sink sink;
@@ -75,11 +64,6 @@ struct backend {
     bool inbound_enabled;
     char public_url[512];
     char data_dir[1024];
-
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    track **tracks;
-    size_t ntracks;
 };
 
 /* ---- small helpers ---- */
@@ -160,149 +144,15 @@ static backend *phx_create(const config *cfg, backend_sink sink, char *err, size
         free(b);
         return NULL;
     }
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->changed, NULL);
     return b;
 }
 
 static void phx_destroy(backend *b)
 {
     if (!b) return;
-    for (size_t i = 0; i < b->ntracks; i++) free(b->tracks[i]);
-    free(b->tracks);
-    pthread_cond_destroy(&b->changed);
-    pthread_mutex_destroy(&b->lock);
     explicit_bzero(b->api_secret, sizeof b->api_secret);
     explicit_bzero(b->callback_token, sizeof b->callback_token);
     free(b);
-}
-
-/* ---- the attempt table: which fax is the current one for a job ----
- * In memory only: after a restart resume() fills it again for the jobs still in
- * progress, and any older webhook is refused by the job state machine anyway. */
-
-static track *track_find(backend *b, const char *job_id)
-{
-    for (size_t i = 0; i < b->ntracks; i++)
-        if (!strcmp(b->tracks[i]->job_id, job_id)) return b->tracks[i];
-    return NULL;
-}
-
-static void track_prune(backend *b)
-{
-    if (b->ntracks < PHX_TRACK_MAX) return;
-    /* drop the least recently touched entry that no submit is using */
-    size_t victim = b->ntracks;
-    for (size_t i = 0; i < b->ntracks; i++)
-        if (!b->tracks[i]->in_flight && (victim == b->ntracks || b->tracks[i]->touched < b->tracks[victim]->touched))
-            victim = i;
-    if (victim == b->ntracks) return;
-    free(b->tracks[victim]);
-    b->tracks[victim] = b->tracks[--b->ntracks];
-}
-
-/* Finds or adds the entry (NULL only when out of memory). Caller holds the lock. */
-static track *track_get(backend *b, const char *job_id)
-{
-    track *t = track_find(b, job_id);
-    if (t) return t;
-    track_prune(b);
-    track **grown = realloc(b->tracks, (b->ntracks + 1) * sizeof *grown);
-    if (!grown) return NULL;
-    b->tracks = grown;
-    t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    str_copy(t->job_id, sizeof t->job_id, job_id);
-    b->tracks[b->ntracks++] = t;
-    return t;
-}
-
-/* An attempt starts (submit: new_fax) or is looked at again (resume); webhooks for
- * the job wait until track_finish. */
-static void track_start(backend *b, const backend_job *job, const char *fax_id, bool new_fax)
-{
-    pthread_mutex_lock(&b->lock);
-    track *t = track_get(b, job->job_id);
-    if (t) {
-        if (new_fax || t->attempt != job->attempt || (fax_id[0] && strcmp(t->fax_id, fax_id))) {
-            t->done = false;
-            t->max_pages = 0;
-        }
-        t->attempt = job->attempt;
-        if (new_fax || fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        t->in_flight = true;
-        t->touched = mono_ms();
-    }
-    pthread_mutex_unlock(&b->lock);
-}
-
-/* submit / resume is done with this attempt: remember the fax and whether its
- * terminal outcome was reported, and wake webhooks waiting for it. */
-static void track_finish(backend *b, const char *job_id, const char *fax_id, bool terminal)
-{
-    pthread_mutex_lock(&b->lock);
-    track *t = track_find(b, job_id);
-    if (t) {
-        if (fax_id && fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        if (terminal) t->done = true;
-        t->in_flight = false;
-        t->touched = mono_ms();
-    }
-    pthread_cond_broadcast(&b->changed);
-    pthread_mutex_unlock(&b->lock);
-}
-
-typedef enum { GATE_REPORT, GATE_STALE, GATE_FINAL, GATE_NO_NEWS } gate_result;
-
-/* Decides whether a webhook's outcome for (job, attempt, fax) is news. A webhook
- * that races its own submit (Phaxio can call back before we read its reply) waits
- * for the submit to finish first, so ACCEPTED is always applied before the result. */
-static gate_result track_gate(backend *b, const char *job_id, int attempt, const char *fax_id, outcome_kind kind,
-                              int *pages)
-{
-    gate_result g = GATE_REPORT;
-    pthread_mutex_lock(&b->lock);
-    int64_t deadline = mono_ms() + PHX_INFLIGHT_WAIT_MS;
-    track *t = track_find(b, job_id);
-    while (t && t->in_flight && (attempt <= 0 || attempt >= t->attempt) && mono_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&b->changed, &b->lock, &ts);
-        t = track_find(b, job_id);   /* the table may have changed meanwhile */
-    }
-    if (!t) {
-        t = track_get(b, job_id);
-        if (t) {
-            t->attempt = attempt > 0 ? attempt : 0;
-            str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        }
-    }
-    if (!t) goto out;   /* out of memory: report, the state machine still guards */
-    t->touched = mono_ms();
-    if (attempt > 0 && t->attempt > 0 && attempt < t->attempt) { g = GATE_STALE; goto out; }
-    if (attempt > t->attempt) {      /* a newer attempt than we knew of */
-        t->attempt = attempt;
-        str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        t->done = false;
-        t->max_pages = 0;
-    }
-    if (fax_id[0] && t->fax_id[0] && strcmp(fax_id, t->fax_id)) { g = GATE_STALE; goto out; }
-    if (fax_id[0] && !t->fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-    if (t->done) { g = GATE_FINAL; goto out; }
-    if (kind == OUTCOME_SUCCESS || kind == OUTCOME_FAILURE) {
-        t->done = true;
-    } else if (kind == OUTCOME_PROGRESS && *pages >= 0) {
-        if (*pages <= t->max_pages) *pages = -1;   /* never move the page count backwards */
-        else t->max_pages = *pages;
-    }
-out:
-    pthread_mutex_unlock(&b->lock);
-    return g;
 }
 
 /* ---- HTTP (the shared cloud client) ---- */
@@ -349,32 +199,33 @@ static void reply_message(const http_result *r, char *out, size_t outlen)
 
 /* ---- reporting ---- */
 
-static void report(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
-                   bool transient, const char *message, int pages, int bit_rate)
+static report_verdict report(backend *b, const char *job_id, int attempt, outcome_kind kind, const char *sid,
+                             const char *reason, bool transient, const char *message, int pages, int bit_rate)
 {
-    backend_outcome o = {.kind = kind, .failure_reason = reason, .transient = transient, .message = message,
-                         .provider_sid = sid && sid[0] ? sid : NULL, .pages = pages, .duration_s = -1,
-                         .bit_rate = bit_rate, .ecm = -1};
-    b->sink.report(b->sink.ctx, job_id, &o);
+    backend_outcome o = outcome_failure(attempt, sid, reason, transient, message);
+    o.kind = kind;
+    o.pages = pages;
+    o.bit_rate = bit_rate;
+    return b->sink.report(b->sink.ctx, job_id, &o);
 }
 
-/* Reports what a fax object says (a lookup during submit or resume). Returns true
- * if that was a terminal outcome. */
-static bool report_fax_state(backend *b, const char *job_id, const phaxio_fax *fax)
+/* Reports what a fax object says (a lookup during submit or resume). */
+static void report_fax_state(backend *b, const backend_job *job, const phaxio_fax *fax)
 {
+    const char *job_id = job->job_id;
     phaxio_mapped m;
     phaxio_map(fax, NULL, -1, &m);
     switch (m.kind) {
     case OUTCOME_SUCCESS:
     case OUTCOME_FAILURE:
-        report(b, job_id, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
-        report(b, job_id, m.kind, fax->id, m.failure_reason, m.transient, m.message[0] ? m.message : NULL, m.pages,
-               m.bit_rate);
-        return true;
+        report(b, job_id, job->attempt, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
+        report(b, job_id, job->attempt, m.kind, fax->id, m.failure_reason, m.transient,
+               m.message[0] ? m.message : NULL, m.pages, m.bit_rate);
+        return;
     default:
         /* queued / in progress / unknown: still going; its webhook (or the next lease) tells */
-        report(b, job_id, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
-        return false;
+        report(b, job_id, job->attempt, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
+        return;
     }
 }
 
@@ -473,58 +324,50 @@ static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job)
 }
 
 /* The request may have reached Phaxio but we do not know what it did: look. */
-static int settle_unknown(backend *b, const backend_job *job, const char *what, bool provider_said_error,
-                          char *fax_id_out, size_t fax_id_len, bool *terminal)
+static int settle_unknown(backend *b, const backend_job *job, const char *what, bool provider_said_error)
 {
     phaxio_fax fax;
     char err[256] = "";
     int found = lookup_by_tag(b, job, &fax, err, sizeof err);
     if (found == 1) {
         log_warn("phaxio job %s: %s, but Phaxio has fax %s for it: following that one", job->job_id, what, fax.id);
-        str_copy(fax_id_out, fax_id_len, fax.id);
-        *terminal = report_fax_state(b, job->job_id, &fax);
+        report_fax_state(b, job, &fax);
         return 0;
     }
     char msg[512];
     if (found == 0 || provider_said_error) {
         /* Phaxio has no fax for this attempt: safe to try again later */
         str_fmt(msg, sizeof msg, "%s", what);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, provider_said_error ? "provider_error" : "network_error", true,
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, provider_said_error ? "provider_error" : "network_error", true,
                msg, -1, -1);
-        *terminal = true;
         return -1;
     }
     /* Neither the send nor the lookup gave an answer: keep the job in progress;
      * when its lease runs out resume() looks again (and only then sends anew). */
     log_warn("phaxio job %s: %s; the lookup failed too (%s): the result is unknown for now", job->job_id, what, err);
-    report(b, job->job_id, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1, -1);
+    report(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1, -1);
     return 0;
 }
 
 static int phx_submit(backend *b, const backend_job *job)
 {
     char fax_id[32] = "", msg[512], pm[256];
-    bool terminal = false;
     int rc = -1;
-    track_start(b, job, "", true);
 
     if (!b->api_key[0] || !b->api_secret[0]) {
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false,
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", false,
                "PHAXIO_API_KEY and PHAXIO_API_SECRET must be set to send through Phaxio", -1, -1);
-        track_finish(b, job->job_id, NULL, true);
         return -1;
     }
     bool upload = b->upload;
     if (!upload && !(job->pdf_url && job->pdf_url[0])) {
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false,
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", false,
                "PUBLIC_API_URL is not set, so Phaxio cannot fetch the PDF (set PUBLIC_API_URL, or PHAXIO_UPLOAD=true)",
                -1, -1);
-        track_finish(b, job->job_id, NULL, true);
         return -1;
     }
     if (upload && (!job->pdf_path || file_size(job->pdf_path) <= 0)) {
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "file_error", false, "the job's PDF is missing", -1, -1);
-        track_finish(b, job->job_id, NULL, true);
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "file_error", false, "the job's PDF is missing", -1, -1);
         return -1;
     }
 
@@ -539,17 +382,15 @@ static int phx_submit(backend *b, const backend_job *job)
     if (r.status >= 200 && r.status < 300 && rep.success && rep.id[0]) {
         str_copy(fax_id, sizeof fax_id, rep.id);
         log_info("phaxio job %s (attempt %d) to %s: accepted as fax %s", job->job_id, job->attempt, masked, fax_id);
-        report(b, job->job_id, OUTCOME_ACCEPTED, fax_id, NULL, false, NULL, -1, -1);
+        report(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, fax_id, NULL, false, NULL, -1, -1);
         rc = 0;
     } else if (r.status >= 200 && r.status < 300 && rep.json && !rep.success) {
         str_fmt(msg, sizeof msg, "Phaxio refused the fax: %s", rep.message[0] ? rep.message : "success=false");
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", false, msg, -1, -1);
     } else if (r.status == 429) {
         reply_message(&r, pm, sizeof pm);
         str_fmt(msg, sizeof msg, "Phaxio rate limit (HTTP 429): %s", pm);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", true, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", true, msg, -1, -1);
     } else if (r.status >= 400 && r.status < 500) {
         reply_message(&r, pm, sizeof pm);
         const char *reason = "provider_error";
@@ -561,24 +402,21 @@ static int phx_submit(backend *b, const backend_job *job)
         if (r.status == 422 && (strcasestr(pm, "number") || strcasestr(pm, "phone") || strcasestr(pm, "'to'")))
             reason = "invalid_number";
         log_warn("phaxio job %s to %s: %s", job->job_id, masked, msg);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, reason, false, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, reason, false, msg, -1, -1);
     } else if (r.status >= 500 || (r.status >= 200 && r.status < 300)) {
         reply_message(&r, pm, sizeof pm);
         str_fmt(msg, sizeof msg, r.status >= 500 ? "Phaxio server error (HTTP %ld): %s"
                                                  : "Phaxio's reply (HTTP %ld) has no fax id: %s", r.status, pm);
-        rc = settle_unknown(b, job, msg, r.status >= 500, fax_id, sizeof fax_id, &terminal);
+        rc = settle_unknown(b, job, msg, r.status >= 500);
     } else if (r.status == 0 && !r.maybe_sent) {
         str_fmt(msg, sizeof msg, "could not reach Phaxio at %s: %s", b->api_url, r.error);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "network_error", true, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "network_error", true, msg, -1, -1);
     } else {
         if (r.status) str_fmt(msg, sizeof msg, "unexpected HTTP %ld from Phaxio", r.status);
         else str_fmt(msg, sizeof msg, "no answer from Phaxio: %s", r.error);
-        rc = settle_unknown(b, job, msg, false, fax_id, sizeof fax_id, &terminal);
+        rc = settle_unknown(b, job, msg, false);
     }
     http_done(&r);
-    track_finish(b, job->job_id, fax_id, terminal);
     return rc;
 }
 
@@ -589,7 +427,6 @@ static int phx_resume(backend *b, const backend_job *job)
     phaxio_fax fax;
     char err[256] = "";
     const char *sid = job->provider_sid ? job->provider_sid : "";
-    track_start(b, job, sid, false);
     int found = -1;
     if (sid[0]) found = lookup_by_id(b, sid, &fax, err, sizeof err);
     if (found != 1) {
@@ -597,22 +434,19 @@ static int phx_resume(backend *b, const backend_job *job)
         found = lookup_by_tag(b, job, &fax, err, sizeof err);
     }
     if (found == 1) {
-        bool terminal = report_fax_state(b, job->job_id, &fax);
+        report_fax_state(b, job, &fax);
         log_info("phaxio job %s (attempt %d): Phaxio has fax %s (%s)", job->job_id, job->attempt, fax.id,
                  fax.status[0] ? fax.status : "no status");
-        track_finish(b, job->job_id, fax.id, terminal);
         return 0;
     }
     if (found == 0) {
         log_info("phaxio job %s (attempt %d): Phaxio has no fax for it; it will be sent again", job->job_id,
                  job->attempt);
-        track_finish(b, job->job_id, NULL, false);
         return -1;
     }
     /* Phaxio could not be asked: still unknown, ask again when the new lease runs out. */
     log_warn("phaxio job %s: cannot learn its state now (%s); asking again later", job->job_id, err);
-    report(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1, -1);
-    track_finish(b, job->job_id, NULL, false);
+    report(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1, -1);
     return 0;
 }
 
@@ -798,22 +632,16 @@ static void on_status_callback(backend *b, const webhook_request *req, webhook_r
     } else {
         phaxio_mapped m;
         phaxio_map(&fax, event_type, int_or(pg ? pg->data : NULL, -1), &m);
-        int pages = m.pages;
-        gate_result g = m.kind ? track_gate(b, job_id, attempt, fax.id, m.kind, &pages) : GATE_NO_NEWS;
-        if (g == GATE_REPORT && m.kind == OUTCOME_PROGRESS && pages < 0 && m.pages >= 0) g = GATE_NO_NEWS;
-        if (g == GATE_REPORT) {
+        report_verdict v = REPORT_REFUSED;
+        if (m.kind) {
             log_info("phaxio job %s: %s (fax %s, status %s)", job_id, event_type[0] ? event_type : "callback",
                      fax.id[0] ? fax.id : "?", fax.status[0] ? fax.status : "?");
-            report(b, job_id, m.kind, fax.id, m.failure_reason, m.transient, m.message[0] ? m.message : NULL, pages,
-                   m.bit_rate);
-            webhook_reply(res, 200, "status", "ok");
-        } else {
-            const char *why = g == GATE_STALE ? "ignored: the callback is for an earlier attempt or another fax"
-                              : g == GATE_FINAL ? "ignored: this attempt's result is already recorded"
-                                                : "ignored: nothing new";
-            log_debug("phaxio job %s: %s (%s)", job_id, why, event_type);
-            webhook_reply(res, 200, "status", why);
+            v = report(b, job_id, attempt, m.kind, fax.id, m.failure_reason, m.transient,
+                       m.message[0] ? m.message : NULL, m.pages, m.bit_rate);
         }
+        /* the job layer refuses stale, replayed and out-of-order outcomes */
+        webhook_reply(res, 200, "status", v == REPORT_REFUSED ? "ignored: nothing new for the job's current attempt"
+                                                              : "ok");
     }
     phaxio_form_free(&form);
 }

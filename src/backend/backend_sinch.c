@@ -56,7 +56,6 @@ struct backend {
     bool callback_json;
     long max_retries;
     long timeout_s;
-    cloud_tracker *tracker;
     pthread_mutex_t token_lock;  /* held while a token is fetched: one refresh at a time */
     char token[4096];
     int64_t token_valid_until;   /* mono_ms */
@@ -184,12 +183,6 @@ static backend *sinch_create(const struct config *cfg, backend_sink sink, char *
         free(b);
         return NULL;
     }
-    b->tracker = cloud_tracker_new();
-    if (!b->tracker) {
-        free(b);
-        str_fmt(err, errlen, "out of memory");
-        return NULL;
-    }
     pthread_mutex_init(&b->token_lock, NULL);
     if (cfg) {
         str_copy(b->data_dir, sizeof b->data_dir, cfg->data_dir);
@@ -202,7 +195,6 @@ static backend *sinch_create(const struct config *cfg, backend_sink sink, char *
 static void sinch_destroy(backend *b)
 {
     if (!b) return;
-    cloud_tracker_free(b->tracker);
     pthread_mutex_destroy(&b->token_lock);
     memset(b->secret, 0, sizeof b->secret);
     memset(b->token, 0, sizeof b->token);
@@ -322,43 +314,23 @@ out:
 
 /* ---- reporting ---- */
 
-static void report(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
-                   bool transient, const char *message, int pages)
+static void report_accepted(backend *b, const backend_job *job, const char *sid)
 {
-    backend_outcome o = { .kind = kind, .failure_reason = reason, .transient = transient, .message = message,
-                          .provider_sid = sid && sid[0] ? sid : NULL, .pages = pages, .duration_s = -1,
-                          .bit_rate = -1, .ecm = -1 };
-    b->sink.report(b->sink.ctx, job_id, &o);
+    backend_outcome o = outcome_accepted(job->attempt, sid);
+    b->sink.report(b->sink.ctx, job->job_id, &o);
 }
 
 /* Applies what Sinch says about the fax of this attempt. */
-static void apply_fax(backend *b, const char *job_id, int attempt, const sinch_fax *f)
+static report_verdict apply_fax(backend *b, const char *job_id, int attempt, const sinch_fax *f)
 {
-    cloud_tracker_set_sid(b->tracker, job_id, attempt, f->id);
     cloud_verdict v;
     sinch_verdict(f, &v);
-    char why[160];
-    if (v.state == CLOUD_PENDING || v.state == CLOUD_IGNORE) {
-        if (cloud_tracker_admit(b->tracker, job_id, attempt, f->id, false, why, sizeof why))
-            report(b, job_id, OUTCOME_ACCEPTED, f->id, NULL, false, NULL, -1);
-        return;
-    }
-    if (!cloud_tracker_admit(b->tracker, job_id, attempt, f->id, true, why, sizeof why)) {
-        log_info("sinch: job %s: result for fax %s not applied: %s", job_id, f->id, why);
-        return;
-    }
-    report(b, job_id, OUTCOME_ACCEPTED, f->id, NULL, false, NULL, -1);
-    if (v.state == CLOUD_DELIVERED)
-        report(b, job_id, OUTCOME_SUCCESS, f->id, NULL, false, v.message, f->pages);
-    else
-        report(b, job_id, OUTCOME_FAILURE, f->id, v.reason, v.transient, v.message, f->pages);
+    return cloud_report(&b->sink, job_id, attempt, f->id, &v, f->pages, NULL);
 }
 
 static void fail_now(backend *b, const backend_job *job, const char *reason, bool transient, const char *message)
 {
-    char why[160];
-    if (cloud_tracker_admit(b->tracker, job->job_id, job->attempt, "", true, why, sizeof why))
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, reason, transient, message, -1);
+    cloud_fail(&b->sink, job->job_id, job->attempt, reason, transient, message);
 }
 
 /* ---- finding our fax at Sinch ---- */
@@ -528,7 +500,6 @@ static int sinch_submit(backend *b, const backend_job *job)
         fail_now(b, job, "file_error", false, "the job's PDF is missing or unreadable");
         return -1;
     }
-    cloud_tracker_begin(b->tracker, job->job_id, job->attempt, "");
     char *cb = callback_url(b, job);
     mime_ctx mc = { b, job, cb };
     strbuf url;
@@ -596,7 +567,6 @@ static int sinch_submit(backend *b, const backend_job *job)
 static int sinch_resume(backend *b, const backend_job *job)
 {
     const char *sid = job->provider_sid ? job->provider_sid : "";
-    cloud_tracker_begin(b->tracker, job->job_id, job->attempt, sid);
     char err[300] = "";
     if (!sid[0]) {
         sinch_fax f;
@@ -608,7 +578,7 @@ static int sinch_resume(backend *b, const backend_job *job)
         if (found == 1) apply_fax(b, job->job_id, job->attempt, &f);
         else {
             log_warn("sinch: job %s: could not look the fax up (%s); asking again later", job->job_id, err);
-            report(b, job->job_id, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1);
+            report_accepted(b, job, NULL);
         }
         return 0;
     }
@@ -632,7 +602,7 @@ static int sinch_resume(backend *b, const backend_job *job)
     } else {
         if (rc == 0 && !err[0]) str_fmt(err, sizeof err, "HTTP %ld", rs.status);
         log_warn("sinch: job %s: could not read fax %s (%s); asking again later", job->job_id, sid, err);
-        report(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1);
+        report_accepted(b, job, sid);
     }
     cloud_http_res_free(&rs);
     sb_free(&url);

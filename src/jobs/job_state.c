@@ -56,6 +56,40 @@ static int refuse(const job_record *cur, const job_event *ev, char *why, size_t 
     return -1;
 }
 
+job_event job_event_of(job_event_kind kind)
+{
+    job_event ev = {.kind = kind, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    return ev;
+}
+
+/* A backend's outcome that belongs to another attempt, or to another provider fax
+ * than the one this attempt recorded, is stale or replayed: refused here, once for
+ * every backend. */
+static int refuse_stale(const job_record *cur, const job_event *ev, char *why, size_t whylen)
+{
+    if (ev->attempt > 0 && ev->attempt != cur->attempts) {
+        str_fmt(why, whylen, "stale: the '%s' is for attempt %d, the job is on attempt %d", job_event_name(ev->kind),
+                ev->attempt, cur->attempts);
+        return -1;
+    }
+    /* A result must name the attempt's fax; an ACCEPTED may name a new one (submit or
+     * resume found it) only when it says which attempt it is for. */
+    if ((ev->kind != JEV_ACCEPTED || ev->attempt <= 0) && ev->provider_sid && ev->provider_sid[0] &&
+        cur->provider_sid[0] && strcmp(ev->provider_sid, cur->provider_sid)) {
+        str_fmt(why, whylen, "stale: the '%s' is for provider fax %s, this attempt's is %s", job_event_name(ev->kind),
+                ev->provider_sid, cur->provider_sid);
+        return -1;
+    }
+    return 0;
+}
+
+/* The provider's id, learnt from a result that arrived before its ACCEPTED. */
+static void learn_sid(job_record *n, const job_event *ev)
+{
+    if (ev->provider_sid && ev->provider_sid[0] && !n->provider_sid[0])
+        str_copy(n->provider_sid, sizeof n->provider_sid, ev->provider_sid);
+}
+
 int job_state_apply(const job_record *cur, const job_event *ev, const retry_policy *pol, int64_t now,
                     job_record *next, char *why, size_t whylen)
 {
@@ -78,11 +112,21 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         return 0;
 
     case JEV_PREPARED:
-    case JEV_PROGRESS:
         if (!running) return refuse(cur, ev, why, whylen);
         apply_results(next, ev);
+        next->lease_until = now + (int64_t)pol->lease_s * 1000;
+        return 0;
+
+    case JEV_PROGRESS: {
+        if (!running) return refuse(cur, ev, why, whylen);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
+        job_event forward = *ev;
+        if (forward.pages >= 0 && forward.pages < cur->pages) forward.pages = -1;   /* pages never go backwards */
+        apply_results(next, &forward);
+        learn_sid(next, ev);
         next->lease_until = now + (int64_t)pol->lease_s * 1000;   /* progress renews the lease */
         return 0;
+    }
 
     case JEV_SUBMITTING:
         if (!running) return refuse(cur, ev, why, whylen);
@@ -96,6 +140,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_ACCEPTED:
         if (!running) return refuse(cur, ev, why, whylen);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
         if (ev->provider_sid && *ev->provider_sid) str_copy(next->provider_sid, sizeof next->provider_sid, ev->provider_sid);
         if (!next->submitted_at) next->submitted_at = now;
         /* The result is expected by the end of a new lease; if it is late, the backend is asked. */
@@ -113,6 +158,8 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_SUCCEEDED:
         if (!running) return refuse(cur, ev, why, whylen);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
+        learn_sid(next, ev);
         str_copy(next->status, sizeof next->status, JOB_SUCCESS);
         apply_results(next, ev);
         next->failure_reason[0] = 0;
@@ -123,6 +170,8 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_FAILED: {
         if (!running) return refuse(cur, ev, why, whylen);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
+        learn_sid(next, ev);
         apply_results(next, ev);
         str_copy(next->failure_reason, sizeof next->failure_reason,
                  ev->failure_reason && *ev->failure_reason ? ev->failure_reason : "unknown_error");

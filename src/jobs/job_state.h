@@ -39,11 +39,17 @@ typedef enum {
 
 typedef struct job_event {
     job_event_kind kind;
+    /* ACCEPTED / PROGRESS / SUCCEEDED / FAILED from a backend: the attempt the outcome
+     * belongs to (0 = the backend cannot tell). An outcome for another attempt than
+     * the job's current one is refused, and so is a PROGRESS / SUCCEEDED / FAILED
+     * naming another provider fax than the one the attempt recorded. */
+    int attempt;
     const char *failure_reason;  /* JEV_FAILED */
     const char *message;         /* JEV_FAILED / JEV_INTERRUPTED */
     bool transient;              /* JEV_FAILED */
-    const char *provider_sid;    /* JEV_ACCEPTED */
-    int pages;                   /* JEV_PREPARED / PROGRESS / SUCCEEDED (< 0 = keep) */
+    const char *provider_sid;    /* JEV_ACCEPTED (and the outcomes after it: checked) */
+    int pages;                   /* JEV_PREPARED / PROGRESS / SUCCEEDED (< 0 = keep);
+                                    PROGRESS never lowers the count */
     double duration_s;           /* JEV_SUCCEEDED / FAILED (< 0 = keep) */
     int bit_rate;                /* (< 0 = keep) */
     int ecm;                     /* (< 0 = keep) */
@@ -59,6 +65,10 @@ typedef struct retry_policy {
     int max_s;                   /* cap on the delay */
     int lease_s;                 /* how long a claim holds a job */
 } retry_policy;
+
+/* An event of this kind with every "unknown / keep" field at -1 and the rest empty:
+ * job_event ev = job_event_of(JEV_FAILED); ev.failure_reason = …; */
+job_event job_event_of(job_event_kind kind);
 
 /* Computes the job after ev. Returns 0 and fills *next (a copy of *cur with the
  * changes, updated_at = now), or -1 if the event is not allowed in cur's state,

@@ -89,36 +89,39 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
     return rc;
 }
 
-void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
 {
     jobs *j = ctx;
-    job_event ev = {.pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate, .ecm = o->ecm,
-                    .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
+    job_event ev = {.attempt = o->attempt, .pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate,
+                    .ecm = o->ecm, .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
                     .failure_reason = o->failure_reason, .message = o->message, .transient = o->transient};
     switch (o->kind) {
     case OUTCOME_ACCEPTED: ev.kind = JEV_ACCEPTED; break;
     case OUTCOME_PROGRESS: ev.kind = JEV_PROGRESS; break;
     case OUTCOME_SUCCESS: ev.kind = JEV_SUCCEEDED; break;
     case OUTCOME_FAILURE: ev.kind = JEV_FAILED; break;
-    default: return;
+    default: return REPORT_REFUSED;
     }
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);
         if (in && keep_received_fax(j, job_id, o, in) == 0) ev.inbound_id = in->id;
     }
-    char why[256];
-    int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
-    /* A database that is locked or full for a moment must not lose an outcome: a lost
-     * SUCCESS would let the lease run out and the fax be sent again. Keep trying for
-     * a while (about 30 s) before giving up. */
-    for (int i = 0; rc == STORE_ERROR && i < 10; i++) {
-        sleep_ms(500 + 500 * (int64_t)i);
-        rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    char why[256] = "";
+    /* A database that is locked or full for a moment must not lose an outcome (a
+     * lost SUCCESS would let the lease run out and the fax be sent again), nor make
+     * the reporting thread sleep: the reporter thread retries it. */
+    int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    report_verdict v = rc == STORE_OK ? REPORT_APPLIED : REPORT_REFUSED;
+    if (rc == STORE_ERROR) {
+        if (reporter_add(j->reporter, job_id, &ev) == 0) v = REPORT_LATER;
+        else log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind),
+                      why[0] ? why : "the retry queue is full");
+    } else if (rc != STORE_OK) {
+        log_info("job %s: backend outcome '%s' ignored: %s", job_id, job_event_name(ev.kind), why);
     }
-    if (rc != STORE_OK)
-        log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind), why);
     free(in);
+    return v;
 }
 
 /* Sink: a fax arrived through the backend (webhook, PBX hand-off). */
@@ -266,6 +269,8 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
         goto fail;
     }
     if (!dispatch) return j;
+    j->reporter = reporter_start(j);
+    if (!j->reporter) { str_fmt(err, errlen, "could not start the reporter thread"); goto fail; }
     backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = j};
     j->be = j->ops->create(cfg, sink, err, errlen);
     if (!j->be) goto fail;
@@ -282,6 +287,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
 fail:
     retention_stop(j->retention);
     if (j->be) j->ops->destroy(j->be);
+    reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
     free(j);
     return NULL;
@@ -293,6 +299,7 @@ void jobs_stop(jobs *j)
     if (j->sched) scheduler_stop(j->sched);
     retention_stop(j->retention);
     if (j->be) j->ops->destroy(j->be);
+    reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
     free(j);
 }
