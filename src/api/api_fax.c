@@ -405,7 +405,7 @@ static void fax_cancel(http_request *req, http_response *res)
     if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
     job_record rec;
     if (load_job(res, http_req_param(req, "id"), &rec)) return;
-    job_event ev = {.kind = JEV_CANCEL, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    job_event ev = job_event_of(JEV_CANCEL);
     char why[256];
     int rc = job_transition(g_api.jobs, rec.id, &ev, &rec, why, sizeof why);
     if (rc == STORE_CONFLICT) {

@@ -173,7 +173,9 @@ static void new_uuid(char out[37])
 
 static backend_outcome blank_outcome(outcome_kind k, const char *sid)
 {
-    backend_outcome o = {.kind = k, .provider_sid = sid, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    backend_outcome o = outcome_accepted(0, sid);
+    o.kind = k;
+    o.provider_sid = sid;
     return o;
 }
 

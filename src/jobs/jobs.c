@@ -180,8 +180,8 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
             jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
             if (j->ops->resume(j->be, &bj) == 0) { free(rec); return; }
         }
-        job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
-                        .message = why_msg};
+        job_event ev = job_event_of(JEV_INTERRUPTED);
+        ev.message = why_msg;
         char why[256];
         job_transition(j, job_id, &ev, NULL, why, sizeof why);
     }
@@ -251,6 +251,50 @@ static void recover_interrupted(jobs *j)
     if (total) log_info("looked again at %d job(s) left in progress by the last stop", total);
 }
 
+/* ---- the pool's callbacks: it knows ids, the job layer knows jobs ---- */
+
+static int pool_claim_due(void *ctx, job_id_buf *ids, int max)
+{
+    jobs *j = ctx;
+    int n = store_job_due(j->st, now_ms(), ids, max), kept = 0;
+    for (int i = 0; i < n; i++) {
+        job_event ev = job_event_of(JEV_CLAIM);
+        char why[256];
+        if (job_transition(j, ids[i], &ev, NULL, why, sizeof why) != STORE_OK) continue;  /* lost a race: fine */
+        if (kept != i) memcpy(ids[kept], ids[i], sizeof ids[kept]);
+        kept++;
+    }
+    return kept;
+}
+
+static void pool_run(void *ctx, const char *id) { jobs_run_attempt(ctx, id); }
+
+static int pool_lease_expired(void *ctx, job_id_buf *ids, int max)
+{
+    jobs *j = ctx;
+    return store_job_lease_expired(j->st, now_ms(), ids, max);
+}
+
+/* Asynchronous backends: the result is late, so ask; others: the worker died. */
+static void pool_abandoned(void *ctx, const char *id)
+{
+    jobs_resume_or_requeue(ctx, id, "the previous attempt's lease expired; sending again");
+}
+
+static int64_t pool_next_due_at(void *ctx)
+{
+    jobs *j = ctx;
+    return store_job_next_due(j->st);
+}
+
+static void pool_unstarted(void *ctx, const char *id)
+{
+    job_event ev = job_event_of(JEV_INTERRUPTED);
+    ev.message = "the gateway stopped before this attempt started";
+    char why[256];
+    job_transition(ctx, id, &ev, NULL, why, sizeof why);
+}
+
 jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch, char *err, size_t errlen)
 {
     jobs *j = calloc(1, sizeof *j);
@@ -278,7 +322,10 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }
     if (!cfg->fax_disabled) {
-        j->sched = scheduler_start(j, err, errlen);
+        scheduler_callbacks cb = {.claim_due = pool_claim_due, .run = pool_run, .lease_expired = pool_lease_expired,
+                                  .abandoned = pool_abandoned, .next_due_at = pool_next_due_at,
+                                  .unstarted = pool_unstarted, .ctx = j};
+        j->sched = scheduler_start(cfg->workers, &cb, err, errlen);
         if (!j->sched) goto fail;
     } else {
         log_warn("FAX_DISABLED=true: jobs are accepted and kept queued; nothing is transmitted");
@@ -296,7 +343,12 @@ fail:
 void jobs_stop(jobs *j)
 {
     if (!j) return;
-    if (j->sched) scheduler_stop(j->sched);
+    if (j->sched) {
+        scheduler *s = j->sched;
+        scheduler_stop(s);
+        j->sched = NULL;
+        scheduler_free(s);
+    }
     retention_stop(j->retention);
     if (j->be) j->ops->destroy(j->be);
     reporter_stop(j->reporter);

@@ -1,14 +1,15 @@
-/* jobs_internal.h — what jobs.c and scheduler.c share inside the job layer. */
+/* jobs_internal.h — what the files of the job layer share (jobs.c, attempt.c,
+ * reporter.c, retention.c). The pool (scheduler.h) sees none of it. */
 #ifndef FAXBOT_JOBS_INTERNAL_H
 #define FAXBOT_JOBS_INTERNAL_H
 
 #include "backend/backend.h"
 #include "jobs/jobs.h"
+#include "jobs/scheduler.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-typedef struct scheduler scheduler;
 typedef struct retention retention;
 typedef struct reporter reporter;
 
@@ -26,11 +27,8 @@ struct jobs {
     jobs_stats stats;
 };
 
-/* scheduler.c */
-scheduler *scheduler_start(jobs *j, char *err, size_t errlen);
-void scheduler_wake(scheduler *s);
-void scheduler_stop(scheduler *s);
-int scheduler_busy_workers(scheduler *s);
+/* attempt.c: one attempt of a claimed job (the pool's run callback) */
+void jobs_run_attempt(jobs *j, const char *id);
 
 /* retention.c */
 retention *retention_start(jobs *j);
