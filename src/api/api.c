@@ -240,7 +240,7 @@ json_t *api_job_json(const job_record *r)
     json_object_set_new(o, "file_name", str_or_null(r->file_name));
     json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
     json_object_set_new(o, "next_attempt_at",
-                        !strcmp(r->status, "queued") ? api_time_json(r->next_attempt_at) : json_null());
+                        job_status_get(r) == JOB_ST_QUEUED ? api_time_json(r->next_attempt_at) : json_null());
     return o;
 }
 

@@ -72,7 +72,7 @@ void jobs_run_attempt(jobs *j, const char *id)
 {
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
-    if (store_job_get(j->st, id, rec) != STORE_OK || strcmp(rec->status, JOB_IN_PROGRESS)) goto done;
+    if (store_job_get(j->st, id, rec) != STORE_OK || job_status_get(rec) != JOB_ST_IN_PROGRESS) goto done;
 
     char pdf[4096], tiff[4096], err[1024] = "";
     int pages = 0;

@@ -17,11 +17,29 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A job's status. The store keeps it as text (job_record.status, the names below,
+ * which the API shows); every decision in the gateway uses the enum. */
+typedef enum {
+    JOB_ST_UNKNOWN = 0,          /* text that is none of the five */
+    JOB_ST_QUEUED,
+    JOB_ST_IN_PROGRESS,
+    JOB_ST_SUCCESS,
+    JOB_ST_FAILED,
+    JOB_ST_CANCELLED,
+} job_status;
+#define JOB_STATUS_COUNT 5       /* the known ones, JOB_ST_QUEUED .. JOB_ST_CANCELLED */
+
 #define JOB_QUEUED "queued"
 #define JOB_IN_PROGRESS "in_progress"
 #define JOB_SUCCESS "SUCCESS"
 #define JOB_FAILED "FAILED"
 #define JOB_CANCELLED "cancelled"
+
+job_status job_status_of(const char *name);
+const char *job_status_name(job_status st);     /* "" for JOB_ST_UNKNOWN */
+/* The record's status as an enum, and setting it from one. */
+job_status job_status_get(const job_record *r);
+void job_status_set(job_record *r, job_status st);
 
 typedef enum {
     JEV_CLAIM = 1,      /* a worker starts an attempt on a due queued job */

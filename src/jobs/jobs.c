@@ -32,25 +32,26 @@ int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record 
         if (rc == STORE_CONFLICT) continue;   /* someone changed it first: look again */
         if (rc != STORE_OK) { str_fmt(why, whylen, "could not save the job: %s", err); goto done; }
 
+        job_status was = job_status_get(cur), now_st = job_status_get(next);
         pthread_mutex_lock(&j->stats_lock);
         j->stats.transitions++;
-        if (strcmp(cur->status, next->status)) {
-            if (!strcmp(next->status, JOB_SUCCESS)) j->stats.succeeded++;
-            else if (!strcmp(next->status, JOB_FAILED)) j->stats.failed++;
-            else if (!strcmp(next->status, JOB_CANCELLED)) j->stats.cancelled++;
-            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_FAILED) j->stats.retried++;
-            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_INTERRUPTED) j->stats.interrupted++;
+        if (was != now_st) {
+            if (now_st == JOB_ST_SUCCESS) j->stats.succeeded++;
+            else if (now_st == JOB_ST_FAILED) j->stats.failed++;
+            else if (now_st == JOB_ST_CANCELLED) j->stats.cancelled++;
+            else if (now_st == JOB_ST_QUEUED && ev->kind == JEV_FAILED) j->stats.retried++;
+            else if (now_st == JOB_ST_QUEUED && ev->kind == JEV_INTERRUPTED) j->stats.interrupted++;
         }
         pthread_mutex_unlock(&j->stats_lock);
 
-        if (strcmp(cur->status, next->status)) {
+        if (was != now_st) {
             char attempts[16];
             str_fmt(attempts, sizeof attempts, "%d", next->attempts);
             audit_event("job_updated", "job_id", next->id, "status", next->status, "event", job_event_name(ev->kind),
                         "attempts", attempts, "failure_reason", next->failure_reason, NULL);
             log_info("job %s: %s -> %s (%s)%s%s", next->id, cur->status, next->status, job_event_name(ev->kind),
                      next->failure_reason[0] ? " reason=" : "", next->failure_reason);
-            if (!strcmp(next->status, JOB_QUEUED) && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
+            if (now_st == JOB_ST_QUEUED && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
         }
         if (out) *out = *next;
         rc = STORE_OK;
@@ -171,7 +172,7 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
 {
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
-    if (store_job_get(j->st, job_id, rec) == STORE_OK && !strcmp(rec->status, JOB_IN_PROGRESS)) {
+    if (store_job_get(j->st, job_id, rec) == STORE_OK && job_status_get(rec) == JOB_ST_IN_PROGRESS) {
         if (j->ops->async && j->ops->resume && rec->submitted_at > 0 && j->be) {
             char tiff[4096] = "", pdf[4096] = "";
             blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
@@ -214,7 +215,7 @@ int jobs_backend_diagnose(jobs *j, char *report, size_t len)
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
 {
     int64_t now = now_ms();
-    str_copy(rec->status, sizeof rec->status, JOB_QUEUED);
+    job_status_set(rec, JOB_ST_QUEUED);
     rec->created_at = rec->updated_at = now;
     rec->next_attempt_at = now;
     rec->attempts = 0;
