@@ -22,6 +22,8 @@ typedef struct principal {
 /* Checks the X-API-Key for a fax/inbound route needing `scope`, then the rate
  * limit for `label` (limit rpm). On refusal fills res (401/403/429) and returns -1. */
 int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who);
+/* Any valid key, whatever its scopes, even when fax routes are open (METRICS_REQUIRE_KEY). */
+int api_require_key(http_request *req, http_response *res, principal *who);
 /* Admin routes: the bootstrap key or a key with keys:manage. */
 int api_require_admin(http_request *req, http_response *res, principal *who);
 /* True when fax routes need a key (API_KEY set or REQUIRE_API_KEY). */
