@@ -43,6 +43,10 @@ int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id
 /* A phone-number filter normalized like 'to'; *set false when absent. */
 int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set);
 
+/* Answers a GET /fax page of `page` rows matching f (its strings are copied) as a
+ * stream read from the store in batches; 503 if the first batch cannot be read. */
+void api_stream_jobs(http_response *res, const job_filter *f, int page);
+
 /* True for our ids: 32 lowercase hex characters. */
 bool api_valid_id(const char *id);
 /* Sends the file at path as a no-cache attachment named filename; 404 with

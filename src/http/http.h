@@ -12,6 +12,7 @@
 #include "util/cidr.h"
 
 typedef struct http_request http_request;     /* opaque, valid during one request */
+struct strbuf;
 
 typedef struct http_response {
     int status;                  /* 0 = not set yet */
@@ -22,6 +23,10 @@ typedef struct http_response {
     int64_t file_size;
     char extra_headers[8][2][128]; /* name, value */
     int n_extra_headers;
+    /* a streamed body (http_res_stream): produced piece by piece while it is sent */
+    int (*stream_next)(void *ctx, struct strbuf *out);
+    void *stream_ctx;
+    void (*stream_free)(void *ctx);
 } http_response;
 
 /* ---- request accessors ---- */
@@ -47,6 +52,12 @@ void http_res_text(http_response *res, int status, const char *content_type, con
 /* {"detail": "<msg>"} with proper JSON escaping. */
 void http_res_error(http_response *res, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void http_res_header(http_response *res, const char *name, const char *value);
+/* A body of unknown length, sent as it is produced so a large answer is never
+ * built whole and the thread sending it serves other connections between pieces:
+ * next appends the next piece to out and returns 1 (more follows), 0 (that was the
+ * last) or -1 (abort the connection). free_ctx(ctx) runs once, whatever happens. */
+void http_res_stream(http_response *res, int status, const char *content_type,
+                     int (*next)(void *ctx, struct strbuf *out), void *ctx, void (*free_ctx)(void *ctx));
 /* Sends the file at fd (takes ownership of fd). */
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
 

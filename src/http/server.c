@@ -179,6 +179,11 @@ static void res_clear_payload(http_response *res)
         close(res->file_fd);
     res->file_fd = -1;
     res->file_size = 0;
+    if (res->stream_free && res->stream_ctx)
+        res->stream_free(res->stream_ctx);
+    res->stream_next = NULL;
+    res->stream_ctx = NULL;
+    res->stream_free = NULL;
 }
 
 void http_res_set(http_response *res, int status, const char *content_type, char *body, size_t len)
@@ -276,6 +281,63 @@ void http_res_header(http_response *res, const char *name, const char *value)
         return;
     }
     res->n_extra_headers++;
+}
+
+void http_res_stream(http_response *res, int status, const char *content_type,
+                     int (*next)(void *ctx, strbuf *out), void *ctx, void (*free_ctx)(void *ctx))
+{
+    if (!res || !next) {
+        if (free_ctx && ctx)
+            free_ctx(ctx);
+        return;
+    }
+    res_clear_payload(res);
+    res->status = status;
+    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res->stream_next = next;
+    res->stream_ctx = ctx;
+    res->stream_free = free_ctx;
+}
+
+/* libmicrohttpd pulls a streamed body through this, a block at a time. */
+typedef struct body_stream {
+    int (*next)(void *ctx, strbuf *out);
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+    strbuf piece;
+    size_t sent;                 /* of piece */
+    bool last;                   /* piece is the final one */
+} body_stream;
+
+static ssize_t body_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    body_stream *bs = cls;
+    while (bs->sent >= bs->piece.len) {
+        if (bs->last)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        bs->piece.len = 0;
+        bs->sent = 0;
+        int rc = bs->next(bs->ctx, &bs->piece);
+        if (rc < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        bs->last = rc == 0;
+    }
+    size_t n = bs->piece.len - bs->sent;
+    if (n > max)
+        n = max;
+    memcpy(buf, bs->piece.data + bs->sent, n);
+    bs->sent += n;
+    return (ssize_t)n;
+}
+
+static void body_stream_free(void *cls)
+{
+    body_stream *bs = cls;
+    if (bs->free_ctx && bs->ctx)
+        bs->free_ctx(bs->ctx);
+    sb_free(&bs->piece);
+    free(bs);
 }
 
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size)
@@ -400,7 +462,23 @@ static enum MHD_Result queue_answer(http_request *r)
         http_res_error(res, 500, "Internal error: handler produced no response");
     }
     struct MHD_Response *mr;
-    if (res->file_fd >= 0) {
+    if (res->stream_next) {
+        body_stream *bs = calloc(1, sizeof *bs);
+        mr = bs ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, body_stream_read, bs,
+                                                    body_stream_free)
+                : NULL;
+        if (mr) {                /* the stream's state is MHD's now */
+            bs->next = res->stream_next;
+            bs->ctx = res->stream_ctx;
+            bs->free_ctx = res->stream_free;
+            sb_init(&bs->piece);
+            res->stream_next = NULL;
+            res->stream_ctx = NULL;
+            res->stream_free = NULL;
+        } else {
+            free(bs);
+        }
+    } else if (res->file_fd >= 0) {
         mr = MHD_create_response_from_fd64((uint64_t)res->file_size, res->file_fd);
         if (mr)
             res->file_fd = -1;   /* MHD closes it */
