@@ -357,7 +357,7 @@ def test_inbound_fax_is_stored_through_the_rendered_dialplan(rig, tmp_path):
     assert fax.get("to_number", fax.get("to")) == FAX_LINE.lstrip("+"), fax
     assert fax["pages"] == 2, fax
     # the hook carried the call's real result (taken at hangup, not when `set` ran)
-    assert f"hook fax_success=1 pages=2)" in r.srv.stderr_text(), r.srv.stderr_text()[-3000:]
+    assert "hook fax_success=1 pages=2)" in r.srv.stderr_text(), r.srv.stderr_text()[-3000:]
     got = r.srv.get(f"/inbound/{fax['id']}/pdf", key=ADMIN)
     assert got.status_code == 200 and got.content.startswith(b"%PDF"), got.status_code
     r.assert_clean_logs()
