@@ -377,3 +377,25 @@ def test_inbound_call_without_fax_is_reported_and_not_stored(rig):
         time.sleep(0.2)
     assert r.srv.get("/inbound", key=ADMIN).json() == []
     r.assert_clean_logs()
+
+
+def test_rendered_outbound_context_sends_a_fax_by_hand(rig, tmp_path):
+    """The trunk test the rendered faxbot_outbound.xml documents, typed on the PBX."""
+    r = rig()
+    pdf = tmp_path / "by-hand.pdf"
+    pdf.write_bytes(docs.pdf_pages(["sent by hand through faxbot_outbound"]))
+    tif = tmp_path / "by-hand.tif"
+    code, out, err = run_cli(["convert", str(pdf), str(tif)], base_env())
+    assert code == 0, out + err
+    c = r.pbx.esl()
+    try:
+        c.subscribe("CUSTOM spandsp::txfaxresult")
+        reply = c.bgapi(f"originate {{faxbot_tiff={tif}}}sofia/gateway/{GW}/{RX_T38.lstrip('+')} "
+                        f"faxbot_txfax XML faxbot_outbound")
+        assert reply.startswith("+OK"), reply
+        sent = c.wait_event(lambda e: e.get("Event-Subclass") == "spandsp::txfaxresult", 120)
+    finally:
+        c.close()
+    assert sent and sent["fax-success"] == "1" and sent["fax-t38-status"] == "negotiated", sent
+    assert _received_pages(r) == 1
+    r.assert_clean_logs()
