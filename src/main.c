@@ -126,6 +126,12 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     log_set_level((log_level)cfg.log_level);
+    if (cfg.backend_defaulted || !strcmp(cfg.backend, "loopback"))
+        log_warn("%s", cfg.backend_defaulted ? cfg.backend_origin
+                                             : "FAX_BACKEND=loopback: faxes are delivered to the built-in test "
+                                               "receiver and NEVER leave this machine");
+    else
+        log_info("%s", cfg.backend_origin);
 
     /* Signals are taken by sigwait in this thread; every thread made later inherits the block. */
     sigset_t stop;

@@ -260,6 +260,8 @@ json_t *api_job_json(const job_record *r)
     json_object_set_new(o, "resolution", json_string(r->resolution));
     json_object_set_new(o, "file_name", str_or_null(r->file_name));
     json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
+    if (!strcmp(r->backend, "loopback"))
+        json_object_set_new(o, "delivery", json_string(LOOPBACK_NOTICE));
     json_object_set_new(o, "next_attempt_at",
                         job_status_get(r) == JOB_ST_QUEUED ? api_time_json(r->next_attempt_at) : json_null());
     return o;

@@ -12,7 +12,14 @@
 static void health(http_request *req, http_response *res)
 {
     (void)req;
-    http_res_text(res, 200, "application/json", "{\"status\":\"ok\"}");
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string("ok"));
+    json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
+    if (!strcmp(jobs_backend_name(g_api.jobs), "loopback")) {
+        json_object_set_new(o, "test_mode", json_true());
+        json_object_set_new(o, "delivery", json_string(LOOPBACK_NOTICE));
+    }
+    api_json(res, 200, o);
 }
 
 /* Ghostscript is found the way execvp will find it. */
@@ -39,9 +46,14 @@ static void ready(http_request *req, http_response *res)
     char msg[512];
     bool db = store_ping(g_api.st, msg, sizeof msg) == 0;
     if (!db) json_array_append_new(warnings, json_sprintf("database: %s", msg));
-    msg[0] = 0;
-    bool backend = jobs_backend_check(g_api.jobs, msg, sizeof msg) == 0;
-    if (!backend) json_array_append_new(warnings, json_sprintf("backend %s: %s", jobs_backend_name(g_api.jobs), msg));
+    char bmsg[2048] = "";
+    bool backend = jobs_backend_check(g_api.jobs, bmsg, sizeof bmsg) == 0;
+    if (!backend) json_array_append_new(warnings, json_sprintf("backend %s: %s", jobs_backend_name(g_api.jobs), bmsg));
+    bmsg[0] = 0;
+    if (jobs_backend_warning(g_api.jobs, bmsg, sizeof bmsg))
+        json_array_append_new(warnings, json_sprintf("backend %s: %s", jobs_backend_name(g_api.jobs), bmsg));
+    if (!strcmp(jobs_backend_name(g_api.jobs), "loopback"))
+        json_array_append_new(warnings, json_string("FAX_BACKEND is loopback: faxes go to the " LOOPBACK_NOTICE));
     int64_t free_bytes = 0;
     bool storage = blob_check(g_api.blobs, &free_bytes, msg, sizeof msg) == 0;
     if (!storage) json_array_append_new(warnings, json_sprintf("storage: %s", msg));

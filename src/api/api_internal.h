@@ -67,4 +67,7 @@ void api_health_routes(const http_route **routes, int *n);
 void api_inbound_routes(const http_route **routes, int *n);
 void api_callback_routes(const http_route **routes, int *n);
 
+/* What every loopback job and /health say, so that nobody takes a test for a real fax. */
+#define LOOPBACK_NOTICE "built-in test receiver (FAX_BACKEND=loopback): nothing was sent to a real fax machine"
+
 #endif

@@ -134,6 +134,9 @@ typedef struct backend_ops {
      * no network round trip (GET /health/ready calls it). */
     int (*check)(backend *b, char *msg, size_t msglen);
     void (*destroy)(backend *b);
+    /* Optional: usable, but set up in a way the operator must hear about (e.g. webhook
+     * signatures switched off). Returns 1 with the text in msg, else 0. Cheap. */
+    int (*warning)(backend *b, char *msg, size_t msglen);
 
     /* ---- optional: backends whose results arrive later ---- */
     /* true: submit returns after OUTCOME_ACCEPTED and the result comes through a

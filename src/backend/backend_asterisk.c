@@ -897,7 +897,8 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
 {
     const char *secret = req->header(req, "X-Internal-Secret");
     if (!b->t.inbound_secret[0]) {
-        webhook_reply_detail(res, 401, "the Asterisk hand-off is disabled: ASTERISK_INBOUND_SECRET is not set");
+        webhook_reply_detail(res, 403, "the Asterisk hand-off is disabled: ASTERISK_INBOUND_SECRET is not set (set it, "
+                                       "and send it as X-Internal-Secret from the fax-inbound dialplan)");
         return;
     }
     if (!secret || !secure_streq(secret, b->t.inbound_secret)) {

@@ -746,7 +746,8 @@ static int fs_diagnose(backend *b, char *report, size_t reportlen)
 static bool authorized(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->secret_fs[0] && !b->secret_ast[0]) {
-        webhook_reply_detail(res, 401, "Internal secret not configured");
+        webhook_reply_detail(res, 403, "Internal secret not configured: set FREESWITCH_INBOUND_SECRET (or "
+                                       "ASTERISK_INBOUND_SECRET), and send it as X-Internal-Secret from the hooks");
         return false;
     }
     const char *got = req->header(req, "X-Internal-Secret");

@@ -228,6 +228,8 @@ static int lb_submit(backend *b, const backend_job *job)
               r.success ? "delivered" : r.failure_reason, r.line_seconds, (long long)(mono_ms() - t0));
 
     if (r.success) {
+        log_warn("loopback job %s: delivered to the built-in test receiver (FAX_BACKEND=loopback): this fax did NOT "
+                 "leave the machine", job->job_id ? job->job_id : "?");
         backend_outcome o_ok = outcome_success(job->attempt, sid, r.pages_sent);
         o_ok.message = r.completion_text;
         o_ok.duration_s = r.line_seconds;

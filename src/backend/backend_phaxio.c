@@ -92,6 +92,12 @@ static void utf8_prefix(const char *s, size_t max, char *out, size_t outlen)
 
 /* ---- settings ---- */
 
+/* Where the token that signs X-Phaxio-Signature lives, for every message that needs it. */
+#define PHX_TOKEN_WHERE \
+    "Phaxio signs callbacks with the webhook token, not the API secret: in the Phaxio console open " \
+    "Settings > Webhooks (the webhook settings page, https://console.phaxio.com), generate or copy the " \
+    "\"Webhook Token\" and set PHAXIO_CALLBACK_TOKEN to it"
+
 static int read_settings(backend *b, const config *cfg, char *err, size_t errlen)
 {
     char status_cb[1024], cb[1024];
@@ -144,6 +150,15 @@ static backend *phx_create(const config *cfg, backend_sink sink, char *err, size
         free(b);
         return NULL;
     }
+    if (!b->verify)
+        log_warn("PHAXIO_VERIFY_SIGNATURE=false: /phaxio-callback accepts UNSIGNED status callbacks, so anyone who "
+                 "can reach it can mark a fax delivered or failed. %s, and remove PHAXIO_VERIFY_SIGNATURE",
+                 PHX_TOKEN_WHERE);
+    if (!b->inbound_verify && b->inbound_enabled)
+        log_warn("PHAXIO_INBOUND_VERIFY_SIGNATURE=false: /phaxio-inbound stores UNSIGNED faxes from anyone who can "
+                 "reach it. %s, and remove PHAXIO_INBOUND_VERIFY_SIGNATURE", PHX_TOKEN_WHERE);
+    if (!b->callback_token[0] && (b->verify || (b->inbound_enabled && b->inbound_verify)))
+        log_warn("PHAXIO_CALLBACK_TOKEN is not set: Phaxio's callbacks will be refused with 401. %s", PHX_TOKEN_WHERE);
     return b;
 }
 
@@ -479,11 +494,11 @@ static int phx_check(backend *b, char *msg, size_t msglen)
     }
     if (b->verify && !b->callback_token[0])
         add_problem(&p, "PHAXIO_CALLBACK_TOKEN is not set while PHAXIO_VERIFY_SIGNATURE=true, so every status "
-                        "callback is refused with 401: copy the webhook token from Phaxio's webhook settings "
-                        "(or set PHAXIO_VERIFY_SIGNATURE=false)");
+                        "callback is refused with 401. " PHX_TOKEN_WHERE " (or set PHAXIO_VERIFY_SIGNATURE=false, "
+                        "which accepts unsigned callbacks)");
     if (b->inbound_enabled && b->inbound_verify && !b->callback_token[0])
         add_problem(&p, "PHAXIO_CALLBACK_TOKEN is not set while PHAXIO_INBOUND_VERIFY_SIGNATURE=true, so inbound "
-                        "faxes are refused with 401");
+                        "faxes are refused with 401. " PHX_TOKEN_WHERE);
     int rc = p.len ? -1 : 0;
     if (rc) {
         str_copy(msg, msglen, p.data);
@@ -494,6 +509,19 @@ static int phx_check(backend *b, char *msg, size_t msglen)
     }
     sb_free(&p);
     return rc;
+}
+
+static int phx_warning(backend *b, char *msg, size_t msglen)
+{
+    bool cb_open = !b->verify, in_open = b->inbound_enabled && !b->inbound_verify;
+    if (!cb_open && !in_open) return 0;
+    const char *what = cb_open && in_open ? "PHAXIO_VERIFY_SIGNATURE=false and PHAXIO_INBOUND_VERIFY_SIGNATURE=false: "
+                                            "/phaxio-callback and /phaxio-inbound accept"
+                       : cb_open ? "PHAXIO_VERIFY_SIGNATURE=false: /phaxio-callback accepts"
+                                 : "PHAXIO_INBOUND_VERIFY_SIGNATURE=false: /phaxio-inbound accepts";
+    str_fmt(msg, msglen, "%s UNSIGNED requests from anyone who can reach them. %s, then remove the setting", what,
+            PHX_TOKEN_WHERE);
+    return 1;
 }
 
 static int phx_diagnose(backend *b, char *report_out, size_t len)
@@ -563,9 +591,9 @@ static int open_webhook(backend *b, const webhook_request *req, bool verify, boo
 {
     char err[256];
     if (verify && !b->callback_token[0]) {
-        char d[300];
-        str_fmt(d, sizeof d, "PHAXIO_CALLBACK_TOKEN is not configured, so Phaxio's signature cannot be verified; set it "
-                             "to the webhook token from Phaxio's webhook settings (or %s=false)", setting);
+        char d[640];
+        str_fmt(d, sizeof d, "PHAXIO_CALLBACK_TOKEN is not configured, so Phaxio's signature cannot be verified. "
+                             PHX_TOKEN_WHERE " (or %s=false)", setting);
         webhook_reply_detail(res, 401, d);
         return -1;
     }
@@ -737,6 +765,7 @@ const backend_ops backend_phaxio_ops = {
     .create = phx_create,
     .submit = phx_submit,
     .check = phx_check,
+    .warning = phx_warning,
     .destroy = phx_destroy,
     .async = true,
     .resume = phx_resume,

@@ -17,12 +17,18 @@
  *                                    SINCH_INBOUND_BASIC_USER / _PASS). Unset: status
  *                                    callbacks use a password derived from the API secret;
  *                                    inbound webhooks are refused (nothing to check them by).
+ *   SINCH_INBOUND_HMAC_SECRET        also require X-Sinch-Signature = hex HMAC-SHA256 of the raw
+ *                                    body (Faxbot's scheme; Sinch itself signs nothing, so this
+ *                                    only works behind a relay that adds the header)
+ *   SINCH_INBOUND_ALLOW_UNAUTHENTICATED  true: accept /sinch-inbound with neither of the above
+ *                                    (explicit opt-in; without it such a set-up answers 403)
  *   SINCH_CALLBACK_CONTENT_TYPE      json (default) | multipart: callbackUrlContentType
  *   SINCH_MAX_RETRIES                Sinch-side retries per attempt, 0..5, default 0 (our
  *                                    own FAX_MAX_ATTEMPTS policy does the retrying)
  *   SINCH_HTTP_TIMEOUT_SECONDS       per request, default 60 */
 #include "backend/backend.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -53,6 +59,8 @@ struct backend {
     char auth_url[512];
     char hook_user[128], hook_pass[256];
     bool hook_configured;        /* false: derived password (status callbacks only) */
+    char inbound_hmac[256];      /* SINCH_INBOUND_HMAC_SECRET ("" = none) */
+    bool inbound_open;           /* SINCH_INBOUND_ALLOW_UNAUTHENTICATED */
     bool callback_json;
     long max_retries;
     long timeout_s;
@@ -138,6 +146,10 @@ static int read_settings(backend *b, char *err, size_t errlen)
         derive_hook_password(b);
     }
 
+    if (config_env_str("SINCH_INBOUND_HMAC_SECRET", "", b->inbound_hmac, sizeof b->inbound_hmac, err, errlen)
+        || config_env_bool("SINCH_INBOUND_ALLOW_UNAUTHENTICATED", false, &b->inbound_open, err, errlen))
+        return -1;
+
     char ctype[32];
     if (config_env_str("SINCH_CALLBACK_CONTENT_TYPE", "json", ctype, sizeof ctype, err, errlen)) return -1;
     if (!strcasecmp(ctype, "json") || !strcasecmp(ctype, "application/json")) {
@@ -171,6 +183,18 @@ static int config_problem(const backend *b, char *msg, size_t msglen)
     return 0;
 }
 
+/* What /sinch-inbound answers (403) and readiness says when nothing authenticates it. */
+#define SINCH_INBOUND_NO_AUTH \
+    "no authentication is configured for /sinch-inbound: set SINCH_INBOUND_BASIC_USER and " \
+    "SINCH_INBOUND_BASIC_PASS (or SINCH_WEBHOOK_USER / SINCH_WEBHOOK_PASSWORD) and put them in the Fax " \
+    "service's incomingWebhookUrl as https://user:pass@host/sinch-inbound, and/or SINCH_INBOUND_HMAC_SECRET; " \
+    "or set SINCH_INBOUND_ALLOW_UNAUTHENTICATED=true to accept faxes from anyone who can reach this URL"
+
+static bool inbound_auth_configured(const backend *b)
+{
+    return b->hook_configured || b->inbound_hmac[0] || b->inbound_open;
+}
+
 static backend *sinch_create(const struct config *cfg, backend_sink sink, char *err, size_t errlen)
 {
     backend *b = calloc(1, sizeof *b);
@@ -189,6 +213,13 @@ static backend *sinch_create(const struct config *cfg, backend_sink sink, char *
         str_copy(b->public_url, sizeof b->public_url, cfg->public_api_url);
         b->inbound_enabled = cfg->inbound_enabled;
     }
+    if (b->inbound_open && !b->hook_configured && !b->inbound_hmac[0])
+        log_warn("SINCH_INBOUND_ALLOW_UNAUTHENTICATED=true: /sinch-inbound stores a fax from ANYONE who can reach "
+                 "it, with no credentials and no signature; set SINCH_INBOUND_BASIC_USER/SINCH_INBOUND_BASIC_PASS");
+    if (b->inbound_hmac[0])
+        log_warn("SINCH_INBOUND_HMAC_SECRET is set: /sinch-inbound requires X-Sinch-Signature (hex HMAC-SHA256 of "
+                 "the body). Sinch itself does not sign fax webhooks, so only a relay that adds this header gets "
+                 "through");
     return b;
 }
 
@@ -197,17 +228,24 @@ static void sinch_destroy(backend *b)
     if (!b) return;
     pthread_mutex_destroy(&b->token_lock);
     memset(b->secret, 0, sizeof b->secret);
+    memset(b->inbound_hmac, 0, sizeof b->inbound_hmac);
     memset(b->token, 0, sizeof b->token);
     free(b);
+}
+
+static int sinch_warning(backend *b, char *msg, size_t msglen)
+{
+    if (!b->inbound_enabled || !b->inbound_open || b->hook_configured || b->inbound_hmac[0]) return 0;
+    str_fmt(msg, msglen, "SINCH_INBOUND_ALLOW_UNAUTHENTICATED=true: /sinch-inbound stores faxes from anyone who can "
+                         "reach it; set SINCH_INBOUND_BASIC_USER and SINCH_INBOUND_BASIC_PASS instead");
+    return 1;
 }
 
 static int sinch_check(backend *b, char *msg, size_t msglen)
 {
     if (config_problem(b, msg, msglen)) return -1;
-    if (b->inbound_enabled && !b->hook_configured) {
-        str_fmt(msg, msglen, "INBOUND_ENABLED is true but SINCH_WEBHOOK_USER / SINCH_WEBHOOK_PASSWORD are not set: "
-                             "Sinch does not sign fax webhooks, so /sinch-inbound needs HTTP Basic credentials "
-                             "(put them in the service's incomingWebhookUrl as https://user:pass@host/sinch-inbound)");
+    if (b->inbound_enabled && !inbound_auth_configured(b)) {
+        str_fmt(msg, msglen, "INBOUND_ENABLED is true but %s", SINCH_INBOUND_NO_AUTH);
         return -1;
     }
     str_fmt(msg, msglen, "Sinch Fax API v3 at %s, project %s, %s auth (%s)%s", b->base_url, b->project_id,
@@ -695,6 +733,18 @@ static bool authorized(backend *b, const webhook_request *req, webhook_response 
     return true;
 }
 
+/* X-Sinch-Signature: hex HMAC-SHA256 of the raw body (Faxbot's scheme), any hex case. */
+static bool body_signature_ok(const backend *b, const webhook_request *req)
+{
+    const char *sig = req->header(req, "X-Sinch-Signature");
+    if (!sig || strlen(sig) != 64) return false;
+    char want[65], got[65];
+    hmac_sha256_hex(b->inbound_hmac, strlen(b->inbound_hmac), req->body ? req->body : "", req->body_len, want);
+    for (int i = 0; i < 64; i++) got[i] = (char)tolower((unsigned char)sig[i]);
+    got[64] = 0;
+    return secure_streq(want, got);
+}
+
 static void sinch_callback(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!authorized(b, req, res)) return;
@@ -727,11 +777,20 @@ static void sinch_inbound(backend *b, const webhook_request *req, webhook_respon
         webhook_reply_detail(res, 404, "Inbound not enabled");
         return;
     }
-    if (!b->hook_configured) {
-        webhook_reply_detail(res, 401, "Inbound Sinch webhooks need SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
+    if (!inbound_auth_configured(b)) {
+        log_warn("sinch: /sinch-inbound from %s refused: %s", req->client_ip ? req->client_ip : "?",
+                 SINCH_INBOUND_NO_AUTH);
+        webhook_reply_detail(res, 403, "Inbound Sinch webhooks are refused: " SINCH_INBOUND_NO_AUTH);
         return;
     }
-    if (!authorized(b, req, res)) return;
+    if (b->hook_configured && !authorized(b, req, res)) return;
+    if (b->inbound_hmac[0] && !body_signature_ok(b, req)) {
+        log_warn("sinch: /sinch-inbound from %s refused: missing or wrong X-Sinch-Signature",
+                 req->client_ip ? req->client_ip : "?");
+        webhook_reply_detail(res, 401, "Invalid signature (X-Sinch-Signature must be the hex HMAC-SHA256 of the "
+                                       "body under SINCH_INBOUND_HMAC_SECRET)");
+        return;
+    }
     sinch_event ev;
     char err[300], path[1200], inbound_id[33] = "";
     if (sinch_parse_event(req->content_type, req->body, req->body_len, true, &ev, err, sizeof err)) {
@@ -784,6 +843,7 @@ const backend_ops backend_sinch_ops = {
     .create = sinch_create,
     .submit = sinch_submit,
     .check = sinch_check,
+    .warning = sinch_warning,
     .destroy = sinch_destroy,
     .async = true,
     .resume = sinch_resume,

@@ -100,6 +100,8 @@ static void print_job(json_t *job)
         printf("%s: %s\n", order[i], s ? s : "");
         free(s);
     }
+    json_t *delivery = json_object_get(job, "delivery");
+    if (json_is_string(delivery)) printf("NOTE: delivered to the %s\n", json_string_value(delivery));
 }
 
 typedef struct send_args { const char *to, *file, *header, *resolution, *caller_id; } send_args;
@@ -162,6 +164,9 @@ int cli_send(int argc, char **argv)
     char id[64];
     str_copy(id, sizeof id, json_string_value(json_object_get(job, "id")));
     printf("job %s %s\n", id, json_string_value(json_object_get(job, "status")));
+    if (json_is_string(json_object_get(job, "delivery")))
+        printf("NOTE: this gateway runs FAX_BACKEND=loopback: the fax goes to the %s\n",
+               json_string_value(json_object_get(job, "delivery")));
     json_decref(job);
     if (!wait) return 0;
     char path[128];

@@ -89,9 +89,14 @@ int cli_doctor(int argc, char **argv)
         line(false, "config", err);
         return 1;
     }
-    char buf[1024];
+    char buf[2400];
     str_fmt(buf, sizeof buf, "backend %s, data in %s", cfg.backend, cfg.data_dir);
     line(true, "config", buf);
+    if (cfg.backend_defaulted || !strcmp(cfg.backend, "loopback"))
+        printf("%-5s %-14s %s\n", "WARN", "backend", cfg.backend_defaulted ? cfg.backend_origin
+               : "FAX_BACKEND=loopback: faxes go to the built-in test receiver and never leave this machine");
+    else
+        printf("%-5s %-14s %s\n", "ok", "backend", cfg.backend_origin);
 
     if (mkdir_p(cfg.data_dir, 0700) == 0) {
         blob_store *b = blob_fs_open(cfg.data_dir, err, sizeof err);
@@ -137,12 +142,13 @@ int cli_doctor(int argc, char **argv)
         return 1;
     }
     /* Connection-based backends log in in the background: give them a moment. */
-    char msg[1024] = "";
+    char msg[2048] = "";
     int64_t deadline = mono_ms() + (int64_t)wait_s * 1000;
     int ready;
     while ((ready = ops->check(be, msg, sizeof msg)) != 0 && mono_ms() < deadline) usleep(200 * 1000);
     str_fmt(buf, sizeof buf, "%s: %s", ops->name, msg[0] ? msg : (ready == 0 ? "ready" : "not ready"));
     line(ready == 0, "backend", buf);
+    if (ops->warning && ops->warning(be, msg, sizeof msg)) printf("%-5s %-14s %s\n", "WARN", "backend", msg);
     if (ops->diagnose) {
         char *report = calloc(1, 8192);
         if (report) {

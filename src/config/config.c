@@ -107,6 +107,48 @@ static bool valid_backend_name(const char *s)
     return *s != 0;
 }
 
+/* FAX_BACKEND unset: Faxbot defaulted to phaxio, so a migrated .env may rely on a
+ * default. The credentials that are set say which provider the operator means; more
+ * than one is ambiguous and refused, none means the loopback test engine. */
+static const struct { const char *backend; const char *vars[2]; } provider_signals[] = {
+    {"phaxio", {"PHAXIO_API_KEY", "PHAXIO_API_SECRET"}},
+    {"sinch", {"SINCH_PROJECT_ID", NULL}},
+    {"signalwire", {"SIGNALWIRE_PROJECT_ID", "SIGNALWIRE_API_TOKEN"}},
+    {"sip", {"ASTERISK_AMI_PASSWORD", NULL}},
+    {"freeswitch", {"FREESWITCH_ESL_PASSWORD", NULL}},
+};
+
+static int infer_backend(const env_view *ev, config *c, char *err, size_t errlen)
+{
+    char found[512] = "";
+    int n = 0;
+    for (size_t i = 0; i < sizeof provider_signals / sizeof provider_signals[0]; i++) {
+        const char *const *v = provider_signals[i].vars;
+        if (!env_str(ev, v[0]) || (v[1] && !env_str(ev, v[1]))) continue;
+        size_t used = strlen(found);
+        str_fmt(found + used, sizeof found - used, "%s%s (%s%s%s)", n ? ", " : "", provider_signals[i].backend, v[0],
+                v[1] ? " and " : "", v[1] ? v[1] : "");
+        if (n++ == 0) str_copy(c->backend, sizeof c->backend, provider_signals[i].backend);
+    }
+    if (n > 1) {
+        str_fmt(err, errlen, "FAX_BACKEND is not set and the credentials of several providers are: %s. Set "
+                "FAX_BACKEND to the one that should send faxes", found);
+        return -1;
+    }
+    if (n == 1) {
+        str_fmt(c->backend_origin, sizeof c->backend_origin, "FAX_BACKEND is not set; using %s because only its "
+                "credentials are configured: %s", c->backend, found);
+        return 0;
+    }
+    str_copy(c->backend, sizeof c->backend, "loopback");
+    c->backend_defaulted = true;
+    str_copy(c->backend_origin, sizeof c->backend_origin,
+             "FAX_BACKEND is not set and no provider credentials are: using the built-in loopback test engine. "
+             "Faxes are delivered to the built-in test receiver and NEVER leave this machine; set FAX_BACKEND "
+             "(phaxio, sinch, signalwire, sip, freeswitch) to send real faxes");
+    return 0;
+}
+
 int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
 {
     env_view ev = {envp};
@@ -225,7 +267,12 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     }
 
     /* jobs */
-    if (env_copy(&ev, "FAX_BACKEND", "loopback", c->backend, sizeof c->backend, err, errlen)) return -1;
+    if (env_str(&ev, "FAX_BACKEND")) {
+        if (env_copy(&ev, "FAX_BACKEND", "", c->backend, sizeof c->backend, err, errlen)) return -1;
+        str_fmt(c->backend_origin, sizeof c->backend_origin, "FAX_BACKEND=%s", env_str(&ev, "FAX_BACKEND"));
+    } else if (infer_backend(&ev, c, err, errlen)) {
+        return -1;
+    }
     for (char *p = c->backend; *p; p++) *p = (char)tolower((unsigned char)*p);
     if (!valid_backend_name(c->backend)) {
         str_fmt(err, errlen, "FAX_BACKEND '%s' is not a backend name", c->backend);

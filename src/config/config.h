@@ -47,7 +47,10 @@ typedef struct config {
     char paper_size[16];             /* FAX_PAPER_SIZE letter|a4, default letter */
 
     /* jobs */
-    char backend[32];                /* FAX_BACKEND, default loopback */
+    char backend[32];                /* FAX_BACKEND; unset: the one provider whose credentials are set
+                                        (Faxbot's users relied on a default), else loopback */
+    char backend_origin[256];        /* how backend was chosen, for the start log */
+    bool backend_defaulted;          /* loopback because nothing chose anything else */
     int workers;                     /* FAX_WORKERS, default 4 */
     int max_attempts;                /* FAX_MAX_ATTEMPTS, default 3 */
     int retry_base_s;                /* FAX_RETRY_BASE_SECONDS, default 30 (doubling) */

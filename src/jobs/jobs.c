@@ -363,6 +363,12 @@ int jobs_backend_check(jobs *j, char *msg, size_t msglen)
     return j->ops->check(j->be, msg, msglen);
 }
 
+int jobs_backend_warning(jobs *j, char *msg, size_t msglen)
+{
+    if (!j->be || !j->ops->warning) return 0;
+    return j->ops->warning(j->be, msg, msglen);
+}
+
 const char *jobs_backend_name(const jobs *j) { return j->ops->name; }
 
 const retry_policy *jobs_policy(const jobs *j) { return &j->policy; }

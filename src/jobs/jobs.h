@@ -54,6 +54,8 @@ int jobs_backend_diagnose(jobs *j, char *report, size_t len);
 
 /* Readiness of the backend. */
 int jobs_backend_check(jobs *j, char *msg, size_t msglen);
+/* A set-up the operator must hear about although it works: 1 with msg, else 0. */
+int jobs_backend_warning(jobs *j, char *msg, size_t msglen);
 const char *jobs_backend_name(const jobs *j);
 void jobs_get_stats(jobs *j, jobs_stats *out);
 const retry_policy *jobs_policy(const jobs *j);

@@ -48,6 +48,17 @@ def send_fax(srv, to=PHONE, content=b"hello fax\n", filename="letter.txt",
     return srv.post("/fax", key=key, headers=headers, data=data, files=files, timeout=timeout)
 
 
+def wait_for(cond, what, timeout=30.0):
+    """Polls cond() until it returns something true (returned), else fails naming `what`."""
+    deadline = time.monotonic() + timeout * slow_factor()
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def create_job(srv, key=None, **kw):
     r = send_fax(srv, key=key, **kw)
     assert r.status_code == 202, f"POST /fax -> {r.status_code} {r.text[:500]}"

@@ -27,7 +27,10 @@ def test_health_ok(server):
     r = srv.get("/health")
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("application/json")
-    assert r.json() == {"status": "ok"}
+    body = r.json()
+    assert body["status"] == "ok" and body["backend"] == "loopback", body
+    # the default backend is a test engine, and /health says so (issue 17)
+    assert body["test_mode"] is True and "test receiver" in body["delivery"], body
 
 
 def test_health_needs_no_key(server):

@@ -17,7 +17,7 @@ import pytest
 
 import documents as docs
 from conftest import Server, _stop_all
-from helpers import PHONE, create_job, get_job, slow_factor, wait_job
+from helpers import wait_for, PHONE, create_job, get_job, slow_factor, wait_job
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
 from phaxio_peer import PhaxioPeer  # noqa: E402
@@ -64,13 +64,7 @@ def _send(srv, n_pages=1, key=None, **fields):
 
 
 def _wait(cond, what, timeout=30.0):
-    deadline = time.monotonic() + timeout * slow_factor()
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(cond, what, timeout)
 
 
 def _callbacks(peer, fax_id, event_type=None):
