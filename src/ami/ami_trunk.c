@@ -246,6 +246,12 @@ static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
     return 0;
 }
 
+int ami_trunk_load_inbound(ami_trunk *t, const config *cfg, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    return load_gateway(t, cfg, false, err, errlen);
+}
+
 int ami_trunk_load(ami_trunk *t, const config *cfg, bool for_render, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);

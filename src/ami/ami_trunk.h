@@ -85,6 +85,9 @@ const char *ami_preset_names(void);
  * server, credentials per the preset's auth style, inbound secret). 0, or -1 with a
  * message naming the variable. */
 int ami_trunk_load(ami_trunk *t, const struct config *cfg, bool for_render, char *err, size_t errlen);
+/* Only what the inbound hand-off needs (ASTERISK_INBOUND_SECRET, ASTERISK_SPOOL_DIR, …):
+ * for receiving on Asterisk while another backend sends. */
+int ami_trunk_load_inbound(ami_trunk *t, const struct config *cfg, char *err, size_t errlen);
 
 /* The dial string user part for an E.164 number ("+<6..20 digits>") on this trunk:
  * "+15551234567", "15551234567" or "<prefix>*15551234567". -1 if the number is not E.164. */

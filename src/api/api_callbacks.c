@@ -84,7 +84,35 @@ static void diagnostics(http_request *req, http_response *res)
     api_json(res, 200, o);
 }
 
-static http_route g_cb_routes[16];
+/* GET /admin/inbound/callbacks: every provider/PBX route this gateway answers, who
+ * answers it and why it is on — inbound sources are on by their own settings,
+ * whatever FAX_BACKEND is. */
+static void inbound_callbacks(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require_admin(req, res, &who)) return;
+    jobs_hook_info list[32];
+    int n = jobs_hooks_list(g_api.jobs, list, 32);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "method", json_string(list[i].method));
+        json_object_set_new(o, "path", json_string(list[i].path));
+        json_object_set_new(o, "backend", json_string(list[i].backend));
+        json_object_set_new(o, "kind", json_string(list[i].inbound ? "inbound" : "status"));
+        json_object_set_new(o, "sending_backend", json_boolean(list[i].sending));
+        json_object_set_new(o, "enabled_by", json_string(list[i].enabled_by));
+        json_object_set_new(o, "active", json_boolean(!list[i].inbound || g_api.cfg->inbound_enabled));
+        json_array_append_new(arr, o);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
+    json_object_set_new(o, "inbound_enabled", json_boolean(g_api.cfg->inbound_enabled));
+    json_object_set_new(o, "callbacks", arr);
+    api_json(res, 200, o);
+}
+
+static http_route g_cb_routes[24];
 
 void api_callback_routes(const http_route **routes, int *n)
 {
@@ -93,6 +121,7 @@ void api_callback_routes(const http_route **routes, int *n)
     jobs_webhooks(g_api.jobs, &list, &nw);
     int k = 0;
     g_cb_routes[k++] = (http_route){.method = "POST", .pattern = "/admin/diagnostics/run", .handle = diagnostics};
+    g_cb_routes[k++] = (http_route){.method = "GET", .pattern = "/admin/inbound/callbacks", .handle = inbound_callbacks};
     for (int i = 0; i < nw && k < (int)(sizeof g_cb_routes / sizeof g_cb_routes[0]); i++)
         g_cb_routes[k++] = (http_route){.method = list[i].method, .pattern = list[i].path, .body_mode = HTTP_BODY_BUFFER,
                                         .max_body = list[i].max_body ? list[i].max_body : 65536, .handle = webhook};

@@ -32,6 +32,11 @@ const backend_ops *backend_find(const char *name)
     return NULL;
 }
 
+const backend_ops *backend_at(int i)
+{
+    return i >= 0 && (size_t)i < N_BACKENDS ? registry[i] : NULL;
+}
+
 static char names_text[256];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 

@@ -68,6 +68,10 @@ typedef struct backend_sink {
     report_verdict (*report)(void *ctx, const char *job_id, const backend_outcome *o);
     /* Stores an inbound fax; fills inbound_id (33 bytes). 0, or -1 with err. */
     int (*receive)(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen);
+    /* Read-only: the job's current status name ("queued", "SUCCESS", …) into status;
+     * 0, or -1 if there is no such job. For hooks that must say why a result was not
+     * applied. May be NULL (then callers say less). */
+    int (*job_status)(void *ctx, const char *job_id, char *status, size_t statuslen);
     void *ctx;
 } backend_sink;
 
@@ -118,6 +122,9 @@ typedef struct backend_webhook {
     /* Verifies, parses and reports through the sink (outcomes, inbound faxes);
      * answers in res. Replays of the same event must be harmless. */
     void (*handle)(backend *b, const webhook_request *req, webhook_response *res);
+    /* true: delivers received faxes. Such routes are also served by an inbound-only
+     * instance while another backend sends (backend_ops.inbound_configured). */
+    bool inbound;
 } backend_webhook;
 
 typedef struct backend_ops {
@@ -154,6 +161,15 @@ typedef struct backend_ops {
     int (*diagnose)(backend *b, char *report, size_t reportlen);
     const backend_webhook *webhooks;
     int n_webhooks;
+
+    /* ---- optional: receiving while another backend sends ---- */
+    /* true when this backend's own inbound settings are present in the environment
+     * (e.g. ASTERISK_INBOUND_SECRET); why names them. The gateway then creates an
+     * instance with create_inbound and serves its .inbound webhooks whatever
+     * FAX_BACKEND is (INBOUND_ENABLED still gates what is stored). */
+    bool (*inbound_configured)(char *why, size_t whylen);
+    /* An instance that only serves inbound webhooks: no outbound connection, never submits. */
+    backend *(*create_inbound)(const struct config *cfg, backend_sink sink, char *err, size_t errlen);
 } backend_ops;
 
 /* What submit returns besides 0 and -1: the backend has no capacity right now
@@ -162,6 +178,8 @@ typedef struct backend_ops {
 
 /* The registry: NULL for an unknown name. */
 const backend_ops *backend_find(const char *name);
+/* The registry by position (NULL past the end), for walking every backend. */
+const backend_ops *backend_at(int i);
 /* Comma-separated list of the registry's names, for error messages. */
 const char *backend_names(void);
 

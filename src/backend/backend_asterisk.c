@@ -85,6 +85,7 @@ struct backend {
     recent_result recent[RECENT_RESULTS];
     int recent_pos;
     pbx_intake intake;
+    bool inbound_only;           /* create_inbound: the hand-off only (another backend sends) */
 };
 
 /* ---- reporting ---- */
@@ -425,6 +426,15 @@ static void *supervisor_main(void *arg)
 
 /* ---- create / destroy / check ---- */
 
+/* The shared hand-off intake, on ASTERISK_SPOOL_DIR. */
+static void intake_init(backend *b, const config *cfg)
+{
+    b->intake = (pbx_intake){.spool_setting = "ASTERISK_SPOOL_DIR", .spool_dir = b->t.spool_dir,
+                             .data_dir = cfg ? cfg->data_dir : ".", .tmp_prefix = "asterisk-in",
+                             .id_key = "inbound_id", .log_name = "sip inbound"};
+    pbx_intake_init(&b->intake);
+}
+
 static backend *sip_create(const config *cfg, backend_sink sink, char *err, size_t errlen)
 {
     backend *b = calloc(1, sizeof *b);
@@ -439,10 +449,7 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
         return NULL;
     }
     pthread_mutex_init(&b->lock, NULL);
-    b->intake = (pbx_intake){.spool_setting = "ASTERISK_SPOOL_DIR", .spool_dir = b->t.spool_dir,
-                             .data_dir = cfg ? cfg->data_dir : ".", .tmp_prefix = "asterisk-in",
-                             .id_key = "inbound_id", .log_name = "sip inbound"};
-    pbx_intake_init(&b->intake);
+    intake_init(b, cfg);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -473,8 +480,10 @@ static void sip_destroy(backend *b)
     b->stopping = true;
     pthread_mutex_unlock(&b->lock);
     pthread_cond_signal(&b->wake);
-    pthread_join(b->supervisor, NULL);
-    ami_client_stop(b->ami);
+    if (!b->inbound_only) {
+        pthread_join(b->supervisor, NULL);
+        ami_client_stop(b->ami);
+    }
     for (int i = 0; i < RECENT_RESULTS; i++) ami_message_free(b->recent[i].msg);
     memset(b->t.ami_password, 0, sizeof b->t.ami_password);
     memset(b->t.inbound_secret, 0, sizeof b->t.inbound_secret);
@@ -905,6 +914,10 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
         webhook_reply_detail(res, 401, "missing or wrong X-Internal-Secret");
         return;
     }
+    if (b->cfg && !b->cfg->inbound_enabled) {
+        webhook_reply_detail(res, 404, "Inbound not enabled: set INBOUND_ENABLED=true to store received faxes");
+        return;
+    }
     inbound_req r;
     memset(&r, 0, sizeof r);
     const char *ct = req->content_type ? req->content_type : "";
@@ -929,8 +942,36 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
     pbx_intake_take(&b->intake, &b->sink, &h, res);
 }
 
+/* ---- receiving while another backend sends ---- */
+
+static bool sip_inbound_configured(char *why, size_t whylen)
+{
+    const char *s = getenv("ASTERISK_INBOUND_SECRET");
+    if (!s || !*s) return false;
+    str_copy(why, whylen, "ASTERISK_INBOUND_SECRET is set");
+    return true;
+}
+
+/* Only the hand-off: the secret and the spool, no AMI connection, no supervisor. */
+static backend *sip_create_inbound(const config *cfg, backend_sink sink, char *err, size_t errlen)
+{
+    backend *b = calloc(1, sizeof *b);
+    if (!b) { str_fmt(err, errlen, "out of memory"); return NULL; }
+    b->sink = sink;
+    b->cfg = cfg;
+    b->inbound_only = true;
+    if (ami_trunk_load_inbound(&b->t, cfg, err, errlen)) { free(b); return NULL; }
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->wake, NULL);
+    intake_init(b, cfg);
+    log_info("Asterisk inbound hand-off /_internal/asterisk/inbound is on (ASTERISK_INBOUND_SECRET is set; "
+             "faxes are sent through FAX_BACKEND=%s)", cfg ? cfg->backend : "?");
+    return b;
+}
+
 static const backend_webhook sip_webhooks[] = {
-    {.method = "POST", .path = "/_internal/asterisk/inbound", .max_body = 16384, .handle = handle_inbound},
+    {.method = "POST", .path = "/_internal/asterisk/inbound", .max_body = 16384, .handle = handle_inbound,
+     .inbound = true},
 };
 
 const backend_ops backend_sip_ops = {
@@ -945,4 +986,6 @@ const backend_ops backend_sip_ops = {
     .diagnose = sip_diagnose,
     .webhooks = sip_webhooks,
     .n_webhooks = 1,
+    .inbound_configured = sip_inbound_configured,
+    .create_inbound = sip_create_inbound,
 };

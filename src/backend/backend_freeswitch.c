@@ -211,8 +211,28 @@ static bool finish(backend *b, const char *job_id, const char *chan_uuid, const 
     pthread_mutex_unlock(&b->mu);
     if (!jid[0]) return false;
     if (!o->provider_sid || !*o->provider_sid) o->provider_sid = sid[0] ? sid : NULL;
-    b->sink.report(b->sink.ctx, jid, o);
-    return true;
+    return b->sink.report(b->sink.ctx, jid, o) != REPORT_REFUSED;
+}
+
+/* A result hook for a job that is not in flight (never submitted, already finished):
+ * 409 naming the job's state instead of a silent 200. 0 if the job is in flight. */
+static int refuse_not_in_flight(backend *b, const char *job_id, webhook_response *res)
+{
+    char state[32];
+    if (!b->sink.job_status) return 0;
+    if (b->sink.job_status(b->sink.ctx, job_id, state, sizeof state)) {
+        webhook_reply_detail(res, 404, "Job not found");
+        return -1;
+    }
+    if (!strcmp(state, "in_progress")) return 0;
+    json_t *o = json_object();
+    char d[160];
+    str_fmt(d, sizeof d, "job %s is not in flight (its status is %s): the result was not applied", job_id, state);
+    json_object_set_new(o, "detail", json_string(d));
+    json_object_set_new(o, "status", json_string(state));
+    json_object_set_new(o, "applied", json_false());
+    webhook_reply_json(res, 409, o);
+    return -1;
 }
 
 static void outcome_from_fax(const esl_fax_result *r, backend_outcome *o, char *msg, size_t msglen)
@@ -817,6 +837,16 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
         json_decref(o);
         return;
     }
+    if (refuse_not_in_flight(b, job_id, res)) {
+        char succ_c[8], pages_c[8], cause_c[40];
+        esl_var_clean(fax_success ? fax_success : fax_status, succ_c, sizeof succ_c, 6);
+        esl_var_clean(pages, pages_c, sizeof pages_c, 6);
+        esl_var_clean(cause, cause_c, sizeof cause_c, 32);
+        log_info("freeswitch: result hook for job %s (call -): fax_success=%s pages=%s hangup_cause=%s: already finished",
+                 job_id, succ_c, pages_c, cause_c);
+        json_decref(o);
+        return;
+    }
     if (uuid && *uuid && !esl_is_uuid(uuid)) uuid = NULL;
     int st = esl_hook_status(fax_success, fax_status, text);
     esl_fax_result r;
@@ -848,7 +878,9 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     esl_var_clean(pages, pages_c, sizeof pages_c, 6);
     log_info("freeswitch: result hook for job %s (call %s): fax_success=%s pages=%s hangup_cause=%s: %s", job_id,
              uuid ? uuid : "-", succ_c, pages_c, r.hangup_cause, applied ? "applied" : "already finished");
-    webhook_reply_text(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
+    if (applied || refuse_not_in_flight(b, job_id, res) == 0)
+        webhook_reply_text(res, 200, applied ? "{\"ok\":true,\"applied\":true}"
+                                             : "{\"ok\":true,\"applied\":false,\"stale\":true}");
     json_decref(o);
 }
 
@@ -906,7 +938,8 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
 
 static const backend_webhook fs_webhooks[] = {
     {.method = "POST", .path = "/_internal/freeswitch/outbound_result", .max_body = 16384, .handle = wh_outbound},
-    {.method = "POST", .path = "/_internal/freeswitch/inbound", .max_body = 16384, .handle = wh_inbound},
+    {.method = "POST", .path = "/_internal/freeswitch/inbound", .max_body = 16384, .handle = wh_inbound,
+     .inbound = true},
 };
 
 const backend_ops backend_freeswitch_ops = {

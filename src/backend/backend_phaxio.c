@@ -754,9 +754,19 @@ static void on_inbound(backend *b, const webhook_request *req, webhook_response 
     phaxio_form_free(&form);
 }
 
+/* Receiving through Phaxio while another backend sends: when the token that verifies
+ * /phaxio-inbound is set. Creating the instance talks to no one. */
+static bool phx_inbound_configured(char *why, size_t whylen)
+{
+    const char *t = getenv("PHAXIO_CALLBACK_TOKEN");
+    if (!t || !*t) return false;
+    str_copy(why, whylen, "PHAXIO_CALLBACK_TOKEN is set");
+    return true;
+}
+
 static const backend_webhook phx_webhooks[] = {
     {.method = "POST", .path = "/phaxio-callback", .max_body = 4u << 20, .handle = on_status_callback},
-    {.method = "POST", .path = "/phaxio-inbound", .max_body = 64u << 20, .handle = on_inbound},
+    {.method = "POST", .path = "/phaxio-inbound", .max_body = 64u << 20, .handle = on_inbound, .inbound = true},
 };
 
 const backend_ops backend_phaxio_ops = {
@@ -772,4 +782,6 @@ const backend_ops backend_phaxio_ops = {
     .diagnose = phx_diagnose,
     .webhooks = phx_webhooks,
     .n_webhooks = 2,
+    .inbound_configured = phx_inbound_configured,
+    .create_inbound = phx_create,
 };

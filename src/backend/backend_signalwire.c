@@ -515,7 +515,7 @@ static void sw_callback(backend *b, const webhook_request *req, webhook_response
 }
 
 static const backend_webhook sw_webhooks[] = {
-    { "POST", "/signalwire-callback", 65536, sw_callback },
+    { "POST", "/signalwire-callback", 65536, sw_callback, .inbound = false },
 };
 
 const backend_ops backend_signalwire_ops = {

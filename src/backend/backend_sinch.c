@@ -832,9 +832,23 @@ static void sinch_inbound(backend *b, const webhook_request *req, webhook_respon
 
 #define SINCH_WEBHOOK_MAX_BODY (64u * 1024 * 1024)   /* the document comes along (base64 in JSON) */
 
+/* Receiving through Sinch while another backend sends: when /sinch-inbound has its own
+ * authentication settings. The instance is the ordinary one (creating it talks to no one). */
+static bool sinch_inbound_configured(char *why, size_t whylen)
+{
+    static const char *const vars[] = {"SINCH_INBOUND_BASIC_USER", "SINCH_INBOUND_HMAC_SECRET",
+                                       "SINCH_INBOUND_ALLOW_UNAUTHENTICATED"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (env_nonempty(vars[i])) {
+            str_fmt(why, whylen, "%s is set", vars[i]);
+            return true;
+        }
+    return false;
+}
+
 static const backend_webhook sinch_webhooks[] = {
-    { "POST", "/sinch-callback", SINCH_WEBHOOK_MAX_BODY, sinch_callback },
-    { "POST", "/sinch-inbound", SINCH_WEBHOOK_MAX_BODY, sinch_inbound },
+    { "POST", "/sinch-callback", SINCH_WEBHOOK_MAX_BODY, sinch_callback, .inbound = false },
+    { "POST", "/sinch-inbound", SINCH_WEBHOOK_MAX_BODY, sinch_inbound, .inbound = true },
 };
 
 const backend_ops backend_sinch_ops = {
@@ -850,4 +864,6 @@ const backend_ops backend_sinch_ops = {
     .diagnose = sinch_diagnose,
     .webhooks = sinch_webhooks,
     .n_webhooks = 2,
+    .inbound_configured = sinch_inbound_configured,
+    .create_inbound = sinch_create,
 };

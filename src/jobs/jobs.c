@@ -129,13 +129,31 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
 static int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen)
 {
     jobs *j = ctx;
+    return jobs_receive_as(j, j->ops->name, d, inbound_id, err, errlen);
+}
+
+/* Sink: a job's status, for hooks that must say why a result was not applied. */
+static int jobs_on_job_status(void *ctx, const char *job_id, char *status, size_t statuslen)
+{
+    jobs *j = ctx;
+    job_record *rec = malloc(sizeof *rec);
+    if (!rec) return -1;
+    int rc = store_job_get(j->st, job_id, rec) == STORE_OK ? 0 : -1;
+    if (rc == 0) str_copy(status, statuslen, rec->status);
+    free(rec);
+    return rc;
+}
+
+int jobs_receive_as(jobs *j, const char *backend_name, const inbound_delivery *d, char *inbound_id, char *err,
+                    size_t errlen)
+{
     if (!j->cfg->inbound_enabled) {
         str_fmt(err, errlen, "inbound faxes are not enabled (INBOUND_ENABLED=false)");
         return -1;
     }
     inbound_record *rec = malloc(sizeof *rec);
     if (!rec) { str_fmt(err, errlen, "out of memory"); return -1; }
-    inbound_source src = {.backend = j->ops->name, .provider_sid = d->provider_sid, .from_number = d->from_number,
+    inbound_source src = {.backend = backend_name, .provider_sid = d->provider_sid, .from_number = d->from_number,
                           .to_number = d->to_number, .remote_station_id = d->remote_station_id,
                           .source_job_id = "", .mailbox = ""};
     int rc = inbound_store_file(j->st, j->blobs, j->cfg, d->file_path, d->file_type, d->move, &src, rec, err, errlen);
@@ -187,22 +205,6 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
         job_transition(j, job_id, &ev, NULL, why, sizeof why);
     }
     free(rec);
-}
-
-void jobs_webhooks(const jobs *j, const backend_webhook **list, int *n)
-{
-    *list = j->ops->webhooks;
-    *n = j->be ? j->ops->n_webhooks : 0;
-}
-
-void jobs_webhook_handle(jobs *j, int index, const webhook_request *req, webhook_response *res)
-{
-    if (!j->be || index < 0 || index >= j->ops->n_webhooks) {
-        res->status = 404;
-        str_copy(res->body, sizeof res->body, "{\"detail\":\"Not Found\"}");
-        return;
-    }
-    j->ops->webhooks[index].handle(j->be, req, res);
 }
 
 int jobs_backend_diagnose(jobs *j, char *report, size_t len)
@@ -316,9 +318,11 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     if (!dispatch) return j;
     j->reporter = reporter_start(j);
     if (!j->reporter) { str_fmt(err, errlen, "could not start the reporter thread"); goto fail; }
-    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = j};
+    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .job_status = jobs_on_job_status,
+                         .ctx = j};
     j->be = j->ops->create(cfg, sink, err, errlen);
     if (!j->be) goto fail;
+    if (jobs_hooks_start(j, err, errlen)) goto fail;
     recover_interrupted(j);
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }
@@ -334,6 +338,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     return j;
 fail:
     retention_stop(j->retention);
+    jobs_hooks_stop(j);
     if (j->be) j->ops->destroy(j->be);
     reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
@@ -351,6 +356,7 @@ void jobs_stop(jobs *j)
         scheduler_free(s);
     }
     retention_stop(j->retention);
+    jobs_hooks_stop(j);
     if (j->be) j->ops->destroy(j->be);
     reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);

@@ -49,6 +49,16 @@ struct webhook_request;
 struct webhook_response;
 void jobs_webhooks(const jobs *j, const struct backend_webhook **list, int *n);
 void jobs_webhook_handle(jobs *j, int index, const struct webhook_request *req, struct webhook_response *res);
+
+/* The mounted webhook routes, for GET /admin/inbound/callbacks. */
+typedef struct jobs_hook_info {
+    const char *method, *path;
+    const char *backend;         /* who answers it */
+    bool inbound;                /* delivers received faxes (else: results of sent faxes) */
+    bool sending;                /* belongs to the backend that sends (FAX_BACKEND) */
+    const char *enabled_by;      /* why it is mounted: "FAX_BACKEND=phaxio", "ASTERISK_INBOUND_SECRET is set" */
+} jobs_hook_info;
+int jobs_hooks_list(const jobs *j, jobs_hook_info *out, int max);
 /* Deep diagnostics of the backend (real round trips): JSON text in report. */
 int jobs_backend_diagnose(jobs *j, char *report, size_t len);
 

@@ -13,6 +13,25 @@
 typedef struct retention retention;
 typedef struct reporter reporter;
 
+#define JOBS_MAX_HOOKS 16
+#define JOBS_MAX_SOURCES 8
+
+/* A backend serving only its inbound webhooks while another one sends (hooks.c). */
+typedef struct inbound_only {
+    jobs *j;
+    const backend_ops *ops;
+    backend *be;
+    char why[128];               /* the setting that turned it on */
+} inbound_only;
+
+/* One webhook route and the instance that answers it. */
+typedef struct mounted_hook {
+    const backend_ops *ops;
+    backend *be;
+    const backend_webhook *wh;
+    const char *enabled_by;      /* NULL: the sending backend's own route */
+} mounted_hook;
+
 struct jobs {
     const config *cfg;
     store *st;
@@ -25,7 +44,22 @@ struct jobs {
     reporter *reporter;
     pthread_mutex_t stats_lock;
     jobs_stats stats;
+    inbound_only sources[JOBS_MAX_SOURCES];
+    int n_sources;
+    backend_webhook hooks[JOBS_MAX_HOOKS];       /* what jobs_webhooks hands out */
+    mounted_hook mounted[JOBS_MAX_HOOKS];        /* the same index: who answers */
+    int n_hooks;
+    char sending_label[48];                      /* "FAX_BACKEND=<name>" */
 };
+
+/* jobs.c: stores a received fax as coming from backend_name */
+int jobs_receive_as(jobs *j, const char *backend_name, const inbound_delivery *d, char *inbound_id, char *err,
+                    size_t errlen);
+
+/* hooks.c: mounts the sending backend's webhooks and starts the inbound-only sources;
+ * 0, or -1 with err (a source whose settings are wrong stops the start). */
+int jobs_hooks_start(jobs *j, char *err, size_t errlen);
+void jobs_hooks_stop(jobs *j);
 
 /* attempt.c: one attempt of a claimed job (the pool's run callback) */
 void jobs_run_attempt(jobs *j, const char *id);

@@ -352,3 +352,91 @@ def test_asterisk_hand_off_without_a_secret_is_403_naming_it(server):
                  ASTERISK_AMI_PASSWORD="x")
     r = _post(srv, "/_internal/asterisk/inbound", b'{"tiff_path":"/x.tif","uniqueid":"1.1"}')
     assert r.status_code == 403 and "ASTERISK_INBOUND_SECRET" in r.json()["detail"], r.text
+
+
+# ---------------------------------------------------------------------------
+# 5. Inbound does not depend on the sending backend
+# ---------------------------------------------------------------------------
+
+IN_SECRET = "asterisk-inbound-secret-0123456789"
+
+
+def _fax_tiff(tmp_path, cli_env):
+    src = tmp_path / "inbound.txt"
+    src.write_text("An inbound fax\nreceived on Asterisk while Phaxio sends\n")
+    out = tmp_path / "in.tif"
+    code, o, e = run_cli(["convert", str(src), str(out)], cli_env)
+    assert code == 0, o + e
+    return out.read_bytes()
+
+
+def test_send_through_phaxio_receive_on_asterisk(server, tmp_path, cli_env):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    env = dotenv(PHAXIO_GUIDE_ENV, key="k", secret="s", public="https://fax.example.com")
+    env.update(FAX_BACKEND="phaxio", PHAXIO_CALLBACK_TOKEN="webhook-token", INBOUND_ENABLED="true",
+               ASTERISK_INBOUND_SECRET=IN_SECRET, ASTERISK_SPOOL_DIR=str(spool))
+    srv = server(**env)
+    key = env["API_KEY"]
+    assert "/_internal/asterisk/inbound served by sip although FAX_BACKEND=phaxio" in srv.stderr_text()
+    listing = srv.get("/admin/inbound/callbacks", key=key)
+    assert listing.status_code == 200, listing.text
+    cbs = {c["path"]: c for c in listing.json()["callbacks"]}
+    ast = cbs["/_internal/asterisk/inbound"]
+    assert ast["backend"] == "sip" and ast["kind"] == "inbound" and ast["active"] is True, ast
+    assert ast["sending_backend"] is False and "ASTERISK_INBOUND_SECRET" in ast["enabled_by"], ast
+    assert cbs["/phaxio-callback"]["kind"] == "status" and cbs["/phaxio-callback"]["enabled_by"] == "FAX_BACKEND=phaxio"
+    assert cbs["/phaxio-inbound"]["sending_backend"] is True
+    assert srv.get("/admin/inbound/callbacks").status_code == 401
+
+    rx = spool / "rx-1700000001.7.tif"
+    rx.write_bytes(_fax_tiff(tmp_path, cli_env))
+    form = {"tiff_path": str(rx), "from": "+15551230000", "to": "+15559870000", "uniqueid": "1700000001.7"}
+    r = srv.session.post(srv.url + "/_internal/asterisk/inbound", data=form, timeout=30,
+                         headers={"X-Internal-Secret": "wrong-secret-0123456789"})
+    assert r.status_code == 401
+    r = srv.session.post(srv.url + "/_internal/asterisk/inbound", data=form, timeout=30,
+                         headers={"X-Internal-Secret": IN_SECRET})
+    assert r.status_code == 200, r.text
+    fax = srv.get(f"/inbound/{r.json()['inbound_id']}", key=key).json()
+    assert fax["backend"] == "sip" and fax["pages"] == 1, fax
+
+
+def test_inbound_source_gated_by_inbound_enabled(server):
+    srv = server(FAX_BACKEND="loopback", INBOUND_ENABLED="false", ASTERISK_INBOUND_SECRET=IN_SECRET,
+                 API_KEY=ADMIN)
+    r = srv.session.post(srv.url + "/_internal/asterisk/inbound", data={"tiff_path": "/x", "uniqueid": "1.1"},
+                         headers={"X-Internal-Secret": IN_SECRET}, timeout=30)
+    assert r.status_code == 404 and "INBOUND_ENABLED" in r.json()["detail"], r.text
+    cb = srv.get("/admin/inbound/callbacks", key=ADMIN).json()
+    assert cb["inbound_enabled"] is False
+    assert [c["active"] for c in cb["callbacks"] if c["path"] == "/_internal/asterisk/inbound"] == [False]
+
+
+def test_sinch_inbound_while_loopback_sends(server):
+    srv = server(FAX_BACKEND="loopback", SINCH_INBOUND_BASIC_USER="u", SINCH_INBOUND_BASIC_PASS="p",
+                 API_KEY=ADMIN)
+    assert _post(srv, "/sinch-inbound", _sinch_incoming()).status_code == 401
+    r = _post(srv, "/sinch-inbound", _sinch_incoming(), auth=("u", "p"))
+    assert r.status_code == 200, r.text
+    assert srv.get(f"/inbound/{r.json()['inbound_id']}", key=ADMIN).json()["backend"] == "sinch"
+    # its status route is not served: nothing of Sinch sends here
+    assert _post(srv, "/sinch-callback", b"{}", auth=("u", "p")).status_code == 404
+
+
+def test_pbx_result_hook_for_a_job_not_in_flight_is_409_with_its_state(server):
+    srv = server(FAX_BACKEND="freeswitch", FREESWITCH_ESL_HOST="127.0.0.1", FREESWITCH_ESL_PORT="9",
+                 FREESWITCH_INBOUND_SECRET=IN_SECRET, FAX_DISABLED="true", API_KEY=ADMIN)
+    job = create_job(srv, key=ADMIN, content=PDF, filename="d.pdf", content_type="application/pdf")
+    before = get_job(srv, job["id"], key=ADMIN)
+    hdr = {"X-Internal-Secret": IN_SECRET}
+    r = _post(srv, "/_internal/freeswitch/outbound_result",
+              json.dumps({"job_id": job["id"], "fax_success": "1", "fax_document_transferred_pages": "1"}).encode(),
+              hdr)
+    assert r.status_code == 409, r.text
+    assert r.json()["status"] == "queued" and "not in flight" in r.json()["detail"], r.text
+    after = get_job(srv, job["id"], key=ADMIN)
+    assert after["status"] == "queued" and after["updated_at"] == before["updated_at"]
+    r = _post(srv, "/_internal/freeswitch/outbound_result",
+              json.dumps({"job_id": "0" * 32, "fax_success": "1"}).encode(), hdr)
+    assert r.status_code == 404, r.text

@@ -265,7 +265,7 @@ def test_hook_success_then_event_updates_once(fs, peer, secret_var):
     assert again["updated_at"] == done["updated_at"] and again["status"] == "SUCCESS", (done, again)
     # a replayed hook changes nothing either
     r = _hook(srv, {"job_id": job["id"], "fax_status": "1", "uuid": call.uuid})
-    assert r.status_code == 200 and r.json()["applied"] is False, r.text
+    assert r.status_code == 409 and r.json()["applied"] is False and r.json()["status"] == "SUCCESS", r.text
     assert "dropped" not in srv.stderr_text() and "not applied" not in srv.stderr_text()
 
 
@@ -283,7 +283,7 @@ def test_hook_failure_and_event_first(fs, peer):
     ok, _ = _done(srv, job2["id"])
     assert ok["status"] == "SUCCESS"
     r = _hook(srv, {"job_id": job2["id"], "fax_status": "0", "uuid": call2.uuid})
-    assert r.status_code == 200 and r.json()["applied"] is False, r.text
+    assert r.status_code == 409 and r.json()["status"] == "SUCCESS" and "not in flight" in r.json()["detail"], r.text
     assert get_job(srv, job2["id"], key=ADMIN)["updated_at"] == ok["updated_at"]
 
 
