@@ -171,10 +171,25 @@ static void conn_drain(http_guard *g, http_conn *c)
     }
 }
 
-/* Called with the lock held; the lock is released during the hand-off. */
+/* Called with the lock held; the lock is released during the hand-off. A chunked
+ * request goes through a relay (relay.c) so its body's framing is checked too. */
 static void conn_hand_off(http_guard *g, http_conn *c, const http_head_info *info)
 {
     epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (info->chunked) {
+        int mhd_fd;
+        if (guard_relay_start(c->fd, info->head_len, g->opts.head_timeout_s, &mhd_fd) != 0) {
+            log_warn("http: cannot start a relay for a chunked request from %s", c->ip);
+            char answer[512];
+            size_t n = guard_format_error(answer, sizeof answer, 503,
+                                          "The server cannot take a chunked body right now; try again shortly");
+            ssize_t w = send(c->fd, answer, n, MSG_NOSIGNAL);
+            (void)w;
+            conn_close(g, c);
+            return;
+        }
+        c->fd = mhd_fd;          /* the relay owns the client's socket now */
+    }
     c->phase = (info->chunked || info->content_length > 0) ? CONN_BODY : CONN_WORK;
     c->phase_ms = mono_ms();
     int fd = c->fd;
