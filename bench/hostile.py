@@ -26,6 +26,9 @@ import threading
 import time
 
 
+FAILURES = []                        # (seconds, what came back) of failed probes
+
+
 def fresh_health(port, source, timeout=5.0):
     """GET /health on a new connection from source; seconds, or None on failure."""
     t0 = time.monotonic()
@@ -40,8 +43,10 @@ def fresh_health(port, source, timeout=5.0):
             data += chunk
         s.close()
         if not data.startswith(b"HTTP/1.1 200"):
+            FAILURES.append((round(time.monotonic() - t0, 3), data[:120]))
             return None
-    except OSError:
+    except OSError as e:
+        FAILURES.append((round(time.monotonic() - t0, 3), repr(e)))
         return None
     return time.monotonic() - t0
 
@@ -222,6 +227,8 @@ def main():
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     res = readers(args) if args.scenario == "readers" else slowbody(args)
+    if FAILURES:
+        res["health_failures"] = FAILURES[:10]
     print(json.dumps(res) if args.json else res)
 
 

@@ -333,17 +333,21 @@ static void accept_one(http_guard *g, int fd, const struct sockaddr_storage *sa,
         if (strcmp(d->ip, c->ip) == 0)
             same++;
     }
+    /* decided before the newcomer is on the list, so it is never its own victim */
+    bool per_ip_full = g->opts.max_per_ip > 0 && same >= g->opts.max_per_ip;
+    bool all_busy = !per_ip_full && g->opts.max_connections > 0 && total >= g->opts.max_connections &&
+                    !evict_one(g);
     conn_link(g, c);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         conn_unlink(g, c);
         close(fd);
         free(c);
-    } else if (g->opts.max_per_ip > 0 && same >= g->opts.max_per_ip) {
+    } else if (per_ip_full) {
         g->refused_per_ip++;     /* logged by sweep */
         str_copy(g->refused_ip, sizeof g->refused_ip, c->ip);
         conn_answer(g, c, 429, "Too many connections from your address");
-    } else if (g->opts.max_connections > 0 && total >= g->opts.max_connections && !evict_one(g)) {
+    } else if (all_busy) {
         log_warn("http: %d connections open, all busy; answered 503 to %s", total, c->ip);
         conn_answer(g, c, 503, "The server is at its connection limit; try again shortly");
     } else {
