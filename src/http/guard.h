@@ -47,6 +47,11 @@ void guard_body_done(http_guard *g, http_conn *c);
 /* Counts received body bytes for the minimum body rate. */
 void guard_body_bytes(http_conn *c, size_t n);
 
+/* relay.c: a thread passes a chunked request from client_fd through a socket pair,
+ * checking the body's framing; *mhd_fd is the end for libmicrohttpd. The thread
+ * owns client_fd from then on. Returns 0, or -1 (nothing started, client_fd kept). */
+int guard_relay_start(int client_fd, size_t head_len, int io_timeout_s, int *mhd_fd);
+
 /* "HTTP/1.1 <status> ..." with {"detail": msg} and Connection: close, for answers
  * written straight to a socket. Returns its length (0 if it did not fit). */
 size_t guard_format_error(char *out, size_t outlen, int status, const char *msg);
