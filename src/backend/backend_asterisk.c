@@ -758,11 +758,11 @@ static void diag_trunk(backend *b, json_t *trunk, json_t *advice)
     free_list_reply(r);
 }
 
-static int sip_diagnose(backend *b, char *report, size_t len)
+static int sip_diagnose(backend *b, json_t *o)
 {
     char detail[320];
     ami_state st = ami_client_state(b->ami, detail, sizeof detail);
-    json_t *o = json_object(), *ami = json_object(), *advice = json_array();
+    json_t *ami = json_object(), *advice = json_array();
     json_object_set_new(ami, "host", json_string(b->t.ami_host));
     json_object_set_new(ami, "port", json_integer(b->t.ami_port));
     json_object_set_new(ami, "user", json_string(b->t.ami_user));
@@ -813,10 +813,6 @@ static int sip_diagnose(backend *b, char *report, size_t len)
         json_object_set_new(o, "trunk", trunk);
     }
     json_object_set_new(o, "advice", advice);
-    char *txt = json_dumps(o, JSON_COMPACT);
-    str_copy(report, len, txt ? txt : "{}");
-    free(txt);
-    json_decref(o);
     return ok ? 0 : -1;
 }
 

@@ -496,9 +496,8 @@ static int phx_check(backend *b, char *msg, size_t msglen)
     return rc;
 }
 
-static int phx_diagnose(backend *b, char *report_out, size_t len)
+static int phx_diagnose(backend *b, json_t *o)
 {
-    json_t *o = json_object();
     int rc = -1;
     json_object_set_new(o, "api_url", json_string(b->api_url));
     if (!b->api_key[0] || !b->api_secret[0]) {
@@ -536,10 +535,6 @@ static int phx_diagnose(backend *b, char *report_out, size_t len)
         json_object_set_new(o, "config", json_string(msg));
         rc = -1;
     }
-    char *s = json_dumps(o, JSON_COMPACT);
-    str_copy(report_out, len, s ? s : "{}");
-    free(s);
-    json_decref(o);
     return rc;
 }
 

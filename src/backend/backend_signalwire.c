@@ -411,9 +411,8 @@ static int sw_resume(backend *b, const backend_job *job)
 
 /* ---- diagnostics ---- */
 
-static int sw_diagnose(backend *b, char *out, size_t len)
+static int sw_diagnose(backend *b, json_t *o)
 {
-    json_t *o = json_object();
     char msg[600];
     int ret = -1;
     json_object_set_new(o, "space_url", json_string(b->space_url));
@@ -454,10 +453,6 @@ static int sw_diagnose(backend *b, char *out, size_t len)
         cloud_http_res_free(&rs);
         sb_free(&url);
     }
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (!text || str_copy(out, len, text)) str_copy(out, len, "{\"detail\":\"report too long\"}");
-    free(text);
-    json_decref(o);
     return ret;
 }
 

@@ -611,9 +611,8 @@ static int sinch_resume(backend *b, const backend_job *job)
 
 /* ---- diagnostics: a real authenticated call ---- */
 
-static int sinch_diagnose(backend *b, char *report_out, size_t len)
+static int sinch_diagnose(backend *b, json_t *o)
 {
-    json_t *o = json_object();
     char msg[600], err[300] = "";
     int ret = -1;
     json_object_set_new(o, "auth_method", json_string(b->oauth ? "oauth" : "basic"));
@@ -670,10 +669,6 @@ static int sinch_diagnose(backend *b, char *report_out, size_t len)
         cloud_http_res_free(&rs);
         sb_free(&url);
     }
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (!text || str_copy(report_out, len, text)) str_copy(report_out, len, "{\"detail\":\"report too long\"}");
-    free(text);
-    json_decref(o);
     return ret;
 }
 

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,12 +145,12 @@ int cli_doctor(int argc, char **argv)
     str_fmt(buf, sizeof buf, "%s: %s", ops->name, msg[0] ? msg : (ready == 0 ? "ready" : "not ready"));
     line(ready == 0, "backend", buf);
     if (ops->diagnose) {
-        char *report = calloc(1, 8192);
-        if (report) {
-            int d = ops->diagnose(be, report, 8192);
-            line(d == 0, "diagnostics", report);
-            free(report);
-        }
+        json_t *report = json_object();
+        int d = ops->diagnose(be, report);
+        char *text = json_dumps(report, JSON_COMPACT);
+        line(d == 0, "diagnostics", text ? text : "{}");
+        free(text);
+        json_decref(report);
     }
     ops->destroy(be);
     curl_global_cleanup();
