@@ -75,7 +75,8 @@ static long rss_bytes(void)
 
 static void metrics(http_request *req, http_response *res)
 {
-    (void)req;
+    principal who;
+    if (g_api.cfg->metrics_require_key && api_require_key(req, res, &who)) return;
     strbuf sb;
     sb_init(&sb);
     api_metrics_http(&sb);
