@@ -140,7 +140,9 @@ int cloud_write_temp(const char *data_dir, const void *data, size_t len, char *p
         p += w;
         left -= (size_t)w;
     }
-    if (close(fd) != 0) {
+    bool bad = fsync(fd) != 0;
+    if (close(fd) != 0) bad = true;
+    if (bad) {
         str_fmt(err, errlen, "could not write the received fax: %s", strerror(errno));
         unlink(path);
         return -1;
