@@ -418,41 +418,27 @@ static int sw_diagnose(backend *b, json_t *o)
     json_object_set_new(o, "space_url", json_string(b->space_url));
     json_object_set_new(o, "webhook_key", json_string(b->signing_key[0] ? "signing_key" : "api_token"));
     if (config_problem(b, msg, sizeof msg)) {
-        json_object_set_new(o, "credentials", json_string("missing"));
-        json_object_set_new(o, "detail", json_string(msg));
-    } else {
-        strbuf url;
-        sb_init(&url);
-        faxes_url(b, &url);
-        sb_puts(&url, "?PageSize=1");
-        cloud_http_req rq = { .method = "GET", .url = url.data, .timeout_s = 20 };
-        cloud_http_res rs;
-        if (sw_call(b, &rq, &rs)) {
-            json_object_set_new(o, "credentials", json_string("unknown"));
-            json_object_set_new(o, "api_reachable", json_boolean(false));
-            str_fmt(msg, sizeof msg, "could not reach %s: %s", b->space_url, rs.error);
-            json_object_set_new(o, "detail", json_string(msg));
-        } else {
-            json_object_set_new(o, "api_reachable", json_boolean(true));
-            json_object_set_new(o, "http_status", json_integer(rs.status));
-            if (rs.status == 200) {
-                json_object_set_new(o, "credentials", json_string("ok"));
-                ret = 0;
-            } else {
-                char detail[300];
-                sw_error_text(rs.body.data, rs.body.len, detail, sizeof detail, NULL);
-                bool rejected = rs.status == 401 || rs.status == 403;
-                json_object_set_new(o, "credentials", json_string(rejected ? "rejected" : "unknown"));
-                str_fmt(msg, sizeof msg, "GET .../Faxes answered HTTP %ld%s%s%s", rs.status, detail[0] ? ": " : "",
-                        detail,
-                        rejected ? " (check SIGNALWIRE_PROJECT_ID / SIGNALWIRE_API_TOKEN and the token's Fax scope)"
-                        : rs.status == 404 ? " (check SIGNALWIRE_SPACE_URL / SIGNALWIRE_PROJECT_ID)" : "");
-                json_object_set_new(o, "detail", json_string(msg));
-            }
-        }
-        cloud_http_res_free(&rs);
-        sb_free(&url);
+        cloud_diag_missing(o, msg);
+        return -1;
     }
+    strbuf url;
+    sb_init(&url);
+    faxes_url(b, &url);
+    sb_puts(&url, "?PageSize=1");
+    cloud_http_req rq = { .method = "GET", .url = url.data, .timeout_s = 20 };
+    cloud_http_res rs;
+    if (sw_call(b, &rq, &rs)) {
+        cloud_diag_unreachable(o, b->space_url, rs.error);
+    } else {
+        char complaint[300];
+        sw_error_text(rs.body.data, rs.body.len, complaint, sizeof complaint, NULL);
+        if (cloud_diag_answer(o, &rs, "GET .../Faxes", complaint,
+                              "check SIGNALWIRE_PROJECT_ID / SIGNALWIRE_API_TOKEN and the token's Fax scope",
+                              "check SIGNALWIRE_SPACE_URL / SIGNALWIRE_PROJECT_ID"))
+            ret = 0;
+    }
+    cloud_http_res_free(&rs);
+    sb_free(&url);
     return ret;
 }
 
