@@ -292,7 +292,7 @@ static int mime_field(curl_mime *m, const char *name, const char *value)
     return 0;
 }
 
-/* POST /faxes fields (PROTOCOLS.md §1.2): to, content_url or file, callback_url,
+/* POST /faxes fields (docs/internals/protocols.md §1.2): to, content_url or file, callback_url,
  * header_text (≤ 50 chars), caller_id, and the tags that let us find the fax again. */
 static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job)
 {

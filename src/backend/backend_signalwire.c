@@ -2,7 +2,7 @@
  * Compatibility ("LaML", Twilio-style) REST API, which fetches the PDF from our
  * tokenized URL (MediaUrl) and reports to /signalwire-callback (StatusCallback),
  * signed Twilio-style in X-SignalWire-Signature. A late or lost callback is made up
- * for by polling the fax (resume). PROTOCOLS.md §3.
+ * for by polling the fax (resume). docs/internals/protocols.md §3.
  *
  * Settings (read once in create):
  *   SIGNALWIRE_SPACE_URL            example.signalwire.com (https:// is added) or a full URL

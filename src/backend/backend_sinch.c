@@ -3,7 +3,7 @@
  * back as a FAX_COMPLETED webhook to /sinch-callback, or — when that is late or lost —
  * from polling the fax (resume). Inbound faxes arrive as INCOMING_FAX webhooks on
  * /sinch-inbound. Sinch does not sign fax webhooks: they are authenticated only by the
- * HTTP Basic credentials we embed in the callback URL (PROTOCOLS.md §2.4).
+ * HTTP Basic credentials we embed in the callback URL (docs/internals/protocols.md §2.4).
  *
  * Settings (read once in create):
  *   SINCH_PROJECT_ID                 project (required)

@@ -1,5 +1,5 @@
 /* signalwire_parse.c — pure parsers and status mapping for SignalWire's Compatibility
- * fax API (see signalwire_parse.h). Sources: PROTOCOLS.md §3 (resource fields,
+ * fax API (see signalwire_parse.h). Sources: docs/internals/protocols.md §3 (resource fields,
  * statuses, StatusCallback parameters); error codes are the Twilio-compatible ones
  * SignalWire returns (e.g. 11200 HTTP retrieval failure, 21211 invalid To).
  * Fuzzed by fuzz/fuzz_signalwire.c. */

@@ -1,7 +1,7 @@
 /* sinch_parse.c — pure parsers and mappings for the Sinch Fax API v3 (see
  * sinch_parse.h). Sources: Sinch's "Fax API 3.0" OpenAPI (webhooks incomingFax /
  * faxCompleted, schemas Fax, FaxStatus, ErrorType, CallError, FaxError,
- * DocumentConversionError, Error); PROTOCOLS.md §2. Fuzzed by fuzz/fuzz_sinch.c. */
+ * DocumentConversionError, Error); docs/internals/protocols.md §2. Fuzzed by fuzz/fuzz_sinch.c. */
 #include "backend/sinch_parse.h"
 
 #include <jansson.h>
