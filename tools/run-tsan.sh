@@ -14,4 +14,8 @@ echo "== unit tests under ThreadSanitizer ($tsan)"
 meson test -C "$tsan" --suite unit --print-errorlogs --timeout-multiplier 3
 
 echo "== black-box API tests under ThreadSanitizer ($tsan)"
-FAXBOT_BIN="$root/$tsan/faxbot" FAXBOT_SANITIZED=1 $py -m pytest -q -n 4 -p no:cacheprovider tests/api
+# test_heavy_list_readers_do_not_stall_health counts /health probes answered in 5 s
+# of wall time; ThreadSanitizer's slowdown makes that count a measure of TSan, not of
+# the gateway (the plain and ASan runs keep it).
+FAXBOT_BIN="$root/$tsan/faxbot" FAXBOT_SANITIZED=1 $py -m pytest -q -n 4 -p no:cacheprovider tests/api \
+    --deselect tests/api/test_hostile_http.py::test_heavy_list_readers_do_not_stall_health
