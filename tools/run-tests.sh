@@ -13,6 +13,9 @@ py=/usr/bin/python3
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+echo "== includes point down the floors (tools/check-floors.sh)"
+./tools/check-floors.sh
+
 echo "== unit tests ($build)"
 meson test -C "$build" --suite unit --print-errorlogs
 

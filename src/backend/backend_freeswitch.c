@@ -689,9 +689,8 @@ static void status_field(const char *text, const char *key, char *out, size_t ou
     }
 }
 
-static int fs_diagnose(backend *b, char *report, size_t reportlen)
+static int fs_diagnose(backend *b, json_t *o)
 {
-    json_t *o = json_object();
     char detail[256], err[256];
     esl_state st = esl_client_state(b->esl, detail, sizeof detail, NULL);
     json_object_set_new(o, "esl_address", json_sprintf("%s:%ld", b->host, b->port));
@@ -753,10 +752,6 @@ static int fs_diagnose(backend *b, char *report, size_t reportlen)
     pthread_mutex_lock(&b->mu);
     json_object_set_new(o, "calls_open", json_integer(b->n_calls));
     pthread_mutex_unlock(&b->mu);
-    char *text = json_dumps(o, JSON_COMPACT);
-    str_copy(report, reportlen, text ? text : "{}");
-    free(text);
-    json_decref(o);
     return rc;
 }
 

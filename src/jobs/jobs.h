@@ -59,8 +59,10 @@ typedef struct jobs_hook_info {
     const char *enabled_by;      /* why it is mounted: "FAX_BACKEND=phaxio", "ASTERISK_INBOUND_SECRET is set" */
 } jobs_hook_info;
 int jobs_hooks_list(const jobs *j, jobs_hook_info *out, int max);
-/* Deep diagnostics of the backend (real round trips): JSON text in report. */
-int jobs_backend_diagnose(jobs *j, char *report, size_t len);
+/* Deep diagnostics of the backend (real round trips): findings set in the JSON
+ * object report. 0 if all good. */
+struct json_t;
+int jobs_backend_diagnose(jobs *j, struct json_t *report);
 
 /* Readiness of the backend. */
 int jobs_backend_check(jobs *j, char *msg, size_t msglen);
