@@ -47,6 +47,27 @@ const ami_preset *ami_preset_find(const char *name)
     return NULL;
 }
 
+int ami_sip_server_split(const char *in, char *host, size_t hostlen, int *port)
+{
+    *port = 0;
+    const char *colon = strrchr(in, ':');
+    if (!colon || strchr(in, ':') != colon) return str_copy(host, hostlen, in) ? -1 : 0;
+    char *end = NULL;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || p < 1 || p > 65535) return -1;
+    if ((size_t)(colon - in) >= hostlen) return -1;
+    memcpy(host, in, (size_t)(colon - in));
+    host[colon - in] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+const char *ami_caller_id_name(const ami_preset *p, const char *configured)
+{
+    if (configured && *configured) return configured;
+    return p && !strcmp(p->name, "twilio") ? "Asterisk PBX" : "";
+}
+
 const char *ami_preset_names(void)
 {
     return "generic, twilio, telnyx, bandwidth, flowroute";
@@ -187,10 +208,27 @@ static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *
 static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
 {
     const ami_preset *p = t->preset;
-    if (env_str("SIP_SERVER", p->default_server, t->server, sizeof t->server, err, errlen) ||
-        want("SIP_SERVER", t->server, HOST_CHARS, HOST_WHAT, err, errlen))
+    char server[256];
+    int server_port = 0;
+    if (env_str("SIP_SERVER", p->default_server, server, sizeof server, err, errlen)) return -1;
+    if (ami_sip_server_split(server, t->server, sizeof t->server, &server_port)) {
+        str_fmt(err, errlen, "SIP_SERVER must be a host or host:port with a port from 1 to 65535 (got '%s')", server);
         return -1;
-    if (env_int("SIP_PORT", 5060, 1, 65535, &t->port, err, errlen)) return -1;
+    }
+    if (want("SIP_SERVER", t->server, HOST_CHARS, HOST_WHAT, err, errlen)) return -1;
+    if (env_int("SIP_PORT", server_port ? server_port : 5060, 1, 65535, &t->port, err, errlen)) return -1;
+    if (server_port && t->port != server_port) {
+        str_fmt(err, errlen, "SIP_SERVER says port %d but SIP_PORT says %d: give the port once", server_port, t->port);
+        return -1;
+    }
+    char cid_name[64];
+    if (env_str("SIP_CALLER_ID_NAME", "", cid_name, sizeof cid_name, err, errlen)) return -1;
+    for (const char *c = cid_name; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) {
+            str_fmt(err, errlen, "SIP_CALLER_ID_NAME may not contain quotes, backslashes or control characters");
+            return -1;
+        }
+    str_copy(t->caller_id_name, sizeof t->caller_id_name, ami_caller_id_name(p, cid_name));
     if (env_str("SIP_USERNAME", "", t->username, sizeof t->username, err, errlen) ||
         want("SIP_USERNAME", t->username, "._+@-", "letters, digits and . _ + @ -", err, errlen))
         return -1;
@@ -309,7 +347,8 @@ static void render_pjsip(const ami_trunk *t, strbuf *sb)
     if (has_auth(t)) sb_appendf(sb, "outbound_auth = %s-auth\n", AMI_TRUNK_ENDPOINT);
     if (t->from_user[0]) {
         sb_appendf(sb, "from_user = %s\n", t->from_user);
-        sb_appendf(sb, "callerid = <%s>\n", t->from_user);
+        if (t->caller_id_name[0]) sb_appendf(sb, "callerid = \"%s\" <%s>\n", t->caller_id_name, t->from_user);
+        else sb_appendf(sb, "callerid = <%s>\n", t->from_user);
     }
     sb_appendf(sb, "from_domain = %s\n", from_domain);
     if (!strcmp(p->name, "twilio")) sb_appendf(sb, "send_pai = yes\n");

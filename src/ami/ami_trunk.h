@@ -16,7 +16,8 @@
  *   ASTERISK_GATEWAY_URL     how Asterisk reaches this gateway (default PUBLIC_API_URL,
  *                            else http://127.0.0.1:<listen port>)
  *   SIP_TRUNK_PRESET (generic) generic|twilio|telnyx|bandwidth|flowroute
- *   SIP_SERVER SIP_PORT (5060) SIP_USERNAME SIP_PASSWORD SIP_FROM_USER SIP_FROM_DOMAIN
+ *   SIP_SERVER (host or host:port) SIP_PORT (5060) SIP_USERNAME SIP_PASSWORD SIP_FROM_USER SIP_FROM_DOMAIN
+ *   SIP_CALLER_ID_NAME (display name of the caller ID; twilio preset default "Asterisk PBX")
  *   SIP_TECH_PREFIX (Flowroute IP auth) SIP_IDENTIFY_MATCH (extra source IPs/CIDRs of the
  *   trunk, comma separated) SIP_BIND (0.0.0.0:5060)
  *   FAX_LOCAL_STATION_ID FAX_HEADER (from the shared config) */
@@ -70,6 +71,7 @@ typedef struct ami_trunk {
     char username[128];
     char password[128];
     char from_user[64];
+    char caller_id_name[64];     /* SIP_CALLER_ID_NAME (twilio: "Asterisk PBX" unless set) */
     char from_domain[256];
     char tech_prefix[16];
     char identify_match[512];
@@ -77,6 +79,12 @@ typedef struct ami_trunk {
 } ami_trunk;
 
 const ami_preset *ami_preset_find(const char *name);
+/* SIP_SERVER as Faxbot's template wrote it: "host" or "host:port". Fills host and
+ * *port (0 when no port is given); -1 if the port part is not 1..65535. */
+int ami_sip_server_split(const char *in, char *host, size_t hostlen, int *port);
+/* The caller ID display name: SIP_CALLER_ID_NAME, or for the twilio preset "Asterisk PBX"
+ * (the form Twilio's Asterisk note shows); "" for none. */
+const char *ami_caller_id_name(const ami_preset *p, const char *configured);
 /* "generic, twilio, telnyx, bandwidth, flowroute" */
 const char *ami_preset_names(void);
 

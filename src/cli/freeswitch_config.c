@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ami/ami_trunk.h"
 #include "config/config.h"
 #include "esl/esl_fax.h"
 #include "util/util.h"
@@ -28,6 +29,9 @@ typedef struct fs_settings {
     char gateway[80];
     char sip_server[256], sip_user[128], sip_pass[256], from_user[128], from_domain[256], transport[8];
     char caller_id[32];
+    char caller_id_name[64];     /* SIP_CALLER_ID_NAME (twilio preset: "Asterisk PBX" unless set) */
+    char sip_host[256];          /* SIP_SERVER without its :port (realm, from-domain) */
+    const ami_preset *preset;    /* SIP_TRUNK_PRESET: registration, T.38 stance */
     bool t38, ecm;
     char spool[1024];
     char esl_listen[64], esl_pass[256], esl_acl[64];
@@ -97,7 +101,13 @@ static int load(fs_settings *s, char *err, size_t errlen)
     memset(s, 0, sizeof *s);
     config cfg;
     if (config_load(&cfg, err, errlen)) return -1;
-    char secret_ast[256];
+    char secret_ast[256], preset[32], cid_name[64];
+    if (config_env_str("SIP_TRUNK_PRESET", "generic", preset, sizeof preset, err, errlen)) return -1;
+    s->preset = ami_preset_find(preset);
+    if (!s->preset) {
+        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is not known; choose one of: %s", preset, ami_preset_names());
+        return -1;
+    }
     bool ok = config_env_str("FREESWITCH_GATEWAY_NAME", "gw_signalwire", s->gateway, sizeof s->gateway, err, errlen) == 0
               && config_env_str("SIP_SERVER", "", s->sip_server, sizeof s->sip_server, err, errlen) == 0
               && config_env_str("SIP_USERNAME", "", s->sip_user, sizeof s->sip_user, err, errlen) == 0
@@ -106,7 +116,8 @@ static int load(fs_settings *s, char *err, size_t errlen)
               && config_env_str("SIP_FROM_DOMAIN", "", s->from_domain, sizeof s->from_domain, err, errlen) == 0
               && config_env_str("SIP_TRANSPORT", "udp", s->transport, sizeof s->transport, err, errlen) == 0
               && config_env_str("FREESWITCH_CALLER_ID_NUMBER", "", s->caller_id, sizeof s->caller_id, err, errlen) == 0
-              && config_env_bool("FREESWITCH_T38_ENABLE", true, &s->t38, err, errlen) == 0
+              && config_env_str("SIP_CALLER_ID_NAME", "", cid_name, sizeof cid_name, err, errlen) == 0
+              && config_env_bool("FREESWITCH_T38_ENABLE", s->preset->t38, &s->t38, err, errlen) == 0
               && config_env_bool("FREESWITCH_FAX_ECM", true, &s->ecm, err, errlen) == 0
               && config_env_str("FREESWITCH_SPOOL_DIR", "/var/spool/freeswitch/fax", s->spool, sizeof s->spool, err, errlen) == 0
               && config_env_str("FREESWITCH_ESL_LISTEN_IP", "127.0.0.1", s->esl_listen, sizeof s->esl_listen, err, errlen) == 0
@@ -126,15 +137,25 @@ static int load(fs_settings *s, char *err, size_t errlen)
         str_fmt(err, errlen, "FREESWITCH_GATEWAY_NAME may only hold letters, digits, '_', '.' and '-'");
         return -1;
     }
+    if (!s->sip_server[0] && s->preset->default_server[0])
+        str_copy(s->sip_server, sizeof s->sip_server, s->preset->default_server);
     if (!s->sip_server[0]) {
         str_fmt(err, errlen, "SIP_SERVER is not set: the host (and :port) of your SIP trunk provider");
         return -1;
     }
+    int sip_port = 0;
+    if (ami_sip_server_split(s->sip_server, s->sip_host, sizeof s->sip_host, &sip_port)) {
+        str_fmt(err, errlen, "SIP_SERVER must be a host or host:port with a port from 1 to 65535");
+        return -1;
+    }
+    if (!s->caller_id[0] && s->from_user[0] && esl_is_number(s->from_user))
+        str_copy(s->caller_id, sizeof s->caller_id, s->from_user);
+    str_copy(s->caller_id_name, sizeof s->caller_id_name, ami_caller_id_name(s->preset, cid_name));
     const struct { const char *name, *val; } texts[] = {
         {"SIP_SERVER", s->sip_server}, {"SIP_USERNAME", s->sip_user}, {"SIP_PASSWORD", s->sip_pass},
         {"SIP_FROM_USER", s->from_user}, {"SIP_FROM_DOMAIN", s->from_domain}, {"FREESWITCH_ESL_PASSWORD", s->esl_pass},
         {"FREESWITCH_ESL_LISTEN_IP", s->esl_listen}, {"FREESWITCH_ESL_ACL", s->esl_acl},
-        {"FAX_LOCAL_STATION_ID", s->station_id}, {"FAX_HEADER", s->header},
+        {"FAX_LOCAL_STATION_ID", s->station_id}, {"FAX_HEADER", s->header}, {"SIP_CALLER_ID_NAME", s->caller_id_name},
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         if (has_ctl(texts[i].val)) {
@@ -192,16 +213,18 @@ static char *render_gateway(const fs_settings *s)
 {
     strbuf sb;
     sb_init(&sb);
-    const char *kv[] = {"gw", s->gateway, "server", s->sip_server, "user", s->sip_user, "pass", s->sip_pass,
-                        "from_user", s->from_user[0] ? s->from_user : s->sip_user, "from_domain",
-                        s->from_domain[0] ? s->from_domain : s->sip_server, "transport", s->transport,
-                        "register", s->sip_user[0] ? "true" : "false", NULL};
+    bool reg = s->sip_user[0] && s->preset->registers;
+    const char *kv[] = {"gw", s->gateway, "server", s->sip_server, "realm", s->sip_host, "user", s->sip_user,
+                        "pass", s->sip_pass, "from_user", s->from_user[0] ? s->from_user : s->sip_user, "from_domain",
+                        s->from_domain[0] ? s->from_domain : s->sip_host, "transport", s->transport,
+                        "register", reg ? "true" : "false", "preset", s->preset->name, NULL};
     emit(&sb, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
               "<!-- Faxbot: the SIP trunk for faxes. Put in conf/sip_profiles/external/ (the profile needs\n"
-              "     t38-passthru=true for T.38). Generated by `faxbot freeswitch-config`; holds the SIP password. -->\n"
+              "     t38-passthru=true for T.38). Generated by `faxbot freeswitch-config` (SIP_TRUNK_PRESET={=preset});\n"
+              "     holds the SIP password. -->\n"
               "<include>\n"
               "  <gateway name=\"{=gw}\">\n"
-              "    <param name=\"realm\" value=\"{=server}\"/>\n"
+              "    <param name=\"realm\" value=\"{=realm}\"/>\n"
               "    <param name=\"proxy\" value=\"{=server}\"/>\n"
               "    <param name=\"register\" value=\"{=register}\"/>\n"
               "    <param name=\"register-transport\" value=\"{=transport}\"/>\n", kv);
@@ -215,11 +238,14 @@ static char *render_gateway(const fs_settings *s)
               "    <param name=\"retry-seconds\" value=\"30\"/>\n"
               "    <variables>\n", kv);
     const char *t38 = s->t38 ? "true" : "false";
-    const char *kv2[] = {"t38", t38, "ecm", s->ecm ? "true" : "false", "cid", s->caller_id, NULL};
+    const char *kv2[] = {"t38", t38, "ecm", s->ecm ? "true" : "false", "cid", s->caller_id, "cname",
+                         s->caller_id_name, NULL};
     emit(&sb, "      <variable name=\"fax_enable_t38\" value=\"{=t38}\" direction=\"outbound\"/>\n"
               "      <variable name=\"fax_use_ecm\" value=\"{=ecm}\" direction=\"outbound\"/>\n", kv2);
     if (s->caller_id[0])
         emit(&sb, "      <variable name=\"origination_caller_id_number\" value=\"{=cid}\" direction=\"outbound\"/>\n", kv2);
+    if (s->caller_id_name[0])
+        emit(&sb, "      <variable name=\"origination_caller_id_name\" value=\"{=cname}\" direction=\"outbound\"/>\n", kv2);
     if (s->secret[0]) {
         /* FreeSWITCH refuses a gateway variable holding "${" (switch_channel.c: "Invalid data
          * (${api_hangup_hook} contains a variable)"), so each reference is written $\'{name}:

@@ -440,3 +440,63 @@ def test_pbx_result_hook_for_a_job_not_in_flight_is_409_with_its_state(server):
     r = _post(srv, "/_internal/freeswitch/outbound_result",
               json.dumps({"job_id": "0" * 32, "fax_success": "1"}).encode(), hdr)
     assert r.status_code == 404, r.text
+
+
+# ---------------------------------------------------------------------------
+# 8. Trunk presets in both renderers; SIP_SERVER as host:port
+# ---------------------------------------------------------------------------
+
+SIP_GUIDE_ENV = """
+# Faxbot docs, "SIP/Asterisk setup" with a Twilio Elastic SIP trunk
+FAX_BACKEND=sip
+SIP_TRUNK_PRESET=twilio
+SIP_SERVER=acme.pstn.twilio.com:5060
+SIP_USERNAME=twuser
+SIP_PASSWORD=Tw-Pass-12345
+SIP_FROM_USER=+15551112222
+ASTERISK_AMI_PASSWORD=Ami-Pass-777
+ASTERISK_INBOUND_SECRET=asterisk-inbound-secret-0123456789
+"""
+
+
+def _render_cfg(cmd, tmp_path, cli_env, env):
+    out = tmp_path / cmd
+    code, o, e = run_cli([cmd, "--out", str(out)], dict(cli_env, **env))
+    assert code == 0, o + e
+    return out
+
+
+def test_asterisk_twilio_preset_host_port_and_caller_id_name(tmp_path, cli_env):
+    out = _render_cfg("asterisk-config", tmp_path, cli_env, dotenv(SIP_GUIDE_ENV))
+    pjsip = (out / "pjsip.conf").read_text()
+    assert "contact = sip:acme.pstn.twilio.com:5060" in pjsip, pjsip
+    assert 'callerid = "Asterisk PBX" <+15551112222>' in pjsip, pjsip
+    assert "type = registration" not in pjsip and "t38_udptl = no" in pjsip
+    env = dotenv(SIP_GUIDE_ENV)
+    env.update(SIP_SERVER="acme.pstn.twilio.com:5070", SIP_CALLER_ID_NAME="ACME Fax")
+    pjsip = (_render_cfg("asterisk-config", tmp_path / "b", cli_env, env) / "pjsip.conf").read_text()
+    assert "contact = sip:acme.pstn.twilio.com:5070" in pjsip and 'callerid = "ACME Fax" <+15551112222>' in pjsip
+    env["SIP_PORT"] = "5080"
+    code, o, e = run_cli(["asterisk-config", "--out", str(tmp_path / "c")], dict(cli_env, **env))
+    assert code != 0 and "SIP_PORT" in o + e and "SIP_SERVER" in o + e, o + e
+
+
+def test_freeswitch_renderer_honours_the_trunk_preset(tmp_path, cli_env):
+    env = dotenv(SIP_GUIDE_ENV)
+    env.update(FAX_BACKEND="freeswitch", PUBLIC_API_URL="http://10.0.0.5:8080")
+    gw = (_render_cfg("freeswitch-config", tmp_path, cli_env, env)
+          / "sip_profiles/external/faxbot_gateway.xml").read_text()
+    assert '<param name="register" value="false"/>' in gw, gw        # Twilio: no registration
+    assert 'name="fax_enable_t38" value="false"' in gw, gw            # Twilio: no T.38
+    assert '<param name="realm" value="acme.pstn.twilio.com"/>' in gw
+    assert '<param name="proxy" value="acme.pstn.twilio.com:5060"/>' in gw
+    assert 'name="origination_caller_id_name" value="Asterisk PBX"' in gw
+    assert 'name="origination_caller_id_number" value="+15551112222"' in gw
+    env.update(SIP_TRUNK_PRESET="generic", SIP_SERVER="sip.example.net")
+    gw = (_render_cfg("freeswitch-config", tmp_path / "g", cli_env, env)
+          / "sip_profiles/external/faxbot_gateway.xml").read_text()
+    assert '<param name="register" value="true"/>' in gw and 'name="fax_enable_t38" value="true"' in gw
+    assert "origination_caller_id_name" not in gw
+    env["SIP_TRUNK_PRESET"] = "nosuch"
+    code, o, e = run_cli(["freeswitch-config", "--out", str(tmp_path / "x")], dict(cli_env, **env))
+    assert code != 0 and "SIP_TRUNK_PRESET" in o + e and "twilio" in o + e

@@ -478,7 +478,8 @@ def test_config_renders_well_formed_xml_for_every_combination(tmp_path, cli_env)
         gw = roots[FILES[0]].find("gateway")
         assert gw.get("name") == "gw_fax"
         params = {x.get("name"): x.get("value") for x in gw.findall("param")}
-        assert params["realm"] == "sip.example.net:5060"
+        # the realm is the host; the proxy keeps SIP_SERVER's :port (issue 17)
+        assert params["realm"] == "sip.example.net" and params["proxy"] == "sip.example.net:5060"
         assert params["register"] == ("true" if user else "false")
         if user:
             assert params["username"] == user and params["password"] == sip_pass % i
