@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "                                           fax a generated document to itself and check every pixel\n"
             "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n"
             "  faxbot doctor [--wait SECONDS]           check this machine's set-up for the configured backend\n"
+            "  faxbot doctor --from-faxbot .env         what of a Faxbot .env carries over, is renamed, needs action\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
             "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n\n"
             "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"

@@ -113,18 +113,26 @@ static const char *str_field(const ami_message *m, const char *key)
     return v ? v : "";
 }
 
+/* Our dialplan's field, else the one Faxbot's faxsend context emits
+ * (UserEvent(FaxResult,JobID:…,Status:…,Error:…,Pages:…)), so an old dialplan still reports. */
+static const char *field_or(const ami_message *m, const char *ours, const char *faxbots)
+{
+    const char *v = str_field(m, ours);
+    return *v ? v : str_field(m, faxbots);
+}
+
 /* One terminal outcome for a call, from the FaxResult event (ev, may be NULL) and
  * what the call table saw (c: a copy). */
 static void report_call(backend *b, const call *c, const ami_message *ev, const char *fallback_msg)
 {
-    ami_call_facts f = {.fax_status = str_field(ev, "FaxStatus"), .fax_error = str_field(ev, "FaxError"),
+    ami_call_facts f = {.fax_status = field_or(ev, "FaxStatus", "Status"), .fax_error = field_or(ev, "FaxError", "Error"),
                         .status_string = str_field(ev, "FaxStatusString"), .sip_cause = str_field(ev, "SipCause"),
                         .hangup_cause = int_field(ev, "HangupCause", c->hangup_cause), .reason = c->reason,
                         .answered = c->answered || int_field(ev, "Answered", 0) == 1};
     ami_verdict v;
     ami_judge(&f, &v);
     if (!ev && fallback_msg && !v.success) str_copy(v.message, sizeof v.message, fallback_msg);
-    int pages = int_field(ev, "FaxPages", -1);
+    int pages = int_field(ev, "FaxPages", int_field(ev, "Pages", -1));
     int rate = int_field(ev, "FaxBitrate", -1);
     const char *ecm = str_field(ev, "Ecm");
     const char *mode = str_field(ev, "FaxMode");

@@ -28,7 +28,10 @@ void pbx_intake_destroy(pbx_intake *in)
 
 static void reply_id(const pbx_intake *in, webhook_response *res, const char *id)
 {
-    webhook_reply_json(res, 200, json_pack("{s:s,s:s}", in->id_key, id, "status", "ok"));
+    /* both shapes: ours (id_key) and Faxbot's {"id": …, "status": "ok"} */
+    json_t *o = json_pack("{s:s,s:s}", "id", id, "status", "ok");
+    if (o) json_object_set_new(o, in->id_key, json_string(id));
+    webhook_reply_json(res, 200, o);
 }
 
 /* The inbound id of an earlier hand-off of this call, if remembered. */
@@ -99,6 +102,18 @@ static int copy_in(const pbx_intake *in, const char *real, char *tmp, size_t tmp
     return 0;
 }
 
+/* Why a path outside the spool is refused; Faxbot's documented /faxdata gets the way over. */
+static void not_inside(const pbx_intake *in, const char *path, char *why, size_t whylen)
+{
+    if (!strncmp(path, "/faxdata/", 9))
+        str_fmt(why, whylen, "tiff_path is under /faxdata, where Faxbot's dialplan wrote received faxes; this "
+                             "gateway takes them from %s (now %s): point ReceiveFAX there (the rendered "
+                             "fax-inbound dialplan does) or set %s to the directory your dialplan writes to",
+                in->spool_setting, in->spool_dir, in->spool_setting);
+    else
+        str_fmt(why, whylen, "tiff_path is not inside %s", in->spool_setting);
+}
+
 /* The spool file's real path, or the HTTP status with the reason. */
 static int resolve_in_spool(const pbx_intake *in, const char *path, char real[PATH_MAX], char *why, size_t whylen)
 {
@@ -115,12 +130,12 @@ static int resolve_in_spool(const pbx_intake *in, const char *path, char real[PA
         bool claimed_inside = (inside(path, in->spool_dir) || inside(path, spool)) && !strstr(path, "/../") &&
                               !strstr(path, "/./");
         if (claimed_inside) str_fmt(why, whylen, "tiff_path does not exist");
-        else str_fmt(why, whylen, "tiff_path is not inside %s", in->spool_setting);
+        else not_inside(in, path, why, whylen);
         return claimed_inside ? 400 : 403;
     }
     if (!inside(real, spool)) {
         log_warn("%s: refused a hand-off of a file outside %s", in->log_name, in->spool_setting);
-        str_fmt(why, whylen, "tiff_path is not inside %s", in->spool_setting);
+        not_inside(in, path, why, whylen);
         return 403;
     }
     return 0;

@@ -41,7 +41,7 @@ typedef struct pbx_handoff {
 void pbx_intake_init(pbx_intake *in);
 void pbx_intake_destroy(pbx_intake *in);
 
-/* Takes the fax in and answers in res: 200 {"<id_key>": id, "status": "ok"}, or a
+/* Takes the fax in and answers in res: 200 {"<id_key>": id, "id": id, "status": "ok"}, or a
  * 4xx/5xx {"detail": …}. */
 void pbx_intake_take(pbx_intake *in, const backend_sink *sink, const pbx_handoff *h, webhook_response *res);
 

@@ -6,6 +6,7 @@
  * provider accepting the credentials, …). Prints one line per check and exits 0
  * only if everything is usable. Safe to run beside a running server. */
 #include "cli/doctor.h"
+#include "cli/faxbot_env.h"
 #include "backend/backend.h"
 #include "blob/blob.h"
 #include "config/config.h"
@@ -84,12 +85,14 @@ static int refuse_inbound(void *ctx, const inbound_delivery *d, char *id, char *
 int cli_doctor(int argc, char **argv)
 {
     int wait_s = 5;
-    static const struct option opts[] = {{"wait", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"wait", required_argument, 0, 'w'}, {"from-faxbot", required_argument, 0, 'f'},
+                                         {0, 0, 0, 0}};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "w:", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "w:f:", opts, NULL)) != -1) {
         if (o == 'w') wait_s = atoi(optarg);
-        else { fprintf(stderr, "usage: faxbot doctor [--wait SECONDS]\n"); return 2; }
+        else if (o == 'f') return faxbot_env_report(optarg);
+        else { fprintf(stderr, "usage: faxbot doctor [--wait SECONDS] | faxbot doctor --from-faxbot .env\n"); return 2; }
     }
     static config cfg;
     char err[1024];

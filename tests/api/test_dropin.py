@@ -500,3 +500,111 @@ def test_freeswitch_renderer_honours_the_trunk_preset(tmp_path, cli_env):
     env["SIP_TRUNK_PRESET"] = "nosuch"
     code, o, e = run_cli(["freeswitch-config", "--out", str(tmp_path / "x")], dict(cli_env, **env))
     assert code != 0 and "SIP_TRUNK_PRESET" in o + e and "twilio" in o + e
+
+
+# ---------------------------------------------------------------------------
+# 4. Migrating an existing Faxbot + Asterisk install
+# ---------------------------------------------------------------------------
+
+def _asterisk(server, tmp_path, **extra):
+    from ami_peer import AmiPeer
+    peer = AmiPeer(secret="ami-secret-0123456789")
+    spool = tmp_path / "spool"
+    spool.mkdir(exist_ok=True)
+    srv = server(FAX_BACKEND="sip", ASTERISK_AMI_HOST="127.0.0.1", ASTERISK_AMI_PORT=peer.port,
+                 ASTERISK_AMI_USERNAME="faxbot", ASTERISK_AMI_PASSWORD="ami-secret-0123456789",
+                 ASTERISK_INBOUND_SECRET=IN_SECRET, ASTERISK_SPOOL_DIR=str(spool), INBOUND_ENABLED="true",
+                 API_KEY=ADMIN, **extra)
+    _wait(lambda: srv.get("/health/ready").status_code == 200, "AMI login")
+    return srv, peer, spool
+
+
+def test_faxbot_faxresult_event_fields_are_accepted(server, tmp_path):
+    srv, peer, _ = _asterisk(server, tmp_path)
+    try:
+        peer.script("+15550002", kind="success", pages=3, faxbot_event=True)
+        peer.script("+15550003", kind="file_error", faxbot_event=True)
+        ok = create_job(srv, to="+15550002", key=ADMIN)
+        bad = create_job(srv, to="+15550003", key=ADMIN, fields={})
+        done, _ = wait_job(srv, ok["id"], key=ADMIN, timeout=30)
+        assert done["status"] == "SUCCESS" and done["pages"] == 3, done
+        failed, _ = wait_job(srv, bad["id"], key=ADMIN, timeout=30)
+        assert failed["status"] == "FAILED", failed
+    finally:
+        peer.close()
+
+
+def test_asterisk_hand_off_answers_both_id_shapes_and_names_the_spool(server, tmp_path, cli_env):
+    srv, peer, spool = _asterisk(server, tmp_path)
+    try:
+        rx = spool / "1700000002.9.tiff"
+        rx.write_bytes(_fax_tiff(tmp_path, cli_env))
+        # Faxbot's documented JSON hand-off fields
+        body = {"tiff_path": str(rx), "to_number": "+15559870000", "from_number": "+15551230000",
+                "faxstatus": "SUCCESS", "faxpages": 1, "uniqueid": "1700000002.9"}
+        r = _post(srv, "/_internal/asterisk/inbound", json.dumps(body).encode(), {"X-Internal-Secret": IN_SECRET})
+        assert r.status_code == 200, r.text
+        j = r.json()
+        assert j["status"] == "ok" and j["id"] == j["inbound_id"] and len(j["id"]) == 32, j
+        # Faxbot's documented location for received faxes
+        body = dict(body, tiff_path="/faxdata/1700000003.1.tiff", uniqueid="1700000003.1")
+        r = _post(srv, "/_internal/asterisk/inbound", json.dumps(body).encode(), {"X-Internal-Secret": IN_SECRET})
+        assert r.status_code in (400, 403) and "ASTERISK_SPOOL_DIR" in r.json()["detail"], r.text
+        assert str(spool) in r.json()["detail"] and "/faxdata" in r.json()["detail"]
+    finally:
+        peer.close()
+
+
+FAXBOT_EXAMPLE_ENV = """
+# a Faxbot .env after the SIP/Asterisk guide (parts of Faxbot's .env.example)
+FAX_BACKEND=sip
+API_KEY=your_secure_api_key_here
+FAX_DATA_DIR=/faxdata
+ASTERISK_AMI_HOST=asterisk
+ASTERISK_AMI_PORT=5038
+ASTERISK_AMI_USERNAME=api
+ASTERISK_AMI_PASSWORD=changeme
+ASTERISK_INBOUND_SECRET=
+SIP_USERNAME=trunkuser
+SIP_PASSWORD=trunkpass
+SIP_SERVER=sip.example.net:5060
+PHAXIO_CALLBACK_URL=https://fax.example.com/phaxio-callback
+SINCH_INBOUND_VERIFY_SIGNATURE=true
+STORAGE_BACKEND=local  # or s3
+S3_BUCKET=
+ENABLE_LOCAL_ADMIN=true
+SOMETHING_ELSE=1
+"""
+
+
+def test_doctor_from_faxbot_lists_every_variable(tmp_path, cli_env):
+    env_file = tmp_path / "faxbot.env"
+    env_file.write_text(FAXBOT_EXAMPLE_ENV)
+    rc, out, err = run_cli(["doctor", "--from-faxbot", str(env_file)], cli_env)
+    by_var = {}
+    for line in out.splitlines():
+        for verdict in ("carries over", "renamed", "needs action", "ignored", "ok"):
+            if line.startswith(verdict):
+                by_var[line[13:].split()[0]] = (verdict, line)
+    assert rc == 1, out + err
+    assert by_var["FAX_BACKEND"][0] == "carries over"
+    assert by_var["SIP_SERVER"][0] == "carries over"
+    assert by_var["ASTERISK_AMI_PASSWORD"][0] == "needs action" and "changeme" in by_var["ASTERISK_AMI_PASSWORD"][1]
+    assert by_var["PHAXIO_CALLBACK_URL"][0] == "renamed" and "PHAXIO_STATUS_CALLBACK_URL" in by_var["PHAXIO_CALLBACK_URL"][1]
+    assert by_var["SINCH_INBOUND_VERIFY_SIGNATURE"][0] == "ignored"
+    assert by_var["STORAGE_BACKEND"][0] == "carries over"          # the inline comment is not part of the value
+    assert by_var["S3_BUCKET"][0] == "needs action"
+    assert by_var["ENABLE_LOCAL_ADMIN"][0] == "ignored"
+    assert by_var["SOMETHING_ELSE"][0] == "ignored" and "unknown" in by_var["SOMETHING_ELSE"][1]
+    assert "variables need action" in out
+
+
+def test_doctor_from_faxbot_phaxio_guide(tmp_path, cli_env):
+    env_file = tmp_path / "phaxio.env"
+    env_file.write_text(PHAXIO_GUIDE_ENV.format(key="k", secret="s", public="https://fax.example.com"))
+    rc, out, _ = run_cli(["doctor", "--from-faxbot", str(env_file)], cli_env)
+    assert rc == 1
+    assert any(l.startswith("needs action") and "FAX_BACKEND (missing)" in l for l in out.splitlines()), out
+    tok = [l for l in out.splitlines() if "PHAXIO_CALLBACK_TOKEN (missing)" in l]
+    assert tok and "Settings > Webhooks" in tok[0], out
+    assert any(l.startswith("ok") and "using phaxio" in l for l in out.splitlines()), out

@@ -192,6 +192,11 @@ class AmiPeer:
 
     def _fax_result(self, call, status, error, status_string, cause, sip, answered, **fax):
         v = call.vars
+        if call.scenario.get("faxbot_event"):
+            # Faxbot's faxsend context: UserEvent(FaxResult,JobID:…,Status:…,Error:…,Pages:…)
+            return block([("Event", "UserEvent"), ("Privilege", "user,all")] + self._chan_fields(call) + [
+                ("UserEvent", "FaxResult"), ("JobID", v.get("FAXBOT_JOBID", "")), ("Status", status),
+                ("Error", error), ("Pages", str(fax.get("pages", "")) if status else "")])
         fields = [("Event", "UserEvent"), ("Privilege", "user,all")] + self._chan_fields(call) + [
             ("UserEvent", "FaxResult"),
             ("RemoteStationID", fax.get("remote", "")), ("SipCause", sip),
