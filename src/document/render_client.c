@@ -4,6 +4,9 @@
  * short-lived process with CPU, memory, file-size and time limits), and the server
  * does not carry Pango, Cairo and the image libraries in memory.
  *
+ * The limits are the conversion's (convert_limits: wall clock, CPU, memory, and the
+ * page limit the helper enforces while it draws, so a text or TIFF bomb stops at
+ * CONVERT_MAX_PAGES instead of being laid out in full).
  * The helper is found at $FAXBOT_RENDER, else beside the running executable, else
  * on PATH. It prints one line of error on failure; that line becomes the message. */
 #include "document/document.h"
@@ -22,10 +25,24 @@
 #include <time.h>
 #include <unistd.h>
 
+/* defaults when the caller gives no limits (convert_limits fields <= 0) */
 #define RENDER_TIMEOUT_S 120
 #define RENDER_CPU_S 120
 #define RENDER_MEMORY_MB 1024
+#define RENDER_MAX_PAGES 200
 #define RENDER_FSIZE_MB 512
+
+typedef struct render_limits { int timeout_s, cpu_s, memory_mb, max_pages; } render_limits;
+
+static render_limits limits_of(const convert_limits *lim)
+{
+    render_limits l = {RENDER_TIMEOUT_S, RENDER_CPU_S, RENDER_MEMORY_MB, RENDER_MAX_PAGES};
+    if (lim && lim->timeout_s > 0) l.timeout_s = lim->timeout_s;
+    if (lim && lim->cpu_s > 0) l.cpu_s = lim->cpu_s;
+    if (lim && lim->memory_mb > 0) l.memory_mb = lim->memory_mb;
+    if (lim && lim->max_pages > 0) l.max_pages = lim->max_pages;
+    return l;
+}
 
 /* AddressSanitizer reserves terabytes of address space for its shadow memory, so a
  * sanitizer build of the helper cannot run under an address-space limit. */
@@ -64,7 +81,7 @@ static void limit(int res, rlim_t v)
 }
 
 /* Runs the helper with argv; 0 on success, else -1 with its complaint in err. */
-static int run_helper(char *const argv[], char *err, size_t errlen)
+static int run_helper(char *const argv[], const render_limits *rl, char *err, size_t errlen)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC)) { str_fmt(err, errlen, "cannot start the document renderer: %s", strerror(errno)); return -1; }
@@ -80,8 +97,8 @@ static int run_helper(char *const argv[], char *err, size_t errlen)
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
         dup2(pipefd[1], 2);
-        limit(RLIMIT_CPU, RENDER_CPU_S);
-        if (RENDER_LIMIT_AS) limit(RLIMIT_AS, (rlim_t)RENDER_MEMORY_MB << 20);
+        limit(RLIMIT_CPU, (rlim_t)rl->cpu_s);
+        if (RENDER_LIMIT_AS) limit(RLIMIT_AS, (rlim_t)rl->memory_mb << 20);
         limit(RLIMIT_FSIZE, (rlim_t)RENDER_FSIZE_MB << 20);
         limit(RLIMIT_CORE, 0);
         execvp(argv[0], argv);
@@ -91,7 +108,7 @@ static int run_helper(char *const argv[], char *err, size_t errlen)
     close(pipefd[1]);
     char msg[512];
     size_t got = 0;
-    int64_t deadline = mono_ms() + RENDER_TIMEOUT_S * 1000;
+    int64_t deadline = mono_ms() + (int64_t)rl->timeout_s * 1000;
     bool timed_out = false;
     for (;;) {
         int64_t left = deadline - mono_ms();
@@ -112,8 +129,13 @@ static int run_helper(char *const argv[], char *err, size_t errlen)
     msg[got] = 0;
     char *nl = strchr(msg, '\n');
     if (nl) *nl = 0;
-    if (timed_out) { str_fmt(err, errlen, "rendering the document timed out after %d s", RENDER_TIMEOUT_S); return -1; }
+    if (timed_out) { str_fmt(err, errlen, "rendering the document timed out after %d s", rl->timeout_s); return -1; }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
+        str_fmt(err, errlen, "rendering the document used more than %d s of CPU time; the document is too large "
+                "or too complex", rl->cpu_s);
+        return -1;
+    }
     if (WIFSIGNALED(status))
         str_fmt(err, errlen, "the document renderer stopped on signal %d%s%s (the document is probably hostile or too large)",
                 WTERMSIG(status), msg[0] ? ": " : "", msg);
@@ -124,24 +146,29 @@ static int run_helper(char *const argv[], char *err, size_t errlen)
 
 static const char *paper_name(paper_size p) { return p == PAPER_A4 ? "a4" : "letter"; }
 
-int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen)
+int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, const convert_limits *lim,
+                    char *err, size_t errlen)
 {
-    char helper[PATH_MAX];
+    char helper[PATH_MAX], pages[16];
     if (find_helper(helper, sizeof helper)) { str_fmt(err, errlen, "the renderer path is too long"); return -1; }
-    char *argv[] = {helper, "text", (char *)in_path, (char *)out_pdf, (char *)paper_name(paper), NULL};
-    return run_helper(argv, err, errlen);
+    render_limits rl = limits_of(lim);
+    str_fmt(pages, sizeof pages, "%d", rl.max_pages);
+    char *argv[] = {helper, "text", (char *)in_path, (char *)out_pdf, (char *)paper_name(paper), pages, NULL};
+    return run_helper(argv, &rl, err, errlen);
 }
 
 int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
-                     char *err, size_t errlen)
+                     const convert_limits *lim, char *err, size_t errlen)
 {
     if (type != DOC_PNG && type != DOC_JPEG && type != DOC_TIFF) {
         str_fmt(err, errlen, "only PNG, JPEG and TIFF images can be turned into a PDF");
         return -1;
     }
-    char helper[PATH_MAX];
+    char helper[PATH_MAX], pages[16];
     if (find_helper(helper, sizeof helper)) { str_fmt(err, errlen, "the renderer path is too long"); return -1; }
+    render_limits rl = limits_of(lim);
+    str_fmt(pages, sizeof pages, "%d", rl.max_pages);
     char *argv[] = {helper, "image", (char *)doc_type_name(type), (char *)in_path, (char *)out_pdf,
-                    (char *)paper_name(paper), NULL};
-    return run_helper(argv, err, errlen);
+                    (char *)paper_name(paper), pages, NULL};
+    return run_helper(argv, &rl, err, errlen);
 }

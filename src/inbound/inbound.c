@@ -77,8 +77,8 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
             str_fmt(err, errlen, "the received PDF is not readable: %s", cerr);
             goto out;
         }
-    } else if (doc_image_to_pdf(tiff, DOC_TIFF, pdf, strcmp(cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4, cerr,
-                                sizeof cerr)) {
+    } else if (doc_image_to_pdf(tiff, DOC_TIFF, pdf, strcmp(cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4,
+                                &(convert_limits){.max_pages = 1000}, cerr, sizeof cerr)) {
         str_fmt(err, errlen, "could not make a PDF of the received fax: %s", cerr);
         goto out;
     }
