@@ -194,6 +194,15 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     if (cores > 4) cores = 4;
     if (env_int(&ev, "CONVERT_PARALLEL", cores, 1, 16, &x, err, errlen)) return -1;
     c->convert_parallel = (int)x;
+    char on_page_error[16];
+    if (env_copy(&ev, "CONVERT_ON_PAGE_ERROR", "fail", on_page_error, sizeof on_page_error, err, errlen)) return -1;
+    if (strcmp(on_page_error, "fail") && strcmp(on_page_error, "warn")) {
+        str_fmt(err, errlen, "CONVERT_ON_PAGE_ERROR must be fail or warn (got '%s')", on_page_error);
+        return -1;
+    }
+    c->convert_page_errors_warn = !strcmp(on_page_error, "warn");
+    if (env_int(&ev, "CONVERT_PER_OWNER", 2, 1, 64, &x, err, errlen)) return -1;
+    c->convert_per_owner = (int)x;
     if (env_copy(&ev, "FAX_DEFAULT_RESOLUTION", "fine", c->default_resolution, sizeof c->default_resolution, err, errlen)) return -1;
     if (strcmp(c->default_resolution, "fine") && strcmp(c->default_resolution, "standard")) {
         str_fmt(err, errlen, "FAX_DEFAULT_RESOLUTION must be fine or standard (got '%s')", c->default_resolution);

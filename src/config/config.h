@@ -38,6 +38,8 @@ typedef struct config {
     int convert_memory_mb;           /* CONVERT_MEMORY_MB, default 1024 (RLIMIT_AS of gs) */
     int convert_max_pages;           /* CONVERT_MAX_PAGES, default 200 */
     int convert_parallel;            /* CONVERT_PARALLEL, gs processes per document, default = cores (max 4) */
+    bool convert_page_errors_warn;   /* CONVERT_ON_PAGE_ERROR fail|warn, default fail */
+    int convert_per_owner;           /* CONVERT_PER_OWNER, conversions one owner may run at once, default 2 */
     char default_resolution[16];     /* FAX_DEFAULT_RESOLUTION fine|standard, default fine */
     char paper_size[16];             /* FAX_PAPER_SIZE letter|a4, default letter */
 

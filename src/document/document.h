@@ -48,6 +48,13 @@ typedef struct convert_limits {
     int max_pages;               /* more pages than this is an error */
     int parallel;                /* Ghostscript processes per document (>= 1) */
     const char *tmp_dir;         /* a private scratch directory per conversion is made inside it */
+    /* A page Ghostscript could not draw completely (a circular form, a content error,
+     * an external stream it refused to open) fails the conversion; with
+     * page_errors_warn it is drawn as far as it goes and, when warning is not NULL,
+     * a sentence saying what is missing is left there ("" = none). */
+    bool page_errors_warn;
+    char *warning;
+    size_t warning_len;
 } convert_limits;
 
 /* Text file (UTF-8) → PDF. lim may be NULL (defaults); its timeout, CPU and memory

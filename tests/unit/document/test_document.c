@@ -35,7 +35,8 @@ static const char *tpath(const char *name)
 
 static convert_limits test_limits(void)
 {
-    convert_limits l = { "gs", 60, 60, 1024, 100, 1, g_dir };
+    convert_limits l = {.gs_path = "gs", .timeout_s = 60, .cpu_s = 60, .memory_mb = 1024, .max_pages = 100,
+                        .parallel = 1, .tmp_dir = g_dir};
     return l;
 }
 
