@@ -253,6 +253,7 @@ json_t *api_job_json(const job_record *r)
     json_object_set_new(o, "resolution", json_string(r->resolution));
     json_object_set_new(o, "file_name", str_or_null(r->file_name));
     json_object_set_new(o, "warning", str_or_null(r->warning));
+    json_object_set_new(o, "owner", str_or_null(r->owner));
     json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
     json_object_set_new(o, "next_attempt_at",
                         !strcmp(r->status, "queued") ? api_time_json(r->next_attempt_at) : json_null());

@@ -58,6 +58,8 @@ typedef struct config {
     int inbound_retention_days;      /* INBOUND_RETENTION_DAYS, default 30 (0 = keep) */
     int64_t inbound_retention_minutes; /* the same in minutes; INBOUND_RETENTION_MINUTES overrides */
     int inbound_token_ttl_minutes;   /* INBOUND_TOKEN_TTL_MINUTES, default 60 */
+    char inbound_owners[4096];       /* INBOUND_OWNERS "+15551230001=acme,+15551230002=billing": the owner of
+                                        faxes received on a number ("" = none routed) */
     int artifact_ttl_days;           /* ARTIFACT_TTL_DAYS, 0 = keep */
     int64_t artifact_ttl_minutes;    /* the same in minutes; ARTIFACT_TTL_MINUTES overrides */
     int retention_sweep_s;           /* RETENTION_SWEEP_SECONDS: how often expiry runs, default 300 */

@@ -81,6 +81,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
     case JEV_PROGRESS:
         if (!running) return refuse(cur, ev, why, whylen);
         apply_results(next, ev);
+        if (ev->kind == JEV_PREPARED && ev->warning) str_copy(next->warning, sizeof next->warning, ev->warning);
         next->lease_until = now + (int64_t)pol->lease_s * 1000;   /* progress renews the lease */
         return 0;
 
@@ -109,6 +110,10 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         next->lease_until = 0;
         next->submitted_at = 0;
         next->next_attempt_at = now + (ev->delay_ms > 0 ? ev->delay_ms : 2000);
+        if (ev->message) {       /* why it waits (e.g. the gateway's disk is full), shown while queued */
+            str_copy(next->error, sizeof next->error, ev->message);
+            if (ev->failure_reason) str_copy(next->failure_reason, sizeof next->failure_reason, ev->failure_reason);
+        }
         return 0;
 
     case JEV_SUCCEEDED:

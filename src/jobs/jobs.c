@@ -64,9 +64,44 @@ done:
     return rc;
 }
 
+#define STORAGE_RESERVE_BYTES (1024LL * 1024)
+#define STORAGE_CHECK_EVERY_MS 250
+
+bool jobs_storage_ok(jobs *j, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&j->stats_lock);
+    int64_t now = mono_ms();
+    bool stale = !j->storage_checked_at || now - j->storage_checked_at >= STORAGE_CHECK_EVERY_MS;
+    pthread_mutex_unlock(&j->stats_lock);
+    if (stale) {                 /* looked at outside the lock: the probe is a file write */
+        int64_t free_bytes = 0;
+        char w[256] = "";
+        bool ok = blob_check(j->blobs, &free_bytes, w, sizeof w) == 0;
+        if (ok && free_bytes < STORAGE_RESERVE_BYTES) {
+            str_fmt(w, sizeof w, "only %lld KB free on the data directory's disk", (long long)(free_bytes / 1024));
+            ok = false;
+        }
+        pthread_mutex_lock(&j->stats_lock);
+        j->storage_checked_at = mono_ms();
+        j->storage_ok = ok;
+        str_copy(j->storage_why, sizeof j->storage_why, w);
+        pthread_mutex_unlock(&j->stats_lock);
+    }
+    pthread_mutex_lock(&j->stats_lock);
+    bool ok = j->storage_ok;
+    str_copy(why, whylen, j->storage_why);
+    pthread_mutex_unlock(&j->stats_lock);
+    return ok;
+}
+
 /* The loopback engine's receiver produced a fax: it becomes an inbound fax. The
  * provider id is derived from the job, so a job sent again after a crash finds
- * the fax stored the first time instead of making a second one. */
+ * the fax stored the first time instead of making a second one. The received
+ * file is copied in (kept where it is until the inbound fax is recorded) and
+ * removed afterwards either way: no received.tiff is ever left behind. Returns 0,
+ * -1 when the copy was not kept, or -2 when it could not be kept for lack of
+ * storage (the delivery is then refused: the job is sent again once there is space,
+ * and the copy is made then). */
 static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome *o, inbound_record *out)
 {
     if (!j->cfg->inbound_enabled) {
@@ -74,17 +109,24 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
         return -1;
     }
     job_record *rec = malloc(sizeof *rec);
-    if (!rec) return -1;
+    if (!rec) { unlink(o->received_tiff); return -1; }
     int rc = -1;
     if (store_job_get(j->st, job_id, rec) == STORE_OK) {
-        char sid[64], err[512];
+        char sid[64], err[512], why[256];
         str_fmt(sid, sizeof sid, "%s-%s", j->ops->name, job_id);
         inbound_source src = {.backend = j->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
                               .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
                               .source_job_id = job_id, .mailbox = ""};
-        rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", true, &src, out, err, sizeof err);
-        if (rc) log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
+        rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", false, &src, out, err, sizeof err);
+        if (rc && !jobs_storage_ok(j, why, sizeof why)) {
+            log_warn("job %s: the received copy cannot be kept while storage is unavailable (%s); the fax will be "
+                     "sent again when there is space: %s", job_id, why, err);
+            rc = -2;
+        } else if (rc) {
+            log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
+        }
     }
+    unlink(o->received_tiff);
     free(rec);
     return rc;
 }
@@ -105,15 +147,23 @@ void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);
-        if (in && keep_received_fax(j, job_id, o, in) == 0) ev.inbound_id = in->id;
+        int kept = in ? keep_received_fax(j, job_id, o, in) : -1;
+        if (kept == 0) ev.inbound_id = in->id;
+        if (kept == -2) {            /* refused for lack of storage: waits, attempt not counted */
+            ev = (job_event){.kind = JEV_DEFERRED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
+                             .delay_ms = 2000, .failure_reason = "storage_full",
+                             .message = "waiting for disk space: the received copy of the fax could not be stored"};
+        }
     }
     char why[256];
     int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
-    /* A database that is locked or full for a moment must not lose an outcome: a lost
-     * SUCCESS would let the lease run out and the fax be sent again. Keep trying for
-     * a while (about 30 s) before giving up. */
-    for (int i = 0; rc == STORE_ERROR && i < 10; i++) {
-        sleep_ms(500 + 500 * (int64_t)i);
+    /* A database that is locked or full must not lose an outcome: a lost SUCCESS would
+     * let the lease run out and the fax be sent again, a lost failure would leave the
+     * job in_progress for the whole lease. Keep trying (a full disk for as long as a
+     * lease lasts, anything else about 30 s) before giving up. */
+    int64_t give_up = mono_ms() + (int64_t)j->cfg->lease_s * 1000;
+    for (int i = 0; (rc == STORE_ERROR && i < 10) || (rc == STORE_FULL && mono_ms() < give_up); i++) {
+        sleep_ms(rc == STORE_FULL ? 500 : 500 + 500 * (int64_t)(i < 10 ? i : 10));
         rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
     }
     if (rc != STORE_OK)

@@ -2,7 +2,14 @@
  * jobs whose time has come (job_transition CLAIM, a compare-and-set in the store,
  * so a job is never claimed twice) and hands their ids to a fixed pool of worker
  * threads. A worker runs one attempt: convert the upload into a checked TIFF-F
- * (first attempt only), then give it to the backend, which reports the outcome. */
+ * (first attempt only), then give it to the backend, which reports the outcome.
+ *
+ * Two things are the gateway's condition, not the fax's, and never cost a job an
+ * attempt (JEV_DEFERRED): storage that is full or unwritable (nothing is claimed
+ * while it lasts; a conversion that fails on a nearly full disk waits for space)
+ * and an owner's share of conversions (at most CONVERT_PER_OWNER of one owner's
+ * documents convert at once, so one client's heavy documents cannot take every
+ * worker from the others). */
 #include "jobs/jobs_internal.h"
 #include "document/document.h"
 #include "util/util.h"
@@ -16,6 +23,8 @@
 
 #define QUEUE_CAP 1024
 #define LOW_DISK_BYTES (64LL * 1024 * 1024)    /* below this, a failed conversion is blamed on the disk */
+#define STORAGE_WAIT_MS 2000                    /* a job deferred for storage is looked at again after this */
+#define OWNER_WAIT_MS 500                       /* ... and one deferred for its owner's conversion share */
 
 struct scheduler {
     jobs *j;
@@ -29,9 +38,68 @@ struct scheduler {
     int q_head, q_len;
     char (*running)[33];         /* ids our workers hold right now (one slot per worker) */
     int busy;
+    char (*converting)[128];     /* the owner of each conversion running now ("" = free slot) */
+    bool storage_down;           /* the last look found storage full or unwritable */
     bool woken;
     bool stopping;
 };
+
+bool scheduler_stopping(scheduler *s)
+{
+    if (!s) return false;
+    pthread_mutex_lock(&s->lock);
+    bool stopping = s->stopping;
+    pthread_mutex_unlock(&s->lock);
+    return stopping;
+}
+
+/* Takes a conversion slot for owner unless the owner already holds its share. */
+static bool conversion_begin(scheduler *s, const char *owner, int *slot)
+{
+    int limit = s->j->cfg->convert_per_owner, mine = 0, free_slot = -1;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->n_workers; i++) {
+        if (!s->converting[i][0]) { if (free_slot < 0) free_slot = i; continue; }
+        if (!strcmp(s->converting[i], owner)) mine++;
+    }
+    bool ok = mine < limit && free_slot >= 0;
+    if (ok) {
+        str_copy(s->converting[free_slot], sizeof s->converting[free_slot], owner[0] ? owner : "-");
+        *slot = free_slot;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+static void conversion_end(scheduler *s, int slot)
+{
+    pthread_mutex_lock(&s->lock);
+    s->converting[slot][0] = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Records ev, trying again while the store cannot write (a full disk also fills the
+ * database): a job whose outcome is not recorded stays in_progress until its lease
+ * runs out. Gives up after about lease_s, or when the scheduler stops. */
+static int transition_recorded(jobs *j, const char *id, const job_event *ev)
+{
+    char why[256];
+    int rc = job_transition(j, id, ev, NULL, why, sizeof why);
+    int64_t give_up = mono_ms() + (int64_t)j->cfg->lease_s * 1000;
+    while ((rc == STORE_FULL || rc == STORE_ERROR) && mono_ms() < give_up && !scheduler_stopping(j->sched)) {
+        sleep_ms(500);
+        rc = job_transition(j, id, ev, NULL, why, sizeof why);
+    }
+    if (rc != STORE_OK) log_warn("job %s: could not record '%s': %s", id, job_event_name(ev->kind), why);
+    return rc;
+}
+
+static void defer_attempt(jobs *j, const char *id, int64_t delay_ms, const char *reason, const char *msg)
+{
+    job_event ev = {.kind = JEV_DEFERRED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
+                    .delay_ms = delay_ms, .failure_reason = reason, .message = msg};
+    transition_recorded(j, id, &ev);
+}
 
 void scheduler_wake(scheduler *s)
 {
@@ -63,14 +131,14 @@ static void fail_attempt(jobs *j, const char *id, const char *reason, bool trans
 {
     job_event ev = {.kind = JEV_FAILED, .failure_reason = reason, .transient = transient, .message = msg,
                     .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
-    char why[256];
-    if (job_transition(j, id, &ev, NULL, why, sizeof why) != STORE_OK)
-        log_warn("job %s: could not record the failure: %s", id, why);
+    transition_recorded(j, id, &ev);
 }
 
 /* Makes outbound/<id>/document.pdf and fax.tiff from the upload, once. */
+#define PREPARE_OWNER_BUSY 1        /* prepare_document: the owner's conversion share is taken */
+
 static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pdflen, char *tiff, size_t tifflen,
-                            int *pages, char *err, size_t errlen)
+                            int *pages, char *warning, size_t warninglen, char *err, size_t errlen)
 {
     char original[4096];
     if (blob_path(j->blobs, "outbound", rec->id, "original", original, sizeof original) ||
@@ -95,11 +163,15 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
     convert_limits lim = {.gs_path = j->cfg->gs_path, .timeout_s = j->cfg->convert_timeout_s,
                           .cpu_s = j->cfg->convert_timeout_s, .memory_mb = j->cfg->convert_memory_mb,
                           .max_pages = j->cfg->convert_max_pages, .parallel = j->cfg->convert_parallel,
-                          .tmp_dir = tmp};
+                          .tmp_dir = tmp, .page_errors_warn = j->cfg->convert_page_errors_warn,
+                          .warning = warning, .warning_len = warninglen};
     fax_resolution res = strcmp(rec->resolution, "standard") ? RES_FINE : RES_STANDARD;
     paper_size paper = strcmp(j->cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4;
+    int slot = -1;
+    if (!conversion_begin(j->sched, rec->owner, &slot)) return PREPARE_OWNER_BUSY;
     int64_t t0 = mono_ms();
     int rc = doc_convert(original, doc_type_from_name(rec->doc_type), pdf, tiff, res, paper, &lim, pages, err, errlen);
+    conversion_end(j->sched, slot);
     double secs = (double)(mono_ms() - t0) / 1000.0;
     pthread_mutex_lock(&j->stats_lock);
     j->stats.conversions++;
@@ -120,25 +192,34 @@ static void run_attempt(jobs *j, const char *id)
     if (!rec) return;
     if (store_job_get(j->st, id, rec) != STORE_OK || strcmp(rec->status, JOB_IN_PROGRESS)) goto done;
 
-    char pdf[4096], tiff[4096], err[1024] = "";
+    char pdf[4096], tiff[4096], err[1024] = "", warning[512] = "";
     int pages = 0;
-    if (prepare_document(j, rec, pdf, sizeof pdf, tiff, sizeof tiff, &pages, err, sizeof err)) {
+    int prc = prepare_document(j, rec, pdf, sizeof pdf, tiff, sizeof tiff, &pages, warning, sizeof warning, err,
+                               sizeof err);
+    if (prc == PREPARE_OWNER_BUSY) {         /* its owner's other documents go first; not an attempt */
+        defer_attempt(j, id, OWNER_WAIT_MS, NULL, NULL);
+        goto done;
+    }
+    if (prc) {
         /* A conversion that failed because our own disk is (nearly) full says nothing
-         * about the document: try again later instead of failing the fax for good. */
+         * about the document: it waits for space, without spending an attempt. */
         int64_t free_bytes = 0;
         char serr[256];
         if (blob_check(j->blobs, &free_bytes, serr, sizeof serr) != 0 || free_bytes < LOW_DISK_BYTES) {
             char msg[1400];
-            str_fmt(msg, sizeof msg, "the gateway's disk is (nearly) full, so the document could not be converted: %s", err);
+            str_fmt(msg, sizeof msg, "waiting for disk space: the gateway's disk is (nearly) full, so the document "
+                    "could not be converted: %s", err);
             log_warn("job %s: %s", id, msg);
-            fail_attempt(j, id, "storage_full", true, msg);
+            defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", msg);
             goto done;
         }
         log_warn("job %s: conversion failed: %s", id, err);
         fail_attempt(j, id, "conversion_error", false, err);
         goto done;
     }
-    job_event prepared = {.kind = JEV_PREPARED, .pages = pages, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    if (warning[0]) log_warn("job %s: %s", id, warning);
+    job_event prepared = {.kind = JEV_PREPARED, .pages = pages, .duration_s = -1, .bit_rate = -1, .ecm = -1,
+                          .warning = warning[0] ? warning : NULL};
     char why[256];
     if (job_transition(j, id, &prepared, rec, why, sizeof why) != STORE_OK) {
         log_warn("job %s: %s", id, why);
@@ -251,7 +332,16 @@ static void *scheduler_main(void *arg)
         int free_slots = s->n_workers - s->busy - s->q_len;
         pthread_mutex_unlock(&s->lock);
 
-        if (free_slots > 0) claim_due(s, free_slots);
+        if (free_slots > 0) {
+            /* nothing is claimed while storage cannot take it: jobs wait, attempts unspent */
+            char why[256] = "";
+            bool ok = jobs_storage_ok(s->j, why, sizeof why);
+            if (ok != !s->storage_down)
+                log_warn(ok ? "storage is available again: jobs are sent" : "storage unavailable (%s): queued jobs "
+                         "wait until it is back", why);
+            s->storage_down = !ok;
+            if (ok) claim_due(s, free_slots);
+        }
         if (mono_ms() - last_reclaim > 1000) {
             reclaim_expired(s);
             last_reclaim = mono_ms();
@@ -287,7 +377,8 @@ scheduler *scheduler_start(jobs *j, char *err, size_t errlen)
     s->queue = calloc(QUEUE_CAP, sizeof *s->queue);
     s->running = calloc((size_t)s->n_workers, sizeof *s->running);
     s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
-    if (!s->queue || !s->running || !s->workers) goto oom;
+    s->converting = calloc((size_t)s->n_workers, sizeof *s->converting);
+    if (!s->queue || !s->running || !s->workers || !s->converting) goto oom;
     for (int i = 0; i < s->n_workers; i++) s->running[i][0] = 1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
@@ -308,7 +399,7 @@ scheduler *scheduler_start(jobs *j, char *err, size_t errlen)
     }
     return s;
 oom:
-    if (s) { free(s->queue); free(s->running); free(s->workers); free(s); }
+    if (s) { free(s->queue); free(s->running); free(s->workers); free(s->converting); free(s); }
     str_fmt(err, errlen, "out of memory");
     return NULL;
 }
@@ -337,5 +428,6 @@ void scheduler_stop(scheduler *s)
     free(s->queue);
     free(s->running);
     free(s->workers);
+    free(s->converting);
     free(s);
 }

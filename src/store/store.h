@@ -102,7 +102,7 @@ typedef struct inbound_record {
 } inbound_record;
 
 typedef struct inbound_filter {
-    const char *owner;           /* NULL or "" = every owner's */
+    const char *owner;           /* this owner's and nobody's in particular; NULL or "" = every owner's */
     const char *to_number;       /* NULL = any */
     const char *status;
     const char *mailbox;

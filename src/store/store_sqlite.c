@@ -338,7 +338,7 @@ static int build_sql(store *st)
         for (int m = 0; m < 8; m++)
             st->sql[S_IN_LIST0 + m] =
                 fmt_alloc("SELECT %s FROM inbound_faxes WHERE (received_at, id) < (?1, ?2)%s%s%s"
-                          " AND (?7 = '' OR owner = ?7) ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
+                          " AND (?7 = '' OR owner = ?7 OR owner = '') ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
                           m & 1 ? " AND to_number = ?3" : "", m & 2 ? " AND status = ?4" : "",
                           m & 4 ? " AND mailbox = ?5" : "");
         st->sql[S_KEY_INSERT] = fmt_alloc("INSERT INTO api_keys (%s) VALUES (%s)", kc, kp);
