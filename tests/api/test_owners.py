@@ -46,6 +46,21 @@ def world(module_server):
     return srv, keys, jobs, inbound
 
 
+def test_two_keys_do_not_see_or_cancel_each_others_jobs(server):
+    """The plainest case, with nothing but two ordinary keys (before owners, any
+    fax:read key listed every other key's jobs and any fax:send key cancelled them)."""
+    srv = server(API_KEY=BOOT, FAX_WORKERS="1")
+    a, b = _key(srv, "a", "team-a"), _key(srv, "b", "team-b")
+    ja = [create_job(srv, key=a, content=b"a %d\n" % i)["id"] for i in range(3)]
+    jb = create_job(srv, key=b, content=b"b\n")["id"]
+    assert {j["id"] for j in srv.get("/fax", key=b).json()["items"]} == {jb}
+    assert_detail(srv.get(f"/fax/{ja[0]}", key=b), 404)
+    for jid in ja:
+        assert_detail(srv.post(f"/fax/{jid}/cancel", key=b), 404)
+    done = wait_jobs(srv, ja + [jb], key=BOOT, timeout=90)
+    assert all(j["status"] == "SUCCESS" for j in done.values()), done
+
+
 def _job_ids(srv, key):
     r = srv.get("/fax?limit=500", key=key)
     assert r.status_code == 200, r.text
