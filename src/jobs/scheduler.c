@@ -53,18 +53,31 @@ bool scheduler_stopping(scheduler *s)
     return stopping;
 }
 
-/* Takes a conversion slot for owner unless the owner already holds its share. */
+/* Takes a conversion slot for owner unless the owner already holds its share
+ * (CONVERT_PER_OWNER). Beyond its share an owner still converts while nobody else
+ * has a job due and one worker stays out of its conversions for whoever comes
+ * next: a gateway with one client converts as before, one with several shares. */
 static bool conversion_begin(scheduler *s, const char *owner, int *slot)
 {
     int limit = s->j->cfg->convert_per_owner, mine = 0, free_slot = -1;
+    const char *name = owner[0] ? owner : "-";
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->n_workers; i++) {
         if (!s->converting[i][0]) { if (free_slot < 0) free_slot = i; continue; }
-        if (!strcmp(s->converting[i], owner)) mine++;
+        if (!strcmp(s->converting[i], name)) mine++;
     }
-    bool ok = mine < limit && free_slot >= 0;
+    pthread_mutex_unlock(&s->lock);
+    bool ok = free_slot >= 0 &&
+              (mine < limit || (mine + 1 < s->n_workers &&
+                                !store_job_other_owner_due(s->j->st, now_ms() + OWNER_WAIT_MS, owner)));
+    pthread_mutex_lock(&s->lock);
+    if (ok && s->converting[free_slot][0]) {         /* taken meanwhile: look again */
+        ok = false;
+        for (int i = 0; i < s->n_workers && !ok; i++)
+            if (!s->converting[i][0]) { free_slot = i; ok = true; }
+    }
     if (ok) {
-        str_copy(s->converting[free_slot], sizeof s->converting[free_slot], owner[0] ? owner : "-");
+        str_copy(s->converting[free_slot], sizeof s->converting[free_slot], name);
         *slot = free_slot;
     }
     pthread_mutex_unlock(&s->lock);

@@ -139,6 +139,8 @@ int store_job_due(store *st, int64_t now, char (*ids)[33], int max);
 int store_job_lease_expired(store *st, int64_t now, char (*ids)[33], int max);
 /* Earliest next_attempt_at among queued jobs, or 0 if none. */
 int64_t store_job_next_due(store *st);
+/* True when a queued job of an owner other than `owner` is due by `by` (ms). */
+bool store_job_other_owner_due(store *st, int64_t by, const char *owner);
 /* Count of jobs per status, for /metrics: fills counts[i] for statuses[i]. */
 int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts);
 

@@ -231,7 +231,7 @@ enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_PING,
     S_JOB_INSERT, S_JOB_GET, S_JOB_BY_IDEM, S_JOB_UPDATE_IF, S_JOB_EXISTS,
     S_JOB_LIST, S_JOB_LIST_STATUS, S_JOB_LIST_TO, S_JOB_LIST_STATUS_TO,
-    S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS,
+    S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS, S_JOB_OTHER_OWNER_DUE,
     S_JOB_MARK_ARTIFACTS, S_JOB_ARTIFACTS_EXPIRED,
     S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED,
     S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
@@ -323,6 +323,8 @@ static int build_sql(store *st)
                    " ORDER BY lease_until LIMIT ?2");
         st->sql[S_JOB_NEXT_DUE] = strdup("SELECT MIN(next_attempt_at) FROM fax_jobs WHERE status = 'queued'");
         st->sql[S_JOB_COUNT_STATUS] = strdup("SELECT COUNT(*) FROM fax_jobs WHERE status = ?1");
+        st->sql[S_JOB_OTHER_OWNER_DUE] = strdup("SELECT 1 FROM fax_jobs WHERE status = 'queued' AND next_attempt_at <= ?1"
+                                                " AND owner <> ?2 LIMIT 1");
         st->sql[S_JOB_MARK_ARTIFACTS] = strdup("UPDATE fax_jobs SET artifacts_deleted_at = ?2 WHERE id = ?1");
         st->sql[S_JOB_ARTIFACTS_EXPIRED] =
             strdup("SELECT id FROM fax_jobs WHERE status IN ('SUCCESS','FAILED','cancelled') AND artifacts_deleted_at = 0"
@@ -866,6 +868,24 @@ int64_t store_job_next_due(store *st)
     }
     pool_put(st, c);
     return when;
+}
+
+bool store_job_other_owner_due(store *st, int64_t by, const char *owner)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return true;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_OTHER_OWNER_DUE);
+    bool found = true;               /* when in doubt, be fair */
+    if (s) {
+        sqlite3_bind_int64(s, 1, by);
+        sqlite3_bind_text(s, 2, owner ? owner : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) found = rc == SQLITE_ROW;
+        else db_fail(c->db, rc, "looking for other owners' jobs", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return found;
 }
 
 int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts)
