@@ -234,8 +234,11 @@ static void run_attempt(jobs *j, const char *id)
     job_event prepared = {.kind = JEV_PREPARED, .pages = pages, .duration_s = -1, .bit_rate = -1, .ecm = -1,
                           .warning = warning[0] ? warning : NULL};
     char why[256];
-    if (job_transition(j, id, &prepared, rec, why, sizeof why) != STORE_OK) {
+    int trc = job_transition(j, id, &prepared, rec, why, sizeof why);
+    if (trc != STORE_OK) {
         log_warn("job %s: %s", id, why);
+        /* not recorded for lack of storage: the job waits instead of holding its lease */
+        if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
         goto done;
     }
     /* A fresh fetch token for providers that download the PDF themselves, recorded
@@ -252,8 +255,10 @@ static void run_attempt(jobs *j, const char *id)
     job_event submitting = {.kind = JEV_SUBMITTING, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
                             .fetch_token_hash = token_hash,
                             .fetch_token_expires_at = now_ms() + (int64_t)j->cfg->pdf_token_ttl_minutes * 60000};
-    if (job_transition(j, id, &submitting, rec, why, sizeof why) != STORE_OK) {
+    trc = job_transition(j, id, &submitting, rec, why, sizeof why);
+    if (trc != STORE_OK) {
         log_warn("job %s: %s", id, why);
+        if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
         goto done;
     }
     backend_job bj;
