@@ -147,10 +147,15 @@ static int cmd_serve(int argc, char **argv)
     if (mkdir_p(cfg.data_dir, 0700)) { fprintf(stderr, "faxbot: cannot create FAX_DATA_DIR %s\n", cfg.data_dir); return 1; }
     static char pepper[65];
     if (load_pepper(&cfg, pepper, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
-    if (audit_open(cfg.audit_log_enabled, cfg.audit_log_file)) {
+    if (audit_open(cfg.audit_log_enabled, cfg.audit_log_syslog ? NULL : cfg.audit_log_file)) {
         fprintf(stderr, "faxbot: cannot open AUDIT_LOG_FILE %s\n", cfg.audit_log_file);
         return 1;
     }
+    audit_sinks sinks = {.text = cfg.audit_log_text, .syslog = cfg.audit_log_syslog,
+                         .syslog_address = cfg.audit_log_syslog_address};
+    if (audit_configure(&sinks, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    if (cfg.audit_log_syslog && cfg.audit_log_enabled)
+        log_info("audit events go to syslog at %s (RFC 5424)", cfg.audit_log_syslog_address);
     int rc = 1;
     store *st = NULL;
     blob_store *blobs = NULL;

@@ -221,6 +221,9 @@ int api_require_admin(http_request *req, http_response *res, principal *who)
         http_res_error(res, 403, "Insufficient scope: keys:manage required");
         return -1;
     }
+    /* every admin action, with who and from where */
+    audit_event("admin_action", "method", http_req_method(req), "path", http_req_path(req), "key_id", who->key_id,
+                "ip", http_req_client_ip(req), NULL);
     return 0;
 }
 

@@ -112,7 +112,7 @@ static void keys_create(http_request *req, http_response *res)
     apikey_hash(g_api.pepper, secret, k.key_hash);
     k.created_at = now_ms();
     if (store_key_insert(g_api.st, &k, err, sizeof err) != STORE_OK) { http_res_error(res, 503, "could not save the key: %s", err); goto out; }
-    audit_event("api_key_created", "key_id", k.key_id, "owner", k.owner, "scopes", k.scopes, "by", who.key_id, NULL);
+    audit_event("api_key_created", "key_id", k.key_id, "owner", k.owner, "scopes", k.scopes, "by", who.key_id, "ip", http_req_client_ip(req), NULL);
     json_t *o = json_object();
     json_object_set_new(o, "key_id", json_string(k.key_id));
     json_object_set_new(o, "token", json_string(token));
@@ -172,7 +172,7 @@ static void keys_revoke(http_request *req, http_response *res)
         http_res_error(res, 503, "could not revoke the key");
         return;
     }
-    audit_event("api_key_revoked", "key_id", k.key_id, "by", who.key_id, NULL);
+    audit_event("api_key_revoked", "key_id", k.key_id, "by", who.key_id, "ip", http_req_client_ip(req), NULL);
     api_json(res, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -188,7 +188,7 @@ static void keys_rotate(http_request *req, http_response *res)
     apikey_hash(g_api.pepper, secret, hash);
     if (store_key_set_hash(g_api.st, k.key_id, hash) != STORE_OK) { http_res_error(res, 503, "could not rotate the key"); return; }
     store_key_touch(g_api.st, k.key_id, 0);     /* the new token has not been used yet */
-    audit_event("api_key_rotated", "key_id", k.key_id, "by", who.key_id, NULL);
+    audit_event("api_key_rotated", "key_id", k.key_id, "by", who.key_id, "ip", http_req_client_ip(req), NULL);
     api_json(res, 200, json_pack("{s:s,s:s}", "key_id", k.key_id, "token", token));
     memset(secret, 0, sizeof secret);
     memset(token, 0, sizeof token);

@@ -460,7 +460,7 @@ static void fax_cancel(http_request *req, http_response *res)
         return;
     }
     if (rc != STORE_OK) { http_res_error(res, rc == STORE_NOT_FOUND ? 404 : 503, "%s", why); return; }
-    audit_event("job_cancelled", "job_id", rec.id, "key_id", who.key_id, NULL);
+    audit_event("job_cancelled", "job_id", rec.id, "key_id", who.key_id, "ip", http_req_client_ip(req), NULL);
     api_json(res, 200, api_job_json(&rec));
 }
 
@@ -489,7 +489,7 @@ static void fax_pdf(http_request *req, http_response *res)
     if (file_size(path) < 0 && !strcmp(rec.doc_type, "pdf"))
         blob_path(g_api.blobs, "outbound", rec.id, "original", path, sizeof path);
     str_fmt(name, sizeof name, "fax_%s.pdf", rec.id);
-    audit_event("pdf_served", "job_id", rec.id, NULL);
+    audit_event("pdf_served", "job_id", rec.id, "method", "token", "key_id", "-", "ip", http_req_client_ip(req), NULL);
     api_send_file(res, path, "application/pdf", name, "the PDF is not available (not converted yet, or deleted)");
 }
 

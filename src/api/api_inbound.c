@@ -134,14 +134,16 @@ static void inbound_pdf(http_request *req, http_response *res)
         if (load(res, NULL, http_req_param(req, "id"), &r)) return;
         int t = inbound_token_check(g_api.pepper, r.id, token, now_ms());
         if (t) { http_res_error(res, 403, t == -2 ? "Token expired" : "Invalid token"); return; }
-        audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "token", NULL);
+        audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "token", "key_id", "-", "ip",
+                    http_req_client_ip(req), NULL);
         send_file(res, &r, "fax.pdf", "application/pdf", "pdf");
         return;
     }
     principal who;
     if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", g_api.cfg->inbound_get_rpm, &who)) return;
     if (load(res, &who, http_req_param(req, "id"), &r)) return;
-    audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "api_key", "key_id", who.key_id, NULL);
+    audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "api_key", "key_id", who.key_id[0] ? who.key_id : "-",
+                "ip", http_req_client_ip(req), NULL);
     send_file(res, &r, "fax.pdf", "application/pdf", "pdf");
 }
 
@@ -152,6 +154,8 @@ static void inbound_tiff(http_request *req, http_response *res)
     if (!inbound_on(res)) return;
     inbound_record r;
     if (load(res, &who, http_req_param(req, "id"), &r)) return;
+    audit_event("inbound_tiff_served", "inbound_id", r.id, "method", "api_key", "key_id", who.key_id[0] ? who.key_id : "-",
+                "ip", http_req_client_ip(req), NULL);
     send_file(res, &r, "fax.tiff", "image/tiff", "tiff");
 }
 

@@ -8,6 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,6 +32,12 @@ static bool g_fd_owned;                 /* we opened it (not stderr) */
 static char *g_ring[AUDIT_RING];        /* JSON lines without the newline */
 static size_t g_ring_next;              /* slot of the next event */
 static size_t g_ring_count;
+static bool g_text;                     /* AUDIT_LOG_FORMAT=text */
+static int g_syslog_kind;               /* 0 none, 1 local (unix dgram), 2 udp, 3 tcp */
+static int g_syslog_fd = -1;
+static char g_syslog_path[108];
+static char g_syslog_host[256], g_syslog_port[8];
+static char g_hostname[256];
 
 static void close_output_locked(void)
 {
@@ -65,6 +75,10 @@ void audit_close(void)
 {
     pthread_mutex_lock(&g_lock);
     close_output_locked();
+    if (g_syslog_fd >= 0) close(g_syslog_fd);
+    g_syslog_fd = -1;
+    g_syslog_kind = 0;
+    g_text = false;
     g_enabled = false;
     for (size_t i = 0; i < AUDIT_RING; i++) {
         free(g_ring[i]);
@@ -72,6 +86,150 @@ void audit_close(void)
     }
     g_ring_next = g_ring_count = 0;
     pthread_mutex_unlock(&g_lock);
+}
+
+/* ---- syslog (RFC 5424) ---- */
+
+static int parse_address(const char *a, int *kind, char *path, size_t pathlen, char *host, size_t hostlen,
+                         char *port, size_t portlen, char *err, size_t errlen)
+{
+    const char *hp = NULL;
+    if (!a || !*a) a = "/dev/log";
+    if (a[0] == '/') {
+        *kind = 1;
+        if (str_copy(path, pathlen, a)) { str_fmt(err, errlen, "AUDIT_LOG_SYSLOG_ADDRESS: the socket path is too long"); return -1; }
+        return 0;
+    }
+    if (!strncmp(a, "udp://", 6)) { *kind = 2; hp = a + 6; }
+    else if (!strncmp(a, "tcp://", 6)) { *kind = 3; hp = a + 6; }
+    else { *kind = 2; hp = a; }
+    const char *colon = strrchr(hp, ':');
+    const char *h = hp;
+    size_t hl = colon ? (size_t)(colon - hp) : 0;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') { h++; hl -= 2; }
+    char *end = NULL;
+    long p = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || !hl || hl >= hostlen || !colon[1] || *end || p < 1 || p > 65535) {
+        str_fmt(err, errlen, "AUDIT_LOG_SYSLOG_ADDRESS must be a socket path (/dev/log), udp://host:port, "
+                "tcp://host:port or host:port (got '%s')", a);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    snprintf(port, portlen, "%ld", p);
+    return 0;
+}
+
+int audit_syslog_address_check(const char *address, char *err, size_t errlen)
+{
+    int kind;
+    char path[108], host[256], port[8];
+    return parse_address(address, &kind, path, sizeof path, host, sizeof host, port, sizeof port, err, errlen);
+}
+
+/* Under g_lock: a connected socket to the syslog receiver, or -1. */
+static int syslog_connect_locked(void)
+{
+    if (g_syslog_fd >= 0) return g_syslog_fd;
+    if (g_syslog_kind == 1) {
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        str_copy(sa.sun_path, sizeof sa.sun_path, g_syslog_path);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return g_syslog_fd = fd;
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_socktype = g_syslog_kind == 3 ? SOCK_STREAM : SOCK_DGRAM}, *res = NULL;
+    if (getaddrinfo(g_syslog_host, g_syslog_port, &hints, &res) || !res) return -1;
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen)) { close(fd); fd = -1; }
+    }
+    freeaddrinfo(res);
+    return g_syslog_fd = fd;
+}
+
+/* One RFC 5424 message: <110>1 TS HOST faxbot PID EVENT - MSG (facility 13 "log audit",
+ * severity 6 informational). TCP uses octet-counting framing (RFC 6587). */
+static void syslog_send_locked(const char *event, const char *ts, const char *msg)
+{
+    char msgid[33];
+    size_t k = 0;
+    for (const char *p = event; *p && k < 32; p++)
+        if (*p > 32 && *p < 127) msgid[k++] = *p;
+    msgid[k] = 0;
+    strbuf sb;
+    sb_init(&sb);
+    sb_appendf(&sb, "<110>1 %s %s faxbot %d %s - %s", ts, g_hostname[0] ? g_hostname : "-", (int)getpid(),
+               k ? msgid : "-", msg);
+    if (!sb.data) return;
+    for (int tries = 0; tries < 2; tries++) {
+        int fd = syslog_connect_locked();
+        if (fd < 0) break;
+        bool ok;
+        if (g_syslog_kind == 3) {
+            char head[24];
+            int hl = snprintf(head, sizeof head, "%zu ", sb.len);
+            ok = send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl &&
+                 send(fd, sb.data, sb.len, MSG_NOSIGNAL) == (ssize_t)sb.len;
+        } else {
+            ok = send(fd, sb.data, sb.len, MSG_NOSIGNAL) == (ssize_t)sb.len;
+        }
+        if (ok) break;
+        close(fd);                      /* the receiver went away: reconnect once */
+        g_syslog_fd = -1;
+    }
+    sb_free(&sb);
+}
+
+int audit_configure(const audit_sinks *s, char *err, size_t errlen)
+{
+    int kind = 0;
+    char path[108] = "", host[256] = "", port[8] = "";
+    if (s->syslog && parse_address(s->syslog_address, &kind, path, sizeof path, host, sizeof host, port,
+                                   sizeof port, err, errlen))
+        return -1;
+    pthread_mutex_lock(&g_lock);
+    g_text = s->text;
+    if (g_syslog_fd >= 0) close(g_syslog_fd);
+    g_syslog_fd = -1;
+    g_syslog_kind = kind;
+    str_copy(g_syslog_path, sizeof g_syslog_path, path);
+    str_copy(g_syslog_host, sizeof g_syslog_host, host);
+    str_copy(g_syslog_port, sizeof g_syslog_port, port);
+    if (gethostname(g_hostname, sizeof g_hostname)) str_copy(g_hostname, sizeof g_hostname, "-");
+    g_hostname[sizeof g_hostname - 1] = 0;
+    for (char *p = g_hostname; *p; p++)
+        if (*p <= 32 || *p >= 127) *p = '-';
+    pthread_mutex_unlock(&g_lock);
+    return 0;
+}
+
+/* AUDIT_LOG_FORMAT=text: event=… ts=… then key=value, values with spaces or quotes quoted. */
+static char *text_line(json_t *obj)
+{
+    strbuf sb;
+    sb_init(&sb);
+    const char *key;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(obj, key, v) {
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        sb_appendf(&sb, "%s%s=", first ? "" : " ", key);
+        first = false;
+        if (!*s || strpbrk(s, " \"=\\")) {
+            sb_puts(&sb, "\"");
+            for (const char *p = s; *p; p++) {
+                if (*p == '"' || *p == '\\') sb_puts(&sb, "\\");
+                sb_append(&sb, p, 1);
+            }
+            sb_puts(&sb, "\"");
+        } else {
+            sb_puts(&sb, s);
+        }
+    }
+    return sb_steal(&sb);
 }
 
 static bool is_phone_field(const char *name)
@@ -152,23 +310,29 @@ void audit_event(const char *event, ...)
     va_end(ap);
 
     char *line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    pthread_mutex_lock(&g_lock);
+    char *out = g_text ? text_line(obj) : NULL;
+    pthread_mutex_unlock(&g_lock);
     json_decref(obj);
-    if (!line) return;
-    size_t len = strlen(line);
+    if (!line) { free(out); return; }
+    const char *shown = out ? out : line;       /* the ring (/admin/logs) keeps JSON */
+    size_t len = strlen(shown);
     char *with_nl = malloc(len + 2);
-    if (!with_nl) { free(line); return; }
-    memcpy(with_nl, line, len);
+    if (!with_nl) { free(line); free(out); return; }
+    memcpy(with_nl, shown, len);
     with_nl[len] = '\n';
     with_nl[len + 1] = 0;
 
     pthread_mutex_lock(&g_lock);
-    if (g_enabled && g_fd >= 0) write_all(g_fd, with_nl, len + 1);
+    if (g_enabled && g_syslog_kind) syslog_send_locked(event, ts, shown);
+    else if (g_enabled && g_fd >= 0) write_all(g_fd, with_nl, len + 1);
     free(g_ring[g_ring_next]);
     g_ring[g_ring_next] = line;
     g_ring_next = (g_ring_next + 1) % AUDIT_RING;
     if (g_ring_count < AUDIT_RING) g_ring_count++;
     pthread_mutex_unlock(&g_lock);
     free(with_nl);
+    free(out);
 }
 
 char *audit_recent_json(int n)

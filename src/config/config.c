@@ -256,6 +256,18 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     c->inbound_get_rpm = (int)x;
     if (env_bool(&ev, "AUDIT_LOG_ENABLED", false, &c->audit_log_enabled, err, errlen)) return -1;
     if (env_copy(&ev, "AUDIT_LOG_FILE", "", c->audit_log_file, sizeof c->audit_log_file, err, errlen)) return -1;
+    {
+        char fmt[16];
+        if (env_copy(&ev, "AUDIT_LOG_FORMAT", "json", fmt, sizeof fmt, err, errlen)) return -1;
+        if (strcasecmp(fmt, "json") && strcasecmp(fmt, "text")) {
+            str_fmt(err, errlen, "AUDIT_LOG_FORMAT must be json or text (got '%s')", fmt);
+            return -1;
+        }
+        c->audit_log_text = !strcasecmp(fmt, "text");
+    }
+    if (env_bool(&ev, "AUDIT_LOG_SYSLOG", false, &c->audit_log_syslog, err, errlen)) return -1;
+    if (env_copy(&ev, "AUDIT_LOG_SYSLOG_ADDRESS", "/dev/log", c->audit_log_syslog_address,
+                 sizeof c->audit_log_syslog_address, err, errlen)) return -1;
 
     /* documents */
     if (env_int(&ev, "MAX_FILE_SIZE_MB", 10, 1, 1024, &x, err, errlen)) return -1;

@@ -34,6 +34,9 @@ typedef struct config {
     int inbound_get_rpm;             /* INBOUND_GET_RPM, default 60 */
     bool audit_log_enabled;          /* AUDIT_LOG_ENABLED */
     char audit_log_file[1024];       /* AUDIT_LOG_FILE ("" = stderr) */
+    bool audit_log_text;             /* AUDIT_LOG_FORMAT json (default) | text */
+    bool audit_log_syslog;           /* AUDIT_LOG_SYSLOG: RFC 5424 to AUDIT_LOG_SYSLOG_ADDRESS */
+    char audit_log_syslog_address[512]; /* /dev/log (default), udp://host:port, tcp://host:port, host:port */
 
     /* documents */
     int64_t max_file_size_bytes;     /* MAX_FILE_SIZE_MB * 1 MiB, default 10 MiB */
