@@ -382,6 +382,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     add_routes(api_inbound_routes);
     add_routes(api_admin_routes);
     add_routes(api_callback_routes);
+    add_routes(api_openapi_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "
                  "this port (fine for local development only)");

@@ -70,6 +70,7 @@ void api_metrics_http(struct strbuf *sb);
 void api_fax_routes(const http_route **routes, int *n);
 void api_admin_routes(const http_route **routes, int *n);
 void api_health_routes(const http_route **routes, int *n);
+void api_openapi_routes(const http_route **routes, int *n);
 void api_inbound_routes(const http_route **routes, int *n);
 void api_callback_routes(const http_route **routes, int *n);
 
