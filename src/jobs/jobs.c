@@ -6,6 +6,7 @@
 #include "inbound/inbound.h"
 #include "util/util.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,11 +273,13 @@ void jobs_webhook_handle(jobs *j, int index, const webhook_request *req, webhook
     j->ops->webhooks[index].handle(j->be, req, res);
 }
 
-int jobs_backend_diagnose(jobs *j, char *report, size_t len)
+int jobs_backend_diagnose(jobs *j, json_t *report)
 {
-    if (!j->be) { str_fmt(report, len, "\"backend not started\""); return -1; }
-    if (!j->ops->diagnose) { str_fmt(report, len, "{}"); return 0; }
-    return j->ops->diagnose(j->be, report, len);
+    if (!j->be) {
+        json_object_set_new(report, "detail", json_string("backend not started"));
+        return -1;
+    }
+    return j->ops->diagnose ? j->ops->diagnose(j->be, report) : 0;
 }
 
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
