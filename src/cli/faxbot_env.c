@@ -179,6 +179,13 @@ int faxbot_env_report(const char *path)
                "FAX_BACKEND (missing)");
         actions++;
     }
+    if (backend && !strcasecmp(backend, "sip")) {
+        printf("%-13s %-34s Faxbot's extensions.conf ([faxout] s, [faxsend]) is not what the gateway originates into "
+               "(faxout,send with a faxbot-result hangup handler): render ours with `faxbot asterisk-config --out DIR` "
+               "and install it (an old FaxResult UserEvent's Status/Error/Pages are still understood)\n",
+               "needs action", "(Asterisk dialplan)");
+        actions++;
+    }
     bool phaxio = backend ? !strcasecmp(backend, "phaxio") : get(vars, n, "PHAXIO_API_KEY") != NULL;
     const char *verify = get(vars, n, "PHAXIO_VERIFY_SIGNATURE");
     if (phaxio && !get(vars, n, "PHAXIO_CALLBACK_TOKEN") && !(verify && !strcasecmp(verify, "false"))) {
