@@ -11,6 +11,8 @@
 
 typedef struct http_request http_request;     /* opaque, valid during one request */
 
+typedef struct http_stream http_stream;
+
 typedef struct http_response {
     int status;                  /* 0 = not set yet */
     char *body;                  /* malloc'd, freed by the server */
@@ -20,6 +22,7 @@ typedef struct http_response {
     int64_t file_size;
     char extra_headers[8][2][128]; /* name, value */
     int n_extra_headers;
+    http_stream *stream;         /* set by http_res_stream: the body is streamed */
 } http_response;
 
 /* ---- request accessors ---- */
@@ -47,6 +50,23 @@ void http_res_header(http_response *res, const char *name, const char *value);
 /* Sends the file at fd (takes ownership of fd). */
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
 
+/* ---- streamed bodies (Server-Sent Events) ----
+ * A handler calls http_res_stream; the response's headers go out when the handler
+ * returns, and its body is whatever any thread writes to the stream afterwards.
+ * While nothing is queued the connection is suspended (it holds no worker thread).
+ * The stream lives until both the server (the connection closed) and the writer
+ * (http_stream_release) are done with it. Needs a route with long_lived set. */
+http_stream *http_res_stream(http_request *req, http_response *res, int status, const char *content_type);
+/* Queues bytes and wakes the connection. -1 once the client is gone, the stream is
+ * closed, or more than the stream's cap (8 MiB + the largest single write) waits. */
+int http_stream_write(http_stream *s, const char *data, size_t len);
+/* Ends the body once the queue has drained. */
+void http_stream_close(http_stream *s);
+/* True when the client went away (the connection closed). */
+bool http_stream_gone(http_stream *s);
+/* The writer's reference; every stream from http_res_stream must be released once. */
+void http_stream_release(http_stream *s);
+
 /* ---- routes ---- */
 typedef enum { HTTP_BODY_NONE = 0, HTTP_BODY_BUFFER, HTTP_BODY_STREAM } http_body_mode;
 
@@ -64,6 +84,9 @@ typedef struct http_route {
     void (*on_body)(http_request *req, const char *data, size_t len, http_response *res);
     /* The body is complete (or there is none): produce the response. */
     void (*handle)(http_request *req, http_response *res);
+    /* The answer may stay open for long (SSE streams): exempt from whole-request
+     * deadlines; it is kept alive by its own heartbeats. */
+    bool long_lived;
 } http_route;
 
 typedef struct http_server http_server;

@@ -9,7 +9,11 @@
  * client sending its headers a byte a second would hold its connection for ever. A
  * watchdog thread therefore closes (shutdown) every connection that has not sent a
  * complete request head within connection_timeout_s of connecting or of finishing
- * its previous request. */
+ * its previous request.
+ *
+ * Streamed answers (SSE): the body comes from a queue that other threads fill
+ * (http_stream_write); while it is empty the connection is suspended, so an open
+ * stream holds no worker thread. */
 #include "http/http.h"
 #include "util/util.h"
 
@@ -45,8 +49,27 @@ typedef struct conn_watch {
     struct timespec since;       /* when it started waiting for one */
 } conn_watch;
 
+struct http_stream {
+    pthread_mutex_t lock;
+    int refs;                    /* the writer's and the server's */
+    http_server *srv;
+    struct MHD_Connection *conn;
+    strbuf queue;                /* bytes not yet sent start at queue.data + sent */
+    size_t sent;
+    bool closed;                 /* the writer is done: end the body once drained */
+    bool gone;                   /* the connection is finished with the stream */
+    bool suspended;
+    bool listed;                 /* in srv->streams */
+    struct http_stream *prev, *next;
+};
+
+/* Bytes a stream may hold for a slow reader, beyond the one write in progress. */
+#define HTTP_STREAM_QUEUE_MAX ((size_t)8 * 1024 * 1024)
+
 struct http_server {
     struct MHD_Daemon *daemon;
+    pthread_mutex_t stream_lock; /* the open streams, to end them at stop */
+    http_stream *streams;
     http_server_opts opts;
     size_t max_pattern_len;
     int port;
@@ -168,8 +191,14 @@ void *http_req_user(const http_request *r) { return r ? r->user : NULL; }
 
 /* ---- response helpers ---- */
 
+static void stream_server_drop(http_stream *st);
+
 static void res_clear_payload(http_response *res)
 {
+    if (res->stream) {
+        stream_server_drop(res->stream);    /* never attached to the connection */
+        res->stream = NULL;
+    }
     free(res->body);
     res->body = NULL;
     res->body_len = 0;
@@ -291,6 +320,164 @@ void http_res_file(http_response *res, int status, const char *content_type, int
     if (size < 0 && fd >= 0 && fstat(fd, &st) == 0)
         size = st.st_size;
     res->file_size = size < 0 ? 0 : size;
+}
+
+/* ---- streamed bodies ---- */
+
+static void stream_unref(http_stream *st)
+{
+    pthread_mutex_lock(&st->lock);
+    int left = --st->refs;
+    pthread_mutex_unlock(&st->lock);
+    if (left > 0)
+        return;
+    sb_free(&st->queue);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static void stream_unlist(http_stream *st)
+{
+    http_server *srv = st->srv;
+    pthread_mutex_lock(&srv->stream_lock);
+    if (st->listed) {
+        if (st->prev)
+            st->prev->next = st->next;
+        else
+            srv->streams = st->next;
+        if (st->next)
+            st->next->prev = st->prev;
+        st->listed = false;
+    }
+    pthread_mutex_unlock(&srv->stream_lock);
+}
+
+/* The connection is done with the stream (or never took it). */
+static void stream_server_drop(http_stream *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->gone = true;
+    st->conn = NULL;
+    pthread_mutex_unlock(&st->lock);
+    stream_unlist(st);
+    stream_unref(st);
+}
+
+static void stream_free_cb(void *cls)
+{
+    stream_server_drop(cls);
+}
+
+static ssize_t stream_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    http_stream *st = cls;
+    pthread_mutex_lock(&st->lock);
+    size_t avail = st->queue.len - st->sent;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, st->queue.data + st->sent, n);
+        st->sent += n;
+        if (st->sent == st->queue.len)
+            st->queue.len = st->sent = 0;
+        pthread_mutex_unlock(&st->lock);
+        return (ssize_t)n;
+    }
+    if (st->closed || !st->conn) {
+        pthread_mutex_unlock(&st->lock);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    /* nothing to send: park the connection until a write (or the end) wakes it */
+    st->suspended = true;
+    MHD_suspend_connection(st->conn);
+    pthread_mutex_unlock(&st->lock);
+    return 0;
+}
+
+/* With st->lock held. */
+static void stream_wake_locked(http_stream *st)
+{
+    if (st->suspended && st->conn) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+}
+
+http_stream *http_res_stream(http_request *req, http_response *res, int status, const char *content_type)
+{
+    if (!req || !res)
+        return NULL;
+    http_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    pthread_mutex_init(&st->lock, NULL);
+    st->refs = 2;
+    st->srv = req->srv;
+    st->conn = req->conn;
+    sb_init(&st->queue);
+    res_clear_payload(res);
+    res->status = status;
+    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res->stream = st;
+    pthread_mutex_lock(&req->srv->stream_lock);
+    st->next = req->srv->streams;
+    if (st->next)
+        st->next->prev = st;
+    req->srv->streams = st;
+    st->listed = true;
+    pthread_mutex_unlock(&req->srv->stream_lock);
+    return st;
+}
+
+int http_stream_write(http_stream *st, const char *data, size_t len)
+{
+    if (!st)
+        return -1;
+    pthread_mutex_lock(&st->lock);
+    int rc = -1;
+    if (!st->gone && !st->closed && st->queue.len - st->sent <= HTTP_STREAM_QUEUE_MAX) {
+        if (st->sent && st->sent == st->queue.len)
+            st->queue.len = st->sent = 0;
+        rc = sb_append(&st->queue, data, len) == 0 ? 0 : -1;
+        stream_wake_locked(st);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+void http_stream_close(http_stream *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->closed = true;
+    stream_wake_locked(st);
+    pthread_mutex_unlock(&st->lock);
+}
+
+bool http_stream_gone(http_stream *st)
+{
+    if (!st)
+        return true;
+    pthread_mutex_lock(&st->lock);
+    bool g = st->gone;
+    pthread_mutex_unlock(&st->lock);
+    return g;
+}
+
+void http_stream_release(http_stream *st)
+{
+    if (st)
+        stream_unref(st);
+}
+
+/* At stop: end every stream and wake the parked ones, so no connection stays suspended. */
+static void streams_end_all(http_server *srv)
+{
+    pthread_mutex_lock(&srv->stream_lock);
+    for (http_stream *st = srv->streams; st; st = st->next)
+        http_stream_close(st);
+    pthread_mutex_unlock(&srv->stream_lock);
 }
 
 /* ---- request lifecycle ---- */
@@ -478,7 +665,12 @@ static enum MHD_Result queue_answer(http_request *r)
         http_res_error(res, 500, "Internal error: handler produced no response");
     }
     struct MHD_Response *mr;
-    if (res->file_fd >= 0) {
+    if (res->stream) {
+        http_stream *st = res->stream;
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read_cb, st, stream_free_cb);
+        if (mr)
+            res->stream = NULL;  /* the response owns the server's reference now */
+    } else if (res->file_fd >= 0) {
         mr = MHD_create_response_from_fd64((uint64_t)res->file_size, res->file_fd);
         if (mr)
             res->file_fd = -1;   /* MHD closes it */
@@ -831,7 +1023,8 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
     }
     pthread_mutex_init(&s->watch_lock, NULL);
     pthread_cond_init(&s->watch_wake, NULL);
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    pthread_mutex_init(&s->stream_lock, NULL);
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned int threads = opts->threads > 0 ? (unsigned int)opts->threads : 2;
@@ -860,6 +1053,7 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
                 opts->host && *opts->host ? opts->host : "0.0.0.0", opts->port);
         pthread_cond_destroy(&s->watch_wake);
         pthread_mutex_destroy(&s->watch_lock);
+        pthread_mutex_destroy(&s->stream_lock);
         free(s);
         return NULL;
     }
@@ -882,9 +1076,21 @@ void http_server_stop(http_server *s)
     if (!s)
         return;
     watchdog_stop(s);
-    if (s->daemon)
+    if (s->daemon) {
+        streams_end_all(s);
+        /* give the woken streams a moment to end before the connections are cut */
+        for (int i = 0; i < 50; i++) {
+            pthread_mutex_lock(&s->stream_lock);
+            bool any = s->streams != NULL;
+            pthread_mutex_unlock(&s->stream_lock);
+            if (!any)
+                break;
+            sleep_ms(10);
+        }
         MHD_stop_daemon(s->daemon);
+    }
     pthread_cond_destroy(&s->watch_wake);
     pthread_mutex_destroy(&s->watch_lock);
+    pthread_mutex_destroy(&s->stream_lock);
     free(s);
 }
