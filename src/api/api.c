@@ -2,6 +2,7 @@
  * files, API key authentication (bootstrap key and database keys), scopes, rate
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
+#include "api/api_mcp.h"
 #include "api/phone.h"
 #include "auth/apikey.h"
 #include "auth/audit.h"
@@ -68,11 +69,10 @@ bool api_auth_enforced(void)
 
 typedef enum { KEY_NONE, KEY_INVALID, KEY_OK } key_result;
 
-/* Resolves the X-API-Key header into a principal. */
-static key_result resolve_key(http_request *req, principal *who, char *why, size_t whylen)
+/* Resolves an API key (the X-API-Key header's value, or MCP's bearer token) into a principal. */
+static key_result resolve_token(const char *token, principal *who, char *why, size_t whylen)
 {
     memset(who, 0, sizeof *who);
-    const char *token = http_req_header(req, "X-API-Key");
     if (!token || !*token) return KEY_NONE;
     if (g_api.cfg->api_key[0] && secure_streq(token, g_api.cfg->api_key)) {
         who->authenticated = who->bootstrap = true;
@@ -96,6 +96,11 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
     str_copy(who->key_id, sizeof who->key_id, k.key_id);
     str_copy(who->scopes, sizeof who->scopes, k.scopes);
     return KEY_OK;
+}
+
+static key_result resolve_key(http_request *req, principal *who, char *why, size_t whylen)
+{
+    return resolve_token(http_req_header(req, "X-API-Key"), who, why, whylen);
 }
 
 /* Failed authentications are counted per client address ("ip:<addr>", label
@@ -167,6 +172,25 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
         return -1;
     }
     return 0;
+}
+
+int api_authenticate_token(http_request *req, http_response *res, const char *token, principal *who)
+{
+    memset(who, 0, sizeof *who);
+    if (auth_flood_check(req, res)) return -1;
+    char why[64] = "";
+    key_result kr = resolve_token(token, who, why, sizeof why);
+    if (kr == KEY_INVALID || (kr == KEY_NONE && api_auth_enforced())) {
+        audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
+        http_res_error(res, 401, "Invalid or missing API key");
+        return -1;
+    }
+    return 0;
+}
+
+void api_auth_failed(http_request *req, const char *why)
+{
+    audit_auth_failed(req, why);
 }
 
 int api_require_admin(http_request *req, http_response *res, principal *who)
@@ -259,20 +283,25 @@ int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
     return 0;
 }
 
-int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33])
+int api_parse_cursor(const char *cursor, int64_t *ms, char id[33])
 {
-    const char *cursor = http_req_query(req, "cursor");
     *ms = 0;
     id[0] = 0;
     if (!cursor || !*cursor) return 0;
     char *end;
     long long t = strtoll(cursor, &end, 10);
-    if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) {
+    if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) return -1;
+    *ms = t;
+    str_copy(id, 33, end + 1);
+    return 0;
+}
+
+int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33])
+{
+    if (api_parse_cursor(http_req_query(req, "cursor"), ms, id)) {
         http_res_error(res, 400, "'cursor' is not one this server gave out");
         return -1;
     }
-    *ms = t;
-    str_copy(id, 33, end + 1);
     return 0;
 }
 
@@ -340,6 +369,8 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     add_routes(api_inbound_routes);
     add_routes(api_admin_routes);
     add_routes(api_callback_routes);
+    if (api_mcp_init(err, errlen)) return -1;
+    add_routes(api_mcp_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "
                  "this port (fine for local development only)");
@@ -348,6 +379,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
 
 void api_shutdown(void)
 {
+    api_mcp_stop();
     ratelimit_free(g_ratelimit);
     g_ratelimit = NULL;
 }

@@ -2,6 +2,7 @@
  * this gateway needs usable right now: database, backend, storage, Ghostscript),
  * and GET /metrics in Prometheus text format. */
 #include "api/api_internal.h"
+#include "mcp/mcp_server.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -79,6 +80,7 @@ static void metrics(http_request *req, http_response *res)
     strbuf sb;
     sb_init(&sb);
     api_metrics_http(&sb);
+    mcp_metrics(&sb);
     static const char *const statuses[] = {"queued", "in_progress", "SUCCESS", "FAILED", "cancelled"};
     int64_t counts[5] = {0};
     store_job_count_by_status(g_api.st, statuses, 5, counts);
