@@ -34,7 +34,7 @@ bool mcp_addr_is_private(const char *ip)
         uint32_t v = ((uint32_t)b[12] << 24) | ((uint32_t)b[13] << 16) | ((uint32_t)b[14] << 8) | b[15];
         return v4_private(v);
     }
-    if (b[0] == 0x64 && b[1] == 0xff && b[2] == 0x9b) {       /* NAT64 64:ff9b::/96 */
+    if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {       /* NAT64 64:ff9b::/96 */
         uint32_t v = ((uint32_t)b[12] << 24) | ((uint32_t)b[13] << 16) | ((uint32_t)b[14] << 8) | b[15];
         return v4_private(v);
     }

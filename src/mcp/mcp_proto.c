@@ -46,7 +46,7 @@ int mcp_parse(const char *text, size_t len, mcp_message *out, int *code, char *m
     memset(out, 0, sizeof *out);
     *err_id = NULL;
     json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root) {
         *code = MCP_ERR_PARSE;
         str_fmt(msg, msglen, "Parse error: %s", je.text);
