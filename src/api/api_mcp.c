@@ -101,8 +101,12 @@ static int mcp_auth(http_request *req, http_response *res, api_mcp_caller *c)
             unauthorized(req, res, why, "Invalid bearer token");
             return -1;
         }
+        /* one identity per subject (rate limits, session ownership, audit): "o-" + a hash of iss and sub */
+        char subject[700], h[65];
+        str_fmt(subject, sizeof subject, "%s\n%s", g_api.cfg->oauth_issuer, cl.sub);
+        sha256_hex(subject, strlen(subject), h);
         c->who.authenticated = true;
-        str_fmt(c->who.key_id, sizeof c->who.key_id, "oauth");
+        str_fmt(c->who.key_id, sizeof c->who.key_id, "o-%.12s", h);
         str_copy(c->who.scopes, sizeof c->who.scopes, cl.scope);
         audit_event("mcp_oauth_ok", "sub", cl.sub, "kid", cl.kid, NULL);
     } else {
