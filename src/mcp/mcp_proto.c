@@ -86,6 +86,8 @@ int mcp_parse(const char *text, size_t len, mcp_message *out, int *code, char *m
         str_fmt(msg, msglen, "Invalid Request: %s", why);
         return -1;
     }
+    json_decref(*err_id);        /* only an error answer needs its own copy */
+    *err_id = NULL;
     out->root = root;
     out->id = id;
     if (method) {

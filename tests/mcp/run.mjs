@@ -292,16 +292,23 @@ async function main() {
     proc.stdin.write('x'.repeat(3 * 1024 * 1024) + '\n');
     proc.stdin.write('[{"jsonrpc":"2.0","id":2,"method":"ping"}]\n');
     proc.stdin.write('{"jsonrpc":"2.0","id":3,"method":"nope"}\n');
+    proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'send_fax', arguments: { to: PHONE, fileContent: TWO_PAGES.toString('base64'), fileType: 'pdf' }, _meta: { progressToken: 't' } } }) + '\n');
+    proc.stdin.write('{"jsonrpc":"2.0","id":5,"method":"resources/list"}\n');
     proc.stdin.end();
     const code = await new Promise((r) => proc.on('exit', r));
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
     assert(code === 0, `exit ${code}`);
-    assert(lines.length === 4, `4 answers, got ${lines.length}: ${out.slice(0, 500)}`);
-    assert(lines[0].id === 1 && lines[0].result, 'ping');
-    assert(lines[1].error.code === -32700 && /longer than/.test(lines[1].error.message), 'overlong line');
-    assert(lines[2].error.code === -32600, 'batch refused');
-    assert(lines[3].error.code === -32601, 'unknown method');
+    const answers = lines.filter((l) => 'id' in l);
+    assert(answers.length === 6, `6 answers, got ${answers.length}: ${out.slice(0, 500)}`);
+    assert(lines.some((l) => l.method === 'notifications/progress' && l.params.progressToken === 't'), 'progress lines');
+    assert(answers[4].result.structuredContent.status === 'SUCCESS', `send_fax waited for the outcome: ${JSON.stringify(answers[4]).slice(0, 300)}`);
+    assert(answers[5].result.resources.length === 1 && /^faxbot:\/\/inbound\/[0-9a-f]{32}\/pdf$/.test(answers[5].result.resources[0].uri), 'resources/list');
+    assert(answers[0].id === 1 && answers[0].result, 'ping');
+    assert(answers[1].error.code === -32700 && /longer than/.test(answers[1].error.message), 'overlong line');
+    assert(answers[2].error.code === -32600, 'batch refused');
+    assert(answers[3].error.code === -32601, 'unknown method');
     assert(err.length > 0 && !/\{"jsonrpc"/.test(err), 'logs on stderr only');
+    assert(!/AddressSanitizer|runtime error:|LeakSanitizer/.test(err), `sanitizer report from faxbot mcp:\n${err.slice(-3000)}`);
   });
 
   const gw = await startGateway({ MAX_FILE_SIZE_MB: '2' });
