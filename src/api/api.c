@@ -188,6 +188,11 @@ int api_authenticate_token(http_request *req, http_response *res, const char *to
     return 0;
 }
 
+int api_auth_lockout(http_request *req, http_response *res)
+{
+    return auth_flood_check(req, res);
+}
+
 void api_auth_failed(http_request *req, const char *why)
 {
     audit_auth_failed(req, why);

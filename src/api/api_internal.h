@@ -27,6 +27,9 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
  * scope or rate check. 0 (who filled; unauthenticated in open dev mode) or -1 with
  * res filled (401/429). */
 int api_authenticate_token(http_request *req, http_response *res, const char *token, principal *who);
+/* -1 with res filled (429) while the client's address is locked out after too many
+ * failed authentications (AUTH_FAILURES_PER_MINUTE). */
+int api_auth_lockout(http_request *req, http_response *res);
 /* Audits a failed authentication and counts it against the client's address. */
 void api_auth_failed(http_request *req, const char *why);
 /* Admin routes: the bootstrap key or a key with keys:manage. */

@@ -92,6 +92,7 @@ static int mcp_auth(http_request *req, http_response *res, api_mcp_caller *c)
         return -1;
     }
     if (g_api.cfg->require_mcp_oauth) {
+        if (api_auth_lockout(req, res)) return -1;
         const char *tok = bearer(req);
         if (!tok) { unauthorized(req, res, "missing bearer token", "A bearer token is required"); return -1; }
         mcp_jwt_claims cl;
