@@ -297,7 +297,7 @@ static void sse_open(http_request *req, http_response *res)
     s->caller = *c;
     api_mcp_ops_for(&s->caller, &s->ops);
     s->last_active = s->last_write = mono_ms();
-    s->stream = http_res_stream(req, res, 200, "text/event-stream");
+    s->stream = http_res_event_stream(req, res, 200, "text/event-stream");
     if (!s->stream) { free(s); http_res_error(res, 503, "out of memory"); return; }
     sse_headers(res);
     char ev[512];
@@ -424,7 +424,7 @@ static void http_post(http_request *req, http_response *res)
         lc->caller = *c;
         api_mcp_ops_for(&lc->caller, &lc->ops);
         str_copy(lc->header_version, sizeof lc->header_version, hv ? hv : "");
-        http_stream *st = http_res_stream(req, res, 200, "text/event-stream");
+        http_stream *st = http_res_event_stream(req, res, 200, "text/event-stream");
         if (!st) { mcp_message_free(&lc->msg); free(lc); http_res_error(res, 503, "out of memory"); return; }
         sse_headers(res);
         lc->stream = st;
@@ -530,14 +530,13 @@ void api_mcp_routes(const http_route **routes, int *n)
     g_n_mcp_routes = 0;
     if (cfg->enable_mcp_http) {
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "POST", .pattern = cfg->mcp_http_path, .body_mode = HTTP_BODY_BUFFER,
-                                                      .max_body = max_body, .on_headers = mcp_on_headers, .handle = http_post,
-                                                      .long_lived = true};
+                                                      .max_body = max_body, .on_headers = mcp_on_headers, .handle = http_post};
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "GET", .pattern = cfg->mcp_http_path, .handle = http_not_allowed};
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "DELETE", .pattern = cfg->mcp_http_path, .handle = http_not_allowed};
     }
     if (cfg->enable_mcp_sse) {
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "GET", .pattern = cfg->mcp_sse_path, .on_headers = mcp_on_headers,
-                                                      .handle = sse_open, .long_lived = true};
+                                                      .handle = sse_open};
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "POST", .pattern = cfg->mcp_message_path, .body_mode = HTTP_BODY_BUFFER,
                                                       .max_body = max_body, .on_headers = mcp_on_headers, .handle = sse_post};
     }
