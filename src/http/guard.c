@@ -495,6 +495,8 @@ http_guard *guard_start(const http_guard_opts *opts, char *err, size_t errlen)
         goto fail;
     }
     g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (opts->publish)
+        *opts->publish = g;
     if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
         str_fmt(err, errlen, "cannot start the connection guard thread");
         goto fail;

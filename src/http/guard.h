@@ -29,6 +29,9 @@ typedef struct http_guard_opts {
      * was refused (the callee has closed fd then). */
     int (*hand_off)(void *ctx, int fd, const struct sockaddr *sa, socklen_t len);
     void *ctx;
+    /* Set to the guard before its thread starts: the first hand-off (and libmicrohttpd's
+     * connection notice, guard_attach) can come before guard_start returns. */
+    http_guard **publish;
 } http_guard_opts;
 
 http_guard *guard_start(const http_guard_opts *opts, char *err, size_t errlen);

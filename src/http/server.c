@@ -1090,7 +1090,7 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         .head_timeout_s = (int)timeout, .request_timeout_s = opts->request_timeout_s,
         .min_body_rate = opts->min_body_rate, .max_connections = opts->max_connections,
         .max_per_ip = opts->max_connections_per_ip, .max_head = max_head,
-        .hand_off = add_connection, .ctx = s,
+        .hand_off = add_connection, .ctx = s, .publish = &s->guard,
     };
     char gerr[256];
     s->guard = guard_start(&gopts, gerr, sizeof gerr);
