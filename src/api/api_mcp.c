@@ -407,6 +407,17 @@ static void http_post(http_request *req, http_response *res)
     }
     mcp_message m;
     if (parse_body(req, res, &m)) return;
+    /* 2026-07-28 repeats the method (and a tool's name) in headers for intermediaries:
+     * when sent, they must say what the body says */
+    const char *hm = http_req_header(req, "Mcp-Method"), *hn = http_req_header(req, "Mcp-Name");
+    const char *body_name = json_string_value(json_object_get(m.params, "name"));
+    if ((hm && (!m.method || strcmp(hm, m.method))) ||
+        (hn && m.method && !strcmp(m.method, "tools/call") && (!body_name || strcmp(hn, body_name)))) {
+        atomic_fetch_add(&g_mcp_stats.errors, 1);
+        send_json(res, 400, mcp_error(m.id, MCP_ERR_INVALID_PARAMS, "Mcp-Method or Mcp-Name header disagrees with the message", NULL));
+        mcp_message_free(&m);
+        return;
+    }
     mcp_ops ops;
     api_mcp_ops_for(c, &ops);
     if (m.kind != MCP_MSG_REQUEST) {

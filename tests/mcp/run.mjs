@@ -393,6 +393,8 @@ async function main() {
     assert(list.json.result.tools.length === 7 && typeof list.json.result.ttlMs === 'number' && list.json.result.cacheScope, `stateless tools/list: ${list.text.slice(0, 300)}`);
     const call = await rawPost(gw, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'list_faxes', arguments: { limit: 1 }, _meta: META() } }, { ...auth, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'list_faxes' });
     assert(call.json.result.isError === false && call.json.result.resultType === 'complete', `stateless call: ${call.text.slice(0, 300)}`);
+    const lie = await rawPost(gw, { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'list_faxes', arguments: {}, _meta: META() } }, { ...auth, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'send_fax' });
+    assert(lie.status === 400 && lie.json.error.code === -32602, `Mcp-Name disagreeing with the body: ${lie.text}`);
     const unk = await rawPost(gw, { jsonrpc: '2.0', id: 6, method: 'tools/list', params: { _meta: META('2030-01-01') } }, auth);
     assert(unk.status === 400 && unk.json.error.code === -32022 && unk.json.error.data.requested === '2030-01-01', `unknown _meta revision: ${unk.text}`);
     const nocaps = await rawPost(gw, { jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } }, auth);
