@@ -17,6 +17,9 @@ typedef struct principal {
     bool bootstrap;              /* the env API_KEY */
     char key_id[16];             /* "env" for the bootstrap key */
     char scopes[256];
+    char owner[128];             /* whose work it makes and sees: the key's owner, else its id */
+    bool all_owners;             /* sees and acts on every owner's work: the bootstrap key, open dev
+                                    mode, keys with keys:manage or the explicit fax:all scope */
 } principal;
 
 /* Checks the X-API-Key for a fax/inbound route needing `scope`, then the rate
@@ -36,6 +39,9 @@ void api_auth_failed(http_request *req, const char *why);
 int api_require_key(http_request *req, http_response *res, principal *who);
 /* Admin routes: the bootstrap key or a key with keys:manage. */
 int api_require_admin(http_request *req, http_response *res, principal *who);
+/* True when who may see and act on work that belongs to owner. An inbound fax
+ * routed to nobody (owner "") is seen by every key with the inbound scopes. */
+bool api_may_see(const principal *who, const char *owner, bool unowned_is_shared);
 /* True when fax routes need a key (API_KEY set or REQUIRE_API_KEY). */
 bool api_auth_enforced(void);
 
@@ -70,9 +76,9 @@ void api_admin_headers(http_response *res);
 
 /* An inbound fax as the API shows it (with a short-lived pdf_url when asked). */
 json_t *api_inbound_json(const inbound_record *r, bool with_url);
-/* Cancels a job for key_id: 0 with *out, or the HTTP status to answer (404, 409,
+/* Cancels a job who may see: 0 with *out, or the HTTP status to answer (404, 409,
  * 503) with detail. */
-int api_cancel_job(const char *id, const char *key_id, job_record *out, char *detail, size_t detail_len);
+int api_cancel_job(const principal *who, const char *id, job_record *out, char *detail, size_t detail_len);
 
 /* Appends the HTTP request metrics in Prometheus text format. */
 struct strbuf;

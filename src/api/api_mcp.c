@@ -14,6 +14,7 @@
  * (MCP_MAX_SESSIONS), kept alive by comments every 15 s, and closed after
  * MCP_IDLE_SECONDS without a message. */
 #include "api/api_mcp.h"
+#include "auth/apikey.h"
 #include "auth/audit.h"
 #include "mcp/mcp_jwt.h"
 #include "mcp/mcp_server.h"
@@ -109,6 +110,8 @@ static int mcp_auth(http_request *req, http_response *res, api_mcp_caller *c)
         c->who.authenticated = true;
         str_fmt(c->who.key_id, sizeof c->who.key_id, "o-%.12s", h);
         str_copy(c->who.scopes, sizeof c->who.scopes, cl.scope);
+        str_copy(c->who.owner, sizeof c->who.owner, c->who.key_id);    /* a subject's work is its own */
+        c->who.all_owners = apikey_scopes_allow(cl.scope, "fax:all");
         audit_event("mcp_oauth_ok", "sub", cl.sub, "kid", cl.kid, NULL);
     } else {
         const char *tok = http_req_header(req, "X-API-Key");

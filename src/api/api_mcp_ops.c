@@ -122,6 +122,7 @@ static void op_send_fax(void *ctx, const char *to_in, const char *path, const ch
     rec->file_name[o] = 0;
     str_copy(rec->resolution, sizeof rec->resolution, g_api.cfg->default_resolution);
     str_copy(rec->api_key_id, sizeof rec->api_key_id, c->who.key_id);
+    str_copy(rec->owner, sizeof rec->owner, c->who.owner);
     rec->pages = -1;
     rec->duration_s = -1;
     rec->bit_rate = -1;
@@ -143,18 +144,28 @@ out:
 
 static void op_get_fax(void *ctx, const char *id, mcp_reply *r)
 {
-    if (!allowed(ctx, "fax:read", r)) return;
+    api_mcp_caller *c = ctx;
+    if (!allowed(c, "fax:read", r)) return;
     job_record rec;
-    if (!api_valid_id(id) || store_job_get(g_api.st, id, &rec) != STORE_OK) { mcp_reply_fail(r, 404, "Job not found"); return; }
+    if (!api_valid_id(id) || store_job_get(g_api.st, id, &rec) != STORE_OK || !api_may_see(&c->who, rec.owner, false)) {
+        mcp_reply_fail(r, 404, "Job not found");
+        return;
+    }
     r->status = 200;
     r->json = api_job_json(&rec);
+}
+
+/* The inbound fax, if it exists and who may see it (another owner's is "not found"). */
+static bool load_inbound(api_mcp_caller *c, const char *id, inbound_record *rec)
+{
+    return api_valid_id(id) && store_inbound_get(g_api.st, id, rec) == STORE_OK && api_may_see(&c->who, rec->owner, true);
 }
 
 static void op_get_inbound(void *ctx, const char *id, mcp_reply *r)
 {
     if (!allowed(ctx, "inbound:read", r) || !inbound_on(r)) return;
     inbound_record rec;
-    if (!api_valid_id(id) || store_inbound_get(g_api.st, id, &rec) != STORE_OK) {
+    if (!load_inbound(ctx, id, &rec)) {
         mcp_reply_fail(r, 404, "Inbound fax not found");
         return;
     }
@@ -164,8 +175,9 @@ static void op_get_inbound(void *ctx, const char *id, mcp_reply *r)
 
 static void op_list_faxes(void *ctx, int limit, const char *cursor, const char *status, mcp_reply *r)
 {
-    if (!allowed(ctx, "fax:read", r)) return;
-    job_filter f = {.limit = limit + 1};
+    api_mcp_caller *c = ctx;
+    if (!allowed(c, "fax:read", r)) return;
+    job_filter f = {.limit = limit + 1, .owner = c->who.all_owners ? NULL : c->who.owner};
     if (status && *status) {
         if (!job_status_valid(status)) {
             mcp_reply_fail(r, 400, "'status' must be one of queued, in_progress, SUCCESS, FAILED, cancelled");
@@ -190,8 +202,9 @@ static void op_list_faxes(void *ctx, int limit, const char *cursor, const char *
 
 static void op_list_inbound(void *ctx, int limit, const char *cursor, mcp_reply *r)
 {
-    if (!allowed(ctx, "inbound:list", r) || !inbound_on(r)) return;
-    inbound_filter f = {.limit = limit + 1};
+    api_mcp_caller *c = ctx;
+    if (!allowed(c, "inbound:list", r) || !inbound_on(r)) return;
+    inbound_filter f = {.limit = limit + 1, .owner = c->who.all_owners ? NULL : c->who.owner};
     if (api_parse_cursor(cursor, &f.before_received_at, f.before_id)) { mcp_reply_fail(r, 400, "'cursor' is not one this server gave out"); return; }
     inbound_record *recs = calloc((size_t)f.limit, sizeof *recs);
     if (!recs) { mcp_reply_fail(r, 503, "out of memory"); return; }
@@ -212,7 +225,7 @@ static void op_inbound_pdf(void *ctx, const char *id, int64_t max_bytes, mcp_rep
     api_mcp_caller *c = ctx;
     if (!allowed(c, "inbound:read", r) || !inbound_on(r)) return;
     inbound_record rec;
-    if (!api_valid_id(id) || store_inbound_get(g_api.st, id, &rec) != STORE_OK) {
+    if (!load_inbound(c, id, &rec)) {
         mcp_reply_fail(r, 404, "Inbound fax not found");
         return;
     }
@@ -238,7 +251,7 @@ static void op_cancel_fax(void *ctx, const char *id, mcp_reply *r)
     api_mcp_caller *c = ctx;
     if (!allowed(c, "fax:send", r)) return;
     job_record rec;
-    int status = api_cancel_job(id, c->who.key_id, &rec, r->detail, sizeof r->detail);
+    int status = api_cancel_job(&c->who, id, &rec, r->detail, sizeof r->detail);
     if (status) { r->status = status; return; }
     r->status = 200;
     r->json = api_job_json(&rec);
@@ -258,5 +271,7 @@ void api_mcp_local_ops(mcp_ops *ops)
     local.who.authenticated = true;
     str_copy(local.who.key_id, sizeof local.who.key_id, "local");
     str_copy(local.who.scopes, sizeof local.who.scopes, "*");
+    str_copy(local.who.owner, sizeof local.who.owner, "local");
+    local.who.all_owners = true;
     api_mcp_ops_for(&local, ops);
 }

@@ -314,6 +314,7 @@ async function main() {
   const gw = await startGateway({ MAX_FILE_SIZE_MB: '2' });
   const full = await makeKey(gw, 'fax:send,fax:read,inbound:list,inbound:read', 'assistant');
   const readOnly = await makeKey(gw, 'fax:read', 'reader');
+  let httpJob = null;
 
   await test('stdio calling a gateway (FAXBOT_URL + FAXBOT_API_KEY): round trip; read-only key cannot send', async () => {
     const a = stdioClient({ FAXBOT_URL: gw.url, FAXBOT_API_KEY: full });
@@ -332,7 +333,7 @@ async function main() {
     await client.connect(transport);
     try {
       assert(transport.protocolVersion === '2025-11-25', `negotiated ${transport.protocolVersion}`);
-      await faxRoundTrip(client, 'http');
+      httpJob = (await faxRoundTrip(client, 'http')).job;
       await badCalls(client, 'http');
       const progress = [];
       const res = await callOk(client, 'send_fax', { to: PHONE, fileContent: TWO_PAGES.toString('base64'), fileType: 'pdf' },
@@ -350,6 +351,23 @@ async function main() {
       const l = await client.callTool({ name: 'list_inbound', arguments: {} });
       assert(l.isError && /inbound:list/.test(text(l)), `list_inbound: ${text(l)}`);
       await callOk(client, 'list_faxes', {});
+    } finally { await client.close(); }
+  });
+
+  await test('Streamable HTTP: a key of another owner does not see the job (as the REST API)', async () => {
+    assert(httpJob, 'needs the job of the round trip');
+    const r = await fetch(gw.url + '/admin/api-keys', { method: 'POST', headers: { 'X-API-Key': ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'other', owner: 'someone-else', scopes: 'fax:read,fax:send' }) });
+    const other = (await r.json()).token;
+    const { client, transport } = httpClient(gw, { 'X-API-Key': other });
+    await client.connect(transport);
+    try {
+      for (const [tool, args] of [['get_fax_status', { jobId: httpJob.id }], ['cancel_fax', { jobId: httpJob.id }]]) {
+        const res = await client.callTool({ name: tool, arguments: args });
+        assert(res.isError && /Job not found/.test(text(res)), `${tool}: ${text(res)}`);
+      }
+      const list = structured(await callOk(client, 'list_faxes', { limit: 50 }));
+      assert(!list.items.some((j) => j.id === httpJob.id), 'list_faxes shows only its own');
     } finally { await client.close(); }
   });
 
