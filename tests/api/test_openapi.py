@@ -28,17 +28,37 @@ def load_doc():
         return json.load(f)
 
 
+# Routes whose path is a setting: `.pattern = cfg->x` takes the setting's default from
+# config.c; any other variable must be named here (a new one fails the test until it is).
+VAR_ROUTE_RE = re.compile(r'\.method\s*=\s*"(GET|POST|PUT|PATCH|DELETE)"\s*,\s*\.pattern\s*=\s*([A-Za-z_][\w>\-.]*)')
+COMPUTED_PATHS = {"g_metadata_path": "/.well-known/oauth-protected-resource/mcp"}
+
+
+def setting_defaults():
+    with open(os.path.join(REPO, "src", "config", "config.c")) as f:
+        text = f.read()
+    return {m.group(2): m.group(1) for m in
+            re.finditer(r'env_copy\(&ev, "[A-Z_]+", "(/[^"]*)", c->(\w+)', text)}
+
+
 def source_routes():
     """(METHOD, path) of every route in the sources: the API's route tables and every
     backend's webhook table."""
-    found = set()
+    found, defaults = set(), setting_defaults()
     for sub in ("api", "backend"):
         d = os.path.join(REPO, "src", sub)
         for name in sorted(os.listdir(d)):
             if name.endswith(".c"):
                 with open(os.path.join(d, name)) as f:
-                    for m in ROUTE_RE.finditer(f.read()):
-                        found.add((m.group(1), m.group(2)))
+                    text = f.read()
+                for m in ROUTE_RE.finditer(text):
+                    found.add((m.group(1), m.group(2)))
+                for m in VAR_ROUTE_RE.finditer(text):
+                    var = m.group(2)
+                    field = var.split("->")[-1]
+                    path = defaults.get(field) if var.startswith("cfg->") else COMPUTED_PATHS.get(var)
+                    assert path, f"{name}: route {m.group(1)} {var}: a path this test cannot resolve; add it to COMPUTED_PATHS"
+                    found.add((m.group(1), path))
     return found
 
 
