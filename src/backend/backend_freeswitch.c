@@ -492,7 +492,8 @@ static void fs_destroy(backend *b)
     free(b);
 }
 
-static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_t errlen)
+/* The parts every instance has: settings and the hand-off intake. NULL with err. */
+static backend *fs_alloc(const config *cfg, backend_sink sink, char *err, size_t errlen)
 {
     backend *b = calloc(1, sizeof *b);
     if (!b) { str_fmt(err, errlen, "out of memory"); return NULL; }
@@ -511,6 +512,13 @@ static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_
         fs_destroy(b);
         return NULL;
     }
+    return b;
+}
+
+static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_t errlen)
+{
+    backend *b = fs_alloc(cfg, sink, err, errlen);
+    if (!b) return NULL;
     esl_client_opts eo = {.host = b->host, .port = (int)b->port, .password = b->password, .events = FS_EVENTS,
                           .on_event = on_event, .on_state = on_state, .ud = b};
     b->esl = esl_client_start(&eo, err, errlen);
@@ -931,6 +939,23 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     json_decref(o);
 }
 
+/* Receiving on FreeSWITCH while another backend sends: with FREESWITCH_INBOUND_SECRET set,
+ * an instance without the Event Socket serves the inbound hand-off. */
+static bool fs_inbound_configured(char *why, size_t whylen)
+{
+    const char *s = getenv("FREESWITCH_INBOUND_SECRET");
+    if (!s || !*s) return false;
+    str_copy(why, whylen, "FREESWITCH_INBOUND_SECRET is set");
+    return true;
+}
+
+static backend *fs_create_inbound(const config *cfg, backend_sink sink, char *err, size_t errlen)
+{
+    backend *b = fs_alloc(cfg, sink, err, errlen);
+    if (b) log_info("FreeSWITCH inbound hand-off /_internal/freeswitch/inbound is on (FREESWITCH_INBOUND_SECRET is set)");
+    return b;
+}
+
 static const backend_webhook fs_webhooks[] = {
     {.method = "POST", .path = "/_internal/freeswitch/outbound_result", .max_body = 16384, .handle = wh_outbound},
     {.method = "POST", .path = "/_internal/freeswitch/inbound", .max_body = 16384, .handle = wh_inbound,
@@ -949,4 +974,6 @@ const backend_ops backend_freeswitch_ops = {
     .diagnose = fs_diagnose,
     .webhooks = fs_webhooks,
     .n_webhooks = 2,
+    .inbound_configured = fs_inbound_configured,
+    .create_inbound = fs_create_inbound,
 };

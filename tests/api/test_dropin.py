@@ -608,3 +608,22 @@ def test_doctor_from_faxbot_phaxio_guide(tmp_path, cli_env):
     tok = [l for l in out.splitlines() if "PHAXIO_CALLBACK_TOKEN (missing)" in l]
     assert tok and "Settings > Webhooks" in tok[0], out
     assert any(l.startswith("ok") and "using phaxio" in l for l in out.splitlines()), out
+
+
+def test_receive_on_freeswitch_while_loopback_sends(server, tmp_path, cli_env):
+    spool = tmp_path / "fs-spool"
+    spool.mkdir()
+    srv = server(FAX_BACKEND="loopback", FREESWITCH_INBOUND_SECRET=IN_SECRET, FREESWITCH_SPOOL_DIR=str(spool),
+                 API_KEY=ADMIN)
+    cbs = {c["path"]: c for c in srv.get("/admin/inbound/callbacks", key=ADMIN).json()["callbacks"]}
+    fs = cbs["/_internal/freeswitch/inbound"]
+    assert fs["backend"] == "freeswitch" and "FREESWITCH_INBOUND_SECRET" in fs["enabled_by"], fs
+    assert "/_internal/freeswitch/outbound_result" not in cbs          # nothing of FreeSWITCH sends here
+    rx = spool / "rx-0c9f.tif"
+    rx.write_bytes(_fax_tiff(tmp_path, cli_env))
+    body = json.dumps({"tiff_path": str(rx), "uuid": "0c9f2b1e-1111-2222-3333-444455556666", "fax_success": "1",
+                       "pages": "1", "from_number": "+15551230000", "to_number": "+15559870000"}).encode()
+    assert _post(srv, "/_internal/freeswitch/inbound", body, {"X-Internal-Secret": "wrong-" + IN_SECRET}).status_code == 401
+    r = _post(srv, "/_internal/freeswitch/inbound", body, {"X-Internal-Secret": IN_SECRET})
+    assert r.status_code == 200, r.text
+    assert srv.get(f"/inbound/{r.json()['id']}", key=ADMIN).json()["backend"] == "freeswitch"
