@@ -181,3 +181,28 @@ def test_responses_validate_against_the_document(server):
     call("POST", "/admin/diagnostics/run")
     call("GET", "/admin/inbound/callbacks")
     assert len(c.seen) >= 25, c.seen
+
+
+def test_provider_and_pbx_hook_replies_validate_against_the_document(server, tmp_path):
+    """The hooks' answers (accepted, refused, malformed) are what the document says."""
+    secret = "hook-secret-0123456789abcdef"
+    srv = server(API_KEY=ADMIN, SINCH_INBOUND_BASIC_USER="u", SINCH_INBOUND_BASIC_PASS="p",
+                 ASTERISK_INBOUND_SECRET=secret, ASTERISK_SPOOL_DIR=str(tmp_path),
+                 FREESWITCH_INBOUND_SECRET=secret, FREESWITCH_SPOOL_DIR=str(tmp_path))
+    c = Checker(load_doc())
+    incoming = json.dumps({"event": "INCOMING_FAX", "fax": {"id": "01HZ0000000000000000000001", "from": "+14155552222"},
+                           "file": "JVBERi0xLjQK", "fileType": "PDF"}).encode()
+    cases = [
+        ("/sinch-inbound", incoming, {}, None),                                      # 401
+        ("/sinch-inbound", b"not json", {}, ("u", "p")),                              # 400
+        ("/_internal/asterisk/inbound", b'{"tiff_path":"/etc/passwd","uniqueid":"1.2"}', {}, None),   # 401
+        ("/_internal/asterisk/inbound", b'{"tiff_path":"/etc/passwd","uniqueid":"1.2"}',
+         {"X-Internal-Secret": secret}, None),                                          # 403 outside the spool
+        ("/_internal/asterisk/inbound", b'{"tiff_path":"/x"}', {"X-Internal-Secret": secret}, None),  # 400
+        ("/_internal/freeswitch/inbound", b'{"tiff_path":"/x"}', {"X-Internal-Secret": secret}, None),  # 400
+    ]
+    for path, body, headers, auth in cases:
+        h = {"Content-Type": "application/json", **headers}
+        r = srv.session.post(srv.url + path, data=body, headers=h, auth=auth, timeout=30)
+        c.check("POST", path, r)
+    assert {code for _, _, code in c.seen} >= {"400", "401", "403"}, c.seen
