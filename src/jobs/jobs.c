@@ -115,7 +115,7 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
      * the reporting thread sleep: the reporter thread retries it. */
     int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, &ev, NULL, why, sizeof why);
     report_verdict v = rc == STORE_OK ? REPORT_APPLIED : REPORT_REFUSED;
-    if (rc == STORE_ERROR) {
+    if (store_rc_retriable(rc)) {
         if (reporter_add(j->reporter, job_id, &ev) == 0) v = REPORT_LATER;
         else log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind),
                       why[0] ? why : "the retry queue is full");

@@ -98,7 +98,7 @@ static void run_due(reporter *r)
         pthread_mutex_unlock(&r->lock);
         char why[256];
         int rc = job_transition(r->j, p->job_id, &p->ev, NULL, why, sizeof why);
-        bool done = rc != STORE_ERROR || ++p->tries >= REPORTER_TRIES || r->stopping;
+        bool done = !store_rc_retriable(rc) || ++p->tries >= REPORTER_TRIES || r->stopping;
         if (rc != STORE_OK && done)
             log_warn("job %s: backend outcome '%s' not applied: %s", p->job_id, job_event_name(p->ev.kind), why);
         pthread_mutex_lock(&r->lock);
