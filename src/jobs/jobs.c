@@ -411,13 +411,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     }
     return j;
 fail:
-    retention_stop(j->retention);
-    if (j->be) j->ops->destroy(j->be);
-    reporter_stop(j->reporter);
-    pthread_mutex_destroy(&j->stats_lock);
-    pthread_mutex_destroy(&j->convert_lock);
-    free(j->converting);
-    free(j);
+    jobs_stop(j);               /* stops and frees whatever was started */
     return NULL;
 }
 
