@@ -185,7 +185,7 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
      * the reporting thread sleep: the reporter thread retries it. */
     int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, &ev, NULL, why, sizeof why);
     report_verdict v = rc == STORE_OK ? REPORT_APPLIED : REPORT_REFUSED;
-    if (rc == STORE_ERROR || rc == STORE_FULL) {     /* full: kept until the disk has room again */
+    if (store_rc_retriable(rc)) {        /* full: kept until the disk has room again */
         if (reporter_add(j->reporter, job_id, &ev) == 0) v = REPORT_LATER;
         else log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind),
                       why[0] ? why : "the retry queue is full");
@@ -418,13 +418,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     }
     return j;
 fail:
-    retention_stop(j->retention);
-    if (j->be) j->ops->destroy(j->be);
-    reporter_stop(j->reporter);
-    pthread_mutex_destroy(&j->stats_lock);
-    pthread_mutex_destroy(&j->convert_lock);
-    free(j->converting);
-    free(j);
+    jobs_stop(j);               /* stops and frees whatever was started */
     return NULL;
 }
 
