@@ -74,7 +74,7 @@ clean:
 # ---- packaging (issue 19): Debian package, container image, systemd unit, install ----
 #   make install [DESTDIR=/tmp/x]   meson install of this build (binaries, faxbot(1), unit, env file)
 #   make package                    dist/faxbot_*.deb (dpkg-buildpackage), and the image when podman is there
-#   make test-package               the .deb in a clean Debian 12 root, the image, compose (slow; root)
+#   make test-package               the .deb in a clean Debian 12 root, the image, compose, upgrade (slow; root)
 #   make check-packaging            the cheap checks `make test` runs (unit verify, man page, lintian)
 .PHONY: install package package-deb package-image test-package check-packaging
 
@@ -92,8 +92,9 @@ package-image:
 
 package: package-deb package-image
 
-test-package: package-deb
+test-package: package-deb build
 	./tools/test-package.sh
+	./tools/test-upgrade.sh $(BUILD)
 
 check-packaging: build
 	./tools/check-packaging.sh $(BUILD)

@@ -28,6 +28,17 @@ def wait_health(url, seconds=60):
         time.sleep(0.5)
 
 
+def read_pdf(url, h, inbound_id):
+    """GET /inbound/{id} and the PDF behind its pdf_url; exits on anything but a PDF."""
+    detail = requests.get(f"{url}/inbound/{inbound_id}", headers=h, timeout=10).json()
+    # the link's path and token, on the address we reach the gateway by
+    link = urllib.parse.urlsplit(detail["pdf_url"])
+    pdf = requests.get(f"{url}{link.path}?{link.query}", timeout=30)
+    if pdf.status_code != 200 or not pdf.content.startswith(b"%PDF"):
+        sys.exit(f"FAIL: the PDF of received fax {inbound_id}: {pdf.status_code} {pdf.content[:80]!r}")
+    return detail, pdf
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
@@ -44,9 +55,11 @@ def main():
         print(f"job {jid} still there: {r.json()['status']}")
         inbound = requests.get(f"{url}/inbound", headers=h, timeout=10).json()
         items = inbound.get("items", inbound) if isinstance(inbound, dict) else inbound
-        print(f"inbound faxes kept: {len(items)}")
         if not items:
             sys.exit("FAIL: the received faxes are gone")
+        for item in items:   # each one still opens
+            read_pdf(url, h, item["id"])
+        print(f"inbound faxes kept, each PDF readable: {len(items)}")
     if "--no-send" in args:
         return
     doc = ("Faxbot package check\n" + "This page went through the installed gateway.\n" * 20).encode()
@@ -78,12 +91,7 @@ def main():
         time.sleep(0.5)
     if not got:
         sys.exit("FAIL: no inbound fax arrived")
-    detail = requests.get(f"{url}/inbound/{got['id']}", headers=h, timeout=10).json()
-    # the link's path and token, on the address we reach the gateway by
-    link = urllib.parse.urlsplit(detail["pdf_url"])
-    pdf = requests.get(f"{url}{link.path}?{link.query}", timeout=30)
-    if pdf.status_code != 200 or not pdf.content.startswith(b"%PDF"):
-        sys.exit(f"FAIL: the received fax's PDF: {pdf.status_code} {pdf.content[:80]!r}")
+    detail, pdf = read_pdf(url, h, got["id"])
     print(f"received fax {got['id']}: pages={detail.get('pages')} pdf={len(pdf.content)} bytes")
     print(jid)
 
