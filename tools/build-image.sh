@@ -14,7 +14,7 @@ base=${FAXBOT_IMAGE_BASE:-localhost/debian:bookworm}
 if [ -z "${CONTAINERS_CONF:-}" ]; then
     export CONTAINERS_CONF="$cache/containers.conf"
     mkdir -p "$cache"
-    printf '[engine]\nruntime = "runc"\n' > "$CONTAINERS_CONF"
+    printf '[containers]\ndefault_ulimits = ["nofile=16384:16384", "nproc=8192:8192"]\n[engine]\nruntime = "runc"\n' > "$CONTAINERS_CONF"
 fi
 if [ "$base" = localhost/debian:bookworm ] && ! podman image exists "$base"; then
     mkdir -p "$cache"

@@ -24,8 +24,10 @@ check="$py $root/tools/package-check.py"
 work=$(mktemp -d /var/tmp/faxbot-test-package.XXXXXX)
 chroot_dir="$work/root"
 server_pid=""
-export CONTAINERS_CONF="$work/containers.conf"   # runc: crun fails here (setrlimit RLIMIT_NPROC)
-printf '[engine]\nruntime = "runc"\n' > "$CONTAINERS_CONF"
+# runc: crun fails here (setrlimit RLIMIT_NPROC); and podman's default rlimits for a
+# container (nofile/nproc raised to the maximum) are refused too, so modest ones
+export CONTAINERS_CONF="$work/containers.conf"
+printf '[containers]\ndefault_ulimits = ["nofile=16384:16384", "nproc=8192:8192"]\n[engine]\nruntime = "runc"\n' > "$CONTAINERS_CONF"
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
     for m in dev/pts dev proc sys; do umount "$chroot_dir/$m" 2>/dev/null || true; done
@@ -59,14 +61,19 @@ cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' > "$chroot_dir/usr/sbin/policy-rc.d"; chmod +x "$chroot_dir/usr/sbin/policy-rc.d"
 mount -t proc proc "$chroot_dir/proc"; mount -t sysfs sys "$chroot_dir/sys"; mount --bind /dev "$chroot_dir/dev"
 cp "$deb" "$chroot_dir/tmp/"
-chroot "$chroot_dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ./tmp/$(basename "$deb")" >"$work/apt.log" 2>&1 \
+# a server has systemd (minbase has not): then the package enables the unit as on a real host
+chroot "$chroot_dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ./tmp/$(basename "$deb")" >"$work/apt.log" 2>&1 \
     || { tail -30 "$work/apt.log"; exit 1; }
 echo "installed: $(chroot "$chroot_dir" dpkg-query -W faxbot)"
 unit=/lib/systemd/system/faxbot.service
+# enabled: deb-systemd-helper's record (in a chroot it does not link /etc/systemd/system/*.wants,
+# for Debian's own units either, e.g. apt-daily.timer)
 for f in /usr/bin/faxbot /usr/bin/faxbot-render $unit /usr/share/man/man1/faxbot.1.gz /etc/faxbot/faxbot.env \
-         /etc/systemd/system/multi-user.target.wants/faxbot.service; do
+         /var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/faxbot.service; do
     [ -e "$chroot_dir$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
+chroot "$chroot_dir" systemd-analyze verify --man=no $unit && echo "systemd-analyze verify (installed unit, in the root): clean"
 echo "data dir: $(chroot "$chroot_dir" stat -c '%U:%G %a' /var/lib/faxbot); env file: $(chroot "$chroot_dir" stat -c '%U:%G %a' /etc/faxbot/faxbot.env)"
 chroot "$chroot_dir" sh -c 'MANWIDTH=80 zcat /usr/share/man/man1/faxbot.1.gz | grep -c "^\.TP"' | sed 's/^/man page entries: /'
 # the admin's part: a key and a port in the settings file
