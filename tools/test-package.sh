@@ -88,7 +88,7 @@ echo "as the unit: User=$user Environment=$envs EnvironmentFile=$envfile ExecSta
 chroot "$chroot_dir" setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs \
     sh -c "cd /; set -a; $envs; . $envfile; set +a; umask 077; exec $exec_start" >"$work/deb-server.log" 2>&1 &
 server_pid=$!
-job=$($check "http://127.0.0.1:$port" "$key" | tee /dev/stderr | tail -1)
+$check "http://127.0.0.1:$port" "$key" >"$work/check.out"; cat "$work/check.out"; job=$(tail -1 "$work/check.out")
 kill -TERM "$server_pid"; rc=0; wait "$server_pid" || rc=$?; server_pid=""
 echo "SIGTERM: exit $rc; last log lines:"; tail -3 "$work/deb-server.log"
 [ "$rc" = 0 ] || { echo "FAIL: the gateway did not stop cleanly"; cat "$work/deb-server.log"; exit 1; }
@@ -102,7 +102,7 @@ podman image inspect --format 'user={{.Config.User}} volumes={{.Config.Volumes}}
 port=$(free_port)
 podman run -d --name faxbot-test-package -p "127.0.0.1:$port:8080" -e API_KEY="$key" \
     -v faxbot-test-package-data:/faxdata localhost/faxbot:latest >/dev/null
-job=$($check "http://127.0.0.1:$port" "$key" | tee /dev/stderr | tail -1)
+$check "http://127.0.0.1:$port" "$key" >"$work/check.out"; cat "$work/check.out"; job=$(tail -1 "$work/check.out")
 podman healthcheck run faxbot-test-package && echo "HEALTHCHECK: healthy"
 echo "CLI in the image: $(podman exec faxbot-test-package faxbot --version), runs as $(podman exec faxbot-test-package id -un)"
 podman exec -e FAXBOT_API_KEY="$key" faxbot-test-package faxbot status "$job" | head -3
