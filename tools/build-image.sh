@@ -9,7 +9,6 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cache=${FAXBOT_PKG_CACHE:-/var/tmp/faxbot-pkg-cache}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 base=${FAXBOT_IMAGE_BASE:-localhost/debian:bookworm}
 if [ -z "${CONTAINERS_CONF:-}" ]; then
     export CONTAINERS_CONF="$cache/containers.conf"
@@ -17,13 +16,8 @@ if [ -z "${CONTAINERS_CONF:-}" ]; then
     printf '[containers]\ndefault_ulimits = ["nofile=16384:16384", "nproc=8192:8192"]\n[engine]\nruntime = "runc"\n' > "$CONTAINERS_CONF"
 fi
 if [ "$base" = localhost/debian:bookworm ] && ! podman image exists "$base"; then
-    mkdir -p "$cache"
-    if [ ! -f "$cache/bookworm-minbase.tar" ]; then
-        debootstrap --variant=minbase bookworm "$cache/root-tmp" "$mirror" >/dev/null
-        tar -C "$cache/root-tmp" -cf "$cache/bookworm-minbase.tar" . && rm -rf "$cache/root-tmp"
-    fi
     dir=$(mktemp -d /var/tmp/faxbot-base.XXXXXX)
-    tar -C "$dir" -xf "$cache/bookworm-minbase.tar"
+    tools/debian-root.sh "$dir"
     rm -rf "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/locale/* \
            "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*
     tar -C "$dir" -c . | podman import - "$base" >/dev/null

@@ -14,8 +14,6 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cache=${FAXBOT_PKG_CACHE:-/var/tmp/faxbot-pkg-cache}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 deb=$(ls dist/faxbot_*_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] || { echo "no dist/faxbot_*.deb: run make package first" >&2; exit 1; }
 key=test-package-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -46,17 +44,8 @@ need() {   # Debian packages this test needs (not `make test`)
 }
 need debootstrap podman runc podman-compose
 
-minbase() {   # a fresh minbase bookworm root in $1 (debootstrap once, then from the cache)
-    mkdir -p "$cache" "$1"
-    if [ ! -f "$cache/bookworm-minbase.tar" ]; then
-        debootstrap --variant=minbase bookworm "$cache/root-tmp" "$mirror" >/dev/null
-        tar -C "$cache/root-tmp" -cf "$cache/bookworm-minbase.tar" . && rm -rf "$cache/root-tmp"
-    fi
-    tar -C "$1" -xf "$cache/bookworm-minbase.tar"
-}
-
 echo "== 1. the .deb in a clean Debian 12 root ($deb)"
-minbase "$chroot_dir"
+tools/debian-root.sh "$chroot_dir"
 cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' > "$chroot_dir/usr/sbin/policy-rc.d"; chmod +x "$chroot_dir/usr/sbin/policy-rc.d"
 mount -t proc proc "$chroot_dir/proc"; mount -t sysfs sys "$chroot_dir/sys"; mount --bind /dev "$chroot_dir/dev"
