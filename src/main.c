@@ -2,6 +2,7 @@
  * document pipeline locally; `send`, `status` and `keys` are clients of a running
  * gateway's REST API (cli/cli.c). */
 #include "api/api.h"
+#include "backend/backend.h"
 #include "auth/audit.h"
 #include "blob/blob.h"
 #include "cli/cli.h"
@@ -14,6 +15,7 @@
 #include "http/http.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
@@ -25,6 +27,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void usage(FILE *f)
 {
@@ -52,8 +56,8 @@ static void usage(FILE *f)
  * kept in the data directory (made on first start). */
 static int load_pepper(const config *cfg, char out[65], char *err, size_t errlen)
 {
-    const char *env = getenv("FAXBOT_KEY_PEPPER");
-    if (env && *env) {
+    const char *env = setting_raw("FAXBOT_KEY_PEPPER");
+    if (env) {
         if (strlen(env) < 16 || str_copy(out, 65, env)) {
             str_fmt(err, errlen, "FAXBOT_KEY_PEPPER must be 16 to 64 characters");
             return -1;
@@ -216,7 +220,7 @@ static int cmd_convert(int argc, char **argv)
     doc_type type = doc_sniff(head, head_len);
     if (type == DOC_TEXT && !utf8_validator_ok(&v)) type = DOC_UNKNOWN;
     if (type == DOC_UNKNOWN) { fprintf(stderr, "faxbot: %s is not a PDF, UTF-8 text, PNG, JPEG or TIFF\n", in); return 1; }
-    const char *tmpbase = getenv("TMPDIR");
+    const char *tmpbase = settings_os_env("TMPDIR");
     char tmp[4096];
     str_fmt(tmp, sizeof tmp, "%s/faxbot-convert-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
     if (!mkdtemp(tmp)) { fprintf(stderr, "faxbot: cannot make a temporary directory\n"); return 1; }
@@ -239,6 +243,18 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "--version")) { printf("faxbot 0.1.0\n"); return 0; }
+    /* The settings table (core rows + every backend's), then default < file < env. */
+    backend_register_settings();
+    bool client = !strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys");
+    char serr[1024];
+    if (settings_load(environ, serr, sizeof serr) && client) {
+        /* A client only needs FAXBOT_URL and its key: the environment is enough. The
+         * others stop in config_load with this message and their own exit code, so
+         * that nothing runs on half the settings. */
+        settings_set_load_error(NULL);
+        settings_snapshot *env_only = settings_build(NULL, environ, serr, sizeof serr);
+        if (env_only) settings_set_current(env_only);
+    }
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);

@@ -40,6 +40,28 @@ static const ami_preset presets[] = {
               "registration when SIP_USERNAME is set; T.38 support UNVERIFIED, audio fallback on"},
 };
 
+/* The sip backend's rows of the settings table (the trunk and network rows are
+ * the core's, shared with FreeSWITCH). */
+const setting_def ami_trunk_settings[] = {
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_HOST", "127.0.0.1", "AMI connection", "Asterisk host"),
+    SETTING_ROW_INT("sip", "ASTERISK_AMI_PORT", "5038", 1, 65535, "AMI connection, manager.conf", "AMI port"),
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_USERNAME", "faxbot", "AMI login, manager.conf", "AMI user"),
+    SETTING_ROW_SECRET("sip", "ASTERISK_AMI_PASSWORD", "AMI login, manager.conf", "AMI secret"),
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_BIND", "127.0.0.1", "manager.conf bindaddr", "address AMI listens on"),
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_PERMIT", "127.0.0.1/255.255.255.255", "manager.conf permit", "where the gateway connects from"),
+    SETTING_ROW_INT("sip", "ASTERISK_AMI_PING_MS", "", 0, 600000, "AMI keepalive", "ms between pings (default the client's)"),
+    SETTING_ROW_SECRET("sip", "ASTERISK_INBOUND_SECRET", "X-Internal-Secret, extensions.conf", "secret of /_internal/asterisk/inbound"),
+    SETTING_ROW_STR("sip", "ASTERISK_SPOOL_DIR", "/var/spool/asterisk/fax", "extensions.conf, inbound hand-off", "shared spool"),
+    SETTING_ROW_INT("sip", "ASTERISK_MAX_CHANNELS", "4", 1, 256, "backend capacity", "concurrent fax calls"),
+    SETTING_ROW_INT("sip", "ASTERISK_RING_TIMEOUT", "60", 5, 600, "Originate Timeout", "seconds"),
+    SETTING_ROW_STR("sip", "ASTERISK_GATEWAY_URL", "", "extensions.conf CURL", "default PUBLIC_API_URL"),
+    SETTING_ROW_ENUM("sip", "SIP_TRUNK_PRESET", "generic", "generic|twilio|telnyx|bandwidth|flowroute", "pjsip.conf", "trunk preset"),
+    SETTING_ROW_STR("sip", "SIP_TECH_PREFIX", "", "dial string", "Flowroute tech prefix"),
+    SETTING_ROW_STR("sip", "SIP_IDENTIFY_MATCH", "", "pjsip.conf identify", "extra trunk source IPs"),
+    SETTING_ROW_STR("sip", "ASTERISK_CONFIG_DIR", "", "apply", "where apply writes Asterisk's files (unset: not written)"),
+    SETTING_END,
+};
+
 const ami_preset *ami_preset_find(const char *name)
 {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
@@ -80,15 +102,11 @@ static int want_secret(const char *name, const char *value, char *err, size_t er
     return 0;
 }
 
-static int env_str(const char *name, const char *dflt, char *dst, size_t len, char *err, size_t errlen)
-{
-    return config_env_str(name, dflt, dst, len, err, errlen);
-}
-
-static int env_int(const char *name, long dflt, long lo, long hi, int *out, char *err, size_t errlen)
+/* A number setting into an int field (the rows' ranges fit an int). */
+static int int_setting(const char *name, int *out, char *err, size_t errlen)
 {
     long v;
-    if (config_env_int(name, dflt, lo, hi, &v, err, errlen)) return -1;
+    if (setting_int(name, &v, err, errlen)) return -1;
     *out = (int)v;
     return 0;
 }
@@ -111,14 +129,14 @@ static bool ends_with(const char *s, const char *suffix)
 
 static int load_ami(ami_trunk *t, char *err, size_t errlen)
 {
-    if (env_str("ASTERISK_AMI_HOST", "127.0.0.1", t->ami_host, sizeof t->ami_host, err, errlen) ||
+    if (setting_str("ASTERISK_AMI_HOST", t->ami_host, sizeof t->ami_host, err, errlen) ||
         want("ASTERISK_AMI_HOST", t->ami_host, HOST_CHARS ":", HOST_WHAT, err, errlen))
         return -1;
-    if (env_int("ASTERISK_AMI_PORT", 5038, 1, 65535, &t->ami_port, err, errlen)) return -1;
-    if (env_str("ASTERISK_AMI_USERNAME", "faxbot", t->ami_user, sizeof t->ami_user, err, errlen) ||
+    if (int_setting("ASTERISK_AMI_PORT", &t->ami_port, err, errlen)) return -1;
+    if (setting_str("ASTERISK_AMI_USERNAME", t->ami_user, sizeof t->ami_user, err, errlen) ||
         want("ASTERISK_AMI_USERNAME", t->ami_user, "._-", "letters, digits, '.', '_' and '-'", err, errlen))
         return -1;
-    if (env_str("ASTERISK_AMI_PASSWORD", "", t->ami_password, sizeof t->ami_password, err, errlen) ||
+    if (setting_str("ASTERISK_AMI_PASSWORD", t->ami_password, sizeof t->ami_password, err, errlen) ||
         want_secret("ASTERISK_AMI_PASSWORD", t->ami_password, err, errlen))
         return -1;
     if (!t->ami_password[0]) {
@@ -126,11 +144,10 @@ static int load_ami(ami_trunk *t, char *err, size_t errlen)
                              "ASTERISK_AMI_USERNAME in Asterisk's manager.conf (faxbot asterisk-config writes both)");
         return -1;
     }
-    if (env_str("ASTERISK_AMI_BIND", "127.0.0.1", t->ami_bind, sizeof t->ami_bind, err, errlen) ||
+    if (setting_str("ASTERISK_AMI_BIND", t->ami_bind, sizeof t->ami_bind, err, errlen) ||
         want("ASTERISK_AMI_BIND", t->ami_bind, HOST_CHARS ":", "an IP address", err, errlen))
         return -1;
-    if (env_str("ASTERISK_AMI_PERMIT", "127.0.0.1/255.255.255.255", t->ami_permit, sizeof t->ami_permit, err,
-                errlen) ||
+    if (setting_str("ASTERISK_AMI_PERMIT", t->ami_permit, sizeof t->ami_permit, err, errlen) ||
         want("ASTERISK_AMI_PERMIT", t->ami_permit, ".:/,", "IP addresses with masks, comma separated", err, errlen))
         return -1;
     return 0;
@@ -138,7 +155,7 @@ static int load_ami(ami_trunk *t, char *err, size_t errlen)
 
 static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *err, size_t errlen)
 {
-    if (env_str("ASTERISK_INBOUND_SECRET", "", t->inbound_secret, sizeof t->inbound_secret, err, errlen) ||
+    if (setting_str("ASTERISK_INBOUND_SECRET", t->inbound_secret, sizeof t->inbound_secret, err, errlen) ||
         want("ASTERISK_INBOUND_SECRET", t->inbound_secret, "._~+/=-",
              "letters, digits and . _ ~ + / = - (e.g. the output of `openssl rand -hex 32`)", err, errlen))
         return -1;
@@ -151,7 +168,7 @@ static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *
                              "(make one with `openssl rand -hex 32`)");
         return -1;
     }
-    if (env_str("ASTERISK_SPOOL_DIR", "/var/spool/asterisk/fax", t->spool_dir, sizeof t->spool_dir, err, errlen) ||
+    if (setting_str("ASTERISK_SPOOL_DIR", t->spool_dir, sizeof t->spool_dir, err, errlen) ||
         want("ASTERISK_SPOOL_DIR", t->spool_dir, "/._-", "letters, digits and / . _ -", err, errlen))
         return -1;
     if (t->spool_dir[0] != '/') {
@@ -160,12 +177,12 @@ static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *
     }
     size_t sl = strlen(t->spool_dir);
     while (sl > 1 && t->spool_dir[sl - 1] == '/') t->spool_dir[--sl] = 0;
-    if (env_int("ASTERISK_MAX_CHANNELS", 4, 1, 256, &t->max_channels, err, errlen)) return -1;
-    if (env_int("ASTERISK_RING_TIMEOUT", 60, 5, 600, &t->ring_timeout_s, err, errlen)) return -1;
+    if (int_setting("ASTERISK_MAX_CHANNELS", &t->max_channels, err, errlen)) return -1;
+    if (int_setting("ASTERISK_RING_TIMEOUT", &t->ring_timeout_s, err, errlen)) return -1;
     char dflt[512];
     if (cfg && cfg->public_api_url[0]) str_copy(dflt, sizeof dflt, cfg->public_api_url);
     else str_fmt(dflt, sizeof dflt, "http://127.0.0.1:%d", cfg ? cfg->listen_port : 8080);
-    if (env_str("ASTERISK_GATEWAY_URL", dflt, t->gateway_url, sizeof t->gateway_url, err, errlen) ||
+    if (setting_str_or("ASTERISK_GATEWAY_URL", dflt, t->gateway_url, sizeof t->gateway_url, err, errlen) ||
         want("ASTERISK_GATEWAY_URL", t->gateway_url, ":/._-[]", "a plain http(s) URL", err, errlen))
         return -1;
     if (strncmp(t->gateway_url, "http://", 7) && strncmp(t->gateway_url, "https://", 8)) {
@@ -187,34 +204,34 @@ static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *
 static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
 {
     const ami_preset *p = t->preset;
-    if (env_str("SIP_SERVER", p->default_server, t->server, sizeof t->server, err, errlen) ||
+    if (setting_str_or("SIP_SERVER", p->default_server, t->server, sizeof t->server, err, errlen) ||
         want("SIP_SERVER", t->server, HOST_CHARS, HOST_WHAT, err, errlen))
         return -1;
-    if (env_int("SIP_PORT", 5060, 1, 65535, &t->port, err, errlen)) return -1;
-    if (env_str("SIP_USERNAME", "", t->username, sizeof t->username, err, errlen) ||
+    if (int_setting("SIP_PORT", &t->port, err, errlen)) return -1;
+    if (setting_str("SIP_USERNAME", t->username, sizeof t->username, err, errlen) ||
         want("SIP_USERNAME", t->username, "._+@-", "letters, digits and . _ + @ -", err, errlen))
         return -1;
-    if (env_str("SIP_PASSWORD", "", t->password, sizeof t->password, err, errlen) ||
+    if (setting_str("SIP_PASSWORD", t->password, sizeof t->password, err, errlen) ||
         want_secret("SIP_PASSWORD", t->password, err, errlen))
         return -1;
-    if (env_str("SIP_FROM_USER", "", t->from_user, sizeof t->from_user, err, errlen) ||
+    if (setting_str("SIP_FROM_USER", t->from_user, sizeof t->from_user, err, errlen) ||
         want("SIP_FROM_USER", t->from_user, "+._-", "letters, digits and + . _ -", err, errlen))
         return -1;
-    if (env_str("SIP_FROM_DOMAIN", "", t->from_domain, sizeof t->from_domain, err, errlen) ||
+    if (setting_str("SIP_FROM_DOMAIN", t->from_domain, sizeof t->from_domain, err, errlen) ||
         want("SIP_FROM_DOMAIN", t->from_domain, HOST_CHARS, HOST_WHAT, err, errlen))
         return -1;
-    if (env_str("SIP_TECH_PREFIX", "", t->tech_prefix, sizeof t->tech_prefix, err, errlen) ||
+    if (setting_str("SIP_TECH_PREFIX", t->tech_prefix, sizeof t->tech_prefix, err, errlen) ||
         want("SIP_TECH_PREFIX", t->tech_prefix, "", "digits", err, errlen))
         return -1;
     if (t->tech_prefix[0] && strspn(t->tech_prefix, "0123456789") != strlen(t->tech_prefix)) {
         str_fmt(err, errlen, "SIP_TECH_PREFIX may only contain digits (Flowroute: 8 digits)");
         return -1;
     }
-    if (env_str("SIP_IDENTIFY_MATCH", "", t->identify_match, sizeof t->identify_match, err, errlen) ||
+    if (setting_str("SIP_IDENTIFY_MATCH", t->identify_match, sizeof t->identify_match, err, errlen) ||
         want("SIP_IDENTIFY_MATCH", t->identify_match, ".:/,-", "IP addresses, CIDRs or host names separated by commas",
              err, errlen))
         return -1;
-    if (env_str("SIP_BIND", "0.0.0.0:5060", t->sip_bind, sizeof t->sip_bind, err, errlen) ||
+    if (setting_str("SIP_BIND", t->sip_bind, sizeof t->sip_bind, err, errlen) ||
         want("SIP_BIND", t->sip_bind, ".:[]", "an address and port such as 0.0.0.0:5060", err, errlen))
         return -1;
     if (!for_render) return 0;
@@ -250,7 +267,7 @@ int ami_trunk_load(ami_trunk *t, const config *cfg, bool for_render, char *err, 
 {
     memset(t, 0, sizeof *t);
     char name[32];
-    if (env_str("SIP_TRUNK_PRESET", "generic", name, sizeof name, err, errlen)) return -1;
+    if (setting_str("SIP_TRUNK_PRESET", name, sizeof name, err, errlen)) return -1;
     for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
     t->preset = ami_preset_find(name);
     if (!t->preset) {

@@ -76,6 +76,10 @@ typedef struct ami_trunk {
     char sip_bind[64];
 } ami_trunk;
 
+/* The sip backend's rows of the settings table. */
+#include "config/settings.h"
+extern const setting_def ami_trunk_settings[];
+
 const ami_preset *ami_preset_find(const char *name);
 /* "generic, twilio, telnyx, bandwidth, flowroute" */
 const char *ami_preset_names(void);

@@ -318,7 +318,7 @@ void api_send_file(http_response *res, const char *path, const char *ctype, cons
 }
 
 /* ---- setup ---- */
-static http_route g_routes[64];
+static http_route g_routes[128];
 static int g_n_routes;
 
 static void add_routes(void (*get)(const http_route **, int *))
@@ -339,6 +339,8 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     add_routes(api_fax_routes);
     add_routes(api_inbound_routes);
     add_routes(api_admin_routes);
+    add_routes(api_settings_routes);
+    add_routes(api_admin_ops_routes);
     add_routes(api_callback_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "

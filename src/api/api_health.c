@@ -2,6 +2,7 @@
  * this gateway needs usable right now: database, backend, storage, Ghostscript),
  * and GET /metrics in Prometheus text format. */
 #include "api/api_internal.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -20,7 +21,7 @@ static bool ghostscript_present(void)
 {
     const char *gs = g_api.cfg->gs_path;
     if (strchr(gs, '/')) return access(gs, X_OK) == 0;
-    const char *path = getenv("PATH");
+    const char *path = settings_os_env("PATH");
     if (!path) path = "/usr/bin:/bin";
     char buf[4096];
     while (*path) {

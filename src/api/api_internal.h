@@ -60,5 +60,7 @@ void api_admin_routes(const http_route **routes, int *n);
 void api_health_routes(const http_route **routes, int *n);
 void api_inbound_routes(const http_route **routes, int *n);
 void api_callback_routes(const http_route **routes, int *n);
+void api_settings_routes(const http_route **routes, int *n);
+void api_admin_ops_routes(const http_route **routes, int *n);
 
 #endif

@@ -131,6 +131,15 @@ typedef struct backend_ops {
     int (*diagnose)(backend *b, char *report, size_t reportlen);
     const backend_webhook *webhooks;
     int n_webhooks;
+    /* PBX backends whose configuration the gateway renders (sip, freeswitch): writes
+     * it into the PBX's configuration directory when one is set (ASTERISK_CONFIG_DIR,
+     * FREESWITCH_CONFIG_DIR) so that a crash leaves the old set or the new one, never
+     * a mix; reloads only what changed; reports what it did and the trunk's state as
+     * a JSON object in report. 0 done, 1 nothing to do (no directory), -1 failed. */
+    int (*apply_pbx)(backend *b, char *report, size_t reportlen);
+    /* Its rows of the settings table (config/settings.h), ended by SETTING_END;
+     * registered at start by backend_register_settings. */
+    const struct setting_def *settings;
 } backend_ops;
 
 /* What submit returns besides 0 and -1: the backend has no capacity right now
@@ -139,6 +148,11 @@ typedef struct backend_ops {
 
 /* The registry: NULL for an unknown name. */
 const backend_ops *backend_find(const char *name);
+/* The registry in order, for those that mount every backend's routes. */
+int backend_count(void);
+const backend_ops *backend_at(int i);
+/* Adds every backend's rows to the settings table (before settings are loaded). */
+void backend_register_settings(void);
 /* Comma-separated list of known names, for error messages. */
 const char *backend_names(void);
 

@@ -452,8 +452,8 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
     pthread_condattr_destroy(&ca);
     ami_client_opts o = {.host = b->t.ami_host, .port = b->t.ami_port, .username = b->t.ami_user,
                          .secret = b->t.ami_password, .on_event = on_event, .on_state = on_state, .user = b};
-    const char *ping = getenv("ASTERISK_AMI_PING_MS");   /* tests: a faster keepalive */
-    if (ping && atoi(ping) > 0) o.ping_interval_ms = atoi(ping);
+    long ping = 0;   /* tests: a faster keepalive */
+    if (setting_int("ASTERISK_AMI_PING_MS", &ping, err, errlen) == 0 && ping > 0) o.ping_interval_ms = (int)ping;
     b->ami = ami_client_start(&o, err, errlen);
     if (!b->ami || pthread_create(&b->supervisor, NULL, supervisor_main, b)) {
         if (b->ami) { ami_client_stop(b->ami); str_fmt(err, errlen, "cannot start the sip supervisor thread"); }
@@ -1081,4 +1081,5 @@ const backend_ops backend_sip_ops = {
     .diagnose = sip_diagnose,
     .webhooks = sip_webhooks,
     .n_webhooks = 1,
+    .settings = ami_trunk_settings,
 };

@@ -45,6 +45,7 @@
 #include "config/config.h"
 #include "esl/esl_client.h"
 #include "esl/esl_fax.h"
+#include "esl/esl_settings.h"
 #include "fax/fax_engine.h"
 #include "util/util.h"
 
@@ -406,36 +407,24 @@ static void *maint_main(void *arg)
 
 static int read_settings(backend *b, const config *cfg, char *err, size_t errlen)
 {
-    bool ok = config_env_str("FREESWITCH_ESL_HOST", "127.0.0.1", b->host, sizeof b->host, err, errlen) == 0
-              && config_env_int("FREESWITCH_ESL_PORT", 8021, 1, 65535, &b->port, err, errlen) == 0
-              && config_env_str("FREESWITCH_ESL_PASSWORD", "ClueCon", b->password, sizeof b->password, err, errlen) == 0
-              && config_env_str("FREESWITCH_GATEWAY_NAME", "gw_signalwire", b->gateway, sizeof b->gateway, err, errlen) == 0
-              && config_env_str("FREESWITCH_CALLER_ID_NUMBER", "", b->caller_id, sizeof b->caller_id, err, errlen) == 0
-              && config_env_bool("FREESWITCH_T38_ENABLE", true, &b->t38, err, errlen) == 0
-              && config_env_bool("FREESWITCH_FAX_ECM", true, &b->ecm, err, errlen) == 0
-              && config_env_int("FREESWITCH_ORIGINATE_TIMEOUT", 60, 5, 600, &b->originate_timeout, err, errlen) == 0
-              && config_env_int("FREESWITCH_MAX_CHANNELS", 0, 0, 10000, &b->max_channels, err, errlen) == 0
-              && config_env_str("FREESWITCH_SPOOL_DIR", "/var/spool/freeswitch/fax", b->spool_dir, sizeof b->spool_dir,
-                                err, errlen) == 0
-              && config_env_str("FREESWITCH_INBOUND_SECRET", "", b->secret_fs, sizeof b->secret_fs, err, errlen) == 0
-              && config_env_str("ASTERISK_INBOUND_SECRET", "", b->secret_ast, sizeof b->secret_ast, err, errlen) == 0;
-    if (!ok) return -1;
-    if (strpbrk(b->password, "\r\n") || !b->password[0]) {
-        str_fmt(err, errlen, "FREESWITCH_ESL_PASSWORD must be one non-empty line");
-        return -1;
+    esl_settings e;
+    int rc = esl_settings_load(&e, cfg ? cfg->public_api_url : "", err, errlen);
+    if (rc == 0) {
+        str_copy(b->host, sizeof b->host, e.host);
+        b->port = e.port;
+        str_copy(b->password, sizeof b->password, e.password);
+        str_copy(b->gateway, sizeof b->gateway, e.gateway);
+        str_copy(b->caller_id, sizeof b->caller_id, e.caller_id);
+        b->t38 = e.t38;
+        b->ecm = e.ecm;
+        b->originate_timeout = e.originate_timeout;
+        b->max_channels = e.max_channels;
+        str_copy(b->spool_dir, sizeof b->spool_dir, e.spool_dir);
+        str_copy(b->secret_fs, sizeof b->secret_fs, e.secret_fs);
+        str_copy(b->secret_ast, sizeof b->secret_ast, e.secret_ast);
     }
-    if (!esl_is_gateway_name(b->gateway)) {
-        str_fmt(err, errlen, "FREESWITCH_GATEWAY_NAME may only hold letters, digits, '_', '.' and '-' (1 to 64)");
-        return -1;
-    }
-    if (b->caller_id[0] && !esl_is_number(b->caller_id)) {
-        str_fmt(err, errlen, "FREESWITCH_CALLER_ID_NUMBER must be a phone number: optional + and 2 to 20 digits");
-        return -1;
-    }
-    if (b->spool_dir[0] != '/') {
-        str_fmt(err, errlen, "FREESWITCH_SPOOL_DIR must be an absolute path");
-        return -1;
-    }
+    explicit_bzero(&e, sizeof e);
+    if (rc) return -1;
     str_copy(b->data_dir, sizeof b->data_dir, cfg ? cfg->data_dir : ".");
     b->inbound_enabled = cfg ? cfg->inbound_enabled : false;
     if (cfg) {
@@ -982,4 +971,5 @@ const backend_ops backend_freeswitch_ops = {
     .diagnose = fs_diagnose,
     .webhooks = fs_webhooks,
     .n_webhooks = 2,
+    .settings = esl_settings_rows,
 };

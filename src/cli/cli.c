@@ -2,6 +2,7 @@
  * REST API (libcurl), printing readable results and exiting non-zero when the
  * gateway refuses or cannot be reached. */
 #include "cli/cli.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
@@ -21,15 +22,14 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 
 static const char *base_url(void)
 {
-    const char *u = getenv("FAXBOT_URL");
-    return (u && *u) ? u : "http://127.0.0.1:8080";
+    const char *u = setting_raw("FAXBOT_URL");
+    return u ? u : "http://127.0.0.1:8080";
 }
 
 static const char *api_key(void)
 {
-    const char *k = getenv("FAXBOT_API_KEY");
-    if (!k || !*k) k = getenv("API_KEY");
-    return (k && *k) ? k : NULL;
+    const char *k = setting_raw("FAXBOT_API_KEY");
+    return k ? k : setting_raw("API_KEY");
 }
 
 /* method "GET"/"POST"/"DELETE"; json_body or form (multipart) or neither. */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
+#include "esl/esl_settings.h"
 #include "esl/esl_fax.h"
 #include "util/util.h"
 
@@ -96,28 +97,28 @@ static int load(fs_settings *s, char *err, size_t errlen)
     memset(s, 0, sizeof *s);
     config cfg;
     if (config_load(&cfg, err, errlen)) return -1;
-    char secret_ast[256];
-    bool ok = config_env_str("FREESWITCH_GATEWAY_NAME", "gw_signalwire", s->gateway, sizeof s->gateway, err, errlen) == 0
-              && config_env_str("SIP_SERVER", "", s->sip_server, sizeof s->sip_server, err, errlen) == 0
-              && config_env_str("SIP_USERNAME", "", s->sip_user, sizeof s->sip_user, err, errlen) == 0
-              && config_env_str("SIP_PASSWORD", "", s->sip_pass, sizeof s->sip_pass, err, errlen) == 0
-              && config_env_str("SIP_FROM_USER", "", s->from_user, sizeof s->from_user, err, errlen) == 0
-              && config_env_str("SIP_FROM_DOMAIN", "", s->from_domain, sizeof s->from_domain, err, errlen) == 0
-              && config_env_str("SIP_TRANSPORT", "udp", s->transport, sizeof s->transport, err, errlen) == 0
-              && config_env_str("FREESWITCH_CALLER_ID_NUMBER", "", s->caller_id, sizeof s->caller_id, err, errlen) == 0
-              && config_env_bool("FREESWITCH_T38_ENABLE", true, &s->t38, err, errlen) == 0
-              && config_env_bool("FREESWITCH_FAX_ECM", true, &s->ecm, err, errlen) == 0
-              && config_env_str("FREESWITCH_SPOOL_DIR", "/var/spool/freeswitch/fax", s->spool, sizeof s->spool, err, errlen) == 0
-              && config_env_str("FREESWITCH_ESL_LISTEN_IP", "127.0.0.1", s->esl_listen, sizeof s->esl_listen, err, errlen) == 0
-              && config_env_int("FREESWITCH_ESL_PORT", 8021, 1, 65535, &s->esl_port, err, errlen) == 0
-              && config_env_str("FREESWITCH_ESL_PASSWORD", "ClueCon", s->esl_pass, sizeof s->esl_pass, err, errlen) == 0
-              && config_env_str("FREESWITCH_ESL_ACL", "127.0.0.1/32", s->esl_acl, sizeof s->esl_acl, err, errlen) == 0
-              && config_env_str("FREESWITCH_INBOUND_SECRET", "", s->secret, sizeof s->secret, err, errlen) == 0
-              && config_env_str("ASTERISK_INBOUND_SECRET", "", secret_ast, sizeof secret_ast, err, errlen) == 0
-              && config_env_str("FREESWITCH_HOOK_URL", cfg.public_api_url, s->hook_url, sizeof s->hook_url, err, errlen) == 0
-              && config_env_str("FREESWITCH_INBOUND_NUMBER", "", s->inbound_number, sizeof s->inbound_number, err, errlen) == 0;
+    esl_settings e;
+    if (esl_settings_load(&e, cfg.public_api_url, err, errlen)) return -1;
+    str_copy(s->gateway, sizeof s->gateway, e.gateway);
+    str_copy(s->caller_id, sizeof s->caller_id, e.caller_id);
+    s->t38 = e.t38;
+    s->ecm = e.ecm;
+    str_copy(s->spool, sizeof s->spool, e.spool_dir);
+    str_copy(s->esl_listen, sizeof s->esl_listen, e.listen_ip);
+    str_copy(s->esl_pass, sizeof s->esl_pass, e.password);
+    str_copy(s->esl_acl, sizeof s->esl_acl, e.acl);
+    s->esl_port = e.port;
+    str_copy(s->secret, sizeof s->secret, esl_settings_secret(&e));
+    str_copy(s->hook_url, sizeof s->hook_url, e.hook_url);
+    str_copy(s->inbound_number, sizeof s->inbound_number, e.inbound_number);
+    explicit_bzero(&e, sizeof e);
+    bool ok = setting_str("SIP_SERVER", s->sip_server, sizeof s->sip_server, err, errlen) == 0
+              && setting_str("SIP_USERNAME", s->sip_user, sizeof s->sip_user, err, errlen) == 0
+              && setting_str("SIP_PASSWORD", s->sip_pass, sizeof s->sip_pass, err, errlen) == 0
+              && setting_str("SIP_FROM_USER", s->from_user, sizeof s->from_user, err, errlen) == 0
+              && setting_str("SIP_FROM_DOMAIN", s->from_domain, sizeof s->from_domain, err, errlen) == 0
+              && setting_str("SIP_TRANSPORT", s->transport, sizeof s->transport, err, errlen) == 0;
     if (!ok) return -1;
-    if (!s->secret[0]) str_copy(s->secret, sizeof s->secret, secret_ast);
     str_copy(s->station_id, sizeof s->station_id, cfg.station_id);
     str_copy(s->header, sizeof s->header, cfg.header_text);
 
@@ -145,18 +146,6 @@ static int load(fs_settings *s, char *err, size_t errlen)
         str_fmt(err, errlen, "SIP_TRANSPORT must be udp, tcp or tls");
         return -1;
     }
-    if (s->caller_id[0] && !esl_is_number(s->caller_id)) {
-        str_fmt(err, errlen, "FREESWITCH_CALLER_ID_NUMBER must be a phone number: optional + and 2 to 20 digits");
-        return -1;
-    }
-    if (s->inbound_number[0] && !esl_is_number(s->inbound_number)) {
-        str_fmt(err, errlen, "FREESWITCH_INBOUND_NUMBER must be a phone number: optional + and 2 to 20 digits");
-        return -1;
-    }
-    if (!esl_is_safe_path(s->spool)) {
-        str_fmt(err, errlen, "FREESWITCH_SPOOL_DIR must be an absolute path of letters, digits and / . _ - only");
-        return -1;
-    }
     if (!shell_safe(s->esl_acl, "./:") || !shell_safe(s->esl_listen, ".:")) {
         str_fmt(err, errlen, "FREESWITCH_ESL_ACL must be a CIDR (e.g. 10.0.0.5/32) and FREESWITCH_ESL_LISTEN_IP an address");
         return -1;
@@ -179,13 +168,6 @@ static int load(fs_settings *s, char *err, size_t errlen)
 
 /* ---- rendering ---- */
 
-/* The curl command a hook runs; vars are FreeSWITCH ${…} references (escape = "\\"
- * for dialplan `set`, where FreeSWITCH would otherwise expand them at once). */
-static void hook_cmd(strbuf *sb, const fs_settings *s, const char *path, const char *json_fields)
-{
-    sb_appendf(sb, "system curl -s -m 10 -X POST -H 'Content-Type: application/json' -H 'X-Internal-Secret: %s' "
-                   "-d '{%s}' %s%s", s->secret, json_fields, s->hook_url, path);
-}
 
 static char *render_gateway(const fs_settings *s)
 {
@@ -222,11 +204,7 @@ static char *render_gateway(const fs_settings *s)
     if (s->secret[0]) {
         strbuf hook;
         sb_init(&hook);
-        hook_cmd(&hook, s, "/_internal/freeswitch/outbound_result",
-                 "\"job_id\":\"${faxbot_job_id}\",\"fax_success\":\"${fax_success}\","
-                 "\"fax_result_code\":\"${fax_result_code}\","
-                 "\"fax_document_transferred_pages\":\"${fax_document_transferred_pages}\","
-                 "\"hangup_cause\":\"${hangup_cause}\",\"uuid\":\"${uuid}\"");
+        esl_hook_outbound(&hook, s->hook_url, s->secret);
         const char *kv3[] = {"hook", hook.data ? hook.data : "", NULL};
         emit(&sb, "      <!-- reports every call's result to Faxbot even while the event socket is down -->\n"
                   "      <variable name=\"api_hangup_hook\" value=\"{=hook}\" direction=\"outbound\"/>\n", kv3);
@@ -296,13 +274,8 @@ static char *render_inbound(const fs_settings *s)
     if (s->secret[0]) {
         strbuf hook;
         sb_init(&hook);
-        char fields[600];
-        str_fmt(fields, sizeof fields,
-                "\"uuid\":\"\\${uuid}\",\"tiff_path\":\"%s/\\${uuid}.tif\",\"from_number\":\"\\${faxbot_from}\","
-                "\"to_number\":\"\\${faxbot_to}\",\"fax_success\":\"\\${fax_success}\","
-                "\"pages\":\"\\${fax_document_transferred_pages}\"", s->spool);
         sb_puts(&hook, "api_hangup_hook=");
-        hook_cmd(&hook, s, "/_internal/freeswitch/inbound", fields);
+        esl_hook_inbound(&hook, s->hook_url, s->spool, s->secret);
         const char *kv2[] = {"hook", hook.data ? hook.data : "", NULL};
         emit(&sb, "      <action application=\"set\" data=\"{=hook}\"/>\n", kv2);
         sb_free(&hook);

@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "document/doc_internal.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #define MAX_GS_ARGS 32
@@ -94,7 +95,7 @@ static convert_limits effective_limits(const convert_limits *lim)
         l.tmp_dir = lim->tmp_dir;
     }
     if (!l.tmp_dir || !l.tmp_dir[0]) {
-        const char *t = getenv("TMPDIR");
+        const char *t = settings_os_env("TMPDIR");
         l.tmp_dir = t && t[0] ? t : "/tmp";
     }
     if (l.parallel > MAX_PARALLEL) l.parallel = MAX_PARALLEL;
@@ -152,7 +153,7 @@ static int resolve_program(const char *name, char *out, size_t outlen, char *err
         str_fmt(err, errlen, "Ghostscript was not found at %s", name);
         return -1;
     }
-    const char *path = getenv("PATH");
+    const char *path = settings_os_env("PATH");
     if (!path || !path[0]) path = "/usr/local/bin:/usr/bin:/bin";
     while (*path) {
         const char *colon = strchr(path, ':');
@@ -209,7 +210,7 @@ static int run_start(gs_run *r, const char *exe, gs_args *args, const convert_li
 {
     char env_path[PATH_MAX + 8], env_home[PATH_MAX + 8], env_tmp[PATH_MAX + 8], path_out[PATH_MAX],
         path_err[PATH_MAX];
-    const char *sys_path = getenv("PATH");
+    const char *sys_path = settings_os_env("PATH");
     str_fmt(env_path, sizeof env_path, "PATH=%s", sys_path && sys_path[0] ? sys_path : "/usr/bin:/bin");
     str_fmt(env_home, sizeof env_home, "HOME=%s", r->scratch);
     str_fmt(env_tmp, sizeof env_tmp, "TMPDIR=%s", r->scratch);

@@ -7,6 +7,7 @@
  * The helper is found at $FAXBOT_RENDER, else beside the running executable, else
  * on PATH. It prints one line of error on failure; that line becomes the message. */
 #include "document/document.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -42,8 +43,8 @@
 
 static int find_helper(char *out, size_t outlen)
 {
-    const char *env = getenv("FAXBOT_RENDER");
-    if (env && *env) return str_copy(out, outlen, env);
+    const char *env = setting_raw("FAXBOT_RENDER");
+    if (env) return str_copy(out, outlen, env);
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {

@@ -27,6 +27,7 @@ const char *job_event_name(job_event_kind k)
     case JEV_CANCEL: return "cancel";
     case JEV_SUBMITTING: return "submitting";
     case JEV_DEFERRED: return "deferred";
+    case JEV_REQUEUE: return "requeue";
     }
     return "unknown";
 }
@@ -88,6 +89,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         if (!running) return refuse(cur, ev, why, whylen);
         next->submitted_at = now;
         next->provider_sid[0] = 0;
+        if (ev->backend && *ev->backend) str_copy(next->backend, sizeof next->backend, ev->backend);
         if (ev->fetch_token_hash) {
             str_copy(next->fetch_token_hash, sizeof next->fetch_token_hash, ev->fetch_token_hash);
             next->fetch_token_expires_at = ev->fetch_token_expires_at;
@@ -158,6 +160,23 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         str_copy(next->error, sizeof next->error, "cancelled by the client");
         next->cancel_requested = true;
         next->next_attempt_at = 0;
+        return 0;
+
+    case JEV_REQUEUE:
+        /* an admin's retry of a FAILED job: one more attempt, due now */
+        if (strcmp(st, JOB_FAILED)) return refuse(cur, ev, why, whylen);
+        if (cur->artifacts_deleted_at) {
+            str_fmt(why, whylen, "the job's document was deleted by retention (ARTIFACT_TTL_DAYS); send it again instead");
+            return -1;
+        }
+        str_copy(next->status, sizeof next->status, JOB_QUEUED);
+        if (next->max_attempts <= cur->attempts) next->max_attempts = cur->attempts + 1;
+        next->next_attempt_at = now;
+        next->lease_until = 0;
+        next->submitted_at = 0;
+        next->error[0] = 0;
+        next->failure_reason[0] = 0;
+        next->provider_sid[0] = 0;
         return 0;
     }
     str_fmt(why, whylen, "unknown event");

@@ -8,7 +8,8 @@
  *     └──failed (transient, attempts left; next_attempt_at = backoff)─┘
  *     └──interrupted (the worker died: restart or lease ran out)──────┘
  *   queued ──cancel──► cancelled
- * Terminal states (SUCCESS, FAILED, cancelled) never change again. */
+ *   FAILED ──requeue (an admin's retry)──► queued
+ * Terminal states never change again, except that an admin may retry a FAILED job. */
 #ifndef FAXBOT_JOB_STATE_H
 #define FAXBOT_JOB_STATE_H
 
@@ -35,6 +36,7 @@ typedef enum {
     JEV_SUBMITTING,     /* about to hand the fax to the backend (recorded first: a crash
                            after this point is resolved by asking the backend, not by resending) */
     JEV_DEFERRED,       /* the backend has no capacity now: back to the queue, attempt not counted */
+    JEV_REQUEUE,        /* an admin retries a FAILED job: queued again for one more attempt */
 } job_event_kind;
 
 typedef struct job_event {
@@ -52,6 +54,7 @@ typedef struct job_event {
     const char *fetch_token_hash;    /* JEV_SUBMITTING: the provider's PDF fetch token */
     int64_t fetch_token_expires_at;
     int64_t delay_ms;                /* JEV_DEFERRED */
+    const char *backend;             /* JEV_SUBMITTING: the backend this attempt goes to */
 } job_event;
 
 typedef struct retry_policy {

@@ -18,6 +18,37 @@ static void stats_add(jobs *j, uint64_t *field, uint64_t n)
     pthread_mutex_unlock(&j->stats_lock);
 }
 
+/* The attempt history (GET /admin/fax-jobs/{id}): a claim opens an attempt; the
+ * submission names its backend, acceptance its provider id; an outcome that takes
+ * the job out of in_progress closes it. Best effort: the job row is the truth. */
+static void record_attempt(jobs *j, const job_record *cur, const job_record *next, const job_event *ev)
+{
+    attempt_record a;
+    memset(&a, 0, sizeof a);
+    a.pages = -1;
+    bool start = ev->kind == JEV_CLAIM;
+    bool ends = !strcmp(cur->status, JOB_IN_PROGRESS) && strcmp(next->status, JOB_IN_PROGRESS);
+    if (start) {
+        a.started_at = next->updated_at;
+    } else if (ends) {
+        a.ended_at = next->updated_at;
+        const char *outcome = ev->kind == JEV_DEFERRED ? "deferred" : ev->kind == JEV_INTERRUPTED ? "interrupted"
+                            : !strcmp(next->status, JOB_QUEUED) ? "retry" : next->status;
+        str_copy(a.outcome, sizeof a.outcome, outcome);
+        str_copy(a.reason, sizeof a.reason, ev->failure_reason ? ev->failure_reason : "");
+        str_copy(a.message, sizeof a.message, ev->message ? ev->message : "");
+        a.pages = next->pages;
+    } else if (ev->kind == JEV_SUBMITTING || ev->kind == JEV_ACCEPTED || ev->kind == JEV_PROGRESS) {
+        if (ev->kind == JEV_PROGRESS) a.pages = next->pages;
+    } else {
+        return;
+    }
+    str_copy(a.backend, sizeof a.backend, ev->kind == JEV_SUBMITTING || start ? next->backend : "");
+    str_copy(a.provider_sid, sizeof a.provider_sid, ev->provider_sid ? ev->provider_sid : "");
+    if (store_attempt_record(j->st, next->id, &a, start) != STORE_OK)
+        log_warn("job %s: the attempt history could not be written", next->id);
+}
+
 int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record *out, char *why, size_t whylen)
 {
     job_record *cur = malloc(sizeof *cur), *next = malloc(sizeof *next);
@@ -52,6 +83,7 @@ int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record 
                      next->failure_reason[0] ? " reason=" : "", next->failure_reason);
             if (!strcmp(next->status, JOB_QUEUED) && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
         }
+        record_attempt(j, cur, next, ev);
         if (out) *out = *next;
         rc = STORE_OK;
         goto done;
@@ -67,8 +99,9 @@ done:
 /* The loopback engine's receiver produced a fax: it becomes an inbound fax. The
  * provider id is derived from the job, so a job sent again after a crash finds
  * the fax stored the first time instead of making a second one. */
-static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome *o, inbound_record *out)
+static int keep_received_fax(backend_slot *slot, const char *job_id, const backend_outcome *o, inbound_record *out)
 {
+    jobs *j = slot->j;
     if (!j->cfg->inbound_enabled) {
         unlink(o->received_tiff);
         return -1;
@@ -78,8 +111,8 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
     int rc = -1;
     if (store_job_get(j->st, job_id, rec) == STORE_OK) {
         char sid[64], err[512];
-        str_fmt(sid, sizeof sid, "%s-%s", j->ops->name, job_id);
-        inbound_source src = {.backend = j->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
+        str_fmt(sid, sizeof sid, "%s-%s", slot->ops->name, job_id);
+        inbound_source src = {.backend = slot->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
                               .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
                               .source_job_id = job_id, .mailbox = ""};
         rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", true, &src, out, err, sizeof err);
@@ -91,7 +124,8 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
 
 void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
 {
-    jobs *j = ctx;
+    backend_slot *slot = ctx;
+    jobs *j = slot->j;
     job_event ev = {.pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate, .ecm = o->ecm,
                     .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
                     .failure_reason = o->failure_reason, .message = o->message, .transient = o->transient};
@@ -105,7 +139,7 @@ void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);
-        if (in && keep_received_fax(j, job_id, o, in) == 0) ev.inbound_id = in->id;
+        if (in && keep_received_fax(slot, job_id, o, in) == 0) ev.inbound_id = in->id;
     }
     char why[256];
     int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
@@ -118,20 +152,22 @@ void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
     }
     if (rc != STORE_OK)
         log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind), why);
+    if (o->kind == OUTCOME_SUCCESS || o->kind == OUTCOME_FAILURE) jobs_slot_end_attempt(slot, job_id);
     free(in);
 }
 
 /* Sink: a fax arrived through the backend (webhook, PBX hand-off). */
-static int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen)
+int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen)
 {
-    jobs *j = ctx;
+    backend_slot *slot = ctx;
+    jobs *j = slot->j;
     if (!j->cfg->inbound_enabled) {
         str_fmt(err, errlen, "inbound faxes are not enabled (INBOUND_ENABLED=false)");
         return -1;
     }
     inbound_record *rec = malloc(sizeof *rec);
     if (!rec) { str_fmt(err, errlen, "out of memory"); return -1; }
-    inbound_source src = {.backend = j->ops->name, .provider_sid = d->provider_sid, .from_number = d->from_number,
+    inbound_source src = {.backend = slot->ops->name, .provider_sid = d->provider_sid, .from_number = d->from_number,
                           .to_number = d->to_number, .remote_station_id = d->remote_station_id,
                           .source_job_id = "", .mailbox = ""};
     int rc = inbound_store_file(j->st, j->blobs, j->cfg, d->file_path, d->file_type, d->move, &src, rec, err, errlen);
@@ -169,13 +205,21 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
     if (store_job_get(j->st, job_id, rec) == STORE_OK && !strcmp(rec->status, JOB_IN_PROGRESS)) {
-        if (j->ops->async && j->ops->resume && rec->submitted_at > 0 && j->be) {
+        /* the instance the attempt went to (a replaced one while it drains), else none */
+        backend_slot *slot = rec->backend[0] ? jobs_slot_get(j, rec->backend) : NULL;
+        if (slot && slot->ops->async && slot->ops->resume && rec->submitted_at > 0) {
             char tiff[4096] = "", pdf[4096] = "";
             blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
             blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
             backend_job bj;
             jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
-            if (j->ops->resume(j->be, &bj) == 0) { free(rec); return; }
+            jobs_slot_track(slot, rec->id);
+            int rc = slot->ops->resume(slot->be, &bj);
+            jobs_slot_put(slot);
+            if (rc == 0) { free(rec); return; }
+            jobs_slot_end_attempt(slot, rec->id);
+        } else if (slot) {
+            jobs_slot_put(slot);
         }
         job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
                         .message = why_msg};
@@ -185,27 +229,73 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
     free(rec);
 }
 
-void jobs_webhooks(const jobs *j, const backend_webhook **list, int *n)
+int jobs_webhook_dispatch(jobs *j, const webhook_request *req, webhook_response *res)
 {
-    *list = j->ops->webhooks;
-    *n = j->be ? j->ops->n_webhooks : 0;
-}
-
-void jobs_webhook_handle(jobs *j, int index, const webhook_request *req, webhook_response *res)
-{
-    if (!j->be || index < 0 || index >= j->ops->n_webhooks) {
+    /* the current instance first, then replaced ones still draining */
+    pthread_mutex_lock(&j->slot_lock);
+    backend_slot *owner = NULL;
+    int index = -1;
+    for (backend_slot *s = j->slots; s && !owner; s = s->next)
+        for (int i = 0; i < s->ops->n_webhooks && !owner; i++)
+            if (!strcmp(s->ops->webhooks[i].method, req->method) && !strcmp(s->ops->webhooks[i].path, req->path)) {
+                owner = s;
+                index = i;
+            }
+    if (owner) owner->users++;
+    pthread_mutex_unlock(&j->slot_lock);
+    if (!owner) {
         res->status = 404;
         str_copy(res->body, sizeof res->body, "{\"detail\":\"Not Found\"}");
-        return;
+        return -1;
     }
-    j->ops->webhooks[index].handle(j->be, req, res);
+    owner->ops->webhooks[index].handle(owner->be, req, res);
+    jobs_slot_put(owner);
+    return 0;
 }
 
 int jobs_backend_diagnose(jobs *j, char *report, size_t len)
 {
-    if (!j->be) { str_fmt(report, len, "\"backend not started\""); return -1; }
-    if (!j->ops->diagnose) { str_fmt(report, len, "{}"); return 0; }
-    return j->ops->diagnose(j->be, report, len);
+    backend_slot *s = jobs_slot_get(j, NULL);
+    if (!s) { str_fmt(report, len, "\"backend not started\""); return -1; }
+    int rc = 0;
+    if (!s->ops->diagnose) str_fmt(report, len, "{}");
+    else rc = s->ops->diagnose(s->be, report, len);
+    jobs_slot_put(s);
+    return rc;
+}
+
+int jobs_refresh(jobs *j, const char *job_id, char *why, size_t whylen)
+{
+    job_record *rec = malloc(sizeof *rec);
+    if (!rec) { str_fmt(why, whylen, "out of memory"); return STORE_ERROR; }
+    int rc = store_job_get(j->st, job_id, rec);
+    if (rc != STORE_OK) {
+        str_fmt(why, whylen, "Job not found");
+    } else if (strcmp(rec->status, JOB_IN_PROGRESS)) {
+        str_fmt(why, whylen, "the job is %s: only a job in progress can be refreshed", rec->status);
+        rc = STORE_CONFLICT;
+    } else {
+        backend_slot *slot = jobs_slot_get(j, rec->backend);
+        if (!slot || !slot->ops->async || !slot->ops->resume || rec->submitted_at <= 0) {
+            str_fmt(why, whylen, "Refresh not supported for this backend: %s reports its results itself",
+                    slot ? slot->ops->name : rec->backend);
+            rc = STORE_ERROR;
+        } else {
+            char tiff[4096] = "", pdf[4096] = "";
+            blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
+            blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
+            backend_job bj;
+            jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
+            jobs_slot_track(slot, rec->id);
+            if (slot->ops->resume(slot->be, &bj) != 0) {
+                str_fmt(why, whylen, "the backend says this fax never reached the provider");
+                rc = STORE_ERROR;
+            }
+        }
+        jobs_slot_put(slot);
+    }
+    free(rec);
+    return rc;
 }
 
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
@@ -216,7 +306,7 @@ int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_
     rec->next_attempt_at = now;
     rec->attempts = 0;
     if (rec->max_attempts <= 0) rec->max_attempts = j->cfg->max_attempts;
-    str_copy(rec->backend, sizeof rec->backend, j->cfg->backend);
+    str_copy(rec->backend, sizeof rec->backend, jobs_backend_name(j));
     int rc = store_job_insert(j->st, rec, existing, err, errlen);
     if (rc == STORE_OK) {
         stats_add(j, &j->stats.created, 1);
@@ -259,6 +349,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     j->policy.max_s = cfg->retry_max_s;
     j->policy.lease_s = cfg->lease_s;
     pthread_mutex_init(&j->stats_lock, NULL);
+    pthread_mutex_init(&j->slot_lock, NULL);
     j->stats.workers = cfg->workers;
     j->ops = backend_find(cfg->backend);
     if (!j->ops) {
@@ -266,9 +357,12 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
         goto fail;
     }
     if (!dispatch) return j;
-    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = j};
-    j->be = j->ops->create(cfg, sink, err, errlen);
-    if (!j->be) goto fail;
+    backend_slot *slot = jobs_slot_new(j, j->ops, NULL);
+    if (!slot) { str_fmt(err, errlen, "out of memory"); goto fail; }
+    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = slot};
+    slot->be = j->ops->create(cfg, sink, err, errlen);
+    if (!slot->be) { free(slot); goto fail; }
+    j->cur = j->slots = slot;
     recover_interrupted(j);
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }
@@ -281,8 +375,9 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     return j;
 fail:
     retention_stop(j->retention);
-    if (j->be) j->ops->destroy(j->be);
+    jobs_slots_destroy_all(j);
     pthread_mutex_destroy(&j->stats_lock);
+    pthread_mutex_destroy(&j->slot_lock);
     free(j);
     return NULL;
 }
@@ -292,18 +387,22 @@ void jobs_stop(jobs *j)
     if (!j) return;
     if (j->sched) scheduler_stop(j->sched);
     retention_stop(j->retention);
-    if (j->be) j->ops->destroy(j->be);
+    jobs_slots_destroy_all(j);
     pthread_mutex_destroy(&j->stats_lock);
+    pthread_mutex_destroy(&j->slot_lock);
     free(j);
 }
 
 int jobs_backend_check(jobs *j, char *msg, size_t msglen)
 {
-    if (!j->be) { str_fmt(msg, msglen, "backend not started"); return -1; }
-    return j->ops->check(j->be, msg, msglen);
+    backend_slot *s = jobs_slot_get(j, NULL);
+    if (!s) { str_fmt(msg, msglen, "backend not started"); return -1; }
+    int rc = s->ops->check(s->be, msg, msglen);
+    jobs_slot_put(s);
+    return rc;
 }
 
-const char *jobs_backend_name(const jobs *j) { return j->ops->name; }
+const char *jobs_backend_name(const jobs *j) { return __atomic_load_n(&j->ops, __ATOMIC_ACQUIRE)->name; }
 
 const retry_policy *jobs_policy(const jobs *j) { return &j->policy; }
 

@@ -116,6 +116,7 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
 
 static void run_attempt(jobs *j, const char *id)
 {
+    backend_slot *slot = NULL;
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
     if (store_job_get(j->st, id, rec) != STORE_OK || strcmp(rec->status, JOB_IN_PROGRESS)) goto done;
@@ -158,14 +159,21 @@ static void run_attempt(jobs *j, const char *id)
     job_event submitting = {.kind = JEV_SUBMITTING, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
                             .fetch_token_hash = token_hash,
                             .fetch_token_expires_at = now_ms() + (int64_t)j->cfg->pdf_token_ttl_minutes * 60000};
+    /* The instance current now takes the attempt (a live swap later leaves it there). */
+    slot = jobs_slot_begin_attempt(j, id);
+    if (!slot) goto done;
+    submitting.backend = slot->ops->name;
     if (job_transition(j, id, &submitting, rec, why, sizeof why) != STORE_OK) {
         log_warn("job %s: %s", id, why);
+        jobs_slot_end_attempt(slot, id);
         goto done;
     }
     backend_job bj;
     jobs_backend_job(j, rec, tiff, pdf, pdf_url[0] ? pdf_url : NULL, &bj);
-    int rc = j->ops->submit(j->be, &bj);
+    int rc = slot->ops->submit(slot->be, &bj);
     if (rc == BACKEND_BUSY) {
+        jobs_slot_end_attempt(slot, id);
+        slot = NULL;
         job_event deferred = {.kind = JEV_DEFERRED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
                               .delay_ms = 2000};
         job_transition(j, id, &deferred, NULL, why, sizeof why);
@@ -254,6 +262,7 @@ static void *scheduler_main(void *arg)
         if (free_slots > 0) claim_due(s, free_slots);
         if (mono_ms() - last_reclaim > 1000) {
             reclaim_expired(s);
+            jobs_slots_reap(s->j);
             last_reclaim = mono_ms();
         }
         /* Sleep until woken, or until the next job is due (at most 1 s). */
