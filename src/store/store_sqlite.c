@@ -121,7 +121,7 @@ static const char *const migrations[] = {
     "CREATE INDEX inbound_to ON inbound_faxes(to_number, received_at, id);"
     "CREATE INDEX inbound_retention ON inbound_faxes(retention_until) WHERE retention_until > 0"
     " AND artifacts_deleted_at = 0;",
-    /* v4: every attempt of a job (GET /admin/fax-jobs/{id}); the admin job search */
+    /* v3: every attempt of a job (GET /admin/fax-jobs/{id}); the admin job search */
     "CREATE TABLE job_attempts ("
     " job_id TEXT NOT NULL,"
     " attempt INTEGER NOT NULL,"
