@@ -386,6 +386,9 @@ json_t *settings_apply_validate(const json_t *changes, const char *who, int *sta
             bool ready = ops->check(b, msg, sizeof msg) == 0;
             json_object_set_new(checks, "backend_config", json_boolean(ready));
             if (msg[0]) json_object_set_new(checks, "backend_message", json_string(msg));
+            /* a readiness problem that names a setting is that setting's verdict */
+            const char *named = ready ? NULL : named_setting(msg);
+            if (named) field(fields, named, false, msg);
             if (ops->diagnose) {
                 char *report = calloc(1, 8192);
                 json_t *rep = NULL;
@@ -402,8 +405,9 @@ json_t *settings_apply_validate(const json_t *changes, const char *who, int *sta
                 if (json_is_object(rep)) {
                     fields_from_report(ops->name, rep, rc, fields);
                     json_object_set(checks, "backend", rep);
-                    json_t *cred = json_object_get(rep, "credentials");
-                    json_object_set_new(checks, "auth", json_boolean(rc == 0 && (!cred || !strcmp(json_string_value(cred), "ok"))));
+                    const char *cred = json_string_value(json_object_get(rep, "credentials"));
+                    json_t *esl_auth = json_object_get(rep, "auth");
+                    json_object_set_new(checks, "auth", json_boolean(cred ? !strcmp(cred, "ok") : esl_auth ? json_is_true(esl_auth) : rc == 0));
                 }
                 json_decref(rep);
                 if (rc) ok = false;

@@ -229,27 +229,47 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
     free(rec);
 }
 
+/* The live instances that own method+path, current first, each with users+1. */
+static int webhook_owners(jobs *j, const webhook_request *req, backend_slot **owners, int *index, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&j->slot_lock);
+    for (backend_slot *s = j->slots; s && n < max; s = s->next)
+        for (int i = 0; i < s->ops->n_webhooks; i++)
+            if (!strcmp(s->ops->webhooks[i].method, req->method) && !strcmp(s->ops->webhooks[i].path, req->path)) {
+                s->users++;
+                owners[n] = s;
+                index[n++] = i;
+                break;
+            }
+    pthread_mutex_unlock(&j->slot_lock);
+    return n;
+}
+
 int jobs_webhook_dispatch(jobs *j, const webhook_request *req, webhook_response *res)
 {
-    /* the current instance first, then replaced ones still draining */
-    pthread_mutex_lock(&j->slot_lock);
-    backend_slot *owner = NULL;
-    int index = -1;
-    for (backend_slot *s = j->slots; s && !owner; s = s->next)
-        for (int i = 0; i < s->ops->n_webhooks && !owner; i++)
-            if (!strcmp(s->ops->webhooks[i].method, req->method) && !strcmp(s->ops->webhooks[i].path, req->path)) {
-                owner = s;
-                index = i;
-            }
-    if (owner) owner->users++;
-    pthread_mutex_unlock(&j->slot_lock);
-    if (!owner) {
+    /* After a swap between two instances of the same backend (new credentials), both
+     * own the same routes: the current one answers first; a request it refuses as not
+     * its own (401/403: signed with the old secret) goes to the replaced one, which
+     * still holds the attempts that request is about. Handlers verify before they act,
+     * so asking a second one has no effect of its own. */
+    backend_slot *owners[8];
+    int index[8];
+    int n = webhook_owners(j, req, owners, index, 8);
+    if (!n) {
         res->status = 404;
         str_copy(res->body, sizeof res->body, "{\"detail\":\"Not Found\"}");
         return -1;
     }
-    owner->ops->webhooks[index].handle(owner->be, req, res);
-    jobs_slot_put(owner);
+    webhook_response first = *res;
+    for (int k = 0; k < n; k++) {
+        webhook_response attempt = first;
+        owners[k]->ops->webhooks[index[k]].handle(owners[k]->be, req, &attempt);
+        bool refused = attempt.status == 401 || attempt.status == 403;
+        if (k == 0 || !refused) *res = attempt;
+        if (!refused) break;
+    }
+    for (int k = 0; k < n; k++) jobs_slot_put(owners[k]);
     return 0;
 }
 
