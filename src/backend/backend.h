@@ -148,6 +148,11 @@ typedef struct backend_ops {
 
 /* The registry: NULL for an unknown name. */
 const backend_ops *backend_find(const char *name);
+/* The dry run of a settings snapshot (backend_validate.c):
+ * {backend, ok, checks, fields: {NAME: {ok, detail}}, test_fax: null}. */
+struct json_t;
+struct settings_snapshot;
+struct json_t *backend_validate(const struct settings_snapshot *snap);
 /* The registry in order, for those that mount every backend's routes. */
 int backend_count(void);
 const backend_ops *backend_at(int i);

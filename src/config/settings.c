@@ -108,10 +108,14 @@ static bool choice_ok(const char *choices, const char *v, char *out, size_t outl
     return false;
 }
 
-int settings_check_value(const setting_def *row, const char *value, char *out, size_t outlen, char *err, size_t errlen)
+/* allow_ctl: the environment's values keep their control characters (the modules
+ * that use them clean or refuse them, as they always did); values that come
+ * through the API or the file may not carry any. */
+static int check_value(const setting_def *row, const char *value, char *out, size_t outlen, char *err, size_t errlen,
+                       bool allow_ctl)
 {
     const char *v = value ? value : "";
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)v; *p && !allow_ctl; p++)
         if (*p < 0x20 || *p == 0x7f) {
             str_fmt(err, errlen, "%s must not contain control characters", row->name);
             return -1;
@@ -148,6 +152,11 @@ int settings_check_value(const setting_def *row, const char *value, char *out, s
         return 0;
     }
     return -1;
+}
+
+int settings_check_value(const setting_def *row, const char *value, char *out, size_t outlen, char *err, size_t errlen)
+{
+    return check_value(row, value, out, outlen, err, errlen, false);
 }
 
 static const char *env_lookup(char *const *envp, const char *name)
@@ -229,7 +238,7 @@ settings_snapshot *settings_build(const json_t *file_values, char *const *envp, 
             if (fv && json_text(fv, raw, cap) == 0 && raw[0]) { v = raw; src = SOURCE_FILE; }
         }
         if (!v) { v = row->dflt ? row->dflt : ""; src = SOURCE_DEFAULT; }
-        if (settings_check_value(row, v, norm, cap, err, errlen)) {
+        if (check_value(row, v, norm, cap, err, errlen, src == SOURCE_ENV)) {
             if (src == SOURCE_FILE) {
                 char m[512];
                 str_fmt(m, sizeof m, "in the settings file: %s", err);
