@@ -30,6 +30,8 @@ const setting_def settings_core_rows[] = {
     I("FAXBOT_MAX_CONNECTIONS_PER_IP", "64", 0, 100000, "server", R, "HTTP listener", "0 = no cap"),
     E("FAXBOT_LOG_LEVEL", "info", "debug|info|warn|warning|error", "server", L, "log filter", "debug, info, warn or error"),
     S("FAXBOT_RENDER", "", "server", ENV, "document renderer", "path of faxbot-render (default: next to faxbot)"),
+    I("FAXBOT_APPLY_STEP_DELAY_MS", "0", 0, 60000, "server", ENV, "PBX config apply",
+      "tests only: a pause between the steps of writing a PBX's configuration"),
     S("FAXBOT_URL", "http://127.0.0.1:8080", "cli", ENV, "CLI", "the gateway the CLI talks to"),
     SECRET("FAXBOT_API_KEY", "cli", ENV, "CLI", "the key the CLI sends (else API_KEY)"),
     B("ADMIN_ALLOW_RESTART", "false", "security", L, "POST /admin/restart", "allow an admin to restart the gateway"),
