@@ -47,7 +47,9 @@ static void usage(FILE *f)
             "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n"
             "  faxbot doctor [--wait SECONDS]           check this machine's set-up for the configured backend\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
-            "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n\n"
+            "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n"
+            "  faxbot config show|get NAME|set NAME VALUE|validate|export\n"
+            "                                           the settings, on the settings file or (--server) a running gateway\n\n"
             "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"
             "FAXBOT_API_KEY (or API_KEY). See README.md for every setting.\n");
 }
@@ -130,6 +132,12 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     log_set_level((log_level)cfg.log_level);
+    if (settings_plain_secrets()) {
+        char path[4096];
+        settings_file_path(environ, path, sizeof path);
+        log_warn("the settings file %s holds %d secret(s) as plain text: set FAXBOT_CONFIG_KEY (openssl rand -base64 32) "
+                 "and save the settings again to keep them encrypted", path, settings_plain_secrets());
+    }
 
     /* Signals are taken by sigwait in this thread; every thread made later inherits the block. */
     sigset_t stop;
@@ -262,6 +270,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "freeswitch-config")) return cli_freeswitch_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config")) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int rc = cli_config(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return rc;
+    }
     if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys")) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = !strcmp(cmd, "send") ? cli_send(argc - 1, argv + 1)

@@ -348,35 +348,15 @@ static void export_settings(http_request *req, http_response *res)
     if (api_require_admin(req, res, &who)) return;
     const char *q = http_req_query(req, "include_secrets");
     bool secrets = q && (!strcasecmp(q, "true") || !strcmp(q, "1"));
-    strbuf sb;
-    sb_init(&sb);
-    sb_puts(&sb, "# Faxbot settings that differ from the defaults (from the settings file and the environment)\n");
-    const setting_def *const *rows;
-    int n = settings_rows(&rows), omitted = 0;
-    for (int i = 0; i < n; i++) {
-        setting_source src;
-        const char *v = settings_value(settings_current(), rows[i]->name, &src);
-        if (src == SOURCE_DEFAULT || !v || !*v || rows[i]->apply == SETTING_ENV_ONLY) continue;
-        if (rows[i]->secret && !secrets) {
-            sb_appendf(&sb, "# %s= (secret, omitted; ?include_secrets=true exports it)\n", rows[i]->name);
-            omitted++;
-            continue;
-        }
-        bool quote = strpbrk(v, " #\"'$\\") != NULL;
-        sb_appendf(&sb, "%s=%s", rows[i]->name, quote ? "\"" : "");
-        for (const char *p = v; *p; p++) {
-            if (quote && (*p == '"' || *p == '\\' || *p == '$')) sb_puts(&sb, "\\");
-            sb_append(&sb, p, 1);
-        }
-        sb_appendf(&sb, "%s\n", quote ? "\"" : "");
-    }
+    int omitted = 0;
+    char *text = settings_export_env(settings_current(), secrets, &omitted);
     audit_event("settings_exported", "by", who.key_id, "include_secrets", secrets ? "true" : "false", NULL);
-    json_t *o = json_pack("{s:s,s:b,s:i,s:s}", "env_content", sb.data ? sb.data : "", "requires_restart", 0,
+    json_t *o = json_pack("{s:s,s:b,s:i,s:s}", "env_content", text ? text : "", "requires_restart", 0,
                           "secrets_omitted", omitted, "note",
                           "Settings changed through the API are applied live and kept in the settings file; "
                           "this text is for a .env file or another gateway.");
-    explicit_bzero(sb.data, sb.len);
-    sb_free(&sb);
+    if (text) explicit_bzero(text, strlen(text));
+    free(text);
     api_json(res, 200, o);
 }
 

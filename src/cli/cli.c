@@ -88,6 +88,22 @@ static int report_failure(const reply *r, int transport_rc)
     return 1;
 }
 
+json_t *cli_api_json(const char *method, const char *path, const char *json_body, long *status)
+{
+    reply r;
+    int rc = request(method, path, json_body, NULL, NULL, NULL, &r);
+    json_t *v = NULL;
+    if (rc == 0 && r.status >= 200 && r.status < 300) {
+        v = r.body.data ? json_loads(r.body.data, 0, NULL) : json_object();
+        if (!v) fprintf(stderr, "faxbot: the gateway's answer is not JSON\n");
+    } else {
+        report_failure(&r, rc);
+    }
+    *status = r.status;
+    sb_free(&r.body);
+    return v;
+}
+
 static void print_job(json_t *job)
 {
     static const char *const order[] = {"id", "to", "status", "pages", "attempts", "failure_reason", "error", "backend",

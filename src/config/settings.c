@@ -336,6 +336,32 @@ json_t *settings_file_values(const settings_snapshot *s)
     return s && s->file ? json_deep_copy(s->file) : json_object();
 }
 
+char *settings_export_env(const settings_snapshot *s, bool include_secrets, int *omitted)
+{
+    strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "# Faxbot settings that differ from the defaults (from the settings file and the environment)\n");
+    *omitted = 0;
+    for (int i = 0; i < g_n_rows; i++) {
+        setting_source src;
+        const char *v = settings_value(s, g_rows[i]->name, &src);
+        if (src == SOURCE_DEFAULT || !v || !*v || g_rows[i]->apply == SETTING_ENV_ONLY) continue;
+        if (g_rows[i]->secret && !include_secrets) {
+            sb_appendf(&sb, "# %s= (secret, omitted; ask with include_secrets to export it)\n", g_rows[i]->name);
+            (*omitted)++;
+            continue;
+        }
+        bool quote = strpbrk(v, " #\"'$\\") != NULL;
+        sb_appendf(&sb, "%s=%s", g_rows[i]->name, quote ? "\"" : "");
+        for (const char *p = v; *p; p++) {
+            if (quote && (*p == '"' || *p == '\\' || *p == '$')) sb_puts(&sb, "\\");
+            sb_append(&sb, p, 1);
+        }
+        sb_appendf(&sb, "%s\n", quote ? "\"" : "");
+    }
+    return sb_steal(&sb);
+}
+
 /* ---- the reading seam ---- */
 
 static const char *seam_value(const char *name, const setting_def **row, char *err, size_t errlen)

@@ -81,6 +81,9 @@ const char *settings_value(const settings_snapshot *s, const char *name, setting
 /* The file's own values (what the settings file holds), as a new JSON object. */
 struct json_t *settings_file_values(const settings_snapshot *s);
 const char *settings_source_name(setting_source src);
+/* A .env text (malloc'd) of the values of s that are not defaults, secrets left out
+ * (counted in *omitted) unless include_secrets; env-only rows are never in it. */
+char *settings_export_env(const settings_snapshot *s, bool include_secrets, int *omitted);
 /* Masks a secret for display: all but the last 4 characters become '*'; "***" if
  * 4 or fewer characters; "" stays "". */
 void settings_mask(const char *value, char *out, size_t outlen);
@@ -116,8 +119,10 @@ struct json_t *settings_file_read(const char *path, const unsigned char *key, in
  * encrypted when key is given. */
 int settings_file_write(const char *path, const struct json_t *values, const unsigned char *key, char *err, size_t errlen);
 /* Reads the file and the environment into a new current snapshot; -1 with err
- * (nothing changes then). Warns when secrets are stored as plain text. */
+ * (nothing changes then). */
 int settings_load(char *const *envp, char *err, size_t errlen);
+/* How many secrets the file loaded last holds as plain text (no FAXBOT_CONFIG_KEY). */
+int settings_plain_secrets(void);
 /* The message of the last failed settings_load ("" if it succeeded); config_load
  * fails with it, so that nobody runs on half the settings. */
 const char *settings_load_error(void);

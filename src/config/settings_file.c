@@ -220,6 +220,10 @@ int settings_file_write(const char *path, const json_t *values, const unsigned c
     return 0;
 }
 
+static int g_plain_secrets;
+
+int settings_plain_secrets(void) { return g_plain_secrets; }
+
 int settings_load(char *const *envp, char *err, size_t errlen)
 {
     char path[4096];
@@ -237,9 +241,7 @@ int settings_load(char *const *envp, char *err, size_t errlen)
         return -1;
     }
     settings_set_load_error(NULL);
-    if (plain)
-        log_warn("the settings file %s holds %d secret(s) as plain text: set FAXBOT_CONFIG_KEY (openssl rand -base64 32) "
-                 "to keep them encrypted", path, plain);
+    g_plain_secrets = plain;
     settings_set_current(s);
     return 0;
 }

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import Server, _stop_all
-from helpers import create_job, read_audit, wait_job
+from helpers import create_job, read_audit, run_cli, wait_job
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
 from ami_peer import AmiPeer  # noqa: E402
@@ -440,5 +440,72 @@ def test_inbound_callbacks_freeswitch_hook_text_masked_unless_asked(make, tmp_pa
                         "\"hangup_cause\":\"${hangup_cause}\",\"uuid\":\"${uuid}\"}' "
                         "http://gw.example.com:8080/_internal/freeswitch/outbound_result"), hook
         assert [e["event"] for e in read_audit(audit)[1]].count("hook_secret_shown") == 1
+    finally:
+        peer.close()
+
+
+# ---- the CLI -----------------------------------------------------------------------
+
+def test_cli_config_on_the_file(tmp_path, cli_env):
+    env = dict(cli_env)
+    env.update(FAX_DATA_DIR=str(tmp_path / "data"), FAXBOT_CONFIG_KEY=CONFIG_KEY)
+    rc, out, err = run_cli(["config", "set", "FAX_HEADER", "Night Desk"], env)
+    assert rc == 0, out + err
+    rc, out, err = run_cli(["config", "set", "phaxio_api_secret", "cli-secret-WX12yz34"], env)
+    assert rc == 0 and "cli-secret" not in out + err, out + err
+    path = tmp_path / "data" / "config" / "faxbot.config.json"
+    doc = json.loads(path.read_text())
+    assert doc["settings"]["FAX_HEADER"] == "Night Desk" and doc["settings"]["PHAXIO_API_SECRET"].startswith("aes256gcm:")
+    rc, out, err = run_cli(["config", "set", "FAX_WORKERS", "lots"], env)
+    assert rc == 1 and "FAX_WORKERS" in err, out + err
+    rc, out, err = run_cli(["config", "set", "NOT_A_SETTING", "1"], env)
+    assert rc == 1 and "NOT_A_SETTING" in err
+    rc, out, err = run_cli(["config", "get", "PHAXIO_API_SECRET"], env)
+    assert rc == 0 and out.strip().endswith("yz34") and "cli-secret" not in out
+    rc, out, err = run_cli(["config", "get", "PHAXIO_API_SECRET", "--reveal"], env)
+    assert out.strip() == "cli-secret-WX12yz34"
+    rc, out, err = run_cli(["config", "show"], env)
+    lines = {l.split()[0]: l.split() for l in out.splitlines()}
+    assert lines["FAX_HEADER"][-2:] == ["file", "live"] and "FAX_WORKERS" not in lines, out
+    rc, out, err = run_cli(["config", "export"], env)
+    assert 'FAX_HEADER="Night Desk"' in out and "cli-secret" not in out and "# PHAXIO_API_SECRET=" in out
+    rc, out, err = run_cli(["config", "validate"], env)
+    assert rc == 0 and "all checks passed" in out, out + err
+    rc, out, err = run_cli(["config", "set", "FAX_HEADER", ""], env)
+    assert "FAX_HEADER" not in json.loads(path.read_text())["settings"]
+    path.write_text('{"version": 1, "settings": {,}}')
+    rc, out, err = run_cli(["config", "show"], env)
+    assert rc == 1 and "line 1" in err, err
+
+
+def test_cli_config_against_a_running_server(make, cli_env):
+    peer = PhaxioPeer()
+    try:
+        srv = make(PHAXIO_API_URL=peer.url).start()
+        env = dict(cli_env)
+        env.update(FAXBOT_URL=srv.url, FAXBOT_API_KEY=ADMIN)
+        rc, out, err = run_cli(["config", "set", "fax_max_attempts", "6"], env)
+        assert rc == 0 and "FAX_MAX_ATTEMPTS" in out, out + err
+        assert create_job(srv, key=ADMIN)["max_attempts"] == 6
+        rc, out, err = run_cli(["config", "get", "FAX_MAX_ATTEMPTS"], env)
+        assert out.strip() == "6"
+        rc, out, err = run_cli(["config", "set", "API_KEY", "x"], env)
+        assert rc == 1 and "API_KEY" in err, out + err
+        for k, v in (("phaxio_api_key", peer.api_key), ("phaxio_api_secret", "wrong-one-1234"),
+                     ("phaxio_callback_token", peer.callback_token)):
+            assert run_cli(["config", "set", k, v], env)[0] == 0
+        rc, out, err = run_cli(["config", "validate"], env)
+        assert rc == 0, "loopback is still the backend"
+        rc, out, err = run_cli(["config", "set", "backend", "phaxio"], env)
+        assert rc == 0 and "backend swapped live" in out, out + err
+        rc, out, err = run_cli(["config", "validate"], env)
+        assert rc == 1 and "FAIL" in out and "PHAXIO_API_SECRET" in out, out + err
+        rc, out, err = run_cli(["config", "show"], env)
+        assert "wrong-one" not in out and "FAX_BACKEND" in out
+        rc, out, err = run_cli(["config", "export"], env)
+        assert "FAX_BACKEND=phaxio" in out and "wrong-one" not in out
+        env["FAXBOT_API_KEY"] = "not-the-key"
+        rc, out, err = run_cli(["config", "show"], env)
+        assert rc == 1 and "Admin authentication failed" in err
     finally:
         peer.close()
