@@ -180,7 +180,7 @@ static json_t *job_detail(const job_record *rec)
     json_object_set_new(o, "provider_sid", rec->provider_sid[0] ? json_string(rec->provider_sid) : json_null());
     json_object_set_new(o, "file_name", rec->file_name[0] ? json_string(rec->file_name) : json_null());
     json_object_set_new(o, "max_attempts", json_integer(rec->max_attempts));
-    json_object_set_new(o, "next_attempt_at", !strcmp(rec->status, "queued") ? api_time_json(rec->next_attempt_at) : json_null());
+    json_object_set_new(o, "next_attempt_at", job_status_get(rec) == JOB_ST_QUEUED ? api_time_json(rec->next_attempt_at) : json_null());
     json_object_set_new(o, "duration_s", rec->duration_s >= 0 ? json_real(rec->duration_s) : json_null());
     json_object_set_new(o, "remote_station_id", rec->remote_station_id[0] ? json_string(rec->remote_station_id) : json_null());
     attempt_record at[64];

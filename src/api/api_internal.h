@@ -22,6 +22,8 @@ typedef struct principal {
 /* Checks the X-API-Key for a fax/inbound route needing `scope`, then the rate
  * limit for `label` (limit rpm). On refusal fills res (401/403/429) and returns -1. */
 int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who);
+/* Any valid key, whatever its scopes, even when fax routes are open (METRICS_REQUIRE_KEY). */
+int api_require_key(http_request *req, http_response *res, principal *who);
 /* Admin routes: the bootstrap key or a key with keys:manage. */
 int api_require_admin(http_request *req, http_response *res, principal *who);
 /* True when fax routes need a key (API_KEY set or REQUIRE_API_KEY). */
@@ -40,6 +42,10 @@ int api_query_limit(http_request *req, http_response *res, int dflt, int *out);
 int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33]);
 /* A phone-number filter normalized like 'to'; *set false when absent. */
 int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set);
+
+/* Answers a GET /fax page of `page` rows matching f (its strings are copied) as a
+ * stream read from the store in batches; 503 if the first batch cannot be read. */
+void api_stream_jobs(http_response *res, const job_filter *f, int page);
 
 /* True for our ids: 32 lowercase hex characters. */
 bool api_valid_id(const char *id);

@@ -14,7 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static void ignore_report(void *ctx, const char *job_id, const backend_outcome *o) { (void)ctx; (void)job_id; (void)o; }
+static report_verdict ignore_report(void *ctx, const char *job_id, const backend_outcome *o)
+{
+    (void)ctx; (void)job_id; (void)o;
+    return REPORT_REFUSED;
+}
 static int refuse_receive(void *ctx, const inbound_delivery *d, char *id, char *err, size_t errlen)
 {
     (void)ctx; (void)d; (void)id;

@@ -3,6 +3,7 @@
  * value stops the start with a message naming the variable and what is valid. */
 #include "config/config.h"
 #include "config/settings.h"
+#include "util/cidr.h"
 #include "util/util.h"
 
 #include <ctype.h>
@@ -129,8 +130,25 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
     c->http_threads = (int)x;
     if (env_int(&ev, "FAXBOT_HTTP_TIMEOUT_SECONDS", &x, err, errlen)) return -1;
     c->http_timeout_s = (int)x;
+    if (env_int(&ev, "FAXBOT_HTTP_REQUEST_TIMEOUT_SECONDS", &x, err, errlen)) return -1;
+    c->http_request_timeout_s = (int)x;
+    if (env_int(&ev, "FAXBOT_HTTP_MIN_BODY_RATE", &x, err, errlen)) return -1;
+    c->http_min_body_rate = (int)x;
+    if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS", &x, err, errlen)) return -1;
+    c->max_connections = (int)x;
     if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS_PER_IP", &x, err, errlen)) return -1;
     c->max_connections_per_ip = (int)x;
+    if (env_copy(&ev, "TRUSTED_PROXIES", c->trusted_proxies, sizeof c->trusted_proxies, err, errlen)) return -1;
+    {
+        cidr_list proxies;
+        char why[256];
+        if (cidr_list_parse(c->trusted_proxies, &proxies, why, sizeof why)) {
+            str_fmt(err, errlen, "TRUSTED_PROXIES: %s (give addresses or CIDRs separated by commas, "
+                    "e.g. 10.0.0.0/8,::1)", why);
+            return -1;
+        }
+    }
+    if (env_bool(&ev, "METRICS_REQUIRE_KEY", &c->metrics_require_key, err, errlen)) return -1;
     const char *lvl = env_str(&ev, "FAXBOT_LOG_LEVEL");
     c->log_level = LOG_INFO;
     if (lvl) {

@@ -27,13 +27,13 @@ static void record_attempt(jobs *j, const job_record *cur, const job_record *nex
     memset(&a, 0, sizeof a);
     a.pages = -1;
     bool start = ev->kind == JEV_CLAIM;
-    bool ends = !strcmp(cur->status, JOB_IN_PROGRESS) && strcmp(next->status, JOB_IN_PROGRESS);
+    bool ends = job_status_get(cur) == JOB_ST_IN_PROGRESS && job_status_get(next) != JOB_ST_IN_PROGRESS;
     if (start) {
         a.started_at = next->updated_at;
     } else if (ends) {
         a.ended_at = next->updated_at;
         const char *outcome = ev->kind == JEV_DEFERRED ? "deferred" : ev->kind == JEV_INTERRUPTED ? "interrupted"
-                            : !strcmp(next->status, JOB_QUEUED) ? "retry" : next->status;
+                            : job_status_get(next) == JOB_ST_QUEUED ? "retry" : next->status;
         str_copy(a.outcome, sizeof a.outcome, outcome);
         str_copy(a.reason, sizeof a.reason, ev->failure_reason ? ev->failure_reason : "");
         str_copy(a.message, sizeof a.message, ev->message ? ev->message : "");
@@ -63,25 +63,26 @@ int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record 
         if (rc == STORE_CONFLICT) continue;   /* someone changed it first: look again */
         if (rc != STORE_OK) { str_fmt(why, whylen, "could not save the job: %s", err); goto done; }
 
+        job_status was = job_status_get(cur), now_st = job_status_get(next);
         pthread_mutex_lock(&j->stats_lock);
         j->stats.transitions++;
-        if (strcmp(cur->status, next->status)) {
-            if (!strcmp(next->status, JOB_SUCCESS)) j->stats.succeeded++;
-            else if (!strcmp(next->status, JOB_FAILED)) j->stats.failed++;
-            else if (!strcmp(next->status, JOB_CANCELLED)) j->stats.cancelled++;
-            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_FAILED) j->stats.retried++;
-            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_INTERRUPTED) j->stats.interrupted++;
+        if (was != now_st) {
+            if (now_st == JOB_ST_SUCCESS) j->stats.succeeded++;
+            else if (now_st == JOB_ST_FAILED) j->stats.failed++;
+            else if (now_st == JOB_ST_CANCELLED) j->stats.cancelled++;
+            else if (now_st == JOB_ST_QUEUED && ev->kind == JEV_FAILED) j->stats.retried++;
+            else if (now_st == JOB_ST_QUEUED && ev->kind == JEV_INTERRUPTED) j->stats.interrupted++;
         }
         pthread_mutex_unlock(&j->stats_lock);
 
-        if (strcmp(cur->status, next->status)) {
+        if (was != now_st) {
             char attempts[16];
             str_fmt(attempts, sizeof attempts, "%d", next->attempts);
             audit_event("job_updated", "job_id", next->id, "status", next->status, "event", job_event_name(ev->kind),
                         "attempts", attempts, "failure_reason", next->failure_reason, NULL);
             log_info("job %s: %s -> %s (%s)%s%s", next->id, cur->status, next->status, job_event_name(ev->kind),
                      next->failure_reason[0] ? " reason=" : "", next->failure_reason);
-            if (!strcmp(next->status, JOB_QUEUED) && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
+            if (now_st == JOB_ST_QUEUED && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
         }
         record_attempt(j, cur, next, ev);
         if (out) *out = *next;
@@ -99,9 +100,9 @@ done:
 /* The loopback engine's receiver produced a fax: it becomes an inbound fax. The
  * provider id is derived from the job, so a job sent again after a crash finds
  * the fax stored the first time instead of making a second one. */
-static int keep_received_fax(backend_slot *slot, const char *job_id, const backend_outcome *o, inbound_record *out)
+static int keep_received_fax(jobs *j, const backend_ops *ops, const char *job_id, const backend_outcome *o,
+                             inbound_record *out)
 {
-    jobs *j = slot->j;
     if (!j->cfg->inbound_enabled) {
         unlink(o->received_tiff);
         return -1;
@@ -111,8 +112,8 @@ static int keep_received_fax(backend_slot *slot, const char *job_id, const backe
     int rc = -1;
     if (store_job_get(j->st, job_id, rec) == STORE_OK) {
         char sid[64], err[512];
-        str_fmt(sid, sizeof sid, "%s-%s", slot->ops->name, job_id);
-        inbound_source src = {.backend = slot->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
+        str_fmt(sid, sizeof sid, "%s-%s", ops->name, job_id);
+        inbound_source src = {.backend = ops->name, .provider_sid = sid, .from_number = rec->caller_id,
                               .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
                               .source_job_id = job_id, .mailbox = ""};
         rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", true, &src, out, err, sizeof err);
@@ -122,38 +123,53 @@ static int keep_received_fax(backend_slot *slot, const char *job_id, const backe
     return rc;
 }
 
-void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+static report_verdict apply_outcome(jobs *j, const backend_ops *ops, const char *job_id, const backend_outcome *o)
 {
-    backend_slot *slot = ctx;
-    jobs *j = slot->j;
-    job_event ev = {.pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate, .ecm = o->ecm,
-                    .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
+    job_event ev = {.attempt = o->attempt, .pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate,
+                    .ecm = o->ecm, .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
                     .failure_reason = o->failure_reason, .message = o->message, .transient = o->transient};
     switch (o->kind) {
     case OUTCOME_ACCEPTED: ev.kind = JEV_ACCEPTED; break;
     case OUTCOME_PROGRESS: ev.kind = JEV_PROGRESS; break;
     case OUTCOME_SUCCESS: ev.kind = JEV_SUCCEEDED; break;
     case OUTCOME_FAILURE: ev.kind = JEV_FAILED; break;
-    default: return;
+    default: return REPORT_REFUSED;
     }
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);
-        if (in && keep_received_fax(slot, job_id, o, in) == 0) ev.inbound_id = in->id;
+        if (in && keep_received_fax(j, ops, job_id, o, in) == 0) ev.inbound_id = in->id;
     }
-    char why[256];
-    int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
-    /* A database that is locked or full for a moment must not lose an outcome: a lost
-     * SUCCESS would let the lease run out and the fax be sent again. Keep trying for
-     * a while (about 30 s) before giving up. */
-    for (int i = 0; rc == STORE_ERROR && i < 10; i++) {
-        sleep_ms(500 + 500 * (int64_t)i);
-        rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    char why[256] = "";
+    /* A database that is locked or full for a moment must not lose an outcome (a
+     * lost SUCCESS would let the lease run out and the fax be sent again), nor make
+     * the reporting thread sleep: the reporter thread retries it. */
+    int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    report_verdict v = rc == STORE_OK ? REPORT_APPLIED : REPORT_REFUSED;
+    if (rc == STORE_ERROR) {
+        if (reporter_add(j->reporter, job_id, &ev) == 0) v = REPORT_LATER;
+        else log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind),
+                      why[0] ? why : "the retry queue is full");
+    } else if (rc != STORE_OK) {
+        log_info("job %s: backend outcome '%s' ignored: %s", job_id, job_event_name(ev.kind), why);
     }
-    if (rc != STORE_OK)
-        log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind), why);
-    if (o->kind == OUTCOME_SUCCESS || o->kind == OUTCOME_FAILURE) jobs_slot_end_attempt(slot, job_id);
     free(in);
+    return v;
+}
+
+report_verdict jobs_report_outcome(jobs *j, const char *job_id, const backend_outcome *o)
+{
+    return apply_outcome(j, j->ops, job_id, o);
+}
+
+report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+{
+    backend_slot *slot = ctx;
+    report_verdict v = apply_outcome(slot->j, slot->ops, job_id, o);
+    /* the instance no longer holds an attempt that ended (the reaper also checks the store) */
+    if (v != REPORT_REFUSED && (o->kind == OUTCOME_SUCCESS || o->kind == OUTCOME_FAILURE))
+        jobs_slot_end_attempt(slot, job_id);
+    return v;
 }
 
 /* Sink: a fax arrived through the backend (webhook, PBX hand-off). */
@@ -204,7 +220,7 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
 {
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
-    if (store_job_get(j->st, job_id, rec) == STORE_OK && !strcmp(rec->status, JOB_IN_PROGRESS)) {
+    if (store_job_get(j->st, job_id, rec) == STORE_OK && job_status_get(rec) == JOB_ST_IN_PROGRESS) {
         /* the instance the attempt went to (a replaced one while it drains), else none */
         backend_slot *slot = rec->backend[0] ? jobs_slot_get(j, rec->backend) : NULL;
         if (slot && slot->ops->async && slot->ops->resume && rec->submitted_at > 0) {
@@ -221,8 +237,8 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
         } else if (slot) {
             jobs_slot_put(slot);
         }
-        job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
-                        .message = why_msg};
+        job_event ev = job_event_of(JEV_INTERRUPTED);
+        ev.message = why_msg;
         char why[256];
         job_transition(j, job_id, &ev, NULL, why, sizeof why);
     }
@@ -291,7 +307,7 @@ int jobs_refresh(jobs *j, const char *job_id, char *why, size_t whylen)
     int rc = store_job_get(j->st, job_id, rec);
     if (rc != STORE_OK) {
         str_fmt(why, whylen, "Job not found");
-    } else if (strcmp(rec->status, JOB_IN_PROGRESS)) {
+    } else if (job_status_get(rec) != JOB_ST_IN_PROGRESS) {
         str_fmt(why, whylen, "the job is %s: only a job in progress can be refreshed", rec->status);
         rc = STORE_CONFLICT;
     } else {
@@ -321,7 +337,7 @@ int jobs_refresh(jobs *j, const char *job_id, char *why, size_t whylen)
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
 {
     int64_t now = now_ms();
-    str_copy(rec->status, sizeof rec->status, JOB_QUEUED);
+    job_status_set(rec, JOB_ST_QUEUED);
     rec->created_at = rec->updated_at = now;
     rec->next_attempt_at = now;
     rec->attempts = 0;
@@ -358,6 +374,51 @@ static void recover_interrupted(jobs *j)
     if (total) log_info("looked again at %d job(s) left in progress by the last stop", total);
 }
 
+/* ---- the pool's callbacks: it knows ids, the job layer knows jobs ---- */
+
+static int pool_claim_due(void *ctx, job_id_buf *ids, int max)
+{
+    jobs *j = ctx;
+    int n = store_job_due(j->st, now_ms(), ids, max), kept = 0;
+    for (int i = 0; i < n; i++) {
+        job_event ev = job_event_of(JEV_CLAIM);
+        char why[256];
+        if (job_transition(j, ids[i], &ev, NULL, why, sizeof why) != STORE_OK) continue;  /* lost a race: fine */
+        if (kept != i) memcpy(ids[kept], ids[i], sizeof ids[kept]);
+        kept++;
+    }
+    return kept;
+}
+
+static void pool_run(void *ctx, const char *id) { jobs_run_attempt(ctx, id); }
+
+static int pool_lease_expired(void *ctx, job_id_buf *ids, int max)
+{
+    jobs *j = ctx;
+    jobs_slots_reap(j);        /* once a second: replaced backend instances that have finished */
+    return store_job_lease_expired(j->st, now_ms(), ids, max);
+}
+
+/* Asynchronous backends: the result is late, so ask; others: the worker died. */
+static void pool_abandoned(void *ctx, const char *id)
+{
+    jobs_resume_or_requeue(ctx, id, "the previous attempt's lease expired; sending again");
+}
+
+static int64_t pool_next_due_at(void *ctx)
+{
+    jobs *j = ctx;
+    return store_job_next_due(j->st);
+}
+
+static void pool_unstarted(void *ctx, const char *id)
+{
+    job_event ev = job_event_of(JEV_INTERRUPTED);
+    ev.message = "the gateway stopped before this attempt started";
+    char why[256];
+    job_transition(ctx, id, &ev, NULL, why, sizeof why);
+}
+
 jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch, char *err, size_t errlen)
 {
     jobs *j = calloc(1, sizeof *j);
@@ -377,6 +438,8 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
         goto fail;
     }
     if (!dispatch) return j;
+    j->reporter = reporter_start(j);
+    if (!j->reporter) { str_fmt(err, errlen, "could not start the reporter thread"); goto fail; }
     backend_slot *slot = jobs_slot_new(j, j->ops, NULL);
     if (!slot) { str_fmt(err, errlen, "out of memory"); goto fail; }
     backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = slot};
@@ -387,7 +450,10 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }
     if (!cfg->fax_disabled) {
-        j->sched = scheduler_start(j, err, errlen);
+        scheduler_callbacks cb = {.claim_due = pool_claim_due, .run = pool_run, .lease_expired = pool_lease_expired,
+                                  .abandoned = pool_abandoned, .next_due_at = pool_next_due_at,
+                                  .unstarted = pool_unstarted, .ctx = j};
+        j->sched = scheduler_start(cfg->workers, &cb, err, errlen);
         if (!j->sched) goto fail;
     } else {
         log_warn("FAX_DISABLED=true: jobs are accepted and kept queued; nothing is transmitted");
@@ -396,6 +462,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
 fail:
     retention_stop(j->retention);
     jobs_slots_destroy_all(j);
+    reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
     pthread_mutex_destroy(&j->slot_lock);
     free(j);
@@ -405,9 +472,15 @@ fail:
 void jobs_stop(jobs *j)
 {
     if (!j) return;
-    if (j->sched) scheduler_stop(j->sched);
+    if (j->sched) {
+        scheduler *s = j->sched;
+        scheduler_stop(s);
+        j->sched = NULL;
+        scheduler_free(s);
+    }
     retention_stop(j->retention);
     jobs_slots_destroy_all(j);
+    reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
     pthread_mutex_destroy(&j->slot_lock);
     free(j);

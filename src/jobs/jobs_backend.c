@@ -130,7 +130,7 @@ void jobs_slots_reap(jobs *j)
             if (!id[0]) break;
             int rc = store_job_get(j->st, id, rec);
             bool still = rc == STORE_ERROR ||
-                         (rc == STORE_OK && !strcmp(rec->status, JOB_IN_PROGRESS) && !strcmp(rec->backend, name));
+                         (rc == STORE_OK && job_status_get(rec) == JOB_ST_IN_PROGRESS && !strcmp(rec->backend, name));
             if (!still) {
                 pthread_mutex_lock(&j->slot_lock);
                 inflight_remove(victim, id);
