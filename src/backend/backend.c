@@ -3,6 +3,11 @@
  * (docs/internals/adding-a-backend.md). */
 #include "backend/backend.h"
 #include "config/settings.h"
+#include "util/fileset.h"
+#include "util/util.h"
+
+#include <jansson.h>
+#include <stdlib.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -54,6 +59,35 @@ int backend_count(void)
 const backend_ops *backend_at(int i)
 {
     return i >= 0 && i < backend_count() ? registry[i] : NULL;
+}
+
+int backend_pbx_fail(json_t *report, const char *detail)
+{
+    json_object_set_new(report, "ok", json_false());
+    json_object_set_new(report, "detail", json_string(detail));
+    return -1;
+}
+
+int backend_pbx_write(const char *dir, const char *const *names, const char *const *texts, int n, bool *changed,
+                      json_t *report)
+{
+    char err[512];
+    long delay = 0;    /* tests: a pause between the steps, to kill the gateway in the middle */
+    setting_int("FAXBOT_APPLY_STEP_DELAY_MS", &delay, err, sizeof err);
+    if (fileset_write(dir, names, texts, n, changed, (int)delay, err, sizeof err)) return backend_pbx_fail(report, err);
+    json_t *written = json_array();
+    for (int i = 0; i < n; i++)
+        if (changed[i]) json_array_append_new(written, json_string(names[i]));
+    json_object_set_new(report, "files_written", written);
+    return 0;
+}
+
+void backend_json_report(json_t *o, char *report, size_t len)
+{
+    char *txt = json_dumps(o, JSON_COMPACT);
+    str_copy(report, len, txt ? txt : "{}");
+    free(txt);
+    json_decref(o);
 }
 
 void backend_register_settings(void)

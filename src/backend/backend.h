@@ -181,6 +181,18 @@ void backend_register_settings(void);
 /* Comma-separated list of the registry's names, for error messages. */
 const char *backend_names(void);
 
+/* ---- PBX configuration on apply (backend.c) ---- */
+/* Writes a rendered set of PBX files into dir as one journaled set (util/fileset.h),
+ * only the files that changed (changed[i]); adds "files_written" to report, or
+ * "ok": false and "detail" when it could not. 0 or -1. */
+int backend_pbx_write(const char *dir, const char *const *names, const char *const *texts, int n, bool *changed,
+                      struct json_t *report);
+
+/* Marks an apply report failed ("ok": false, "detail"); returns -1. */
+int backend_pbx_fail(struct json_t *report, const char *detail);
+/* o as compact JSON text into report (a diagnose or apply report); o is released. */
+void backend_json_report(struct json_t *o, char *report, size_t len);
+
 /* ---- webhook replies (backend.c), the one way every backend answers ---- */
 struct json_t;
 /* status and a JSON text as the body ({"detail":"error"} if it does not fit) */

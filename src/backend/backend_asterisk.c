@@ -850,44 +850,31 @@ static int sip_apply_pbx(backend *b, char *report, size_t len)
         char dir[1024] = "";
         setting_str("ASTERISK_CONFIG_DIR", dir, sizeof dir, NULL, 0);
         if (!dir[0]) { json_decref(o); return 1; }
-        json_object_set_new(o, "ok", json_false());
-        json_object_set_new(o, "detail", json_string(err));
-        rc = -1;
+        rc = backend_pbx_fail(o, err);
         goto out;
     }
     if (!t.config_dir[0]) { explicit_bzero(&t, sizeof t); json_decref(o); return 1; }
     ami_rendered files[AMI_RENDER_FILES];
     if (ami_render(&t, files, err, sizeof err)) {
-        json_object_set_new(o, "ok", json_false());
-        json_object_set_new(o, "detail", json_string(err));
-        rc = -1;
+        rc = backend_pbx_fail(o, err);
         goto out;
     }
     const char *names[AMI_RENDER_FILES], *texts[AMI_RENDER_FILES];
     bool changed[AMI_RENDER_FILES];
     for (int i = 0; i < AMI_RENDER_FILES; i++) { names[i] = files[i].name; texts[i] = files[i].text; }
-    long delay = 0;
-    setting_int("FAXBOT_APPLY_STEP_DELAY_MS", &delay, err, sizeof err);
-    int wrc = fileset_write(t.config_dir, names, texts, AMI_RENDER_FILES, changed, (int)delay, err, sizeof err);
-    for (int i = 0; i < AMI_RENDER_FILES; i++) explicit_bzero(files[i].text, strlen(files[i].text));
     json_object_set_new(o, "pbx", json_string("asterisk"));
     json_object_set_new(o, "config_dir", json_string(t.config_dir));
-    if (wrc) {
-        ami_render_free(files);
-        json_object_set_new(o, "ok", json_false());
-        json_object_set_new(o, "detail", json_string(err));
-        rc = -1;
-        goto out;
-    }
-    json_t *written = json_array(), *reloads = json_array();
+    int wrc = backend_pbx_write(t.config_dir, names, texts, AMI_RENDER_FILES, changed, o);
+    for (int i = 0; i < AMI_RENDER_FILES; i++) explicit_bzero(files[i].text, strlen(files[i].text));
+    ami_render_free(files);
+    if (wrc) { rc = -1; goto out; }
+    json_t *reloads = json_array();
     bool restart = false, any = false;
     for (int i = 0; i < AMI_RENDER_FILES; i++) {
         if (!changed[i]) continue;
         any = true;
-        json_array_append_new(written, json_string(names[i]));
         if (!reload_module(names[i])[0]) restart = true;
     }
-    ami_render_free(files);
     /* Reloads go over AMI: a new instance (the swap) may still be logging in. */
     int64_t deadline = mono_ms() + 5000;
     while (any && ami_client_state(b->ami, NULL, 0) != AMI_UP && mono_ms() < deadline) sleep_ms(50);
@@ -907,7 +894,6 @@ static int sip_apply_pbx(backend *b, char *report, size_t len)
         if (done) ami_reply_free(&r);
         ok &= good;
     }
-    json_object_set_new(o, "files_written", written);
     json_object_set_new(o, "reloads", reloads);
     json_object_set_new(o, "asterisk_restart_needed", json_boolean(restart));
     if (any && ami_client_state(b->ami, NULL, 0) == AMI_UP) {
@@ -920,10 +906,7 @@ static int sip_apply_pbx(backend *b, char *report, size_t len)
     rc = ok ? 0 : -1;
 out:
     explicit_bzero(&t, sizeof t);
-    char *txt = json_dumps(o, JSON_COMPACT);
-    str_copy(report, len, txt ? txt : "{}");
-    free(txt);
-    json_decref(o);
+    backend_json_report(o, report, len);
     return rc;
 }
 

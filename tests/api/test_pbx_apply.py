@@ -192,3 +192,52 @@ def test_network_settings_render_into_pjsip(tmp_path, cli_env):
     env.pop("SIP_TLS_KEY_FILE")
     code, o, e = run_cli(["asterisk-config", "--out", str(tmp_path / "bad")], env)
     assert code == 1 and "SIP_TLS_KEY_FILE" in o + e, o + e
+
+
+# ---- FreeSWITCH -------------------------------------------------------------------
+
+def test_freeswitch_apply_writes_xml_reloadxml_and_rescans_only_for_the_gateway(tmp_path):
+    from esl_peer import EslPeer
+    peer = EslPeer(gateway="gw_fax")
+    started = []
+    try:
+        conf = tmp_path / "freeswitch"
+        srv = Server(tempfile.mkdtemp(prefix="fsapply-", dir=str(tmp_path)),
+                     {"API_KEY": ADMIN, "FAX_BACKEND": "freeswitch", "FREESWITCH_ESL_HOST": "127.0.0.1",
+                      "FREESWITCH_ESL_PORT": str(peer.port), "FREESWITCH_ESL_PASSWORD": peer.password,
+                      "FREESWITCH_GATEWAY_NAME": "gw_fax", "FREESWITCH_CONFIG_DIR": str(conf),
+                      "FREESWITCH_INBOUND_SECRET": "fs-secret-0123456789", "SIP_SERVER": "sip.example.net",
+                      "PUBLIC_API_URL": "http://10.0.0.5:8080"})
+        started.append(srv)
+        srv.start()
+        meta = put(srv, {"sip_username": "faxuser", "sip_password": "Sip-Pass-4242"})
+        pbx = meta["pbx"]
+        assert pbx["ok"] is True and pbx["pbx"] == "freeswitch", pbx
+        assert len(pbx["files_written"]) == 5, pbx
+        cmds = [c["command"] for c in pbx["commands"]]
+        assert cmds == ["reloadxml", "sofia profile external killgw gw_fax", "sofia profile external rescan"], cmds
+        assert pbx["gateway"]["state"] == "REGED" and pbx["gateway"]["ok"] is True, pbx
+        gw = (conf / "sip_profiles" / "external" / "faxbot_gateway.xml").read_text()
+        assert 'value="faxuser"' in gw and "Sip-Pass-4242" in gw, gw
+        assert oct((conf / "sip_profiles" / "external" / "faxbot_gateway.xml").stat().st_mode & 0o777) == "0o600"
+        assert "Sip-Pass-4242" not in str(meta) and "fs-secret" not in str(meta)
+        # the same text as `faxbot freeswitch-config`
+        out = tmp_path / "cli"
+        env = dict(srv.env)
+        env.update(SIP_USERNAME="faxuser", SIP_PASSWORD="Sip-Pass-4242")
+        code, o, e = run_cli(["freeswitch-config", "--out", str(out)], env)
+        assert code == 0, o + e
+        assert (out / "sip_profiles" / "external" / "faxbot_gateway.xml").read_text() == gw
+        # a dialplan-only change: reloadxml, no gateway restart
+        before = len(peer.apis())
+        meta = put(srv, {"freeswitch_inbound_number": "+15557654321"})
+        assert meta["pbx"]["files_written"] == ["dialplan/public/faxbot_inbound.xml"], meta["pbx"]
+        assert peer.apis()[before:].count("reloadxml") == 1
+        assert not any("rescan" in a or "killgw" in a for a in peer.apis()[before:]), peer.apis()[before:]
+        # nothing FreeSWITCH reads: nothing sent
+        before = len(peer.apis())
+        meta = put(srv, {"fax_max_attempts": 2})
+        assert meta["pbx"]["files_written"] == [] and "reloadxml" not in peer.apis()[before:]
+    finally:
+        _stop_all(started)
+        peer.close()
