@@ -146,13 +146,10 @@ static json_t *commit(settings_snapshot *snap, const json_t *file, const char *w
         }
     }
     /* The PBX's own configuration follows: rendered into its directory, reloaded where it changed. */
-    json_t *pbx = NULL;
-    char *report = calloc(1, 16384);
-    if (report) {
-        int prc = jobs_backend_apply_pbx(g_api.jobs, report, 16384);
-        pbx = prc == 1 ? json_null() : json_loads(report, 0, NULL);
-        if (!pbx) pbx = json_pack("{s:b,s:s}", "ok", 0, "detail", report);
-        free(report);
+    json_t *pbx = json_object();
+    if (jobs_backend_apply_pbx(g_api.jobs, pbx) == 1) {
+        json_decref(pbx);
+        pbx = json_null();
     }
 
     strbuf names;

@@ -82,14 +82,6 @@ int backend_pbx_write(const char *dir, const char *const *names, const char *con
     return 0;
 }
 
-void backend_json_report(json_t *o, char *report, size_t len)
-{
-    char *txt = json_dumps(o, JSON_COMPACT);
-    str_copy(report, len, txt ? txt : "{}");
-    free(txt);
-    json_decref(o);
-}
-
 void backend_register_settings(void)
 {
     for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct config;
+struct json_t;
 
 typedef enum {
     OUTCOME_ACCEPTED = 1,        /* handed over; provider_sid may be set; result comes later */
@@ -146,17 +147,17 @@ typedef struct backend_ops {
      * reached the provider, so that sending again cannot make a second fax. */
     int (*resume)(backend *b, const backend_job *job);
     /* Deep diagnostics for POST /admin/diagnostics/run: real round trips allowed
-     * (credentials accepted? API reachable?). Appends findings to report (JSON
-     * object text, e.g. {"auth":true,"account":"..."}); 0 if all good. */
-    int (*diagnose)(backend *b, char *report, size_t reportlen);
+     * (credentials accepted? API reachable?). Sets its findings as members of the
+     * JSON object report (e.g. "credentials": "ok"); 0 if all good. */
+    int (*diagnose)(backend *b, struct json_t *report);
     const backend_webhook *webhooks;
     int n_webhooks;
     /* PBX backends whose configuration the gateway renders (sip, freeswitch): writes
      * it into the PBX's configuration directory when one is set (ASTERISK_CONFIG_DIR,
      * FREESWITCH_CONFIG_DIR) so that a crash leaves the old set or the new one, never
-     * a mix; reloads only what changed; reports what it did and the trunk's state as
-     * a JSON object in report. 0 done, 1 nothing to do (no directory), -1 failed. */
-    int (*apply_pbx)(backend *b, char *report, size_t reportlen);
+     * a mix; reloads only what changed; sets what it did and the trunk's state in the
+     * JSON object report. 0 done, 1 nothing to do (no directory), -1 failed. */
+    int (*apply_pbx)(backend *b, struct json_t *report);
     /* Its rows of the settings table (config/settings.h), ended by SETTING_END;
      * registered at start by backend_register_settings. */
     const struct setting_def *settings;
@@ -190,11 +191,7 @@ int backend_pbx_write(const char *dir, const char *const *names, const char *con
 
 /* Marks an apply report failed ("ok": false, "detail"); returns -1. */
 int backend_pbx_fail(struct json_t *report, const char *detail);
-/* o as compact JSON text into report (a diagnose or apply report); o is released. */
-void backend_json_report(struct json_t *o, char *report, size_t len);
-
-/* ---- webhook replies (backend.c), the one way every backend answers ---- */
-struct json_t;
+/* ---- webhook replies (backend_common.c), the one way every backend answers ---- */
 /* status and a JSON text as the body ({"detail":"error"} if it does not fit) */
 void webhook_reply_text(webhook_response *res, int status, const char *json_text);
 /* status and o as compact JSON; o is released */

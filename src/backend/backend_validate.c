@@ -161,19 +161,17 @@ json_t *backend_validate(const settings_snapshot *snap)
             const char *named = ready ? NULL : named_setting(msg);
             if (named) field(fields, named, false, msg);
             if (ops->diagnose) {
-                char *report = calloc(1, 8192);
                 json_t *rep = NULL;
                 int rc = 0;
                 int64_t deadline = mono_ms() + 5000;
                 for (;;) {
                     json_decref(rep);
-                    rc = report ? ops->diagnose(b, report, 8192) : -1;
-                    rep = report ? json_loads(report, JSON_DECODE_ANY, NULL) : NULL;
-                    if (!json_is_object(rep) || definite(rep) || mono_ms() > deadline) break;
+                    rep = json_object();
+                    rc = ops->diagnose(b, rep);
+                    if (definite(rep) || mono_ms() > deadline) break;
                     sleep_ms(150);
                 }
-                free(report);
-                if (json_is_object(rep)) {
+                if (json_object_size(rep)) {
                     fields_from_report(ops->name, rep, rc, fields);
                     json_object_set(checks, "backend", rep);
                     const char *cred = json_string_value(json_object_get(rep, "credentials"));

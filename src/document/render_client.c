@@ -31,12 +31,13 @@
 #define RENDER_MEMORY_MB 1024
 #define RENDER_FSIZE_MB 512
 
-/* AddressSanitizer reserves terabytes of address space for its shadow memory, so a
- * sanitizer build of the helper cannot run under an address-space limit. */
-#if defined(__SANITIZE_ADDRESS__)
+/* AddressSanitizer and ThreadSanitizer reserve terabytes of address space for their
+ * shadow memory, so a sanitizer build of the helper cannot run under an
+ * address-space limit. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RENDER_LIMIT_AS 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define RENDER_LIMIT_AS 0
 #endif
 #endif

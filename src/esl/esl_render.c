@@ -9,7 +9,8 @@
  *   dialplan/public/faxbot_inbound.xml         answers, rxfax into FREESWITCH_SPOOL_DIR, hook
  *   autoload_configs/faxbot_event_socket.conf.xml  event socket: listen address, password, ACL
  *   autoload_configs/faxbot_acl.xml            the <list> for acl.conf.xml
- * The hooks run `curl` through FreeSWITCH's `system` API; every value expanded into
+ * The hooks run `curl` through FreeSWITCH's `system` API (the outbound one through
+ * `expand system`); every value expanded into
  * them at hangup is a uuid, digits or a cause name (caller numbers go through a
  * digits-only regex first), and the secret and URL are checked to be shell-safe. */
 #include "esl/esl_render.h"

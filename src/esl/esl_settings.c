@@ -32,22 +32,31 @@ static void hook_cmd(strbuf *sb, const char *hook_url, const char *secret, const
                    "-d '{%s}' %s%s", secret, json_fields, hook_url, path);
 }
 
+/* FreeSWITCH refuses a gateway variable holding "${" (switch_channel.c: "Invalid data
+ * (${api_hangup_hook} contains a variable)"), so each reference is written $\'{name}:
+ * at hangup the hook's own expansion drops the \' (leaving ${name}) and `expand`
+ * then fills in the call's values. */
 void esl_hook_outbound(strbuf *sb, const char *hook_url, const char *secret)
 {
+    sb_puts(sb, "expand ");
     hook_cmd(sb, hook_url, secret, "/_internal/freeswitch/outbound_result",
-             "\"job_id\":\"${faxbot_job_id}\",\"fax_success\":\"${fax_success}\","
-             "\"fax_result_code\":\"${fax_result_code}\","
-             "\"fax_document_transferred_pages\":\"${fax_document_transferred_pages}\","
-             "\"hangup_cause\":\"${hangup_cause}\",\"uuid\":\"${uuid}\"");
+             "\"job_id\":\"$\\'{faxbot_job_id}\",\"fax_success\":\"$\\'{fax_success}\","
+             "\"fax_result_code\":\"$\\'{fax_result_code}\","
+             "\"fax_document_transferred_pages\":\"$\\'{fax_document_transferred_pages}\","
+             "\"hangup_cause\":\"$\\'{hangup_cause}\",\"uuid\":\"$\\'{uuid}\"");
 }
 
+/* `set` expands its data twice (the core, then mod_dptools) before storing it, so
+ * each reference is written \\\${name}: the first pass leaves \${name}, the second
+ * ${name}, and the hook fills it in at hangup, after rxfax. With one backslash the
+ * values would be taken when `set` runs, before the fax (all empty). */
 void esl_hook_inbound(strbuf *sb, const char *hook_url, const char *spool_dir, const char *secret)
 {
     char fields[1400];
     str_fmt(fields, sizeof fields,
-            "\"uuid\":\"\\${uuid}\",\"tiff_path\":\"%s/\\${uuid}.tif\",\"from_number\":\"\\${faxbot_from}\","
-            "\"to_number\":\"\\${faxbot_to}\",\"fax_success\":\"\\${fax_success}\","
-            "\"pages\":\"\\${fax_document_transferred_pages}\"", spool_dir);
+            "\"uuid\":\"\\\\\\${uuid}\",\"tiff_path\":\"%s/\\\\\\${uuid}.tif\",\"from_number\":\"\\\\\\${faxbot_from}\","
+            "\"to_number\":\"\\\\\\${faxbot_to}\",\"fax_success\":\"\\\\\\${fax_success}\","
+            "\"pages\":\"\\\\\\${fax_document_transferred_pages}\"", spool_dir);
     hook_cmd(sb, hook_url, secret, "/_internal/freeswitch/inbound", fields);
 }
 

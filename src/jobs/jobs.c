@@ -6,6 +6,7 @@
 #include "inbound/inbound.h"
 #include "util/util.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,13 +290,14 @@ int jobs_webhook_dispatch(jobs *j, const webhook_request *req, webhook_response 
     return 0;
 }
 
-int jobs_backend_diagnose(jobs *j, char *report, size_t len)
+int jobs_backend_diagnose(jobs *j, json_t *report)
 {
     backend_slot *s = jobs_slot_get(j, NULL);
-    if (!s) { str_fmt(report, len, "\"backend not started\""); return -1; }
-    int rc = 0;
-    if (!s->ops->diagnose) str_fmt(report, len, "{}");
-    else rc = s->ops->diagnose(s->be, report, len);
+    if (!s) {
+        json_object_set_new(report, "detail", json_string("backend not started"));
+        return -1;
+    }
+    int rc = s->ops->diagnose ? s->ops->diagnose(s->be, report) : 0;
     jobs_slot_put(s);
     return rc;
 }

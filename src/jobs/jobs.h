@@ -55,15 +55,18 @@ int jobs_swap_backend(jobs *j, const config *cfg, char *err, size_t errlen);
 /* Live settings change: later work reads cfg (kept by the caller for the process's life). */
 void jobs_apply_config(jobs *j, const config *cfg);
 /* The current backend's apply_pbx (backend.h): 1 when it has none or nothing to do. */
-int jobs_backend_apply_pbx(jobs *j, char *report, size_t len);
+struct json_t;
+int jobs_backend_apply_pbx(jobs *j, struct json_t *report);
 /* POST /admin/fax-jobs/{id}/refresh: asks the backend that holds an in-progress
  * job what became of it (its resume). STORE_OK, STORE_CONFLICT (not in progress),
  * or STORE_ERROR when its backend cannot be asked; why says which. */
 int jobs_refresh(jobs *j, const char *job_id, char *why, size_t whylen);
 /* [{"name","state":"active|draining","in_flight"}] of the running instances. */
 int jobs_backend_slots_json(jobs *j, char *out, size_t outlen);
-/* Deep diagnostics of the backend (real round trips): JSON text in report. */
-int jobs_backend_diagnose(jobs *j, char *report, size_t len);
+/* Deep diagnostics of the backend (real round trips): findings set in the JSON
+ * object report. 0 if all good. */
+struct json_t;
+int jobs_backend_diagnose(jobs *j, struct json_t *report);
 
 /* Readiness of the backend. */
 int jobs_backend_check(jobs *j, char *msg, size_t msglen);

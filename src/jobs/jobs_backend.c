@@ -13,6 +13,7 @@
 #include "auth/audit.h"
 #include "util/util.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,11 +210,11 @@ int jobs_swap_backend(jobs *j, const config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int jobs_backend_apply_pbx(jobs *j, char *report, size_t len)
+int jobs_backend_apply_pbx(jobs *j, json_t *report)
 {
     backend_slot *s = jobs_slot_get(j, NULL);
     if (!s) return 1;
-    int rc = s->ops->apply_pbx ? s->ops->apply_pbx(s->be, report, len) : 1;
+    int rc = s->ops->apply_pbx ? s->ops->apply_pbx(s->be, report) : 1;
     jobs_slot_put(s);
     return rc;
 }

@@ -433,12 +433,14 @@ def test_inbound_callbacks_freeswitch_hook_text_masked_unless_asked(make, tmp_pa
         full = srv.get("/admin/inbound/callbacks?include_secrets=true", key=ADMIN).json()
         hook = {c["path"]: c for c in full["callbacks"]}["/_internal/freeswitch/outbound_result"]["hook"]
         # the exact text faxbot freeswitch-config renders into the gateway XML
-        assert hook == ("system curl -s -m 10 -X POST -H 'Content-Type: application/json' "
-                        f"-H 'X-Internal-Secret: {secret}' -d '{{\"job_id\":\"${{faxbot_job_id}}\","
-                        "\"fax_success\":\"${fax_success}\",\"fax_result_code\":\"${fax_result_code}\","
-                        "\"fax_document_transferred_pages\":\"${fax_document_transferred_pages}\","
-                        "\"hangup_cause\":\"${hangup_cause}\",\"uuid\":\"${uuid}\"}' "
+        assert hook == ("expand system curl -s -m 10 -X POST -H 'Content-Type: application/json' "
+                        f"-H 'X-Internal-Secret: {secret}' -d '{{\"job_id\":\"$\\'{{faxbot_job_id}}\","
+                        "\"fax_success\":\"$\\'{fax_success}\",\"fax_result_code\":\"$\\'{fax_result_code}\","
+                        "\"fax_document_transferred_pages\":\"$\\'{fax_document_transferred_pages}\","
+                        "\"hangup_cause\":\"$\\'{hangup_cause}\",\"uuid\":\"$\\'{uuid}\"}' "
                         "http://gw.example.com:8080/_internal/freeswitch/outbound_result"), hook
+        # and it is the text in the gateway XML `faxbot freeswitch-config` writes (XML-escaped there)
+        assert "X-Internal-Secret: " + secret in hook
         assert [e["event"] for e in read_audit(audit)[1]].count("hook_secret_shown") == 1
     finally:
         peer.close()
