@@ -63,7 +63,7 @@ void api_metrics_http(strbuf *sb)
 /* ---- auth ---- */
 bool api_auth_enforced(void)
 {
-    return g_api.cfg->require_api_key || g_api.cfg->api_key[0];
+    return api_cfg()->require_api_key || api_cfg()->api_key[0];
 }
 
 typedef enum { KEY_NONE, KEY_INVALID, KEY_OK } key_result;
@@ -74,7 +74,7 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
     memset(who, 0, sizeof *who);
     const char *token = http_req_header(req, "X-API-Key");
     if (!token || !*token) return KEY_NONE;
-    if (g_api.cfg->api_key[0] && secure_streq(token, g_api.cfg->api_key)) {
+    if (api_cfg()->api_key[0] && secure_streq(token, api_cfg()->api_key)) {
         who->authenticated = who->bootstrap = true;
         str_copy(who->key_id, sizeof who->key_id, "env");
         str_copy(who->scopes, sizeof who->scopes, "*,keys:manage");
@@ -118,7 +118,7 @@ static void auth_fail_key(http_request *req, char *out, size_t outlen)
 /* Returns -1 (res filled with 429) while the client's (address, key id) is locked out. */
 static int auth_flood_check(http_request *req, http_response *res)
 {
-    int limit = g_api.cfg->auth_failures_per_minute;
+    int limit = api_cfg()->auth_failures_per_minute;
     if (limit <= 0) return 0;
     char lockkey[96];
     auth_fail_key(req, lockkey, sizeof lockkey);
@@ -143,7 +143,7 @@ static void audit_auth_failed(http_request *req, const char *why)
     audit_event("auth_failed", "path", http_req_path(req), "reason", why, "ip", http_req_client_ip(req), NULL);
     char lockkey[96];
     auth_fail_key(req, lockkey, sizeof lockkey);
-    ratelimit_hit(g_ratelimit, lockkey, "auth_failed", g_api.cfg->auth_failures_per_minute, now_ms());
+    ratelimit_hit(g_ratelimit, lockkey, "auth_failed", api_cfg()->auth_failures_per_minute, now_ms());
 }
 
 int api_require_key(http_request *req, http_response *res, principal *who)
@@ -303,7 +303,7 @@ int api_query_number(http_request *req, http_response *res, const char *name, ch
     *set = false;
     if (!q || !*q) return 0;
     char err[256];
-    if (phone_normalize(q, g_api.cfg->default_country_code, out, err, sizeof err)) {
+    if (phone_normalize(q, api_cfg()->default_country_code, out, err, sizeof err)) {
         http_res_error(res, 400, "%s", err);
         return -1;
     }

@@ -57,8 +57,8 @@ static void health_status(http_request *req, http_response *res)
     json_object_set_new(o, "workers", json_pack("{s:i,s:i}", "busy", js.busy_workers, "total", js.workers));
     json_object_set_new(o, "disk_free_bytes", json_integer(free_bytes));
     json_object_set_new(o, "database_connected", json_boolean(db));
-    json_object_set_new(o, "inbound_enabled", json_boolean(g_api.cfg->inbound_enabled));
-    json_object_set_new(o, "api_keys_configured", json_boolean(g_api.cfg->api_key[0] != 0));
+    json_object_set_new(o, "inbound_enabled", json_boolean(api_cfg()->inbound_enabled));
+    json_object_set_new(o, "api_keys_configured", json_boolean(api_cfg()->api_key[0] != 0));
     json_object_set_new(o, "require_auth", json_boolean(api_auth_enforced()));
     api_json(res, 200, o);
 }
@@ -315,8 +315,8 @@ static void logs_tail(http_request *req, http_response *res)
 {
     principal who;
     if (api_require_admin(req, res, &who)) return;
-    const char *path = g_api.cfg->audit_log_file;
-    if (!g_api.cfg->audit_log_enabled || !path[0]) {
+    const char *path = api_cfg()->audit_log_file;
+    if (!api_cfg()->audit_log_enabled || !path[0]) {
         http_res_error(res, 400, "No audit log file: set AUDIT_LOG_ENABLED=true and AUDIT_LOG_FILE");
         return;
     }
@@ -360,7 +360,7 @@ static void logs_tail(http_request *req, http_response *res)
 static json_t *callback(const char *name, const char *path, const char *notes)
 {
     char url[1024];
-    str_fmt(url, sizeof url, "%s%s", g_api.cfg->public_api_url[0] ? g_api.cfg->public_api_url : "", path);
+    str_fmt(url, sizeof url, "%s%s", api_cfg()->public_api_url[0] ? api_cfg()->public_api_url : "", path);
     return json_pack("{s:s,s:s,s:s,s:s}", "name", name, "url", url, "path", path, "notes", notes);
 }
 
@@ -393,7 +393,7 @@ static void inbound_callbacks(http_request *req, http_response *res)
     } else if (!strcmp(b, "freeswitch")) {
         esl_settings e;
         char err[256];
-        if (esl_settings_load(&e, g_api.cfg->public_api_url, err, sizeof err) == 0) {
+        if (esl_settings_load(&e, api_cfg()->public_api_url, err, sizeof err) == 0) {
             const char *secret = esl_settings_secret(&e);
             char masked[64];
             settings_mask(secret, masked, sizeof masked);
@@ -426,7 +426,7 @@ static void inbound_callbacks(http_request *req, http_response *res)
     }
     json_object_set_new(o, "backend", json_string(b));
     json_object_set_new(o, "callbacks", list);
-    json_object_set_new(o, "public_api_url", json_string(g_api.cfg->public_api_url));
+    json_object_set_new(o, "public_api_url", json_string(api_cfg()->public_api_url));
     api_json(res, 200, o);
 }
 

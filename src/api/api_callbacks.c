@@ -25,7 +25,7 @@ static void webhook(http_request *req, http_response *res)
     const char *body = http_req_body(req, &len);
     const char *query = http_req_raw_query(req);
     char url[2048];
-    const char *base = g_api.cfg->public_api_url;
+    const char *base = api_cfg()->public_api_url;
     str_fmt(url, sizeof url, "%s%s%s%s", base, http_req_path(req), query && *query ? "?" : "", query ? query : "");
     webhook_request wr = {.method = http_req_method(req), .path = http_req_path(req), .query = query ? query : "",
                           .public_url = url, .content_type = http_req_header(req, "Content-Type"),

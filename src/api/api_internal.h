@@ -10,6 +10,8 @@
 #include <stdbool.h>
 
 extern api_deps g_api;
+/* The configuration in force: a live settings change replaces it (settings_apply.c). */
+static inline const config *api_cfg(void) { return __atomic_load_n(&g_api.cfg, __ATOMIC_ACQUIRE); }
 extern ratelimit *g_ratelimit;
 
 typedef struct principal {

@@ -146,21 +146,21 @@ static json_t *settings_view(void)
                                             "station_id", val("FAX_LOCAL_STATION_ID"), "configured", is_set("ASTERISK_AMI_PASSWORD")));
     json_object_set_new(o, "security", json_pack("{s:b,s:b,s:b,s:s}", "require_api_key", is_true("REQUIRE_API_KEY"),
                                                  "enforce_https", is_true("ENFORCE_PUBLIC_HTTPS"), "audit_enabled",
-                                                 is_true("AUDIT_LOG_ENABLED"), "public_api_url", g_api.cfg->public_api_url));
+                                                 is_true("AUDIT_LOG_ENABLED"), "public_api_url", api_cfg()->public_api_url));
     json_object_set_new(o, "storage", json_pack("{s:s,s:s,s:b}", "backend", cur("STORAGE_BACKEND"), "s3_bucket", "", "s3_kms_enabled", 0));
     json_object_set_new(o, "database", json_pack("{s:s,s:b}", "url", is_set("DATABASE_URL") ? cur("DATABASE_URL") : "sqlite (FAX_DATA_DIR/faxbot.db)",
                                                  "persistent", 1));
     json_object_set_new(o, "inbound", json_pack("{s:b,s:i,s:i,s:{s:o,s:b},s:{s:o},s:{s:b,s:b,s:b}}", "enabled",
-                                                g_api.cfg->inbound_enabled, "retention_days", g_api.cfg->inbound_retention_days,
-                                                "token_ttl_minutes", g_api.cfg->inbound_token_ttl_minutes, "sip", "asterisk_secret",
+                                                api_cfg()->inbound_enabled, "retention_days", api_cfg()->inbound_retention_days,
+                                                "token_ttl_minutes", api_cfg()->inbound_token_ttl_minutes, "sip", "asterisk_secret",
                                                 val("ASTERISK_INBOUND_SECRET"), "configured", is_set("ASTERISK_INBOUND_SECRET"),
                                                 "phaxio", "verify_signature", val("PHAXIO_INBOUND_VERIFY_SIGNATURE"), "sinch",
                                                 "verify_signature", 1, "basic_auth_configured",
                                                 is_set("SINCH_WEBHOOK_USER") || is_set("SINCH_INBOUND_BASIC_USER"), "hmac_configured", 0));
     json_object_set_new(o, "limits", json_pack("{s:I,s:i,s:i,s:i,s:i}", "max_file_size_mb",
-                                               (json_int_t)(g_api.cfg->max_file_size_bytes >> 20), "pdf_token_ttl_minutes",
-                                               g_api.cfg->pdf_token_ttl_minutes, "rate_limit_rpm", g_api.cfg->max_requests_per_minute,
-                                               "inbound_list_rpm", g_api.cfg->inbound_list_rpm, "inbound_get_rpm", g_api.cfg->inbound_get_rpm));
+                                               (json_int_t)(api_cfg()->max_file_size_bytes >> 20), "pdf_token_ttl_minutes",
+                                               api_cfg()->pdf_token_ttl_minutes, "rate_limit_rpm", api_cfg()->max_requests_per_minute,
+                                               "inbound_list_rpm", api_cfg()->inbound_list_rpm, "inbound_get_rpm", api_cfg()->inbound_get_rpm));
     json_t *items = json_array();
     const setting_def *const *rows;
     int n = settings_rows(&rows);
@@ -187,7 +187,7 @@ static void get_config(http_request *req, http_response *res)
 {
     principal who;
     if (api_require_admin(req, res, &who)) return;
-    const config *c = g_api.cfg;
+    const config *c = api_cfg();
     json_t *o = json_object();
     json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
     json_object_set_new(o, "allow_restart", json_boolean(is_true("ADMIN_ALLOW_RESTART")));

@@ -44,14 +44,14 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
         return -1;
     }
     char tmp[4096];
-    str_fmt(tmp, sizeof tmp, "%s/tmp", j->cfg->data_dir);
+    str_fmt(tmp, sizeof tmp, "%s/tmp", jobs_cfg(j)->data_dir);
     mkdir_p(tmp, 0700);
-    convert_limits lim = {.gs_path = j->cfg->gs_path, .timeout_s = j->cfg->convert_timeout_s,
-                          .cpu_s = j->cfg->convert_timeout_s, .memory_mb = j->cfg->convert_memory_mb,
-                          .max_pages = j->cfg->convert_max_pages, .parallel = j->cfg->convert_parallel,
+    convert_limits lim = {.gs_path = jobs_cfg(j)->gs_path, .timeout_s = jobs_cfg(j)->convert_timeout_s,
+                          .cpu_s = jobs_cfg(j)->convert_timeout_s, .memory_mb = jobs_cfg(j)->convert_memory_mb,
+                          .max_pages = jobs_cfg(j)->convert_max_pages, .parallel = jobs_cfg(j)->convert_parallel,
                           .tmp_dir = tmp};
     fax_resolution res = strcmp(rec->resolution, "standard") ? RES_FINE : RES_STANDARD;
-    paper_size paper = strcmp(j->cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4;
+    paper_size paper = strcmp(jobs_cfg(j)->paper_size, "a4") ? PAPER_LETTER : PAPER_A4;
     int64_t t0 = mono_ms();
     int rc = doc_convert(original, doc_type_from_name(rec->doc_type), pdf, tiff, res, paper, &lim, pages, err, errlen);
     double secs = (double)(mono_ms() - t0) / 1000.0;
@@ -108,11 +108,11 @@ void jobs_run_attempt(jobs *j, const char *id)
     random_bytes(raw, sizeof raw);
     base64url_encode(raw, sizeof raw, token);
     sha256_hex(token, strlen(token), token_hash);
-    if (j->cfg->public_api_url[0])
-        str_fmt(pdf_url, sizeof pdf_url, "%s/fax/%s/pdf?token=%s", j->cfg->public_api_url, rec->id, token);
+    if (jobs_cfg(j)->public_api_url[0])
+        str_fmt(pdf_url, sizeof pdf_url, "%s/fax/%s/pdf?token=%s", jobs_cfg(j)->public_api_url, rec->id, token);
     job_event submitting = job_event_of(JEV_SUBMITTING);
     submitting.fetch_token_hash = token_hash;
-    submitting.fetch_token_expires_at = now_ms() + (int64_t)j->cfg->pdf_token_ttl_minutes * 60000;
+    submitting.fetch_token_expires_at = now_ms() + (int64_t)jobs_cfg(j)->pdf_token_ttl_minutes * 60000;
     /* The instance current now takes the attempt (a live swap later leaves it there). */
     backend_slot *slot = jobs_slot_begin_attempt(j, id);
     if (!slot) goto done;

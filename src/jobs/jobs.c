@@ -104,7 +104,7 @@ done:
 static int keep_received_fax(jobs *j, const backend_ops *ops, const char *job_id, const backend_outcome *o,
                              inbound_record *out)
 {
-    if (!j->cfg->inbound_enabled) {
+    if (!jobs_cfg(j)->inbound_enabled) {
         unlink(o->received_tiff);
         return -1;
     }
@@ -115,9 +115,9 @@ static int keep_received_fax(jobs *j, const backend_ops *ops, const char *job_id
         char sid[64], err[512];
         str_fmt(sid, sizeof sid, "%s-%s", ops->name, job_id);
         inbound_source src = {.backend = ops->name, .provider_sid = sid, .from_number = rec->caller_id,
-                              .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
+                              .to_number = rec->to_number, .remote_station_id = jobs_cfg(j)->station_id,
                               .source_job_id = job_id, .mailbox = ""};
-        rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", true, &src, out, err, sizeof err);
+        rc = inbound_store_file(j->st, j->blobs, jobs_cfg(j), o->received_tiff, "tiff", true, &src, out, err, sizeof err);
         if (rc) log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
     }
     free(rec);
@@ -178,7 +178,7 @@ int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char
 {
     backend_slot *slot = ctx;
     jobs *j = slot->j;
-    if (!j->cfg->inbound_enabled) {
+    if (!jobs_cfg(j)->inbound_enabled) {
         str_fmt(err, errlen, "inbound faxes are not enabled (INBOUND_ENABLED=false)");
         return -1;
     }
@@ -187,7 +187,7 @@ int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char
     inbound_source src = {.backend = slot->ops->name, .provider_sid = d->provider_sid, .from_number = d->from_number,
                           .to_number = d->to_number, .remote_station_id = d->remote_station_id,
                           .source_job_id = "", .mailbox = ""};
-    int rc = inbound_store_file(j->st, j->blobs, j->cfg, d->file_path, d->file_type, d->move, &src, rec, err, errlen);
+    int rc = inbound_store_file(j->st, j->blobs, jobs_cfg(j), d->file_path, d->file_type, d->move, &src, rec, err, errlen);
     if (rc == 0 && inbound_id) str_copy(inbound_id, 33, rec->id);
     free(rec);
     return rc;
@@ -204,9 +204,9 @@ void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const ch
     bj->pdf_path = pdf;
     bj->pages = rec->pages;
     bj->fine = strcmp(rec->resolution, "standard") != 0;
-    bj->header_text = rec->header_text[0] ? rec->header_text : j->cfg->header_text;
+    bj->header_text = rec->header_text[0] ? rec->header_text : jobs_cfg(j)->header_text;
     bj->caller_id = rec->caller_id;
-    bj->station_id = j->cfg->station_id;
+    bj->station_id = jobs_cfg(j)->station_id;
     bj->attempt = rec->attempts;
     bj->pdf_url = pdf_url;
     bj->callback_url = rec->callback_url;
@@ -343,7 +343,7 @@ int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_
     rec->created_at = rec->updated_at = now;
     rec->next_attempt_at = now;
     rec->attempts = 0;
-    if (rec->max_attempts <= 0) rec->max_attempts = j->cfg->max_attempts;
+    if (rec->max_attempts <= 0) rec->max_attempts = jobs_cfg(j)->max_attempts;
     str_copy(rec->backend, sizeof rec->backend, jobs_backend_name(j));
     int rc = store_job_insert(j->st, rec, existing, err, errlen);
     if (rc == STORE_OK) {
@@ -365,7 +365,7 @@ static void recover_interrupted(jobs *j)
      * a process that died. SQLite means one node, so nobody else holds them either.
      * Leases are at most lease_s ahead, so one pass over "expired before the far
      * future" sees each such job once. */
-    int64_t horizon = before + (int64_t)j->cfg->lease_s * 1000 + 1;
+    int64_t horizon = before + (int64_t)jobs_cfg(j)->lease_s * 1000 + 1;
     while ((n = store_job_lease_expired(j->st, horizon, ids, 256)) > 0) {
         for (int i = 0; i < n; i++)
             jobs_resume_or_requeue(j, ids[i], "the previous attempt was interrupted by a restart; sending again");

@@ -61,6 +61,9 @@ int reporter_add(reporter *r, const char *job_id, const job_event *ev);
 /* true while an outcome of job_id waits (later ones must queue behind it). */
 bool reporter_holds(reporter *r, const char *job_id);
 
+/* The configuration in force: a live settings change replaces it (jobs_apply_config). */
+static inline const config *jobs_cfg(const jobs *j) { return __atomic_load_n(&j->cfg, __ATOMIC_ACQUIRE); }
+
 /* jobs_backend.c: the backend instances */
 /* The current slot with an attempt on job_id recorded in it (users unchanged); NULL if none. */
 backend_slot *jobs_slot_begin_attempt(jobs *j, const char *job_id);
