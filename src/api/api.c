@@ -78,6 +78,8 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
         who->authenticated = who->bootstrap = true;
         str_copy(who->key_id, sizeof who->key_id, "env");
         str_copy(who->scopes, sizeof who->scopes, "*,keys:manage");
+        str_copy(who->owner, sizeof who->owner, "env");
+        who->all_owners = true;
         return KEY_OK;
     }
     apikey_parts parts;
@@ -95,6 +97,8 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
     who->authenticated = true;
     str_copy(who->key_id, sizeof who->key_id, k.key_id);
     str_copy(who->scopes, sizeof who->scopes, k.scopes);
+    str_copy(who->owner, sizeof who->owner, k.owner[0] ? k.owner : k.key_id);
+    who->all_owners = apikey_scopes_allow(k.scopes, "fax:all") || apikey_scopes_allow(k.scopes, "keys:manage");
     return KEY_OK;
 }
 
@@ -171,7 +175,10 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
         http_res_error(res, 401, "Invalid or missing API key");
         return -1;
     }
-    if (kr == KEY_NONE) return 0;    /* open dev mode: no key, no scope check */
+    if (kr == KEY_NONE) {            /* open dev mode: no key, no scope check, one owner */
+        who->all_owners = true;
+        return 0;
+    }
     if (!apikey_scopes_allow(who->scopes, scope)) {
         audit_event("api_key_denied_scope", "key_id", who->key_id, "required", scope, NULL);
         http_res_error(res, 403, "Insufficient scope: %s required", scope);
@@ -188,6 +195,13 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
         return -1;
     }
     return 0;
+}
+
+bool api_may_see(const principal *who, const char *owner, bool unowned_is_shared)
+{
+    if (who->all_owners) return true;
+    if (!owner || !owner[0]) return unowned_is_shared;
+    return !strcmp(owner, who->owner);
 }
 
 int api_require_admin(http_request *req, http_response *res, principal *who)
@@ -259,6 +273,8 @@ json_t *api_job_json(const job_record *r)
     json_object_set_new(o, "inbound_id", str_or_null(r->inbound_id));
     json_object_set_new(o, "resolution", json_string(r->resolution));
     json_object_set_new(o, "file_name", str_or_null(r->file_name));
+    json_object_set_new(o, "warning", str_or_null(r->warning));
+    json_object_set_new(o, "owner", str_or_null(r->owner));
     json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
     json_object_set_new(o, "next_attempt_at",
                         job_status_get(r) == JOB_ST_QUEUED ? api_time_json(r->next_attempt_at) : json_null());

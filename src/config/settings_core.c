@@ -60,6 +60,8 @@ const setting_def settings_core_rows[] = {
     I("CONVERT_MEMORY_MB", "1024", 64, 65536, "documents", L, "conversion limits", "RLIMIT_AS of gs"),
     I("CONVERT_MAX_PAGES", "200", 1, 10000, "documents", L, "conversion limits", "pages per document"),
     I("CONVERT_PARALLEL", "", 1, 16, "documents", L, "conversion limits", "gs processes per document (default: cores, at most 4)"),
+    S("CONVERT_ON_PAGE_ERROR", "fail", "documents", L, "conversion", "fail or warn: a page Ghostscript cannot draw fails the job or only warns"),
+    I("CONVERT_PER_OWNER", "2", 1, 64, "documents", L, "conversion share", "conversions one owner may run at once under contention"),
     E("FAX_DEFAULT_RESOLUTION", "fine", "fine|standard", "documents", L, "fax image", "fine or standard"),
     E("FAX_PAPER_SIZE", "letter", "letter|a4", "documents", L, "fax image", "letter or a4"),
 
@@ -78,6 +80,7 @@ const setting_def settings_core_rows[] = {
     I("INBOUND_RETENTION_DAYS", "30", 0, 36500, "inbound", L, "retention", "0 = keep"),
     I("INBOUND_RETENTION_MINUTES", "", 0, 36500L * 24 * 60, "inbound", L, "retention", "overrides the days"),
     I("INBOUND_TOKEN_TTL_MINUTES", "60", 1, 10080, "inbound", L, "inbound PDF links", "minutes"),
+    S("INBOUND_OWNERS", "", "inbound", L, "owner of each inbound fax", "+NUMBER=OWNER pairs, comma separated"),
     I("ARTIFACT_TTL_DAYS", "0", 0, 36500, "storage", L, "retention", "0 = keep"),
     I("ARTIFACT_TTL_MINUTES", "", 0, 36500L * 24 * 60, "storage", L, "retention", "overrides the days"),
     I("RETENTION_SWEEP_SECONDS", "300", 1, 86400, "storage", R, "retention thread", "how often expiry runs"),

@@ -187,6 +187,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_PREPARED:
         apply_results(next, ev);
+        if (ev->warning) str_copy(next->warning, sizeof next->warning, ev->warning);
         next->lease_until = lease_end;
         return 0;
 
@@ -217,6 +218,10 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_DEFERRED:
         requeue_uncounted(cur, next, now + (ev->delay_ms > 0 ? ev->delay_ms : 2000));
+        if (ev->message) {       /* why it waits (e.g. the gateway's disk is full), shown while queued */
+            str_copy(next->error, sizeof next->error, ev->message);
+            if (ev->failure_reason) str_copy(next->failure_reason, sizeof next->failure_reason, ev->failure_reason);
+        }
         return 0;
 
     case JEV_SUCCEEDED:
