@@ -19,34 +19,26 @@ static void stats_add(jobs *j, uint64_t *field, uint64_t n)
     pthread_mutex_unlock(&j->stats_lock);
 }
 
-/* The attempt history (GET /admin/fax-jobs/{id}): a claim opens an attempt; the
- * submission names its backend, acceptance its provider id; an outcome that takes
- * the job out of in_progress closes it. Best effort: the job row is the truth. */
+/* The attempt history (GET /admin/fax-jobs/{id}): one row per attempt, written when
+ * the attempt ends (the job leaves in_progress) — one small write per attempt, none
+ * on the way. started_at is when the fax was handed to the backend (0 if it never
+ * was). Best effort: the job row is the truth. */
 static void record_attempt(jobs *j, const job_record *cur, const job_record *next, const job_event *ev)
 {
+    if (job_status_get(cur) != JOB_ST_IN_PROGRESS || job_status_get(next) == JOB_ST_IN_PROGRESS) return;
     attempt_record a;
     memset(&a, 0, sizeof a);
-    a.pages = -1;
-    bool start = ev->kind == JEV_CLAIM;
-    bool ends = job_status_get(cur) == JOB_ST_IN_PROGRESS && job_status_get(next) != JOB_ST_IN_PROGRESS;
-    if (start) {
-        a.started_at = next->updated_at;
-    } else if (ends) {
-        a.ended_at = next->updated_at;
-        const char *outcome = ev->kind == JEV_DEFERRED ? "deferred" : ev->kind == JEV_INTERRUPTED ? "interrupted"
-                            : job_status_get(next) == JOB_ST_QUEUED ? "retry" : next->status;
-        str_copy(a.outcome, sizeof a.outcome, outcome);
-        str_copy(a.reason, sizeof a.reason, ev->failure_reason ? ev->failure_reason : "");
-        str_copy(a.message, sizeof a.message, ev->message ? ev->message : "");
-        a.pages = next->pages;
-    } else if (ev->kind == JEV_SUBMITTING || ev->kind == JEV_ACCEPTED || ev->kind == JEV_PROGRESS) {
-        if (ev->kind == JEV_PROGRESS) a.pages = next->pages;
-    } else {
-        return;
-    }
-    str_copy(a.backend, sizeof a.backend, ev->kind == JEV_SUBMITTING || start ? next->backend : "");
-    str_copy(a.provider_sid, sizeof a.provider_sid, ev->provider_sid ? ev->provider_sid : "");
-    if (store_attempt_record(j->st, next->id, &a, start) != STORE_OK)
+    a.started_at = cur->submitted_at;
+    a.ended_at = next->updated_at;
+    const char *outcome = ev->kind == JEV_DEFERRED ? "deferred" : ev->kind == JEV_INTERRUPTED ? "interrupted"
+                        : job_status_get(next) == JOB_ST_QUEUED ? "retry" : next->status;
+    str_copy(a.outcome, sizeof a.outcome, outcome);
+    str_copy(a.reason, sizeof a.reason, ev->failure_reason ? ev->failure_reason : "");
+    str_copy(a.message, sizeof a.message, ev->message ? ev->message : "");
+    str_copy(a.backend, sizeof a.backend, cur->backend);
+    str_copy(a.provider_sid, sizeof a.provider_sid, next->provider_sid[0] ? next->provider_sid : cur->provider_sid);
+    a.pages = next->pages;
+    if (store_attempt_record(j->st, next->id, &a) != STORE_OK)
         log_warn("job %s: the attempt history could not be written", next->id);
 }
 

@@ -72,7 +72,8 @@ typedef struct job_filter {
 typedef struct attempt_record {
     int attempt;                 /* 1-based */
     char backend[32];
-    int64_t started_at, ended_at;    /* ms; 0 = not yet */
+    int64_t started_at;          /* ms: handed to the backend (0 = never was) */
+    int64_t ended_at;            /* ms */
     char outcome[16];            /* "" running, SUCCESS, failed, retry, interrupted, deferred */
     char reason[32];
     char message[256];
@@ -154,10 +155,8 @@ int store_job_update_if(store *st, const job_record *rec, const char *expected_s
 int store_job_list(store *st, const job_filter *filter, job_record *out);
 /* Newest first; up to q->limit rows into out and the number of all matches in *total. */
 int store_job_search(store *st, const job_search *q, job_record *out, int64_t *total);
-/* start: a new attempt row (numbered after the last one) with backend and started_at;
- * else: updates the job's open (latest, not ended) attempt: ended_at as given (0 =
- * still open), and the non-empty fields. */
-int store_attempt_record(store *st, const char *job_id, const attempt_record *a, bool start);
+/* Adds the row of an attempt that ended, numbered after the job's last one. */
+int store_attempt_record(store *st, const char *job_id, const attempt_record *a);
 /* A job's attempts, oldest first; the count or a negative STORE_* code. */
 int store_attempt_list(store *st, const char *job_id, attempt_record *out, int max);
 /* Ids of queued jobs due at or before now (oldest due first), at most max. */

@@ -251,7 +251,7 @@ enum {
     S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED,
     S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_SET_HASH, S_KEY_TOUCH, S_KEY_EXISTS,
-    S_ATTEMPT_START, S_ATTEMPT_UPSERT, S_ATTEMPT_LIST, S_JOB_SEARCH, S_JOB_SEARCH_COUNT,
+    S_ATTEMPT_INSERT, S_ATTEMPT_LIST, S_JOB_SEARCH, S_JOB_SEARCH_COUNT,
     S_COUNT
 };
 
@@ -370,20 +370,10 @@ static int build_sql(store *st)
         st->sql[S_KEY_EXISTS] = strdup("SELECT 1 FROM api_keys WHERE key_id = ?1");
         /* An attempt row grows: started by the claim, given a provider id when accepted,
          * closed with its outcome. Empty/zero values never overwrite known ones. */
-        st->sql[S_ATTEMPT_START] = strdup(
-            "INSERT INTO job_attempts (job_id, attempt, backend, started_at)"
-            " VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM job_attempts WHERE job_id = ?1), ?2, ?3)");
-        st->sql[S_ATTEMPT_UPSERT] = strdup(
-            "UPDATE job_attempts SET"
-            " backend = CASE WHEN ?2 <> '' THEN ?2 ELSE backend END,"
-            " ended_at = ?3,"
-            " outcome = CASE WHEN ?4 <> '' THEN ?4 ELSE outcome END,"
-            " reason = CASE WHEN ?5 <> '' THEN ?5 ELSE reason END,"
-            " message = CASE WHEN ?6 <> '' THEN ?6 ELSE message END,"
-            " provider_sid = CASE WHEN ?7 <> '' THEN ?7 ELSE provider_sid END,"
-            " pages = CASE WHEN ?8 >= 0 THEN ?8 ELSE pages END"
-            " WHERE job_id = ?1 AND ended_at = 0"
-            " AND attempt = (SELECT max(attempt) FROM job_attempts WHERE job_id = ?1)");
+        st->sql[S_ATTEMPT_INSERT] = strdup(
+            "INSERT INTO job_attempts (job_id, attempt, backend, started_at, ended_at, outcome, reason, message,"
+            " provider_sid, pages) VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM job_attempts WHERE job_id = ?1),"
+            " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         st->sql[S_ATTEMPT_LIST] = strdup("SELECT attempt, backend, started_at, ended_at, outcome, reason, message, provider_sid,"
                                          " pages FROM job_attempts WHERE job_id = ?1 ORDER BY attempt LIMIT ?2");
         const char *where = " WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR backend = ?2) AND (?3 = '' OR to_number = ?3)"
@@ -1221,25 +1211,22 @@ int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
 
 /* ---- attempts and the admin search ---- */
 
-int store_attempt_record(store *st, const char *job_id, const attempt_record *a, bool start)
+int store_attempt_record(store *st, const char *job_id, const attempt_record *a)
 {
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
-    sqlite3_stmt *s = conn_stmt(st, c, start ? S_ATTEMPT_START : S_ATTEMPT_UPSERT);
+    sqlite3_stmt *s = conn_stmt(st, c, S_ATTEMPT_INSERT);
     int code = STORE_ERROR;
     if (s) {
         sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, a->backend, -1, SQLITE_STATIC);
-        if (start) {
-            sqlite3_bind_int64(s, 3, a->started_at);
-        } else {
-            sqlite3_bind_int64(s, 3, a->ended_at);
-            sqlite3_bind_text(s, 4, a->outcome, -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, 5, a->reason, -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, 6, a->message, -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, 7, a->provider_sid, -1, SQLITE_STATIC);
-            sqlite3_bind_int(s, 8, a->pages);
-        }
+        sqlite3_bind_int64(s, 3, a->started_at);
+        sqlite3_bind_int64(s, 4, a->ended_at);
+        sqlite3_bind_text(s, 5, a->outcome, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, a->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 7, a->message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 8, a->provider_sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 9, a->pages);
         int rc = sqlite3_step(s);
         stmt_done(s);
         code = rc == SQLITE_DONE ? STORE_OK : db_fail(c->db, rc, "recording an attempt", NULL, 0);
