@@ -90,6 +90,21 @@ const setting_def settings_core_rows[] = {
     S("FAX_LOCAL_STATION_ID", "", "identity", L, "T.30 station id, Asterisk LOCALSTATIONID", "at most 20 characters"),
     S("FAX_HEADER", "", "identity", L, "page header", "at most 50 characters"),
 
+    /* MCP for AI assistants */
+    B("ENABLE_MCP_HTTP", "false", "mcp", R, "MCP streamable HTTP route", "serve MCP over HTTP"),
+    B("ENABLE_MCP_SSE", "false", "mcp", R, "MCP SSE routes", "serve MCP over SSE"),
+    S("MCP_HTTP_PATH", "/mcp", "mcp", R, "MCP route", "path of the HTTP transport"),
+    S("MCP_SSE_PATH", "/mcp/sse", "mcp", R, "MCP route", "path of the SSE stream"),
+    S("MCP_SSE_MESSAGE_PATH", "/mcp/messages", "mcp", R, "MCP route", "path SSE clients post to"),
+    S("MCP_ALLOWED_ORIGINS", "", "mcp", L, "MCP Origin check", "comma-separated origins allowed"),
+    I("MCP_MAX_SESSIONS", "32", 1, 10000, "mcp", L, "MCP sessions", "open sessions at most"),
+    I("MCP_IDLE_SECONDS", "300", 5, 86400, "mcp", L, "MCP sessions", "idle session lifetime"),
+    I("MCP_SEND_WAIT_SECONDS", "120", 1, 3600, "mcp", L, "MCP send_fax", "how long a tool call waits for a result"),
+    B("REQUIRE_MCP_OAUTH", "false", "mcp", L, "MCP auth", "require an OAuth bearer token"),
+    S("OAUTH_ISSUER", "", "mcp", L, "MCP auth", "expected JWT issuer"),
+    S("OAUTH_AUDIENCE", "", "mcp", L, "MCP auth", "expected JWT audience"),
+    S("OAUTH_JWKS_URL", "", "mcp", R, "MCP auth", "where the signing keys are fetched"),
+
     /* SIP trunk and network: shared by the sip (Asterisk) and freeswitch renderers */
     S("SIP_SERVER", "", "trunk", L, "pjsip.conf / FreeSWITCH gateway", "trunk host (a preset may give one)"),
     I("SIP_PORT", "5060", 1, 65535, "trunk", L, "pjsip.conf", "trunk port"),
