@@ -2,6 +2,7 @@
  * files, API key authentication (bootstrap key and database keys), scopes, rate
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
+#include "api/settings_apply.h"
 #include "api/api_mcp.h"
 #include "api/phone.h"
 #include "auth/apikey.h"
@@ -429,6 +430,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
 void api_shutdown(void)
 {
     api_mcp_stop();
+    settings_apply_shutdown();
     ratelimit_free(g_ratelimit);
     g_ratelimit = NULL;
 }

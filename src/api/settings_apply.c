@@ -17,6 +17,27 @@ extern char **environ;
 static pthread_mutex_t g_apply_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *g_pending_restart;    /* names; guarded by g_apply_lock */
 
+/* Every configuration a change published: a thread may still read an older one, so
+ * none is freed before the gateway stops (one small struct per change). */
+typedef struct published_config {
+    config cfg;
+    struct published_config *next;
+} published_config;
+static published_config *g_published;
+
+void settings_apply_shutdown(void)
+{
+    pthread_mutex_lock(&g_apply_lock);
+    while (g_published) {
+        published_config *next = g_published->next;
+        free(g_published);
+        g_published = next;
+    }
+    json_decref(g_pending_restart);
+    g_pending_restart = NULL;
+    pthread_mutex_unlock(&g_apply_lock);
+}
+
 void settings_apply_file_path(char *out, size_t outlen)
 {
     if (settings_file_path(environ, out, outlen)) str_copy(out, outlen, "");
@@ -88,10 +109,11 @@ static bool contains(const json_t *names, const char *name)
 static json_t *commit(settings_snapshot *snap, const json_t *file, const char *who, const char *event, int *status,
                       char *err, size_t errlen)
 {
-    config *cfg = calloc(1, sizeof *cfg);
-    if (!cfg) { settings_snapshot_free(snap); *status = 503; str_fmt(err, errlen, "out of memory"); return NULL; }
+    published_config *node = calloc(1, sizeof *node);
+    if (!node) { settings_snapshot_free(snap); *status = 503; str_fmt(err, errlen, "out of memory"); return NULL; }
+    config *cfg = &node->cfg;
     if (config_load_snapshot(cfg, snap, err, errlen)) {
-        free(cfg);
+        free(node);
         settings_snapshot_free(snap);
         *status = 400;
         return NULL;
@@ -132,6 +154,8 @@ static json_t *commit(settings_snapshot *snap, const json_t *file, const char *w
     }
     explicit_bzero(key, sizeof key);
     settings_set_current(snap);
+    node->next = g_published;
+    g_published = node;
     __atomic_store_n(&g_api.cfg, cfg, __ATOMIC_RELEASE);     /* the old struct stays valid: readers may hold it */
     jobs_apply_config(g_api.jobs, cfg);
     log_set_level((log_level)cfg->log_level);
@@ -177,7 +201,7 @@ fail:
     json_decref(old_file);
     json_decref(changed);
     settings_snapshot_free(snap);
-    free(cfg);
+    free(node);
     return NULL;
 }
 

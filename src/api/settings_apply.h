@@ -24,6 +24,8 @@ json_t *settings_apply_validate(const json_t *changes, const char *who, int *sta
 /* Names of changed settings that only a restart applies (a new array). */
 json_t *settings_apply_pending_restart(void);
 void settings_apply_file_path(char *out, size_t outlen);
+/* Frees what the changes published (at the gateway's stop, after the threads ended). */
+void settings_apply_shutdown(void);
 bool settings_apply_has_key(void);
 
 #endif

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+import documents as docs
+
 from conftest import Server, _stop_all
 from helpers import TERMINAL, create_job, get_job, slow_factor
 
@@ -61,8 +63,8 @@ def test_backend_swap_under_load_ends_every_job_exactly_once(tmp_path, peers):
         srv.start()
         if srv.url != srv.env["PUBLIC_API_URL"]:
             srv.restart(PUBLIC_API_URL=srv.url)
-        ids = [create_job(srv, key=ADMIN, content=f"swap test {i}\n".encode(), filename=f"j{i}.txt")["id"]
-               for i in range(N_JOBS)]
+        pdf = docs.pdf_text(1)
+        ids = [create_job(srv, key=ADMIN, content=pdf, filename=f"j{i}.pdf")["id"] for i in range(N_JOBS)]
         old.wait_for(lambda: len(old.sends) >= 8 and old.stalled.is_set(), timeout=60 * slow_factor(),
                      what="6 held faxes and 2 stalled submissions at the old account")
 
@@ -80,7 +82,7 @@ def test_backend_swap_under_load_ends_every_job_exactly_once(tmp_path, peers):
 
         # the old account finishes what it has: stalled submissions return, held faxes complete
         old.unstall()
-        old.wait_for(lambda: len(old._holds) >= 6, timeout=30, what="held faxes")
+        old.wait_for(lambda: len(old._holds) >= 6, timeout=30 * slow_factor(), what="held faxes")
         for fax_id in list(old._holds):
             old.release(fax_id)
 
@@ -111,7 +113,7 @@ def test_backend_swap_under_load_ends_every_job_exactly_once(tmp_path, peers):
         refused = [c for c in old.callbacks if c["status"] != 200]
         assert not refused, refused[:3]
         # the old instance goes away once its last attempt ended
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 10 * slow_factor()
         while time.monotonic() < deadline:
             inst = srv.get("/admin/config", key=ADMIN).json()["backend_instances"]
             if len(inst) == 1:
@@ -139,9 +141,9 @@ def test_switching_to_another_backend_is_live_and_ready_at_once(tmp_path, peers)
         assert srv.get("/health/ready").json()["backend"] == "phaxio"
         # the new backend's webhook route answers now; loopback had none
         assert srv.post("/phaxio-callback?job_id=" + "0" * 32, data=b"x").status_code in (400, 401, 403)
-        job = create_job(srv, key=ADMIN)
+        job = create_job(srv, key=ADMIN, content=docs.pdf_text(1), filename="one.pdf")
         assert job["backend"] == "phaxio"
-        old.wait_for(lambda: len(old.faxes) == 1, timeout=30, what="the fax at the new backend")
+        old.wait_for(lambda: len(old.faxes) == 1, timeout=60 * slow_factor(), what="the fax at the new backend")
         # a backend that refuses its settings changes nothing
         r = srv.request("PUT", "/admin/settings", key=ADMIN, json={"backend": "sip", "ami_password": ""})
         assert r.status_code == 400 and "ASTERISK_AMI_PASSWORD" in r.json()["detail"], r.text
