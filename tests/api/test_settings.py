@@ -515,3 +515,64 @@ def test_cli_config_against_a_running_server(make, cli_env):
         assert rc == 1 and "Admin authentication failed" in err
     finally:
         peer.close()
+
+
+# ---- the shapes Faxbot's console reads (FAXBOT.md §1.6, §10) ---------------------------
+
+def test_console_shapes_field_by_field(make):
+    srv = make().start()
+    job = create_job(srv, key=ADMIN, content=docs.pdf_text(1), filename="shape.pdf")
+    wait_job(srv, job["id"], key=ADMIN, timeout=90)
+    cfg = srv.get("/admin/config", key=ADMIN).json()
+    assert set(cfg) >= {"backend", "allow_restart", "require_api_key", "enforce_public_https",
+                        "phaxio_verify_signature", "persisted_settings_enabled", "branding", "mcp",
+                        "audit_log_enabled", "rate_limits", "inbound", "storage", "backend_configured",
+                        "public_api_url"}, sorted(cfg)
+    assert set(cfg["branding"]) == {"docs_base", "logo_path"}
+    assert set(cfg["mcp"]) >= {"sse_enabled", "sse_path", "require_oauth", "oauth", "http_enabled", "http_path"}
+    assert set(cfg["mcp"]["oauth"]) == {"issuer", "audience", "jwks_url"}
+    assert set(cfg["rate_limits"]) == {"global_rpm", "inbound_list_rpm", "inbound_get_rpm"}
+    assert set(cfg["inbound"]) == {"enabled", "retention_days", "token_ttl_minutes"}
+    assert set(cfg["storage"]) >= {"backend", "s3_bucket", "s3_region", "s3_prefix", "s3_endpoint_url", "s3_kms_key_id"}
+    assert set(cfg["backend_configured"]) >= {"phaxio", "sinch", "signalwire", "documo", "sip_ami_configured",
+                                              "sip_ami_password_default"}
+    st = srv.get("/admin/settings", key=ADMIN).json()
+    sections = {
+        "backend": {"type", "disabled"},
+        "phaxio": {"api_key", "api_secret", "callback_url", "verify_signature", "configured"},
+        "sinch": {"project_id", "api_key", "api_secret", "configured"},
+        "signalwire": {"space_url", "project_id", "api_token", "from_fax", "callback_url", "configured"},
+        "fs": {"esl_host", "esl_port", "gateway_name", "caller_id_number", "t38_enable"},
+        "sip": {"ami_host", "ami_port", "ami_username", "ami_password", "ami_password_is_default", "station_id",
+                "configured"},
+        "security": {"require_api_key", "enforce_https", "audit_enabled", "public_api_url"},
+        "storage": {"backend", "s3_bucket", "s3_kms_enabled"},
+        "database": {"url", "persistent"},
+        "inbound": {"enabled", "retention_days", "token_ttl_minutes", "sip", "phaxio", "sinch"},
+        "limits": {"max_file_size_mb", "pdf_token_ttl_minutes", "rate_limit_rpm", "inbound_list_rpm",
+                   "inbound_get_rpm"},
+    }
+    for name, fields in sections.items():
+        assert set(st[name]) >= fields, (name, sorted(st[name]))
+    assert set(st["inbound"]["sip"]) == {"asterisk_secret", "configured"}
+    assert set(st["inbound"]["sinch"]) == {"verify_signature", "basic_auth_configured", "hmac_configured"}
+    assert isinstance(st["backend"]["disabled"], bool) and isinstance(st["fs"]["esl_port"], int)
+    hs = srv.get("/admin/health-status", key=ADMIN).json()
+    assert set(hs) >= {"timestamp", "backend", "backend_healthy", "jobs", "inbound_enabled", "api_keys_configured",
+                       "require_auth", "queue_depth", "disk_free_bytes"}, sorted(hs)
+    assert set(hs["jobs"]) >= {"queued", "in_progress", "recent_failures"}
+    fj = srv.get("/admin/fax-jobs?limit=50&offset=0", key=ADMIN).json()
+    assert set(fj) >= {"total", "jobs"} and fj["total"] == 1
+    assert set(fj["jobs"][0]) >= {"id", "to_number", "status", "backend", "pages", "error", "created_at", "updated_at"}
+    one = srv.get(f"/admin/fax-jobs/{job['id']}", key=ADMIN).json()
+    assert set(one) >= set(fj["jobs"][0]) | {"provider_sid", "file_name"}
+    logs = srv.get("/admin/logs?limit=5", key=ADMIN).json()
+    assert set(logs) == {"items", "count"} and logs["count"] == len(logs["items"]) <= 5
+    cb = srv.get("/admin/inbound/callbacks", key=ADMIN).json()
+    assert set(cb) >= {"backend", "callbacks"}
+    ex = srv.get("/admin/settings/export", key=ADMIN).json()
+    assert set(ex) >= {"env_content", "requires_restart", "note"}
+    v = srv.post("/admin/settings/validate", key=ADMIN, json={"backend": "loopback"}).json()
+    assert set(v) >= {"backend", "checks", "test_fax"} and v["test_fax"] is None
+    diag = srv.post("/admin/diagnostics/run", key=ADMIN).json()
+    assert set(diag) >= {"backend", "checks"}
