@@ -16,7 +16,7 @@ function h(tag, attrs, ...kids) {
     else if (k === "class") el.className = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const kid of kids.flat()) if (kid != null && kid !== false) el.append(kid instanceof Node ? kid : String(kid));
+  for (const kid of kids.flat(Infinity)) if (kid != null && kid !== false) el.append(kid instanceof Node ? kid : String(kid));
   return el;
 }
 function toast(msg) {
@@ -327,8 +327,10 @@ async function pageJob(id) {
       cancel ? h("p", {}, cancel) : null);
     if (!shownPdf) {
       shownPdf = true;
-      if (j.artifacts_deleted_at) pdf.replaceChildren(h("h2", { id: "h-pdf" }, "Outbound document"), h("p", { class: "muted" }, "The document was deleted by the retention policy on " + fmtTime(j.artifacts_deleted_at) + "."));
-      else showPdf(`/fax/${id}/pdf`, pdf, "Outbound fax " + id.slice(0, 8)).then(() => pdf.prepend(h("h2", { id: "h-pdf" }, "Outbound document")));
+      const head = h("h2", { id: "h-pdf" }, "Outbound document");
+      if (j.artifacts_deleted_at) pdf.replaceChildren(head, h("p", { class: "muted" }, "The document was deleted by the retention policy on " + fmtTime(j.artifacts_deleted_at) + "."));
+      else if (!has("keys:manage")) pdf.replaceChildren(head, h("p", { class: "notice" }, "The document is hidden: it is served to keys with the ", h("code", {}, "keys:manage"), " scope (GET /admin/fax-jobs/{id}/pdf), and the key you signed in with does not have it."));
+      else showPdf(`/admin/fax-jobs/${id}/pdf`, pdf, "Outbound fax " + id.slice(0, 8)).then(() => pdf.prepend(head));
     }
     return done;
   };
@@ -343,7 +345,7 @@ async function pageInbox() {
   const preview = h("section", { class: "card", "aria-labelledby": "h-preview", hidden: true });
   mount("Inbox", list, preview);
   const load = async () => {
-    const page = await api("/inbound?limit=50");
+    const page = { items: await api("/inbound?limit=50") };   /* a plain array; X-Next-Cursor pages it */
     if (!page.items.length) { list.replaceChildren(h("p", { class: "card muted" }, "No faxes received yet. New ones appear here by themselves.")); return; }
     list.replaceChildren(h("div", { class: "table-wrap" }, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "From"), h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Pages"),
@@ -359,7 +361,7 @@ async function pageInbox() {
             preview.append(body);
             showPdf(`/inbound/${f.id}/pdf`, body, "Inbound fax " + f.id.slice(0, 8)).then(() => preview.children[1].remove());
             preview.scrollIntoView();
-          } }, "Preview") : h("span", { class: "muted", title: "needs inbound:read" }, "Needs inbound:read")))))))));
+          } }, "Preview") : h("span", { class: "muted", title: "needs inbound:read" }, "Needs inbound:read"))))))));
   };
   try { await load(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list received faxes")); return; }
   every(5000, () => load().catch(() => {}));
@@ -456,6 +458,7 @@ function applyTheme(t) {
 
 document.addEventListener("DOMContentLoaded", async () => {
   applyTheme(localStorage.getItem("faxbot-theme"));
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => applyTheme(localStorage.getItem("faxbot-theme")));
   $("#theme-toggle").addEventListener("click", () => {
     const dark = document.documentElement.dataset.theme ? document.documentElement.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
     const t = dark ? "light" : "dark";
