@@ -22,6 +22,11 @@ meson test -C "$build" --suite unit --print-errorlogs
 echo "== black-box API tests ($build)"
 FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -n 4 -p no:cacheprovider tests/api
 
+echo "== browser tests of the Admin Console ($build)"
+# tests/browser: Debian's chromium driven by playwright-core, axe-core on every page;
+# screenshots under $build/screenshots. Normal build only.
+./tools/browser-tests.sh "$build"
+
 echo "== interop tests against a real FreeSWITCH ($build)"
 # tests/interop: real FreeSWITCH 1.10.12 pairs from ../shared/peers/freeswitch (or
 # $FAXBOT_FREESWITCH_PEER_DIR); each test skips loudly when the build is absent.
