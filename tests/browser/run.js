@@ -121,6 +121,11 @@ async function main() {
     let jobId = null;
 
     await test("sign-in page: a wrong key is refused with a clear message", async () => {
+      await page.goto(url + "/admin/ui/");
+      await page.waitForSelector("#api-key");
+      const nav = await page.evaluate(() => performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd);
+      console.log(`     first page interactive (DOMContentLoaded done) after ${nav.toFixed(0)} ms`);
+      ok(nav < 300, `the first page took ${nav} ms to become interactive (budget 300 ms)`);
       await signIn(page, url, "fbk_live_000000000000_" + "B".repeat(43));
       await page.waitForSelector(".signin .notice.error");
       ok(/Sign-in refused/.test(await page.textContent(".signin .notice.error")), "no refusal text");

@@ -300,7 +300,11 @@ async function showPdf(path, where, title) {
     S.blobs.push(url);
     where.replaceChildren(h("iframe", { class: "pdf", src: url, title }),
       h("p", {}, h("a", { class: "button ghost", href: url, download: title.replace(/\W+/g, "-") + ".pdf" }, "Download PDF")));
-  } catch (e) { where.replaceChildren(errorBox(e, "The PDF is not available")); }
+  } catch (e) {
+    where.replaceChildren(e.status === 404 && path.startsWith("/admin/fax-jobs/") && !/PDF/.test(e.message)
+      ? h("p", { class: "notice" }, "This gateway does not serve outbound PDFs to the console yet (GET /admin/fax-jobs/{id}/pdf comes with the settings and admin API).")
+      : errorBox(e, "The PDF is not available"));
+  }
 }
 async function pageJob(id) {
   const hidden = needs("fax:read", "Job details");
@@ -321,10 +325,10 @@ async function pageJob(id) {
       ["Created", fmtTime(j.created_at)], ["Updated", fmtTime(j.updated_at)], ["Next attempt", fmtTime(j.next_attempt_at)],
       ["Failure reason", j.failure_reason || "—"], ["Duration", j.duration_s != null ? j.duration_s + " s" : "—"],
       ["Remote station", j.remote_station_id || "—"], ["File", j.file_name || "—"], ["Warning", j.warning || "—"], ["Job id", h("code", {}, j.id)]];
-    facts.replaceChildren(h("h2", { id: "h-facts" }, "Fax to " + fmtPhone(j.to)),
+    facts.replaceChildren(...[h("h2", { id: "h-facts" }, "Fax to " + fmtPhone(j.to)),
       h("dl", { class: "facts" }, f.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
       h("p", { class: "muted" }, "The attempts timeline appears here once the admin job route (GET /admin/fax-jobs/{id}) is available."),
-      cancel ? h("p", {}, cancel) : null);
+      cancel && h("p", {}, cancel)].filter(Boolean));
     if (!shownPdf) {
       shownPdf = true;
       const head = h("h2", { id: "h-pdf" }, "Outbound document");
