@@ -2,6 +2,7 @@
  * files, API key authentication (bootstrap key and database keys), scopes, rate
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
+#include "api/api_mcp.h"
 #include "api/phone.h"
 #include "auth/apikey.h"
 #include "auth/audit.h"
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 api_deps g_api;
 ratelimit *g_ratelimit;
@@ -68,7 +70,7 @@ bool api_auth_enforced(void)
 
 typedef enum { KEY_NONE, KEY_INVALID, KEY_OK, KEY_NO_CSRF } key_result;
 
-session_table *g_sessions;
+session_table *g_console_sessions;
 
 static void principal_from_record(const key_record *k, principal *who)
 {
@@ -156,7 +158,7 @@ static bool changes_state(http_request *req)
 static key_result resolve_session(http_request *req, const char *sid, principal *who, char *why, size_t whylen)
 {
     session_info s;
-    if (!g_sessions || session_lookup(g_sessions, sid, now_ms(), &s)) { str_fmt(why, whylen, "session expired"); return KEY_INVALID; }
+    if (!g_console_sessions || session_lookup(g_console_sessions, sid, now_ms(), &s)) { str_fmt(why, whylen, "session expired"); return KEY_INVALID; }
     if (changes_state(req)) {
         const char *csrf = http_req_header(req, "X-CSRF-Token");
         if (!csrf || !secure_streq(csrf, s.csrf)) { str_fmt(why, whylen, "missing or wrong CSRF token"); return KEY_NO_CSRF; }
@@ -174,7 +176,7 @@ static key_result resolve_session(http_request *req, const char *sid, principal 
     principal_from_record(&k, who);
     return KEY_OK;
 ended:
-    session_delete(g_sessions, sid);
+    session_delete(g_console_sessions, sid);
     str_fmt(why, whylen, "session's key is no longer valid");
     return KEY_INVALID;
 }
@@ -188,6 +190,20 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
     char sid[64];
     if (api_session_cookie(req, sid, sizeof sid)) return resolve_session(req, sid, who, why, whylen);
     return KEY_NONE;
+}
+
+/* The key a request presents: X-API-Key, else an Authorization: Bearer token (MCP). */
+static const char *presented_token(http_request *req)
+{
+    const char *t = http_req_header(req, "X-API-Key");
+    if (t && *t) return t;
+    const char *a = http_req_header(req, "Authorization");
+    if (a && !strncasecmp(a, "Bearer ", 7)) {
+        a += 7;
+        while (*a == ' ') a++;
+        return a;
+    }
+    return NULL;
 }
 
 /* Failed authentications are counted per (client address, key id) — "auth:<addr>
@@ -231,7 +247,7 @@ static int auth_flood_check_token(http_request *req, http_response *res, const c
 
 static int auth_flood_check(http_request *req, http_response *res)
 {
-    return auth_flood_check_token(req, res, http_req_header(req, "X-API-Key"));
+    return auth_flood_check_token(req, res, presented_token(req));
 }
 
 static void audit_auth_failed_token(http_request *req, const char *why, const char *token)
@@ -244,7 +260,7 @@ static void audit_auth_failed_token(http_request *req, const char *why, const ch
 
 static void audit_auth_failed(http_request *req, const char *why)
 {
-    audit_auth_failed_token(req, why, http_req_header(req, "X-API-Key"));
+    audit_auth_failed_token(req, why, presented_token(req));
 }
 
 /* 401, or 403 when only the CSRF token is missing or wrong. */
@@ -313,6 +329,31 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
         return -1;
     }
     return 0;
+}
+
+int api_authenticate_token(http_request *req, http_response *res, const char *token, principal *who)
+{
+    memset(who, 0, sizeof *who);
+    if (auth_flood_check(req, res)) return -1;
+    char why[64] = "";
+    key_result kr = resolve_token(token, who, why, sizeof why, NULL);
+    if (kr == KEY_INVALID || (kr == KEY_NONE && api_auth_enforced())) {
+        audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
+        http_res_error(res, 401, "Invalid or missing API key");
+        return -1;
+    }
+    if (kr == KEY_NONE) who->all_owners = true;    /* open dev mode: one owner */
+    return 0;
+}
+
+int api_auth_lockout(http_request *req, http_response *res)
+{
+    return auth_flood_check(req, res);
+}
+
+void api_auth_failed(http_request *req, const char *why)
+{
+    audit_auth_failed(req, why);
 }
 
 bool api_may_see(const principal *who, const char *owner, bool unowned_is_shared)
@@ -414,20 +455,25 @@ int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
     return 0;
 }
 
-int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33])
+int api_parse_cursor(const char *cursor, int64_t *ms, char id[33])
 {
-    const char *cursor = http_req_query(req, "cursor");
     *ms = 0;
     id[0] = 0;
     if (!cursor || !*cursor) return 0;
     char *end;
     long long t = strtoll(cursor, &end, 10);
-    if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) {
+    if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) return -1;
+    *ms = t;
+    str_copy(id, 33, end + 1);
+    return 0;
+}
+
+int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33])
+{
+    if (api_parse_cursor(http_req_query(req, "cursor"), ms, id)) {
         http_res_error(res, 400, "'cursor' is not one this server gave out");
         return -1;
     }
-    *ms = t;
-    str_copy(id, 33, end + 1);
     return 0;
 }
 
@@ -488,14 +534,16 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
 {
     g_api = *deps;
     g_ratelimit = ratelimit_new();
-    g_sessions = session_table_new(API_SESSION_CAPACITY, API_SESSION_IDLE_MS, API_SESSION_MAX_AGE_MS);
-    if (!g_ratelimit || !g_sessions) { str_fmt(err, errlen, "out of memory"); return -1; }
+    g_console_sessions = session_table_new(API_SESSION_CAPACITY, API_SESSION_IDLE_MS, API_SESSION_MAX_AGE_MS);
+    if (!g_ratelimit || !g_console_sessions) { str_fmt(err, errlen, "out of memory"); return -1; }
     g_n_routes = 0;
     add_routes(api_health_routes);
     add_routes(api_fax_routes);
     add_routes(api_inbound_routes);
     add_routes(api_admin_routes);
     add_routes(api_callback_routes);
+    if (api_mcp_init(err, errlen)) return -1;
+    add_routes(api_mcp_routes);
     add_routes(api_console_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "
@@ -505,10 +553,11 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
 
 void api_shutdown(void)
 {
+    api_mcp_stop();
     ratelimit_free(g_ratelimit);
     g_ratelimit = NULL;
-    session_table_free(g_sessions);
-    g_sessions = NULL;
+    session_table_free(g_console_sessions);
+    g_console_sessions = NULL;
 }
 
 const http_route *api_routes(int *n)

@@ -12,6 +12,7 @@
 #include "util/cidr.h"
 
 typedef struct http_request http_request;     /* opaque, valid during one request */
+typedef struct http_stream http_stream;       /* an event stream (http_res_event_stream) */
 struct strbuf;
 
 typedef struct http_response {
@@ -27,6 +28,7 @@ typedef struct http_response {
     int (*stream_next)(void *ctx, struct strbuf *out);
     void *stream_ctx;
     void (*stream_free)(void *ctx);
+    http_stream *event_stream;   /* set by http_res_event_stream */
 } http_response;
 
 /* ---- request accessors ---- */
@@ -58,6 +60,21 @@ void http_res_header(http_response *res, const char *name, const char *value);
  * last) or -1 (abort the connection). free_ctx(ctx) runs once, whatever happens. */
 void http_res_stream(http_response *res, int status, const char *content_type,
                      int (*next)(void *ctx, struct strbuf *out), void *ctx, void (*free_ctx)(void *ctx));
+/* An event stream (Server-Sent Events): unlike http_res_stream, the body is pushed
+ * by whatever thread has something to say, whenever it has it. The headers go out
+ * when the handler returns; while nothing is queued the connection is suspended
+ * (it holds no worker thread). The stream lives until both the server (the
+ * connection closed) and the writer (http_stream_release) are done with it. */
+http_stream *http_res_event_stream(http_request *req, http_response *res, int status, const char *content_type);
+/* Queues bytes and wakes the connection. -1 once the client is gone, the stream is
+ * closed, or more than 8 MiB wait for a slow reader. */
+int http_stream_write(http_stream *s, const char *data, size_t len);
+/* Ends the body once the queue has drained. */
+void http_stream_close(http_stream *s);
+/* True when the client went away (the connection closed). */
+bool http_stream_gone(http_stream *s);
+/* The writer's reference; every stream from http_res_event_stream is released once. */
+void http_stream_release(http_stream *s);
 /* Sends the file at fd (takes ownership of fd). */
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
 
