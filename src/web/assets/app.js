@@ -130,7 +130,7 @@ function renderSignIn(message) {
   } },
     h("h1", {}, "Sign in"),
     h("p", { class: "muted" }, "Paste an API key. It is checked once by the gateway and never kept in this browser: a session cookie the page cannot read stands for it."),
-    h("label", { for: "api-key" }, "API key", h("span", { class: "hint" }, "fbk_live_… from `faxbot` key creation, or the gateway's API_KEY")),
+    h("label", { for: "api-key" }, "API key", h("span", { class: "hint" }, "fbk_live_… (from the Keys page or faxbot keys create), or the gateway's API_KEY")),
     input, status, h("p", {}, h("button", { type: "submit" }, "Sign in")));
   $("#view").replaceChildren(form);
   document.title = "Sign in · Faxbot";
@@ -266,8 +266,14 @@ async function pageJobs(q) {
   if (q.status) p.set("status", q.status);
   if (q.to) p.set("to", q.to);
   if (q.cursor) p.set("cursor", q.cursor);
-  try {
+  let last = "";
+  /* the first page refreshes itself; the table is redrawn only when something changed,
+     so focus and scrolling stay put */
+  const load = async () => {
     const page = await api("/fax?" + p);
+    const sig = JSON.stringify(page);
+    if (sig === last) return;
+    last = sig;
     if (!page.items.length) { list.replaceChildren(h("p", { class: "card muted" }, q.status || q.to ? "No jobs match these filters." : "No faxes yet. Send one from the Send page.")); return; }
     const rows = page.items.map((j) => h("tr", {},
       h("td", {}, h("a", { href: "#/jobs/" + j.id }, fmtPhone(j.to))),
@@ -284,7 +290,9 @@ async function pageJobs(q) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Pages"),
         h("th", { scope: "col", class: "hide-narrow" }, "Backend"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col", class: "hide-narrow" }, "Reason"))),
       h("tbody", {}, rows))), nav);
-  } catch (e) { list.replaceChildren(errorBox(e, "Could not list jobs")); }
+  };
+  try { await load(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list jobs")); return; }
+  if (!q.cursor) every(5000, () => load().catch(() => {}));
 }
 function qs(q, cursor) {
   const p = new URLSearchParams();
@@ -355,12 +363,12 @@ async function pageInbox() {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "From"), h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Pages"),
         h("th", { scope: "col" }, "Received"), h("th", { scope: "col", class: "hide-narrow" }, "Size"), h("th", { scope: "col" }, "Open"))),
       h("tbody", {}, page.items.map((f) => h("tr", {},
-        h("td", {}, fmtPhone(f.fr)), h("td", {}, fmtPhone(f.to)), h("td", { class: "num" }, f.pages ?? "—"),
+        h("td", {}, f.fr ? fmtPhone(f.fr) : h("span", { class: "muted" }, "Unknown")), h("td", {}, fmtPhone(f.to)), h("td", { class: "num" }, f.pages ?? "—"),
         h("td", { class: "num" }, fmtTime(f.received_at || f.created_at)), h("td", { class: "num hide-narrow" }, fmtBytes(f.size_bytes)),
         h("td", {}, f.status === "deleted" ? h("span", { class: "muted" }, "Deleted") : has("inbound:read")
-          ? h("button", { type: "button", class: "ghost", "aria-label": `Preview fax from ${fmtPhone(f.fr)} received ${fmtTime(f.received_at || f.created_at)}`, onclick: () => {
+          ? h("button", { type: "button", class: "ghost", "aria-label": `Preview fax from ${f.fr ? fmtPhone(f.fr) : "unknown sender"} received ${fmtTime(f.received_at || f.created_at)}`, onclick: () => {
             preview.hidden = false;
-            preview.replaceChildren(h("h2", { id: "h-preview" }, "Fax from " + fmtPhone(f.fr)), h("p", { class: "muted" }, "Loading…"));
+            preview.replaceChildren(h("h2", { id: "h-preview" }, (f.fr ? "Fax from " + fmtPhone(f.fr) : "Fax") + " received " + fmtTime(f.received_at || f.created_at)), h("p", { class: "muted" }, "Loading…"));
             const body = h("div");
             preview.append(body);
             showPdf(`/inbound/${f.id}/pdf`, body, "Inbound fax " + f.id.slice(0, 8)).then(() => preview.children[1].remove());
