@@ -153,6 +153,15 @@ async function pageDashboard() {
       h("ul", {}, checks),
       (hr.warnings || []).length ? h("div", {}, h("h2", {}, "Warnings"), (hr.warnings || []).map((w) => h("p", { class: "notice" }, w))) : h("p", { class: "muted" }, "No warnings."));
   } catch (e) { health.append(errorBox(e, "Could not read /health/ready")); }
+  if (has("keys:manage")) {
+    try {
+      const hs = await api("/admin/health-status");
+      health.append(h("dl", { class: "facts" },
+        h("dt", {}, "Queue depth"), h("dd", {}, hs.queue_depth ?? "—"),
+        h("dt", {}, "Workers busy"), h("dd", {}, hs.workers ? `${hs.workers.busy} of ${hs.workers.total}` : "—"),
+        h("dt", {}, "Disk free"), h("dd", {}, fmtBytes(hs.disk_free_bytes))));
+    } catch (e) { if (!(e.status === 404)) health.append(errorBox(e, "Could not read /admin/health-status")); }
+  }
   const hidden = needs("fax:read", "Job counts and failures");
   if (hidden) { counts.append(hidden); fails.append(hidden.cloneNode(true)); return; }
   const statuses = ["queued", "in_progress", "SUCCESS", "FAILED", "cancelled"];
@@ -328,6 +337,7 @@ async function pageJob(id) {
     const cancel = !done && has("fax:send") ? h("button", { type: "button", class: "danger", onclick: async () => {
       try { await api(`/fax/${id}/cancel`, { method: "POST" }); toast("Job cancelled."); draw(); } catch (e) { toast("Not cancelled: " + e.message); }
     } }, "Cancel this fax") : null;
+    const attempts = h("div", { "aria-live": "polite" });
     const f = [["Status", badge(j.status)], ["To", fmtPhone(j.to)], ["Pages", j.pages_sent != null && j.pages ? `${j.pages_sent} of ${j.pages}` : j.pages ?? "—"],
       ["Backend", j.backend], ["Provider id", j.provider_sid || "—"], ["Attempts", `${j.attempts} of ${j.max_attempts}`],
       ["Created", fmtTime(j.created_at)], ["Updated", fmtTime(j.updated_at)], ["Next attempt", fmtTime(j.next_attempt_at)],
@@ -335,8 +345,9 @@ async function pageJob(id) {
       ["Remote station", j.remote_station_id || "—"], ["File", j.file_name || "—"], ["Warning", j.warning || "—"], ["Job id", h("code", {}, j.id)]];
     facts.replaceChildren(...[h("h2", { id: "h-facts" }, "Fax to " + fmtPhone(j.to)),
       h("dl", { class: "facts" }, f.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-      h("p", { class: "muted" }, "The attempts timeline appears here once the admin job route (GET /admin/fax-jobs/{id}) is available."),
+      attempts,
       cancel && h("p", {}, cancel)].filter(Boolean));
+    loadAttempts(id, attempts);
     if (!shownPdf) {
       shownPdf = true;
       const head = h("h2", { id: "h-pdf" }, "Outbound document");
@@ -347,6 +358,28 @@ async function pageJob(id) {
     return done;
   };
   if (!(await draw())) { const t = setInterval(async () => { if (await draw()) clearInterval(t); }, 2000); S.timers.push(t); }
+}
+
+/* The attempts timeline comes from the admin job route (keys:manage); a gateway
+   without it (before the settings/admin API) says so instead. */
+async function loadAttempts(id, where) {
+  if (!has("keys:manage")) {
+    where.replaceChildren(h("p", { class: "muted" }, "The attempts timeline is hidden: it needs the keys:manage scope."));
+    return;
+  }
+  try {
+    const d = await api("/admin/fax-jobs/" + id);
+    const hist = d.attempt_history || [];
+    where.replaceChildren(h("h2", {}, "Attempts"), hist.length ? h("div", { class: "table-wrap" }, h("table", {},
+      h("thead", {}, h("tr", {}, ["#", "Started", "Ended", "Outcome", "Reason", "Pages", "Provider id"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, hist.map((a) => h("tr", {}, h("td", { class: "num" }, a.attempt), h("td", { class: "num" }, fmtTime(a.started_at)),
+        h("td", { class: "num" }, fmtTime(a.ended_at)), h("td", {}, a.outcome || "running"), h("td", {}, a.reason || a.message || "—"),
+        h("td", { class: "num" }, a.pages ?? "—"), h("td", {}, a.provider_sid || "—")))))) : h("p", { class: "muted" }, "No attempt has started yet."));
+  } catch (e) {
+    where.replaceChildren(e.status === 404 && e.message === "Not Found"
+      ? h("p", { class: "muted" }, "This gateway has no attempts timeline yet (GET /admin/fax-jobs/{id} comes with the settings and admin API).")
+      : errorBox(e, "Could not load the attempts"));
+  }
 }
 
 /* ---- Inbox ---- */
