@@ -204,6 +204,8 @@ function pageSend() {
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) pick(e.dataTransfer.files[0]); });
   const resolution = h("select", { id: "resolution", name: "resolution" }, h("option", { value: "" }, "Gateway default"), h("option", { value: "fine" }, "Fine"), h("option", { value: "standard" }, "Standard"));
+  const header = h("input", { type: "text", id: "header_text", name: "header_text", autocomplete: "off", maxlength: "50" });
+  const callerId = h("input", { type: "tel", id: "caller_id", name: "caller_id", autocomplete: "off" });
   const bar = h("progress", { max: 100, value: 0, hidden: true, "aria-label": "Upload progress" });
   const out = h("div", { "aria-live": "polite" });
   const form = h("form", { class: "card", onsubmit: (ev) => {
@@ -212,6 +214,8 @@ function pageSend() {
     const fd = new FormData();
     fd.append("to", to.value.trim());
     if (resolution.value) fd.append("resolution", resolution.value);
+    if (header.value.trim()) fd.append("header_text", header.value.trim());
+    if (callerId.value.trim()) fd.append("caller_id", callerId.value.trim());
     fd.append("file", file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/fax");
@@ -238,6 +242,8 @@ function pageSend() {
     h("label", { for: "to" }, "Fax number", h("span", { class: "hint" }, "International form (+1…) or a national number of the gateway's default country")),
     to, drop, chosen,
     h("label", { for: "resolution" }, "Resolution"), resolution,
+    h("label", { for: "header_text" }, "Page header (optional)", h("span", { class: "hint" }, "Printed at the top of every page; the gateway's default when blank")), header,
+    h("label", { for: "caller_id" }, "Caller ID (optional)", h("span", { class: "hint" }, "The number the recipient sees, if the line allows it")), callerId,
     h("p", {}, h("button", { type: "submit" }, "Send fax")), bar);
   mount("Send a fax", form, out);
 }
@@ -433,12 +439,7 @@ async function pageKeys() {
     if (expiry.value) body.expires_at = new Date(expiry.value + "T23:59:59").toISOString().replace(/\.\d+Z$/, "Z");
     try {
       const k = await api("/admin/api-keys", { method: "POST", json: body });
-      const copy = h("button", { type: "button", onclick: async () => {
-        try { await navigator.clipboard.writeText(k.token); toast("Token copied."); } catch (e) { toast("Copy failed: select the token and copy it by hand."); }
-      } }, "Copy token");
-      shown.replaceChildren(h("div", { class: "card notice good" }, h("h2", {}, `Key ${k.key_id} created`),
-        h("p", {}, "Copy the token now: it is shown only this once and the gateway keeps only a hash of it."),
-        h("code", { class: "token", id: "new-token" }, k.token), copy));
+      showToken(k.key_id, k.token, "created");
       form.reset();
       await loadKeys();
     } catch (e) { shown.replaceChildren(errorBox(e, "Key not created")); }
@@ -449,6 +450,15 @@ async function pageKeys() {
     h("fieldset", {}, h("legend", {}, "Scopes"), boxes),
     h("label", { for: "k-expires" }, "Expires", h("span", { class: "hint" }, "Optional; the key stops working at the end of that day")), expiry,
     h("p", {}, h("button", { type: "submit" }, "Create key")));
+  const showToken = (keyId, token, what) => {
+    const copy = h("button", { type: "button", onclick: async () => {
+      try { await navigator.clipboard.writeText(token); toast("Token copied."); } catch (e) { toast("Copy failed: select the token and copy it by hand."); }
+    } }, "Copy token");
+    shown.replaceChildren(h("div", { class: "card notice good" }, h("h2", {}, `Key ${keyId} ${what}`),
+      h("p", {}, "Copy the token now: it is shown only this once and the gateway keeps only a hash of it."),
+      h("code", { class: "token", id: "new-token" }, token), copy));
+    shown.scrollIntoView();
+  };
   const loadKeys = async () => {
     const keys = await api("/admin/api-keys");
     list.replaceChildren(keys.length ? h("div", { class: "table-wrap" }, h("table", {},
@@ -458,7 +468,14 @@ async function pageKeys() {
         h("td", { class: "num" }, fmtTime(k.last_used_at)),
         h("td", {}, k.revoked_at ? h("span", { class: "badge bad" }, "Revoked") : k.expires_at && new Date(k.expires_at) < new Date()
           ? h("span", { class: "badge warn" }, "Expired") : h("span", { class: "badge ok" }, k.expires_at ? "Active until " + fmtTime(k.expires_at) : "Active")),
-        h("td", {}, k.revoked_at ? "" : h("button", { type: "button", class: "danger", "aria-label": `Revoke key ${k.key_id}`, onclick: async () => {
+        h("td", { class: "row" }, k.revoked_at ? "" : h("button", { type: "button", class: "ghost", "aria-label": `Rotate key ${k.key_id}`, onclick: async () => {
+          if (!confirm(`Rotate key ${k.key_id}? The old token stops working at once; the new one is shown here once.`)) return;
+          try {
+            const r = await api(`/admin/api-keys/${k.key_id}/rotate`, { method: "POST" });
+            showToken(r.key_id, r.token, "rotated");
+            await loadKeys();
+          } catch (e) { toast("Not rotated: " + e.message); }
+        } }, "Rotate"), k.revoked_at ? "" : h("button", { type: "button", class: "danger", "aria-label": `Revoke key ${k.key_id}`, onclick: async () => {
           if (!confirm(`Revoke key ${k.key_id}? Anything using it stops working at once.`)) return;
           try { await api("/admin/api-keys/" + k.key_id, { method: "DELETE" }); toast(`Key ${k.key_id} revoked.`); await loadKeys(); } catch (e) { toast("Not revoked: " + e.message); }
         } }, "Revoke"))))))) : h("p", { class: "muted" }, "No keys in the database yet."));
