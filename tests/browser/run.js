@@ -69,12 +69,16 @@ async function signIn(page, url, key) {
   await page.click("form.signin button[type=submit]");
 }
 
+// axe-core in the light and the dark theme: no serious or critical finding
 async function axeCheck(page, label) {
   await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  ok(!bad.length, `${label}: axe found ${bad.map((v) => `${v.id} (${v.impact}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`).join("; ")}`);
-  return r.violations.length;
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+    const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    ok(!bad.length, `${label} (${scheme}): axe found ${bad.map((v) => `${v.id} (${v.impact}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`).join("; ")}`);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
 }
 
 async function shoot(page, name) {

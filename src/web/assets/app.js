@@ -468,7 +468,7 @@ async function pageKeys() {
         h("td", { class: "num" }, fmtTime(k.last_used_at)),
         h("td", {}, k.revoked_at ? h("span", { class: "badge bad" }, "Revoked") : k.expires_at && new Date(k.expires_at) < new Date()
           ? h("span", { class: "badge warn" }, "Expired") : h("span", { class: "badge ok" }, k.expires_at ? "Active until " + fmtTime(k.expires_at) : "Active")),
-        h("td", { class: "row" }, k.revoked_at ? "" : h("button", { type: "button", class: "ghost", "aria-label": `Rotate key ${k.key_id}`, onclick: async () => {
+        h("td", {}, h("div", { class: "actions" }, k.revoked_at ? "" : h("button", { type: "button", class: "ghost", "aria-label": `Rotate key ${k.key_id}`, onclick: async () => {
           if (!confirm(`Rotate key ${k.key_id}? The old token stops working at once; the new one is shown here once.`)) return;
           try {
             const r = await api(`/admin/api-keys/${k.key_id}/rotate`, { method: "POST" });
@@ -478,7 +478,7 @@ async function pageKeys() {
         } }, "Rotate"), k.revoked_at ? "" : h("button", { type: "button", class: "danger", "aria-label": `Revoke key ${k.key_id}`, onclick: async () => {
           if (!confirm(`Revoke key ${k.key_id}? Anything using it stops working at once.`)) return;
           try { await api("/admin/api-keys/" + k.key_id, { method: "DELETE" }); toast(`Key ${k.key_id} revoked.`); await loadKeys(); } catch (e) { toast("Not revoked: " + e.message); }
-        } }, "Revoke"))))))) : h("p", { class: "muted" }, "No keys in the database yet."));
+        } }, "Revoke")))))))) : h("p", { class: "muted" }, "No keys in the database yet."));
   };
   mount("API keys", shown, form, h("section", { class: "card", "aria-labelledby": "h-keys" }, h("h2", { id: "h-keys" }, "Keys"), list));
   try { await loadKeys(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list keys")); }
