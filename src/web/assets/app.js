@@ -4,7 +4,7 @@
  * Every page asks the same API routes a script would. */
 "use strict";
 
-const S = { me: null, timers: [], blobs: [] };
+const S = { me: null, timers: [], blobs: [], unsubs: [] };
 const $ = (sel, root) => (root || document).querySelector(sel);
 
 /* ---- DOM helpers: text is always set as text, never parsed as HTML ---- */
@@ -89,8 +89,29 @@ function errorBox(e, what) {
   return h("p", { class: "notice error", role: "alert" }, `${what}: ${e.message}`);
 }
 
+/* ---- live events: GET /events (Server-Sent Events, the session cookie
+   authenticates it) where the gateway has it; pages poll as well, so a gateway
+   without the stream, or a dropped one, only makes updates slower ---- */
+const live = { es: null, subs: new Set() };
+const EVENT_TYPES = ["fax.queued", "fax.progress", "fax.retry_scheduled", "fax.succeeded", "fax.failed", "fax.cancelled", "inbound.received"];
+function openLive() {
+  if (live.es || !window.EventSource) return;
+  const es = new EventSource("/events");
+  live.es = es;
+  es.onerror = () => { if (es.readyState === EventSource.CLOSED) live.es = null; };
+  for (const t of EVENT_TYPES) es.addEventListener(t, (m) => {
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    live.subs.forEach((fn) => fn(ev));
+  });
+}
+function closeLive() { if (live.es) live.es.close(); live.es = null; }
+function onLive(fn) { live.subs.add(fn); S.unsubs.push(() => live.subs.delete(fn)); }
+
 /* ---- page lifecycle ---- */
 function clearPage() {
+  S.unsubs.forEach((u) => u());
+  S.unsubs = [];
   S.timers.forEach((t) => clearInterval(t));
   S.timers = [];
   S.blobs.forEach((u) => URL.revokeObjectURL(u));
@@ -106,6 +127,7 @@ function mount(title, ...kids) {
 /* ---- sign-in ---- */
 function signedOut(message) {
   clearPage();
+  closeLive();
   S.me = null;
   $("#nav").hidden = true;
   $("#sign-out").hidden = true;
@@ -178,13 +200,16 @@ async function pageDashboard() {
 
 /* ---- Send ---- */
 const STEPS = [["queued", "Queued"], ["converting", "Converting"], ["in_progress", "Dialing / sending"], ["SUCCESS", "Sent"]];
-function progressView(job) {
+function progressView(job, progress) {
   const order = ["queued", "in_progress", "SUCCESS"];
   const at = job.status === "FAILED" || job.status === "cancelled" ? -1 : order.indexOf(job.status);
   const items = STEPS.filter((s) => s[0] !== "converting").map(([k, label], i) =>
     h("li", { class: at > i || job.status === "SUCCESS" ? "done" : at === i ? "now" : "" }, label));
   if (job.status === "FAILED" || job.status === "cancelled") items.push(h("li", { class: "failed" }, STATUS_LABEL[job.status]));
-  const pages = job.pages_sent != null && job.pages ? ` — page ${job.pages_sent} of ${job.pages}` : job.pages ? ` — ${job.pages} page(s)` : "";
+  const sent = progress && progress.pages_sent != null ? progress.pages_sent : job.pages_sent;
+  const total = (progress && progress.pages) || job.pages;
+  const stage = progress && progress.stage && job.status === "in_progress" ? ` — ${progress.stage}` : "";
+  const pages = stage + (sent != null && total && job.status === "in_progress" ? ` — page ${sent} of ${total}` : total ? ` — ${total} page(s)` : "");
   return h("div", {}, h("ol", { class: "steps", "aria-label": "Progress" }, items),
     h("p", {}, badge(job.status), pages,
       job.status === "FAILED" ? h("span", {}, " — " + (job.failure_reason || job.error || "")) : null),
@@ -248,6 +273,7 @@ function pageSend() {
   mount("Send a fax", form, out);
 }
 function watchJob(id, out) {
+  onLive((ev) => { if (ev.data && ev.data.id === id) out.replaceChildren(progressView(ev.data, ev.progress)); });
   const t = setInterval(async () => {
     try {
       const j = await api("/fax/" + id);
@@ -307,7 +333,10 @@ async function pageJobs(q) {
       h("tbody", {}, rows))), nav);
   };
   try { await load(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list jobs")); return; }
-  if (!q.cursor) every(5000, () => load().catch(() => {}));
+  if (!q.cursor) {
+    every(5000, () => load().catch(() => {}));
+    onLive((ev) => { if (ev.type.startsWith("fax.")) load().catch(() => {}); });
+  }
 }
 function qs(q, cursor) {
   const p = new URLSearchParams();
@@ -395,8 +424,12 @@ async function pageInbox() {
   const list = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const preview = h("section", { class: "card", "aria-labelledby": "h-preview", hidden: true });
   mount("Inbox", list, preview);
+  let last = "";
   const load = async () => {
     const page = { items: await api("/inbound?limit=50") };   /* a plain array; X-Next-Cursor pages it */
+    const sig = JSON.stringify(page.items);
+    if (sig === last) return;                                 /* redrawn only when something changed */
+    last = sig;
     if (!page.items.length) { list.replaceChildren(h("p", { class: "card muted" }, "No faxes received yet. New ones appear here by themselves.")); return; }
     list.replaceChildren(h("div", { class: "table-wrap" }, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "From"), h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Pages"),
@@ -416,6 +449,7 @@ async function pageInbox() {
   };
   try { await load(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list received faxes")); return; }
   every(5000, () => load().catch(() => {}));
+  onLive((ev) => { if (ev.type === "inbound.received") load().catch(() => {}); });
 }
 
 /* ---- Keys ---- */
@@ -500,6 +534,7 @@ function route() {
   $("#view").focus({ preventScroll: true });
 }
 function start() {
+  openLive();
   $("#nav").hidden = false;
   $("#sign-out").hidden = false;
   const who = $("#who");
