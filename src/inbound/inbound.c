@@ -130,7 +130,11 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
         rc = 0;
         goto done;
     }
-    if (s != STORE_OK) { str_fmt(err, errlen, "could not record the inbound fax: %s", serr); goto out; }
+    if (s != STORE_OK) {
+        str_fmt(err, errlen, "could not record the inbound fax: %s", serr);
+        if (s == STORE_ERROR || s == STORE_FULL) rc = -2;      /* busy, locked or full: worth another try */
+        goto out;
+    }
     *out = *rec;
     char pages[16];
     str_fmt(pages, sizeof pages, "%d", rec->pages);
