@@ -317,7 +317,7 @@ async function pageJobs(q) {
     last = sig;
     if (!page.items.length) { list.replaceChildren(h("p", { class: "card muted" }, q.status || q.to ? "No jobs match these filters." : "No faxes yet. Send one from the Send page.")); return; }
     const rows = page.items.map((j) => h("tr", {},
-      h("td", {}, h("a", { href: "#/jobs/" + j.id }, fmtPhone(j.to))),
+      h("td", { class: "phone" }, h("a", { href: "#/jobs/" + j.id }, fmtPhone(j.to))),
       h("td", {}, badge(j.status)),
       h("td", { class: "num" }, j.pages ?? "—"),
       h("td", { class: "hide-narrow" }, j.backend),
@@ -435,7 +435,7 @@ async function pageInbox() {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "From"), h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Pages"),
         h("th", { scope: "col" }, "Received"), h("th", { scope: "col", class: "hide-narrow" }, "Size"), h("th", { scope: "col" }, "Open"))),
       h("tbody", {}, page.items.map((f) => h("tr", {},
-        h("td", {}, f.fr ? fmtPhone(f.fr) : h("span", { class: "muted" }, "Unknown")), h("td", {}, fmtPhone(f.to)), h("td", { class: "num" }, f.pages ?? "—"),
+        h("td", { class: "phone" }, f.fr ? fmtPhone(f.fr) : h("span", { class: "muted" }, "Unknown")), h("td", { class: "phone" }, fmtPhone(f.to)), h("td", { class: "num" }, f.pages ?? "—"),
         h("td", { class: "num" }, fmtTime(f.received_at || f.created_at)), h("td", { class: "num hide-narrow" }, fmtBytes(f.size_bytes)),
         h("td", {}, f.status === "deleted" ? h("span", { class: "muted" }, "Deleted") : has("inbound:read")
           ? h("button", { type: "button", class: "ghost", "aria-label": `Preview fax from ${f.fr ? fmtPhone(f.fr) : "unknown sender"} received ${fmtTime(f.received_at || f.created_at)}`, onclick: () => {
