@@ -304,9 +304,16 @@ async function main() {
     await ctx.close();
   } finally {
     await browser.close();
+    const exited = new Promise((r) => gw.proc.once("exit", r));
     gw.proc.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15000))]);
     fs.rmSync(userData, { recursive: true, force: true });
   }
+  await test("the gateway logged no sanitizer report (ASan/UBSan/LSan builds)", async () => {
+    const log = fs.readFileSync(path.join(dir, "gateway.log"), "utf8");
+    const hit = ["ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer", "WARNING: ThreadSanitizer"].find((m) => log.includes(m));
+    ok(!hit, `${hit}: ${log.slice(log.indexOf(hit), log.indexOf(hit) + 1500)}`);
+  });
   console.log(`browser tests: ${passed} passed, ${failed} failed, ${skipped} skipped (screenshots in ${SHOTS})`);
   process.exit(failed ? 1 : 0);
 }
