@@ -255,6 +255,20 @@ async function main() {
       ok(!(await page.content()).includes(created), "the token is still shown after leaving the page");
     });
 
+    await test("settings page: the settings API's values with their source, or a clear note without it", async () => {
+      await page.goto(url + "/admin/ui/#/settings");
+      await page.waitForSelector("#view .card, #view .notice");
+      const route = await fetch(`${url}/admin/settings`, { headers: { "X-API-Key": BOOT } });
+      if (route.status === 200) {
+        await page.waitForSelector("#view table");
+        ok(/Built-in default|Environment|Settings file/.test(await page.textContent("#view")), "no value sources shown");
+      } else {
+        ok(/no settings API yet/.test(await page.textContent("#view .notice")), "no explanation without the settings API");
+      }
+      await axeCheck(page, "settings");
+      await shoot(page, "settings");
+    });
+
     await test("a revoked key cannot sign in", async () => {
       const c2 = await browser.newContext();
       const p2 = await c2.newPage();
