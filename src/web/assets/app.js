@@ -373,6 +373,11 @@ async function pageJob(id) {
       try { await api(`/fax/${id}/cancel`, { method: "POST" }); toast("Job cancelled."); draw(); } catch (e) { toast("Not cancelled: " + e.message); }
     } }, "Cancel this fax") : null;
     const attempts = h("div", { "aria-live": "polite" });
+    /* retry of a FAILED job is the admin API's (issue 10): POST /admin/fax-jobs/{id}/retry */
+    const retry = j.status === "FAILED" && has("keys:manage") ? h("button", { type: "button", onclick: async () => {
+      try { await api(`/admin/fax-jobs/${id}/retry`, { method: "POST" }); toast("Queued again as a new attempt."); draw(); }
+      catch (e) { toast(e.status === 404 && e.message === "Not Found" ? "This gateway cannot retry from the console yet (needs the admin API)." : "Not retried: " + e.message); }
+    } }, "Retry this fax") : null;
     const f = [["Status", badge(j.status)], ["To", fmtPhone(j.to)], ["Pages", j.pages_sent != null && j.pages ? `${j.pages_sent} of ${j.pages}` : j.pages ?? "—"],
       ["Backend", j.backend], ["Provider id", j.provider_sid || "—"], ["Attempts", `${j.attempts} of ${j.max_attempts}`],
       ["Created", fmtTime(j.created_at)], ["Updated", fmtTime(j.updated_at)], ["Next attempt", fmtTime(j.next_attempt_at)],
@@ -381,7 +386,7 @@ async function pageJob(id) {
     facts.replaceChildren(...[h("h2", { id: "h-facts" }, "Fax to " + fmtPhone(j.to)),
       h("dl", { class: "facts" }, f.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
       attempts,
-      cancel && h("p", {}, cancel)].filter(Boolean));
+      cancel && h("p", {}, cancel), retry && h("p", {}, retry)].filter(Boolean));
     loadAttempts(id, attempts);
     if (!shownPdf) {
       shownPdf = true;
