@@ -41,6 +41,11 @@ echo "== MCP tests, the official SDK as client ($build)"
 mcp_deps
 node tests/mcp/run.mjs "$root/$build/faxbot"
 
+echo "== browser tests of the Admin Console ($build)"
+# tests/browser: Debian's chromium driven by playwright-core, axe-core on every page;
+# screenshots under $build/screenshots. Normal build only.
+./tools/browser-tests.sh "$build"
+
 echo "== interop tests against a real FreeSWITCH ($build)"
 # tests/interop: real FreeSWITCH 1.10.12 pairs from ../shared/peers/freeswitch (or
 # $FAXBOT_FREESWITCH_PEER_DIR); each test skips loudly when the build is absent.

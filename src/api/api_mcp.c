@@ -515,7 +515,7 @@ static void sse_post(http_request *req, http_response *res)
 
 static void metadata(http_request *req, http_response *res)
 {
-    const config *cfg = g_api.cfg;
+    const config *cfg = api_cfg();
     char base[600];
     if (cfg->public_api_url[0]) str_copy(base, sizeof base, cfg->public_api_url);
     else str_fmt(base, sizeof base, "http://%s%s%s:%d", strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
@@ -538,7 +538,7 @@ static int g_n_mcp_routes;
 
 void api_mcp_routes(const http_route **routes, int *n)
 {
-    const config *cfg = g_api.cfg;
+    const config *cfg = api_cfg();
     /* a base64 document as large as the upload limit, plus the JSON around it */
     size_t max_body = (size_t)(cfg->max_file_size_bytes / 3 * 4) + 1024 * 1024;
     g_n_mcp_routes = 0;
@@ -564,7 +564,7 @@ void api_mcp_routes(const http_route **routes, int *n)
 
 int api_mcp_init(char *err, size_t errlen)
 {
-    const config *cfg = g_api.cfg;
+    const config *cfg = api_cfg();
     str_fmt(g_tmp_dir, sizeof g_tmp_dir, "%s/tmp", cfg->data_dir);
     mkdir_p(g_tmp_dir, 0700);
     g_limits = (mcp_limits){.max_file_bytes = cfg->max_file_size_bytes, .send_wait_s = cfg->mcp_send_wait_s,
