@@ -13,43 +13,40 @@
 typedef struct retention retention;
 typedef struct reporter reporter;
 
-#define JOBS_MAX_HOOKS 16
-#define JOBS_MAX_SOURCES 8
-
-/* A backend serving only its inbound webhooks while another one sends (hooks.c). */
-typedef struct inbound_only {
+/* One running backend instance. The current one takes new attempts; one that a
+ * live settings change replaced is "retired": it keeps its webhook routes and its
+ * event threads until every attempt it holds has ended, then it is destroyed. */
+typedef struct backend_slot {
     jobs *j;
     const backend_ops *ops;
     backend *be;
-    char why[128];               /* the setting that turned it on */
-} inbound_only;
-
-/* One webhook route and the instance that answers it. */
-typedef struct mounted_hook {
-    const backend_ops *ops;
-    backend *be;
-    const backend_webhook *wh;
-    const char *enabled_by;      /* NULL: the sending backend's own route */
-} mounted_hook;
+    bool retired;
+    int users;                   /* webhook handlers and resumes running on it now */
+    char (*inflight)[33];        /* job ids with an attempt on this instance */
+    int n_inflight, cap_inflight;
+    int64_t retired_at;          /* mono_ms */
+    /* An inbound source (hooks: ASTERISK_INBOUND_SECRET, …) of a backend that does not
+     * send: serves only its .inbound webhooks, sends nothing, and lives as long as the
+     * gateway (the reaper never destroys it). */
+    bool inbound_only;
+    char enabled_by[128];        /* inbound-only: the setting that turned it on */
+    struct backend_slot *next;
+} backend_slot;
 
 struct jobs {
-    const config *cfg;
+    const config *cfg;           /* replaced (never freed) by jobs_apply_config */
     store *st;
     blob_store *blobs;
-    const backend_ops *ops;
-    backend *be;
+    pthread_mutex_t slot_lock;   /* guards cur, slots and every slot's fields */
+    backend_slot *cur;           /* NULL until started, or with dispatch off */
+    backend_slot *slots;         /* cur first, then retired ones */
+    const backend_ops *ops;      /* the current backend's ops (name for new jobs) */
     retry_policy policy;
     scheduler *sched;
     retention *retention;
     reporter *reporter;
     pthread_mutex_t stats_lock;
     jobs_stats stats;
-    inbound_only sources[JOBS_MAX_SOURCES];
-    int n_sources;
-    backend_webhook hooks[JOBS_MAX_HOOKS];       /* what jobs_webhooks hands out */
-    mounted_hook mounted[JOBS_MAX_HOOKS];        /* the same index: who answers */
-    int n_hooks;
-    char sending_label[48];                      /* "FAX_BACKEND=<name>" */
     /* the last look at storage (jobs_storage_ok), under stats_lock */
     int64_t storage_checked_at;
     bool storage_ok;
@@ -60,14 +57,11 @@ struct jobs {
     int n_converting;
 };
 
-/* jobs.c: stores a received fax as coming from backend_name */
-int jobs_receive_as(jobs *j, const char *backend_name, const inbound_delivery *d, char *inbound_id, char *err,
-                    size_t errlen);
 
-/* hooks.c: mounts the sending backend's webhooks and starts the inbound-only sources;
- * 0, or -1 with err (a source whose settings are wrong stops the start). */
-int jobs_hooks_start(jobs *j, char *err, size_t errlen);
-void jobs_hooks_stop(jobs *j);
+/* jobs_backend.c: starts an inbound-only slot for every backend other than the
+ * sending one whose inbound settings are present; 0, or -1 with err (a source whose
+ * settings are wrong stops the start). */
+int jobs_inbound_sources_start(jobs *j, char *err, size_t errlen);
 
 /* attempt.c: one attempt of a claimed job (the pool's run callback) */
 void jobs_run_attempt(jobs *j, const char *id);
@@ -88,6 +82,25 @@ bool reporter_holds(reporter *r, const char *job_id);
 /* A store answer worth trying again later: the database was busy, or the disk full. */
 static inline bool store_rc_retriable(int rc) { return rc == STORE_ERROR || rc == STORE_FULL; }
 
+/* The configuration in force: a live settings change replaces it (jobs_apply_config). */
+static inline const config *jobs_cfg(const jobs *j) { return __atomic_load_n(&j->cfg, __ATOMIC_ACQUIRE); }
+
+/* jobs_backend.c: the backend instances */
+/* The current slot with an attempt on job_id recorded in it (users unchanged); NULL if none. */
+backend_slot *jobs_slot_begin_attempt(jobs *j, const char *job_id);
+/* Records that job_id's attempt is held by s (a resume). */
+void jobs_slot_track(backend_slot *s, const char *job_id);
+/* The attempt ended or did not start (BACKEND_BUSY): forget it. */
+void jobs_slot_end_attempt(backend_slot *s, const char *job_id);
+/* A live slot named `name` (current first; NULL = the current one) with users+1, or
+ * NULL; release with jobs_slot_put. */
+backend_slot *jobs_slot_get(jobs *j, const char *name);
+void jobs_slot_put(backend_slot *s);
+/* Destroys retired slots whose attempts have all ended (called about once a second). */
+void jobs_slots_reap(jobs *j);
+backend_slot *jobs_slot_new(jobs *j, const backend_ops *ops, backend *be);
+void jobs_slots_destroy_all(jobs *j);
+
 /* jobs.c */
 /* True when storage can take work: the data directory is writable and has more
  * than a small reserve free (looked at no more than every 250 ms); else why says. */
@@ -99,7 +112,11 @@ int jobs_record(jobs *j, const char *job_id, const job_event *ev);
 void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const char *pdf, const char *pdf_url,
                       backend_job *bj);
 void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg);
-/* the sink backends report into */
+/* An outcome applied as if the current backend reported it (tests; no instance bookkeeping). */
+report_verdict jobs_report_outcome(jobs *j, const char *job_id, const backend_outcome *o);
+/* the sink backends report into (ctx: the backend_slot of the instance) */
 report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o);
+int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen);
+int jobs_on_job_status(void *ctx, const char *job_id, char *status, size_t statuslen);
 
 #endif

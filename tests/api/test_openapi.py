@@ -35,10 +35,13 @@ COMPUTED_PATHS = {"g_metadata_path": "/.well-known/oauth-protected-resource/mcp"
 
 
 def setting_defaults():
+    """config field -> default path: config.c copies a setting into a field, and the
+    settings table (settings_core.c) holds its default."""
     with open(os.path.join(REPO, "src", "config", "config.c")) as f:
-        text = f.read()
-    return {m.group(2): m.group(1) for m in
-            re.finditer(r'env_copy\(&ev, "[A-Z_]+", "(/[^"]*)", c->(\w+)', text)}
+        fields = {m.group(2): m.group(1) for m in re.finditer(r'env_copy\(&ev, "([A-Z_]+)", c->(\w+)', f.read())}
+    with open(os.path.join(REPO, "src", "config", "settings_core.c")) as f:
+        dflt = {m.group(1): m.group(2) for m in re.finditer(r'S\("([A-Z_]+)", "(/[^"]*)"', f.read())}
+    return {field: dflt[var] for field, var in fields.items() if var in dflt}
 
 
 def source_routes():
