@@ -2,6 +2,7 @@
  * files, API key authentication (bootstrap key and database keys), scopes, rate
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
+#include "store/record_json.h"
 #include "api/phone.h"
 #include "auth/apikey.h"
 #include "auth/audit.h"
@@ -206,43 +207,9 @@ void api_json(http_response *res, int status, json_t *v)
     http_res_set(res, status, "application/json", s, strlen(s));
 }
 
-json_t *api_time_json(int64_t ms)
-{
-    if (ms <= 0) return json_null();
-    char t[32];
-    iso8601_from_ms(ms, t);
-    return json_string(t);
-}
+json_t *api_time_json(int64_t ms) { return record_time_json(ms); }
 
-static json_t *str_or_null(const char *s) { return (s && *s) ? json_string(s) : json_null(); }
-
-json_t *api_job_json(const job_record *r)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "to", json_string(r->to_number));
-    json_object_set_new(o, "status", json_string(r->status));
-    json_object_set_new(o, "error", str_or_null(r->error));
-    json_object_set_new(o, "pages", r->pages >= 0 ? json_integer(r->pages) : json_null());
-    json_object_set_new(o, "backend", json_string(r->backend));
-    json_object_set_new(o, "provider_sid", str_or_null(r->provider_sid));
-    json_object_set_new(o, "created_at", api_time_json(r->created_at));
-    json_object_set_new(o, "updated_at", api_time_json(r->updated_at));
-    json_object_set_new(o, "attempts", json_integer(r->attempts));
-    json_object_set_new(o, "max_attempts", json_integer(r->max_attempts));
-    json_object_set_new(o, "failure_reason", str_or_null(r->failure_reason));
-    json_object_set_new(o, "duration_s", r->duration_s >= 0 ? json_real(r->duration_s) : json_null());
-    json_object_set_new(o, "bit_rate", r->bit_rate >= 0 ? json_integer(r->bit_rate) : json_null());
-    json_object_set_new(o, "ecm", r->ecm >= 0 ? json_boolean(r->ecm) : json_null());
-    json_object_set_new(o, "remote_station_id", str_or_null(r->remote_station_id));
-    json_object_set_new(o, "inbound_id", str_or_null(r->inbound_id));
-    json_object_set_new(o, "resolution", json_string(r->resolution));
-    json_object_set_new(o, "file_name", str_or_null(r->file_name));
-    json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
-    json_object_set_new(o, "next_attempt_at",
-                        !strcmp(r->status, "queued") ? api_time_json(r->next_attempt_at) : json_null());
-    return o;
-}
+json_t *api_job_json(const job_record *r) { return record_job_json(r); }
 
 int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
 {

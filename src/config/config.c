@@ -254,6 +254,32 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
         return -1;
     }
 
+    /* events */
+    if (env_bool(&ev, "WEBHOOK_ALLOW_PRIVATE", false, &c->webhook_allow_private, err, errlen)) return -1;
+    if (env_int(&ev, "WEBHOOK_TIMEOUT_SECONDS", 10, 1, 300, &x, err, errlen)) return -1;
+    c->webhook_timeout_s = (int)x;
+    if (env_int(&ev, "WEBHOOK_RETRY_BASE_SECONDS", 30, 0, 86400, &x, err, errlen)) return -1;
+    c->webhook_retry_base_s = (int)x;
+    if (env_int(&ev, "WEBHOOK_RETRY_MAX_SECONDS", 3600, 0, 86400, &x, err, errlen)) return -1;
+    c->webhook_retry_max_s = (int)x;
+    if (env_int(&ev, "WEBHOOK_RETRY_HOURS", 25, 0, 24 * 30, &x, err, errlen)) return -1;
+    c->webhook_retry_hours = (int)x;
+    if (env_int(&ev, "WEBHOOK_WORKERS", 4, 1, 64, &x, err, errlen)) return -1;
+    c->webhook_workers = (int)x;
+    if (env_copy(&ev, "WEBHOOK_SECRET", "", c->webhook_secret, sizeof c->webhook_secret, err, errlen)) return -1;
+    if (c->webhook_secret[0] && strlen(c->webhook_secret) < 24) {
+        str_fmt(err, errlen, "WEBHOOK_SECRET must be at least 24 characters (a whsec_ secret or random text)");
+        return -1;
+    }
+    if (env_int(&ev, "SSE_HEARTBEAT_SECONDS", 15, 1, 3600, &x, err, errlen)) return -1;
+    c->sse_heartbeat_s = (int)x;
+    if (env_int(&ev, "SSE_MAX_STREAMS", 2000, 0, 100000, &x, err, errlen)) return -1;
+    c->sse_max_streams = (int)x;
+    if (env_int(&ev, "SSE_MAX_BUFFER_KB", 256, 4, 65536, &x, err, errlen)) return -1;
+    c->sse_max_buffer_kb = (int)x;
+    if (env_int(&ev, "EVENTS_RETENTION_DAYS", 7, 1, 3650, &x, err, errlen)) return -1;
+    c->events_retention_days = (int)x;
+
     /* identity */
     if (env_copy(&ev, "FAX_LOCAL_STATION_ID", "", c->station_id, sizeof c->station_id, err, errlen)) return -1;
     if (strlen(c->station_id) > 20) {

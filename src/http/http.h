@@ -20,6 +20,7 @@ typedef struct http_response {
     int64_t file_size;
     char extra_headers[8][2][128]; /* name, value */
     int n_extra_headers;
+    struct http_stream *stream;  /* set by http_res_stream: an open-ended response */
 } http_response;
 
 /* ---- request accessors ---- */
@@ -47,6 +48,26 @@ void http_res_header(http_response *res, const char *name, const char *value);
 /* Sends the file at fd (takes ownership of fd). */
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
 
+/* ---- streams: long-lived responses (Server-Sent Events) ----
+ * The handler turns its response into a stream and hands the stream to whoever
+ * will write to it (from any thread). No thread waits on a stream: between writes
+ * the connection is suspended in libmicrohttpd's event loop, so thousands of idle
+ * streams cost a buffer each, not a thread each. */
+typedef struct http_stream http_stream;
+/* Makes res a stream answered with status and content_type. A write that would
+ * leave more than max_buffer bytes unsent closes the stream (a slow reader is cut
+ * off, not buffered without end). Returns the stream with a reference held for
+ * the caller (http_stream_release), or NULL (out of memory: res is a 500). */
+http_stream *http_res_stream(http_response *res, int status, const char *content_type, size_t max_buffer);
+/* Queues bytes; 0, or -1 if the stream is closed (or was just closed for being too far behind). */
+int http_stream_write(http_stream *s, const char *data, size_t len);
+/* Bytes queued and not yet sent. */
+size_t http_stream_pending(http_stream *s);
+/* Ends the stream (the connection closes once libmicrohttpd sees it). */
+void http_stream_close(http_stream *s);
+bool http_stream_closed(http_stream *s);
+void http_stream_release(http_stream *s);
+
 /* ---- routes ---- */
 typedef enum { HTTP_BODY_NONE = 0, HTTP_BODY_BUFFER, HTTP_BODY_STREAM } http_body_mode;
 
@@ -64,6 +85,9 @@ typedef struct http_route {
     void (*on_body)(http_request *req, const char *data, size_t len, http_response *res);
     /* The body is complete (or there is none): produce the response. */
     void (*handle)(http_request *req, http_response *res);
+    /* The response is a long-lived stream (GET /events): exempt from limits on a
+     * whole request's duration. */
+    bool long_lived;
 } http_route;
 
 typedef struct http_server http_server;
@@ -74,6 +98,7 @@ typedef struct http_server_opts {
     int threads;                 /* worker threads (thread pool) */
     int connection_timeout_s;    /* idle timeout, and the time each request head must arrive in */
     int max_connections_per_ip;  /* connections one client address may hold; 0 = no cap */
+    int max_connections;         /* all connections, streams included; 0 = 4096 */
     size_t max_header_bytes;     /* request line + headers */
     const http_route *routes;
     int n_routes;

@@ -11,6 +11,7 @@
  * complete request head within connection_timeout_s of connecting or of finishing
  * its previous request. */
 #include "http/http.h"
+#include "http/stream_internal.h"
 #include "util/util.h"
 
 #include <microhttpd.h>
@@ -57,6 +58,7 @@ struct http_server {
     bool watch_stop;
     bool watch_running;
     pthread_t watch_thread;
+    http_stream_registry streams;    /* open long-lived responses, closed before the daemon stops */
 };
 
 /* What the URI log callback hands over before a request exists: the raw query
@@ -170,6 +172,10 @@ void *http_req_user(const http_request *r) { return r ? r->user : NULL; }
 
 static void res_clear_payload(http_response *res)
 {
+    if (res->stream) {           /* made a stream but never answered with it */
+        http_stream_discard(res->stream);
+        res->stream = NULL;
+    }
     free(res->body);
     res->body = NULL;
     res->body_len = 0;
@@ -478,7 +484,11 @@ static enum MHD_Result queue_answer(http_request *r)
         http_res_error(res, 500, "Internal error: handler produced no response");
     }
     struct MHD_Response *mr;
-    if (res->file_fd >= 0) {
+    if (res->stream) {
+        mr = http_stream_response(res->stream, r->conn, &r->srv->streams);
+        if (mr)
+            res->stream = NULL;  /* the response holds it now */
+    } else if (res->file_fd >= 0) {
         mr = MHD_create_response_from_fd64((uint64_t)res->file_size, res->file_fd);
         if (mr)
             res->file_fd = -1;   /* MHD closes it */
@@ -831,7 +841,8 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
     }
     pthread_mutex_init(&s->watch_lock, NULL);
     pthread_cond_init(&s->watch_wake, NULL);
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    pthread_mutex_init(&s->streams.lock, NULL);
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned int threads = opts->threads > 0 ? (unsigned int)opts->threads : 2;
@@ -848,6 +859,7 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(opts->max_connections > 0 ? opts->max_connections : 4096), NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)(opts->max_connections_per_ip > 0 ? opts->max_connections_per_ip : 0), NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -860,6 +872,7 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
                 opts->host && *opts->host ? opts->host : "0.0.0.0", opts->port);
         pthread_cond_destroy(&s->watch_wake);
         pthread_mutex_destroy(&s->watch_lock);
+        pthread_mutex_destroy(&s->streams.lock);
         free(s);
         return NULL;
     }
@@ -882,8 +895,13 @@ void http_server_stop(http_server *s)
     if (!s)
         return;
     watchdog_stop(s);
+    /* libmicrohttpd must not stop with suspended connections: end every stream and
+     * give the event loop a moment to take them out. */
+    for (int i = 0; i < 100 && http_streams_close_all(&s->streams) > 0; i++)
+        sleep_ms(20);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->streams.lock);
     pthread_cond_destroy(&s->watch_wake);
     pthread_mutex_destroy(&s->watch_lock);
     free(s);

@@ -75,10 +75,18 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         next->attempts = cur->attempts + 1;
         next->lease_until = now + (int64_t)pol->lease_s * 1000;
         next->submitted_at = 0;
+        next->pages_sent = 0;
+        return 0;
+
+    case JEV_PROGRESS:
+        /* ev->pages is pages sent so far; the page count of the document stays. */
+        if (!running) return refuse(cur, ev, why, whylen);
+        if (ev->pages > next->pages_sent) next->pages_sent = ev->pages;
+        if (next->pages >= 0 && next->pages_sent > next->pages) next->pages_sent = next->pages;
+        next->lease_until = now + (int64_t)pol->lease_s * 1000;
         return 0;
 
     case JEV_PREPARED:
-    case JEV_PROGRESS:
         if (!running) return refuse(cur, ev, why, whylen);
         apply_results(next, ev);
         next->lease_until = now + (int64_t)pol->lease_s * 1000;   /* progress renews the lease */
@@ -115,6 +123,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         if (!running) return refuse(cur, ev, why, whylen);
         str_copy(next->status, sizeof next->status, JOB_SUCCESS);
         apply_results(next, ev);
+        if (next->pages >= 0) next->pages_sent = next->pages;
         next->failure_reason[0] = 0;
         next->error[0] = 0;
         next->lease_until = 0;
