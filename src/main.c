@@ -2,6 +2,7 @@
  * document pipeline locally; `send`, `status` and `keys` are clients of a running
  * gateway's REST API (cli/cli.c). */
 #include "api/api.h"
+#include "events/events.h"
 #include "auth/audit.h"
 #include "blob/blob.h"
 #include "cli/cli.h"
@@ -148,6 +149,7 @@ static int cmd_serve(int argc, char **argv)
     store *st = NULL;
     blob_store *blobs = NULL;
     jobs *jb = NULL;
+    events *ev = NULL;
     http_server *srv = NULL;
     st = store_sqlite_open(cfg.database_path, err, sizeof err);
     if (!st) { fprintf(stderr, "faxbot: database: %s\n", err); goto out; }
@@ -156,13 +158,17 @@ static int cmd_serve(int argc, char **argv)
     sweep_orphan_uploads(&cfg, st, blobs);
     jb = jobs_start(&cfg, st, blobs, true, err, sizeof err);
     if (!jb) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
-    api_deps deps = {.cfg = &cfg, .st = st, .blobs = blobs, .jobs = jb, .pepper = pepper};
+    static char callback_secret[128];
+    if (events_callback_secret(&cfg, callback_secret, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
+    ev = events_start(&cfg, st, callback_secret, err, sizeof err);
+    if (!ev) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
+    api_deps deps = {.cfg = &cfg, .st = st, .blobs = blobs, .jobs = jb, .pepper = pepper, .events = ev};
     if (api_init(&deps, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
     int n_routes;
     const http_route *routes = api_routes(&n_routes);
     http_server_opts hopts = {.host = cfg.listen_host, .port = cfg.listen_port, .threads = cfg.http_threads,
                               .connection_timeout_s = cfg.http_timeout_s, .max_connections_per_ip = cfg.max_connections_per_ip,
-                              .max_header_bytes = 32768, .routes = routes,
+                              .max_connections = cfg.sse_max_streams + 2048, .max_header_bytes = 32768, .routes = routes,
                               .n_routes = n_routes, .on_complete = api_on_request_complete};
     srv = http_server_start(&hopts, err, sizeof err);
     if (!srv) { fprintf(stderr, "faxbot: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, err); goto out; }
@@ -173,6 +179,7 @@ static int cmd_serve(int argc, char **argv)
     log_info("stopping (signal %d)", sig);
     rc = 0;
 out:
+    if (ev) events_stop(ev);     /* ends the streams before the server stops */
     if (srv) http_server_stop(srv);
     if (jb) jobs_stop(jb);
     api_shutdown();

@@ -142,6 +142,13 @@ static void audit_auth_failed(http_request *req, const char *why)
 
 int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who)
 {
+    const char *one[] = {scope, NULL};
+    return api_require_any(req, res, one, label, rpm, who);
+}
+
+int api_require_any(http_request *req, http_response *res, const char *const *scopes, const char *label, int rpm,
+                    principal *who)
+{
     memset(who, 0, sizeof *who);
     if (auth_flood_check(req, res)) return -1;
     char why[64] = "";
@@ -152,9 +159,14 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
         return -1;
     }
     if (kr == KEY_NONE) return 0;    /* open dev mode: no key, no scope check */
-    if (!apikey_scopes_allow(who->scopes, scope)) {
-        audit_event("api_key_denied_scope", "key_id", who->key_id, "required", scope, NULL);
-        http_res_error(res, 403, "Insufficient scope: %s required", scope);
+    bool allowed = false;
+    for (int i = 0; scopes[i] && !allowed; i++) allowed = apikey_scopes_allow(who->scopes, scopes[i]);
+    if (!allowed) {
+        char wanted[128] = "";
+        for (int i = 0; scopes[i]; i++)
+            str_fmt(wanted + strlen(wanted), sizeof wanted - strlen(wanted), "%s%s", i ? " or " : "", scopes[i]);
+        audit_event("api_key_denied_scope", "key_id", who->key_id, "required", wanted, NULL);
+        http_res_error(res, 403, "Insufficient scope: %s required", wanted);
         return -1;
     }
     int retry = ratelimit_hit(g_ratelimit, who->key_id, label, rpm, now_ms());
@@ -307,6 +319,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     add_routes(api_inbound_routes);
     add_routes(api_admin_routes);
     add_routes(api_callback_routes);
+    add_routes(api_events_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "
                  "this port (fine for local development only)");
