@@ -52,6 +52,7 @@ test-api: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+	./bench/sse_streams.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
