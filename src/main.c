@@ -35,6 +35,8 @@ static void usage(FILE *f)
             "  faxbot serve [--listen HOST:PORT]        run the gateway (config from the environment)\n"
             "  faxbot send --to NUMBER [--wait] FILE    send a fax through a running gateway\n"
             "  faxbot status JOB_ID                     show a job\n"
+            "  faxbot events [--last-event-id N] [--json] [--count N]\n"
+            "                                           follow the gateway's events (GET /events)\n"
             "  faxbot keys create --name N --scopes S   make an API key (needs an admin key)\n"
             "  faxbot keys list | revoke ID | rotate ID manage API keys\n"
             "  faxbot convert IN OUT.tif [--standard] [--a4]\n"
@@ -253,10 +255,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "freeswitch-config")) return cli_freeswitch_config(argc - 1, argv + 1);
-    if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys")) {
+    if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys") || !strcmp(cmd, "events")) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = !strcmp(cmd, "send") ? cli_send(argc - 1, argv + 1)
-               : !strcmp(cmd, "status") ? cli_status(argc - 1, argv + 1) : cli_keys(argc - 1, argv + 1);
+               : !strcmp(cmd, "status") ? cli_status(argc - 1, argv + 1)
+               : !strcmp(cmd, "events") ? cli_events(argc - 1, argv + 1) : cli_keys(argc - 1, argv + 1);
         curl_global_cleanup();
         return rc;
     }

@@ -7,5 +7,7 @@
 int cli_send(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_keys(int argc, char **argv);
+/* `faxbot events`: follows GET /events, one line per event (or --json). */
+int cli_events(int argc, char **argv);
 
 #endif

@@ -338,3 +338,32 @@ def test_slow_sse_reader_is_cut_off(server):
     s.close()
     assert closed, "a reader that does not read is cut off, not buffered for ever"
     assert srv.get("/health").status_code == 200
+
+
+# ---- the CLI ----
+
+def test_cli_send_wait_and_events(server, cli_env, tmp_path):
+    from helpers import run_cli
+    srv = server(**FAST)
+    env = dict(cli_env, FAXBOT_URL=srv.url, FAXBOT_API_KEY=KEY)
+    doc = tmp_path / "three.pdf"
+    doc.write_bytes(docs.pdf_text(3))
+    code, out, err = run_cli(["send", "--to", "+15551234567", "--wait", str(doc)], env)
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert "\r" not in out and "\x1b" not in out, "not a terminal: plain lines, no redrawing"
+    job_id = lines[0].split()[1]
+    assert lines[0] == f"job {job_id} queued", lines
+    assert "status: SUCCESS" in lines and "pages: 3" in lines and "pages_sent: 3" in lines, out
+    stages = lines[1:lines.index("id: " + job_id)]
+    assert stages[-1] == "SUCCESS", stages
+    # events from the start: this job's whole story, one JSON document per line
+    code, out, err = run_cli(["events", "--last-event-id", "0", "--json", "--count", "3"], env, timeout=30)
+    assert code == 0, out + err
+    evs = [json.loads(line) for line in out.splitlines()]
+    assert [e["type"] for e in evs][0] == "fax.queued" and len(evs) == 3, evs
+    assert all(e["data"]["id"] == job_id for e in evs), evs
+    code, out, err = run_cli(["events", "--last-event-id", "0", "--count", "1"], env, timeout=30)
+    assert code == 0 and "fax.queued" in out and job_id in out, out + err
+    code, out, err = run_cli(["events", "--count", "1"], dict(env, FAXBOT_API_KEY="wrong"), timeout=30)
+    assert code == 1 and "401" in err, out + err
