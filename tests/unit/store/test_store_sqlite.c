@@ -526,6 +526,12 @@ static void test_newer_schema_is_refused(void **state)
     f->st = NULL;
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    char restore[64];
+    snprintf(restore, sizeof restore, "PRAGMA user_version = %d", sqlite3_column_int(q, 0));
+    sqlite3_finalize(q);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     char err[256] = "";
@@ -533,7 +539,7 @@ static void test_newer_schema_is_refused(void **state)
     assert_non_null(strstr(err, "version 99"));
     /* Put it back so teardown has a store to close. */
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, restore, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     f->st = store_sqlite_open(f->path, err, sizeof err);
     assert_non_null(f->st);
