@@ -20,6 +20,7 @@ typedef struct sub {
     int64_t cursor;              /* the last event this stream has been given (or skipped) */
     unsigned families;
     int64_t last_write_ms;       /* monotonic */
+    int64_t stalled_since_ms;    /* catching up but its reader takes nothing (0 = not) */
 } sub;
 
 struct sse_hub {
@@ -56,9 +57,11 @@ static char *format_event(const event_row *e, size_t *len)
 
 static int put(sse_hub *h, sub *u, const char *data, size_t len)
 {
-    (void)h;
+    bool was_open = !http_stream_closed(u->s);
     int rc = http_stream_write(u->s, data, len);
     u->last_write_ms = mono_ms();
+    if (rc && was_open)
+        log_info("events: closed a stream that fell more than %d KB behind", h->cfg->sse_max_buffer_kb);
     return rc;
 }
 
@@ -67,10 +70,23 @@ static bool catch_up(sse_hub *h, sub *u)
 {
     size_t limit = (size_t)h->cfg->sse_max_buffer_kb * 1024;
     while (u->cursor < h->cursor) {
-        if (http_stream_pending(u->s) > limit / 2) return false;   /* let the reader drain it first */
+        if (http_stream_pending(u->s) > limit / 2) {
+            /* let the reader drain it first; one that takes nothing for three
+             * heartbeats is as stuck as a live reader that fell behind */
+            int64_t now = mono_ms(), stall = (int64_t)h->cfg->sse_heartbeat_s * 3000;
+            if (!u->stalled_since_ms) u->stalled_since_ms = now;
+            else if (now - u->stalled_since_ms > (stall < 3000 ? 3000 : stall)) {
+                http_stream_close(u->s);
+                log_info("events: closed a stream that fell more than %d KB behind (it stopped reading)",
+                         h->cfg->sse_max_buffer_kb / 2);
+            }
+            return false;
+        }
+        u->stalled_since_ms = 0;
         int n = store_event_list_after(h->st, u->cursor, CATCHUP_BATCH, h->rows);
         if (n <= 0) return n == 0;
         for (int i = 0; i < n && h->rows[i].seq <= h->cursor; i++) {
+            if (http_stream_pending(u->s) > limit / 2) break;     /* the rest on a later tick */
             if (family_of(h->rows[i].type) & u->families) {
                 size_t len;
                 char *m = format_event(&h->rows[i], &len);
@@ -80,7 +96,7 @@ static bool catch_up(sse_hub *h, sub *u)
             u->cursor = h->rows[i].seq;
         }
         event_rows_free(h->rows, n);
-        if (n < CATCHUP_BATCH) break;
+        if (n < CATCHUP_BATCH || http_stream_pending(u->s) > limit / 2) break;
     }
     if (u->cursor > h->cursor) u->cursor = h->cursor;
     return u->cursor >= h->cursor;
@@ -115,10 +131,8 @@ static void tick(sse_hub *h)
         if (!http_stream_closed(u->s) && u->cursor == before) {
             for (int i = 0; i < n; i++) {
                 if ((family_of(h->rows[i].type) & u->families) && h->msgs[i] &&
-                    put(h, u, h->msgs[i], h->msg_len[i])) {
-                    log_info("events: closed a stream that fell more than %d KB behind", h->cfg->sse_max_buffer_kb);
+                    put(h, u, h->msgs[i], h->msg_len[i]))
                     break;
-                }
             }
             u->cursor = h->cursor;
         }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct http_stream {
     pthread_mutex_t lock;
@@ -172,6 +173,13 @@ struct MHD_Response *http_stream_response(http_stream *s, struct MHD_Connection 
 {
     struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
     if (!mr) return NULL;
+    /* The kernel's send buffer would otherwise grow (autotuning, up to megabytes) and
+     * hide a reader that stopped reading: keep it about the size of our own queue. */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+        int sndbuf = s->max < 16384 ? 16384 : s->max > (1 << 20) ? (1 << 20) : (int)s->max;
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    }
     pthread_mutex_lock(&s->lock);
     s->conn = conn;
     s->reg = reg;

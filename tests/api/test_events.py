@@ -157,6 +157,9 @@ def test_410_is_not_retried(server, rx):
     assert len(rx.of("/gone")) == 1, "a 410 is final"
     d = srv.get(f"/admin/webhooks/{ep['id']}/deliveries", key=KEY).json()["items"]
     assert d[0]["status"] == "failed" and d[0]["last_status"] == 410 and d[0]["attempts"] == 1, d
+    metrics = srv.get("/metrics").text
+    assert 'faxbot_webhook_attempts_total{outcome="failed"} 1' in metrics, metrics
+    assert 'faxbot_webhook_attempts_total{outcome="retry"} 0' in metrics, metrics
 
 
 def test_kill9_mid_delivery_still_delivers_after_restart(server, rx):
@@ -320,24 +323,44 @@ def test_sse_auth_and_scopes(server):
     reader.close()
 
 
-def test_slow_sse_reader_is_cut_off(server):
-    srv = server(FAX_DISABLED="true", SSE_MAX_BUFFER_KB="8", **FAST)
-    for _ in range(3):
-        create_job(srv, key=KEY)
-    # a client that asks for everything and never reads
-    s = socket.create_connection(("127.0.0.1", srv.port))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.sendall(f"GET /events HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nLast-Event-ID: 0\r\n\r\n".encode())
-    for _ in range(120):
-        create_job(srv, key=KEY)
-    deadline = time.monotonic() + 20
-    closed = False
-    while time.monotonic() < deadline and not closed:
-        closed = "fell more than" in srv.stderr_text()
+def _stuck_reader(srv, last_id=None):
+    """A client that opens GET /events and then never reads (tiny receive window)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.connect(("127.0.0.1", srv.port))
+    resume = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
+    s.sendall(f"GET /events HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\n{resume}\r\n".encode())
+    return s
+
+
+def _wait_cut(srv, n, timeout=30):
+    deadline = time.monotonic() + timeout * slow_factor()
+    while time.monotonic() < deadline:
+        if srv.stderr_text().count("fell more than") >= n:
+            return True
         time.sleep(0.2)
-    s.close()
-    assert closed, "a reader that does not read is cut off, not buffered for ever"
+    return False
+
+
+@pytest.mark.parametrize("mode", ["live", "resuming"])
+def test_slow_sse_reader_is_cut_off(server, mode):
+    srv = server(FAX_DISABLED="true", SSE_MAX_BUFFER_KB="8", **FAST)
+    if mode == "resuming":
+        for _ in range(200):              # a backlog far larger than the buffers on the way
+            create_job(srv, key=KEY)
+        s = _stuck_reader(srv, last_id=0)
+    else:
+        s = _stuck_reader(srv)
+        time.sleep(0.5)
+        for _ in range(200):
+            create_job(srv, key=KEY)
+    try:
+        assert _wait_cut(srv, 1), "a reader that does not read is cut off, not buffered for ever"
+    finally:
+        s.close()
     assert srv.get("/health").status_code == 200
+    m = srv.get("/metrics").text
+    assert "faxbot_event_streams 0" in m, m
 
 
 # ---- the CLI ----
