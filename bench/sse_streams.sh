@@ -46,7 +46,7 @@ key="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 mkdir -p "$tmp/data"
 env -u REQUIRE_API_KEY -u AUDIT_LOG_ENABLED \
     FAX_DATA_DIR="$tmp/data" API_KEY="$key" MAX_REQUESTS_PER_MINUTE=0 FAX_BACKEND=loopback FAX_DISABLED=true \
-    FAXBOT_MAX_CONNECTIONS_PER_IP=0 SSE_MAX_STREAMS=$((streams + 100)) \
+    FAXBOT_MAX_CONNECTIONS_PER_IP=0 FAXBOT_MAX_CONNECTIONS=$((streams * 2 + 200)) SSE_MAX_STREAMS=$((streams + 100)) \
     "$bin" serve --listen "127.0.0.1:$port" 2>"$tmp/server.log" &
 server_pid=$!
 for _ in $(seq 1 200); do

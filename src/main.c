@@ -168,9 +168,13 @@ static int cmd_serve(int argc, char **argv)
     if (api_init(&deps, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
     int n_routes;
     const http_route *routes = api_routes(&n_routes);
+    static cidr_list proxies;
+    if (cidr_list_parse(cfg.trusted_proxies, &proxies, err, sizeof err)) { fprintf(stderr, "faxbot: TRUSTED_PROXIES: %s\n", err); goto out; }
     http_server_opts hopts = {.host = cfg.listen_host, .port = cfg.listen_port, .threads = cfg.http_threads,
                               .connection_timeout_s = cfg.http_timeout_s, .max_connections_per_ip = cfg.max_connections_per_ip,
-                              .max_connections = cfg.sse_max_streams + 2048, .max_header_bytes = 32768, .routes = routes,
+                              .request_timeout_s = cfg.http_request_timeout_s, .min_body_rate = cfg.http_min_body_rate,
+                              .max_connections = cfg.max_connections, .trusted_proxies = &proxies,
+                              .max_header_bytes = 32768, .routes = routes,
                               .n_routes = n_routes, .on_complete = api_on_request_complete};
     srv = http_server_start(&hopts, err, sizeof err);
     if (!srv) { fprintf(stderr, "faxbot: cannot listen on %s:%d: %s\n", cfg.listen_host, cfg.listen_port, err); goto out; }

@@ -99,28 +99,35 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
     return KEY_OK;
 }
 
-/* Failed authentications are counted per client address ("ip:<addr>", label
- * "auth_failed") in the same per-minute windows as the request rate limits. Once an
- * address has AUTH_FAILURES_PER_MINUTE failures in a window, every request of it that
- * needs a key gets 429 until the window ends, before its key is even looked at, so a
- * key cannot be guessed (or confirmed) during the flood. */
-static void auth_ip_key(http_request *req, char *out, size_t outlen)
+/* Failed authentications are counted per (client address, key id) — "auth:<addr>
+ * <key id>", label "auth_failed" — in the same per-minute windows as the request
+ * rate limits; the key id is the one the token names ("-" for a missing or
+ * malformed token). Once a pair has AUTH_FAILURES_PER_MINUTE failures in a window,
+ * its requests get 429 until the window ends, before the key is even looked at, so
+ * a key cannot be guessed (or confirmed) during the flood, while other keys used
+ * from the same address (say, behind the same proxy) keep working. The client
+ * address is the forwarded one when the peer is in TRUSTED_PROXIES. */
+static void auth_fail_key(http_request *req, char *out, size_t outlen)
 {
-    str_fmt(out, outlen, "ip:%s", http_req_client_ip(req));
+    const char *token = http_req_header(req, "X-API-Key");
+    apikey_parts parts;
+    const char *key_id = "-";
+    if (token && *token && apikey_parse(token, &parts) == 0) key_id = parts.key_id;
+    str_fmt(out, outlen, "auth:%s %s", http_req_client_ip(req), key_id);
 }
 
-/* Returns -1 (res filled with 429) while the client's address is locked out. */
+/* Returns -1 (res filled with 429) while the client's (address, key id) is locked out. */
 static int auth_flood_check(http_request *req, http_response *res)
 {
     int limit = g_api.cfg->auth_failures_per_minute;
     if (limit <= 0) return 0;
-    char ipkey[64];
-    auth_ip_key(req, ipkey, sizeof ipkey);
+    char lockkey[96];
+    auth_fail_key(req, lockkey, sizeof lockkey);
     int64_t now = now_ms();
-    int retry = ratelimit_peek(g_ratelimit, ipkey, "auth_failed", limit, now);
+    int retry = ratelimit_peek(g_ratelimit, lockkey, "auth_failed", limit, now);
     if (!retry) return 0;
     /* audited once per window: the first refusal of the window takes the only slot */
-    if (ratelimit_hit(g_ratelimit, ipkey, "auth_rate_limited", 1, now) == 0) {
+    if (ratelimit_hit(g_ratelimit, lockkey, "auth_rate_limited", 1, now) == 0) {
         char lim[16];
         str_fmt(lim, sizeof lim, "%d", limit);
         audit_event("auth_rate_limited", "ip", http_req_client_ip(req), "path", http_req_path(req), "limit", lim, NULL);
@@ -135,9 +142,23 @@ static int auth_flood_check(http_request *req, http_response *res)
 static void audit_auth_failed(http_request *req, const char *why)
 {
     audit_event("auth_failed", "path", http_req_path(req), "reason", why, "ip", http_req_client_ip(req), NULL);
-    char ipkey[64];
-    auth_ip_key(req, ipkey, sizeof ipkey);
-    ratelimit_hit(g_ratelimit, ipkey, "auth_failed", g_api.cfg->auth_failures_per_minute, now_ms());
+    char lockkey[96];
+    auth_fail_key(req, lockkey, sizeof lockkey);
+    ratelimit_hit(g_ratelimit, lockkey, "auth_failed", g_api.cfg->auth_failures_per_minute, now_ms());
+}
+
+int api_require_key(http_request *req, http_response *res, principal *who)
+{
+    memset(who, 0, sizeof *who);
+    if (auth_flood_check(req, res)) return -1;
+    char why[64] = "";
+    key_result kr = resolve_key(req, who, why, sizeof why);
+    if (kr != KEY_OK) {
+        audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
+        http_res_error(res, 401, "Invalid or missing API key");
+        return -1;
+    }
+    return 0;
 }
 
 int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who)

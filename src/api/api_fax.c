@@ -379,27 +379,7 @@ static void fax_list(http_request *req, http_response *res)
     if (api_query_number(req, res, "to", to, &by_to)) return;
     if (by_to) f.to_number = to;
     if (api_query_cursor(req, res, &f.before_created_at, f.before_id)) return;
-    int page = f.limit;
-    f.limit = page + 1;          /* one more than a page: is there a next page? */
-    job_record *recs = calloc((size_t)f.limit, sizeof *recs);
-    if (!recs) { http_res_error(res, 503, "out of memory"); return; }
-    int n = store_job_list(g_api.st, &f, recs);
-    if (n < 0) { free(recs); http_res_error(res, 503, "could not read jobs"); return; }
-    bool more = n > page;
-    if (more) n = page;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(items, api_job_json(&recs[i]));
-    json_t *o = json_object();
-    json_object_set_new(o, "items", items);
-    if (more) {
-        char next[64];
-        str_fmt(next, sizeof next, "%lld.%s", (long long)recs[n - 1].created_at, recs[n - 1].id);
-        json_object_set_new(o, "next_cursor", json_string(next));
-    } else {
-        json_object_set_new(o, "next_cursor", json_null());
-    }
-    free(recs);
-    api_json(res, 200, o);
+    api_stream_jobs(res, &f, f.limit);
 }
 
 static void fax_cancel(http_request *req, http_response *res)
@@ -408,7 +388,7 @@ static void fax_cancel(http_request *req, http_response *res)
     if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
     job_record rec;
     if (load_job(res, http_req_param(req, "id"), &rec)) return;
-    job_event ev = {.kind = JEV_CANCEL, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    job_event ev = job_event_of(JEV_CANCEL);
     char why[256];
     int rc = job_transition(g_api.jobs, rec.id, &ev, &rec, why, sizeof why);
     if (rc == STORE_CONFLICT) {

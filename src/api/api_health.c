@@ -75,15 +75,17 @@ static long rss_bytes(void)
 
 static void metrics(http_request *req, http_response *res)
 {
-    (void)req;
+    principal who;
+    if (g_api.cfg->metrics_require_key && api_require_key(req, res, &who)) return;
     strbuf sb;
     sb_init(&sb);
     api_metrics_http(&sb);
-    static const char *const statuses[] = {"queued", "in_progress", "SUCCESS", "FAILED", "cancelled"};
-    int64_t counts[5] = {0};
-    store_job_count_by_status(g_api.st, statuses, 5, counts);
+    const char *statuses[JOB_STATUS_COUNT];
+    for (int i = 0; i < JOB_STATUS_COUNT; i++) statuses[i] = job_status_name((job_status)(JOB_ST_QUEUED + i));
+    int64_t counts[JOB_STATUS_COUNT] = {0};
+    store_job_count_by_status(g_api.st, statuses, JOB_STATUS_COUNT, counts);
     sb_puts(&sb, "# HELP faxbot_jobs Jobs in the store, by status.\n# TYPE faxbot_jobs gauge\n");
-    for (int i = 0; i < 5; i++) sb_appendf(&sb, "faxbot_jobs{status=\"%s\"} %lld\n", statuses[i], (long long)counts[i]);
+    for (int i = 0; i < JOB_STATUS_COUNT; i++) sb_appendf(&sb, "faxbot_jobs{status=\"%s\"} %lld\n", statuses[i], (long long)counts[i]);
     jobs_stats js;
     jobs_get_stats(g_api.jobs, &js);
     sb_appendf(&sb,

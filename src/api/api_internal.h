@@ -25,6 +25,8 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
 /* The same, passing if the key has any of scopes (NULL-terminated). */
 int api_require_any(http_request *req, http_response *res, const char *const *scopes, const char *label, int rpm,
                     principal *who);
+/* Any valid key, whatever its scopes, even when fax routes are open (METRICS_REQUIRE_KEY). */
+int api_require_key(http_request *req, http_response *res, principal *who);
 /* Admin routes: the bootstrap key or a key with keys:manage. */
 int api_require_admin(http_request *req, http_response *res, principal *who);
 /* True when fax routes need a key (API_KEY set or REQUIRE_API_KEY). */
@@ -43,6 +45,10 @@ int api_query_limit(http_request *req, http_response *res, int dflt, int *out);
 int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33]);
 /* A phone-number filter normalized like 'to'; *set false when absent. */
 int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set);
+
+/* Answers a GET /fax page of `page` rows matching f (its strings are copied) as a
+ * stream read from the store in batches; 503 if the first batch cannot be read. */
+void api_stream_jobs(http_response *res, const job_filter *f, int page);
 
 /* True for our ids: 32 lowercase hex characters. */
 bool api_valid_id(const char *id);

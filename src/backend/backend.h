@@ -19,6 +19,10 @@ typedef enum {
 
 typedef struct backend_outcome {
     outcome_kind kind;
+    int attempt;                 /* the attempt (backend_job.attempt) this is about; 0 = cannot tell.
+                                    The job layer refuses outcomes of another attempt, and results
+                                    naming another provider_sid than the attempt's: backends keep
+                                    only their protocol's correlation, not their own dedupe. */
     const char *failure_reason;  /* busy, no_answer, rejected, line_error, provider_error,
                                     network_error, conversion_error, cancelled, ... */
     bool transient;              /* worth another attempt under the retry policy */
@@ -32,6 +36,14 @@ typedef struct backend_outcome {
     const char *received_tiff;   /* loopback: the receiver's TIFF, to become an inbound fax */
 } backend_outcome;
 
+/* Outcomes with every unknown field at -1 (set the others after):
+ *   backend_outcome o = outcome_failure(job->attempt, sid, "busy", true, "line busy"); */
+backend_outcome outcome_accepted(int attempt, const char *provider_sid);
+backend_outcome outcome_progress(int attempt, const char *provider_sid, int pages);
+backend_outcome outcome_success(int attempt, const char *provider_sid, int pages);
+backend_outcome outcome_failure(int attempt, const char *provider_sid, const char *reason, bool transient,
+                                const char *message);
+
 /* A fax that arrived through the backend (provider webhook, PBX hand-off). */
 typedef struct inbound_delivery {
     const char *provider_sid;    /* unique per delivery within this backend: replays are dropped */
@@ -43,9 +55,17 @@ typedef struct inbound_delivery {
     bool move;                   /* the gateway may move (not copy) file_path */
 } inbound_delivery;
 
+/* What the job layer did with a reported outcome. */
+typedef enum {
+    REPORT_APPLIED = 0,          /* recorded */
+    REPORT_REFUSED,              /* stale, replayed or not allowed now (e.g. the job is already final) */
+    REPORT_LATER,                /* the database is busy: kept and retried on the job layer's own thread */
+} report_verdict;
+
 typedef struct backend_sink {
-    /* Thread-safe; may be called from any thread, during or after submit. */
-    void (*report)(void *ctx, const char *job_id, const backend_outcome *o);
+    /* Thread-safe; may be called from any thread, during or after submit. Never
+     * sleeps: a database hiccup is retried on the job layer's reporter thread. */
+    report_verdict (*report)(void *ctx, const char *job_id, const backend_outcome *o);
     /* Stores an inbound fax; fills inbound_id (33 bytes). 0, or -1 with err. */
     int (*receive)(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen);
     void *ctx;
@@ -139,7 +159,18 @@ typedef struct backend_ops {
 
 /* The registry: NULL for an unknown name. */
 const backend_ops *backend_find(const char *name);
-/* Comma-separated list of known names, for error messages. */
+/* Comma-separated list of the registry's names, for error messages. */
 const char *backend_names(void);
+
+/* ---- webhook replies (backend.c), the one way every backend answers ---- */
+struct json_t;
+/* status and a JSON text as the body ({"detail":"error"} if it does not fit) */
+void webhook_reply_text(webhook_response *res, int status, const char *json_text);
+/* status and o as compact JSON; o is released */
+void webhook_reply_json(webhook_response *res, int status, struct json_t *o);
+/* status and {"<key>": "<text>"} */
+void webhook_reply(webhook_response *res, int status, const char *key, const char *text);
+/* status and {"detail": "<detail>"} */
+void webhook_reply_detail(webhook_response *res, int status, const char *detail);
 
 #endif

@@ -20,6 +20,7 @@
  * copied without following symlinks, validated and stored (provider_sid = Asterisk's
  * uniqueid, so a replay never makes a second inbound fax). */
 #include "backend/backend.h"
+#include "backend/pbx_intake.h"
 
 #include "ami/ami_client.h"
 #include "ami/ami_fax.h"
@@ -46,8 +47,6 @@
 #define ACTION_TIMEOUT_MS 5000
 #define MAX_CALL_MS (3600 * 1000LL)  /* an unreachable AMI this long after a submission: give up */
 #define RECENT_RESULTS 64
-#define RECENT_INBOUND 128
-#define INBOUND_MAX_BYTES (64LL * 1024 * 1024)
 
 typedef struct call {
     bool used;
@@ -71,11 +70,6 @@ typedef struct recent_result {
     ami_message *msg;
 } recent_result;
 
-typedef struct recent_inbound {
-    char uniqueid[80];
-    char inbound_id[33];
-} recent_inbound;
-
 struct backend {
     backend_sink sink;
     const config *cfg;
@@ -90,17 +84,16 @@ struct backend {
     call calls[MAX_CALLS];
     recent_result recent[RECENT_RESULTS];
     int recent_pos;
-    recent_inbound inbound[RECENT_INBOUND];
-    int inbound_pos;
+    pbx_intake intake;
 };
 
 /* ---- reporting ---- */
 
-static void report_simple(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
-                          bool transient, const char *message)
+static void report_simple(backend *b, const char *job_id, int attempt, outcome_kind kind, const char *sid,
+                          const char *reason, bool transient, const char *message)
 {
-    backend_outcome o = {.kind = kind, .failure_reason = reason, .transient = transient, .message = message,
-                         .provider_sid = sid, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    backend_outcome o = outcome_failure(attempt, sid, reason, transient, message);
+    o.kind = kind;
     b->sink.report(b->sink.ctx, job_id, &o);
 }
 
@@ -145,13 +138,14 @@ static void report_call(backend *b, const call *c, const ami_message *ev, const 
         }
     } else
         str_copy(msg, sizeof msg, v.message);
-    backend_outcome o = {.kind = v.success ? OUTCOME_SUCCESS : OUTCOME_FAILURE,
-                         .failure_reason = v.success ? NULL : v.failure_reason, .transient = v.transient,
-                         .message = msg, .provider_sid = c->chan_id, .pages = pages,
-                         .duration_s = c->started > 0 ? (double)(mono_ms() - c->started) / 1000.0 : -1,
-                         .bit_rate = rate > 0 ? rate : -1,
-                         .ecm = !strcasecmp(ecm, "yes") ? 1 : !strcasecmp(ecm, "no") ? 0 : -1,
-                         .remote_station_id = *remote ? remote : NULL};
+    backend_outcome o = v.success ? outcome_success(c->attempt, c->chan_id, pages)
+                                  : outcome_failure(c->attempt, c->chan_id, v.failure_reason, v.transient, msg);
+    o.message = msg;
+    o.pages = pages;
+    o.duration_s = c->started > 0 ? (double)(mono_ms() - c->started) / 1000.0 : -1;
+    o.bit_rate = rate > 0 ? rate : -1;
+    o.ecm = !strcasecmp(ecm, "yes") ? 1 : !strcasecmp(ecm, "no") ? 0 : -1;
+    o.remote_station_id = *remote ? remote : NULL;
     log_info("sip job %s attempt %d: %s%s%s", c->job_id, c->attempt, v.success ? "delivered" : v.failure_reason,
              v.success ? "" : ": ", v.success ? "" : msg);
     b->sink.report(b->sink.ctx, c->job_id, &o);
@@ -376,7 +370,7 @@ static void reconcile(backend *b)
     for (int i = 0; i < n_gone; i++) {
         log_warn("sip job %s attempt %d: the call is gone and its result was lost; it will be retried",
                  gone[i].job_id, gone[i].attempt);
-        report_simple(b, gone[i].job_id, OUTCOME_FAILURE, gone[i].chan_id, "line_error", true,
+        report_simple(b, gone[i].job_id, gone[i].attempt, OUTCOME_FAILURE, gone[i].chan_id, "line_error", true,
                       "the AMI connection was lost while the call was in progress and Asterisk no longer has "
                       "the call, so its result is unknown; sending again");
     }
@@ -445,6 +439,10 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
         return NULL;
     }
     pthread_mutex_init(&b->lock, NULL);
+    b->intake = (pbx_intake){.spool_setting = "ASTERISK_SPOOL_DIR", .spool_dir = b->t.spool_dir,
+                             .data_dir = cfg ? cfg->data_dir : ".", .tmp_prefix = "asterisk-in",
+                             .id_key = "inbound_id", .log_name = "sip inbound"};
+    pbx_intake_init(&b->intake);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -459,6 +457,7 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
         if (b->ami) { ami_client_stop(b->ami); str_fmt(err, errlen, "cannot start the sip supervisor thread"); }
         pthread_mutex_destroy(&b->lock);
         pthread_cond_destroy(&b->wake);
+        pbx_intake_destroy(&b->intake);
         free(b);
         return NULL;
     }
@@ -481,6 +480,7 @@ static void sip_destroy(backend *b)
     memset(b->t.inbound_secret, 0, sizeof b->t.inbound_secret);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->wake);
+    pbx_intake_destroy(&b->intake);
     free(b);
 }
 
@@ -521,14 +521,14 @@ static void originate_hook(void *user, const char *action_id, const ami_message 
     pthread_mutex_unlock(&b->lock);
     if (!found) return;
     if (ok) {
-        report_simple(b, copy.job_id, OUTCOME_ACCEPTED, copy.chan_id, NULL, false, NULL);
+        report_simple(b, copy.job_id, copy.attempt, OUTCOME_ACCEPTED, copy.chan_id, NULL, false, NULL);
         return;
     }
     const char *m = str_field(resp, "Message");
     char msg[300];
     str_fmt(msg, sizeof msg, "Asterisk refused the Originate: %.120s%s", *m ? m : "no reason given",
             strcasestr(m, "permission") ? " (the AMI user needs write=originate in manager.conf)" : "");
-    report_simple(b, copy.job_id, OUTCOME_FAILURE, copy.chan_id, "provider_error", false, msg);
+    report_simple(b, copy.job_id, copy.attempt, OUTCOME_FAILURE, copy.chan_id, "provider_error", false, msg);
 }
 
 static void drop_call(backend *b, const char *job_id, int attempt)
@@ -544,23 +544,23 @@ static int sip_submit(backend *b, const backend_job *job)
     char sid[72];
     str_fmt(sid, sizeof sid, "faxbot-%s-%d", job->job_id, job->attempt);
     if (!ami_token_ok(job->job_id, NULL) || strlen(job->job_id) != 32) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "provider_error", false, "malformed job id");
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "provider_error", false, "malformed job id");
         return -1;
     }
     char tiff[PATH_MAX];
     if (!job->tiff_path || !realpath(job->tiff_path, tiff)) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "file_error", false, "the job's fax TIFF is missing");
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "file_error", false, "the job's fax TIFF is missing");
         return -1;
     }
     if (!ami_token_ok(tiff, "/._+-")) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "file_error", false,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "file_error", false,
                       "the fax TIFF's path holds characters SendFAX cannot take (only letters, digits and / . _ + - "
                       "are safe): use a plain FAX_DATA_DIR");
         return -1;
     }
     char dial[64];
     if (ami_trunk_dial(&b->t, job->to, dial, sizeof dial)) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "invalid_number", false,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "invalid_number", false,
                       "the number is not in E.164 form (+ and 6 to 20 digits)");
         return -1;
     }
@@ -630,7 +630,7 @@ static int sip_submit(backend *b, const backend_job *job)
     }
     if (rc == AMI_ERR_NOT_SENT) {
         drop_call(b, job->job_id, job->attempt);
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "network_error", true, err);
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "network_error", true, err);
         return -1;
     }
     /* Sent, but the answer never came: Asterisk may have the call. Ask it later. */
@@ -639,7 +639,7 @@ static int sip_submit(backend *b, const backend_job *job)
     c = find_call(b, job->job_id, job->attempt);
     if (c) c->needs_check = true;
     pthread_mutex_unlock(&b->lock);
-    report_simple(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
+    report_simple(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
     pthread_cond_signal(&b->wake);
     return 0;
 }
@@ -665,13 +665,13 @@ static int sip_resume(backend *b, const backend_job *job)
         /* No fax call lasts this long: whatever happened, its result is not coming. */
         bool up = ami_client_state(b->ami, NULL, 0) == AMI_UP;
         drop_call(b, job->job_id, job->attempt);
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, up ? "line_error" : "network_error", true,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, up ? "line_error" : "network_error", true,
                       up ? "no result from Asterisk an hour after the call started; sending again"
                          : "Asterisk AMI has been unreachable since this call started; its result is unknown");
         return 0;
     }
     /* Still going as far as we know: renew the lease first, then have it checked. */
-    report_simple(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
+    report_simple(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
     pthread_mutex_lock(&b->lock);
     call *c = find_call(b, job->job_id, job->attempt);
     if (!c) {
@@ -681,7 +681,7 @@ static int sip_resume(backend *b, const backend_job *job)
     if (c) c->needs_check = true;
     pthread_mutex_unlock(&b->lock);
     if (!c) {
-        report_simple(b, job->job_id, OUTCOME_FAILURE, sid, "line_error", true,
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "line_error", true,
                       "too many calls in flight to follow this one; sending again");
         return 0;
     }
@@ -830,44 +830,6 @@ typedef struct inbound_req {
     char uniqueid[80];
 } inbound_req;
 
-static void respond(webhook_response *res, int status, const char *key, const char *text)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, key, json_string(text));
-    if (status == 200) json_object_set_new(o, "status", json_string("ok"));
-    char *txt = json_dumps(o, JSON_COMPACT);
-    res->status = status;
-    str_copy(res->body, sizeof res->body, txt ? txt : "{}");
-    free(txt);
-    json_decref(o);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes (and '+' → ' ') s[0..n) into out; -1 if too long or it decodes to a NUL. */
-static int form_decode(const char *s, size_t n, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') c = ' ';
-        else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= outlen) return -1;
-        out[o++] = c;
-    }
-    out[o] = 0;
-    return 0;
-}
-
 static char *req_slot(inbound_req *r, const char *key, size_t klen, size_t *cap)
 {
 #define SLOT(name, field) \
@@ -893,7 +855,7 @@ static int parse_form(const char *body, size_t len, inbound_req *r)
         if (eq) {
             size_t cap = 0;
             char *dst = req_slot(r, body + i, (size_t)(eq - (body + i)), &cap);
-            if (dst && form_decode(eq + 1, (size_t)(body + end - eq - 1), dst, cap)) return -1;
+            if (dst && url_decode(eq + 1, (size_t)(body + end - eq - 1), dst, cap, URL_PLUS_SPACE) < 0) return -1;
         }
         i = end + 1;
     }
@@ -931,61 +893,15 @@ static void keep_only(char *s, const char *allowed_extra, bool alnum)
     *o = 0;
 }
 
-static bool inside(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return !strncmp(path, dir, n) && path[n] == '/' && path[n + 1] != 0;
-}
-
-/* Copies the spool file (opened without following a symlink) to a temp file of ours. */
-static int copy_in(backend *b, const char *real, char *tmp, size_t tmplen, int *status, char *why, size_t whylen)
-{
-    int in = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (in < 0 || fstat(in, &st) || !S_ISREG(st.st_mode)) {
-        if (in >= 0) close(in);
-        *status = 400;
-        str_fmt(why, whylen, "tiff_path is not a readable regular file");
-        return -1;
-    }
-    if (st.st_size <= 0 || st.st_size > INBOUND_MAX_BYTES) {
-        close(in);
-        *status = 400;
-        str_fmt(why, whylen, "tiff_path is empty or larger than 64 MB");
-        return -1;
-    }
-    char dir[1100];
-    str_fmt(dir, sizeof dir, "%s/tmp", b->cfg->data_dir);
-    mkdir_p(dir, 0700);
-    str_fmt(tmp, tmplen, "%s/asterisk-in-XXXXXX", dir);
-    int out = mkstemp(tmp);
-    if (out < 0) {
-        close(in);
-        *status = 500;
-        str_fmt(why, whylen, "cannot make a temporary file in FAX_DATA_DIR/tmp");
-        return -1;
-    }
-    int rc = fd_copy(in, out);
-    close(in);
-    if (close(out)) rc = -1;
-    if (rc) {
-        unlink(tmp);
-        *status = 500;
-        str_fmt(why, whylen, "cannot copy the received fax");
-        return -1;
-    }
-    return 0;
-}
-
 static void handle_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
     const char *secret = req->header(req, "X-Internal-Secret");
     if (!b->t.inbound_secret[0]) {
-        respond(res, 401, "detail", "the Asterisk hand-off is disabled: ASTERISK_INBOUND_SECRET is not set");
+        webhook_reply_detail(res, 401, "the Asterisk hand-off is disabled: ASTERISK_INBOUND_SECRET is not set");
         return;
     }
     if (!secret || !secure_streq(secret, b->t.inbound_secret)) {
-        respond(res, 401, "detail", "missing or wrong X-Internal-Secret");
+        webhook_reply_detail(res, 401, "missing or wrong X-Internal-Secret");
         return;
     }
     inbound_req r;
@@ -995,74 +911,21 @@ static void handle_inbound(backend *b, const webhook_request *req, webhook_respo
     while (skip < req->body_len && (req->body[skip] == ' ' || req->body[skip] == '\n' || req->body[skip] == '\r')) skip++;
     bool json = !strncasecmp(ct, "application/json", 16) || (skip < req->body_len && req->body[skip] == '{');
     if ((json ? parse_json(req->body, req->body_len, &r) : parse_form(req->body, req->body_len, &r))) {
-        respond(res, 400, "detail", "malformed body: send JSON {tiff_path, from, to, station_id, uniqueid}");
+        webhook_reply_detail(res, 400, "malformed body: send JSON {tiff_path, from, to, station_id, uniqueid}");
         return;
     }
     if (!ami_token_ok(r.uniqueid, "._-") || strlen(r.uniqueid) > 64) {
-        respond(res, 400, "detail", "uniqueid is required (Asterisk's ${UNIQUEID})");
-        return;
-    }
-    if (r.tiff_path[0] != '/') {
-        respond(res, 400, "detail", "tiff_path must be an absolute path inside ASTERISK_SPOOL_DIR");
+        webhook_reply_detail(res, 400, "uniqueid is required (Asterisk's ${UNIQUEID})");
         return;
     }
     keep_only(r.from, "+", false);
     keep_only(r.to, "+", false);
     keep_only(r.station_id, " +.-", true);
-
-    pthread_mutex_lock(&b->lock);
-    for (int i = 0; i < RECENT_INBOUND; i++) {
-        if (b->inbound[i].uniqueid[0] && !strcmp(b->inbound[i].uniqueid, r.uniqueid)) {
-            char id[33];
-            str_copy(id, sizeof id, b->inbound[i].inbound_id);
-            pthread_mutex_unlock(&b->lock);
-            respond(res, 200, "inbound_id", id);
-            return;
-        }
-    }
-    pthread_mutex_unlock(&b->lock);
-
-    char spool[PATH_MAX], real[PATH_MAX];
-    if (!realpath(b->t.spool_dir, spool)) {
-        respond(res, 500, "detail", "ASTERISK_SPOOL_DIR does not exist on the gateway host");
-        return;
-    }
-    if (!realpath(r.tiff_path, real)) {
-        bool claimed_inside = (inside(r.tiff_path, b->t.spool_dir) || inside(r.tiff_path, spool)) &&
-                              !strstr(r.tiff_path, "/../") && !strstr(r.tiff_path, "/./");
-        respond(res, claimed_inside ? 400 : 403, "detail",
-                claimed_inside ? "tiff_path does not exist" : "tiff_path is not inside ASTERISK_SPOOL_DIR");
-        return;
-    }
-    if (!inside(real, spool)) {
-        log_warn("sip inbound: refused a hand-off of a file outside ASTERISK_SPOOL_DIR");
-        respond(res, 403, "detail", "tiff_path is not inside ASTERISK_SPOOL_DIR");
-        return;
-    }
-    char tmp[1200], why[200];
-    int status = 500;
-    if (copy_in(b, real, tmp, sizeof tmp, &status, why, sizeof why)) {
-        respond(res, status, "detail", why);
-        return;
-    }
-    char sid[96], inbound_id[33] = "", err[512] = "";
+    char sid[96];
     str_fmt(sid, sizeof sid, "asterisk-%s", r.uniqueid);
-    inbound_delivery d = {.provider_sid = sid, .from_number = r.from, .to_number = r.to,
-                          .remote_station_id = r.station_id, .file_path = tmp, .file_type = "tiff", .move = true};
-    if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err)) {
-        unlink(tmp);
-        int code = strstr(err, "not usable") ? 400 : strstr(err, "not enabled") ? 403 : 500;
-        respond(res, code, "detail", err);
-        return;
-    }
-    if (unlink(real)) log_debug("sip inbound: could not remove the spool file: %s", strerror(errno));
-    pthread_mutex_lock(&b->lock);
-    recent_inbound *ri = &b->inbound[b->inbound_pos];
-    b->inbound_pos = (b->inbound_pos + 1) % RECENT_INBOUND;
-    str_copy(ri->uniqueid, sizeof ri->uniqueid, r.uniqueid);
-    str_copy(ri->inbound_id, sizeof ri->inbound_id, inbound_id);
-    pthread_mutex_unlock(&b->lock);
-    respond(res, 200, "inbound_id", inbound_id);
+    pbx_handoff h = {.call_id = r.uniqueid, .provider_sid = sid, .tiff_path = r.tiff_path, .from = r.from,
+                     .to = r.to, .station_id = r.station_id};
+    pbx_intake_take(&b->intake, &b->sink, &h, res);
 }
 
 static const backend_webhook sip_webhooks[] = {

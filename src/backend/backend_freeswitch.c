@@ -29,6 +29,7 @@
  *   FREESWITCH_INBOUND_SECRET or ASTERISK_INBOUND_SECRET (Faxbot's name): X-Internal-Secret
  */
 #include "backend/backend.h"
+#include "backend/pbx_intake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,7 @@ struct backend {
     long originate_timeout, max_channels;
     char spool_dir[1024];
     char secret_fs[256], secret_ast[256];
+    pbx_intake intake;           /* the spool-file hand-off, shared with the sip backend */
 
     esl_client *esl;
     pthread_mutex_t mu;
@@ -172,7 +174,9 @@ static void new_uuid(char out[37])
 
 static backend_outcome blank_outcome(outcome_kind k, const char *sid)
 {
-    backend_outcome o = {.kind = k, .provider_sid = sid, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    backend_outcome o = outcome_accepted(0, sid);
+    o.kind = k;
+    o.provider_sid = sid;
     return o;
 }
 
@@ -487,6 +491,7 @@ static void fs_destroy(backend *b)
     }
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
+    pbx_intake_destroy(&b->intake);
     memset(b->password, 0, sizeof b->password);
     memset(b->secret_fs, 0, sizeof b->secret_fs);
     memset(b->secret_ast, 0, sizeof b->secret_ast);
@@ -499,6 +504,10 @@ static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_
     if (!b) { str_fmt(err, errlen, "out of memory"); return NULL; }
     b->sink = sink;
     pthread_mutex_init(&b->mu, NULL);
+    b->intake = (pbx_intake){.spool_setting = "FREESWITCH_SPOOL_DIR", .spool_dir = b->spool_dir,
+                             .data_dir = b->data_dir, .tmp_prefix = "fs-inbound", .id_key = "id",
+                             .log_name = "freeswitch"};
+    pbx_intake_init(&b->intake);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -576,6 +585,7 @@ static int fs_submit(backend *b, const backend_job *job)
     }
     /* Recorded before the command goes out: after a crash, resume finds the channel. */
     backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, chan_uuid);
+    acc.attempt = job->attempt;
     b->sink.report(b->sink.ctx, job->job_id, &acc);
 
     char masked[40];
@@ -633,6 +643,7 @@ static int fs_resume(backend *b, const backend_job *job)
     if (!c) return -1;
     if (busy) {
         backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, uuid);
+        acc.attempt = job->attempt;
         b->sink.report(b->sink.ctx, job->job_id, &acc);
         return 0;
     }
@@ -647,6 +658,7 @@ static int fs_resume(backend *b, const backend_job *job)
     if (ex < 0) b->reconcile = true;
     pthread_mutex_unlock(&b->mu);
     backend_outcome acc = blank_outcome(OUTCOME_ACCEPTED, uuid);
+    acc.attempt = job->attempt;
     b->sink.report(b->sink.ctx, job->job_id, &acc);
     return 0;
 }
@@ -756,26 +768,11 @@ static int fs_diagnose(backend *b, char *report, size_t reportlen)
 
 /* ---- webhooks ---- */
 
-static void respond(webhook_response *res, int status, const char *fmt_json)
-{
-    res->status = status;
-    str_copy(res->body, sizeof res->body, fmt_json);
-}
-
-static void respond_detail(webhook_response *res, int status, const char *detail)
-{
-    json_t *o = json_pack("{s:s}", "detail", detail);
-    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    respond(res, status, t ? t : "{\"detail\":\"error\"}");
-    free(t);
-    json_decref(o);
-}
-
 /* X-Internal-Secret must equal FREESWITCH_INBOUND_SECRET or ASTERISK_INBOUND_SECRET. */
 static bool authorized(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->secret_fs[0] && !b->secret_ast[0]) {
-        respond_detail(res, 401, "Internal secret not configured");
+        webhook_reply_detail(res, 401, "Internal secret not configured");
         return false;
     }
     const char *got = req->header(req, "X-Internal-Secret");
@@ -784,7 +781,7 @@ static bool authorized(backend *b, const webhook_request *req, webhook_response 
         if (b->secret_fs[0] && secure_streq(got, b->secret_fs)) ok = true;
         if (b->secret_ast[0] && secure_streq(got, b->secret_ast)) ok = true;
     }
-    if (!ok) respond_detail(res, 401, "Invalid internal secret");
+    if (!ok) webhook_reply_detail(res, 401, "Invalid internal secret");
     return ok;
 }
 
@@ -806,7 +803,7 @@ static json_t *parse_body(const webhook_request *req, webhook_response *res)
     json_t *o = req->body ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
     if (!o || !json_is_object(o)) {
         json_decref(o);
-        respond_detail(res, 400, "Invalid payload: expected a JSON object");
+        webhook_reply_detail(res, 400, "Invalid payload: expected a JSON object");
         return NULL;
     }
     return o;
@@ -836,12 +833,12 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     const char *uuid = json_is_string(json_object_get(o, "uuid")) ? json_string_value(json_object_get(o, "uuid")) : NULL;
     const char *cause = json_is_string(json_object_get(o, "hangup_cause")) ? json_string_value(json_object_get(o, "hangup_cause")) : NULL;
     if (!job_id || !*job_id) {
-        respond_detail(res, 400, "Missing job_id");
+        webhook_reply_detail(res, 400, "Missing job_id");
         json_decref(o);
         return;
     }
     if (!is_hex32(job_id)) {
-        respond_detail(res, 404, "Job not found");
+        webhook_reply_detail(res, 404, "Job not found");
         json_decref(o);
         return;
     }
@@ -860,7 +857,7 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     if (st < 0) {
         /* ${fax_success} is empty when txfax never ran: the hangup cause decides, if sent */
         if (!r.hangup_cause[0] || !strcmp(r.hangup_cause, "NORMAL_CLEARING")) {
-            respond(res, 200, "{\"ok\":true,\"applied\":false,\"detail\":\"no final fax result in the hook\"}");
+            webhook_reply_text(res, 200, "{\"ok\":true,\"applied\":false,\"detail\":\"no final fax result in the hook\"}");
             json_decref(o);
             return;
         }
@@ -869,7 +866,7 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
         outcome_from_fax(&r, &out, msg, sizeof msg);
     }
     bool applied = finish(b, job_id, uuid, NULL, &out, true);
-    respond(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
+    webhook_reply_text(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
     json_decref(o);
 }
 
@@ -882,45 +879,11 @@ static bool safe_sid(const char *s)
     return true;
 }
 
-/* Copies the spool file (opened without following links) into data_dir/tmp. */
-static int copy_to_tmp(backend *b, const char *real, char *tmp, size_t tmplen, char *err, size_t errlen)
-{
-    int in = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0) { str_fmt(err, errlen, "cannot open tiff_path: %s", strerror(errno)); return 400; }
-    struct stat sbuf;
-    if (fstat(in, &sbuf) || !S_ISREG(sbuf.st_mode)) {
-        close(in);
-        str_fmt(err, errlen, "tiff_path is not a regular file");
-        return 400;
-    }
-    char dir[1100];
-    str_fmt(dir, sizeof dir, "%s/tmp", b->data_dir);
-    if (mkdir_p(dir, 0700) || str_fmt(tmp, tmplen, "%s/fs-inbound-XXXXXX", dir)) {
-        close(in);
-        str_fmt(err, errlen, "cannot create %s", dir);
-        return 500;
-    }
-    int out = mkstemp(tmp);
-    if (out < 0) {
-        close(in);
-        str_fmt(err, errlen, "cannot create a temporary file in %s", dir);
-        return 500;
-    }
-    int rc = fd_copy(in, out);
-    close(in);
-    if (close(out) || rc) {
-        unlink(tmp);
-        str_fmt(err, errlen, "cannot copy the received fax");
-        return 500;
-    }
-    return 0;
-}
-
 /* POST /_internal/freeswitch/inbound — the rendered dialplan's hook after rxfax. */
 static void wh_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->inbound_enabled) {
-        respond_detail(res, 404, "Inbound not enabled");
+        webhook_reply_detail(res, 404, "Inbound not enabled");
         return;
     }
     if (!authorized(b, req, res)) return;
@@ -935,36 +898,12 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     const char *to = json_is_string(json_object_get(o, "to_number")) ? json_string_value(json_object_get(o, "to_number")) : "";
     const char *rsi = json_is_string(json_object_get(o, "remote_station_id")) ? json_string_value(json_object_get(o, "remote_station_id")) : "";
     if (!path || !*path || !safe_sid(uuid)) {
-        respond_detail(res, 400, "Invalid payload: tiff_path and uuid are required");
+        webhook_reply_detail(res, 400, "Invalid payload: tiff_path and uuid are required");
         json_decref(o);
         return;
     }
     if (succ && !strcmp(succ, "0") && (!pages || atoi(pages) <= 0)) {
-        respond(res, 200, "{\"status\":\"ignored\",\"detail\":\"the call brought no pages\"}");
-        json_decref(o);
-        return;
-    }
-    char spool[PATH_MAX], real[PATH_MAX], err[512];
-    if (!realpath(b->spool_dir, spool)) {
-        respond_detail(res, 500, "FREESWITCH_SPOOL_DIR does not exist on the gateway host");
-        json_decref(o);
-        return;
-    }
-    if (!realpath(path, real)) {
-        respond_detail(res, 400, "tiff_path does not exist");
-        json_decref(o);
-        return;
-    }
-    size_t sl = strlen(spool);
-    if (strncmp(real, spool, sl) || real[sl] != '/') {
-        respond_detail(res, 403, "tiff_path is outside FREESWITCH_SPOOL_DIR");
-        json_decref(o);
-        return;
-    }
-    char tmp[1200];
-    int code = copy_to_tmp(b, real, tmp, sizeof tmp, err, sizeof err);
-    if (code) {
-        respond_detail(res, code, err);
+        webhook_reply_text(res, 200, "{\"status\":\"ignored\",\"detail\":\"the call brought no pages\"}");
         json_decref(o);
         return;
     }
@@ -972,22 +911,9 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     esl_var_clean(from, from_c, sizeof from_c, 30);
     esl_var_clean(to, to_c, sizeof to_c, 30);
     esl_var_clean(rsi, rsi_c, sizeof rsi_c, FAX_STATION_ID_MAX);
-    inbound_delivery d = {.provider_sid = uuid, .from_number = from_c, .to_number = to_c,
-                          .remote_station_id = rsi_c, .file_path = tmp, .file_type = "tiff", .move = true};
-    char id[33] = "";
-    if (b->sink.receive(b->sink.ctx, &d, id, err, sizeof err)) {
-        unlink(tmp);
-        respond_detail(res, 400, err);
-        json_decref(o);
-        return;
-    }
-    unlink(tmp);   /* harmless if it was moved */
-    char masked[40];
-    mask_phone(from_c, masked, sizeof masked);
-    log_info("freeswitch: inbound fax %s from %s stored (call %s)", id, masked, uuid);
-    char body[128];
-    str_fmt(body, sizeof body, "{\"id\":\"%s\",\"status\":\"ok\"}", id);
-    respond(res, 200, body);
+    pbx_handoff h = {.call_id = uuid, .provider_sid = uuid, .tiff_path = path, .from = from_c, .to = to_c,
+                     .station_id = rsi_c};
+    pbx_intake_take(&b->intake, &b->sink, &h, res);
     json_decref(o);
 }
 

@@ -147,24 +147,21 @@ static void lb_destroy(backend *b)
 
 typedef struct {
     backend *b;
-    const char *job_id;
+    const backend_job *job;
     const char *provider_sid;
 } page_ctx;
 
 static void on_page(void *user_data, int pages_sent)
 {
     page_ctx *pc = user_data;
-    backend_outcome o = { .kind = OUTCOME_PROGRESS, .provider_sid = pc->provider_sid, .pages = pages_sent,
-                          .duration_s = -1, .bit_rate = -1, .ecm = -1 };
-    pc->b->sink.report(pc->b->sink.ctx, pc->job_id, &o);
+    backend_outcome o = outcome_progress(pc->job->attempt, pc->provider_sid, pages_sent);
+    pc->b->sink.report(pc->b->sink.ctx, pc->job->job_id, &o);
 }
 
 static void report_failure(backend *b, const backend_job *job, const char *sid, const char *reason,
                            bool transient, const char *message)
 {
-    backend_outcome o = { .kind = OUTCOME_FAILURE, .failure_reason = reason, .transient = transient,
-                          .message = message, .provider_sid = sid, .pages = -1, .duration_s = -1,
-                          .bit_rate = -1, .ecm = -1 };
+    backend_outcome o = outcome_failure(job->attempt, sid, reason, transient, message);
     b->sink.report(b->sink.ctx, job->job_id, &o);
 }
 
@@ -199,8 +196,7 @@ static int lb_submit(backend *b, const backend_job *job)
         return -1;
     }
 
-    backend_outcome acc = { .kind = OUTCOME_ACCEPTED, .provider_sid = sid, .pages = -1, .duration_s = -1,
-                            .bit_rate = -1, .ecm = -1 };
+    backend_outcome acc = outcome_accepted(job->attempt, sid);
     b->sink.report(b->sink.ctx, job->job_id, &acc);
 
     /* The far end answers with the dialled number as its CSI, like a real fax machine. */
@@ -212,7 +208,7 @@ static int lb_submit(backend *b, const backend_job *job)
     const char *header = job->header_text && job->header_text[0] ? job->header_text
                          : b->header[0] ? b->header : NULL;
 
-    page_ctx pc = { b, job->job_id, sid };
+    page_ctx pc = { b, job, sid };
     fax_loopback_opts o = {
         .tx_tiff = job->tiff_path, .rx_tiff = rx_path, .transport = b->transport, .ecm = b->ecm,
         .impairment = b->impairment, .seed = job_seed(job), .tx_station_id = tx_id,
@@ -232,23 +228,26 @@ static int lb_submit(backend *b, const backend_job *job)
               r.success ? "delivered" : r.failure_reason, r.line_seconds, (long long)(mono_ms() - t0));
 
     if (r.success) {
-        backend_outcome o_ok = { .kind = OUTCOME_SUCCESS, .provider_sid = sid, .message = r.completion_text,
-                                 .pages = r.pages_sent, .duration_s = r.line_seconds, .bit_rate = r.bit_rate,
-                                 .ecm = r.ecm_used ? 1 : 0, .remote_station_id = r.remote_station_id,
-                                 .received_tiff = rx_path };
+        backend_outcome o_ok = outcome_success(job->attempt, sid, r.pages_sent);
+        o_ok.message = r.completion_text;
+        o_ok.duration_s = r.line_seconds;
+        o_ok.bit_rate = r.bit_rate;
+        o_ok.ecm = r.ecm_used ? 1 : 0;
+        o_ok.remote_station_id = r.remote_station_id;
+        o_ok.received_tiff = rx_path;
         b->sink.report(b->sink.ctx, job->job_id, &o_ok);
         return 0;
     }
     unlink(rx_path);   /* a half-received fax is not an inbound fax */
     char msg[200];
     str_fmt(msg, sizeof(msg), "%s (T.30 code %d)", r.completion_text, r.completion_code);
-    backend_outcome o_fail = { .kind = OUTCOME_FAILURE, .failure_reason = r.failure_reason,
-                               .transient = r.transient, .message = msg, .provider_sid = sid,
-                               .pages = r.pages_sent, .duration_s = r.line_seconds,
-                               /* spandsp keeps its initial rate when nothing was sent */
-                               .bit_rate = r.pages_sent > 0 ? r.bit_rate : -1,
-                               .ecm = r.pages_sent > 0 ? (r.ecm_used ? 1 : 0) : -1,
-                               .remote_station_id = r.remote_station_id[0] ? r.remote_station_id : NULL };
+    backend_outcome o_fail = outcome_failure(job->attempt, sid, r.failure_reason, r.transient, msg);
+    o_fail.pages = r.pages_sent;
+    o_fail.duration_s = r.line_seconds;
+    /* spandsp keeps its initial rate when nothing was sent */
+    o_fail.bit_rate = r.pages_sent > 0 ? r.bit_rate : -1;
+    o_fail.ecm = r.pages_sent > 0 ? (r.ecm_used ? 1 : 0) : -1;
+    o_fail.remote_station_id = r.remote_station_id[0] ? r.remote_station_id : NULL;
     b->sink.report(b->sink.ctx, job->job_id, &o_fail);
     return 0;
 }

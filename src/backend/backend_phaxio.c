@@ -2,8 +2,10 @@
  * API (POST /faxes, HTTP Basic); results come back through signed status webhooks
  * (POST /phaxio-callback?job_id=…&attempt=…) and received faxes through
  * POST /phaxio-inbound. The parsing, signing and status mapping live in
- * phaxio_proto.c (pure); this file does the HTTP (libcurl), the settings, and the
- * bookkeeping that keeps replayed / stale / out-of-order webhooks harmless.
+ * phaxio_proto.c (pure); this file does the HTTP (through cloud_http), the settings,
+ * and the correlation of a webhook to its job and attempt (callback URL, else the
+ * fax's tags). Replayed, stale and out-of-order webhooks are refused by the job
+ * layer, which knows each job's current attempt and provider fax id.
  *
  * No duplicate faxes: every fax carries tag[faxbot_job]=<job id> and
  * tag[faxbot_attempt]=<n>. A 4xx from Phaxio is final; only transport errors and
@@ -36,29 +38,16 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "backend/cloud_util.h"
 #include "backend/phaxio_proto.h"
 #include "config/config.h"
 #include "util/util.h"
 
 #define PHX_DEFAULT_API_URL "https://api.phaxio.com/v2.1"
 #define PHX_HEADER_MAX 50                 /* Phaxio's header_text limit */
-#define PHX_REPLY_MAX (4 << 20)           /* API replies we read at most */
 #define PHX_SEND_TIMEOUT_S 60
 #define PHX_POLL_TIMEOUT_S 20
 #define PHX_CONNECT_TIMEOUT_S 10
-#define PHX_INFLIGHT_WAIT_MS 15000        /* a webhook waits this long for its own submit to finish */
-#define PHX_TRACK_MAX 4096
-
-/* What we know about the current attempt of a job we sent (for webhook dedupe). */
-typedef struct track {
-    char job_id[33];
-    int attempt;                 /* 0 unknown */
-    char fax_id[32];             /* Phaxio's id, "" until known */
-    bool in_flight;              /* submit is between POST and its outcome */
-    bool done;                   /* a terminal outcome for this attempt was reported */
-    int max_pages;
-    int64_t touched;
-} track;
 
 struct backend {
     backend_sink sink;
@@ -75,35 +64,9 @@ struct backend {
     bool inbound_enabled;
     char public_url[512];
     char data_dir[1024];
-
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    track **tracks;
-    size_t ntracks;
 };
 
 /* ---- small helpers ---- */
-
-static bool is_job_id(const char *s)
-{
-    if (!s || strlen(s) != 32) return false;
-    for (const char *p = s; *p; p++)
-        if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p)) return false;
-    return true;
-}
-
-static void set_json(webhook_response *res, int status, const char *key, const char *text)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, key, json_string(text));
-    char *s = json_dumps(o, JSON_COMPACT);
-    res->status = status;
-    str_copy(res->body, sizeof res->body, s ? s : "{}");
-    free(s);
-    json_decref(o);
-}
-
-static void deny(webhook_response *res, int status, const char *detail) { set_json(res, status, "detail", detail); }
 
 static bool url_is_local(const char *url)
 {
@@ -181,218 +144,48 @@ static backend *phx_create(const config *cfg, backend_sink sink, char *err, size
         free(b);
         return NULL;
     }
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->changed, NULL);
     return b;
 }
 
 static void phx_destroy(backend *b)
 {
     if (!b) return;
-    for (size_t i = 0; i < b->ntracks; i++) free(b->tracks[i]);
-    free(b->tracks);
-    pthread_cond_destroy(&b->changed);
-    pthread_mutex_destroy(&b->lock);
     explicit_bzero(b->api_secret, sizeof b->api_secret);
     explicit_bzero(b->callback_token, sizeof b->callback_token);
     free(b);
 }
 
-/* ---- the attempt table: which fax is the current one for a job ----
- * In memory only: after a restart resume() fills it again for the jobs still in
- * progress, and any older webhook is refused by the job state machine anyway. */
+/* ---- HTTP (the shared cloud client) ---- */
 
-static track *track_find(backend *b, const char *job_id)
-{
-    for (size_t i = 0; i < b->ntracks; i++)
-        if (!strcmp(b->tracks[i]->job_id, job_id)) return b->tracks[i];
-    return NULL;
-}
-
-static void track_prune(backend *b)
-{
-    if (b->ntracks < PHX_TRACK_MAX) return;
-    /* drop the least recently touched entry that no submit is using */
-    size_t victim = b->ntracks;
-    for (size_t i = 0; i < b->ntracks; i++)
-        if (!b->tracks[i]->in_flight && (victim == b->ntracks || b->tracks[i]->touched < b->tracks[victim]->touched))
-            victim = i;
-    if (victim == b->ntracks) return;
-    free(b->tracks[victim]);
-    b->tracks[victim] = b->tracks[--b->ntracks];
-}
-
-/* Finds or adds the entry (NULL only when out of memory). Caller holds the lock. */
-static track *track_get(backend *b, const char *job_id)
-{
-    track *t = track_find(b, job_id);
-    if (t) return t;
-    track_prune(b);
-    track **grown = realloc(b->tracks, (b->ntracks + 1) * sizeof *grown);
-    if (!grown) return NULL;
-    b->tracks = grown;
-    t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    str_copy(t->job_id, sizeof t->job_id, job_id);
-    b->tracks[b->ntracks++] = t;
-    return t;
-}
-
-/* An attempt starts (submit: new_fax) or is looked at again (resume); webhooks for
- * the job wait until track_finish. */
-static void track_start(backend *b, const backend_job *job, const char *fax_id, bool new_fax)
-{
-    pthread_mutex_lock(&b->lock);
-    track *t = track_get(b, job->job_id);
-    if (t) {
-        if (new_fax || t->attempt != job->attempt || (fax_id[0] && strcmp(t->fax_id, fax_id))) {
-            t->done = false;
-            t->max_pages = 0;
-        }
-        t->attempt = job->attempt;
-        if (new_fax || fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        t->in_flight = true;
-        t->touched = mono_ms();
-    }
-    pthread_mutex_unlock(&b->lock);
-}
-
-/* submit / resume is done with this attempt: remember the fax and whether its
- * terminal outcome was reported, and wake webhooks waiting for it. */
-static void track_finish(backend *b, const char *job_id, const char *fax_id, bool terminal)
-{
-    pthread_mutex_lock(&b->lock);
-    track *t = track_find(b, job_id);
-    if (t) {
-        if (fax_id && fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        if (terminal) t->done = true;
-        t->in_flight = false;
-        t->touched = mono_ms();
-    }
-    pthread_cond_broadcast(&b->changed);
-    pthread_mutex_unlock(&b->lock);
-}
-
-typedef enum { GATE_REPORT, GATE_STALE, GATE_FINAL, GATE_NO_NEWS } gate_result;
-
-/* Decides whether a webhook's outcome for (job, attempt, fax) is news. A webhook
- * that races its own submit (Phaxio can call back before we read its reply) waits
- * for the submit to finish first, so ACCEPTED is always applied before the result. */
-static gate_result track_gate(backend *b, const char *job_id, int attempt, const char *fax_id, outcome_kind kind,
-                              int *pages)
-{
-    gate_result g = GATE_REPORT;
-    pthread_mutex_lock(&b->lock);
-    int64_t deadline = mono_ms() + PHX_INFLIGHT_WAIT_MS;
-    track *t = track_find(b, job_id);
-    while (t && t->in_flight && (attempt <= 0 || attempt >= t->attempt) && mono_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&b->changed, &b->lock, &ts);
-        t = track_find(b, job_id);   /* the table may have changed meanwhile */
-    }
-    if (!t) {
-        t = track_get(b, job_id);
-        if (t) {
-            t->attempt = attempt > 0 ? attempt : 0;
-            str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        }
-    }
-    if (!t) goto out;   /* out of memory: report, the state machine still guards */
-    t->touched = mono_ms();
-    if (attempt > 0 && t->attempt > 0 && attempt < t->attempt) { g = GATE_STALE; goto out; }
-    if (attempt > t->attempt) {      /* a newer attempt than we knew of */
-        t->attempt = attempt;
-        str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-        t->done = false;
-        t->max_pages = 0;
-    }
-    if (fax_id[0] && t->fax_id[0] && strcmp(fax_id, t->fax_id)) { g = GATE_STALE; goto out; }
-    if (fax_id[0] && !t->fax_id[0]) str_copy(t->fax_id, sizeof t->fax_id, fax_id);
-    if (t->done) { g = GATE_FINAL; goto out; }
-    if (kind == OUTCOME_SUCCESS || kind == OUTCOME_FAILURE) {
-        t->done = true;
-    } else if (kind == OUTCOME_PROGRESS && *pages >= 0) {
-        if (*pages <= t->max_pages) *pages = -1;   /* never move the page count backwards */
-        else t->max_pages = *pages;
-    }
-out:
-    pthread_mutex_unlock(&b->lock);
-    return g;
-}
-
-/* ---- HTTP (libcurl) ---- */
-
-typedef struct http_result {
-    long status;                 /* 0: no HTTP answer */
-    CURLcode cc;
-    bool maybe_sent;             /* the request may have reached Phaxio */
-    strbuf body;
-    char error[CURL_ERROR_SIZE];
-} http_result;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
-{
-    strbuf *sb = user;
-    size_t n = size * nmemb;
-    if (sb->len + n > PHX_REPLY_MAX) return 0;
-    return sb_append(sb, data, n) == 0 ? n : 0;
-}
+typedef cloud_http_res http_result;
 
 static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job);
+
+typedef struct form_ctx {
+    const backend *b;
+    const backend_job *job;
+} form_ctx;
+
+static void *build_form(void *curl_handle, void *ctx)
+{
+    const form_ctx *f = ctx;
+    return send_form(f->b, curl_handle, f->job);
+}
 
 /* One authenticated request to Phaxio: a GET, or (send_job) the multipart POST
  * that sends that job. */
 static void phx_http(backend *b, const char *url, const backend_job *send_job, long timeout_s, http_result *r)
 {
-    memset(r, 0, sizeof *r);
-    sb_init(&r->body);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        r->cc = CURLE_FAILED_INIT;
-        str_copy(r->error, sizeof r->error, "could not start an HTTP client");
-        return;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)PHX_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(c, CURLOPT_USERNAME, b->api_key);
-    curl_easy_setopt(c, CURLOPT_PASSWORD, b->api_secret);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->error);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "faxbot-c/phaxio");
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_mime *mime = NULL;
-    if (send_job) {
-        mime = send_form(b, c, send_job);
-        if (!mime) {
-            r->cc = CURLE_OUT_OF_MEMORY;
-            str_copy(r->error, sizeof r->error, "out of memory");
-            curl_easy_cleanup(c);
-            return;
-        }
-        curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-    }
-    r->cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    long sent = 0;
-    curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
-    r->maybe_sent = r->status > 0 || sent > 0;
-    if (r->cc != CURLE_OK && !r->error[0]) str_copy(r->error, sizeof r->error, curl_easy_strerror(r->cc));
-    if (r->cc != CURLE_OK) r->status = 0;   /* a half-read answer is no answer */
-    curl_easy_cleanup(c);
-    curl_mime_free(mime);
+    form_ctx fc = { b, send_job };
+    cloud_http_req rq = {
+        .method = send_job ? "POST" : "GET", .url = url, .user = b->api_key, .password = b->api_secret,
+        .mime_build = send_job ? build_form : NULL, .mime_ctx = &fc,
+        .connect_timeout_s = PHX_CONNECT_TIMEOUT_S, .timeout_s = timeout_s,
+    };
+    cloud_http(&rq, r);
 }
 
-static void http_done(http_result *r) { sb_free(&r->body); }
+static void http_done(http_result *r) { cloud_http_res_free(r); }
 
 /* Phaxio's "message" from an error reply, or a short description. */
 static void reply_message(const http_result *r, char *out, size_t outlen)
@@ -406,32 +199,33 @@ static void reply_message(const http_result *r, char *out, size_t outlen)
 
 /* ---- reporting ---- */
 
-static void report(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
-                   bool transient, const char *message, int pages, int bit_rate)
+static report_verdict report(backend *b, const char *job_id, int attempt, outcome_kind kind, const char *sid,
+                             const char *reason, bool transient, const char *message, int pages, int bit_rate)
 {
-    backend_outcome o = {.kind = kind, .failure_reason = reason, .transient = transient, .message = message,
-                         .provider_sid = sid && sid[0] ? sid : NULL, .pages = pages, .duration_s = -1,
-                         .bit_rate = bit_rate, .ecm = -1};
-    b->sink.report(b->sink.ctx, job_id, &o);
+    backend_outcome o = outcome_failure(attempt, sid, reason, transient, message);
+    o.kind = kind;
+    o.pages = pages;
+    o.bit_rate = bit_rate;
+    return b->sink.report(b->sink.ctx, job_id, &o);
 }
 
-/* Reports what a fax object says (a lookup during submit or resume). Returns true
- * if that was a terminal outcome. */
-static bool report_fax_state(backend *b, const char *job_id, const phaxio_fax *fax)
+/* Reports what a fax object says (a lookup during submit or resume). */
+static void report_fax_state(backend *b, const backend_job *job, const phaxio_fax *fax)
 {
+    const char *job_id = job->job_id;
     phaxio_mapped m;
     phaxio_map(fax, NULL, -1, &m);
     switch (m.kind) {
     case OUTCOME_SUCCESS:
     case OUTCOME_FAILURE:
-        report(b, job_id, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
-        report(b, job_id, m.kind, fax->id, m.failure_reason, m.transient, m.message[0] ? m.message : NULL, m.pages,
-               m.bit_rate);
-        return true;
+        report(b, job_id, job->attempt, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
+        report(b, job_id, job->attempt, m.kind, fax->id, m.failure_reason, m.transient,
+               m.message[0] ? m.message : NULL, m.pages, m.bit_rate);
+        return;
     default:
         /* queued / in progress / unknown: still going; its webhook (or the next lease) tells */
-        report(b, job_id, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
-        return false;
+        report(b, job_id, job->attempt, OUTCOME_ACCEPTED, fax->id, NULL, false, NULL, -1, -1);
+        return;
     }
 }
 
@@ -530,58 +324,50 @@ static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job)
 }
 
 /* The request may have reached Phaxio but we do not know what it did: look. */
-static int settle_unknown(backend *b, const backend_job *job, const char *what, bool provider_said_error,
-                          char *fax_id_out, size_t fax_id_len, bool *terminal)
+static int settle_unknown(backend *b, const backend_job *job, const char *what, bool provider_said_error)
 {
     phaxio_fax fax;
     char err[256] = "";
     int found = lookup_by_tag(b, job, &fax, err, sizeof err);
     if (found == 1) {
         log_warn("phaxio job %s: %s, but Phaxio has fax %s for it: following that one", job->job_id, what, fax.id);
-        str_copy(fax_id_out, fax_id_len, fax.id);
-        *terminal = report_fax_state(b, job->job_id, &fax);
+        report_fax_state(b, job, &fax);
         return 0;
     }
     char msg[512];
     if (found == 0 || provider_said_error) {
         /* Phaxio has no fax for this attempt: safe to try again later */
         str_fmt(msg, sizeof msg, "%s", what);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, provider_said_error ? "provider_error" : "network_error", true,
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, provider_said_error ? "provider_error" : "network_error", true,
                msg, -1, -1);
-        *terminal = true;
         return -1;
     }
     /* Neither the send nor the lookup gave an answer: keep the job in progress;
      * when its lease runs out resume() looks again (and only then sends anew). */
     log_warn("phaxio job %s: %s; the lookup failed too (%s): the result is unknown for now", job->job_id, what, err);
-    report(b, job->job_id, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1, -1);
+    report(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1, -1);
     return 0;
 }
 
 static int phx_submit(backend *b, const backend_job *job)
 {
     char fax_id[32] = "", msg[512], pm[256];
-    bool terminal = false;
     int rc = -1;
-    track_start(b, job, "", true);
 
     if (!b->api_key[0] || !b->api_secret[0]) {
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false,
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", false,
                "PHAXIO_API_KEY and PHAXIO_API_SECRET must be set to send through Phaxio", -1, -1);
-        track_finish(b, job->job_id, NULL, true);
         return -1;
     }
     bool upload = b->upload;
     if (!upload && !(job->pdf_url && job->pdf_url[0])) {
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false,
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", false,
                "PUBLIC_API_URL is not set, so Phaxio cannot fetch the PDF (set PUBLIC_API_URL, or PHAXIO_UPLOAD=true)",
                -1, -1);
-        track_finish(b, job->job_id, NULL, true);
         return -1;
     }
     if (upload && (!job->pdf_path || file_size(job->pdf_path) <= 0)) {
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "file_error", false, "the job's PDF is missing", -1, -1);
-        track_finish(b, job->job_id, NULL, true);
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "file_error", false, "the job's PDF is missing", -1, -1);
         return -1;
     }
 
@@ -596,17 +382,15 @@ static int phx_submit(backend *b, const backend_job *job)
     if (r.status >= 200 && r.status < 300 && rep.success && rep.id[0]) {
         str_copy(fax_id, sizeof fax_id, rep.id);
         log_info("phaxio job %s (attempt %d) to %s: accepted as fax %s", job->job_id, job->attempt, masked, fax_id);
-        report(b, job->job_id, OUTCOME_ACCEPTED, fax_id, NULL, false, NULL, -1, -1);
+        report(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, fax_id, NULL, false, NULL, -1, -1);
         rc = 0;
     } else if (r.status >= 200 && r.status < 300 && rep.json && !rep.success) {
         str_fmt(msg, sizeof msg, "Phaxio refused the fax: %s", rep.message[0] ? rep.message : "success=false");
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", false, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", false, msg, -1, -1);
     } else if (r.status == 429) {
         reply_message(&r, pm, sizeof pm);
         str_fmt(msg, sizeof msg, "Phaxio rate limit (HTTP 429): %s", pm);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "provider_error", true, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", true, msg, -1, -1);
     } else if (r.status >= 400 && r.status < 500) {
         reply_message(&r, pm, sizeof pm);
         const char *reason = "provider_error";
@@ -618,24 +402,21 @@ static int phx_submit(backend *b, const backend_job *job)
         if (r.status == 422 && (strcasestr(pm, "number") || strcasestr(pm, "phone") || strcasestr(pm, "'to'")))
             reason = "invalid_number";
         log_warn("phaxio job %s to %s: %s", job->job_id, masked, msg);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, reason, false, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, reason, false, msg, -1, -1);
     } else if (r.status >= 500 || (r.status >= 200 && r.status < 300)) {
         reply_message(&r, pm, sizeof pm);
         str_fmt(msg, sizeof msg, r.status >= 500 ? "Phaxio server error (HTTP %ld): %s"
                                                  : "Phaxio's reply (HTTP %ld) has no fax id: %s", r.status, pm);
-        rc = settle_unknown(b, job, msg, r.status >= 500, fax_id, sizeof fax_id, &terminal);
+        rc = settle_unknown(b, job, msg, r.status >= 500);
     } else if (r.status == 0 && !r.maybe_sent) {
         str_fmt(msg, sizeof msg, "could not reach Phaxio at %s: %s", b->api_url, r.error);
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, "network_error", true, msg, -1, -1);
-        terminal = true;
+        report(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "network_error", true, msg, -1, -1);
     } else {
         if (r.status) str_fmt(msg, sizeof msg, "unexpected HTTP %ld from Phaxio", r.status);
         else str_fmt(msg, sizeof msg, "no answer from Phaxio: %s", r.error);
-        rc = settle_unknown(b, job, msg, false, fax_id, sizeof fax_id, &terminal);
+        rc = settle_unknown(b, job, msg, false);
     }
     http_done(&r);
-    track_finish(b, job->job_id, fax_id, terminal);
     return rc;
 }
 
@@ -646,7 +427,6 @@ static int phx_resume(backend *b, const backend_job *job)
     phaxio_fax fax;
     char err[256] = "";
     const char *sid = job->provider_sid ? job->provider_sid : "";
-    track_start(b, job, sid, false);
     int found = -1;
     if (sid[0]) found = lookup_by_id(b, sid, &fax, err, sizeof err);
     if (found != 1) {
@@ -654,22 +434,19 @@ static int phx_resume(backend *b, const backend_job *job)
         found = lookup_by_tag(b, job, &fax, err, sizeof err);
     }
     if (found == 1) {
-        bool terminal = report_fax_state(b, job->job_id, &fax);
+        report_fax_state(b, job, &fax);
         log_info("phaxio job %s (attempt %d): Phaxio has fax %s (%s)", job->job_id, job->attempt, fax.id,
                  fax.status[0] ? fax.status : "no status");
-        track_finish(b, job->job_id, fax.id, terminal);
         return 0;
     }
     if (found == 0) {
         log_info("phaxio job %s (attempt %d): Phaxio has no fax for it; it will be sent again", job->job_id,
                  job->attempt);
-        track_finish(b, job->job_id, NULL, false);
         return -1;
     }
     /* Phaxio could not be asked: still unknown, ask again when the new lease runs out. */
     log_warn("phaxio job %s: cannot learn its state now (%s); asking again later", job->job_id, err);
-    report(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1, -1);
-    track_finish(b, job->job_id, NULL, false);
+    report(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1, -1);
     return 0;
 }
 
@@ -789,16 +566,16 @@ static int open_webhook(backend *b, const webhook_request *req, bool verify, boo
         char d[300];
         str_fmt(d, sizeof d, "PHAXIO_CALLBACK_TOKEN is not configured, so Phaxio's signature cannot be verified; set it "
                              "to the webhook token from Phaxio's webhook settings (or %s=false)", setting);
-        deny(res, 401, d);
+        webhook_reply_detail(res, 401, d);
         return -1;
     }
     const char *sig = req->header(req, "X-Phaxio-Signature");
     if (verify && (!sig || !*sig)) {
-        deny(res, 401, "Missing X-Phaxio-Signature header");
+        webhook_reply_detail(res, 401, "Missing X-Phaxio-Signature header");
         return -1;
     }
     if (phaxio_form_parse(req->content_type, req->body, req->body_len, form, err, sizeof err) != 0) {
-        deny(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return -1;
     }
     if (verify) {
@@ -806,17 +583,17 @@ static int open_webhook(backend *b, const webhook_request *req, bool verify, boo
         signed_url(b, req, custom_url, url, sizeof url);
         if (!phaxio_signature_valid(url, form, b->callback_token, sig)) {
             log_warn("phaxio webhook %s from %s: invalid X-Phaxio-Signature", req->path, req->client_ip);
-            deny(res, 401, "Invalid Phaxio signature");
+            webhook_reply_detail(res, 401, "Invalid Phaxio signature");
             return -1;
         }
     }
     const phaxio_part *fp = phaxio_form_field(form, "fax");
     if (!fp) {
-        deny(res, 400, "the webhook has no 'fax' field (expected Phaxio v2.1 webhooks)");
+        webhook_reply_detail(res, 400, "the webhook has no 'fax' field (expected Phaxio v2.1 webhooks)");
         return -1;
     }
     if (phaxio_fax_parse(fp->data, fp->len, fax, err, sizeof err) != 0) {
-        deny(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return -1;
     }
     return 0;
@@ -848,29 +625,23 @@ static void on_status_callback(backend *b, const webhook_request *req, webhook_r
     const phaxio_part *pg = phaxio_form_field(&form, "page");
     const char *event_type = ev ? ev->data : "";
 
-    if (!is_job_id(job_id)) {
-        set_json(res, 200, "status", "ignored: no faxbot job id in the callback URL or the fax's tags");
+    if (!cloud_is_job_id(job_id)) {
+        webhook_reply(res, 200, "status", "ignored: no faxbot job id in the callback URL or the fax's tags");
     } else if (!strcmp(fax.direction, "received")) {
-        set_json(res, 200, "status", "ignored: a received fax belongs to /phaxio-inbound");
+        webhook_reply(res, 200, "status", "ignored: a received fax belongs to /phaxio-inbound");
     } else {
         phaxio_mapped m;
         phaxio_map(&fax, event_type, int_or(pg ? pg->data : NULL, -1), &m);
-        int pages = m.pages;
-        gate_result g = m.kind ? track_gate(b, job_id, attempt, fax.id, m.kind, &pages) : GATE_NO_NEWS;
-        if (g == GATE_REPORT && m.kind == OUTCOME_PROGRESS && pages < 0 && m.pages >= 0) g = GATE_NO_NEWS;
-        if (g == GATE_REPORT) {
+        report_verdict v = REPORT_REFUSED;
+        if (m.kind) {
             log_info("phaxio job %s: %s (fax %s, status %s)", job_id, event_type[0] ? event_type : "callback",
                      fax.id[0] ? fax.id : "?", fax.status[0] ? fax.status : "?");
-            report(b, job_id, m.kind, fax.id, m.failure_reason, m.transient, m.message[0] ? m.message : NULL, pages,
-                   m.bit_rate);
-            set_json(res, 200, "status", "ok");
-        } else {
-            const char *why = g == GATE_STALE ? "ignored: the callback is for an earlier attempt or another fax"
-                              : g == GATE_FINAL ? "ignored: this attempt's result is already recorded"
-                                                : "ignored: nothing new";
-            log_debug("phaxio job %s: %s (%s)", job_id, why, event_type);
-            set_json(res, 200, "status", why);
+            v = report(b, job_id, attempt, m.kind, fax.id, m.failure_reason, m.transient,
+                       m.message[0] ? m.message : NULL, m.pages, m.bit_rate);
         }
+        /* the job layer refuses stale, replayed and out-of-order outcomes */
+        webhook_reply(res, 200, "status", v == REPORT_REFUSED ? "ignored: nothing new for the job's current attempt"
+                                                              : "ok");
     }
     phaxio_form_free(&form);
 }
@@ -922,23 +693,23 @@ static void on_inbound(backend *b, const webhook_request *req, webhook_response 
     if (!file) file = phaxio_form_file(&form, "filename");   /* v1 named the part so */
     char path[1200], err[512], inbound_id[33] = "";
     if (fax.direction[0] && strcmp(fax.direction, "received")) {
-        set_json(res, 200, "status", "ignored: not a received fax");
+        webhook_reply(res, 200, "status", "ignored: not a received fax");
     } else if (!fax.id[0]) {
-        deny(res, 400, "the 'fax' object has no id");
+        webhook_reply_detail(res, 400, "the 'fax' object has no id");
     } else if (!file || file->len < 5 || memcmp(file->data, "%PDF-", 5)) {
-        deny(res, 400, "the webhook has no PDF in its 'file' part");
+        webhook_reply_detail(res, 400, "the webhook has no PDF in its 'file' part");
     } else if (!b->inbound_enabled) {
-        deny(res, 404, "Inbound not enabled (set INBOUND_ENABLED=true)");
+        webhook_reply_detail(res, 404, "Inbound not enabled (set INBOUND_ENABLED=true)");
     } else if (write_temp(b, file, path, sizeof path, err, sizeof err) != 0) {
         log_error("phaxio inbound fax %s: %s", fax.id, err);
-        deny(res, 500, "could not store the received fax");
+        webhook_reply_detail(res, 500, "could not store the received fax");
     } else {
         inbound_delivery d = {.provider_sid = fax.id, .from_number = fax.from_number, .to_number = fax.to_number,
                               .remote_station_id = NULL, .file_path = path, .file_type = "pdf", .move = true};
         if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err) != 0) {
             unlink(path);
             log_error("phaxio inbound fax %s: %s", fax.id, err);
-            deny(res, strcasestr(err, "not enabled") ? 404 : 500, err);
+            webhook_reply_detail(res, strcasestr(err, "not enabled") ? 404 : 500, err);
         } else {
             unlink(path);   /* normally moved already; a replay leaves our copy behind */
             char masked[48];

@@ -44,7 +44,6 @@ struct backend {
     char callback_query[512];    /* the query part of SIGNALWIRE_STATUS_CALLBACK_URL ("" usually) */
     bool custom_callback;        /* SIGNALWIRE_STATUS_CALLBACK_URL is set */
     long timeout_s;
-    cloud_tracker *tracker;
 };
 
 /* ---- settings ---- */
@@ -126,8 +125,7 @@ static backend *sw_create(const struct config *cfg, backend_sink sink, char *err
     }
     b->sink = sink;
     if (cfg) str_copy(b->public_url, sizeof b->public_url, cfg->public_api_url);
-    if (read_settings(b, cfg, err, errlen) || !(b->tracker = cloud_tracker_new())) {
-        if (!err[0]) str_fmt(err, errlen, "out of memory");
+    if (read_settings(b, cfg, err, errlen)) {
         free(b);
         return NULL;
     }
@@ -137,7 +135,6 @@ static backend *sw_create(const struct config *cfg, backend_sink sink, char *err
 static void sw_destroy(backend *b)
 {
     if (!b) return;
-    cloud_tracker_free(b->tracker);
     memset(b->token, 0, sizeof b->token);
     memset(b->signing_key, 0, sizeof b->signing_key);
     free(b);
@@ -174,45 +171,22 @@ static void faxes_url(const backend *b, strbuf *url)
 
 /* ---- reporting ---- */
 
-static void report(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
-                   bool transient, const char *message, int pages, const char *remote_id)
+static void report_accepted(backend *b, const backend_job *job, const char *sid)
 {
-    backend_outcome o = { .kind = kind, .failure_reason = reason, .transient = transient, .message = message,
-                          .provider_sid = sid && sid[0] ? sid : NULL, .pages = pages, .duration_s = -1,
-                          .bit_rate = -1, .ecm = -1, .remote_station_id = remote_id && remote_id[0] ? remote_id : NULL };
-    b->sink.report(b->sink.ctx, job_id, &o);
+    backend_outcome o = outcome_accepted(job->attempt, sid);
+    b->sink.report(b->sink.ctx, job->job_id, &o);
 }
 
-static void apply_fax(backend *b, const char *job_id, int attempt, const sw_fax *f)
+static report_verdict apply_fax(backend *b, const char *job_id, int attempt, const sw_fax *f)
 {
-    cloud_tracker_set_sid(b->tracker, job_id, attempt, f->sid);
     cloud_verdict v;
     sw_verdict(f, &v);
-    char why[160];
-    if (v.state == CLOUD_IGNORE) return;
-    if (v.state == CLOUD_PENDING) {
-        if (cloud_tracker_admit(b->tracker, job_id, attempt, f->sid, false, why, sizeof why))
-            report(b, job_id, OUTCOME_ACCEPTED, f->sid, NULL, false, NULL, -1, NULL);
-        else
-            log_info("signalwire: job %s: status '%s' of fax %s not applied: %s", job_id, f->status, f->sid, why);
-        return;
-    }
-    if (!cloud_tracker_admit(b->tracker, job_id, attempt, f->sid, true, why, sizeof why)) {
-        log_info("signalwire: job %s: result '%s' of fax %s not applied: %s", job_id, f->status, f->sid, why);
-        return;
-    }
-    report(b, job_id, OUTCOME_ACCEPTED, f->sid, NULL, false, NULL, -1, NULL);
-    if (v.state == CLOUD_DELIVERED)
-        report(b, job_id, OUTCOME_SUCCESS, f->sid, NULL, false, v.message, f->pages, f->remote_station_id);
-    else
-        report(b, job_id, OUTCOME_FAILURE, f->sid, v.reason, v.transient, v.message, f->pages, f->remote_station_id);
+    return cloud_report(&b->sink, job_id, attempt, f->sid, &v, f->pages, f->remote_station_id);
 }
 
 static void fail_now(backend *b, const backend_job *job, const char *reason, bool transient, const char *message)
 {
-    char why[160];
-    if (cloud_tracker_admit(b->tracker, job->job_id, job->attempt, "", true, why, sizeof why))
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, reason, transient, message, -1, NULL);
+    cloud_fail(&b->sink, job->job_id, job->attempt, reason, transient, message);
 }
 
 /* ---- finding our fax at SignalWire ---- */
@@ -318,7 +292,6 @@ static int sw_submit(backend *b, const backend_job *job)
         fail_now(b, job, "provider_error", false, "no public PDF URL for SignalWire to fetch (set PUBLIC_API_URL)");
         return -1;
     }
-    cloud_tracker_begin(b->tracker, job->job_id, job->attempt, "");
     char *media = NULL, *callback = NULL;
     strbuf tmp;
     sb_init(&tmp);
@@ -389,10 +362,9 @@ static int sw_submit(backend *b, const backend_job *job)
 static int sw_resume(backend *b, const backend_job *job)
 {
     const char *sid = job->provider_sid ? job->provider_sid : "";
-    cloud_tracker_begin(b->tracker, job->job_id, job->attempt, sid);
     char err[300] = "";
     if (config_problem(b, err, sizeof err)) {
-        report(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1, NULL);
+        report_accepted(b, job, sid);
         return 0;
     }
     if (!sid[0]) {
@@ -407,7 +379,7 @@ static int sw_resume(backend *b, const backend_job *job)
             apply_fax(b, job->job_id, job->attempt, &f);
         } else {
             log_warn("signalwire: job %s: could not look the fax up (%s); asking again later", job->job_id, err);
-            report(b, job->job_id, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1, NULL);
+            report_accepted(b, job, NULL);
         }
         return 0;
     }
@@ -430,7 +402,7 @@ static int sw_resume(backend *b, const backend_job *job)
         if (!err[0]) str_fmt(err, sizeof err, "%s", rs.status ? "unexpected answer" : rs.error);
         log_warn("signalwire: job %s: could not read fax %s (HTTP %ld, %s); asking again later", job->job_id, sid,
                  rs.status, err);
-        report(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1, NULL);
+        report_accepted(b, job, sid);
     }
     cloud_http_res_free(&rs);
     sb_free(&url);
@@ -497,16 +469,16 @@ static void sw_callback(backend *b, const webhook_request *req, webhook_response
     const char *sig = req->header(req, "X-SignalWire-Signature");
     if (!sig || !*sig) sig = req->header(req, "X-Twilio-Signature");
     if (!sig || !*sig) {
-        cloud_reply(res, 401, "Missing X-SignalWire-Signature");
+        webhook_reply_detail(res, 401, "Missing X-SignalWire-Signature");
         return;
     }
     if (req->content_type && strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33)) {
-        cloud_reply(res, 400, "expected a form (application/x-www-form-urlencoded) StatusCallback");
+        webhook_reply_detail(res, 400, "expected a form (application/x-www-form-urlencoded) StatusCallback");
         return;
     }
     form_params params;
     if (form_parse(req->body ? req->body : "", req->body_len, &params)) {
-        cloud_reply(res, 400, "malformed form body");
+        webhook_reply_detail(res, 400, "malformed form body");
         return;
     }
     /* The URL SignalWire called: ours, or the configured public callback URL. */
@@ -523,7 +495,7 @@ static void sw_callback(backend *b, const webhook_request *req, webhook_response
     free(url);
     if (!ok) {
         log_warn("signalwire: callback from %s refused: the signature does not match", req->client_ip ? req->client_ip : "?");
-        cloud_reply(res, 403, "Invalid signature");
+        webhook_reply_detail(res, 403, "Invalid signature");
         form_free(&params);
         return;
     }

@@ -56,7 +56,6 @@ struct backend {
     bool callback_json;
     long max_retries;
     long timeout_s;
-    cloud_tracker *tracker;
     pthread_mutex_t token_lock;  /* held while a token is fetched: one refresh at a time */
     char token[4096];
     int64_t token_valid_until;   /* mono_ms */
@@ -184,12 +183,6 @@ static backend *sinch_create(const struct config *cfg, backend_sink sink, char *
         free(b);
         return NULL;
     }
-    b->tracker = cloud_tracker_new();
-    if (!b->tracker) {
-        free(b);
-        str_fmt(err, errlen, "out of memory");
-        return NULL;
-    }
     pthread_mutex_init(&b->token_lock, NULL);
     if (cfg) {
         str_copy(b->data_dir, sizeof b->data_dir, cfg->data_dir);
@@ -202,7 +195,6 @@ static backend *sinch_create(const struct config *cfg, backend_sink sink, char *
 static void sinch_destroy(backend *b)
 {
     if (!b) return;
-    cloud_tracker_free(b->tracker);
     pthread_mutex_destroy(&b->token_lock);
     memset(b->secret, 0, sizeof b->secret);
     memset(b->token, 0, sizeof b->token);
@@ -322,43 +314,23 @@ out:
 
 /* ---- reporting ---- */
 
-static void report(backend *b, const char *job_id, outcome_kind kind, const char *sid, const char *reason,
-                   bool transient, const char *message, int pages)
+static void report_accepted(backend *b, const backend_job *job, const char *sid)
 {
-    backend_outcome o = { .kind = kind, .failure_reason = reason, .transient = transient, .message = message,
-                          .provider_sid = sid && sid[0] ? sid : NULL, .pages = pages, .duration_s = -1,
-                          .bit_rate = -1, .ecm = -1 };
-    b->sink.report(b->sink.ctx, job_id, &o);
+    backend_outcome o = outcome_accepted(job->attempt, sid);
+    b->sink.report(b->sink.ctx, job->job_id, &o);
 }
 
 /* Applies what Sinch says about the fax of this attempt. */
-static void apply_fax(backend *b, const char *job_id, int attempt, const sinch_fax *f)
+static report_verdict apply_fax(backend *b, const char *job_id, int attempt, const sinch_fax *f)
 {
-    cloud_tracker_set_sid(b->tracker, job_id, attempt, f->id);
     cloud_verdict v;
     sinch_verdict(f, &v);
-    char why[160];
-    if (v.state == CLOUD_PENDING || v.state == CLOUD_IGNORE) {
-        if (cloud_tracker_admit(b->tracker, job_id, attempt, f->id, false, why, sizeof why))
-            report(b, job_id, OUTCOME_ACCEPTED, f->id, NULL, false, NULL, -1);
-        return;
-    }
-    if (!cloud_tracker_admit(b->tracker, job_id, attempt, f->id, true, why, sizeof why)) {
-        log_info("sinch: job %s: result for fax %s not applied: %s", job_id, f->id, why);
-        return;
-    }
-    report(b, job_id, OUTCOME_ACCEPTED, f->id, NULL, false, NULL, -1);
-    if (v.state == CLOUD_DELIVERED)
-        report(b, job_id, OUTCOME_SUCCESS, f->id, NULL, false, v.message, f->pages);
-    else
-        report(b, job_id, OUTCOME_FAILURE, f->id, v.reason, v.transient, v.message, f->pages);
+    return cloud_report(&b->sink, job_id, attempt, f->id, &v, f->pages, NULL);
 }
 
 static void fail_now(backend *b, const backend_job *job, const char *reason, bool transient, const char *message)
 {
-    char why[160];
-    if (cloud_tracker_admit(b->tracker, job->job_id, job->attempt, "", true, why, sizeof why))
-        report(b, job->job_id, OUTCOME_FAILURE, NULL, reason, transient, message, -1);
+    cloud_fail(&b->sink, job->job_id, job->attempt, reason, transient, message);
 }
 
 /* ---- finding our fax at Sinch ---- */
@@ -528,7 +500,6 @@ static int sinch_submit(backend *b, const backend_job *job)
         fail_now(b, job, "file_error", false, "the job's PDF is missing or unreadable");
         return -1;
     }
-    cloud_tracker_begin(b->tracker, job->job_id, job->attempt, "");
     char *cb = callback_url(b, job);
     mime_ctx mc = { b, job, cb };
     strbuf url;
@@ -596,7 +567,6 @@ static int sinch_submit(backend *b, const backend_job *job)
 static int sinch_resume(backend *b, const backend_job *job)
 {
     const char *sid = job->provider_sid ? job->provider_sid : "";
-    cloud_tracker_begin(b->tracker, job->job_id, job->attempt, sid);
     char err[300] = "";
     if (!sid[0]) {
         sinch_fax f;
@@ -608,7 +578,7 @@ static int sinch_resume(backend *b, const backend_job *job)
         if (found == 1) apply_fax(b, job->job_id, job->attempt, &f);
         else {
             log_warn("sinch: job %s: could not look the fax up (%s); asking again later", job->job_id, err);
-            report(b, job->job_id, OUTCOME_ACCEPTED, NULL, NULL, false, NULL, -1);
+            report_accepted(b, job, NULL);
         }
         return 0;
     }
@@ -632,7 +602,7 @@ static int sinch_resume(backend *b, const backend_job *job)
     } else {
         if (rc == 0 && !err[0]) str_fmt(err, sizeof err, "HTTP %ld", rs.status);
         log_warn("sinch: job %s: could not read fax %s (%s); asking again later", job->job_id, sid, err);
-        report(b, job->job_id, OUTCOME_ACCEPTED, sid, NULL, false, NULL, -1);
+        report_accepted(b, job, sid);
     }
     cloud_http_res_free(&rs);
     sb_free(&url);
@@ -713,22 +683,16 @@ static int sinch_diagnose(backend *b, char *report_out, size_t len)
 static bool authorized(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->hook_user[0]) {
-        cloud_reply(res, 401, "Sinch webhooks are not accepted: set SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
+        webhook_reply_detail(res, 401, "Sinch webhooks are not accepted: set SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
         return false;
     }
     if (!cloud_basic_auth_ok(req->header(req, "Authorization"), b->hook_user, b->hook_pass)) {
         log_warn("sinch: webhook %s from %s refused: missing or wrong HTTP Basic credentials", req->path,
                  req->client_ip ? req->client_ip : "?");
-        cloud_reply(res, 401, "Invalid or missing webhook credentials (HTTP Basic)");
+        webhook_reply_detail(res, 401, "Invalid or missing webhook credentials (HTTP Basic)");
         return false;
     }
     return true;
-}
-
-static void set_ok(webhook_response *res, const char *status)
-{
-    res->status = 200;
-    str_fmt(res->body, sizeof res->body, "{\"status\":\"%s\"}", status);
 }
 
 static void sinch_callback(backend *b, const webhook_request *req, webhook_response *res)
@@ -738,7 +702,7 @@ static void sinch_callback(backend *b, const webhook_request *req, webhook_respo
     char err[300];
     if (sinch_parse_event(req->content_type, req->body, req->body_len, false, &ev, err, sizeof err)) {
         sinch_event_free(&ev);
-        cloud_reply(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return;
     }
     const char *job_id = req->query_param(req, "job_id");
@@ -746,9 +710,9 @@ static void sinch_callback(backend *b, const webhook_request *req, webhook_respo
     int attempt = cloud_query_attempt(req);
     if (!attempt) attempt = ev.fax.label_attempt;
     if (strcasecmp(ev.event, "FAX_COMPLETED") || !ev.has_fax) {
-        set_ok(res, "ignored");
+        webhook_reply(res, 200, "status", "ignored");
     } else if (!cloud_is_job_id(job_id)) {
-        set_ok(res, "no job_id provided");
+        webhook_reply(res, 200, "status", "no job_id provided");
     } else {
         char id[33];
         str_copy(id, sizeof id, job_id);
@@ -760,11 +724,11 @@ static void sinch_callback(backend *b, const webhook_request *req, webhook_respo
 static void sinch_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
     if (!b->inbound_enabled) {
-        cloud_reply(res, 404, "Inbound not enabled");
+        webhook_reply_detail(res, 404, "Inbound not enabled");
         return;
     }
     if (!b->hook_configured) {
-        cloud_reply(res, 401, "Inbound Sinch webhooks need SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
+        webhook_reply_detail(res, 401, "Inbound Sinch webhooks need SINCH_WEBHOOK_USER and SINCH_WEBHOOK_PASSWORD");
         return;
     }
     if (!authorized(b, req, res)) return;
@@ -772,28 +736,28 @@ static void sinch_inbound(backend *b, const webhook_request *req, webhook_respon
     char err[300], path[1200], inbound_id[33] = "";
     if (sinch_parse_event(req->content_type, req->body, req->body_len, true, &ev, err, sizeof err)) {
         sinch_event_free(&ev);
-        cloud_reply(res, 400, err);
+        webhook_reply_detail(res, 400, err);
         return;
     }
     if (strcasecmp(ev.event, "INCOMING_FAX")) {
-        set_ok(res, "ignored");
+        webhook_reply(res, 200, "status", "ignored");
     } else if (!ev.has_fax || !ev.fax.id[0]) {
-        cloud_reply(res, 400, "the INCOMING_FAX event has no fax id");
+        webhook_reply_detail(res, 400, "the INCOMING_FAX event has no fax id");
     } else if (!ev.file || !ev.file_len) {
-        cloud_reply(res, 400, "the INCOMING_FAX event carries no document ('file')");
+        webhook_reply_detail(res, 400, "the INCOMING_FAX event carries no document ('file')");
     } else {
         const char *kind = cloud_doc_kind(ev.file, ev.file_len);
         if (!kind) {
-            cloud_reply(res, 400, "the received document is neither a PDF nor a TIFF");
+            webhook_reply_detail(res, 400, "the received document is neither a PDF nor a TIFF");
         } else if (cloud_write_temp(b->data_dir, ev.file, ev.file_len, path, sizeof path, err, sizeof err)) {
-            cloud_reply(res, 500, err);
+            webhook_reply_detail(res, 500, err);
         } else {
             inbound_delivery d = { .provider_sid = ev.fax.id, .from_number = ev.fax.from, .to_number = ev.fax.to,
                                    .remote_station_id = NULL, .file_path = path, .file_type = kind, .move = true };
             if (b->sink.receive(b->sink.ctx, &d, inbound_id, err, sizeof err)) {
                 unlink(path);
                 log_warn("sinch: inbound fax %s not stored: %s", ev.fax.id, err);
-                cloud_reply(res, 500, err);
+                webhook_reply_detail(res, 500, err);
             } else {
                 unlink(path);   /* moved already, unless the fax was a replay */
                 char masked[40];

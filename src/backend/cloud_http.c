@@ -1,12 +1,11 @@
 /* cloud_http.c — the impure half of cloud_util.h: one HTTP request through libcurl
  * (timeouts, no signals, Basic or Bearer auth, raw or multipart bodies), temp files
- * for received documents, and the tracker of attempts in flight that keeps stale
- * or replayed provider events away from a job's newer attempt. */
+ * for received documents, and reporting a provider's verdict through the sink (the
+ * job layer refuses stale and replayed ones). */
 #include "backend/cloud_util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,12 +90,16 @@ int cloud_http(const cloud_http_req *rq, cloud_http_res *rs)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    char detail[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
     } else {
-        rs->maybe_sent = maybe_reached(rc);
-        str_fmt(rs->error, sizeof rs->error, "%s", curl_easy_strerror(rc));
+        long sent = 0;          /* bytes of the request that left: none means it never arrived */
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+        rs->maybe_sent = maybe_reached(rc) && sent > 0;
+        str_fmt(rs->error, sizeof rs->error, "%s", detail[0] ? detail : curl_easy_strerror(rc));
     }
     curl_mime_free(mime);
     curl_slist_free_all(hdrs);
@@ -145,113 +148,25 @@ int cloud_write_temp(const char *data_dir, const void *data, size_t len, char *p
     return 0;
 }
 
-/* ---- attempts in flight ---- */
+/* ---- reporting what a provider says ---- */
 
-#define TRACK_ACTIVE_MAX 4096
-#define TRACK_DONE_MAX 1024
-
-typedef struct {
-    char job_id[33];
-    int attempt;
-    char sid[96];
-} track_entry;
-
-struct cloud_tracker {
-    pthread_mutex_t lock;
-    track_entry active[TRACK_ACTIVE_MAX];
-    int n_active;
-    track_entry done[TRACK_DONE_MAX];   /* ring of finished (job, attempt, sid) */
-    int done_next, n_done;
-};
-
-cloud_tracker *cloud_tracker_new(void)
+report_verdict cloud_report(const backend_sink *sink, const char *job_id, int attempt, const char *sid,
+                            const cloud_verdict *v, int pages, const char *remote_id)
 {
-    cloud_tracker *t = calloc(1, sizeof *t);
-    if (t) pthread_mutex_init(&t->lock, NULL);
-    return t;
+    if (v->state == CLOUD_IGNORE) return REPORT_REFUSED;
+    backend_outcome acc = outcome_accepted(attempt, sid);
+    report_verdict got = sink->report(sink->ctx, job_id, &acc);
+    if (v->state == CLOUD_PENDING) return got;
+    backend_outcome o = v->state == CLOUD_DELIVERED ? outcome_success(attempt, sid, pages)
+                                                    : outcome_failure(attempt, sid, v->reason, v->transient, NULL);
+    o.message = v->message;
+    o.remote_station_id = remote_id && remote_id[0] ? remote_id : NULL;
+    return sink->report(sink->ctx, job_id, &o);
 }
 
-void cloud_tracker_free(cloud_tracker *t)
+report_verdict cloud_fail(const backend_sink *sink, const char *job_id, int attempt, const char *reason,
+                          bool transient, const char *message)
 {
-    if (!t) return;
-    pthread_mutex_destroy(&t->lock);
-    free(t);
-}
-
-static track_entry *find_active(cloud_tracker *t, const char *job_id)
-{
-    for (int i = 0; i < t->n_active; i++)
-        if (!strcmp(t->active[i].job_id, job_id)) return &t->active[i];
-    return NULL;
-}
-
-static void drop_active(cloud_tracker *t, track_entry *e)
-{
-    *e = t->active[--t->n_active];
-}
-
-void cloud_tracker_begin(cloud_tracker *t, const char *job_id, int attempt, const char *sid)
-{
-    if (!t || !job_id) return;
-    pthread_mutex_lock(&t->lock);
-    track_entry *e = find_active(t, job_id);
-    if (!e) {
-        if (t->n_active == TRACK_ACTIVE_MAX) drop_active(t, &t->active[0]);   /* oldest-ish goes */
-        e = &t->active[t->n_active++];
-    }
-    str_copy(e->job_id, sizeof e->job_id, job_id);
-    e->attempt = attempt;
-    str_copy(e->sid, sizeof e->sid, sid ? sid : "");
-    pthread_mutex_unlock(&t->lock);
-}
-
-void cloud_tracker_set_sid(cloud_tracker *t, const char *job_id, int attempt, const char *sid)
-{
-    if (!t || !job_id || !sid || !sid[0]) return;
-    pthread_mutex_lock(&t->lock);
-    track_entry *e = find_active(t, job_id);
-    if (e && (attempt <= 0 || e->attempt == attempt)) str_copy(e->sid, sizeof e->sid, sid);
-    pthread_mutex_unlock(&t->lock);
-}
-
-static bool is_done(cloud_tracker *t, const char *job_id, int attempt, const char *sid)
-{
-    for (int i = 0; i < t->n_done; i++) {
-        const track_entry *d = &t->done[i];
-        if (strcmp(d->job_id, job_id)) continue;
-        if (sid[0] && d->sid[0] && !strcmp(d->sid, sid)) return true;
-        if (attempt > 0 && d->attempt == attempt) return true;
-    }
-    return false;
-}
-
-bool cloud_tracker_admit(cloud_tracker *t, const char *job_id, int attempt, const char *sid, bool final, char *why,
-                         size_t whylen)
-{
-    if (!t || !job_id) return true;
-    if (!sid) sid = "";
-    bool ok = true;
-    pthread_mutex_lock(&t->lock);
-    track_entry *e = find_active(t, job_id);
-    if (is_done(t, job_id, attempt, sid)) {
-        str_fmt(why, whylen, "this attempt's result was applied already (replay)");
-        ok = false;
-    } else if (e && attempt > 0 && e->attempt > 0 && e->attempt != attempt) {
-        str_fmt(why, whylen, "the event is about attempt %d; the job is on attempt %d", attempt, e->attempt);
-        ok = false;
-    } else if (e && sid[0] && e->sid[0] && strcmp(e->sid, sid)) {
-        str_fmt(why, whylen, "the event is about another provider fax than the job's current attempt");
-        ok = false;
-    }
-    if (ok && final) {
-        track_entry *d = &t->done[t->done_next];
-        str_copy(d->job_id, sizeof d->job_id, job_id);
-        d->attempt = attempt > 0 ? attempt : (e ? e->attempt : 0);
-        str_copy(d->sid, sizeof d->sid, sid[0] ? sid : (e ? e->sid : ""));
-        t->done_next = (t->done_next + 1) % TRACK_DONE_MAX;
-        if (t->n_done < TRACK_DONE_MAX) t->n_done++;
-        if (e) drop_active(t, e);
-    }
-    pthread_mutex_unlock(&t->lock);
-    return ok;
+    backend_outcome o = outcome_failure(attempt, NULL, reason, transient, message);
+    return sink->report(sink->ctx, job_id, &o);
 }

@@ -115,18 +115,6 @@ bool cloud_is_job_id(const char *s)
     return n == 32;
 }
 
-void cloud_reply(webhook_response *res, int status, const char *detail)
-{
-    res->status = status;
-    str_copy(res->content_type, sizeof res->content_type, "application/json");
-    json_t *o = json_pack("{s:s}", "detail", detail ? detail : "");
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (!text || str_copy(res->body, sizeof res->body, text))
-        str_copy(res->body, sizeof res->body, "{\"detail\":\"error\"}");
-    free(text);
-    json_decref(o);
-}
-
 int cloud_query_attempt(const webhook_request *req)
 {
     const char *v = req->query_param(req, "attempt");

@@ -1,14 +1,15 @@
 /* cloud_util.h — small pieces shared by the cloud fax backends (Sinch, SignalWire):
  * pure helpers over bytes (base64 decoding, HTTP Basic checks, percent-encoding,
  * document sniffing, the verdict a provider status maps to), plus the impure
- * parts kept apart in cloud_http.c (one libcurl call, the attempt tracker that
- * keeps stale or replayed webhooks away from a newer attempt, temp files). */
+ * parts kept apart in cloud_http.c (one libcurl call for every provider, temp
+ * files, reporting a provider's verdict). */
 #ifndef FAXBOT_CLOUD_UTIL_H
 #define FAXBOT_CLOUD_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/backend.h"
 #include "util/util.h"
 
 /* ---- what a provider's fax status means for our job ---- */
@@ -52,9 +53,6 @@ bool cloud_is_job_id(const char *s);
 struct webhook_request;
 int cloud_query_attempt(const struct webhook_request *req);
 
-/* res->status = status, res->body = {"detail": detail} (JSON-escaped). */
-struct webhook_response;
-void cloud_reply(struct webhook_response *res, int status, const char *detail);
 
 /* ---- HTTP client (cloud_http.c) ---- */
 typedef struct cloud_http_req {
@@ -88,21 +86,13 @@ void cloud_http_res_free(cloud_http_res *rs);
 int cloud_write_temp(const char *data_dir, const void *data, size_t len, char *path, size_t pathlen, char *err,
                      size_t errlen);
 
-/* ---- attempts in flight (thread-safe) ----
- * Provider events name the job (callback URL) and the provider's fax id. An event
- * for an earlier attempt of the same job, or a replay of an event already applied,
- * must not touch the job (it may be running its next attempt). */
-typedef struct cloud_tracker cloud_tracker;
-cloud_tracker *cloud_tracker_new(void);
-void cloud_tracker_free(cloud_tracker *t);
-/* An attempt starts (submit) or is looked at again (resume). */
-void cloud_tracker_begin(cloud_tracker *t, const char *job_id, int attempt, const char *sid);
-/* The provider named its fax for this attempt. */
-void cloud_tracker_set_sid(cloud_tracker *t, const char *job_id, int attempt, const char *sid);
-/* May an event (attempt from the callback URL, 0 = unknown; sid may be "") be applied?
- * final = it is a terminal outcome: on true it is recorded, so a replay gets false.
- * why explains a false. */
-bool cloud_tracker_admit(cloud_tracker *t, const char *job_id, int attempt, const char *sid, bool final, char *why,
-                         size_t whylen);
+/* ---- reporting (cloud_http.c) ----
+ * What a provider says about the fax of (job, attempt): ACCEPTED, then the result
+ * when it is final. The job layer refuses it when it is stale or replayed. */
+report_verdict cloud_report(const backend_sink *sink, const char *job_id, int attempt, const char *sid,
+                            const cloud_verdict *v, int pages, const char *remote_id);
+/* A FAILURE of the attempt before any provider fax is known. */
+report_verdict cloud_fail(const backend_sink *sink, const char *job_id, int attempt, const char *reason,
+                          bool transient, const char *message);
 
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "http/multipart.h"
+#include "util/json_get.h"
 #include "util/util.h"
 
 #define PHAXIO_MAX_PARTS 256
@@ -123,34 +124,10 @@ static int parse_multipart(const char *boundary, const char *body, size_t len, p
     return rc;
 }
 
-static int hexval(int ch)
+/* URL-decodes s[0..n) ('+' = space; a bad %-escape is kept as it is; NUL bytes kept). */
+static char *form_value(const char *s, size_t n, size_t *outlen)
 {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* URL-decodes s[0..n) ('+' = space); a bad %-escape is kept as it is. */
-static char *url_decode(const char *s, size_t n, size_t *outlen)
-{
-    char *d = malloc(n + 1);
-    if (!d) return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            d[k++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0
-                   && hexval((unsigned char)s[i + 2]) >= 0) {
-            d[k++] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
-            i += 2;
-        } else {
-            d[k++] = s[i];
-        }
-    }
-    d[k] = 0;
-    *outlen = k;
-    return d;
+    return url_decode_dup(s, n, outlen, URL_PLUS_SPACE | URL_NUL_OK);
 }
 
 static int parse_urlencoded(const char *body, size_t len, phaxio_form *f, char *err, size_t errlen)
@@ -168,8 +145,8 @@ static int parse_urlencoded(const char *body, size_t len, phaxio_form *f, char *
                 return -1;
             }
             size_t dn = 0;
-            p->name = url_decode(body + i, nlen, &dn);
-            p->data = eq ? url_decode(eq + 1, (size_t)(body + j - (eq + 1)), &p->len) : dup_bytes("", 0);
+            p->name = form_value(body + i, nlen, &dn);
+            p->data = eq ? form_value(eq + 1, (size_t)(body + j - (eq + 1)), &p->len) : dup_bytes("", 0);
             if (!p->name || !p->data) {
                 str_fmt(err, errlen, "out of memory");
                 return -1;
@@ -294,32 +271,9 @@ bool phaxio_signature_valid(const char *url, const phaxio_form *f, const char *t
 
 /* ---- fax objects ---- */
 
-static void copy_json_text(json_t *v, char *dst, size_t dstlen)
-{
-    dst[0] = 0;
-    if (json_is_string(v)) str_copy(dst, dstlen, json_string_value(v));
-    else if (json_is_integer(v)) str_fmt(dst, dstlen, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v)) str_fmt(dst, dstlen, "%.0f", json_real_value(v));
-}
-
 static void lower(char *s)
 {
     for (; *s; s++) *s = (char)tolower((unsigned char)*s);
-}
-
-static long json_num(json_t *v, long dflt)
-{
-    if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        return x < 0 || x > 1000000000 ? dflt : (long)x;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end = NULL;
-        long x = strtol(s, &end, 10);
-        if (end != s && *end == 0 && x >= 0 && x <= 1000000000) return x;
-    }
-    return dflt;
 }
 
 static void fax_from_object(json_t *o, phaxio_fax *out)
@@ -328,45 +282,45 @@ static void fax_from_object(json_t *o, phaxio_fax *out)
     out->num_pages = -1;
     out->error_id = -1;
     out->bitrate = -1;
-    copy_json_text(json_object_get(o, "id"), out->id, sizeof out->id);
+    json_text(json_object_get(o, "id"), out->id, sizeof out->id);
     for (const char *p = out->id; *p; p++)   /* ids are numbers: anything else is not an id */
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
             out->id[0] = 0;
             break;
         }
-    copy_json_text(json_object_get(o, "direction"), out->direction, sizeof out->direction);
+    json_text(json_object_get(o, "direction"), out->direction, sizeof out->direction);
     lower(out->direction);
-    copy_json_text(json_object_get(o, "status"), out->status, sizeof out->status);
+    json_text(json_object_get(o, "status"), out->status, sizeof out->status);
     lower(out->status);
-    out->num_pages = (int)json_num(json_object_get(o, "num_pages"), -1);
-    copy_json_text(json_object_get(o, "error_type"), out->error_type, sizeof out->error_type);
-    out->error_id = json_num(json_object_get(o, "error_id"), -1);
-    copy_json_text(json_object_get(o, "error_code"), out->error_code, sizeof out->error_code);
-    copy_json_text(json_object_get(o, "error_message"), out->error_message, sizeof out->error_message);
-    copy_json_text(json_object_get(o, "from_number"), out->from_number, sizeof out->from_number);
-    copy_json_text(json_object_get(o, "to_number"), out->to_number, sizeof out->to_number);
-    copy_json_text(json_object_get(o, "caller_id"), out->caller_id, sizeof out->caller_id);
+    out->num_pages = (int)json_get_int(o, "num_pages", -1, 0, 1000000000L);
+    json_text(json_object_get(o, "error_type"), out->error_type, sizeof out->error_type);
+    out->error_id = json_get_int(o, "error_id", -1, 0, 1000000000L);
+    json_text(json_object_get(o, "error_code"), out->error_code, sizeof out->error_code);
+    json_text(json_object_get(o, "error_message"), out->error_message, sizeof out->error_message);
+    json_text(json_object_get(o, "from_number"), out->from_number, sizeof out->from_number);
+    json_text(json_object_get(o, "to_number"), out->to_number, sizeof out->to_number);
+    json_text(json_object_get(o, "caller_id"), out->caller_id, sizeof out->caller_id);
     json_t *tags = json_object_get(o, "tags");
     if (json_is_object(tags)) {
-        copy_json_text(json_object_get(tags, "faxbot_job"), out->tag_job, sizeof out->tag_job);
-        out->tag_attempt = (int)json_num(json_object_get(tags, "faxbot_attempt"), 0);
+        json_text(json_object_get(tags, "faxbot_job"), out->tag_job, sizeof out->tag_job);
+        out->tag_attempt = (int)json_get_int(tags, "faxbot_attempt", 0, 0, 1000000000L);
     }
     json_t *rcp = json_object_get(o, "recipients");
     json_t *r0 = json_is_array(rcp) ? json_array_get(rcp, 0) : NULL;
     if (json_is_object(r0)) {
-        copy_json_text(json_object_get(r0, "status"), out->recipient_status, sizeof out->recipient_status);
+        json_text(json_object_get(r0, "status"), out->recipient_status, sizeof out->recipient_status);
         lower(out->recipient_status);
-        out->bitrate = (int)json_num(json_object_get(r0, "bitrate"), -1);
+        out->bitrate = (int)json_get_int(r0, "bitrate", -1, 0, 1000000000L);
         /* the fax-level error fields may be empty while the recipient's are set */
         if (!out->error_type[0])
-            copy_json_text(json_object_get(r0, "error_type"), out->error_type, sizeof out->error_type);
-        if (out->error_id < 0) out->error_id = json_num(json_object_get(r0, "error_id"), -1);
+            json_text(json_object_get(r0, "error_type"), out->error_type, sizeof out->error_type);
+        if (out->error_id < 0) out->error_id = json_get_int(r0, "error_id", -1, 0, 1000000000L);
         if (!out->error_code[0])
-            copy_json_text(json_object_get(r0, "error_code"), out->error_code, sizeof out->error_code);
+            json_text(json_object_get(r0, "error_code"), out->error_code, sizeof out->error_code);
         if (!out->error_message[0])
-            copy_json_text(json_object_get(r0, "error_message"), out->error_message, sizeof out->error_message);
+            json_text(json_object_get(r0, "error_message"), out->error_message, sizeof out->error_message);
         if (!out->to_number[0])
-            copy_json_text(json_object_get(r0, "phone_number"), out->to_number, sizeof out->to_number);
+            json_text(json_object_get(r0, "phone_number"), out->to_number, sizeof out->to_number);
     }
 }
 
@@ -527,9 +481,9 @@ void phaxio_reply_parse(const char *body, size_t len, phaxio_reply *out)
     }
     out->json = true;
     out->success = json_is_true(json_object_get(o, "success"));
-    copy_json_text(json_object_get(o, "message"), out->message, sizeof out->message);
+    json_text(json_object_get(o, "message"), out->message, sizeof out->message);
     json_t *data = json_object_get(o, "data");
-    if (json_is_object(data)) copy_json_text(json_object_get(data, "id"), out->id, sizeof out->id);
+    if (json_is_object(data)) json_text(json_object_get(data, "id"), out->id, sizeof out->id);
     json_decref(o);
 }
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/json_get.h"
+
 static int parse_int(const char *s, int dflt)
 {
     if (!s || !*s) return dflt;
@@ -40,36 +42,24 @@ void sw_fax_from_form(const form_params *p, sw_fax *f)
     copy_form(p, "ErrorMessage", f->error_message, sizeof f->error_message);
 }
 
-static void copy_json(json_t *o, const char *key, char *dst, size_t dstlen)
-{
-    json_t *v = json_object_get(o, key);
-    if (json_is_string(v)) str_copy(dst, dstlen, json_string_value(v));
-}
-
 static int json_int(json_t *o, const char *key, int dflt)
 {
-    json_t *v = json_object_get(o, key);
-    if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        return x < -1000000000 || x > 1000000000 ? dflt : (int)x;
-    }
-    if (json_is_string(v)) return parse_int(json_string_value(v), dflt);
-    return dflt;
+    return (int)json_get_int(o, key, dflt, -1000000000L + 1, 1000000000L - 1);
 }
 
 static void fax_from_json(json_t *o, sw_fax *f)
 {
     memset(f, 0, sizeof *f);
-    copy_json(o, "sid", f->sid, sizeof f->sid);
-    copy_json(o, "status", f->status, sizeof f->status);
-    copy_json(o, "direction", f->direction, sizeof f->direction);
-    copy_json(o, "from", f->from, sizeof f->from);
-    copy_json(o, "to", f->to, sizeof f->to);
-    copy_json(o, "media_url", f->media_url, sizeof f->media_url);
-    copy_json(o, "remote_station_id", f->remote_station_id, sizeof f->remote_station_id);
+    json_get_str(o, "sid", f->sid, sizeof f->sid);
+    json_get_str(o, "status", f->status, sizeof f->status);
+    json_get_str(o, "direction", f->direction, sizeof f->direction);
+    json_get_str(o, "from", f->from, sizeof f->from);
+    json_get_str(o, "to", f->to, sizeof f->to);
+    json_get_str(o, "media_url", f->media_url, sizeof f->media_url);
+    json_get_str(o, "remote_station_id", f->remote_station_id, sizeof f->remote_station_id);
     f->pages = json_int(o, "num_pages", -1);
     f->error_code = json_int(o, "error_code", -1);
-    copy_json(o, "error_message", f->error_message, sizeof f->error_message);
+    json_get_str(o, "error_message", f->error_message, sizeof f->error_message);
 }
 
 int sw_parse_fax(const char *json, size_t len, sw_fax *out, char *err, size_t errlen)
@@ -116,7 +106,7 @@ int sw_parse_fax_list(const char *json, size_t len, sw_fax *out, int max, char *
         fax_from_json(o, &out[n]);
         if (out[n].sid[0]) n++;
     }
-    if (nlen) copy_json(root, "next_page_uri", next_page_uri, nlen);
+    if (nlen) json_get_str(root, "next_page_uri", next_page_uri, nlen);
     json_decref(root);
     return n;
 }

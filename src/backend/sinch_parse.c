@@ -10,30 +10,14 @@
 #include <strings.h>
 
 #include "http/multipart.h"
+#include "util/json_get.h"
 
 /* ---- the Fax object ---- */
-
-static void copy_str(json_t *o, const char *key, char *dst, size_t dstlen)
-{
-    json_t *v = json_object_get(o, key);
-    if (json_is_string(v)) str_copy(dst, dstlen, json_string_value(v));
-}
 
 /* An integer that may come as a JSON number or a numeric string; dflt otherwise. */
 static int get_int(json_t *o, const char *key, int dflt)
 {
-    json_t *v = json_object_get(o, key);
-    if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        return x < -1000000000 || x > 1000000000 ? dflt : (int)x;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end = NULL;
-        long x = strtol(s, &end, 10);
-        if (end != s && *end == 0 && x > -1000000000 && x < 1000000000) return (int)x;
-    }
-    return dflt;
+    return (int)json_get_int(o, key, dflt, -1000000000L + 1, 1000000000L - 1);
 }
 
 static void fax_from_json(json_t *o, sinch_fax *f)
@@ -41,18 +25,18 @@ static void fax_from_json(json_t *o, sinch_fax *f)
     memset(f, 0, sizeof *f);
     f->pages = -1;
     f->error_code = -1;
-    copy_str(o, "id", f->id, sizeof f->id);
-    copy_str(o, "status", f->status, sizeof f->status);
-    copy_str(o, "direction", f->direction, sizeof f->direction);
-    copy_str(o, "from", f->from, sizeof f->from);
-    copy_str(o, "to", f->to, sizeof f->to);
+    json_get_str(o, "id", f->id, sizeof f->id);
+    json_get_str(o, "status", f->status, sizeof f->status);
+    json_get_str(o, "direction", f->direction, sizeof f->direction);
+    json_get_str(o, "from", f->from, sizeof f->from);
+    json_get_str(o, "to", f->to, sizeof f->to);
     f->pages = get_int(o, "numberOfPages", -1);
     f->error_code = get_int(o, "errorCode", -1);
-    copy_str(o, "errorType", f->error_type, sizeof f->error_type);
-    copy_str(o, "errorMessage", f->error_message, sizeof f->error_message);
+    json_get_str(o, "errorType", f->error_type, sizeof f->error_type);
+    json_get_str(o, "errorMessage", f->error_message, sizeof f->error_message);
     json_t *labels = json_object_get(o, "labels");
     if (json_is_object(labels)) {
-        copy_str(labels, SINCH_LABEL_JOB, f->label_job_id, sizeof f->label_job_id);
+        json_get_str(labels, SINCH_LABEL_JOB, f->label_job_id, sizeof f->label_job_id);
         int a = get_int(labels, SINCH_LABEL_ATTEMPT, 0);
         f->label_attempt = a > 0 ? a : 0;
     }
@@ -230,8 +214,8 @@ static int parse_json_event(const char *body, size_t len, bool want_file, sinch_
         json_decref(root);
         return -1;
     }
-    copy_str(root, "event", ev->event, sizeof ev->event);
-    copy_str(root, "eventTime", ev->event_time, sizeof ev->event_time);
+    json_get_str(root, "event", ev->event, sizeof ev->event);
+    json_get_str(root, "eventTime", ev->event_time, sizeof ev->event_time);
     json_t *fax = json_object_get(root, "fax");
     if (json_is_object(fax)) {
         fax_from_json(fax, &ev->fax);

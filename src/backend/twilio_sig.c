@@ -10,45 +10,10 @@
 
 #include "util/util.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..len) into a new NUL-terminated string; NULL if malformed. */
 static char *form_decode(const char *s, size_t len)
 {
-    char *out = malloc(len + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (len - i < 3) {   /* needs two hex digits after the % */
-                free(out);
-                return NULL;
-            }
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0) {
-                free(out);
-                return NULL;
-            }
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (c == '\0') {
-            free(out);
-            return NULL;
-        }
-        out[o++] = c;
-    }
-    out[o] = 0;
-    return out;
+    return url_decode_dup(s, len, NULL, URL_PLUS_SPACE | URL_STRICT);
 }
 
 void form_free(form_params *p)

@@ -60,7 +60,11 @@ static int first_line_of(const char *prog, const char *arg, char *out, size_t ou
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static void ignore_outcome(void *ctx, const char *job_id, const backend_outcome *o) { (void)ctx; (void)job_id; (void)o; }
+static report_verdict ignore_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+{
+    (void)ctx; (void)job_id; (void)o;
+    return REPORT_REFUSED;
+}
 
 static int refuse_inbound(void *ctx, const inbound_delivery *d, char *id, char *err, size_t errlen)
 {

@@ -2,6 +2,7 @@
  * Every value is checked here so that the rest of the gateway can trust it; a bad
  * value stops the start with a message naming the variable and what is valid. */
 #include "config/config.h"
+#include "util/cidr.h"
 #include "util/util.h"
 
 #include <ctype.h>
@@ -142,12 +143,29 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
         str_fmt(err, errlen, "PUBLIC_API_URL must start with http:// or https:// (got '%s')", c->public_api_url);
         return -1;
     }
-    if (env_int(&ev, "FAXBOT_HTTP_THREADS", 2, 1, 64, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAXBOT_HTTP_THREADS", 0, 0, 64, &x, err, errlen)) return -1;
     c->http_threads = (int)x;
     if (env_int(&ev, "FAXBOT_HTTP_TIMEOUT_SECONDS", 30, 1, 3600, &x, err, errlen)) return -1;
     c->http_timeout_s = (int)x;
+    if (env_int(&ev, "FAXBOT_HTTP_REQUEST_TIMEOUT_SECONDS", 300, 0, 86400, &x, err, errlen)) return -1;
+    c->http_request_timeout_s = (int)x;
+    if (env_int(&ev, "FAXBOT_HTTP_MIN_BODY_RATE", 1024, 0, 100000000, &x, err, errlen)) return -1;
+    c->http_min_body_rate = (int)x;
+    if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS", 1000, 0, 1000000, &x, err, errlen)) return -1;
+    c->max_connections = (int)x;
     if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS_PER_IP", 64, 0, 100000, &x, err, errlen)) return -1;
     c->max_connections_per_ip = (int)x;
+    if (env_copy(&ev, "TRUSTED_PROXIES", "", c->trusted_proxies, sizeof c->trusted_proxies, err, errlen)) return -1;
+    {
+        cidr_list proxies;
+        char why[256];
+        if (cidr_list_parse(c->trusted_proxies, &proxies, why, sizeof why)) {
+            str_fmt(err, errlen, "TRUSTED_PROXIES: %s (give addresses or CIDRs separated by commas, "
+                    "e.g. 10.0.0.0/8,::1)", why);
+            return -1;
+        }
+    }
+    if (env_bool(&ev, "METRICS_REQUIRE_KEY", false, &c->metrics_require_key, err, errlen)) return -1;
     const char *lvl = env_str(&ev, "FAXBOT_LOG_LEVEL");
     c->log_level = LOG_INFO;
     if (lvl) {
@@ -273,8 +291,17 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     }
     if (env_int(&ev, "SSE_HEARTBEAT_SECONDS", 15, 1, 3600, &x, err, errlen)) return -1;
     c->sse_heartbeat_s = (int)x;
-    if (env_int(&ev, "SSE_MAX_STREAMS", 2000, 0, 100000, &x, err, errlen)) return -1;
+    /* Streams hold their connections: by default they may take half of them, so the
+     * API always has room. */
+    if (env_int(&ev, "SSE_MAX_STREAMS", c->max_connections > 0 ? c->max_connections / 2 : 2000, 0, 100000, &x, err,
+                errlen))
+        return -1;
     c->sse_max_streams = (int)x;
+    if (c->max_connections > 0 && c->sse_max_streams >= c->max_connections) {
+        str_fmt(err, errlen, "SSE_MAX_STREAMS (%d) must be below FAXBOT_MAX_CONNECTIONS (%d): event streams would "
+                "take every connection and leave none for the API", c->sse_max_streams, c->max_connections);
+        return -1;
+    }
     if (env_int(&ev, "SSE_MAX_BUFFER_KB", 256, 4, 65536, &x, err, errlen)) return -1;
     c->sse_max_buffer_kb = (int)x;
     if (env_int(&ev, "EVENTS_RETENTION_DAYS", 7, 1, 3650, &x, err, errlen)) return -1;

@@ -15,9 +15,14 @@ typedef struct config {
     char data_dir[1024];             /* FAX_DATA_DIR, default ./faxdata */
     char database_path[1024];        /* from DATABASE_URL sqlite:///path, default <data_dir>/faxbot.db */
     char public_api_url[512];        /* PUBLIC_API_URL, default http://<listen> */
-    int http_threads;                /* FAXBOT_HTTP_THREADS, default 2 */
+    int http_threads;                /* FAXBOT_HTTP_THREADS, default 0 = from the core count */
     int http_timeout_s;              /* FAXBOT_HTTP_TIMEOUT_SECONDS: idle/slow connection timeout, default 30 */
+    int http_request_timeout_s;      /* FAXBOT_HTTP_REQUEST_TIMEOUT_SECONDS: head + body in, default 300, 0 = none */
+    int http_min_body_rate;          /* FAXBOT_HTTP_MIN_BODY_RATE bytes/s after the grace, default 1024, 0 = none */
+    int max_connections;             /* FAXBOT_MAX_CONNECTIONS, default 1000, 0 = no cap */
     int max_connections_per_ip;      /* FAXBOT_MAX_CONNECTIONS_PER_IP, default 64, 0 = no cap */
+    char trusted_proxies[1024];      /* TRUSTED_PROXIES: addresses/CIDRs whose X-Forwarded-For/Forwarded count */
+    bool metrics_require_key;        /* METRICS_REQUIRE_KEY: /metrics needs an API key */
     int log_level;                   /* FAXBOT_LOG_LEVEL debug|info|warn|error */
 
     /* auth */
@@ -70,7 +75,7 @@ typedef struct config {
     int webhook_workers;             /* WEBHOOK_WORKERS: deliveries in flight, default 4 */
     char webhook_secret[128];        /* WEBHOOK_SECRET: signs callback_url deliveries ("" = generated, kept in the data dir) */
     int sse_heartbeat_s;             /* SSE_HEARTBEAT_SECONDS, default 15 */
-    int sse_max_streams;             /* SSE_MAX_STREAMS, default 2000 */
+    int sse_max_streams;             /* SSE_MAX_STREAMS, default half of FAXBOT_MAX_CONNECTIONS */
     int sse_max_buffer_kb;           /* SSE_MAX_BUFFER_KB: a stream further behind is cut off, default 256 */
     int events_retention_days;       /* EVENTS_RETENTION_DAYS: outbox rows kept this long, default 7 */
 

@@ -1,10 +1,10 @@
 /* rasterize.c — PDF → TIFF class F with Ghostscript, run as a sandboxed subprocess
  * so a hostile PDF never touches our address space.
  *
- * Each Ghostscript run: fork + execve (no shell; the program is looked up in PATH
- * by the parent), its own process group, RLIMIT_CPU/AS/FSIZE/CORE, a fresh private
- * scratch directory (mkdtemp under lim->tmp_dir) as cwd, HOME and TMPDIR, an
- * environment of just PATH/HOME/TMPDIR, stdin from /dev/null, stderr into a file in
+ * Each Ghostscript run goes through util/sandbox (no shell, program resolved by the
+ * parent, its own process group, RLIMIT_CPU/AS/FSIZE/CORE, a minimal environment, no
+ * inherited descriptors) with a fresh private scratch directory (mkdtemp under
+ * lim->tmp_dir) as cwd, HOME and TMPDIR, stdin from /dev/null, stderr into a file in
  * the scratch directory (so an error can quote Ghostscript's complaint) and stdout
  * into a file or, when rendering, a pipe to us. The parent waits (pidfd + poll)
  * against a wall-clock deadline and SIGKILLs the whole process group when it passes.
@@ -39,19 +39,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "document/doc_internal.h"
+#include "util/sandbox.h"
 #include "util/util.h"
 
 #define MAX_GS_ARGS 32
 #define MAX_PARALLEL 16
-#define GS_FSIZE_LIMIT ((rlim_t)512 * 1024 * 1024)
+#define GS_FSIZE_LIMIT ((size_t)512 * 1024 * 1024)
 #define COMPLAINT_MAX 200
 #define MARKER_MAX 48
 /* fewer (estimated) pages than this render in one process: a second Ghostscript
@@ -147,22 +146,9 @@ static int ps_string_body(const char *path, char *out, size_t outlen)
 
 static int resolve_program(const char *name, char *out, size_t outlen, char *err, size_t errlen)
 {
-    if (strchr(name, '/')) {
-        if (access(name, X_OK) == 0 && realpath(name, out) && strlen(out) < outlen) return 0;
-        str_fmt(err, errlen, "Ghostscript was not found at %s", name);
-        return -1;
-    }
-    const char *path = getenv("PATH");
-    if (!path || !path[0]) path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *colon = strchr(path, ':');
-        size_t dlen = colon ? (size_t)(colon - path) : strlen(path);
-        if (dlen > 0 && str_fmt(out, outlen, "%.*s/%s", (int)dlen, path, name) == 0 &&
-            access(out, X_OK) == 0)
-            return 0;
-        path += dlen + (colon ? 1 : 0);
-    }
-    str_fmt(err, errlen, "Ghostscript (%s) was not found in PATH; install the ghostscript package", name);
+    if (sandbox_resolve(name, out, outlen) == 0) return 0;
+    if (strchr(name, '/')) str_fmt(err, errlen, "Ghostscript was not found at %s", name);
+    else str_fmt(err, errlen, "Ghostscript (%s) was not found in PATH; install the ghostscript package", name);
     return -1;
 }
 
@@ -170,18 +156,16 @@ static int resolve_program(const char *name, char *out, size_t outlen, char *err
 
 typedef struct gs_run {
     char scratch[PATH_MAX];
-    pid_t pid;
-    int pidfd;                  /* -1 where pidfd_open is not available */
+    sandbox_proc proc;
     int out_fd;                 /* read end of the stdout pipe, or -1 */
-    int status;
-    bool started, finished, timed_out, lost, cancelled;
+    bool timed_out, cancelled;
 } gs_run;
 
 static void run_init(gs_run *r)
 {
     memset(r, 0, sizeof *r);
-    r->pid = -1;
-    r->pidfd = -1;
+    r->proc.pid = -1;
+    r->proc.pidfd = -1;
     r->out_fd = -1;
 }
 
@@ -195,30 +179,17 @@ static int make_scratch(gs_run *r, const char *tmp_dir, char *err, size_t errlen
     return 0;
 }
 
-static void set_limit(int resource, rlim_t soft, rlim_t hard)
-{
-    struct rlimit rl = { soft, hard };
-    setrlimit(resource, &rl);
-}
-
-/* Everything the child needs is prepared before fork: after fork only
- * async-signal-safe calls are made. With want_pipe, the child's stdout is a pipe
- * whose read end (non-blocking) lands in r->out_fd. */
+/* Ghostscript in the sandbox, its scratch directory as cwd/HOME/TMPDIR, stderr
+ * into a file there. With want_pipe, its stdout is a pipe whose read end
+ * (non-blocking) lands in r->out_fd; else a file in the scratch directory. */
 static int run_start(gs_run *r, const char *exe, gs_args *args, const convert_limits *lim, bool want_pipe,
                      char *err, size_t errlen)
 {
-    char env_path[PATH_MAX + 8], env_home[PATH_MAX + 8], env_tmp[PATH_MAX + 8], path_out[PATH_MAX],
-        path_err[PATH_MAX];
-    const char *sys_path = getenv("PATH");
-    str_fmt(env_path, sizeof env_path, "PATH=%s", sys_path && sys_path[0] ? sys_path : "/usr/bin:/bin");
-    str_fmt(env_home, sizeof env_home, "HOME=%s", r->scratch);
-    str_fmt(env_tmp, sizeof env_tmp, "TMPDIR=%s", r->scratch);
-    char *envp[] = { env_path, env_home, env_tmp, NULL };
+    char path_out[PATH_MAX], path_err[PATH_MAX];
     str_fmt(path_out, sizeof path_out, "%s/stdout.txt", r->scratch);
     str_fmt(path_err, sizeof path_err, "%s/stderr.txt", r->scratch);
 
     int pipe_fds[2] = { -1, -1 };
-    int fd_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int fd_out = -1;
     if (want_pipe) {
         if (pipe2(pipe_fds, O_CLOEXEC) == 0) {
@@ -229,52 +200,25 @@ static int run_start(gs_run *r, const char *exe, gs_args *args, const convert_li
         fd_out = open(path_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
     int fd_err = open(path_err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd_in < 0 || fd_out < 0 || fd_err < 0) {
+    if (fd_out < 0 || fd_err < 0) {
         str_fmt(err, errlen, "cannot prepare the Ghostscript sandbox: %s", strerror(errno));
-        if (fd_in >= 0) close(fd_in);
         if (fd_out >= 0) close(fd_out);
         if (fd_err >= 0) close(fd_err);
         if (pipe_fds[0] >= 0) close(pipe_fds[0]);
         return -1;
     }
-    rlim_t cpu = (rlim_t)lim->cpu_s, mem = (rlim_t)lim->memory_mb * 1024 * 1024;
-    /* what the child can say without strerror (not async-signal-safe) */
-    static const char exec_failed[] = "the program could not be executed\n",
-                      exec_nomem[] = "not enough memory to load it (memory limit too low?)\n",
-                      exec_denied[] = "permission denied\n";
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        set_limit(RLIMIT_CPU, cpu, cpu + 2);
-        set_limit(RLIMIT_AS, mem, mem);
-        set_limit(RLIMIT_FSIZE, GS_FSIZE_LIMIT, GS_FSIZE_LIMIT);
-        set_limit(RLIMIT_CORE, 0, 0);
-        if (chdir(r->scratch) != 0) _exit(126);
-        if (dup2(fd_in, 0) < 0 || dup2(fd_out, 1) < 0 || dup2(fd_err, 2) < 0) _exit(126);
-        close_range(3, ~0U, 0);
-        execve(exe, args->argv, envp);
-        const char *why = errno == ENOMEM || errno == E2BIG ? exec_nomem
-                        : errno == EACCES ? exec_denied : exec_failed;
-        size_t why_len = 0;
-        while (why[why_len]) why_len++;
-        ssize_t ignored = write(2, why, why_len);
-        (void)ignored;
-        _exit(127);
-    }
-    int fork_errno = errno;
-    close(fd_in);
+    sandbox_spec spec = {
+        .exe = exe, .argv = args->argv, .workdir = r->scratch,
+        .stdin_fd = -1, .stdout_fd = fd_out, .stderr_fd = fd_err,
+        .cpu_s = lim->cpu_s, .memory_bytes = (size_t)lim->memory_mb * 1024 * 1024, .fsize_bytes = GS_FSIZE_LIMIT,
+    };
+    int rc = sandbox_start(&r->proc, &spec, err, errlen);
     close(fd_out);
     close(fd_err);
-    if (pid < 0) {
+    if (rc != 0) {
         if (pipe_fds[0] >= 0) close(pipe_fds[0]);
-        str_fmt(err, errlen, "cannot start Ghostscript: %s", strerror(fork_errno));
         return -1;
     }
-    setpgid(pid, pid);          /* also from here, so a kill never races the child's own call */
-    r->pid = pid;
-    r->started = true;
-    r->pidfd = pidfd_open(pid, 0);
     if (pipe_fds[0] >= 0) {
         fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
         r->out_fd = pipe_fds[0];
@@ -282,50 +226,30 @@ static int run_start(gs_run *r, const char *exe, gs_args *args, const convert_li
     return 0;
 }
 
-static void run_kill(gs_run *r)
-{
-    if (!r->started || r->finished) return;
-    kill(-r->pid, SIGKILL);
-    kill(r->pid, SIGKILL);
-    while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR) {}
-    r->finished = true;
-}
-
 static void run_cleanup(gs_run *r)
 {
-    if (r->started && !r->finished) { r->cancelled = true; run_kill(r); }
-    if (r->pidfd >= 0) close(r->pidfd);
+    if (r->proc.started && !r->proc.finished) r->cancelled = true;
+    sandbox_close(&r->proc);
     if (r->out_fd >= 0) close(r->out_fd);
-    r->pidfd = r->out_fd = -1;
+    r->out_fd = -1;
     if (r->scratch[0]) remove_tree(r->scratch);
     r->scratch[0] = '\0';
 }
 
 static bool run_ok(const gs_run *r)
 {
-    return r->finished && !r->lost && !r->timed_out && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0;
+    return !r->timed_out && sandbox_succeeded(&r->proc);
 }
 
-/* Reaps a run if it has ended (never blocks). */
-static void run_reap(gs_run *r)
-{
-    if (!r->started || r->finished) return;
-    pid_t got = waitpid(r->pid, &r->status, WNOHANG);
-    if (got == r->pid) {
-        r->finished = true;
-        kill(-r->pid, SIGKILL);         /* leftovers in its group, if any */
-    } else if (got < 0 && errno != EINTR) {
-        r->finished = r->lost = true;
-    }
-}
+static bool run_going(const gs_run *r) { return r->proc.started && !r->proc.finished; }
 
 /* Stops every run still going: as timed out, or as cancelled (a sibling failed). */
 static void runs_stop(gs_run *const *runs, int n, bool timed_out)
 {
     for (int i = 0; i < n; i++) {
-        if (!runs[i]->started || runs[i]->finished) continue;
+        if (!run_going(runs[i])) continue;
         if (timed_out) runs[i]->timed_out = true; else runs[i]->cancelled = true;
-        run_kill(runs[i]);
+        sandbox_kill(&runs[i]->proc);
     }
 }
 
@@ -336,7 +260,7 @@ static int poll_timeout(gs_run *const *runs, int n, int64_t deadline)
     int64_t left = deadline - mono_ms();
     if (left < 0) left = 0;
     for (int i = 0; i < n; i++)
-        if (runs[i]->started && !runs[i]->finished && runs[i]->pidfd < 0 && left > 10) left = 10;
+        if (run_going(runs[i]) && runs[i]->proc.pidfd < 0 && left > 10) left = 10;
     return left > INT_MAX ? INT_MAX : (int)left;
 }
 
@@ -350,14 +274,14 @@ static void runs_wait(gs_run *const *runs, int n, int timeout_s)
         struct pollfd pfds[MAX_PARALLEL];
         int npfd = 0;
         for (int i = 0; i < n; i++) {
-            run_reap(runs[i]);
-            if (runs[i]->finished) {
+            sandbox_reap(&runs[i]->proc);
+            if (runs[i]->proc.finished) {
                 if (!runs[i]->cancelled && !run_ok(runs[i])) failed = true;
                 continue;
             }
             pending = true;
-            if (runs[i]->pidfd >= 0 && npfd < MAX_PARALLEL)
-                pfds[npfd++] = (struct pollfd){ .fd = runs[i]->pidfd, .events = POLLIN };
+            if (runs[i]->proc.pidfd >= 0 && npfd < MAX_PARALLEL)
+                pfds[npfd++] = (struct pollfd){ .fd = runs[i]->proc.pidfd, .events = POLLIN };
         }
         if (!pending) return;
         if (failed) { runs_stop(runs, n, false); return; }
@@ -435,11 +359,11 @@ static int run_outcome(const gs_run *r, const convert_limits *lim, char *err, si
         str_fmt(err, errlen, "conversion timed out after %d s", lim->timeout_s);
         return -1;
     }
-    if (r->lost) {
+    if (r->proc.lost) {
         str_fmt(err, errlen, "lost track of the Ghostscript process");
         return -1;
     }
-    int st = r->status;
+    int st = r->proc.status;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
     run_complaint(r, complaint, sizeof complaint);
     if (WIFEXITED(st)) {
@@ -892,10 +816,10 @@ static int render_loop(render_state *s, char *err, size_t errlen)
         for (int i = 0; i < s->n; i++) {
             part *pt = &s->parts[i];
             /* waitpid only when the pidfd said so (or there is none, or the pipe closed) */
-            if (exited[i] || pt->run.pidfd < 0 || pt->eof) run_reap(&pt->run);
+            if (exited[i] || pt->run.proc.pidfd < 0 || pt->eof) sandbox_reap(&pt->run.proc);
             exited[i] = false;
-            if (pt->run.finished && !pt->run.cancelled && !run_ok(&pt->run) && !failed) failed = &pt->run;
-            if (!pt->run.finished || !pt->eof) all_done = false;
+            if (pt->run.proc.finished && !pt->run.cancelled && !run_ok(&pt->run) && !failed) failed = &pt->run;
+            if (!pt->run.proc.finished || !pt->eof) all_done = false;
         }
         if (failed) {
             runs_stop(runs, s->n, false);
@@ -911,7 +835,7 @@ static int render_loop(render_state *s, char *err, size_t errlen)
         /* the next page's process is done and sent no more: that page is missing
          * (or the document is complete); the others need not go on */
         const part *next = &s->parts[s->written % s->n];
-        if (next->eof && next->run.finished && next->q_count == 0) {
+        if (next->eof && next->run.proc.finished && next->q_count == 0) {
             runs_stop(runs, s->n, false);
             rc = 0;
             break;
@@ -932,10 +856,10 @@ static int render_loop(render_state *s, char *err, size_t errlen)
                 is_pipe[npfd] = true;
                 pfds[npfd++] = (struct pollfd){ .fd = pt->run.out_fd, .events = POLLIN };
             }
-            if (!pt->run.finished && pt->run.pidfd >= 0) {
+            if (!pt->run.proc.finished && pt->run.proc.pidfd >= 0) {
                 owner[npfd] = i;
                 is_pipe[npfd] = false;
-                pfds[npfd++] = (struct pollfd){ .fd = pt->run.pidfd, .events = POLLIN };
+                pfds[npfd++] = (struct pollfd){ .fd = pt->run.proc.pidfd, .events = POLLIN };
             }
         }
         int ready = poll(pfds, npfd, poll_timeout(runs, s->n, deadline));

@@ -5,8 +5,11 @@
  * does not carry Pango, Cairo and the image libraries in memory.
  *
  * The helper is found at $FAXBOT_RENDER, else beside the running executable, else
- * on PATH. It prints one line of error on failure; that line becomes the message. */
+ * on PATH, and runs in util/sandbox: a minimal environment (no API key or provider
+ * secret), no inherited descriptor, async-signal-safe calls only after fork. It
+ * prints one line of error on failure; that line becomes the message. */
 #include "document/document.h"
+#include "util/sandbox.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -40,62 +43,75 @@
 #define RENDER_LIMIT_AS 1
 #endif
 
-static int find_helper(char *out, size_t outlen)
+/* The helper's absolute path: $FAXBOT_RENDER, else beside the running executable,
+ * else on PATH. */
+static int find_helper(char *out, size_t outlen, char *err, size_t errlen)
 {
     const char *env = getenv("FAXBOT_RENDER");
-    if (env && *env) return str_copy(out, outlen, env);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
+    char self[PATH_MAX], beside[PATH_MAX];
+    const char *name = "faxbot-render";
+    if (env && *env) {
+        name = env;
+    } else {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        char *slash = n > 0 ? (self[n] = 0, strrchr(self, '/')) : NULL;
         if (slash) {
             *slash = 0;
-            if (str_fmt(out, outlen, "%s/faxbot-render", self) == 0 && access(out, X_OK) == 0) return 0;
+            if (str_fmt(beside, sizeof beside, "%s/faxbot-render", self) == 0 && access(beside, X_OK) == 0)
+                name = beside;
         }
     }
-    return str_copy(out, outlen, "faxbot-render");     /* execvp looks it up on PATH */
+    if (sandbox_resolve(name, out, outlen) == 0) return 0;
+    str_fmt(err, errlen, "the document renderer %s could not be started: not found", name);
+    return -1;
 }
 
-static void limit(int res, rlim_t v)
+/* The helper runs in its scratch directory, so relative paths are made absolute. */
+static int absolute(const char *path, char *out, size_t outlen)
 {
-    struct rlimit rl = {v, v};
-    setrlimit(res, &rl);
+    if (path[0] == '/') return str_copy(out, outlen, path);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return -1;
+    return str_fmt(out, outlen, "%s/%s", cwd, path);
 }
 
-/* Runs the helper with argv; 0 on success, else -1 with its complaint in err. */
-static int run_helper(char *const argv[], char *err, size_t errlen)
+/* Runs the helper with argv in the sandbox, a fresh scratch directory beside the
+ * output as its home; 0 on success, else -1 with its complaint in err. */
+static int run_helper(const char *exe, char *const argv[], const char *out_pdf, char *err, size_t errlen)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC)) { str_fmt(err, errlen, "cannot start the document renderer: %s", strerror(errno)); return -1; }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        str_fmt(err, errlen, "cannot start the document renderer: %s", strerror(errno));
+    char scratch[PATH_MAX];
+    const char *slash = strrchr(out_pdf, '/');
+    int dlen = slash ? (int)(slash - out_pdf) : 1;
+    if (str_fmt(scratch, sizeof scratch, "%.*s/render-XXXXXX", dlen, slash ? out_pdf : ".") != 0 ||
+        !mkdtemp(scratch)) {
+        str_fmt(err, errlen, "cannot start the document renderer: no scratch directory: %s", strerror(errno));
         return -1;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); }
-        dup2(pipefd[1], 2);
-        limit(RLIMIT_CPU, RENDER_CPU_S);
-        if (RENDER_LIMIT_AS) limit(RLIMIT_AS, (rlim_t)RENDER_MEMORY_MB << 20);
-        limit(RLIMIT_FSIZE, (rlim_t)RENDER_FSIZE_MB << 20);
-        limit(RLIMIT_CORE, 0);
-        execvp(argv[0], argv);
-        dprintf(2, "the document renderer %s could not be started: %s\n", argv[0], strerror(errno));
-        _exit(127);
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC)) {
+        str_fmt(err, errlen, "cannot start the document renderer: %s", strerror(errno));
+        remove_tree(scratch);
+        return -1;
     }
+    sandbox_spec spec = {
+        .exe = exe, .argv = argv, .workdir = scratch, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = pipefd[1],
+        .cpu_s = RENDER_CPU_S, .memory_bytes = RENDER_LIMIT_AS ? (size_t)RENDER_MEMORY_MB << 20 : 0,
+        .fsize_bytes = (size_t)RENDER_FSIZE_MB << 20,
+    };
+    sandbox_proc proc;
+    int rc = sandbox_start(&proc, &spec, err, errlen);
     close(pipefd[1]);
+    if (rc != 0) {
+        close(pipefd[0]);
+        remove_tree(scratch);
+        return -1;
+    }
     char msg[512];
     size_t got = 0;
     int64_t deadline = mono_ms() + RENDER_TIMEOUT_S * 1000;
-    bool timed_out = false;
-    for (;;) {
+    for (;;) {                          /* read its complaint until EOF or the deadline */
         int64_t left = deadline - mono_ms();
-        if (left <= 0) { timed_out = true; break; }
+        if (left <= 0) break;
         struct pollfd p = {pipefd[0], POLLIN, 0};
         int r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
         if (r < 0 && errno != EINTR) break;
@@ -106,14 +122,15 @@ static int run_helper(char *const argv[], char *err, size_t errlen)
         for (ssize_t i = 0; i < n && got + 1 < sizeof msg; i++) msg[got++] = buf[i];
     }
     close(pipefd[0]);
-    if (timed_out) kill(-pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    bool ended = sandbox_wait(&proc, deadline);
+    sandbox_close(&proc);
+    remove_tree(scratch);
     msg[got] = 0;
     char *nl = strchr(msg, '\n');
     if (nl) *nl = 0;
-    if (timed_out) { str_fmt(err, errlen, "rendering the document timed out after %d s", RENDER_TIMEOUT_S); return -1; }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    if (!ended) { str_fmt(err, errlen, "rendering the document timed out after %d s", RENDER_TIMEOUT_S); return -1; }
+    if (sandbox_succeeded(&proc)) return 0;
+    int status = proc.status;
     if (WIFSIGNALED(status))
         str_fmt(err, errlen, "the document renderer stopped on signal %d%s%s (the document is probably hostile or too large)",
                 WTERMSIG(status), msg[0] ? ": " : "", msg);
@@ -126,10 +143,14 @@ static const char *paper_name(paper_size p) { return p == PAPER_A4 ? "a4" : "let
 
 int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen)
 {
-    char helper[PATH_MAX];
-    if (find_helper(helper, sizeof helper)) { str_fmt(err, errlen, "the renderer path is too long"); return -1; }
-    char *argv[] = {helper, "text", (char *)in_path, (char *)out_pdf, (char *)paper_name(paper), NULL};
-    return run_helper(argv, err, errlen);
+    char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX];
+    if (find_helper(helper, sizeof helper, err, errlen)) return -1;
+    if (absolute(in_path, in_abs, sizeof in_abs) || absolute(out_pdf, out_abs, sizeof out_abs)) {
+        str_fmt(err, errlen, "the document path is too long");
+        return -1;
+    }
+    char *argv[] = {helper, "text", in_abs, out_abs, (char *)paper_name(paper), NULL};
+    return run_helper(helper, argv, out_abs, err, errlen);
 }
 
 int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
@@ -139,9 +160,12 @@ int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, pa
         str_fmt(err, errlen, "only PNG, JPEG and TIFF images can be turned into a PDF");
         return -1;
     }
-    char helper[PATH_MAX];
-    if (find_helper(helper, sizeof helper)) { str_fmt(err, errlen, "the renderer path is too long"); return -1; }
-    char *argv[] = {helper, "image", (char *)doc_type_name(type), (char *)in_path, (char *)out_pdf,
-                    (char *)paper_name(paper), NULL};
-    return run_helper(argv, err, errlen);
+    char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX];
+    if (find_helper(helper, sizeof helper, err, errlen)) return -1;
+    if (absolute(in_path, in_abs, sizeof in_abs) || absolute(out_pdf, out_abs, sizeof out_abs)) {
+        str_fmt(err, errlen, "the document path is too long");
+        return -1;
+    }
+    char *argv[] = {helper, "image", (char *)doc_type_name(type), in_abs, out_abs, (char *)paper_name(paper), NULL};
+    return run_helper(helper, argv, out_abs, err, errlen);
 }

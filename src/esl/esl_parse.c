@@ -35,27 +35,11 @@ const char *esl_msg_get(const esl_msg *m, const char *name)
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
+/* FreeSWITCH's plain percent-encoding ('+' stays '+'); a NUL becomes '?'. */
 size_t esl_url_decode(const char *in, size_t len, char *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '%' && i + 2 < len && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-            c = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
-            i += 2;
-        }
-        out[o++] = c ? c : '?';
-    }
-    out[o] = 0;
-    return o;
+    long n = url_decode(in, len, out, len + 1, URL_NUL_QMARK);
+    return n < 0 ? 0 : (size_t)n;
 }
 
 /* Finds the end of a header block starting at buf: the offset just past the

@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/cidr.h"
+
 typedef struct http_request http_request;     /* opaque, valid during one request */
+struct strbuf;
 
 typedef struct http_response {
     int status;                  /* 0 = not set yet */
@@ -20,7 +23,11 @@ typedef struct http_response {
     int64_t file_size;
     char extra_headers[8][2][128]; /* name, value */
     int n_extra_headers;
-    struct http_stream *stream;  /* set by http_res_stream: an open-ended response */
+    /* a streamed body (http_res_stream): produced piece by piece while it is sent */
+    int (*stream_next)(void *ctx, struct strbuf *out);
+    void *stream_ctx;
+    void (*stream_free)(void *ctx);
+    struct http_live *live;      /* set by http_res_live: an open-ended push response */
 } http_response;
 
 /* ---- request accessors ---- */
@@ -30,7 +37,8 @@ const char *http_req_raw_query(const http_request *r);     /* the query exactly 
 const char *http_req_header(const http_request *r, const char *name);  /* case-insensitive; NULL if absent */
 const char *http_req_query(const http_request *r, const char *name);   /* decoded; NULL if absent */
 const char *http_req_param(const http_request *r, const char *name);   /* "{id}" from the route pattern */
-const char *http_req_client_ip(const http_request *r);
+const char *http_req_client_ip(const http_request *r);     /* behind TRUSTED_PROXIES: the forwarded client */
+const char *http_req_peer_ip(const http_request *r);       /* the socket's peer address */
 /* Buffered body (routes with HTTP_BODY_BUFFER); NUL-terminated; len 0 if none. */
 const char *http_req_body(const http_request *r, size_t *len);
 /* Per-request slot for the handler's own state (e.g. the authenticated key). */
@@ -45,28 +53,35 @@ void http_res_text(http_response *res, int status, const char *content_type, con
 /* {"detail": "<msg>"} with proper JSON escaping. */
 void http_res_error(http_response *res, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void http_res_header(http_response *res, const char *name, const char *value);
+/* A body of unknown length, sent as it is produced so a large answer is never
+ * built whole and the thread sending it serves other connections between pieces:
+ * next appends the next piece to out and returns 1 (more follows), 0 (that was the
+ * last) or -1 (abort the connection). free_ctx(ctx) runs once, whatever happens. */
+void http_res_stream(http_response *res, int status, const char *content_type,
+                     int (*next)(void *ctx, struct strbuf *out), void *ctx, void (*free_ctx)(void *ctx));
 /* Sends the file at fd (takes ownership of fd). */
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
 
-/* ---- streams: long-lived responses (Server-Sent Events) ----
- * The handler turns its response into a stream and hands the stream to whoever
- * will write to it (from any thread). No thread waits on a stream: between writes
- * the connection is suspended in libmicrohttpd's event loop, so thousands of idle
- * streams cost a buffer each, not a thread each. */
-typedef struct http_stream http_stream;
-/* Makes res a stream answered with status and content_type. A write that would
- * leave more than max_buffer bytes unsent closes the stream (a slow reader is cut
- * off, not buffered without end). Returns the stream with a reference held for
- * the caller (http_stream_release), or NULL (out of memory: res is a 500). */
-http_stream *http_res_stream(http_response *res, int status, const char *content_type, size_t max_buffer);
-/* Queues bytes; 0, or -1 if the stream is closed (or was just closed for being too far behind). */
-int http_stream_write(http_stream *s, const char *data, size_t len);
+/* ---- live responses: long-lived, written by others (Server-Sent Events) ----
+ * Unlike http_res_stream (pulled by the server until the body ends), a live
+ * response is pushed: the handler hands it to whoever writes to it later, from any
+ * thread. No thread waits on it: between writes the connection is suspended in
+ * libmicrohttpd's event loop, so thousands of idle live responses cost a buffer
+ * each, not a thread each. Only routes marked long_lived may answer this way. */
+typedef struct http_live http_live;
+/* Makes res a live response with status and content_type. A write that would
+ * leave more than max_buffer bytes unsent closes it (a slow reader is cut off,
+ * not buffered without end). Returns it with a reference held for the caller
+ * (http_live_release), or NULL (out of memory: res is a 500). */
+http_live *http_res_live(http_response *res, int status, const char *content_type, size_t max_buffer);
+/* Queues bytes; 0, or -1 if it is closed (or was just closed for being too far behind). */
+int http_live_write(http_live *l, const char *data, size_t len);
 /* Bytes queued and not yet sent. */
-size_t http_stream_pending(http_stream *s);
-/* Ends the stream (the connection closes once libmicrohttpd sees it). */
-void http_stream_close(http_stream *s);
-bool http_stream_closed(http_stream *s);
-void http_stream_release(http_stream *s);
+size_t http_live_pending(http_live *l);
+/* Ends it (the connection closes once libmicrohttpd sees it). */
+void http_live_close(http_live *l);
+bool http_live_closed(http_live *l);
+void http_live_release(http_live *l);
 
 /* ---- routes ---- */
 typedef enum { HTTP_BODY_NONE = 0, HTTP_BODY_BUFFER, HTTP_BODY_STREAM } http_body_mode;
@@ -85,8 +100,9 @@ typedef struct http_route {
     void (*on_body)(http_request *req, const char *data, size_t len, http_response *res);
     /* The body is complete (or there is none): produce the response. */
     void (*handle)(http_request *req, http_response *res);
-    /* The response is a long-lived stream (GET /events): exempt from limits on a
-     * whole request's duration. */
+    /* The answer is a live response (GET /events): it may last for hours, and must
+     * be exempt from any limit on a whole request's duration. http_res_live on a
+     * route without this flag is refused (500). */
     bool long_lived;
 } http_route;
 
@@ -95,10 +111,15 @@ typedef struct http_server http_server;
 typedef struct http_server_opts {
     const char *host;            /* "127.0.0.1", "::1", "0.0.0.0" */
     int port;                    /* 0 = pick a free port (see http_server_port) */
-    int threads;                 /* worker threads (thread pool) */
-    int connection_timeout_s;    /* idle timeout, and the time each request head must arrive in */
-    int max_connections_per_ip;  /* connections one client address may hold; 0 = no cap */
-    int max_connections;         /* all connections, streams included; 0 = 4096 */
+    int threads;                 /* worker threads (thread pool); 0 = http_default_threads() */
+    int connection_timeout_s;    /* idle timeout, the time each request head must arrive in,
+                                  * and the grace before min_body_rate applies */
+    int request_timeout_s;       /* head and body complete within this; 0 = no limit */
+    int min_body_rate;           /* bytes/s a body must average after the grace; 0 = no minimum */
+    int max_connections;         /* open connections in all; past it the oldest unfinished
+                                  * request is closed, or a 503 when none is; 0 = no cap */
+    int max_connections_per_ip;  /* connections one client address may hold (429 past it); 0 = no cap */
+    const cidr_list *trusted_proxies; /* peers whose Forwarded / X-Forwarded-For name the client; NULL = none */
     size_t max_header_bytes;     /* request line + headers */
     const http_route *routes;
     int n_routes;
@@ -106,6 +127,9 @@ typedef struct http_server_opts {
     void (*on_complete)(const http_request *req, int status, double seconds, void *ctx);
     void *ctx;
 } http_server_opts;
+
+/* The thread pool size used when opts->threads is 0: from the number of cores. */
+unsigned int http_default_threads(void);
 
 http_server *http_server_start(const http_server_opts *opts, char *err, size_t errlen);
 int http_server_port(const http_server *s);
@@ -115,6 +139,12 @@ void http_server_stop(http_server *s);
  * as pointers into the scratch buffer. Pure; exposed for tests. Returns 1 on match. */
 int http_route_match(const char *pattern, const char *path, char *scratch, size_t scratch_len,
                      const char *names[], const char *values[], int max, int *n);
+
+/* The client address for a request from peer: when peer is a trusted proxy, the
+ * rightmost address of Forwarded (for=) or else X-Forwarded-For that is not itself
+ * trusted. Pure; exposed for tests. */
+void http_forwarded_client(const char *peer, const char *forwarded, const char *xff, const cidr_list *trusted,
+                           char *out, size_t outlen);
 
 /* URL-decodes in place ("%2F" and "+" in queries); returns -1 on a bad escape. */
 int http_url_decode(char *s, bool plus_is_space);

@@ -3,7 +3,10 @@
  * a route for each request; the api layer may use http_url_decode for form bodies. */
 #include "http/http.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/util.h"
 
 static const char *segment_end(const char *s)
 {
@@ -61,43 +64,17 @@ int http_route_match(const char *pattern, const char *path, char *scratch, size_
     return 1;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Returns -1 on a bad escape: '%' not followed by two hex digits, or "%00" (which
  * would silently cut the string short). On error s is left unchanged. */
 int http_url_decode(char *s, bool plus_is_space)
 {
     if (!s)
         return -1;
-    for (const char *c = s; *c; c++) {
-        if (*c != '%')
-            continue;
-        int hi = hex_value(c[1]);
-        int lo = hi < 0 ? -1 : hex_value(c[2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-            return -1;
-        c += 2;
-    }
-    char *out = s;
-    for (const char *in = s; *in; in++) {
-        if (*in == '%') {
-            *out++ = (char)(hex_value(in[1]) * 16 + hex_value(in[2]));
-            in += 2;
-        } else if (*in == '+' && plus_is_space) {
-            *out++ = ' ';
-        } else {
-            *out++ = *in;
-        }
-    }
-    *out = '\0';
+    size_t len = strlen(s);
+    char *d = url_decode_dup(s, len, NULL, URL_STRICT | (plus_is_space ? URL_PLUS_SPACE : 0));
+    if (!d)
+        return -1;
+    memcpy(s, d, strlen(d) + 1);
+    free(d);
     return 0;
 }

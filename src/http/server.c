@@ -5,13 +5,14 @@
  * (status, duration) to opts->on_complete. The api layer supplies the routes; this
  * file knows nothing about faxes. Query strings are never logged.
  *
- * Slow clients: libmicrohttpd's timeout only closes connections that are idle, so a
- * client sending its headers a byte a second would hold its connection for ever. A
- * watchdog thread therefore closes (shutdown) every connection that has not sent a
- * complete request head within connection_timeout_s of connecting or of finishing
- * its previous request. */
+ * The listening socket belongs to the connection guard (guard.c): it validates each
+ * request head before libmicrohttpd parses it, answers malformed ones itself, and
+ * keeps every connection's deadlines. Every response here carries "Connection:
+ * close", so libmicrohttpd parses exactly one, already judged, request per
+ * connection and never answers for us with its own (HTML) error pages. */
 #include "http/http.h"
-#include "http/stream_internal.h"
+#include "http/guard.h"
+#include "http/live_internal.h"
 #include "util/util.h"
 
 #include <microhttpd.h>
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,27 +40,14 @@
  * connection is closed instead. */
 #define HTTP_DISCARD_MAX ((uint64_t)16 * 1024 * 1024)
 
-/* A connection waiting for (or past) its request head; see the header deadline. */
-typedef struct conn_watch {
-    struct conn_watch *prev, *next;
-    int fd;
-    bool awaiting_head;          /* no complete request head yet */
-    struct timespec since;       /* when it started waiting for one */
-} conn_watch;
-
 struct http_server {
     struct MHD_Daemon *daemon;
     http_server_opts opts;
     size_t max_pattern_len;
     int port;
-    /* header deadline: every open connection, under watch_lock */
-    pthread_mutex_t watch_lock;
-    pthread_cond_t watch_wake;
-    conn_watch *watching;
-    bool watch_stop;
-    bool watch_running;
-    pthread_t watch_thread;
-    http_stream_registry streams;    /* open long-lived responses, closed before the daemon stops */
+    http_guard *guard;
+    cidr_list trusted;           /* TRUSTED_PROXIES */
+    http_live_registry lives;    /* open live responses, closed before the daemon stops */
 };
 
 /* What the URI log callback hands over before a request exists: the raw query
@@ -90,6 +79,7 @@ struct http_request {
     int status_sent;
     void *user;
     void (*user_free)(void *);
+    char peer_ip[INET6_ADDRSTRLEN];
     char client_ip[INET6_ADDRSTRLEN];
     size_t scratch_len;
     char scratch[];              /* route params: names and values */
@@ -125,25 +115,37 @@ const char *http_req_param(const http_request *r, const char *name)
     return NULL;
 }
 
-const char *http_req_client_ip(const http_request *r)
+const char *http_req_peer_ip(const http_request *r)
 {
     if (!r)
         return NULL;
     http_request *w = (http_request *)r;    /* formatted lazily, cached */
-    if (w->client_ip[0])
-        return w->client_ip;
+    if (w->peer_ip[0])
+        return w->peer_ip;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     const char *ok = NULL;
     if (sa && sa->sa_family == AF_INET)
         ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-                       w->client_ip, sizeof w->client_ip);
+                       w->peer_ip, sizeof w->peer_ip);
     else if (sa && sa->sa_family == AF_INET6)
         ok = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                       w->client_ip, sizeof w->client_ip);
+                       w->peer_ip, sizeof w->peer_ip);
     if (!ok)
-        str_copy(w->client_ip, sizeof w->client_ip, "unknown");
+        str_copy(w->peer_ip, sizeof w->peer_ip, "unknown");
+    return w->peer_ip;
+}
+
+const char *http_req_client_ip(const http_request *r)
+{
+    if (!r)
+        return NULL;
+    http_request *w = (http_request *)r;
+    if (!w->client_ip[0])
+        http_forwarded_client(http_req_peer_ip(r), http_req_header(r, "Forwarded"),
+                              http_req_header(r, "X-Forwarded-For"), &r->srv->trusted, w->client_ip,
+                              sizeof w->client_ip);
     return w->client_ip;
 }
 
@@ -172,9 +174,9 @@ void *http_req_user(const http_request *r) { return r ? r->user : NULL; }
 
 static void res_clear_payload(http_response *res)
 {
-    if (res->stream) {           /* made a stream but never answered with it */
-        http_stream_discard(res->stream);
-        res->stream = NULL;
+    if (res->live) {             /* made live but never answered with it */
+        http_live_discard(res->live);
+        res->live = NULL;
     }
     free(res->body);
     res->body = NULL;
@@ -183,6 +185,11 @@ static void res_clear_payload(http_response *res)
         close(res->file_fd);
     res->file_fd = -1;
     res->file_size = 0;
+    if (res->stream_free && res->stream_ctx)
+        res->stream_free(res->stream_ctx);
+    res->stream_next = NULL;
+    res->stream_ctx = NULL;
+    res->stream_free = NULL;
 }
 
 void http_res_set(http_response *res, int status, const char *content_type, char *body, size_t len)
@@ -282,6 +289,63 @@ void http_res_header(http_response *res, const char *name, const char *value)
     res->n_extra_headers++;
 }
 
+void http_res_stream(http_response *res, int status, const char *content_type,
+                     int (*next)(void *ctx, strbuf *out), void *ctx, void (*free_ctx)(void *ctx))
+{
+    if (!res || !next) {
+        if (free_ctx && ctx)
+            free_ctx(ctx);
+        return;
+    }
+    res_clear_payload(res);
+    res->status = status;
+    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res->stream_next = next;
+    res->stream_ctx = ctx;
+    res->stream_free = free_ctx;
+}
+
+/* libmicrohttpd pulls a streamed body through this, a block at a time. */
+typedef struct body_stream {
+    int (*next)(void *ctx, strbuf *out);
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+    strbuf piece;
+    size_t sent;                 /* of piece */
+    bool last;                   /* piece is the final one */
+} body_stream;
+
+static ssize_t body_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    body_stream *bs = cls;
+    while (bs->sent >= bs->piece.len) {
+        if (bs->last)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        bs->piece.len = 0;
+        bs->sent = 0;
+        int rc = bs->next(bs->ctx, &bs->piece);
+        if (rc < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        bs->last = rc == 0;
+    }
+    size_t n = bs->piece.len - bs->sent;
+    if (n > max)
+        n = max;
+    memcpy(buf, bs->piece.data + bs->sent, n);
+    bs->sent += n;
+    return (ssize_t)n;
+}
+
+static void body_stream_free(void *cls)
+{
+    body_stream *bs = cls;
+    if (bs->free_ctx && bs->ctx)
+        bs->free_ctx(bs->ctx);
+    sb_free(&bs->piece);
+    free(bs);
+}
+
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size)
 {
     if (!res) {
@@ -308,31 +372,12 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* ---- header deadline ---- */
+/* ---- the guard's view of libmicrohttpd's connections ---- */
 
-static int64_t ms_since(const struct timespec *t0)
-{
-    return (int64_t)(seconds_since(t0) * 1000.0);
-}
-
-static conn_watch *watch_of(struct MHD_Connection *conn)
+static http_conn *conn_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
-}
-
-/* The request head is in (awaiting = false) or a request has finished and the
- * connection waits for the next one (awaiting = true, the clock restarts). */
-static void watch_mark(http_server *srv, struct MHD_Connection *conn, bool awaiting)
-{
-    conn_watch *w = watch_of(conn);
-    if (!w)
-        return;
-    pthread_mutex_lock(&srv->watch_lock);
-    w->awaiting_head = awaiting;
-    if (awaiting)
-        clock_gettime(CLOCK_MONOTONIC, &w->since);
-    pthread_mutex_unlock(&srv->watch_lock);
 }
 
 /* libmicrohttpd calls this when a connection opens and before it closes its socket. */
@@ -342,79 +387,18 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     http_server *srv = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        conn_watch *w = ci ? calloc(1, sizeof *w) : NULL;
-        *socket_context = w;
-        if (!w)
-            return;              /* not watched; libmicrohttpd's idle timeout still applies */
-        w->fd = ci->connect_fd;
-        w->awaiting_head = true;
-        clock_gettime(CLOCK_MONOTONIC, &w->since);
-        pthread_mutex_lock(&srv->watch_lock);
-        w->next = srv->watching;
-        if (w->next)
-            w->next->prev = w;
-        srv->watching = w;
-        pthread_mutex_unlock(&srv->watch_lock);
+        *socket_context = ci ? guard_attach(srv->guard, ci->connect_fd) : NULL;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        conn_watch *w = *socket_context;
+        guard_detach(srv->guard, *socket_context);
         *socket_context = NULL;
-        if (!w)
-            return;
-        pthread_mutex_lock(&srv->watch_lock);
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            srv->watching = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        pthread_mutex_unlock(&srv->watch_lock);
-        free(w);
     }
 }
 
-/* Every half second: shut down the sockets of connections past the deadline. The
- * socket stays open until libmicrohttpd closes it after NOTIFY_CLOSED, which takes
- * watch_lock first, so the fd shut down here is always the connection's own. */
-static void *watchdog_main(void *arg)
+/* The guard's hand-off: a connection whose request head it has judged. */
+static int add_connection(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)
 {
-    http_server *srv = arg;
-    int64_t limit_ms = (int64_t)(srv->opts.connection_timeout_s > 0 ? srv->opts.connection_timeout_s : 30) * 1000;
-    pthread_mutex_lock(&srv->watch_lock);
-    while (!srv->watch_stop) {
-        int cut = 0;
-        for (conn_watch *w = srv->watching; w; w = w->next) {
-            if (!w->awaiting_head || w->fd < 0 || ms_since(&w->since) < limit_ms)
-                continue;
-            shutdown(w->fd, SHUT_RDWR);
-            w->fd = -1;          /* once */
-            cut++;
-        }
-        if (cut)
-            log_info("http: closed %d connection%s that sent no complete request head within %d s",
-                     cut, cut == 1 ? "" : "s", (int)(limit_ms / 1000));
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 500 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&srv->watch_wake, &srv->watch_lock, &until);
-    }
-    pthread_mutex_unlock(&srv->watch_lock);
-    return NULL;
-}
-
-static void watchdog_stop(http_server *s)
-{
-    if (!s->watch_running)
-        return;
-    pthread_mutex_lock(&s->watch_lock);
-    s->watch_stop = true;
-    pthread_cond_signal(&s->watch_wake);
-    pthread_mutex_unlock(&s->watch_lock);
-    pthread_join(s->watch_thread, NULL);
-    s->watch_running = false;
+    http_server *srv = ctx;
+    return MHD_add_connection(srv->daemon, fd, sa, len) == MHD_YES ? 0 : -1;
 }
 
 /* Allocates the request and picks its route; route stays NULL with a 404/405 answer. */
@@ -483,11 +467,31 @@ static enum MHD_Result queue_answer(http_request *r)
             log_error("http: %s %s: handler set invalid status %d", r->method, r->path, res->status);
         http_res_error(res, 500, "Internal error: handler produced no response");
     }
+    if (res->live && !(r->route && r->route->long_lived)) {
+        log_error("http: %s %s: a live response on a route not marked long_lived", r->method, r->path);
+        http_res_error(res, 500, "Internal error: this route cannot stream");
+    }
     struct MHD_Response *mr;
-    if (res->stream) {
-        mr = http_stream_response(res->stream, r->conn, &r->srv->streams);
+    if (res->live) {
+        mr = http_live_response(res->live, r->conn, &r->srv->lives);
         if (mr)
-            res->stream = NULL;  /* the response holds it now */
+            res->live = NULL;    /* the response holds it now */
+    } else if (res->stream_next) {
+        body_stream *bs = calloc(1, sizeof *bs);
+        mr = bs ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, body_stream_read, bs,
+                                                    body_stream_free)
+                : NULL;
+        if (mr) {                /* the stream's state is MHD's now */
+            bs->next = res->stream_next;
+            bs->ctx = res->stream_ctx;
+            bs->free_ctx = res->stream_free;
+            sb_init(&bs->piece);
+            res->stream_next = NULL;
+            res->stream_ctx = NULL;
+            res->stream_free = NULL;
+        } else {
+            free(bs);
+        }
     } else if (res->file_fd >= 0) {
         mr = MHD_create_response_from_fd64((uint64_t)res->file_size, res->file_fd);
         if (mr)
@@ -505,6 +509,8 @@ static enum MHD_Result queue_answer(http_request *r)
     }
     if (res->content_type[0])
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    /* one request per connection: every request is judged by the guard first */
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     for (int i = 0; i < res->n_extra_headers && i < 8; i++)
         MHD_add_response_header(mr, res->extra_headers[i][0], res->extra_headers[i][1]);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned int)res->status, mr);
@@ -547,14 +553,13 @@ static void run_handler(http_request *r)
     r->answered = true;
 }
 
-/* An answer decided before the body was read (first call). libmicrohttpd closes
- * the connection after an answer queued this early, so it is queued now only to
- * refuse a POST/PUT body; a request without a body is answered on the next call
- * (keeping the connection alive), and other methods' bodies are read and dropped. */
+/* An answer decided before the body was read (first call). When a body follows it
+ * is queued now, so the body is never read: libmicrohttpd closes the connection
+ * after the answer. A request without a body is answered on the next call. */
 static enum MHD_Result answer_early(http_request *r)
 {
     r->answered = true;
-    if (request_has_body(r->conn) && (strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0))
+    if (request_has_body(r->conn))
         return queue_answer(r);
     return MHD_YES;
 }
@@ -582,7 +587,6 @@ static enum MHD_Result on_first_call(http_server *srv, struct MHD_Connection *co
                                      const char *url, const char *method, void **con_cls)
 {
     pending_uri *pending = *con_cls;
-    watch_mark(srv, conn, false);
     http_request *r = request_new(srv, conn, url, method);
     if (!r) {
         free(pending);
@@ -611,6 +615,10 @@ static enum MHD_Result on_first_call(http_server *srv, struct MHD_Connection *co
     if (r->answered)
         return answer_early(r);
     const http_route *rt = r->route;
+    if (rt->body_mode == HTTP_BODY_NONE && request_has_body(conn)) {
+        http_res_error(&r->res, 413, "%s %s takes no request body", method, rt->pattern);
+        return answer_early(r);
+    }
     if (rt->on_headers) {
         rt->on_headers(r, &r->res);
         if (r->res.status)
@@ -676,12 +684,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (*upload_data_size > 0) {
         size_t len = *upload_data_size;
         *upload_data_size = 0;
+        guard_body_bytes(conn_of(conn), len);
         if (r->queued)
             return MHD_YES;
         return on_body_chunk(r, upload_data, len);
     }
     if (r->queued)
         return MHD_YES;
+    guard_body_done(srv->guard, conn_of(conn));
     if (!r->answered)
         run_handler(r);
     return queue_answer(r);
@@ -692,8 +702,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     http_server *srv = cls;
     http_request *r = *con_cls;
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        watch_mark(srv, conn, true);   /* keep-alive: the next request head is due in time */
+    (void)conn;
     if (!r)
         return;
     *con_cls = NULL;
@@ -745,6 +754,30 @@ static void on_mhd_log(void *cls, const char *fm, va_list ap)
 }
 
 /* ---- start / stop ---- */
+
+unsigned int http_default_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    long n = cores * 4;          /* handlers block on the database and disk, not only CPU */
+    return (unsigned int)(n < 8 ? 8 : n > 64 ? 64 : n);
+}
+
+/* Every connection is a descriptor: make sure max_connections of them fit. */
+static void raise_fd_limit(int max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)(max_connections > 0 ? max_connections : 4096) + 256;
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        log_warn("http: the open-file limit (%llu) is below FAXBOT_MAX_CONNECTIONS + 256; "
+                 "raise it (ulimit -n) or lower FAXBOT_MAX_CONNECTIONS", (unsigned long long)rl.rlim_cur);
+}
 
 /* Parses "127.0.0.1", "::1", "[::1]", "0.0.0.0", "::" or a host name into addr. */
 static int resolve_host(const char *host, int port, struct sockaddr_storage *addr, socklen_t *alen,
@@ -828,6 +861,9 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         return NULL;
     }
     s->opts = *opts;
+    if (opts->trusted_proxies)
+        s->trusted = *opts->trusted_proxies;
+    s->opts.trusted_proxies = NULL;
     for (int i = 0; i < opts->n_routes; i++) {
         size_t l = strlen(opts->routes[i].pattern);
         if (l > s->max_pattern_len)
@@ -839,49 +875,56 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         free(s);
         return NULL;
     }
-    pthread_mutex_init(&s->watch_lock, NULL);
-    pthread_cond_init(&s->watch_wake, NULL);
-    pthread_mutex_init(&s->streams.lock, NULL);
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    unsigned int threads = opts->threads > 0 ? (unsigned int)opts->threads : 2;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                         MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned int threads = opts->threads > 0 ? (unsigned int)opts->threads : http_default_threads();
     unsigned int timeout = opts->connection_timeout_s > 0 ? (unsigned int)opts->connection_timeout_s : 30;
-    size_t mem_limit = opts->max_header_bytes + 16 * 1024;   /* headers + working buffers */
-    if (mem_limit < 32 * 1024)
-        mem_limit = 32 * 1024;
+    size_t max_head = opts->max_header_bytes > 0 ? opts->max_header_bytes : 32768;
+    /* headers + working buffers; above what the guard lets through, so libmicrohttpd
+     * never refuses a head itself */
+    size_t mem_limit = max_head + 32 * 1024;
+    /* the guard enforces the real limit; libmicrohttpd's only has to stay out of its way */
+    unsigned int mhd_limit = opts->max_connections > 0 ? (unsigned int)opts->max_connections + 64 : 100000;
+    raise_fd_limit(opts->max_connections);
 
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
-        {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem_limit, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(opts->max_connections > 0 ? opts->max_connections : 4096), NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)(opts->max_connections_per_ip > 0 ? opts->max_connections_per_ip : 0), NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    pthread_mutex_init(&s->lives.lock, NULL);
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
                                  MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (!s->daemon) {
-        str_fmt(err, errlen, "cannot start the http server on %s port %d "
-                "(address in use, not available on this machine, or no permission)",
-                opts->host && *opts->host ? opts->host : "0.0.0.0", opts->port);
-        pthread_cond_destroy(&s->watch_wake);
-        pthread_mutex_destroy(&s->watch_lock);
-        pthread_mutex_destroy(&s->streams.lock);
+        str_fmt(err, errlen, "cannot start the http server (libmicrohttpd refused its options)");
         free(s);
         return NULL;
     }
-    if (pthread_create(&s->watch_thread, NULL, watchdog_main, s) == 0)
-        s->watch_running = true;
-    else
-        log_warn("http: no watchdog thread; slow clients are closed only when idle for %u s", timeout);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? (int)di->port : opts->port;
+    http_guard_opts gopts = {
+        .addr = (const struct sockaddr *)&addr, .addr_len = alen,
+        .head_timeout_s = (int)timeout, .request_timeout_s = opts->request_timeout_s,
+        .min_body_rate = opts->min_body_rate, .max_connections = opts->max_connections,
+        .max_per_ip = opts->max_connections_per_ip, .max_head = max_head,
+        .hand_off = add_connection, .ctx = s,
+    };
+    char gerr[256];
+    s->guard = guard_start(&gopts, gerr, sizeof gerr);
+    if (!s->guard) {
+        str_fmt(err, errlen, "cannot start the http server on %s port %d: %s", opts->host && *opts->host ? opts->host : "0.0.0.0",
+                opts->port, gerr);
+        MHD_stop_daemon(s->daemon);
+        free(s);
+        return NULL;
+    }
+    s->port = guard_port(s->guard);
+    log_debug("http: %u threads, %d connections at most (%d per address)", threads, opts->max_connections,
+              opts->max_connections_per_ip);
     return s;
 }
 
@@ -894,15 +937,14 @@ void http_server_stop(http_server *s)
 {
     if (!s)
         return;
-    watchdog_stop(s);
-    /* libmicrohttpd must not stop with suspended connections: end every stream and
-     * give the event loop a moment to take them out. */
-    for (int i = 0; i < 100 && http_streams_close_all(&s->streams) > 0; i++)
+    guard_stop(s->guard);        /* no new connections */
+    /* libmicrohttpd must not stop with suspended connections: end every live
+     * response and give the event loop a moment to take them out. */
+    for (int i = 0; i < 100 && http_lives_close_all(&s->lives) > 0; i++)
         sleep_ms(20);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
-    pthread_mutex_destroy(&s->streams.lock);
-    pthread_cond_destroy(&s->watch_wake);
-    pthread_mutex_destroy(&s->watch_lock);
+    guard_free(s->guard);
+    pthread_mutex_destroy(&s->lives.lock);
     free(s);
 }

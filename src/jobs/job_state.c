@@ -4,14 +4,36 @@
 
 #include <string.h>
 
+static const char *const status_names[] = {"", JOB_QUEUED, JOB_IN_PROGRESS, JOB_SUCCESS, JOB_FAILED, JOB_CANCELLED};
+
+job_status job_status_of(const char *name)
+{
+    for (int i = 1; name && i <= JOB_STATUS_COUNT; i++)
+        if (!strcmp(name, status_names[i])) return (job_status)i;
+    return JOB_ST_UNKNOWN;
+}
+
+const char *job_status_name(job_status st)
+{
+    return st > JOB_ST_UNKNOWN && st <= JOB_ST_CANCELLED ? status_names[st] : "";
+}
+
+job_status job_status_get(const job_record *r) { return job_status_of(r->status); }
+
+void job_status_set(job_record *r, job_status st)
+{
+    str_copy(r->status, sizeof r->status, job_status_name(st));
+}
+
 bool job_status_terminal(const char *s)
 {
-    return !strcmp(s, JOB_SUCCESS) || !strcmp(s, JOB_FAILED) || !strcmp(s, JOB_CANCELLED);
+    job_status st = job_status_of(s);
+    return st == JOB_ST_SUCCESS || st == JOB_ST_FAILED || st == JOB_ST_CANCELLED;
 }
 
 bool job_status_valid(const char *s)
 {
-    return !strcmp(s, JOB_QUEUED) || !strcmp(s, JOB_IN_PROGRESS) || job_status_terminal(s);
+    return job_status_of(s) != JOB_ST_UNKNOWN;
 }
 
 const char *job_event_name(job_event_kind k)
@@ -56,11 +78,45 @@ static int refuse(const job_record *cur, const job_event *ev, char *why, size_t 
     return -1;
 }
 
+job_event job_event_of(job_event_kind kind)
+{
+    job_event ev = {.kind = kind, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1};
+    return ev;
+}
+
+/* A backend's outcome that belongs to another attempt, or to another provider fax
+ * than the one this attempt recorded, is stale or replayed: refused here, once for
+ * every backend. */
+static int refuse_stale(const job_record *cur, const job_event *ev, char *why, size_t whylen)
+{
+    if (ev->attempt > 0 && ev->attempt != cur->attempts) {
+        str_fmt(why, whylen, "stale: the '%s' is for attempt %d, the job is on attempt %d", job_event_name(ev->kind),
+                ev->attempt, cur->attempts);
+        return -1;
+    }
+    /* A result must name the attempt's fax; an ACCEPTED may name a new one (submit or
+     * resume found it) only when it says which attempt it is for. */
+    if ((ev->kind != JEV_ACCEPTED || ev->attempt <= 0) && ev->provider_sid && ev->provider_sid[0] &&
+        cur->provider_sid[0] && strcmp(ev->provider_sid, cur->provider_sid)) {
+        str_fmt(why, whylen, "stale: the '%s' is for provider fax %s, this attempt's is %s", job_event_name(ev->kind),
+                ev->provider_sid, cur->provider_sid);
+        return -1;
+    }
+    return 0;
+}
+
+/* The provider's id, learnt from a result that arrived before its ACCEPTED. */
+static void learn_sid(job_record *n, const job_event *ev)
+{
+    if (ev->provider_sid && ev->provider_sid[0] && !n->provider_sid[0])
+        str_copy(n->provider_sid, sizeof n->provider_sid, ev->provider_sid);
+}
+
 int job_state_apply(const job_record *cur, const job_event *ev, const retry_policy *pol, int64_t now,
                     job_record *next, char *why, size_t whylen)
 {
-    const char *st = cur->status;
-    bool queued = !strcmp(st, JOB_QUEUED), running = !strcmp(st, JOB_IN_PROGRESS);
+    job_status st = job_status_get(cur);
+    bool queued = st == JOB_ST_QUEUED, running = st == JOB_ST_IN_PROGRESS;
     *next = *cur;
     next->updated_at = now > cur->updated_at ? now : cur->updated_at + 1; /* strictly increasing: it is the lock */
 
@@ -71,26 +127,33 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
             str_fmt(why, whylen, "job is not due yet");
             return -1;
         }
-        str_copy(next->status, sizeof next->status, JOB_IN_PROGRESS);
+        job_status_set(next, JOB_ST_IN_PROGRESS);
         next->attempts = cur->attempts + 1;
         next->lease_until = now + (int64_t)pol->lease_s * 1000;
         next->submitted_at = 0;
         next->pages_sent = 0;
         return 0;
 
-    case JEV_PROGRESS:
-        /* ev->pages is pages sent so far; the page count of the document stays. */
-        if (!running) return refuse(cur, ev, why, whylen);
-        if (ev->pages > next->pages_sent) next->pages_sent = ev->pages;
-        if (next->pages >= 0 && next->pages_sent > next->pages) next->pages_sent = next->pages;
-        next->lease_until = now + (int64_t)pol->lease_s * 1000;
-        return 0;
-
     case JEV_PREPARED:
         if (!running) return refuse(cur, ev, why, whylen);
         apply_results(next, ev);
+        next->lease_until = now + (int64_t)pol->lease_s * 1000;
+        return 0;
+
+    case JEV_PROGRESS: {
+        /* ev->pages is the pages sent so far (pages_sent); the document's page count
+         * stays. Pages sent never go backwards, nor beyond the document. */
+        if (!running) return refuse(cur, ev, why, whylen);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
+        job_event forward = *ev;
+        forward.pages = -1;
+        apply_results(next, &forward);
+        if (ev->pages > next->pages_sent) next->pages_sent = ev->pages;
+        if (next->pages >= 0 && next->pages_sent > next->pages) next->pages_sent = next->pages;
+        learn_sid(next, ev);
         next->lease_until = now + (int64_t)pol->lease_s * 1000;   /* progress renews the lease */
         return 0;
+    }
 
     case JEV_SUBMITTING:
         if (!running) return refuse(cur, ev, why, whylen);
@@ -104,6 +167,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_ACCEPTED:
         if (!running) return refuse(cur, ev, why, whylen);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
         if (ev->provider_sid && *ev->provider_sid) str_copy(next->provider_sid, sizeof next->provider_sid, ev->provider_sid);
         if (!next->submitted_at) next->submitted_at = now;
         /* The result is expected by the end of a new lease; if it is late, the backend is asked. */
@@ -112,7 +176,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_DEFERRED:
         if (!running) return refuse(cur, ev, why, whylen);
-        str_copy(next->status, sizeof next->status, JOB_QUEUED);
+        job_status_set(next, JOB_ST_QUEUED);
         next->attempts = cur->attempts > 0 ? cur->attempts - 1 : 0;
         next->lease_until = 0;
         next->submitted_at = 0;
@@ -121,7 +185,9 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_SUCCEEDED:
         if (!running) return refuse(cur, ev, why, whylen);
-        str_copy(next->status, sizeof next->status, JOB_SUCCESS);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
+        learn_sid(next, ev);
+        job_status_set(next, JOB_ST_SUCCESS);
         apply_results(next, ev);
         if (next->pages >= 0) next->pages_sent = next->pages;
         next->failure_reason[0] = 0;
@@ -132,17 +198,19 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_FAILED: {
         if (!running) return refuse(cur, ev, why, whylen);
+        if (refuse_stale(cur, ev, why, whylen)) return -1;
+        learn_sid(next, ev);
         apply_results(next, ev);
         str_copy(next->failure_reason, sizeof next->failure_reason,
                  ev->failure_reason && *ev->failure_reason ? ev->failure_reason : "unknown_error");
         str_copy(next->error, sizeof next->error, ev->message ? ev->message : "");
         next->lease_until = 0;
         if (ev->transient && cur->attempts < cur->max_attempts && !cur->cancel_requested) {
-            str_copy(next->status, sizeof next->status, JOB_QUEUED);
+            job_status_set(next, JOB_ST_QUEUED);
             next->next_attempt_at = now + job_retry_delay_ms(pol, cur->attempts);
             next->submitted_at = 0;
         } else {
-            str_copy(next->status, sizeof next->status, JOB_FAILED);
+            job_status_set(next, JOB_ST_FAILED);
             next->next_attempt_at = 0;
         }
         return 0;
@@ -152,7 +220,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         if (!running) return refuse(cur, ev, why, whylen);
         /* The attempt died with its worker, not because of the line or the document:
          * it does not count against the job's attempts. */
-        str_copy(next->status, sizeof next->status, JOB_QUEUED);
+        job_status_set(next, JOB_ST_QUEUED);
         next->attempts = cur->attempts > 0 ? cur->attempts - 1 : 0;
         next->lease_until = 0;
         next->submitted_at = 0;
@@ -162,7 +230,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
 
     case JEV_CANCEL:
         if (!queued) return refuse(cur, ev, why, whylen);
-        str_copy(next->status, sizeof next->status, JOB_CANCELLED);
+        job_status_set(next, JOB_ST_CANCELLED);
         str_copy(next->failure_reason, sizeof next->failure_reason, "cancelled");
         str_copy(next->error, sizeof next->error, "cancelled by the client");
         next->cancel_requested = true;

@@ -17,11 +17,29 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A job's status. The store keeps it as text (job_record.status, the names below,
+ * which the API shows); every decision in the gateway uses the enum. */
+typedef enum {
+    JOB_ST_UNKNOWN = 0,          /* text that is none of the five */
+    JOB_ST_QUEUED,
+    JOB_ST_IN_PROGRESS,
+    JOB_ST_SUCCESS,
+    JOB_ST_FAILED,
+    JOB_ST_CANCELLED,
+} job_status;
+#define JOB_STATUS_COUNT 5       /* the known ones, JOB_ST_QUEUED .. JOB_ST_CANCELLED */
+
 #define JOB_QUEUED "queued"
 #define JOB_IN_PROGRESS "in_progress"
 #define JOB_SUCCESS "SUCCESS"
 #define JOB_FAILED "FAILED"
 #define JOB_CANCELLED "cancelled"
+
+job_status job_status_of(const char *name);
+const char *job_status_name(job_status st);     /* "" for JOB_ST_UNKNOWN */
+/* The record's status as an enum, and setting it from one. */
+job_status job_status_get(const job_record *r);
+void job_status_set(job_record *r, job_status st);
 
 typedef enum {
     JEV_CLAIM = 1,      /* a worker starts an attempt on a due queued job */
@@ -39,11 +57,17 @@ typedef enum {
 
 typedef struct job_event {
     job_event_kind kind;
+    /* ACCEPTED / PROGRESS / SUCCEEDED / FAILED from a backend: the attempt the outcome
+     * belongs to (0 = the backend cannot tell). An outcome for another attempt than
+     * the job's current one is refused, and so is a PROGRESS / SUCCEEDED / FAILED
+     * naming another provider fax than the one the attempt recorded. */
+    int attempt;
     const char *failure_reason;  /* JEV_FAILED */
     const char *message;         /* JEV_FAILED / JEV_INTERRUPTED */
     bool transient;              /* JEV_FAILED */
-    const char *provider_sid;    /* JEV_ACCEPTED */
-    int pages;                   /* JEV_PREPARED / PROGRESS / SUCCEEDED (< 0 = keep) */
+    const char *provider_sid;    /* JEV_ACCEPTED (and the outcomes after it: checked) */
+    int pages;                   /* JEV_PREPARED / PROGRESS / SUCCEEDED (< 0 = keep);
+                                    PROGRESS never lowers the count */
     double duration_s;           /* JEV_SUCCEEDED / FAILED (< 0 = keep) */
     int bit_rate;                /* (< 0 = keep) */
     int ecm;                     /* (< 0 = keep) */
@@ -59,6 +83,10 @@ typedef struct retry_policy {
     int max_s;                   /* cap on the delay */
     int lease_s;                 /* how long a claim holds a job */
 } retry_policy;
+
+/* An event of this kind with every "unknown / keep" field at -1 and the rest empty:
+ * job_event ev = job_event_of(JEV_FAILED); ev.failure_reason = …; */
+job_event job_event_of(job_event_kind kind);
 
 /* Computes the job after ev. Returns 0 and fills *next (a copy of *cur with the
  * changes, updated_at = now), or -1 if the event is not allowed in cur's state,

@@ -89,25 +89,26 @@ int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record 
         if (rc == STORE_CONFLICT) continue;   /* someone changed it first: look again */
         if (rc != STORE_OK) { str_fmt(why, whylen, "could not save the job: %s", err); goto done; }
 
+        job_status was = job_status_get(cur), now_st = job_status_get(next);
         pthread_mutex_lock(&j->stats_lock);
         j->stats.transitions++;
-        if (strcmp(cur->status, next->status)) {
-            if (!strcmp(next->status, JOB_SUCCESS)) j->stats.succeeded++;
-            else if (!strcmp(next->status, JOB_FAILED)) j->stats.failed++;
-            else if (!strcmp(next->status, JOB_CANCELLED)) j->stats.cancelled++;
-            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_FAILED) j->stats.retried++;
-            else if (!strcmp(next->status, JOB_QUEUED) && ev->kind == JEV_INTERRUPTED) j->stats.interrupted++;
+        if (was != now_st) {
+            if (now_st == JOB_ST_SUCCESS) j->stats.succeeded++;
+            else if (now_st == JOB_ST_FAILED) j->stats.failed++;
+            else if (now_st == JOB_ST_CANCELLED) j->stats.cancelled++;
+            else if (now_st == JOB_ST_QUEUED && ev->kind == JEV_FAILED) j->stats.retried++;
+            else if (now_st == JOB_ST_QUEUED && ev->kind == JEV_INTERRUPTED) j->stats.interrupted++;
         }
         pthread_mutex_unlock(&j->stats_lock);
 
-        if (strcmp(cur->status, next->status)) {
+        if (was != now_st) {
             char attempts[16];
             str_fmt(attempts, sizeof attempts, "%d", next->attempts);
             audit_event("job_updated", "job_id", next->id, "status", next->status, "event", job_event_name(ev->kind),
                         "attempts", attempts, "failure_reason", next->failure_reason, NULL);
             log_info("job %s: %s -> %s (%s)%s%s", next->id, cur->status, next->status, job_event_name(ev->kind),
                      next->failure_reason[0] ? " reason=" : "", next->failure_reason);
-            if (!strcmp(next->status, JOB_QUEUED) && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
+            if (now_st == JOB_ST_QUEUED && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
         }
         if (out) *out = *next;
         rc = STORE_OK;
@@ -146,36 +147,39 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
     return rc;
 }
 
-void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
 {
     jobs *j = ctx;
-    job_event ev = {.pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate, .ecm = o->ecm,
-                    .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
+    job_event ev = {.attempt = o->attempt, .pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate,
+                    .ecm = o->ecm, .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
                     .failure_reason = o->failure_reason, .message = o->message, .transient = o->transient};
     switch (o->kind) {
     case OUTCOME_ACCEPTED: ev.kind = JEV_ACCEPTED; break;
     case OUTCOME_PROGRESS: ev.kind = JEV_PROGRESS; break;
     case OUTCOME_SUCCESS: ev.kind = JEV_SUCCEEDED; break;
     case OUTCOME_FAILURE: ev.kind = JEV_FAILED; break;
-    default: return;
+    default: return REPORT_REFUSED;
     }
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);
         if (in && keep_received_fax(j, job_id, o, in) == 0) ev.inbound_id = in->id;
     }
-    char why[256];
-    int rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
-    /* A database that is locked or full for a moment must not lose an outcome: a lost
-     * SUCCESS would let the lease run out and the fax be sent again. Keep trying for
-     * a while (about 30 s) before giving up. */
-    for (int i = 0; rc == STORE_ERROR && i < 10; i++) {
-        sleep_ms(500 + 500 * (int64_t)i);
-        rc = job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    char why[256] = "";
+    /* A database that is locked or full for a moment must not lose an outcome (a
+     * lost SUCCESS would let the lease run out and the fax be sent again), nor make
+     * the reporting thread sleep: the reporter thread retries it. */
+    int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, &ev, NULL, why, sizeof why);
+    report_verdict v = rc == STORE_OK ? REPORT_APPLIED : REPORT_REFUSED;
+    if (rc == STORE_ERROR) {
+        if (reporter_add(j->reporter, job_id, &ev) == 0) v = REPORT_LATER;
+        else log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind),
+                      why[0] ? why : "the retry queue is full");
+    } else if (rc != STORE_OK) {
+        log_info("job %s: backend outcome '%s' ignored: %s", job_id, job_event_name(ev.kind), why);
     }
-    if (rc != STORE_OK)
-        log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind), why);
     free(in);
+    return v;
 }
 
 /* Sink: a fax arrived through the backend (webhook, PBX hand-off). */
@@ -225,7 +229,7 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
 {
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
-    if (store_job_get(j->st, job_id, rec) == STORE_OK && !strcmp(rec->status, JOB_IN_PROGRESS)) {
+    if (store_job_get(j->st, job_id, rec) == STORE_OK && job_status_get(rec) == JOB_ST_IN_PROGRESS) {
         if (j->ops->async && j->ops->resume && rec->submitted_at > 0 && j->be) {
             char tiff[4096] = "", pdf[4096] = "";
             blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
@@ -234,8 +238,8 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
             jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
             if (j->ops->resume(j->be, &bj) == 0) { free(rec); return; }
         }
-        job_event ev = {.kind = JEV_INTERRUPTED, .pages = -1, .duration_s = -1, .bit_rate = -1, .ecm = -1,
-                        .message = why_msg};
+        job_event ev = job_event_of(JEV_INTERRUPTED);
+        ev.message = why_msg;
         char why[256];
         job_transition(j, job_id, &ev, NULL, why, sizeof why);
     }
@@ -268,7 +272,7 @@ int jobs_backend_diagnose(jobs *j, char *report, size_t len)
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
 {
     int64_t now = now_ms();
-    str_copy(rec->status, sizeof rec->status, JOB_QUEUED);
+    job_status_set(rec, JOB_ST_QUEUED);
     rec->created_at = rec->updated_at = now;
     rec->next_attempt_at = now;
     rec->attempts = 0;
@@ -310,6 +314,50 @@ static void recover_interrupted(jobs *j)
     if (total) log_info("looked again at %d job(s) left in progress by the last stop", total);
 }
 
+/* ---- the pool's callbacks: it knows ids, the job layer knows jobs ---- */
+
+static int pool_claim_due(void *ctx, job_id_buf *ids, int max)
+{
+    jobs *j = ctx;
+    int n = store_job_due(j->st, now_ms(), ids, max), kept = 0;
+    for (int i = 0; i < n; i++) {
+        job_event ev = job_event_of(JEV_CLAIM);
+        char why[256];
+        if (job_transition(j, ids[i], &ev, NULL, why, sizeof why) != STORE_OK) continue;  /* lost a race: fine */
+        if (kept != i) memcpy(ids[kept], ids[i], sizeof ids[kept]);
+        kept++;
+    }
+    return kept;
+}
+
+static void pool_run(void *ctx, const char *id) { jobs_run_attempt(ctx, id); }
+
+static int pool_lease_expired(void *ctx, job_id_buf *ids, int max)
+{
+    jobs *j = ctx;
+    return store_job_lease_expired(j->st, now_ms(), ids, max);
+}
+
+/* Asynchronous backends: the result is late, so ask; others: the worker died. */
+static void pool_abandoned(void *ctx, const char *id)
+{
+    jobs_resume_or_requeue(ctx, id, "the previous attempt's lease expired; sending again");
+}
+
+static int64_t pool_next_due_at(void *ctx)
+{
+    jobs *j = ctx;
+    return store_job_next_due(j->st);
+}
+
+static void pool_unstarted(void *ctx, const char *id)
+{
+    job_event ev = job_event_of(JEV_INTERRUPTED);
+    ev.message = "the gateway stopped before this attempt started";
+    char why[256];
+    job_transition(ctx, id, &ev, NULL, why, sizeof why);
+}
+
 jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch, char *err, size_t errlen)
 {
     jobs *j = calloc(1, sizeof *j);
@@ -328,6 +376,8 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
         goto fail;
     }
     if (!dispatch) return j;
+    j->reporter = reporter_start(j);
+    if (!j->reporter) { str_fmt(err, errlen, "could not start the reporter thread"); goto fail; }
     backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = j};
     j->be = j->ops->create(cfg, sink, err, errlen);
     if (!j->be) goto fail;
@@ -335,7 +385,10 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }
     if (!cfg->fax_disabled) {
-        j->sched = scheduler_start(j, err, errlen);
+        scheduler_callbacks cb = {.claim_due = pool_claim_due, .run = pool_run, .lease_expired = pool_lease_expired,
+                                  .abandoned = pool_abandoned, .next_due_at = pool_next_due_at,
+                                  .unstarted = pool_unstarted, .ctx = j};
+        j->sched = scheduler_start(cfg->workers, &cb, err, errlen);
         if (!j->sched) goto fail;
     } else {
         log_warn("FAX_DISABLED=true: jobs are accepted and kept queued; nothing is transmitted");
@@ -344,6 +397,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
 fail:
     retention_stop(j->retention);
     if (j->be) j->ops->destroy(j->be);
+    reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
     free(j);
     return NULL;
@@ -352,9 +406,15 @@ fail:
 void jobs_stop(jobs *j)
 {
     if (!j) return;
-    if (j->sched) scheduler_stop(j->sched);
+    if (j->sched) {
+        scheduler *s = j->sched;
+        scheduler_stop(s);
+        j->sched = NULL;
+        scheduler_free(s);
+    }
     retention_stop(j->retention);
     if (j->be) j->ops->destroy(j->be);
+    reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
     free(j);
 }

@@ -1,15 +1,17 @@
-/* jobs_internal.h — what jobs.c and scheduler.c share inside the job layer. */
+/* jobs_internal.h — what the files of the job layer share (jobs.c, attempt.c,
+ * reporter.c, retention.c). The pool (scheduler.h) sees none of it. */
 #ifndef FAXBOT_JOBS_INTERNAL_H
 #define FAXBOT_JOBS_INTERNAL_H
 
 #include "backend/backend.h"
 #include "jobs/jobs.h"
+#include "jobs/scheduler.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-typedef struct scheduler scheduler;
 typedef struct retention retention;
+typedef struct reporter reporter;
 
 struct jobs {
     const config *cfg;
@@ -20,15 +22,13 @@ struct jobs {
     retry_policy policy;
     scheduler *sched;
     retention *retention;
+    reporter *reporter;
     pthread_mutex_t stats_lock;
     jobs_stats stats;
 };
 
-/* scheduler.c */
-scheduler *scheduler_start(jobs *j, char *err, size_t errlen);
-void scheduler_wake(scheduler *s);
-void scheduler_stop(scheduler *s);
-int scheduler_busy_workers(scheduler *s);
+/* attempt.c: one attempt of a claimed job (the pool's run callback) */
+void jobs_run_attempt(jobs *j, const char *id);
 
 /* retention.c */
 retention *retention_start(jobs *j);
@@ -36,11 +36,19 @@ void retention_stop(retention *r);
 /* One pass; returns how many faxes had their files deleted. */
 int retention_sweep(jobs *j);
 
+/* reporter.c: outcomes waiting for a busy database, retried on its own thread */
+reporter *reporter_start(jobs *j);
+void reporter_stop(reporter *r);
+/* Keeps a copy of ev for job_id; 0, or -1 when full or stopping. */
+int reporter_add(reporter *r, const char *job_id, const job_event *ev);
+/* true while an outcome of job_id waits (later ones must queue behind it). */
+bool reporter_holds(reporter *r, const char *job_id);
+
 /* jobs.c */
 void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const char *pdf, const char *pdf_url,
                       backend_job *bj);
 void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg);
 /* the sink backends report into */
-void jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o);
+report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o);
 
 #endif

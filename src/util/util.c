@@ -411,3 +411,51 @@ int fd_copy(int in, int out)
     }
     return 0;
 }
+
+/* ---- percent-decoding ---- */
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long url_decode(const char *s, size_t len, char *out, size_t outlen, unsigned flags)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '+' && (flags & URL_PLUS_SPACE)) {
+            c = ' ';
+        } else if (c == '%') {
+            int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1, lo = hi < 0 ? -1 : hex_digit(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                c = (char)(hi * 16 + lo);
+                i += 2;
+            } else if (flags & URL_STRICT) {
+                return -1;
+            }
+        }
+        if (c == 0 && !(flags & URL_NUL_OK)) {
+            if (!(flags & URL_NUL_QMARK)) return -1;
+            c = '?';
+        }
+        if (o + 1 >= outlen) return -1;
+        out[o++] = c;
+    }
+    if (o >= outlen) return -1;
+    out[o] = 0;
+    return (long)o;
+}
+
+char *url_decode_dup(const char *s, size_t len, size_t *outlen, unsigned flags)
+{
+    char *d = malloc(len + 1);
+    if (!d) return NULL;
+    long n = url_decode(s, len, d, len + 1, flags);
+    if (n < 0) { free(d); return NULL; }
+    if (outlen) *outlen = (size_t)n;
+    return d;
+}

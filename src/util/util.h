@@ -60,6 +60,20 @@ void sb_free(strbuf *sb);
 /* Takes the buffer (NUL-terminated); sb is left empty. */
 char *sb_steal(strbuf *sb);
 
+/* ---- percent-decoding (the one decoder for query strings, form bodies, ESL and
+ * PBX hand-off values) ---- */
+enum {
+    URL_PLUS_SPACE = 1,     /* '+' means ' ' (application/x-www-form-urlencoded) */
+    URL_STRICT = 2,         /* a '%' without two hex digits fails; else it is kept as is */
+    URL_NUL_OK = 4,         /* a decoded NUL byte is kept (binary values); else it fails */
+    URL_NUL_QMARK = 8,      /* a decoded NUL byte becomes '?' */
+};
+/* Decodes s[0..len) into out (outlen must be at least len + 1; out may be s) and
+ * NUL-terminates it. Returns the decoded length, or -1 on a refused byte or room. */
+long url_decode(const char *s, size_t len, char *out, size_t outlen, unsigned flags);
+/* The same into a new malloc'd buffer (NULL on failure); *outlen gets the length. */
+char *url_decode_dup(const char *s, size_t len, size_t *outlen, unsigned flags);
+
 /* ---- files ---- */
 int mkdir_p(const char *path, int mode);                  /* 0 ok or exists */
 int read_file_all(const char *path, char **data, size_t *len, size_t max);  /* 0 ok */

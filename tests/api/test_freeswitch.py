@@ -345,6 +345,7 @@ def test_inbound_through_the_spool_dir(fs, peer, tmp_path, fax_tiff):
     r = _hook(srv, body, path=path_in)
     assert r.status_code == 200, r.text
     fax_id = r.json()["id"]
+    assert not path.exists(), "the spool file is taken over (as the Asterisk hand-off does)"
     lst = srv.get("/inbound", key=ADMIN).json()
     assert [x["id"] for x in lst] == [fax_id], lst
     frm = lst[0].get("from_number", lst[0].get("fr"))
@@ -363,6 +364,13 @@ def test_inbound_through_the_spool_dir(fs, peer, tmp_path, fax_tiff):
     for p in (str(outside), str(spool / "link.tif"), str(spool / ".." / "secret.tif")):
         r = _hook(srv, dict(body, uuid="0a1b2c3d-0000-4000-8000-00000000dead", tiff_path=p), path=path_in)
         assert r.status_code == 403, (p, r.text)
+    # larger than the 64 MB cap: refused without reading it
+    big = spool / "big.tif"
+    with open(big, "wb") as f:
+        f.truncate(64 * 1024 * 1024 + 1)
+    r = _hook(srv, dict(body, uuid="big-1", tiff_path=str(big)), path=path_in)
+    assert r.status_code == 400 and "64 MB" in r.json()["detail"], r.text
+    assert big.exists()
     # wrong or missing secret
     assert _hook(srv, body, secret="nope", path=path_in).status_code == 401
     assert _hook(srv, body, secret=None, path=path_in).status_code == 401

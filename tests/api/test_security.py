@@ -217,9 +217,9 @@ def test_oversize_admin_json_413(server):
     r = srv.post("/admin/api-keys", key=BOOT, data=(big[i:i + 8192] for i in range(0, len(big), 8192)),
                  headers={"Content-Type": "application/json"})
     assert_detail(r, 413)
-    # a 1 MB body on the JSON-free admin route is dropped, not buffered
+    # a body on a route that takes none is refused before it is read
     r = srv.post("/admin/diagnostics/run", key=BOOT, data=b"x" * 1_000_000)
-    assert r.status_code == 200, r.text[:200]
+    assert_detail(r, 413)
     # nothing was created; a normal request still works
     assert srv.get("/admin/api-keys", key=BOOT).json() == []
     r = srv.post("/admin/api-keys", key=BOOT, json={"name": "n", "owner": "o", "scopes": ["fax:read"]})
@@ -286,12 +286,15 @@ def test_slowloris_cut_at_timeout_while_others_are_served(server):
     head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
     threads = [threading.Thread(target=_trickle, args=(srv.port, head, results, f"slow{i}"))
                for i in range(8)]
-    # a keep-alive client that finishes one request, then trickles the next head
+    # a client hoping for keep-alive: its connection ends with the first answer, so
+    # it cannot trickle a second head on it
     ka = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     ka.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    assert ka.recv(4096).startswith(b"HTTP/1.1 200")
-    threads.append(threading.Thread(target=_trickle, args=(srv.port, head, results, "keepalive"),
-                                    kwargs={"sock": ka}))
+    answer = b""
+    while chunk := ka.recv(4096):
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer, answer
+    ka.close()
     for t in threads:
         t.start()
     # meanwhile everyone else is served promptly
@@ -305,7 +308,7 @@ def test_slowloris_cut_at_timeout_while_others_are_served(server):
     for t in threads:
         t.join(40)
     assert max(latencies) < 1.5 * slow_factor(), f"health latencies under slowloris: {latencies}"
-    assert len(results) == 9, results
+    assert len(results) == 8, results
     for name, (state, secs) in sorted(results.items()):
         assert state == "closed", f"{name}: a client trickling its head was never cut ({secs:.1f} s)"
         assert timeout - 0.5 <= secs <= timeout + 4, f"{name}: cut after {secs:.1f} s, timeout {timeout} s"
@@ -340,8 +343,9 @@ def test_per_ip_connection_cap(server):
         s.sendall(b"GET /hea")
         held.append(s)
     time.sleep(0.5)
-    status, _, _ = raw_get(srv.port, b"/health")
-    assert status is None, "a fifth connection from the same address was served"
+    status, _, body = raw_get(srv.port, b"/health")
+    assert status == 429, "a fifth connection from the same address was served"
+    assert json.loads(body)["detail"] == "Too many connections from your address"
     # another address is not affected
     status, _, _ = raw_get(srv.port, b"/health", source="127.0.0.2")
     assert status == 200
@@ -373,12 +377,12 @@ def _avoid_minute_boundary(margin):
 
 
 def _bad_keys(n):
-    shapes = ["wrong-key-{i}", "fbk_live_{i:012x}_" + "A" * 43, "fbk_live_zz{i}", "x" * 300 + "{i}",
-              BOOT + "{i}"]
+    """Wrong keys that name no key id: they share one lock-out budget per address."""
+    shapes = ["wrong-key-{i}", "fbk_live_zz{i}", "x" * 300 + "{i}", BOOT + "{i}"]
     return [shapes[i % len(shapes)].format(i=i) for i in range(n)]
 
 
-def test_bad_key_flood_is_limited_per_ip_and_audited(server, tmp_path):
+def test_bad_key_flood_is_limited_per_address_and_key_and_audited(server, tmp_path):
     audit = tmp_path / "audit.log"
     srv = server(API_KEY=BOOT, AUDIT_LOG_ENABLED="true", AUDIT_LOG_FILE=str(audit))
     good = srv.post("/admin/api-keys", key=BOOT,
@@ -393,13 +397,16 @@ def test_bad_key_flood_is_limited_per_ip_and_audited(server, tmp_path):
         ra = r.headers.get("Retry-After", "")
         assert ra.isdigit() and 1 <= int(ra) <= 60, ra
         assert abs(int(ra) - (60 - time.time() % 60)) <= 3, (ra, time.time() % 60)
-    # until the minute ends, this address gets 429 whatever key it shows: a guessed
-    # key cannot be confirmed during the lock-out
-    for r in (srv.get("/fax", key=BOOT), srv.get("/fax", key=good["token"]),
-              srv.get("/fax"), send_fax(srv, key=BOOT),
+    # until the minute ends, this address gets 429 for every token that names no
+    # key id (the bootstrap key among them): a guessed key cannot be confirmed
+    # during the lock-out
+    for r in (srv.get("/fax", key=BOOT), srv.get("/fax"), send_fax(srv, key=BOOT),
               srv.get("/admin/api-keys", key=BOOT), srv.get("/inbound", key=BOOT)):
         assert_detail(r, 429, "too many failed authentications")
         assert r.headers.get("Retry-After", "").isdigit()
+    # a key with its own id, used from the same address (say, the same proxy), is
+    # not locked out by someone else's wrong keys
+    assert srv.get("/fax", key=good["token"]).status_code == 200
     # routes without keys are not locked
     assert srv.get("/health").status_code == 200
     # another client address keeps its own budget
@@ -410,7 +417,7 @@ def test_bad_key_flood_is_limited_per_ip_and_audited(server, tmp_path):
     retry = int(srv.get("/fax", key=BOOT).headers["Retry-After"])
     # the next minute opens a new window
     time.sleep(retry + 1.0)
-    assert srv.get("/fax", key=good["token"]).status_code == 200
+    assert srv.get("/fax", key=BOOT).status_code == 200
     assert srv.get("/fax", key="still-wrong").status_code == 401
     assert srv.stop() == 0
     raw, events = read_audit(audit)

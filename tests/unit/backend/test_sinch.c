@@ -1,7 +1,7 @@
 /* test_sinch.c — unit tests for the pure parts of the Sinch backend and the shared
  * cloud helpers: Fax objects, FAX_COMPLETED / INCOMING_FAX webhooks in both forms,
- * error envelopes, status and error-code mapping, base64, HTTP Basic checks, and the
- * attempt tracker that keeps stale or replayed events away. */
+ * error envelopes, status and error-code mapping, base64 and HTTP Basic checks. (Stale or
+ * replayed events are refused by the job layer: tests/unit/jobs/test_job_state.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,36 +235,6 @@ static void test_base64_and_basic_auth(void **state)
     assert_null(cloud_doc_kind((const unsigned char *)"GIF89a", 6));
 }
 
-static void test_tracker(void **state)
-{
-    (void)state;
-    const char *job = "0123456789abcdef0123456789abcdef";
-    char why[160];
-    cloud_tracker *t = cloud_tracker_new();
-    assert_non_null(t);
-    /* unknown job (e.g. after a restart): admitted */
-    assert_true(cloud_tracker_admit(t, job, 1, "A", false, why, sizeof why));
-    cloud_tracker_begin(t, job, 1, "");
-    cloud_tracker_set_sid(t, job, 1, "A");
-    assert_true(cloud_tracker_admit(t, job, 1, "A", false, why, sizeof why));   /* progress */
-    assert_false(cloud_tracker_admit(t, job, 1, "B", true, why, sizeof why));   /* another fax */
-    assert_true(cloud_tracker_admit(t, job, 1, "A", true, why, sizeof why));    /* the result */
-    assert_false(cloud_tracker_admit(t, job, 1, "A", true, why, sizeof why));   /* its replay */
-    assert_false(cloud_tracker_admit(t, job, 0, "A", true, why, sizeof why));   /* replay without attempt */
-    cloud_tracker_begin(t, job, 2, "");
-    assert_false(cloud_tracker_admit(t, job, 1, "", true, why, sizeof why));    /* stale attempt */
-    /* an attempt that never reported (its result lost), then the next one started */
-    const char *job2 = "fedcba9876543210fedcba9876543210";
-    cloud_tracker_begin(t, job2, 1, "X");
-    cloud_tracker_begin(t, job2, 2, "");
-    assert_false(cloud_tracker_admit(t, job2, 1, "X", true, why, sizeof why));
-    assert_non_null(strstr(why, "attempt 1"));
-    assert_true(cloud_tracker_admit(t, job2, 2, "Y", false, why, sizeof why));
-    assert_true(cloud_tracker_admit(t, job, 2, "C", true, why, sizeof why));
-    assert_false(cloud_tracker_admit(t, job, 2, "C", true, why, sizeof why));
-    cloud_tracker_free(t);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,7 +245,6 @@ int main(void)
         cmocka_unit_test(test_error_mapping),
         cmocka_unit_test(test_error_text),
         cmocka_unit_test(test_base64_and_basic_auth),
-        cmocka_unit_test(test_tracker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -512,7 +512,7 @@ typedef struct {
     } ev[MAX_EVENTS];
 } recorder;
 
-static void record(void *ctx, const char *job_id, const backend_outcome *o)
+static report_verdict record(void *ctx, const char *job_id, const backend_outcome *o)
 {
     recorder *rec = ctx;
     assert_string_equal(job_id, "0123456789abcdef0123456789abcdef");
@@ -532,6 +532,7 @@ static void record(void *ctx, const char *job_id, const backend_outcome *o)
         snprintf(e->received, sizeof(e->received), "%s", o->received_tiff ? o->received_tiff : "");
     }
     pthread_mutex_unlock(&rec->mu);
+    return REPORT_APPLIED;
 }
 
 static void clear_env(void)

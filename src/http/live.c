@@ -1,10 +1,10 @@
-/* stream.c — long-lived responses (see http.h, "streams"). A stream is a byte
+/* live.c — live responses (see http.h, "live responses"). A live response is a byte
  * queue shared by its writer (any thread) and libmicrohttpd's content reader.
  * When the queue is empty the reader suspends the connection and returns 0;
  * a write resumes it. References: one for the response (dropped when
  * libmicrohttpd frees it), one for the writer. */
 #include "http/http.h"
-#include "http/stream_internal.h"
+#include "http/live_internal.h"
 #include "util/util.h"
 
 #include <microhttpd.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-struct http_stream {
+struct http_live {
     pthread_mutex_t lock;
     int refs;
     struct MHD_Connection *conn;     /* NULL until the response is queued, and after it is freed */
@@ -22,11 +22,11 @@ struct http_stream {
     bool closed;
     char *buf;                       /* queued bytes are buf[off, len) */
     size_t off, len, cap, max;
-    http_stream_registry *reg;
-    http_stream *reg_prev, *reg_next;
+    http_live_registry *reg;
+    http_live *reg_prev, *reg_next;
 };
 
-static void stream_unref(http_stream *s)
+static void live_unref(http_live *s)
 {
     pthread_mutex_lock(&s->lock);
     int left = --s->refs;
@@ -37,9 +37,9 @@ static void stream_unref(http_stream *s)
     free(s);
 }
 
-http_stream *http_res_stream(http_response *res, int status, const char *content_type, size_t max_buffer)
+http_live *http_res_live(http_response *res, int status, const char *content_type, size_t max_buffer)
 {
-    http_stream *s = calloc(1, sizeof *s);
+    http_live *s = calloc(1, sizeof *s);
     if (!s) {
         http_res_error(res, 500, "Internal error: out of memory");
         return NULL;
@@ -48,12 +48,12 @@ http_stream *http_res_stream(http_response *res, int status, const char *content
     s->refs = 2;                     /* the caller's and the response's */
     s->max = max_buffer ? max_buffer : 256 * 1024;
     http_res_set(res, status, content_type, NULL, 0);
-    res->stream = s;
+    res->live = s;
     return s;
 }
 
 /* Resumes a suspended connection; s->lock held. */
-static void wake_locked(http_stream *s)
+static void wake_locked(http_live *s)
 {
     if (s->suspended && s->conn) {
         s->suspended = false;
@@ -61,7 +61,7 @@ static void wake_locked(http_stream *s)
     }
 }
 
-int http_stream_write(http_stream *s, const char *data, size_t len)
+int http_live_write(http_live *s, const char *data, size_t len)
 {
     pthread_mutex_lock(&s->lock);
     int rc = -1;
@@ -96,7 +96,7 @@ out:
     return rc;
 }
 
-size_t http_stream_pending(http_stream *s)
+size_t http_live_pending(http_live *s)
 {
     pthread_mutex_lock(&s->lock);
     size_t n = s->len - s->off;
@@ -104,7 +104,7 @@ size_t http_stream_pending(http_stream *s)
     return n;
 }
 
-void http_stream_close(http_stream *s)
+void http_live_close(http_live *s)
 {
     pthread_mutex_lock(&s->lock);
     s->closed = true;
@@ -112,7 +112,7 @@ void http_stream_close(http_stream *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-bool http_stream_closed(http_stream *s)
+bool http_live_closed(http_live *s)
 {
     pthread_mutex_lock(&s->lock);
     bool c = s->closed;
@@ -120,17 +120,17 @@ bool http_stream_closed(http_stream *s)
     return c;
 }
 
-void http_stream_release(http_stream *s)
+void http_live_release(http_live *s)
 {
-    if (s) stream_unref(s);
+    if (s) live_unref(s);
 }
 
 /* ---- the libmicrohttpd side ---- */
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    http_stream *s = cls;
+    http_live *s = cls;
     pthread_mutex_lock(&s->lock);
     ssize_t n;
     if (s->len > s->off) {
@@ -149,14 +149,14 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     return n;
 }
 
-static void stream_free(void *cls)
+static void live_free(void *cls)
 {
-    http_stream *s = cls;
+    http_live *s = cls;
     pthread_mutex_lock(&s->lock);
     s->closed = true;
     s->conn = NULL;
     s->suspended = false;
-    http_stream_registry *reg = s->reg;
+    http_live_registry *reg = s->reg;
     pthread_mutex_unlock(&s->lock);
     if (reg) {
         pthread_mutex_lock(&reg->lock);
@@ -166,12 +166,12 @@ static void stream_free(void *cls)
         s->reg = NULL;
         pthread_mutex_unlock(&reg->lock);
     }
-    stream_unref(s);
+    live_unref(s);
 }
 
-struct MHD_Response *http_stream_response(http_stream *s, struct MHD_Connection *conn, http_stream_registry *reg)
+struct MHD_Response *http_live_response(http_live *s, struct MHD_Connection *conn, http_live_registry *reg)
 {
-    struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
+    struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, live_read, s, live_free);
     if (!mr) return NULL;
     /* The kernel's send buffer would otherwise grow (autotuning, up to megabytes) and
      * hide a reader that stopped reading: keep it about the size of our own queue. */
@@ -193,16 +193,17 @@ struct MHD_Response *http_stream_response(http_stream *s, struct MHD_Connection 
     return mr;
 }
 
-void http_stream_discard(http_stream *s)
+void http_live_discard(http_live *s)
 {
-    stream_unref(s);                 /* the response's reference: it never became one */
+    http_live_close(s);              /* its writer sees it closed */
+    live_unref(s);                   /* the response's reference: it never became one */
 }
 
-int http_streams_close_all(http_stream_registry *reg)
+int http_lives_close_all(http_live_registry *reg)
 {
     int n = 0;
     pthread_mutex_lock(&reg->lock);
-    for (http_stream *s = reg->head; s; s = s->reg_next, n++) http_stream_close(s);
+    for (http_live *s = reg->head; s; s = s->reg_next, n++) http_live_close(s);
     pthread_mutex_unlock(&reg->lock);
     return n;
 }

@@ -1,0 +1,22 @@
+/* json_get.h — the one set of getters for fields of JSON objects from outside
+ * (provider replies and webhooks, PBX hand-offs): absent, null or mistyped fields
+ * give the default, never a crash or a truncated surprise. */
+#ifndef FAXBOT_JSON_GET_H
+#define FAXBOT_JSON_GET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* o[key] when it is a string: copied into dst (cut at dstlen); true if copied. */
+bool json_get_str(json_t *o, const char *key, char *dst, size_t dstlen);
+
+/* v as text: a string as it is, an integer in decimal, a real rounded ("%.0f");
+ * dst = "" for anything else. */
+void json_text(json_t *v, char *dst, size_t dstlen);
+
+/* o[key] as an integer — a JSON integer or a string of decimal digits — when it
+ * lies within [min, max]; dflt otherwise. */
+long json_get_int(json_t *o, const char *key, long dflt, long min, long max);
+
+#endif
