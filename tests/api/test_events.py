@@ -390,3 +390,25 @@ def test_cli_send_wait_and_events(server, cli_env, tmp_path):
     assert code == 0 and "fax.queued" in out and job_id in out, out + err
     code, out, err = run_cli(["events", "--count", "1"], dict(env, FAXBOT_API_KEY="wrong"), timeout=30)
     assert code == 1 and "401" in err, out + err
+
+
+def test_stream_cap_answers_503_and_keeps_the_api(server):
+    srv = server(FAX_DISABLED="true", SSE_MAX_STREAMS="2", **FAST)
+    a, b = SSE(srv), SSE(srv)
+    assert a.resp.status_code == 200 and b.resp.status_code == 200
+    time.sleep(0.5)
+    r = srv.get("/events", key=KEY, timeout=5)
+    assert r.status_code == 503 and "SSE_MAX_STREAMS" in r.json()["detail"], r.text
+    assert r.headers.get("Retry-After"), r.headers
+    assert srv.get("/fax", key=KEY).status_code == 200, "the API keeps working"
+    a.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:     # the hub notices the closed stream
+        c = SSE(srv)
+        if c.resp.status_code == 200:
+            c.close()
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("a freed stream slot was not given to a new stream")
+    b.close()
