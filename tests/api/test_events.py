@@ -110,12 +110,12 @@ def test_retry_failed_and_cancelled_events(server, rx):
     srv = server(FAX_MAX_ATTEMPTS="2", FAX_RETRY_BASE_SECONDS="1", LOOPBACK_TRANSPORT="audio",
                  LOOPBACK_IMPAIRMENT="-5", **FAST)
     add_endpoint(srv, rx.url("/f"), ["fax.retry_scheduled", "fax.failed", "fax.cancelled"])
-    job = create_job(srv, key=KEY, content=b"this fax will not get through\n", filename="x.txt")
+    job = create_job(srv, key=KEY, content=docs.pdf_text(1), filename="x.pdf", content_type="application/pdf")
     final, _ = wait_job(srv, job["id"], key=KEY, timeout=120)
     assert final["status"] == "FAILED", final
     reqs = rx.wait(lambda rs: "fax.failed" in job_types(rs, job["id"]), path="/f", timeout=20)
     types = job_types(reqs, job["id"])
-    assert types == ["fax.retry_scheduled", "fax.failed"], f"only the asked-for types, in order: {types}"
+    assert types == ["fax.retry_scheduled", "fax.failed"], f"only the asked-for types, in order: {types}; {final}"
     retry = reqs[0]["json"]
     assert retry["retry"]["next_attempt_at"] and retry["retry"]["reason"], retry
     assert reqs[-1]["json"]["data"]["failure_reason"] == final["failure_reason"]
