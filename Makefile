@@ -5,12 +5,13 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 PYTHON     ?= /usr/bin/python3
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan fuzz run test test-unit test-api test-asan bench clean
+.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-interop test-asan bench clean
 
 all: build
 
@@ -28,6 +29,16 @@ $(ASAN_BUILD)/build.ninja:
 
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+
+$(TSAN_BUILD)/build.ninja:
+	CC=clang meson setup $(TSAN_BUILD) --buildtype=debug -Db_sanitize=thread -Db_lundef=false
+
+tsan-build: deps $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD)
+
+# ThreadSanitizer: the unit and black-box suites against build-tsan, no race reports allowed
+tsan: tsan-build
+	./tools/run-tsan.sh $(TSAN_BUILD)
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
@@ -50,9 +61,13 @@ test-unit: build
 test-api: build
 	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -n 4 tests/api
 
+# real FreeSWITCH pairs (skipped, loudly, without ../shared/peers/freeswitch)
+test-interop: build
+	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -rs -n 4 tests/interop
+
 bench: build
 	./bench/run.sh $(BUILD)
 	./bench/sse_streams.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

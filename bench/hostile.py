@@ -8,7 +8,9 @@ probed from a fresh connection (and a fresh 127.0.0.x address) throughout.
             request head announcing a large body, then one body byte every
             --gap seconds (the issue's attack: ~1,100 connections from 17
             addresses); reports /health latency, how many attack connections
-            were still open at the end, and how long they lasted.
+            were still open at the end, and how long they lasted. With
+            --idle the connections send only part of a request head instead
+            (the issue's ~1,020 idle connections).
 
   bench/hostile.py readers  --port 8080 --key K --clients 16 --seconds 20
   bench/hostile.py slowbody --port 8080 --key K --conns 1100 --addrs 17 --seconds 60
@@ -22,6 +24,9 @@ import socket
 import statistics
 import threading
 import time
+
+
+FAILURES = []                        # (seconds, what came back) of failed probes
 
 
 def fresh_health(port, source, timeout=5.0):
@@ -38,8 +43,10 @@ def fresh_health(port, source, timeout=5.0):
             data += chunk
         s.close()
         if not data.startswith(b"HTTP/1.1 200"):
+            FAILURES.append((round(time.monotonic() - t0, 3), data[:120]))
             return None
-    except OSError:
+    except OSError as e:
+        FAILURES.append((round(time.monotonic() - t0, 3), repr(e)))
         return None
     return time.monotonic() - t0
 
@@ -135,6 +142,9 @@ def slowbody(args):
     lock = threading.Lock()
     head = (f"POST /fax HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {args.key}\r\n"
             f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n\r\n").encode()
+    if args.idle:
+        head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        args.gap = 1e9               # never another byte
 
     def opener(addr_index, count):
         source = f"127.0.0.{2 + addr_index}"
@@ -195,8 +205,8 @@ def slowbody(args):
         still_open = len(socks)
         for s in socks:
             s.close()
-    res = {"scenario": "slowbody", "conns": args.conns, "addrs": args.addrs, "seconds": args.seconds,
-           "gap_s": args.gap, "opened": still_open + len(closed_after), "closed_by_server": len(closed_after),
+    res = {"scenario": "idle" if args.idle else "slowbody", "conns": args.conns, "addrs": args.addrs, "seconds": args.seconds,
+           "gap_s": None if args.idle else args.gap, "opened": still_open + len(closed_after), "closed_by_server": len(closed_after),
            "still_open_at_end": still_open,
            "median_lifetime_s": round(statistics.median(closed_after), 1) if closed_after else None,
            "health": summarize(lat)}
@@ -213,9 +223,12 @@ def main():
     ap.add_argument("--conns", type=int, default=1100)
     ap.add_argument("--addrs", type=int, default=17)
     ap.add_argument("--gap", type=float, default=20)
+    ap.add_argument("--idle", action="store_true", help="slowbody: send part of a head, then nothing")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     res = readers(args) if args.scenario == "readers" else slowbody(args)
+    if FAILURES:
+        res["health_failures"] = FAILURES[:10]
     print(json.dumps(res) if args.json else res)
 
 

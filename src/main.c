@@ -235,13 +235,18 @@ static int cmd_convert(int argc, char **argv)
     if (!mkdtemp(tmp)) { fprintf(stderr, "faxbot: cannot make a temporary directory\n"); return 1; }
     convert_limits lim = {.gs_path = cfg.gs_path, .timeout_s = cfg.convert_timeout_s, .cpu_s = cfg.convert_timeout_s,
                           .memory_mb = cfg.convert_memory_mb, .max_pages = cfg.convert_max_pages,
-                          .parallel = cfg.convert_parallel, .tmp_dir = tmp};
+                          .parallel = cfg.convert_parallel, .tmp_dir = tmp,
+                          .page_errors_warn = cfg.convert_page_errors_warn};
+    char warning[512] = "";
+    lim.warning = warning;
+    lim.warning_len = sizeof warning;
     int pages = 0;
     int rc = doc_convert(in, type, NULL, out, res, paper, &lim, &pages, err, sizeof err);
     tiff_info info = {0};
     if (rc == 0) rc = doc_tiff_check_faxable(out, &info, err, sizeof err);
     remove_tree(tmp);
     if (rc) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    if (warning[0]) fprintf(stderr, "faxbot: warning: %s\n", warning);
     printf("%s: %d page%s, %d px, %s\n", out, info.pages, info.pages == 1 ? "" : "s", info.width, info.fine ? "fine" : "standard");
     return 0;
 }

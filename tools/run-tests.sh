@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs the whole suite twice: on the normal build, then on the ASan+UBSan build
+# Runs the whole suite twice: on the normal build (plus the real-FreeSWITCH interop
+# tests in tests/interop), then on the ASan+UBSan build
 # (LeakSanitizer on), failing on any test failure or sanitizer report; then, when
 # a fuzz build directory is given (3rd argument, `make test` passes build-fuzz), a
 # short libFuzzer pass: every fuzz/fuzz_*.c target for FUZZ_SECONDS_CI seconds
@@ -12,11 +13,20 @@ py=/usr/bin/python3
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+echo "== includes point down the floors (tools/check-floors.sh)"
+./tools/check-floors.sh
+
 echo "== unit tests ($build)"
 meson test -C "$build" --suite unit --print-errorlogs
 
 echo "== black-box API tests ($build)"
 FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -n 4 -p no:cacheprovider tests/api
+
+echo "== interop tests against a real FreeSWITCH ($build)"
+# tests/interop: real FreeSWITCH 1.10.12 pairs from ../shared/peers/freeswitch (or
+# $FAXBOT_FREESWITCH_PEER_DIR); each test skips loudly when the build is absent.
+# Real faxes take 20-50 s each, so they run side by side; normal build only.
+FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -rs -n 4 -p no:cacheprovider tests/interop
 
 echo "== unit tests under ASan+UBSan ($asan)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"

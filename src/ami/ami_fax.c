@@ -1,4 +1,4 @@
-/* ami_fax.c — see ami_fax.h. Tables from PROTOCOLS.md §4.3–4.7 (AST_CONTROL codes
+/* ami_fax.c — see ami_fax.h. Tables from docs/internals/protocols.md §4.3–4.7 (AST_CONTROL codes
  * in OriginateResponse, Q.850 causes on Hangup, FAXSTATUS/FAXERROR of res_fax). */
 #include "ami/ami_fax.h"
 

@@ -1,5 +1,5 @@
 /* ami_parse.h — a pure, incremental parser for the Asterisk Manager Interface wire
- * format (PROTOCOLS.md §4.2). Bytes go in as they arrive from the socket, in chunks
+ * format (docs/internals/protocols.md §4.2). Bytes go in as they arrive from the socket, in chunks
  * of any size; complete messages come out through a callback. It knows:
  *   - the banner line "Asterisk Call Manager/<version>" sent once on connect;
  *   - "Key: Value" lines (CRLF, bare LF tolerated) ended by an empty line;

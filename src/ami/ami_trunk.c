@@ -1,4 +1,4 @@
-/* ami_trunk.c — see ami_trunk.h. The presets carry what PROTOCOLS.md §9 says about
+/* ami_trunk.c — see ami_trunk.h. The presets carry what docs/internals/protocols.md §9 says about
  * each provider (and mark what is unverified); every rendered value comes from the
  * settings, each checked for characters that would break the Asterisk config
  * syntax (';' starts a comment, ',' splits application arguments, newlines end

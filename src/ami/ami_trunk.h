@@ -1,5 +1,5 @@
 /* ami_trunk.h — the Asterisk side of FAX_BACKEND=sip: settings (Faxbot's variable
- * names plus SIP_TRUNK_PRESET), the trunk presets of PROTOCOLS.md §9 (number format,
+ * names plus SIP_TRUNK_PRESET), the trunk presets of docs/internals/protocols.md §9 (number format,
  * auth style, T.38 stance), how a number is dialled on the trunk, and the rendering
  * of the Asterisk configuration files (`faxbot asterisk-config`). Shared by the
  * backend (backend_asterisk.c) and the CLI (cli/asterisk_config.c).

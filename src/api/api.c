@@ -79,6 +79,8 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
         who->authenticated = who->bootstrap = true;
         str_copy(who->key_id, sizeof who->key_id, "env");
         str_copy(who->scopes, sizeof who->scopes, "*,keys:manage");
+        str_copy(who->owner, sizeof who->owner, "env");
+        who->all_owners = true;
         return KEY_OK;
     }
     apikey_parts parts;
@@ -96,6 +98,8 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
     who->authenticated = true;
     str_copy(who->key_id, sizeof who->key_id, k.key_id);
     str_copy(who->scopes, sizeof who->scopes, k.scopes);
+    str_copy(who->owner, sizeof who->owner, k.owner[0] ? k.owner : k.key_id);
+    who->all_owners = apikey_scopes_allow(k.scopes, "fax:all") || apikey_scopes_allow(k.scopes, "keys:manage");
     return KEY_OK;
 }
 
@@ -179,7 +183,10 @@ int api_require_any(http_request *req, http_response *res, const char *const *sc
         http_res_error(res, 401, "Invalid or missing API key");
         return -1;
     }
-    if (kr == KEY_NONE) return 0;    /* open dev mode: no key, no scope check */
+    if (kr == KEY_NONE) {            /* open dev mode: no key, no scope check, one owner */
+        who->all_owners = true;
+        return 0;
+    }
     bool allowed = false;
     for (int i = 0; scopes[i] && !allowed; i++) allowed = apikey_scopes_allow(who->scopes, scopes[i]);
     if (!allowed) {
@@ -201,6 +208,13 @@ int api_require_any(http_request *req, http_response *res, const char *const *sc
         return -1;
     }
     return 0;
+}
+
+bool api_may_see(const principal *who, const char *owner, bool unowned_is_shared)
+{
+    if (who->all_owners) return true;
+    if (!owner || !owner[0]) return unowned_is_shared;
+    return !strcmp(owner, who->owner);
 }
 
 int api_require_admin(http_request *req, http_response *res, principal *who)

@@ -88,14 +88,24 @@ static void keys_create(http_request *req, http_response *res)
         http_res_error(res, 400, "'scopes' must be a list like [\"fax:send\", \"fax:read\"]");
         goto out;
     }
+    if (sc && !json_is_null(sc) && !scopes_in[0]) {
+        /* an empty list would quietly become the default scopes: say so instead */
+        http_res_error(res, 400, "'scopes' must name at least one scope (leave it out for fax:send and fax:read)");
+        goto out;
+    }
     if (!scopes_in[0]) str_copy(scopes_in, sizeof scopes_in, "fax:send,fax:read");
     if (apikey_scopes_normalize(scopes_in, k.scopes, sizeof k.scopes, err, sizeof err)) {
         http_res_error(res, 400, "%s", err);
         goto out;
     }
+    if (!k.scopes[0]) { http_res_error(res, 400, "'scopes' must name at least one scope"); goto out; }
     if (expires[0]) {
         k.expires_at = ms_from_iso8601(expires);
         if (k.expires_at < 0) { http_res_error(res, 400, "'expires_at' must be an ISO-8601 time like 2027-01-31T00:00:00Z"); goto out; }
+        if (k.expires_at <= now_ms()) {
+            http_res_error(res, 400, "'expires_at' is in the past: the key could never be used");
+            goto out;
+        }
     }
     char token[128], secret[128];
     if (apikey_generate(NULL, token, sizeof token, k.key_id, secret)) { http_res_error(res, 503, "random number generator failed"); goto out; }

@@ -69,14 +69,9 @@ static void diagnostics(http_request *req, http_response *res)
     bool ready = jobs_backend_check(g_api.jobs, msg, sizeof msg) == 0;
     json_object_set_new(checks, "backend_config", json_boolean(ready));
     json_object_set_new(checks, "backend_message", json_string(msg));
-    char *report = calloc(1, 8192);
-    bool deep_ok = false;
-    if (report) {
-        deep_ok = jobs_backend_diagnose(g_api.jobs, report, 8192) == 0;
-        json_t *d = json_loads(report, JSON_DECODE_ANY, NULL);
-        json_object_set_new(checks, "backend", d ? d : json_string(report));
-        free(report);
-    }
+    json_t *report = json_object();
+    bool deep_ok = jobs_backend_diagnose(g_api.jobs, report) == 0;
+    json_object_set_new(checks, "backend", report);
     json_t *o = json_object();
     json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
     json_object_set_new(o, "ok", json_boolean(ready && deep_ok));

@@ -64,7 +64,7 @@ static void events_get(http_request *req, http_response *res)
     /* the first bytes go out at once, so clients see the stream open */
     static const char hello[] = "retry: 3000\n: faxbot events\n\n";
     http_live_write(s, hello, sizeof hello - 1);
-    events_stream_add(g_api.events, s, after, families);
+    events_stream_add(g_api.events, s, after, families, who.all_owners ? NULL : who.owner);
 }
 
 /* ---- deliveries ---- */

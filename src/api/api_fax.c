@@ -41,6 +41,7 @@ typedef struct upload {
     /* fields */
     strbuf to, header_text, caller_id, resolution, callback_url;
     bool has_to;
+    unsigned fields_seen;        /* bit i: the i-th form field has been sent */
     /* an error found while streaming: answered at the end (or at once for 413) */
     int err_status;
     char err_msg[512];
@@ -89,16 +90,21 @@ static int on_part_begin(void *ctx, const multipart_part_info *info)
         u->part = PART_FILE;
         /* The client's name is kept for display only; the path is ours. Keep it printable. */
         const char *fn = info->filename ? info->filename : "";
-        size_t o = 0;
-        for (const char *c = fn; *c && o + 1 < sizeof u->file_name; c++)
-            u->file_name[o++] = ((unsigned char)*c < 0x20 || *c == 0x7f) ? '_' : *c;
-        u->file_name[o] = 0;
+        utf8_clean(fn, strlen(fn), u->file_name, sizeof u->file_name);     /* JSON needs valid UTF-8 */
         return 0;
     }
     strbuf *fields[] = {&u->to, &u->header_text, &u->caller_id, &u->resolution, &u->callback_url};
     const char *names[] = {"to", "header_text", "caller_id", "resolution", "callback_url"};
     for (size_t i = 0; i < 5; i++) {
         if (!strcmp(name, names[i])) {
+            /* a second value would silently replace (or be dropped for) the first */
+            if (u->fields_seen & (1u << i)) {
+                char msg[96];
+                str_fmt(msg, sizeof msg, "send exactly one '%s' field", names[i]);
+                upload_fail(u, 400, msg);
+                return 0;
+            }
+            u->fields_seen |= 1u << i;
             u->part = PART_FIELD;
             u->field = fields[i];
             u->field->len = 0;
@@ -161,6 +167,53 @@ static bool field_is_one_line(const strbuf *f)
     for (size_t i = 0; i < f->len; i++)
         if ((unsigned char)f->data[i] < 0x20 || f->data[i] == 0x7f) return false;
     return true;
+}
+
+/* header_text: one line of valid UTF-8 without control characters (DEL included),
+ * at most 50 characters (not bytes: "Müller" is 6). 0, or -1 after a 400. */
+#define HEADER_TEXT_MAX_CHARS 50
+static int header_text_check(const strbuf *f, http_response *res)
+{
+    size_t chars = 0;
+    const unsigned char *p = (const unsigned char *)f->data;
+    for (size_t i = 0; i < f->len; chars++) {
+        int n = utf8_seq_len(p + i, f->len - i);
+        if (n == 0) { http_res_error(res, 400, "'header_text' must be valid UTF-8 text"); return -1; }
+        if (n == 1 && (p[i] < 0x20 || p[i] == 0x7F)) {
+            http_res_error(res, 400, "'header_text' must be one line of text without control characters");
+            return -1;
+        }
+        if (n == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0) {      /* C1 controls U+0080..U+009F */
+            http_res_error(res, 400, "'header_text' must be one line of text without control characters");
+            return -1;
+        }
+        i += (size_t)n;
+    }
+    if (chars > HEADER_TEXT_MAX_CHARS) {
+        http_res_error(res, 400, "'header_text' is at most %d characters (got %zu)", HEADER_TEXT_MAX_CHARS, chars);
+        return -1;
+    }
+    return 0;
+}
+
+/* What an Idempotency-Key stands for: the number, the document's bytes and every
+ * option, hashed. A key reused for anything else is refused, not answered with
+ * the first job. */
+static int request_hash(const upload *u, const char *to, const char *resolution, char out[65])
+{
+    char file_hash[65];
+    if (sha256_file_hex(u->file_path, file_hash)) return -1;
+    strbuf sb;
+    sb_init(&sb);
+    int rc = sb_appendf(&sb, "v1\n%s\n%s\n%s\n", to, file_hash, resolution);
+    const strbuf *opts[] = {&u->header_text, &u->caller_id, &u->callback_url};
+    for (size_t i = 0; i < 3 && !rc; i++) {
+        rc = sb_appendf(&sb, "%zu:", opts[i]->len);
+        if (!rc && opts[i]->len) rc = sb_append(&sb, opts[i]->data, opts[i]->len);
+    }
+    if (!rc) sha256_hex(sb.data, sb.len, out);
+    sb_free(&sb);
+    return rc ? -1 : 0;
 }
 
 static const multipart_callbacks upload_callbacks = {on_part_begin, on_part_data, on_part_end};
@@ -244,14 +297,13 @@ static void fax_send(http_request *req, http_response *res)
         return;
     }
     const char *resolution = u->resolution.len ? u->resolution.data : g_api.cfg->default_resolution;
-    if (strcmp(resolution, "fine") && strcmp(resolution, "standard")) {
+    if ((u->resolution.len && strlen(u->resolution.data) != u->resolution.len) ||
+        (strcmp(resolution, "fine") && strcmp(resolution, "standard"))) {
         http_res_error(res, 400, "'resolution' must be fine or standard");
         return;
     }
-    if (u->header_text.len > 50) { http_res_error(res, 400, "'header_text' is at most 50 characters"); return; }
+    if (header_text_check(&u->header_text, res)) return;
     if (u->caller_id.len > 24) { http_res_error(res, 400, "'caller_id' is at most 24 characters"); return; }
-    for (size_t i = 0; i < u->header_text.len; i++)
-        if ((unsigned char)u->header_text.data[i] < 0x20) { http_res_error(res, 400, "'header_text' must be one line of text"); return; }
     if (u->caller_id.len) {
         char tmp[24];
         if (!field_is_one_line(&u->caller_id)) { http_res_error(res, 400, "'caller_id' must be a phone number"); return; }
@@ -304,6 +356,7 @@ static void fax_send(http_request *req, http_response *res)
     if (u->caller_id.len) str_copy(rec->caller_id, sizeof rec->caller_id, u->caller_id.data);
     if (u->callback_url.len) str_copy(rec->callback_url, sizeof rec->callback_url, u->callback_url.data);
     str_copy(rec->api_key_id, sizeof rec->api_key_id, u->who.key_id);
+    str_copy(rec->owner, sizeof rec->owner, u->who.owner);
     const char *idem = http_req_header(req, "Idempotency-Key");
     if (idem && *idem) {
         if (strlen(idem) >= sizeof rec->idempotency_key) {
@@ -311,6 +364,10 @@ static void fax_send(http_request *req, http_response *res)
             goto out;
         }
         str_copy(rec->idempotency_key, sizeof rec->idempotency_key, idem);
+        if (request_hash(u, to, resolution, rec->request_hash)) {
+            http_res_error(res, 500, "could not read back the upload");
+            goto out;
+        }
     }
     rec->pages = -1;
     rec->duration_s = -1;
@@ -327,6 +384,11 @@ static void fax_send(http_request *req, http_response *res)
     char serr[256] = "";
     int rc = jobs_create(g_api.jobs, rec, existing, serr, sizeof serr);
     if (rc == STORE_CONFLICT) {
+        if (existing->request_hash[0] && strcmp(existing->request_hash, rec->request_hash)) {
+            http_res_error(res, 422, "this Idempotency-Key was already used for a different fax (another number, "
+                           "document or option) in job %s; send a new fax with a new key", existing->id);
+            goto out;
+        }
         api_json(res, 202, api_job_json(existing));      /* the same job again; our copy of the file goes */
         goto out;
     }
@@ -340,9 +402,13 @@ out:
 }
 
 /* ---- reads ---- */
-static int load_job(http_response *res, const char *id, job_record *rec)
+/* The job, if it exists and belongs to who's owner (or who sees every owner's);
+ * another owner's job is "not found" as if it did not exist. who may be NULL for
+ * the token download, whose token is the permission. */
+static int load_job(http_response *res, const principal *who, const char *id, job_record *rec)
 {
-    if (!api_valid_id(id) || store_job_get(g_api.st, id, rec) != STORE_OK) {
+    if (!api_valid_id(id) || store_job_get(g_api.st, id, rec) != STORE_OK ||
+        (who && !api_may_see(who, rec->owner, false))) {
         http_res_error(res, 404, "Job not found");
         return -1;
     }
@@ -354,7 +420,7 @@ static void fax_get(http_request *req, http_response *res)
     principal who;
     if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
     job_record rec;
-    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
     json_t *o = api_job_json(&rec);
     json_object_set_new(o, "webhook_deliveries", api_deliveries_json(NULL, rec.id, 20));
     api_json(res, 200, o);
@@ -364,7 +430,7 @@ static void fax_list(http_request *req, http_response *res)
 {
     principal who;
     if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
-    job_filter f = {.limit = 50};
+    job_filter f = {.limit = 50, .owner = who.all_owners ? NULL : who.owner};
     if (api_query_limit(req, res, 50, &f.limit)) return;
     const char *status = http_req_query(req, "status");
     if (status) {
@@ -387,7 +453,7 @@ static void fax_cancel(http_request *req, http_response *res)
     principal who;
     if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
     job_record rec;
-    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
     job_event ev = job_event_of(JEV_CANCEL);
     char why[256];
     int rc = job_transition(g_api.jobs, rec.id, &ev, &rec, why, sizeof why);
@@ -404,7 +470,7 @@ static void fax_cancel(http_request *req, http_response *res)
 static void fax_pdf(http_request *req, http_response *res)
 {
     job_record rec;
-    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    if (load_job(res, NULL, http_req_param(req, "id"), &rec)) return;
     const char *token = http_req_query(req, "token");
     if (!token || !*token) { http_res_error(res, 422, "the 'token' query parameter is required"); return; }
     char hash[65];
@@ -435,7 +501,7 @@ static void fax_tiff(http_request *req, http_response *res)
     principal who;
     if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
     job_record rec;
-    if (load_job(res, http_req_param(req, "id"), &rec)) return;
+    if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
     char path[4096], name[64];
     blob_path(g_api.blobs, "outbound", rec.id, "fax.tiff", path, sizeof path);
     str_fmt(name, sizeof name, "fax_%s.tiff", rec.id);

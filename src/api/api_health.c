@@ -2,10 +2,12 @@
  * this gateway needs usable right now: database, backend, storage, Ghostscript),
  * and GET /metrics in Prometheus text format. */
 #include "api/api_internal.h"
+#include "util/sandbox.h"
 #include "util/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,21 +17,11 @@ static void health(http_request *req, http_response *res)
     http_res_text(res, 200, "application/json", "{\"status\":\"ok\"}");
 }
 
-/* Ghostscript is found the way execvp will find it. */
+/* Ghostscript is found the way the sandbox will find it. */
 static bool ghostscript_present(void)
 {
-    const char *gs = g_api.cfg->gs_path;
-    if (strchr(gs, '/')) return access(gs, X_OK) == 0;
-    const char *path = getenv("PATH");
-    if (!path) path = "/usr/bin:/bin";
-    char buf[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        if (str_fmt(buf, sizeof buf, "%.*s/%s", (int)n, path, gs) == 0 && access(buf, X_OK) == 0) return true;
-        path += n;
-        if (*path == ':') path++;
-    }
-    return false;
+    char path[PATH_MAX];
+    return sandbox_resolve(g_api.cfg->gs_path, path, sizeof path) == 0;
 }
 
 static void ready(http_request *req, http_response *res)

@@ -44,7 +44,7 @@ static void inbound_list(http_request *req, http_response *res)
     principal who;
     if (api_require(req, res, "inbound:list", "/inbound", g_api.cfg->inbound_list_rpm, &who)) return;
     if (!inbound_on(res)) return;
-    inbound_filter f = {.limit = 100};
+    inbound_filter f = {.limit = 100, .owner = who.all_owners ? NULL : who.owner};
     if (api_query_limit(req, res, 100, &f.limit)) return;
     char to[24];
     bool by_to;
@@ -72,9 +72,12 @@ static void inbound_list(http_request *req, http_response *res)
     api_json(res, 200, a);
 }
 
-static int load(http_response *res, const char *id, inbound_record *r)
+/* The fax, if it exists and who may see it (who NULL: a download token, which is
+ * the permission itself); another owner's fax is "not found". */
+static int load(http_response *res, const principal *who, const char *id, inbound_record *r)
 {
-    if (!api_valid_id(id) || store_inbound_get(g_api.st, id, r) != STORE_OK) {
+    if (!api_valid_id(id) || store_inbound_get(g_api.st, id, r) != STORE_OK ||
+        (who && !api_may_see(who, r->owner, true))) {
         http_res_error(res, 404, "Inbound fax not found");
         return -1;
     }
@@ -87,7 +90,7 @@ static void inbound_get(http_request *req, http_response *res)
     if (api_require(req, res, "inbound:read", "/inbound/{id}", g_api.cfg->inbound_get_rpm, &who)) return;
     if (!inbound_on(res)) return;
     inbound_record r;
-    if (load(res, http_req_param(req, "id"), &r)) return;
+    if (load(res, &who, http_req_param(req, "id"), &r)) return;
     api_json(res, 200, inbound_json(&r, true));
 }
 
@@ -112,7 +115,7 @@ static void inbound_pdf(http_request *req, http_response *res)
     const char *token = http_req_query(req, "token");
     if (token && *token) {
         /* The token alone is enough, even where auth is enforced: that is its purpose. */
-        if (load(res, http_req_param(req, "id"), &r)) return;
+        if (load(res, NULL, http_req_param(req, "id"), &r)) return;
         int t = inbound_token_check(g_api.pepper, r.id, token, now_ms());
         if (t) { http_res_error(res, 403, t == -2 ? "Token expired" : "Invalid token"); return; }
         audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "token", NULL);
@@ -121,7 +124,7 @@ static void inbound_pdf(http_request *req, http_response *res)
     }
     principal who;
     if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", g_api.cfg->inbound_get_rpm, &who)) return;
-    if (load(res, http_req_param(req, "id"), &r)) return;
+    if (load(res, &who, http_req_param(req, "id"), &r)) return;
     audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "api_key", "key_id", who.key_id, NULL);
     send_file(res, &r, "fax.pdf", "application/pdf", "pdf");
 }
@@ -132,7 +135,7 @@ static void inbound_tiff(http_request *req, http_response *res)
     if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", g_api.cfg->inbound_get_rpm, &who)) return;
     if (!inbound_on(res)) return;
     inbound_record r;
-    if (load(res, http_req_param(req, "id"), &r)) return;
+    if (load(res, &who, http_req_param(req, "id"), &r)) return;
     send_file(res, &r, "fax.tiff", "image/tiff", "tiff");
 }
 

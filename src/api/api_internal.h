@@ -17,6 +17,9 @@ typedef struct principal {
     bool bootstrap;              /* the env API_KEY */
     char key_id[16];             /* "env" for the bootstrap key */
     char scopes[256];
+    char owner[128];             /* whose work it makes and sees: the key's owner, else its id */
+    bool all_owners;             /* sees and acts on every owner's work: the bootstrap key, open dev
+                                    mode, keys with keys:manage or the explicit fax:all scope */
 } principal;
 
 /* Checks the X-API-Key for a fax/inbound route needing `scope`, then the rate
@@ -29,6 +32,9 @@ int api_require_any(http_request *req, http_response *res, const char *const *sc
 int api_require_key(http_request *req, http_response *res, principal *who);
 /* Admin routes: the bootstrap key or a key with keys:manage. */
 int api_require_admin(http_request *req, http_response *res, principal *who);
+/* True when who may see and act on work that belongs to owner. An inbound fax
+ * routed to nobody (owner "") is seen by every key with the inbound scopes. */
+bool api_may_see(const principal *who, const char *owner, bool unowned_is_shared);
 /* True when fax routes need a key (API_KEY set or REQUIRE_API_KEY). */
 bool api_auth_enforced(void);
 

@@ -43,8 +43,13 @@ int phone_normalize(const char *in, const char *default_cc, char out[24], char *
         str_fmt(e164, sizeof e164, "+%s%s", cc, d);
     }
     size_t total = strlen(e164) - 1;
-    if (total < 6 || total > 20 || e164[1] == '0') {
+    if (total < 6 || e164[1] == '0') {
         str_fmt(err, errlen, "'to' is not a valid fax number after normalization (%zu digits)", total);
+        return -1;
+    }
+    if (total > 15) {        /* E.164: country code and number together are at most 15 digits */
+        str_fmt(err, errlen, "'to' has %zu digits with its country code; an international (E.164) number has at "
+                "most 15", total);
         return -1;
     }
     str_copy(out, 24, e164);

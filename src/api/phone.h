@@ -7,7 +7,8 @@
  *   5. digits that already begin with the default country code and are longer than
  *      10 become "+<digits>";
  *   6. otherwise a leading trunk "0" is dropped and "+<cc><digits>" is used.
- *   Anything else (letters, other symbols, fewer than 6 or more than 20 digits) is refused. */
+ *   Anything else (letters, other symbols, fewer than 6 or more than 20 digits typed,
+ *   or more than E.164's 15 digits once normalized) is refused. */
 #ifndef FAXBOT_PHONE_H
 #define FAXBOT_PHONE_H
 

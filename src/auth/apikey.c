@@ -16,9 +16,10 @@
 #define SECRET_MIN_LEN 43
 #define SECRET_MAX_LEN 100
 
-static const char *const valid_scopes[] = {"fax:send", "fax:read", "inbound:list", "inbound:read", "keys:manage", "*"};
+static const char *const valid_scopes[] = {"fax:send", "fax:read", "inbound:list", "inbound:read", "keys:manage",
+                                           "fax:all", "*"};
 #define N_VALID_SCOPES (sizeof valid_scopes / sizeof valid_scopes[0])
-#define VALID_SCOPES_TEXT "fax:send, fax:read, inbound:list, inbound:read, keys:manage, *"
+#define VALID_SCOPES_TEXT "fax:send, fax:read, inbound:list, inbound:read, keys:manage, fax:all, *"
 
 static bool is_lower_hex(char c)
 {
@@ -165,7 +166,8 @@ bool apikey_scopes_allow(const char *scopes, const char *needed)
 {
     if (!scopes || !needed || !*needed) return false;
     size_t nlen = strlen(needed);
-    bool admin = !strcmp(needed, "keys:manage");
+    /* "*" is every scope of one owner's work: admin and every owner's work are named */
+    bool admin = !strcmp(needed, "keys:manage") || !strcmp(needed, "fax:all");
     const char *p = scopes, *item;
     size_t len;
     while (next_item(&p, &item, &len)) {

@@ -29,12 +29,13 @@ int apikey_generate(const char *key_id_in, char *token, size_t token_len, char k
 void apikey_hash(const char *pepper, const char *secret, char out[65]);
 
 /* Scopes are a comma-separated list. Valid names: fax:send fax:read inbound:list
- * inbound:read keys:manage *. Returns 0 if every name is valid (normalizes spacing
+ * inbound:read keys:manage fax:all *. Returns 0 if every name is valid (normalizes spacing
  * into out), else -1 with the bad name in err. */
 int apikey_scopes_normalize(const char *in, char *out, size_t outlen, char *err, size_t errlen);
 
 /* True if scope list grants `needed`. "*" grants every non-admin scope; only an
- * explicit "keys:manage" grants admin (as in Faxbot). */
+ * explicit "keys:manage" grants admin (as in Faxbot), and only an explicit
+ * "fax:all" grants seeing and acting on other owners' jobs and inbound faxes. */
 bool apikey_scopes_allow(const char *scopes, const char *needed);
 
 #endif

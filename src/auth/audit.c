@@ -80,27 +80,6 @@ static bool is_phone_field(const char *name)
            !strcmp(name, "from_number") || !strcmp(name, "fr");
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* A JSON string of value: cut to AUDIT_MAX_VALUE bytes, invalid UTF-8 replaced by '?'. */
 static json_t *safe_json_string(const char *value)
 {
@@ -110,7 +89,7 @@ static json_t *safe_json_string(const char *value)
     if (!buf) return NULL;
     size_t o = 0, i = 0;
     while (i < n) {
-        size_t l = utf8_seq_len((const unsigned char *)value + i, n - i);
+        size_t l = (size_t)utf8_seq_len((const unsigned char *)value + i, n - i);
         if (!l) { buf[o++] = '?'; i++; continue; }
         memcpy(buf + o, value + i, l);
         o += l;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct config;
+struct json_t;
 
 typedef enum {
     OUTCOME_ACCEPTED = 1,        /* handed over; provider_sid may be set; result comes later */
@@ -146,9 +147,9 @@ typedef struct backend_ops {
      * reached the provider, so that sending again cannot make a second fax. */
     int (*resume)(backend *b, const backend_job *job);
     /* Deep diagnostics for POST /admin/diagnostics/run: real round trips allowed
-     * (credentials accepted? API reachable?). Appends findings to report (JSON
-     * object text, e.g. {"auth":true,"account":"..."}); 0 if all good. */
-    int (*diagnose)(backend *b, char *report, size_t reportlen);
+     * (credentials accepted? API reachable?). Sets its findings as members of the
+     * JSON object report (e.g. "credentials": "ok"); 0 if all good. */
+    int (*diagnose)(backend *b, struct json_t *report);
     const backend_webhook *webhooks;
     int n_webhooks;
 } backend_ops;
@@ -162,8 +163,7 @@ const backend_ops *backend_find(const char *name);
 /* Comma-separated list of the registry's names, for error messages. */
 const char *backend_names(void);
 
-/* ---- webhook replies (backend.c), the one way every backend answers ---- */
-struct json_t;
+/* ---- webhook replies (backend_common.c), the one way every backend answers ---- */
 /* status and a JSON text as the body ({"detail":"error"} if it does not fit) */
 void webhook_reply_text(webhook_response *res, int status, const char *json_text);
 /* status and o as compact JSON; o is released */

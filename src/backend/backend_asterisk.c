@@ -539,50 +539,74 @@ static void drop_call(backend *b, const char *job_id, int attempt)
     pthread_mutex_unlock(&b->lock);
 }
 
-static int sip_submit(backend *b, const backend_job *job)
-{
-    char sid[72];
-    str_fmt(sid, sizeof sid, "faxbot-%s-%d", job->job_id, job->attempt);
-    if (!ami_token_ok(job->job_id, NULL) || strlen(job->job_id) != 32) {
-        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "provider_error", false, "malformed job id");
-        return -1;
-    }
-    char tiff[PATH_MAX];
-    if (!job->tiff_path || !realpath(job->tiff_path, tiff)) {
-        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "file_error", false, "the job's fax TIFF is missing");
-        return -1;
-    }
-    if (!ami_token_ok(tiff, "/._+-")) {
-        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "file_error", false,
-                      "the fax TIFF's path holds characters SendFAX cannot take (only letters, digits and / . _ + - "
-                      "are safe): use a plain FAX_DATA_DIR");
-        return -1;
-    }
-    char dial[64];
-    if (ami_trunk_dial(&b->t, job->to, dial, sizeof dial)) {
-        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "invalid_number", false,
-                      "the number is not in E.164 form (+ and 6 to 20 digits)");
-        return -1;
-    }
-    const char *caller = job->caller_id && ami_token_ok(job->caller_id, "+") && job->caller_id[0] == '+'
-                         ? job->caller_id : b->t.from_user;
-    if (caller[0] && !ami_token_ok(caller, "+")) caller = "";
-    const char *station = job->station_id && *job->station_id ? job->station_id : b->t.station_id;
-    const char *header = job->header_text ? job->header_text : "";
+/* One job's Originate: the checked values and the fields that carry them. */
+typedef struct originate_req {
+    char sid[72], tiff[PATH_MAX], dial[64];
+    const char *caller, *station, *header;
     char q_header[128], q_station[64], channel[160], timeout[16], attempt[16], caller_hdr[64];
     char v_job[64], v_attempt[32], v_file[PATH_MAX + 32], v_header[160], v_station[96];
-    ami_quote_value(header, 50, q_header, sizeof q_header);
-    ami_quote_value(station, 20, q_station, sizeof q_station);
-    str_fmt(channel, sizeof channel, "PJSIP/%s@%s", dial, AMI_TRUNK_ENDPOINT);
-    str_fmt(timeout, sizeof timeout, "%d", b->t.ring_timeout_s * 1000);
-    str_fmt(attempt, sizeof attempt, "%d", job->attempt);
-    str_fmt(caller_hdr, sizeof caller_hdr, "<%s>", caller);
-    str_fmt(v_job, sizeof v_job, "FAXBOT_JOBID=%s", job->job_id);
-    str_fmt(v_attempt, sizeof v_attempt, "FAXBOT_ATTEMPT=%s", attempt);
-    str_fmt(v_file, sizeof v_file, "FAXBOT_FILE=%s", tiff);
-    str_fmt(v_header, sizeof v_header, "FAXOPT(headerinfo)=%s", q_header);
-    str_fmt(v_station, sizeof v_station, "FAXOPT(localstationid)=%s", q_station);
+    ami_field p[16];
+    size_t n;
+} originate_req;
 
+/* Checks the job (reporting a FAILURE and returning -1 when it cannot be sent) and
+ * fills the Originate fields, every value quoted or checked for AMI. */
+static int originate_prepare(backend *b, const backend_job *job, originate_req *o)
+{
+    str_fmt(o->sid, sizeof o->sid, "faxbot-%s-%d", job->job_id, job->attempt);
+    const char *reason = NULL, *why = NULL;
+    if (!ami_token_ok(job->job_id, NULL) || strlen(job->job_id) != 32)
+        reason = "provider_error", why = "malformed job id";
+    else if (!job->tiff_path || !realpath(job->tiff_path, o->tiff))
+        reason = "file_error", why = "the job's fax TIFF is missing";
+    else if (!ami_token_ok(o->tiff, "/._+-"))
+        reason = "file_error", why = "the fax TIFF's path holds characters SendFAX cannot take (only letters, "
+                                     "digits and / . _ + - are safe): use a plain FAX_DATA_DIR";
+    else if (ami_trunk_dial(&b->t, job->to, o->dial, sizeof o->dial))
+        reason = "invalid_number", why = "the number is not in E.164 form (+ and 6 to 20 digits)";
+    if (reason) {
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, o->sid, reason, false, why);
+        return -1;
+    }
+    o->caller = job->caller_id && ami_token_ok(job->caller_id, "+") && job->caller_id[0] == '+' ? job->caller_id
+                                                                                                : b->t.from_user;
+    if (o->caller[0] && !ami_token_ok(o->caller, "+")) o->caller = "";
+    o->station = job->station_id && *job->station_id ? job->station_id : b->t.station_id;
+    o->header = job->header_text ? job->header_text : "";
+    ami_quote_value(o->header, 50, o->q_header, sizeof o->q_header);
+    ami_quote_value(o->station, 20, o->q_station, sizeof o->q_station);
+    str_fmt(o->channel, sizeof o->channel, "PJSIP/%s@%s", o->dial, AMI_TRUNK_ENDPOINT);
+    str_fmt(o->timeout, sizeof o->timeout, "%d", b->t.ring_timeout_s * 1000);
+    str_fmt(o->attempt, sizeof o->attempt, "%d", job->attempt);
+    str_fmt(o->caller_hdr, sizeof o->caller_hdr, "<%s>", o->caller);
+    str_fmt(o->v_job, sizeof o->v_job, "FAXBOT_JOBID=%s", job->job_id);
+    str_fmt(o->v_attempt, sizeof o->v_attempt, "FAXBOT_ATTEMPT=%s", o->attempt);
+    str_fmt(o->v_file, sizeof o->v_file, "FAXBOT_FILE=%s", o->tiff);
+    str_fmt(o->v_header, sizeof o->v_header, "FAXOPT(headerinfo)=%s", o->q_header);
+    str_fmt(o->v_station, sizeof o->v_station, "FAXOPT(localstationid)=%s", o->q_station);
+    ami_field *p = o->p;
+    size_t n = 0;
+    p[n++] = (ami_field){"Channel", o->channel};
+    p[n++] = (ami_field){"Context", AMI_OUT_CONTEXT};
+    p[n++] = (ami_field){"Exten", AMI_OUT_EXTEN};
+    p[n++] = (ami_field){"Priority", "1"};
+    p[n++] = (ami_field){"Timeout", o->timeout};
+    if (o->caller[0]) p[n++] = (ami_field){"CallerID", o->caller_hdr};
+    p[n++] = (ami_field){"Async", "true"};
+    p[n++] = (ami_field){"ChannelId", o->sid};
+    p[n++] = (ami_field){"Variable", o->v_job};
+    p[n++] = (ami_field){"Variable", o->v_attempt};
+    p[n++] = (ami_field){"Variable", o->v_file};
+    if (o->header[0]) p[n++] = (ami_field){"Variable", o->v_header};
+    if (o->station[0]) p[n++] = (ami_field){"Variable", o->v_station};
+    p[n++] = (ami_field){"Variable", "CHANNEL(hangup_handler_push)=\"" AMI_RESULT_CONTEXT ",s,1\""};
+    o->n = n;
+    return 0;
+}
+
+/* A channel for this attempt in the call table, or BACKEND_BUSY; its ActionID in action_id. */
+static int claim_channel(backend *b, const backend_job *job, char *action_id, size_t len)
+{
     pthread_mutex_lock(&b->lock);
     if (active_calls(b) >= b->t.max_channels) {
         pthread_mutex_unlock(&b->lock);
@@ -591,57 +615,53 @@ static int sip_submit(backend *b, const backend_job *job)
     call *c = find_call(b, job->job_id, job->attempt);
     if (c) c->used = false;       /* a stale entry of the same attempt */
     c = new_call(b, job->job_id, job->attempt);
-    if (!c) {
-        pthread_mutex_unlock(&b->lock);
-        return BACKEND_BUSY;
+    if (c) {
+        c->started = mono_ms();
+        str_copy(action_id, len, c->action_id);
     }
-    c->started = mono_ms();
-    char action_id[80];
-    str_copy(action_id, sizeof action_id, c->action_id);
     pthread_mutex_unlock(&b->lock);
+    return c ? 0 : BACKEND_BUSY;
+}
 
-    ami_field p[16];
-    size_t n = 0;
-    p[n++] = (ami_field){"Channel", channel};
-    p[n++] = (ami_field){"Context", AMI_OUT_CONTEXT};
-    p[n++] = (ami_field){"Exten", AMI_OUT_EXTEN};
-    p[n++] = (ami_field){"Priority", "1"};
-    p[n++] = (ami_field){"Timeout", timeout};
-    if (caller[0]) p[n++] = (ami_field){"CallerID", caller_hdr};
-    p[n++] = (ami_field){"Async", "true"};
-    p[n++] = (ami_field){"ChannelId", sid};
-    p[n++] = (ami_field){"Variable", v_job};
-    p[n++] = (ami_field){"Variable", v_attempt};
-    p[n++] = (ami_field){"Variable", v_file};
-    if (header[0]) p[n++] = (ami_field){"Variable", v_header};
-    if (station[0]) p[n++] = (ami_field){"Variable", v_station};
-    p[n++] = (ami_field){"Variable", "CHANNEL(hangup_handler_push)=\"" AMI_RESULT_CONTEXT ",s,1\""};
-
-    char masked[32], err[320];
+static int sip_submit(backend *b, const backend_job *job)
+{
+    originate_req *o = calloc(1, sizeof *o);
+    if (!o) {
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", true, "out of memory");
+        return -1;
+    }
+    char action_id[80], masked[32], err[320];
+    int rc = originate_prepare(b, job, o) ? -1 : claim_channel(b, job, action_id, sizeof action_id);
+    if (rc) {
+        free(o);
+        return rc;
+    }
     mask_phone(job->to, masked, sizeof masked);
     log_info("sip job %s attempt %d: originating to %s", job->job_id, job->attempt, masked);
     ami_reply r;
-    int rc = ami_client_action(b->ami, "Originate", p, n, action_id, originate_hook, b, ORIGINATE_TIMEOUT_MS, &r, err,
-                               sizeof err);
+    rc = ami_client_action(b->ami, "Originate", o->p, o->n, action_id, originate_hook, b, ORIGINATE_TIMEOUT_MS, &r,
+                           err, sizeof err);
     if (rc == 0) {
         bool ok = ami_response_ok(r.response);
         ami_reply_free(&r);
-        return ok ? 0 : -1;      /* the hook reported ACCEPTED or the refusal */
-    }
-    if (rc == AMI_ERR_NOT_SENT) {
+        rc = ok ? 0 : -1;        /* the hook reported ACCEPTED or the refusal */
+    } else if (rc == AMI_ERR_NOT_SENT) {
         drop_call(b, job->job_id, job->attempt);
-        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, sid, "network_error", true, err);
-        return -1;
+        report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, o->sid, "network_error", true, err);
+        rc = -1;
+    } else {
+        /* Sent, but the answer never came: Asterisk may have the call. Ask it later. */
+        log_warn("sip job %s attempt %d: %s; will ask Asterisk about the call", job->job_id, job->attempt, err);
+        pthread_mutex_lock(&b->lock);
+        call *c = find_call(b, job->job_id, job->attempt);
+        if (c) c->needs_check = true;
+        pthread_mutex_unlock(&b->lock);
+        report_simple(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, o->sid, NULL, false, NULL);
+        pthread_cond_signal(&b->wake);
+        rc = 0;
     }
-    /* Sent, but the answer never came: Asterisk may have the call. Ask it later. */
-    log_warn("sip job %s attempt %d: %s; will ask Asterisk about the call", job->job_id, job->attempt, err);
-    pthread_mutex_lock(&b->lock);
-    c = find_call(b, job->job_id, job->attempt);
-    if (c) c->needs_check = true;
-    pthread_mutex_unlock(&b->lock);
-    report_simple(b, job->job_id, job->attempt, OUTCOME_ACCEPTED, sid, NULL, false, NULL);
-    pthread_cond_signal(&b->wake);
-    return 0;
+    free(o);
+    return rc;
 }
 
 /* ---- resume ---- */
@@ -758,11 +778,11 @@ static void diag_trunk(backend *b, json_t *trunk, json_t *advice)
     free_list_reply(r);
 }
 
-static int sip_diagnose(backend *b, char *report, size_t len)
+static int sip_diagnose(backend *b, json_t *o)
 {
     char detail[320];
     ami_state st = ami_client_state(b->ami, detail, sizeof detail);
-    json_t *o = json_object(), *ami = json_object(), *advice = json_array();
+    json_t *ami = json_object(), *advice = json_array();
     json_object_set_new(ami, "host", json_string(b->t.ami_host));
     json_object_set_new(ami, "port", json_integer(b->t.ami_port));
     json_object_set_new(ami, "user", json_string(b->t.ami_user));
@@ -813,10 +833,6 @@ static int sip_diagnose(backend *b, char *report, size_t len)
         json_object_set_new(o, "trunk", trunk);
     }
     json_object_set_new(o, "advice", advice);
-    char *txt = json_dumps(o, JSON_COMPACT);
-    str_copy(report, len, txt ? txt : "{}");
-    free(txt);
-    json_decref(o);
     return ok ? 0 : -1;
 }
 

@@ -695,9 +695,8 @@ static void status_field(const char *text, const char *key, char *out, size_t ou
     }
 }
 
-static int fs_diagnose(backend *b, char *report, size_t reportlen)
+static int fs_diagnose(backend *b, json_t *o)
 {
-    json_t *o = json_object();
     char detail[256], err[256];
     esl_state st = esl_client_state(b->esl, detail, sizeof detail, NULL);
     json_object_set_new(o, "esl_address", json_sprintf("%s:%ld", b->host, b->port));
@@ -759,10 +758,6 @@ static int fs_diagnose(backend *b, char *report, size_t reportlen)
     pthread_mutex_lock(&b->mu);
     json_object_set_new(o, "calls_open", json_integer(b->n_calls));
     pthread_mutex_unlock(&b->mu);
-    char *text = json_dumps(o, JSON_COMPACT);
-    str_copy(report, reportlen, text ? text : "{}");
-    free(text);
-    json_decref(o);
     return rc;
 }
 
@@ -857,6 +852,8 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     if (st < 0) {
         /* ${fax_success} is empty when txfax never ran: the hangup cause decides, if sent */
         if (!r.hangup_cause[0] || !strcmp(r.hangup_cause, "NORMAL_CLEARING")) {
+            log_info("freeswitch: result hook for job %s: no fax result and hangup cause \"%s\": nothing applied",
+                     job_id, r.hangup_cause);
             webhook_reply_text(res, 200, "{\"ok\":true,\"applied\":false,\"detail\":\"no final fax result in the hook\"}");
             json_decref(o);
             return;
@@ -866,6 +863,11 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
         outcome_from_fax(&r, &out, msg, sizeof msg);
     }
     bool applied = finish(b, job_id, uuid, NULL, &out, true);
+    char succ_c[8], pages_c[8];
+    esl_var_clean(fax_success ? fax_success : fax_status, succ_c, sizeof succ_c, 6);
+    esl_var_clean(pages, pages_c, sizeof pages_c, 6);
+    log_info("freeswitch: result hook for job %s (call %s): fax_success=%s pages=%s hangup_cause=%s: %s", job_id,
+             uuid ? uuid : "-", succ_c, pages_c, r.hangup_cause, applied ? "applied" : "already finished");
     webhook_reply_text(res, 200, applied ? "{\"ok\":true,\"applied\":true}" : "{\"ok\":true,\"applied\":false,\"duplicate\":true}");
     json_decref(o);
 }
@@ -903,6 +905,7 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
         return;
     }
     if (succ && !strcmp(succ, "0") && (!pages || atoi(pages) <= 0)) {
+        log_info("freeswitch: inbound call %s brought no pages (hook fax_success=0): nothing stored", uuid);
         webhook_reply_text(res, 200, "{\"status\":\"ignored\",\"detail\":\"the call brought no pages\"}");
         json_decref(o);
         return;
@@ -911,6 +914,10 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     esl_var_clean(from, from_c, sizeof from_c, 30);
     esl_var_clean(to, to_c, sizeof to_c, 30);
     esl_var_clean(rsi, rsi_c, sizeof rsi_c, FAX_STATION_ID_MAX);
+    char succ_c[8], pages_c[8];
+    esl_var_clean(succ, succ_c, sizeof succ_c, 6);
+    esl_var_clean(pages, pages_c, sizeof pages_c, 6);
+    log_info("freeswitch: inbound hand-off of call %s (hook fax_success=%s pages=%s)", uuid, succ_c, pages_c);
     pbx_handoff h = {.call_id = uuid, .provider_sid = uuid, .tiff_path = path, .from = from_c, .to = to_c,
                      .station_id = rsi_c};
     pbx_intake_take(&b->intake, &b->sink, &h, res);

@@ -292,7 +292,7 @@ static int mime_field(curl_mime *m, const char *name, const char *value)
     return 0;
 }
 
-/* POST /faxes fields (PROTOCOLS.md §1.2): to, content_url or file, callback_url,
+/* POST /faxes fields (docs/internals/protocols.md §1.2): to, content_url or file, callback_url,
  * header_text (≤ 50 chars), caller_id, and the tags that let us find the fax again. */
 static curl_mime *send_form(const backend *b, CURL *c, const backend_job *job)
 {
@@ -496,9 +496,8 @@ static int phx_check(backend *b, char *msg, size_t msglen)
     return rc;
 }
 
-static int phx_diagnose(backend *b, char *report_out, size_t len)
+static int phx_diagnose(backend *b, json_t *o)
 {
-    json_t *o = json_object();
     int rc = -1;
     json_object_set_new(o, "api_url", json_string(b->api_url));
     if (!b->api_key[0] || !b->api_secret[0]) {
@@ -536,10 +535,6 @@ static int phx_diagnose(backend *b, char *report_out, size_t len)
         json_object_set_new(o, "config", json_string(msg));
         rc = -1;
     }
-    char *s = json_dumps(o, JSON_COMPACT);
-    str_copy(report_out, len, s ? s : "{}");
-    free(s);
-    json_decref(o);
     return rc;
 }
 
@@ -646,40 +641,6 @@ static void on_status_callback(backend *b, const webhook_request *req, webhook_r
     phaxio_form_free(&form);
 }
 
-/* Writes the received PDF to <data_dir>/tmp/phaxio-in-XXXXXX. 0 or -1 with err. */
-static int write_temp(const backend *b, const phaxio_part *file, char *path, size_t pathlen, char *err, size_t errlen)
-{
-    char dir[1100];
-    str_fmt(dir, sizeof dir, "%s/tmp", b->data_dir[0] ? b->data_dir : ".");
-    if (mkdir_p(dir, 0700) != 0 || str_fmt(path, pathlen, "%s/phaxio-in-XXXXXX", dir) != 0) {
-        str_fmt(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        str_fmt(err, errlen, "cannot create a temporary file in %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    size_t off = 0;
-    while (off < file->len) {
-        ssize_t w = write(fd, file->data + off, file->len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            str_fmt(err, errlen, "cannot write the received PDF: %s", strerror(errno));
-            close(fd);
-            unlink(path);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        str_fmt(err, errlen, "cannot write the received PDF: %s", strerror(errno));
-        unlink(path);
-        return -1;
-    }
-    return 0;
-}
-
 static void on_inbound(backend *b, const webhook_request *req, webhook_response *res)
 {
     phaxio_form form;
@@ -700,7 +661,7 @@ static void on_inbound(backend *b, const webhook_request *req, webhook_response 
         webhook_reply_detail(res, 400, "the webhook has no PDF in its 'file' part");
     } else if (!b->inbound_enabled) {
         webhook_reply_detail(res, 404, "Inbound not enabled (set INBOUND_ENABLED=true)");
-    } else if (write_temp(b, file, path, sizeof path, err, sizeof err) != 0) {
+    } else if (cloud_write_temp(b->data_dir[0] ? b->data_dir : ".", file->data, file->len, path, sizeof path, err, sizeof err) != 0) {
         log_error("phaxio inbound fax %s: %s", fax.id, err);
         webhook_reply_detail(res, 500, "could not store the received fax");
     } else {

@@ -2,7 +2,7 @@
  * Compatibility ("LaML", Twilio-style) REST API, which fetches the PDF from our
  * tokenized URL (MediaUrl) and reports to /signalwire-callback (StatusCallback),
  * signed Twilio-style in X-SignalWire-Signature. A late or lost callback is made up
- * for by polling the fax (resume). PROTOCOLS.md §3.
+ * for by polling the fax (resume). docs/internals/protocols.md §3.
  *
  * Settings (read once in create):
  *   SIGNALWIRE_SPACE_URL            example.signalwire.com (https:// is added) or a full URL
@@ -411,53 +411,34 @@ static int sw_resume(backend *b, const backend_job *job)
 
 /* ---- diagnostics ---- */
 
-static int sw_diagnose(backend *b, char *out, size_t len)
+static int sw_diagnose(backend *b, json_t *o)
 {
-    json_t *o = json_object();
     char msg[600];
     int ret = -1;
     json_object_set_new(o, "space_url", json_string(b->space_url));
     json_object_set_new(o, "webhook_key", json_string(b->signing_key[0] ? "signing_key" : "api_token"));
     if (config_problem(b, msg, sizeof msg)) {
-        json_object_set_new(o, "credentials", json_string("missing"));
-        json_object_set_new(o, "detail", json_string(msg));
-    } else {
-        strbuf url;
-        sb_init(&url);
-        faxes_url(b, &url);
-        sb_puts(&url, "?PageSize=1");
-        cloud_http_req rq = { .method = "GET", .url = url.data, .timeout_s = 20 };
-        cloud_http_res rs;
-        if (sw_call(b, &rq, &rs)) {
-            json_object_set_new(o, "credentials", json_string("unknown"));
-            json_object_set_new(o, "api_reachable", json_boolean(false));
-            str_fmt(msg, sizeof msg, "could not reach %s: %s", b->space_url, rs.error);
-            json_object_set_new(o, "detail", json_string(msg));
-        } else {
-            json_object_set_new(o, "api_reachable", json_boolean(true));
-            json_object_set_new(o, "http_status", json_integer(rs.status));
-            if (rs.status == 200) {
-                json_object_set_new(o, "credentials", json_string("ok"));
-                ret = 0;
-            } else {
-                char detail[300];
-                sw_error_text(rs.body.data, rs.body.len, detail, sizeof detail, NULL);
-                bool rejected = rs.status == 401 || rs.status == 403;
-                json_object_set_new(o, "credentials", json_string(rejected ? "rejected" : "unknown"));
-                str_fmt(msg, sizeof msg, "GET .../Faxes answered HTTP %ld%s%s%s", rs.status, detail[0] ? ": " : "",
-                        detail,
-                        rejected ? " (check SIGNALWIRE_PROJECT_ID / SIGNALWIRE_API_TOKEN and the token's Fax scope)"
-                        : rs.status == 404 ? " (check SIGNALWIRE_SPACE_URL / SIGNALWIRE_PROJECT_ID)" : "");
-                json_object_set_new(o, "detail", json_string(msg));
-            }
-        }
-        cloud_http_res_free(&rs);
-        sb_free(&url);
+        cloud_diag_missing(o, msg);
+        return -1;
     }
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (!text || str_copy(out, len, text)) str_copy(out, len, "{\"detail\":\"report too long\"}");
-    free(text);
-    json_decref(o);
+    strbuf url;
+    sb_init(&url);
+    faxes_url(b, &url);
+    sb_puts(&url, "?PageSize=1");
+    cloud_http_req rq = { .method = "GET", .url = url.data, .timeout_s = 20 };
+    cloud_http_res rs;
+    if (sw_call(b, &rq, &rs)) {
+        cloud_diag_unreachable(o, b->space_url, rs.error);
+    } else {
+        char complaint[300];
+        sw_error_text(rs.body.data, rs.body.len, complaint, sizeof complaint, NULL);
+        if (cloud_diag_answer(o, &rs, "GET .../Faxes", complaint,
+                              "check SIGNALWIRE_PROJECT_ID / SIGNALWIRE_API_TOKEN and the token's Fax scope",
+                              "check SIGNALWIRE_SPACE_URL / SIGNALWIRE_PROJECT_ID"))
+            ret = 0;
+    }
+    cloud_http_res_free(&rs);
+    sb_free(&url);
     return ret;
 }
 

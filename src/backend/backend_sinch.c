@@ -3,7 +3,7 @@
  * back as a FAX_COMPLETED webhook to /sinch-callback, or — when that is late or lost —
  * from polling the fax (resume). Inbound faxes arrive as INCOMING_FAX webhooks on
  * /sinch-inbound. Sinch does not sign fax webhooks: they are authenticated only by the
- * HTTP Basic credentials we embed in the callback URL (PROTOCOLS.md §2.4).
+ * HTTP Basic credentials we embed in the callback URL (docs/internals/protocols.md §2.4).
  *
  * Settings (read once in create):
  *   SINCH_PROJECT_ID                 project (required)
@@ -611,69 +611,57 @@ static int sinch_resume(backend *b, const backend_job *job)
 
 /* ---- diagnostics: a real authenticated call ---- */
 
-static int sinch_diagnose(backend *b, char *report_out, size_t len)
+/* The number of services the project has, from a 200 answer. */
+static void count_services(json_t *o, const cloud_http_res *rs)
 {
-    json_t *o = json_object();
+    json_t *body = json_loadb(rs->body.data ? rs->body.data : "", rs->body.len, 0, NULL);
+    json_t *items = json_object_get(body, "totalItems");
+    json_t *services = json_object_get(body, "services");
+    if (json_is_integer(items)) json_object_set(o, "services", items);
+    else if (json_is_array(services)) json_object_set_new(o, "services", json_integer((json_int_t)json_array_size(services)));
+    json_decref(body);
+}
+
+static int sinch_diagnose(backend *b, json_t *o)
+{
     char msg[600], err[300] = "";
     int ret = -1;
     json_object_set_new(o, "auth_method", json_string(b->oauth ? "oauth" : "basic"));
     json_object_set_new(o, "base_url", json_string(b->base_url));
     json_object_set_new(o, "webhook_auth", json_string(b->hook_configured ? "configured" : b->hook_user[0] ? "derived" : "none"));
     if (config_problem(b, msg, sizeof msg)) {
-        json_object_set_new(o, "credentials", json_string("missing"));
-        json_object_set_new(o, "detail", json_string(msg));
-    } else {
-        strbuf url;
-        sb_init(&url);
-        sb_appendf(&url, "%s/projects/", b->base_url);
-        cloud_url_encode(&url, b->project_id);
-        sb_puts(&url, "/services?pageSize=1");
-        cloud_http_req rq = { .method = "GET", .url = url.data, .timeout_s = 20 };
-        cloud_http_res rs;
-        int rc = sinch_call(b, &rq, &rs, err, sizeof err);
-        if (rc == -2) {
-            bool reached = rs.status != 0;
-            json_object_set_new(o, "credentials", json_string(reached ? "rejected" : "unknown"));
-            json_object_set_new(o, "oauth_token", json_string(reached ? "rejected" : "unreachable"));
-            json_object_set_new(o, "api_reachable", json_boolean(false));
-            if (rs.status) json_object_set_new(o, "http_status", json_integer(rs.status));
-            json_object_set_new(o, "detail", json_string(err));
-        } else if (rc == -1) {
-            json_object_set_new(o, "credentials", json_string("unknown"));
-            json_object_set_new(o, "api_reachable", json_boolean(false));
-            str_fmt(msg, sizeof msg, "could not reach %s: %s", b->base_url, err);
-            json_object_set_new(o, "detail", json_string(msg));
-        } else {
-            json_object_set_new(o, "api_reachable", json_boolean(true));
-            json_object_set_new(o, "http_status", json_integer(rs.status));
-            if (b->oauth) json_object_set_new(o, "oauth_token", json_string("ok"));
-            if (rs.status == 200) {
-                json_object_set_new(o, "credentials", json_string("ok"));
-                json_t *body = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, NULL);
-                json_t *items = json_object_get(body, "totalItems");
-                json_t *services = json_object_get(body, "services");
-                if (json_is_integer(items)) json_object_set(o, "services", items);
-                else if (json_is_array(services)) json_object_set_new(o, "services", json_integer((json_int_t)json_array_size(services)));
-                json_decref(body);
-                ret = 0;
-            } else {
-                char detail[300];
-                sinch_error_text(rs.body.data, rs.body.len, detail, sizeof detail, NULL);
-                json_object_set_new(o, "credentials", json_string(rs.status == 401 || rs.status == 403 ? "rejected" : "unknown"));
-                str_fmt(msg, sizeof msg, "GET /projects/{id}/services answered HTTP %ld%s%s%s", rs.status,
-                        detail[0] ? ": " : "", detail,
-                        rs.status == 401 || rs.status == 403 ? " (check SINCH_API_KEY / SINCH_API_SECRET)"
-                        : rs.status == 404 ? " (check SINCH_PROJECT_ID)" : "");
-                json_object_set_new(o, "detail", json_string(msg));
-            }
-        }
-        cloud_http_res_free(&rs);
-        sb_free(&url);
+        cloud_diag_missing(o, msg);
+        return -1;
     }
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (!text || str_copy(report_out, len, text)) str_copy(report_out, len, "{\"detail\":\"report too long\"}");
-    free(text);
-    json_decref(o);
+    strbuf url;
+    sb_init(&url);
+    sb_appendf(&url, "%s/projects/", b->base_url);
+    cloud_url_encode(&url, b->project_id);
+    sb_puts(&url, "/services?pageSize=1");
+    cloud_http_req rq = { .method = "GET", .url = url.data, .timeout_s = 20 };
+    cloud_http_res rs;
+    int rc = sinch_call(b, &rq, &rs, err, sizeof err);
+    if (rc == -2) {
+        bool reached = rs.status != 0;
+        json_object_set_new(o, "credentials", json_string(reached ? "rejected" : "unknown"));
+        json_object_set_new(o, "oauth_token", json_string(reached ? "rejected" : "unreachable"));
+        json_object_set_new(o, "api_reachable", json_boolean(false));
+        if (rs.status) json_object_set_new(o, "http_status", json_integer(rs.status));
+        json_object_set_new(o, "detail", json_string(err));
+    } else if (rc == -1) {
+        cloud_diag_unreachable(o, b->base_url, err);
+    } else {
+        if (b->oauth) json_object_set_new(o, "oauth_token", json_string("ok"));
+        char complaint[300];
+        sinch_error_text(rs.body.data, rs.body.len, complaint, sizeof complaint, NULL);
+        if (cloud_diag_answer(o, &rs, "GET /projects/{id}/services", complaint, "check SINCH_API_KEY / SINCH_API_SECRET",
+                              "check SINCH_PROJECT_ID")) {
+            count_services(o, &rs);
+            ret = 0;
+        }
+    }
+    cloud_http_res_free(&rs);
+    sb_free(&url);
     return ret;
 }
 

@@ -5,6 +5,7 @@
 #include "backend/cloud_util.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,9 @@ int cloud_write_temp(const char *data_dir, const void *data, size_t len, char *p
         p += w;
         left -= (size_t)w;
     }
-    if (close(fd) != 0) {
+    bool bad = fsync(fd) != 0;
+    if (close(fd) != 0) bad = true;
+    if (bad) {
         str_fmt(err, errlen, "could not write the received fax: %s", strerror(errno));
         unlink(path);
         return -1;
@@ -169,4 +172,40 @@ report_verdict cloud_fail(const backend_sink *sink, const char *job_id, int atte
 {
     backend_outcome o = outcome_failure(attempt, NULL, reason, transient, message);
     return sink->report(sink->ctx, job_id, &o);
+}
+
+/* ---- diagnostics ---- */
+
+void cloud_diag_missing(json_t *o, const char *why)
+{
+    json_object_set_new(o, "credentials", json_string("missing"));
+    json_object_set_new(o, "detail", json_string(why));
+}
+
+void cloud_diag_unreachable(json_t *o, const char *where, const char *error)
+{
+    char msg[600];
+    json_object_set_new(o, "credentials", json_string("unknown"));
+    json_object_set_new(o, "api_reachable", json_boolean(false));
+    str_fmt(msg, sizeof msg, "could not reach %s: %s", where, error);
+    json_object_set_new(o, "detail", json_string(msg));
+}
+
+bool cloud_diag_answer(json_t *o, const cloud_http_res *rs, const char *request, const char *complaint,
+                       const char *hint_auth, const char *hint_404)
+{
+    json_object_set_new(o, "api_reachable", json_boolean(true));
+    json_object_set_new(o, "http_status", json_integer(rs->status));
+    if (rs->status == 200) {
+        json_object_set_new(o, "credentials", json_string("ok"));
+        return true;
+    }
+    bool rejected = rs->status == 401 || rs->status == 403;
+    json_object_set_new(o, "credentials", json_string(rejected ? "rejected" : "unknown"));
+    const char *hint = rejected ? hint_auth : rs->status == 404 ? hint_404 : "";
+    char msg[600];
+    str_fmt(msg, sizeof msg, "%s answered HTTP %ld%s%s%s%s%s", request, rs->status, complaint[0] ? ": " : "", complaint,
+            hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
+    json_object_set_new(o, "detail", json_string(msg));
+    return false;
 }

@@ -86,6 +86,18 @@ void cloud_http_res_free(cloud_http_res *rs);
 int cloud_write_temp(const char *data_dir, const void *data, size_t len, char *path, size_t pathlen, char *err,
                      size_t errlen);
 
+/* ---- diagnose() reports (cloud_http.c) ---- */
+struct json_t;
+/* credentials "missing" and why */
+void cloud_diag_missing(struct json_t *o, const char *why);
+/* no answer from where: credentials "unknown", api_reachable false, the error */
+void cloud_diag_unreachable(struct json_t *o, const char *where, const char *error);
+/* an answer to request ("GET .../Faxes"): http_status, credentials ok / rejected /
+ * unknown and, unless 200, a detail with the provider's complaint and the hint for
+ * 401/403 or 404. true on 200. */
+bool cloud_diag_answer(struct json_t *o, const cloud_http_res *rs, const char *request, const char *complaint,
+                       const char *hint_auth, const char *hint_404);
+
 /* ---- reporting (cloud_http.c) ----
  * What a provider says about the fax of (job, attempt): ACCEPTED, then the result
  * when it is final. The job layer refuses it when it is stale or replayed. */

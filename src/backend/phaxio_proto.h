@@ -3,7 +3,7 @@
  * the fax object, API reply envelopes, and the mapping of Phaxio statuses and
  * errors to the gateway's outcomes. Functions over bytes only: no I/O, no clock,
  * no globals, so they are unit-tested and fuzzed directly (backend_phaxio.c does
- * the HTTP and the job reporting). Wire facts: PROTOCOLS.md §1. */
+ * the HTTP and the job reporting). Wire facts: docs/internals/protocols.md §1. */
 #ifndef FAXBOT_PHAXIO_PROTO_H
 #define FAXBOT_PHAXIO_PROTO_H
 

@@ -1,5 +1,5 @@
 /* signalwire_parse.c — pure parsers and status mapping for SignalWire's Compatibility
- * fax API (see signalwire_parse.h). Sources: PROTOCOLS.md §3 (resource fields,
+ * fax API (see signalwire_parse.h). Sources: docs/internals/protocols.md §3 (resource fields,
  * statuses, StatusCallback parameters); error codes are the Twilio-compatible ones
  * SignalWire returns (e.g. 11200 HTTP retrieval failure, 21211 invalid To).
  * Fuzzed by fuzz/fuzz_signalwire.c. */
@@ -42,11 +42,6 @@ void sw_fax_from_form(const form_params *p, sw_fax *f)
     copy_form(p, "ErrorMessage", f->error_message, sizeof f->error_message);
 }
 
-static int json_int(json_t *o, const char *key, int dflt)
-{
-    return (int)json_get_int(o, key, dflt, -1000000000L + 1, 1000000000L - 1);
-}
-
 static void fax_from_json(json_t *o, sw_fax *f)
 {
     memset(f, 0, sizeof *f);
@@ -57,8 +52,8 @@ static void fax_from_json(json_t *o, sw_fax *f)
     json_get_str(o, "to", f->to, sizeof f->to);
     json_get_str(o, "media_url", f->media_url, sizeof f->media_url);
     json_get_str(o, "remote_station_id", f->remote_station_id, sizeof f->remote_station_id);
-    f->pages = json_int(o, "num_pages", -1);
-    f->error_code = json_int(o, "error_code", -1);
+    f->pages = json_get_small_int(o, "num_pages", -1);
+    f->error_code = json_get_small_int(o, "error_code", -1);
     json_get_str(o, "error_message", f->error_message, sizeof f->error_message);
 }
 
@@ -118,7 +113,7 @@ void sw_error_text(const char *body, size_t len, char *out, size_t outlen, int *
     json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
     if (json_is_object(root)) {
         json_t *msg = json_object_get(root, "message");
-        int c = json_int(root, "code", -1);
+        int c = json_get_small_int(root, "code", -1);
         if (code) *code = c;
         if (json_is_string(msg) && c >= 0) str_fmt(out, outlen, "%s (SignalWire error %d)", json_string_value(msg), c);
         else if (json_is_string(msg)) str_copy(out, outlen, json_string_value(msg));

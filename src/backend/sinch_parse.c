@@ -1,7 +1,7 @@
 /* sinch_parse.c — pure parsers and mappings for the Sinch Fax API v3 (see
  * sinch_parse.h). Sources: Sinch's "Fax API 3.0" OpenAPI (webhooks incomingFax /
  * faxCompleted, schemas Fax, FaxStatus, ErrorType, CallError, FaxError,
- * DocumentConversionError, Error); PROTOCOLS.md §2. Fuzzed by fuzz/fuzz_sinch.c. */
+ * DocumentConversionError, Error); docs/internals/protocols.md §2. Fuzzed by fuzz/fuzz_sinch.c. */
 #include "backend/sinch_parse.h"
 
 #include <jansson.h>
@@ -14,12 +14,6 @@
 
 /* ---- the Fax object ---- */
 
-/* An integer that may come as a JSON number or a numeric string; dflt otherwise. */
-static int get_int(json_t *o, const char *key, int dflt)
-{
-    return (int)json_get_int(o, key, dflt, -1000000000L + 1, 1000000000L - 1);
-}
-
 static void fax_from_json(json_t *o, sinch_fax *f)
 {
     memset(f, 0, sizeof *f);
@@ -30,14 +24,14 @@ static void fax_from_json(json_t *o, sinch_fax *f)
     json_get_str(o, "direction", f->direction, sizeof f->direction);
     json_get_str(o, "from", f->from, sizeof f->from);
     json_get_str(o, "to", f->to, sizeof f->to);
-    f->pages = get_int(o, "numberOfPages", -1);
-    f->error_code = get_int(o, "errorCode", -1);
+    f->pages = json_get_small_int(o, "numberOfPages", -1);
+    f->error_code = json_get_small_int(o, "errorCode", -1);
     json_get_str(o, "errorType", f->error_type, sizeof f->error_type);
     json_get_str(o, "errorMessage", f->error_message, sizeof f->error_message);
     json_t *labels = json_object_get(o, "labels");
     if (json_is_object(labels)) {
         json_get_str(labels, SINCH_LABEL_JOB, f->label_job_id, sizeof f->label_job_id);
-        int a = get_int(labels, SINCH_LABEL_ATTEMPT, 0);
+        int a = json_get_small_int(labels, SINCH_LABEL_ATTEMPT, 0);
         f->label_attempt = a > 0 ? a : 0;
     }
 }
@@ -88,7 +82,7 @@ int sinch_parse_fax_list(const char *json, size_t len, sinch_fax *out, int max, 
         fax_from_json(o, &out[n]);
         if (out[n].id[0]) n++;
     }
-    int tp = get_int(root, "totalPages", 0);
+    int tp = json_get_small_int(root, "totalPages", 0);
     *total_pages = tp > 0 ? tp : 0;
     json_decref(root);
     return n;

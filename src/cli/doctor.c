@@ -10,11 +10,16 @@
 #include "blob/blob.h"
 #include "config/config.h"
 #include "store/store.h"
+#include "util/sandbox.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +34,26 @@ static void line(bool ok, const char *what, const char *detail)
     if (!ok) failures++;
 }
 
-/* Runs a program with one argument and returns the first line it prints. */
+/* Runs a program with one argument (in the sandbox, 10 s at most) and returns the
+ * first line it prints; its whole answer is read so it never blocks on a full pipe. */
 static int first_line_of(const char *prog, const char *arg, char *out, size_t outlen)
 {
+    char exe[PATH_MAX], err[256];
     int fd[2];
-    if (pipe(fd)) return -1;
-    pid_t pid = fork();
-    if (pid < 0) { close(fd[0]); close(fd[1]); return -1; }
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        dup2(fd[1], 2);
-        close(fd[0]);
-        execlp(prog, prog, arg, (char *)NULL);
-        _exit(127);
-    }
+    out[0] = 0;
+    if (sandbox_resolve(prog, exe, sizeof exe) != 0 || pipe2(fd, O_CLOEXEC)) return -1;
+    char *argv[] = {(char *)prog, (char *)arg, NULL};
+    sandbox_spec spec = {.exe = exe, .argv = argv, .stdin_fd = -1, .stdout_fd = fd[1], .stderr_fd = fd[1], .cpu_s = 10};
+    sandbox_proc p;
+    int rc = sandbox_start(&p, &spec, err, sizeof err);
     close(fd[1]);
+    if (rc) { close(fd[0]); return -1; }
+    int64_t deadline = mono_ms() + 10000;
     size_t got = 0;
     for (;;) {
+        int64_t left = deadline - mono_ms();
+        struct pollfd pfd = {fd[0], POLLIN, 0};
+        if (left <= 0 || poll(&pfd, 1, (int)left) == 0) break;
         char buf[256];
         ssize_t n = read(fd[0], buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
@@ -53,11 +61,11 @@ static int first_line_of(const char *prog, const char *arg, char *out, size_t ou
         for (ssize_t i = 0; i < n && got + 1 < outlen; i++) out[got++] = buf[i];
     }
     close(fd[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    bool ended = sandbox_wait(&p, deadline);
+    sandbox_close(&p);
     out[got] = 0;
     out[strcspn(out, "\r\n")] = 0;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return ended && sandbox_succeeded(&p) ? 0 : -1;
 }
 
 static report_verdict ignore_outcome(void *ctx, const char *job_id, const backend_outcome *o)
@@ -144,12 +152,12 @@ int cli_doctor(int argc, char **argv)
     str_fmt(buf, sizeof buf, "%s: %s", ops->name, msg[0] ? msg : (ready == 0 ? "ready" : "not ready"));
     line(ready == 0, "backend", buf);
     if (ops->diagnose) {
-        char *report = calloc(1, 8192);
-        if (report) {
-            int d = ops->diagnose(be, report, 8192);
-            line(d == 0, "diagnostics", report);
-            free(report);
-        }
+        json_t *report = json_object();
+        int d = ops->diagnose(be, report);
+        char *text = json_dumps(report, JSON_COMPACT);
+        line(d == 0, "diagnostics", text ? text : "{}");
+        free(text);
+        json_decref(report);
     }
     ops->destroy(be);
     curl_global_cleanup();

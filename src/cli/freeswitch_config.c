@@ -7,7 +7,8 @@
  *   dialplan/public/faxbot_inbound.xml         answers, rxfax into FREESWITCH_SPOOL_DIR, hook
  *   autoload_configs/faxbot_event_socket.conf.xml  event socket: listen address, password, ACL
  *   autoload_configs/faxbot_acl.xml            the <list> for acl.conf.xml
- * The hooks run `curl` through FreeSWITCH's `system` API; every value expanded into
+ * The hooks run `curl` through FreeSWITCH's `system` API (the outbound one through
+ * `expand system`); every value expanded into
  * them at hangup is a uuid, digits or a cause name (caller numbers go through a
  * digits-only regex first), and the secret and URL are checked to be shell-safe. */
 #include "cli/freeswitch_config.h"
@@ -179,8 +180,8 @@ static int load(fs_settings *s, char *err, size_t errlen)
 
 /* ---- rendering ---- */
 
-/* The curl command a hook runs; vars are FreeSWITCH ${…} references (escape = "\\"
- * for dialplan `set`, where FreeSWITCH would otherwise expand them at once). */
+/* The curl command a hook runs; json_fields holds the FreeSWITCH variable references,
+ * written in the form each place needs (see render_gateway and render_inbound). */
 static void hook_cmd(strbuf *sb, const fs_settings *s, const char *path, const char *json_fields)
 {
     sb_appendf(sb, "system curl -s -m 10 -X POST -H 'Content-Type: application/json' -H 'X-Internal-Secret: %s' "
@@ -220,15 +221,20 @@ static char *render_gateway(const fs_settings *s)
     if (s->caller_id[0])
         emit(&sb, "      <variable name=\"origination_caller_id_number\" value=\"{=cid}\" direction=\"outbound\"/>\n", kv2);
     if (s->secret[0]) {
+        /* FreeSWITCH refuses a gateway variable holding "${" (switch_channel.c: "Invalid data
+         * (${api_hangup_hook} contains a variable)"), so each reference is written $\'{name}:
+         * at hangup the hook's own expansion drops the \' (leaving ${name}) and `expand`
+         * then fills in the call's values. */
         strbuf hook;
         sb_init(&hook);
+        sb_puts(&hook, "expand ");
         hook_cmd(&hook, s, "/_internal/freeswitch/outbound_result",
-                 "\"job_id\":\"${faxbot_job_id}\",\"fax_success\":\"${fax_success}\","
-                 "\"fax_result_code\":\"${fax_result_code}\","
-                 "\"fax_document_transferred_pages\":\"${fax_document_transferred_pages}\","
-                 "\"hangup_cause\":\"${hangup_cause}\",\"uuid\":\"${uuid}\"");
+                 "\"job_id\":\"$\\'{faxbot_job_id}\",\"fax_success\":\"$\\'{fax_success}\","
+                 "\"fax_result_code\":\"$\\'{fax_result_code}\","
+                 "\"fax_document_transferred_pages\":\"$\\'{fax_document_transferred_pages}\","
+                 "\"hangup_cause\":\"$\\'{hangup_cause}\",\"uuid\":\"$\\'{uuid}\"");
         const char *kv3[] = {"hook", hook.data ? hook.data : "", NULL};
-        emit(&sb, "      <!-- reports every call's result to Faxbot even while the event socket is down -->\n"
+        emit(&sb, "      <!-- reports every call's result to Faxbot, also while the event socket is down -->\n"
                   "      <variable name=\"api_hangup_hook\" value=\"{=hook}\" direction=\"outbound\"/>\n", kv3);
         sb_free(&hook);
     }
@@ -296,11 +302,15 @@ static char *render_inbound(const fs_settings *s)
     if (s->secret[0]) {
         strbuf hook;
         sb_init(&hook);
+        /* `set` expands its data twice (the core, then mod_dptools) before storing it, so
+         * each reference is written \\\${name}: the first pass leaves \${name}, the second
+         * ${name}, and the hook fills it in at hangup, after rxfax. With one backslash the
+         * values would be taken when `set` runs, before the fax (all empty). */
         char fields[600];
         str_fmt(fields, sizeof fields,
-                "\"uuid\":\"\\${uuid}\",\"tiff_path\":\"%s/\\${uuid}.tif\",\"from_number\":\"\\${faxbot_from}\","
-                "\"to_number\":\"\\${faxbot_to}\",\"fax_success\":\"\\${fax_success}\","
-                "\"pages\":\"\\${fax_document_transferred_pages}\"", s->spool);
+                "\"uuid\":\"\\\\\\${uuid}\",\"tiff_path\":\"%s/\\\\\\${uuid}.tif\",\"from_number\":\"\\\\\\${faxbot_from}\","
+                "\"to_number\":\"\\\\\\${faxbot_to}\",\"fax_success\":\"\\\\\\${fax_success}\","
+                "\"pages\":\"\\\\\\${fax_document_transferred_pages}\"", s->spool);
         sb_puts(&hook, "api_hangup_hook=");
         hook_cmd(&hook, s, "/_internal/freeswitch/inbound", fields);
         const char *kv2[] = {"hook", hook.data ? hook.data : "", NULL};

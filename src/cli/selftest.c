@@ -111,7 +111,7 @@ static int make_test_document(const char *dir, char *tx_tiff, size_t txlen, int 
         str_fmt(err, errlen, "cannot write %s", txt);
         return -1;
     }
-    if (doc_text_to_pdf(txt, pdf, PAPER_LETTER, err, errlen)) return -1;
+    if (doc_text_to_pdf(txt, pdf, PAPER_LETTER, NULL, err, errlen)) return -1;
     const char *gs = getenv("GHOSTSCRIPT_PATH");
     convert_limits lim = {.gs_path = gs && *gs ? gs : "gs", .timeout_s = 120, .cpu_s = 120, .memory_mb = 1024,
                           .max_pages = 200, .parallel = 1, .tmp_dir = dir};

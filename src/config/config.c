@@ -57,6 +57,31 @@ static int env_int(const env_view *ev, const char *name, long dflt, long lo, lon
     return 0;
 }
 
+/* INBOUND_OWNERS: comma-separated "+<E.164 digits>=<owner>" pairs; an owner is
+ * what a key's `owner` is set to (letters, digits and . _ : @ -). */
+static int check_inbound_owners(const char *v, char *err, size_t errlen)
+{
+    const char *p = v;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t digits = 0, owner_len = eq ? len - (size_t)(eq - p) - 1 : 0;
+        bool ok = eq && p[0] == '+' && owner_len > 0 && owner_len < 128;
+        for (const char *d = p + 1; ok && d < eq; d++, digits++) ok = isdigit((unsigned char)*d);
+        ok = ok && digits >= 6 && digits <= 15;
+        for (const char *o = eq ? eq + 1 : p; ok && o < p + len; o++)
+            ok = isalnum((unsigned char)*o) || strchr("._:@-", *o);
+        if (!ok) {
+            str_fmt(err, errlen, "INBOUND_OWNERS must be comma-separated +NUMBER=OWNER pairs like "
+                    "+15551230001=acme (bad entry '%.*s')", (int)(len > 80 ? 80 : len), p);
+            return -1;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    return 0;
+}
+
 static int env_copy(const env_view *ev, const char *name, const char *dflt, char *dst, size_t dstlen, char *err, size_t errlen)
 {
     const char *v = env_str(ev, name);
@@ -212,6 +237,15 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     if (cores > 4) cores = 4;
     if (env_int(&ev, "CONVERT_PARALLEL", cores, 1, 16, &x, err, errlen)) return -1;
     c->convert_parallel = (int)x;
+    char on_page_error[16];
+    if (env_copy(&ev, "CONVERT_ON_PAGE_ERROR", "fail", on_page_error, sizeof on_page_error, err, errlen)) return -1;
+    if (strcmp(on_page_error, "fail") && strcmp(on_page_error, "warn")) {
+        str_fmt(err, errlen, "CONVERT_ON_PAGE_ERROR must be fail or warn (got '%s')", on_page_error);
+        return -1;
+    }
+    c->convert_page_errors_warn = !strcmp(on_page_error, "warn");
+    if (env_int(&ev, "CONVERT_PER_OWNER", 2, 1, 64, &x, err, errlen)) return -1;
+    c->convert_per_owner = (int)x;
     if (env_copy(&ev, "FAX_DEFAULT_RESOLUTION", "fine", c->default_resolution, sizeof c->default_resolution, err, errlen)) return -1;
     if (strcmp(c->default_resolution, "fine") && strcmp(c->default_resolution, "standard")) {
         str_fmt(err, errlen, "FAX_DEFAULT_RESOLUTION must be fine or standard (got '%s')", c->default_resolution);
@@ -249,6 +283,8 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     if (env_bool(&ev, "INBOUND_ENABLED", !strcmp(c->backend, "loopback"), &c->inbound_enabled, err, errlen)) return -1;
     if (env_int(&ev, "INBOUND_RETENTION_DAYS", 30, 0, 36500, &x, err, errlen)) return -1;
     c->inbound_retention_days = (int)x;
+    if (env_copy(&ev, "INBOUND_OWNERS", "", c->inbound_owners, sizeof c->inbound_owners, err, errlen)) return -1;
+    if (check_inbound_owners(c->inbound_owners, err, errlen)) return -1;
     if (env_int(&ev, "INBOUND_TOKEN_TTL_MINUTES", 60, 1, 10080, &x, err, errlen)) return -1;
     c->inbound_token_ttl_minutes = (int)x;
     if (env_int(&ev, "ARTIFACT_TTL_DAYS", 0, 0, 36500, &x, err, errlen)) return -1;

@@ -43,6 +43,8 @@ typedef struct config {
     int convert_memory_mb;           /* CONVERT_MEMORY_MB, default 1024 (RLIMIT_AS of gs) */
     int convert_max_pages;           /* CONVERT_MAX_PAGES, default 200 */
     int convert_parallel;            /* CONVERT_PARALLEL, gs processes per document, default = cores (max 4) */
+    bool convert_page_errors_warn;   /* CONVERT_ON_PAGE_ERROR fail|warn, default fail */
+    int convert_per_owner;           /* CONVERT_PER_OWNER, conversions one owner may run at once, default 2 */
     char default_resolution[16];     /* FAX_DEFAULT_RESOLUTION fine|standard, default fine */
     char paper_size[16];             /* FAX_PAPER_SIZE letter|a4, default letter */
 
@@ -61,6 +63,8 @@ typedef struct config {
     int inbound_retention_days;      /* INBOUND_RETENTION_DAYS, default 30 (0 = keep) */
     int64_t inbound_retention_minutes; /* the same in minutes; INBOUND_RETENTION_MINUTES overrides */
     int inbound_token_ttl_minutes;   /* INBOUND_TOKEN_TTL_MINUTES, default 60 */
+    char inbound_owners[4096];       /* INBOUND_OWNERS "+15551230001=acme,+15551230002=billing": the owner of
+                                        faxes received on a number ("" = none routed) */
     int artifact_ttl_days;           /* ARTIFACT_TTL_DAYS, 0 = keep */
     int64_t artifact_ttl_minutes;    /* the same in minutes; ARTIFACT_TTL_MINUTES overrides */
     int retention_sweep_s;           /* RETENTION_SWEEP_SECONDS: how often expiry runs, default 300 */

@@ -79,7 +79,7 @@ static int convert_faxable_tiff(const char *in_path, const char *out_pdf, const 
     }
     const char *inputs[1] = { in_path };
     if (doc_tiff_copy_fax_pages(inputs, 1, out_tiff, pages, err, errlen) != 0) return -1;
-    if (out_pdf && doc_image_to_pdf(in_path, DOC_TIFF, out_pdf, paper, err, errlen) != 0) return -1;
+    if (out_pdf && doc_image_to_pdf(in_path, DOC_TIFF, out_pdf, paper, lim, err, errlen) != 0) return -1;
     return 0;
 }
 
@@ -123,8 +123,8 @@ int doc_convert(const char *in_path, doc_type type, const char *out_pdf, const c
     if (out_pdf) str_copy(pdf_path, sizeof pdf_path, out_pdf);
     else str_fmt(pdf_path, sizeof pdf_path, "%s/document.pdf", work);
 
-    int rc = type == DOC_TEXT ? doc_text_to_pdf(in_path, pdf_path, paper, err, errlen)
-                              : doc_image_to_pdf(in_path, type, pdf_path, paper, err, errlen);
+    int rc = type == DOC_TEXT ? doc_text_to_pdf(in_path, pdf_path, paper, lim, err, errlen)
+                              : doc_image_to_pdf(in_path, type, pdf_path, paper, lim, err, errlen);
     if (rc == 0) rc = doc_pdf_to_tiff(pdf_path, out_tiff, res, paper, lim, &n, err, errlen);
     remove_tree(work);
     if (rc != 0) return -1;

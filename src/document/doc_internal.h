@@ -57,8 +57,9 @@ void doc_fax_writer_abort(doc_fax_writer *w);
 /* The drawing itself (Pango/Cairo, libpng, libjpeg, libtiff decoders), linked only
  * into the faxbot-render helper so that untrusted images and text are decoded
  * outside the server's address space; doc_text_to_pdf / doc_image_to_pdf run it. */
-int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen);
-int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
+int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size paper, int max_pages,
+                        char *err, size_t errlen);
+int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper, int max_pages,
                          char *err, size_t errlen);
 
 /* "<path>.tmp-XXXXXX" made unique with mkstemp; returns an open fd or -1. */

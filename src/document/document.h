@@ -48,13 +48,25 @@ typedef struct convert_limits {
     int max_pages;               /* more pages than this is an error */
     int parallel;                /* Ghostscript processes per document (>= 1) */
     const char *tmp_dir;         /* a private scratch directory per conversion is made inside it */
+    /* A page Ghostscript could not draw completely (a circular form, a content error,
+     * an external stream it refused to open) fails the conversion; with
+     * page_errors_warn it is drawn as far as it goes and, when warning is not NULL,
+     * a sentence saying what is missing is left there ("" = none). */
+    bool page_errors_warn;
+    char *warning;
+    size_t warning_len;
 } convert_limits;
 
-/* Text file (UTF-8) → PDF. */
-int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen);
-/* PNG/JPEG/TIFF image → single- or multi-page PDF (a multi-page TIFF keeps its pages). */
+/* Text file (UTF-8) → PDF. lim may be NULL (defaults); its timeout, CPU and memory
+ * bound the drawing helper, and drawing stops with an error as soon as the document
+ * would have more than lim->max_pages pages. */
+int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, const convert_limits *lim,
+                    char *err, size_t errlen);
+/* PNG/JPEG/TIFF image → single- or multi-page PDF (a multi-page TIFF keeps its pages;
+ * more than lim->max_pages of them, or a page too large, is refused from the TIFF's
+ * headers before any page is decoded). */
 int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
-                     char *err, size_t errlen);
+                     const convert_limits *lim, char *err, size_t errlen);
 /* PDF → TIFF class F (MH/Group 3 1-D, min-is-white, 1728 px, one IFD per page).
  * Fills *pages. */
 int doc_pdf_to_tiff(const char *in_pdf, const char *out_tiff, fax_resolution res, paper_size paper,

@@ -21,7 +21,7 @@
 
 #define MAX_IMAGE_SIDE 20000
 #define MAX_IMAGE_BYTES ((uint64_t)200 * 1024 * 1024)    /* decoded, 4 bytes a pixel */
-#define MAX_TIFF_PAGES 1000
+#define MAX_TIFF_PAGES 1000     /* when the caller gives no page limit */
 
 /* A decoded page: the pixels and the relative size of one pixel (x and y). */
 typedef struct image_page {
@@ -265,7 +265,33 @@ static int decode_tiff_page(TIFF *tif, int page, image_page *pg, const doc_tiff_
     return 0;
 }
 
-static int draw_tiff_pages(const char *in_path, cairo_t *cr, const doc_page_geom *g, char *err, size_t errlen)
+/* Walks every directory's header (no pixels decoded): more pages than max_pages,
+ * or any page too large, is refused before the first page costs anything. Leaves
+ * the handle on the first directory. */
+static int check_tiff_headers(TIFF *tif, int max_pages, char *err, size_t errlen)
+{
+    int page = 0;
+    do {
+        if (++page > max_pages) {
+            str_fmt(err, errlen, "the TIFF image has more than %d pages; the limit is %d", max_pages, max_pages);
+            return -1;
+        }
+        uint32_t w = 0, h = 0;
+        TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+        TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+        char what[32];
+        str_fmt(what, sizeof what, "TIFF (page %d)", page);
+        if (check_dimensions(what, w, h, err, errlen) != 0) return -1;
+    } while (TIFFReadDirectory(tif));
+    if (!TIFFSetDirectory(tif, 0)) {
+        str_fmt(err, errlen, "the TIFF image cannot be read again from its first page");
+        return -1;
+    }
+    return 0;
+}
+
+static int draw_tiff_pages(const char *in_path, cairo_t *cr, const doc_page_geom *g, int max_pages, char *err,
+                           size_t errlen)
 {
     doc_tiff_log log;
     TIFF *tif = doc_tiff_open(in_path, "r", &log);
@@ -273,13 +299,14 @@ static int draw_tiff_pages(const char *in_path, cairo_t *cr, const doc_page_geom
         str_fmt(err, errlen, "the TIFF image cannot be read%s%s", log.msg[0] ? ": " : "", log.msg);
         return -1;
     }
+    if (max_pages <= 0 || max_pages > MAX_TIFF_PAGES) max_pages = MAX_TIFF_PAGES;
+    if (check_tiff_headers(tif, max_pages, err, errlen) != 0) {
+        TIFFClose(tif);
+        return -1;
+    }
     int page = 0, rc = 0;
     do {
-        if (++page > MAX_TIFF_PAGES) {
-            str_fmt(err, errlen, "the TIFF image has more than %d pages", MAX_TIFF_PAGES);
-            rc = -1;
-            break;
-        }
+        ++page;
         image_page pg = { 0 };
         if (decode_tiff_page(tif, page, &pg, &log, err, errlen) != 0) { rc = -1; break; }
         draw_fitted_page(cr, &pg, g);
@@ -316,8 +343,8 @@ static int draw_single_image(const char *in_path, doc_type type, cairo_t *cr, co
     return rc;
 }
 
-int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
-                     char *err, size_t errlen)
+int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper, int max_pages,
+                         char *err, size_t errlen)
 {
     if (!in_path || !out_pdf) { str_fmt(err, errlen, "no input or output file given"); return -1; }
     if (type != DOC_PNG && type != DOC_JPEG && type != DOC_TIFF) {
@@ -336,7 +363,7 @@ int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf
     doc_page_geom g = doc_page_geometry(paper);
     cairo_surface_t *surface = cairo_pdf_surface_create_for_stream(write_to_file, out, g.width, g.height);
     cairo_t *cr = cairo_create(surface);
-    int rc = type == DOC_TIFF ? draw_tiff_pages(in_path, cr, &g, err, errlen)
+    int rc = type == DOC_TIFF ? draw_tiff_pages(in_path, cr, &g, max_pages, err, errlen)
                               : draw_single_image(in_path, type, cr, &g, err, errlen);
     cairo_status_t cst = cairo_status(cr);
     cairo_destroy(cr);

@@ -28,7 +28,14 @@
  * pages than it claims is an error: a fax with missing pages must not go out
  * silently. Whether a document gets one process or lim->parallel is decided by a
  * cheap look at the file (page objects counted in the bytes, else its size), so
- * one-page faxes do not pay for several Ghostscript starts. */
+ * one-page faxes do not pay for several Ghostscript starts.
+ *
+ * Pages that draw only in part are not successes: Ghostscript runs with
+ * -dPDFSTOPONERROR, so a content error inside a page (a circular form, a broken
+ * operator stream) ends the run, and a refused external stream ("Failed to open
+ * file", as -dSAFER must refuse it) is found in its stderr. Either fails the
+ * conversion, or with lim->page_errors_warn the document is drawn again leniently
+ * and the caller gets a warning. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -82,8 +89,11 @@
 
 static convert_limits effective_limits(const convert_limits *lim)
 {
-    convert_limits l = { "gs", 120, 120, 1024, 200, 1, NULL };
+    convert_limits l = { "gs", 120, 120, 1024, 200, 1, NULL, false, NULL, 0 };
     if (lim) {
+        l.page_errors_warn = lim->page_errors_warn;
+        l.warning = lim->warning;
+        l.warning_len = lim->warning_len;
         if (lim->gs_path && lim->gs_path[0]) l.gs_path = lim->gs_path;
         if (lim->timeout_s > 0) l.timeout_s = lim->timeout_s;
         if (lim->cpu_s > 0) l.cpu_s = lim->cpu_s;
@@ -892,6 +902,7 @@ typedef struct render_job {
     fax_resolution res;
     paper_size paper;
     const convert_limits *lim;
+    bool strict;                 /* -dPDFSTOPONERROR: an error inside a page ends the run */
 } render_job;
 
 static int render_args(const render_job *job, const char *marker, int first, int step, gs_args *a)
@@ -904,6 +915,7 @@ static int render_args(const render_job *job, const char *marker, int first, int
      * RLIMIT_AS still bounds it. */
     return args_add(a, "%s", job->exe) || args_add(a, "-q") || args_add(a, "-dSAFER") ||
            args_add(a, "-dBATCH") || args_add(a, "-dNOPAUSE") || args_add(a, "-dNOGC") ||
+           (job->strict && args_add(a, "-dPDFSTOPONERROR")) ||
            args_add(a, "-dNOINTERPOLATE") || args_add(a, "-sDEVICE=pbmraw") ||
            args_add(a, "%s", job->res == RES_FINE ? "-r204x196" : "-r204x98") ||
            args_add(a, "-dFIXEDMEDIA") ||
@@ -946,6 +958,35 @@ static int render_verdict(const render_state *s, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- pages drawn only in part ---- */
+
+/* True when a run's stderr says Ghostscript refused to open a file the PDF pointed
+ * to (an external stream or file specification): the page lacks what it refers to. */
+static bool run_refused_file(const gs_run *r, char *what, size_t whatlen)
+{
+    char path[PATH_MAX + 32], text[4096];
+    if (!r->scratch[0]) return false;
+    str_fmt(path, sizeof path, "%s/stderr.txt", r->scratch);
+    read_head(path, text, sizeof text);
+    return first_line(text, "Failed to open file", NULL, what, whatlen);
+}
+
+/* True when a failed strict run failed inside a page's drawing (not on the file as
+ * a whole): what lenient rendering could still draw, with a warning. */
+static bool is_page_error(const char *err)
+{
+    return strstr(err, "PDFDrawPage") || strstr(err, "pdfshowpage") || strstr(err, "/pdf_");
+}
+
+static void page_error_message(char *out, size_t outlen, const char *detail, bool warning)
+{
+    if (warning)
+        str_fmt(out, outlen, "a page of the PDF was drawn only in part and may have blank areas (%s)", detail);
+    else
+        str_fmt(out, outlen, "a page of the PDF could not be drawn completely (%s); re-save or print the document "
+                "to a new PDF and send that (or set CONVERT_ON_PAGE_ERROR=warn to send what can be drawn)", detail);
+}
+
 static int render_parts(const render_job *job, int nparts, const char *out_tiff, int *pages, char *err,
                         size_t errlen)
 {
@@ -971,6 +1012,14 @@ static int render_parts(const render_job *job, int nparts, const char *out_tiff,
     if (started < nparts) goto out;          /* run_cleanup stops the ones started */
     if (render_loop(&s, err, errlen) != 0) goto out;
     if (render_verdict(&s, err, errlen) != 0) goto out;
+    char refused[COMPLAINT_MAX] = "";
+    for (int i = 0; i < nparts && !refused[0]; i++) run_refused_file(&s.parts[i].run, refused, sizeof refused);
+    if (refused[0]) {
+        char msg[512];
+        str_fmt(msg, sizeof msg, "the PDF draws from a file outside itself, which is never opened: %s", refused);
+        if (!job->lim->page_errors_warn) { page_error_message(err, errlen, msg, false); goto out; }
+        if (job->lim->warning) page_error_message(job->lim->warning, job->lim->warning_len, msg, true);
+    }
     rc = doc_fax_writer_finish(s.writer, pages, err, errlen);
     s.writer = NULL;
 out:
@@ -999,9 +1048,23 @@ int doc_pdf_to_tiff(const char *in_pdf, const char *out_tiff, fax_resolution res
     if (input_path(in_pdf, abs_pdf, err, errlen) != 0) return -1;
     if (resolve_program(lim.gs_path, exe, sizeof exe, err, errlen) != 0) return -1;
 
-    render_job job = { exe, abs_pdf, res, paper, &lim };
-    int n = 0;
-    if (render_parts(&job, choose_parts(abs_pdf, lim.parallel), out_tiff, &n, err, errlen) != 0) return -1;
+    if (lim.warning && lim.warning_len) lim.warning[0] = '\0';
+    render_job job = { exe, abs_pdf, res, paper, &lim, true };
+    int n = 0, parts = choose_parts(abs_pdf, lim.parallel);
+    if (render_parts(&job, parts, out_tiff, &n, err, errlen) != 0) {
+        /* Only Ghostscript's own complaints get a second, lenient run (not a timeout,
+         * the CPU limit or a crash): an error while drawing a page fails the
+         * conversion or becomes a warning; any other error it stopped on is judged
+         * as before strict mode, by what the lenient run makes of the document. */
+        if (!strstr(err, "Ghostscript could not read the PDF")) return -1;
+        bool page_error = is_page_error(err);
+        char detail[COMPLAINT_MAX + 64];
+        str_copy(detail, sizeof detail, err);
+        if (page_error && !lim.page_errors_warn) { page_error_message(err, errlen, detail, false); return -1; }
+        job.strict = false;
+        if (render_parts(&job, parts, out_tiff, &n, err, errlen) != 0) return -1;
+        if (page_error && lim.warning) page_error_message(lim.warning, lim.warning_len, detail, true);
+    }
     if (pages) *pages = n;
     return 0;
 }

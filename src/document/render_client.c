@@ -4,6 +4,9 @@
  * short-lived process with CPU, memory, file-size and time limits), and the server
  * does not carry Pango, Cairo and the image libraries in memory.
  *
+ * The limits are the conversion's (convert_limits: wall clock, CPU, memory, and the
+ * page limit the helper enforces while it draws, so a text or TIFF bomb stops at
+ * CONVERT_MAX_PAGES instead of being laid out in full).
  * The helper is found at $FAXBOT_RENDER, else beside the running executable, else
  * on PATH, and runs in util/sandbox: a minimal environment (no API key or provider
  * secret), no inherited descriptor, async-signal-safe calls only after fork. It
@@ -25,17 +28,32 @@
 #include <time.h>
 #include <unistd.h>
 
+/* defaults when the caller gives no limits (convert_limits fields <= 0) */
 #define RENDER_TIMEOUT_S 120
 #define RENDER_CPU_S 120
 #define RENDER_MEMORY_MB 1024
+#define RENDER_MAX_PAGES 200
 #define RENDER_FSIZE_MB 512
 
-/* AddressSanitizer reserves terabytes of address space for its shadow memory, so a
- * sanitizer build of the helper cannot run under an address-space limit. */
-#if defined(__SANITIZE_ADDRESS__)
+typedef struct render_limits { int timeout_s, cpu_s, memory_mb, max_pages; } render_limits;
+
+static render_limits limits_of(const convert_limits *lim)
+{
+    render_limits l = {RENDER_TIMEOUT_S, RENDER_CPU_S, RENDER_MEMORY_MB, RENDER_MAX_PAGES};
+    if (lim && lim->timeout_s > 0) l.timeout_s = lim->timeout_s;
+    if (lim && lim->cpu_s > 0) l.cpu_s = lim->cpu_s;
+    if (lim && lim->memory_mb > 0) l.memory_mb = lim->memory_mb;
+    if (lim && lim->max_pages > 0) l.max_pages = lim->max_pages;
+    return l;
+}
+
+/* AddressSanitizer and ThreadSanitizer reserve terabytes of address space for their
+ * shadow memory, so a sanitizer build of the helper cannot run under an
+ * address-space limit. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RENDER_LIMIT_AS 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define RENDER_LIMIT_AS 0
 #endif
 #endif
@@ -77,7 +95,8 @@ static int absolute(const char *path, char *out, size_t outlen)
 
 /* Runs the helper with argv in the sandbox, a fresh scratch directory beside the
  * output as its home; 0 on success, else -1 with its complaint in err. */
-static int run_helper(const char *exe, char *const argv[], const char *out_pdf, char *err, size_t errlen)
+static int run_helper(const char *exe, char *const argv[], const char *out_pdf, const render_limits *rl, char *err,
+                      size_t errlen)
 {
     char scratch[PATH_MAX];
     const char *slash = strrchr(out_pdf, '/');
@@ -95,7 +114,7 @@ static int run_helper(const char *exe, char *const argv[], const char *out_pdf, 
     }
     sandbox_spec spec = {
         .exe = exe, .argv = argv, .workdir = scratch, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = pipefd[1],
-        .cpu_s = RENDER_CPU_S, .memory_bytes = RENDER_LIMIT_AS ? (size_t)RENDER_MEMORY_MB << 20 : 0,
+        .cpu_s = rl->cpu_s, .memory_bytes = RENDER_LIMIT_AS ? (size_t)rl->memory_mb << 20 : 0,
         .fsize_bytes = (size_t)RENDER_FSIZE_MB << 20,
     };
     sandbox_proc proc;
@@ -108,7 +127,7 @@ static int run_helper(const char *exe, char *const argv[], const char *out_pdf, 
     }
     char msg[512];
     size_t got = 0;
-    int64_t deadline = mono_ms() + RENDER_TIMEOUT_S * 1000;
+    int64_t deadline = mono_ms() + (int64_t)rl->timeout_s * 1000;
     for (;;) {                          /* read its complaint until EOF or the deadline */
         int64_t left = deadline - mono_ms();
         if (left <= 0) break;
@@ -128,9 +147,14 @@ static int run_helper(const char *exe, char *const argv[], const char *out_pdf, 
     msg[got] = 0;
     char *nl = strchr(msg, '\n');
     if (nl) *nl = 0;
-    if (!ended) { str_fmt(err, errlen, "rendering the document timed out after %d s", RENDER_TIMEOUT_S); return -1; }
+    if (!ended) { str_fmt(err, errlen, "rendering the document timed out after %d s", rl->timeout_s); return -1; }
     if (sandbox_succeeded(&proc)) return 0;
     int status = proc.status;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
+        str_fmt(err, errlen, "rendering the document used more than %d s of CPU time; the document is too large "
+                "or too complex", rl->cpu_s);
+        return -1;
+    }
     if (WIFSIGNALED(status))
         str_fmt(err, errlen, "the document renderer stopped on signal %d%s%s (the document is probably hostile or too large)",
                 WTERMSIG(status), msg[0] ? ": " : "", msg);
@@ -141,31 +165,37 @@ static int run_helper(const char *exe, char *const argv[], const char *out_pdf, 
 
 static const char *paper_name(paper_size p) { return p == PAPER_A4 ? "a4" : "letter"; }
 
-int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen)
+int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, const convert_limits *lim,
+                    char *err, size_t errlen)
 {
-    char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX];
+    char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX], pages[16];
     if (find_helper(helper, sizeof helper, err, errlen)) return -1;
     if (absolute(in_path, in_abs, sizeof in_abs) || absolute(out_pdf, out_abs, sizeof out_abs)) {
         str_fmt(err, errlen, "the document path is too long");
         return -1;
     }
-    char *argv[] = {helper, "text", in_abs, out_abs, (char *)paper_name(paper), NULL};
-    return run_helper(helper, argv, out_abs, err, errlen);
+    render_limits rl = limits_of(lim);
+    str_fmt(pages, sizeof pages, "%d", rl.max_pages);
+    char *argv[] = {helper, "text", in_abs, out_abs, (char *)paper_name(paper), pages, NULL};
+    return run_helper(helper, argv, out_abs, &rl, err, errlen);
 }
 
 int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
-                     char *err, size_t errlen)
+                     const convert_limits *lim, char *err, size_t errlen)
 {
     if (type != DOC_PNG && type != DOC_JPEG && type != DOC_TIFF) {
         str_fmt(err, errlen, "only PNG, JPEG and TIFF images can be turned into a PDF");
         return -1;
     }
-    char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX];
+    char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX], pages[16];
     if (find_helper(helper, sizeof helper, err, errlen)) return -1;
     if (absolute(in_path, in_abs, sizeof in_abs) || absolute(out_pdf, out_abs, sizeof out_abs)) {
         str_fmt(err, errlen, "the document path is too long");
         return -1;
     }
-    char *argv[] = {helper, "image", (char *)doc_type_name(type), in_abs, out_abs, (char *)paper_name(paper), NULL};
-    return run_helper(helper, argv, out_abs, err, errlen);
+    render_limits rl = limits_of(lim);
+    str_fmt(pages, sizeof pages, "%d", rl.max_pages);
+    char *argv[] = {helper, "image", (char *)doc_type_name(type), in_abs, out_abs, (char *)paper_name(paper), pages,
+                    NULL};
+    return run_helper(helper, argv, out_abs, &rl, err, errlen);
 }

@@ -6,7 +6,12 @@
  * Memory stays bounded for any file size: the file is read paragraph by paragraph
  * (a paragraph is a line of the file, cut into slices of at most PARA_SLICE bytes
  * if it is absurdly long), each one is laid out on its own, and its lines are
- * placed one at a time, turning the page when the next line would not fit. */
+ * placed one at a time, turning the page when the next line would not fit.
+ *
+ * Time stays bounded too: drawing stops the moment the document would get more
+ * pages than the caller's limit (CONVERT_MAX_PAGES), so 64 KB of form feeds or
+ * megabytes of text are refused after at most that many pages, not laid out in
+ * full first. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +116,18 @@ static int clean_paragraph(const strbuf *in, strbuf *out, int *column)
     return 0;
 }
 
+/* Pango's word-then-character wrapping measures what is left of an unbreakable run
+ * again for every line it cuts from it, so a paragraph that is one long "word" costs
+ * time quadratic in its length (4 MB without a space: over a minute for the 200 pages
+ * allowed). A paragraph (slice) without a single space is wrapped by character, which
+ * gives it the same lines in linear time; anything with spaces wraps at words. */
+#define LONG_WORD 512
+
+static bool one_long_word(const strbuf *text)
+{
+    return text->len > LONG_WORD && !memchr(text->data, ' ', text->len);
+}
+
 /* ---- placing lines on pages ---- */
 
 typedef struct text_page_state {
@@ -119,10 +136,18 @@ typedef struct text_page_state {
     double y;                    /* top of the next line */
     bool page_has_lines;
     int pages_done;              /* pages already shown */
+    int max_pages;
+    bool turn_pending;           /* at the limit a page was ended: fine unless more follows */
+    bool over_limit;             /* something for a page past max_pages: stop */
 } text_page_state;
 
 static void turn_page(text_page_state *st)
 {
+    if (st->pages_done + 1 >= st->max_pages) {
+        if (st->turn_pending) st->over_limit = true;
+        st->turn_pending = true;
+        return;
+    }
     cairo_show_page(st->cr);
     st->pages_done++;
     st->y = st->geom.margin;
@@ -141,6 +166,8 @@ static void place_layout_lines(text_page_state *st, PangoLayout *layout, double 
         double baseline = (double)-logical.y / PANGO_SCALE;
         if (height <= 0) { height = fallback_height; baseline = fallback_height * 0.8; }
         if (st->page_has_lines && st->y + height > bottom) turn_page(st);
+        if (st->turn_pending) st->over_limit = true;
+        if (st->over_limit) break;
         cairo_move_to(st->cr, st->geom.margin, st->y + baseline);
         pango_cairo_show_layout_line(st->cr, line);
         st->y += height;
@@ -215,7 +242,7 @@ static PangoLayout *make_layout(cairo_t *cr, const doc_page_geom *g, double *lin
     return layout;
 }
 
-static int render_text(text_reader *rd, FILE *out, paper_size paper, char *err, size_t errlen)
+static int render_text(text_reader *rd, FILE *out, paper_size paper, int max_pages, char *err, size_t errlen)
 {
     doc_page_geom g = doc_page_geometry(paper);
     cairo_surface_t *surface = cairo_pdf_surface_create_for_stream(write_to_file, out, g.width, g.height);
@@ -224,7 +251,7 @@ static int render_text(text_reader *rd, FILE *out, paper_size paper, char *err, 
     PangoLayout *layout = make_layout(cr, &g, &line_height);
     cairo_set_source_rgb(cr, 0, 0, 0);
 
-    text_page_state st = { .cr = cr, .geom = g, .y = g.margin };
+    text_page_state st = { .cr = cr, .geom = g, .y = g.margin, .max_pages = max_pages > 0 ? max_pages : 200 };
     strbuf raw, clean;
     sb_init(&raw);
     sb_init(&clean);
@@ -235,13 +262,14 @@ static int render_text(text_reader *rd, FILE *out, paper_size paper, char *err, 
         /* text right before a form feed that is empty needs no line of its own */
         bool draw = !(end == PARA_FORMFEED && clean.len == 0);
         if (draw) {
+            pango_layout_set_wrap(layout, one_long_word(&clean) ? PANGO_WRAP_CHAR : PANGO_WRAP_WORD_CHAR);
             pango_layout_set_text(layout, clean.data, (int)clean.len);
             place_layout_lines(&st, layout, line_height);
         }
         if (end != PARA_SLICED) column = 0;
         /* a form feed ends the page; one at the very start of the file is ignored */
         if (end == PARA_FORMFEED && (st.page_has_lines || st.pages_done > 0)) turn_page(&st);
-        if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) break;
+        if (st.over_limit || cairo_status(cr) != CAIRO_STATUS_SUCCESS) break;
     }
     sb_free(&raw);
     sb_free(&clean);
@@ -253,7 +281,11 @@ static int render_text(text_reader *rd, FILE *out, paper_size paper, char *err, 
     if (cst == CAIRO_STATUS_SUCCESS) cst = cairo_surface_status(surface);
     cairo_surface_destroy(surface);
 
-    if (rd->error) {
+    if (st.over_limit) {
+        str_fmt(err, errlen, "the text makes more than %d pages; the limit is %d (CONVERT_MAX_PAGES)", st.max_pages,
+                st.max_pages);
+        rc = -1;
+    } else if (rd->error) {
         str_fmt(err, errlen, "cannot read the text file");
         rc = -1;
     } else if (cst != CAIRO_STATUS_SUCCESS) {
@@ -263,7 +295,8 @@ static int render_text(text_reader *rd, FILE *out, paper_size paper, char *err, 
     return rc;
 }
 
-int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size paper, char *err, size_t errlen)
+int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size paper, int max_pages,
+                        char *err, size_t errlen)
 {
     if (!in_path || !out_pdf) { str_fmt(err, errlen, "no input or output file given"); return -1; }
     if (check_text_file(in_path, err, errlen) != 0) return -1;
@@ -288,7 +321,7 @@ int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size pap
         free(rd);
         return -1;
     }
-    int rc = render_text(rd, out, paper, err, errlen);
+    int rc = render_text(rd, out, paper, max_pages, err, errlen);
     fclose(rd->f);
     free(rd);
     if (fclose(out) != 0 && rc == 0) {

@@ -268,7 +268,8 @@ void esl_fax_result_from_event(const esl_msg *ev, esl_fax_result *r)
     const char *ecm = fax_field(ev, "ecm-used");
     r->ecm = !ecm || !*ecm ? -1 : (!strcasecmp(ecm, "on") || !strcmp(ecm, "1") || !strcasecmp(ecm, "true")) ? 1 : 0;
     const char *t38 = fax_field(ev, "t38-status");
-    r->t38 = t38 && *t38 && strcasecmp(t38, "off") && strcasecmp(t38, "false");
+    /* mod_spandsp says "negotiated", or "off" / "refused" (asked for, the far end said no) */
+    r->t38 = t38 && !strcasecmp(t38, "negotiated");
     char tmp[64];
     esl_var_clean(fax_field(ev, "remote-station-id"), tmp, sizeof tmp, 20);
     str_copy(r->remote_station_id, sizeof r->remote_station_id, tmp);

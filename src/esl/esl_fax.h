@@ -70,7 +70,7 @@ typedef struct esl_fax_result {
     int total_pages;             /* -1 unknown */
     int bit_rate;                /* -1 unknown */
     int ecm;                     /* 1 on, 0 off, -1 unknown */
-    bool t38;                    /* fax-t38-status says T.38 was used */
+    bool t38;                    /* fax-t38-status is "negotiated" ("refused" when declined) */
     char remote_station_id[24];
     char hangup_cause[48];       /* CHANNEL_HANGUP_COMPLETE's Hangup-Cause, or "" */
 } esl_fax_result;

@@ -32,9 +32,11 @@ void events_stop(events *e);
 enum { EVENTS_FAX = 1, EVENTS_INBOUND = 2 };
 
 /* Hands a new stream to the hub. after_seq: send every event after this one
- * first (Last-Event-ID), or -1 for live events only. Takes the caller's reference
- * of s. -1 (and the stream closed) if the hub is full. */
-int events_stream_add(events *e, http_live *s, int64_t after_seq, unsigned families);
+ * first (Last-Event-ID), or -1 for live events only. owner: only that owner's
+ * jobs and inbound faxes (and inbound faxes routed to nobody); NULL = every
+ * owner's. Takes the caller's reference of s. -1 (and the stream closed) if the
+ * hub is full. */
+int events_stream_add(events *e, http_live *s, int64_t after_seq, unsigned families, const char *owner);
 /* False when SSE_MAX_STREAMS streams are open (answer 503 instead of streaming). */
 bool events_stream_has_room(events *e);
 int events_stream_count(events *e);

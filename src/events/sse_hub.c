@@ -19,6 +19,8 @@ typedef struct sub {
     http_live *s;
     int64_t cursor;              /* the last event this stream has been given (or skipped) */
     unsigned families;
+    bool all_owners;
+    char owner[128];             /* else: only this owner's work (and inbound faxes of nobody) */
     int64_t last_write_ms;       /* monotonic */
     int64_t stalled_since_ms;    /* catching up but its reader takes nothing (0 = not) */
 } sub;
@@ -43,6 +45,17 @@ static unsigned family_of(const char *type)
     if (!strncmp(type, "fax.", 4)) return EVENTS_FAX;
     if (!strncmp(type, "inbound.", 8)) return EVENTS_INBOUND;
     return 0;
+}
+
+/* Whether a stream takes an event: its family, and its owner (as GET /fax/{id} and
+ * GET /inbound/{id} decide who may see a job or an inbound fax). */
+static bool takes(const sub *u, const event_row *e)
+{
+    unsigned fam = family_of(e->type);
+    if (!(fam & u->families)) return false;
+    if (u->all_owners) return true;
+    if (fam == EVENTS_INBOUND && !e->owner[0]) return true;
+    return e->owner[0] && !strcmp(e->owner, u->owner);
 }
 
 /* "id: 7\nevent: fax.queued\ndata: {...}\n\n"; the body is one line of compact JSON. */
@@ -87,7 +100,7 @@ static bool catch_up(sse_hub *h, sub *u)
         if (n <= 0) return n == 0;
         for (int i = 0; i < n && h->rows[i].seq <= h->cursor; i++) {
             if (http_live_pending(u->s) > limit / 2) break;     /* the rest on a later tick */
-            if (family_of(h->rows[i].type) & u->families) {
+            if (takes(u, &h->rows[i])) {
                 size_t len;
                 char *m = format_event(&h->rows[i], &len);
                 if (!m || put(h, u, m, len)) { free(m); event_rows_free(h->rows, n); return false; }
@@ -130,7 +143,7 @@ static void tick(sse_hub *h)
         sub *u = *pp;
         if (!http_live_closed(u->s) && u->cursor == before) {
             for (int i = 0; i < n; i++) {
-                if ((family_of(h->rows[i].type) & u->families) && h->msgs[i] &&
+                if (takes(u, &h->rows[i]) && h->msgs[i] &&
                     put(h, u, h->msgs[i], h->msg_len[i]))
                     break;
             }
@@ -220,7 +233,7 @@ void sse_hub_stop(sse_hub *h)
     free(h);
 }
 
-int sse_hub_add(sse_hub *h, http_live *s, int64_t after_seq, unsigned families)
+int sse_hub_add(sse_hub *h, http_live *s, int64_t after_seq, unsigned families, const char *owner)
 {
     sub *u = calloc(1, sizeof *u);
     pthread_mutex_lock(&h->lock);
@@ -235,6 +248,8 @@ int sse_hub_add(sse_hub *h, http_live *s, int64_t after_seq, unsigned families)
     u->s = s;
     u->cursor = after_seq;
     u->families = families;
+    u->all_owners = owner == NULL;
+    if (owner) str_copy(u->owner, sizeof u->owner, owner);
     u->last_write_ms = mono_ms();
     u->next = h->joining;
     h->joining = u;

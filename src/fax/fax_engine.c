@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/util.h"
 
@@ -41,6 +42,16 @@ bool fax_clean_text(const char *in, char *out, size_t max)
     }
     out[n] = '\0';
     return changed;
+}
+
+/* The current UTC offset as a POSIX TZ string ("LOC-01:00" is one hour east). */
+static void fixed_offset_tz(char *out, size_t outlen)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    long east = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
+    long a = east < 0 ? -east : east;
+    str_fmt(out, outlen, "LOC%c%02ld:%02ld", east >= 0 ? '-' : '+', a / 3600, (a % 3600) / 60);
 }
 
 void fax_default_header(const char *station_id, char *out, size_t outlen)
@@ -128,6 +139,14 @@ static int configure_t30(fax_session *s, const fax_session_opts *o, char *err, s
                 return -1;
             }
             t30_set_tx_page_header_overlays_image(t, o->header_overlays);
+            /* spandsp's own time zone for the header's clock: without one it calls
+             * localtime(), which is not thread-safe with several calls at once */
+            char tz[64];
+            const char *env_tz = getenv("TZ");
+            if (!env_tz || !env_tz[0] || t30_set_tx_page_header_tz(t, env_tz) != 0) {
+                fixed_offset_tz(tz, sizeof tz);
+                t30_set_tx_page_header_tz(t, tz);
+            }
         }
         t30_set_tx_file(t, o->tiff_path, -1, -1);
     } else {

@@ -80,6 +80,11 @@ struct http_guard {
     http_conn **by_fd;
     int by_fd_cap;
     char *peek;                  /* max_head + 1 bytes, guard thread only */
+    int evicted;                 /* since the last sweep, guard thread only */
+    char evicted_ip[INET6_ADDRSTRLEN];
+    int evicted_ip_count;
+    int refused_per_ip;          /* 429s since the last sweep */
+    char refused_ip[INET6_ADDRSTRLEN];
 };
 
 static const char *reason(int status)
@@ -119,7 +124,7 @@ size_t guard_format_error(char *out, size_t outlen, int status, const char *msg)
 
 /* ---- the list (callers hold g->lock) ---- */
 
-static ip_count **ip_slot(http_guard *g, const char *ip)
+static ip_count **ip_count_find(http_guard *g, const char *ip)
 {
     uint32_t h = 2166136261u;                      /* FNV-1a */
     for (const char *p = ip; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
@@ -131,13 +136,13 @@ static ip_count **ip_slot(http_guard *g, const char *ip)
 /* Counted connections of this address. */
 static int ip_connections(http_guard *g, const char *ip)
 {
-    ip_count *e = *ip_slot(g, ip);
+    ip_count *e = *ip_count_find(g, ip);
     return e ? e->n : 0;
 }
 
 static void ip_add(http_guard *g, const char *ip, int delta)
 {
-    ip_count **pp = ip_slot(g, ip);
+    ip_count **pp = ip_count_find(g, ip);
     if (!*pp) {
         if (delta <= 0 || !(*pp = calloc(1, sizeof **pp))) return;
         str_copy((*pp)->ip, sizeof (*pp)->ip, ip);
@@ -244,10 +249,25 @@ static void conn_drain(http_guard *g, http_conn *c)
     }
 }
 
-/* Called with the lock held; the lock is released during the hand-off. */
+/* Called with the lock held; the lock is released during the hand-off. A chunked
+ * request goes through a relay (relay.c) so its body's framing is checked too. */
 static void conn_hand_off(http_guard *g, http_conn *c, const http_head_info *info)
 {
     epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (info->chunked) {
+        int mhd_fd;
+        if (guard_relay_start(c->fd, info->head_len, g->opts.head_timeout_s, &mhd_fd) != 0) {
+            log_warn("http: cannot start a relay for a chunked request from %s", c->ip);
+            char answer[512];
+            size_t n = guard_format_error(answer, sizeof answer, 503,
+                                          "The server cannot take a chunked body right now; try again shortly");
+            ssize_t w = send(c->fd, answer, n, MSG_NOSIGNAL);
+            (void)w;
+            conn_close(g, c);
+            return;
+        }
+        c->fd = mhd_fd;          /* the relay owns the client's socket now */
+    }
     c->phase = (info->chunked || info->content_length > 0) ? CONN_BODY : CONN_WORK;
     c->phase_ms = mono_ms();
     int fd = c->fd;
@@ -300,27 +320,57 @@ static void conn_readable(http_guard *g, http_conn *c, bool peer_closed)
 }
 
 /* Full house: closes the oldest still-receiving connection of the address that
- * holds the most of them. Returns false when there is none. */
+ * holds the most of them. Returns false when there is none. One pass with a small
+ * hash table of addresses, so a burst of newcomers at the limit stays cheap. */
+typedef struct ip_slot {
+    const char *ip;
+    int count;
+    http_conn *oldest;
+} ip_slot;
+
 static bool evict_one(http_guard *g)
 {
+    size_t n = 0;
+    for (http_conn *c = g->conns; c; c = c->next)
+        n += receiving(c);
+    if (n == 0)
+        return false;
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    ip_slot *t = calloc(cap, sizeof *t);
     http_conn *victim = NULL;
     int victim_count = 0;
     for (http_conn *c = g->conns; c; c = c->next) {
         if (!receiving(c))
             continue;
-        int same = 0;
-        for (http_conn *d = g->conns; d; d = d->next)
-            if (receiving(d) && strcmp(d->ip, c->ip) == 0)
-                same++;
-        if (same > victim_count || (same == victim_count && victim && c->accepted_ms < victim->accepted_ms)) {
-            victim = c;
-            victim_count = same;
+        if (!t) {                /* out of memory: the oldest unfinished request at all */
+            if (!victim || c->accepted_ms < victim->accepted_ms)
+                victim = c;
+            victim_count = 1;
+            continue;
         }
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = c->ip; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        size_t i = (size_t)h & (cap - 1);
+        while (t[i].ip && strcmp(t[i].ip, c->ip) != 0)
+            i = (i + 1) & (cap - 1);
+        t[i].ip = c->ip;
+        t[i].count++;
+        if (!t[i].oldest || c->accepted_ms < t[i].oldest->accepted_ms)
+            t[i].oldest = c;
     }
-    if (!victim)
-        return false;
-    log_info("http: connection limit reached; closed the oldest unfinished request of %s "
-             "(%d unfinished from that address)", victim->ip, victim_count);
+    for (size_t i = 0; t && i < cap; i++)
+        if (t[i].ip && (t[i].count > victim_count ||
+                        (t[i].count == victim_count && t[i].oldest->accepted_ms < victim->accepted_ms))) {
+            victim = t[i].oldest;
+            victim_count = t[i].count;
+        }
+    free(t);
+    g->evicted++;                /* logged by sweep, at most twice a second */
+    str_copy(g->evicted_ip, sizeof g->evicted_ip, victim->ip);
+    g->evicted_ip_count = victim_count;
     if (victim->phase == CONN_HEAD) {
         conn_close(g, victim);
     } else {                     /* libmicrohttpd's: it notices and closes */
@@ -350,16 +400,21 @@ static void accept_one(http_guard *g, int fd, const struct sockaddr_storage *sa,
 
     pthread_mutex_lock(&g->lock);
     int total = g->n_counted, same = ip_connections(g, c->ip);   /* open, neither lingering nor cut */
+    /* decided before the newcomer is on the list, so it is never its own victim */
+    bool per_ip_full = g->opts.max_per_ip > 0 && same >= g->opts.max_per_ip;
+    bool all_busy = !per_ip_full && g->opts.max_connections > 0 && total >= g->opts.max_connections &&
+                    !evict_one(g);
     conn_link(g, c);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         conn_unlink(g, c);
         close(fd);
         free(c);
-    } else if (g->opts.max_per_ip > 0 && same >= g->opts.max_per_ip) {
-        log_info("http: %s already holds %d connections; refused another", c->ip, same);
+    } else if (per_ip_full) {
+        g->refused_per_ip++;     /* logged by sweep */
+        str_copy(g->refused_ip, sizeof g->refused_ip, c->ip);
         conn_answer(g, c, 429, "Too many connections from your address");
-    } else if (g->opts.max_connections > 0 && total >= g->opts.max_connections && !evict_one(g)) {
+    } else if (all_busy) {
         log_warn("http: %d connections open, all busy; answered 503 to %s", total, c->ip);
         conn_answer(g, c, 503, "The server is at its connection limit; try again shortly");
     } else {
@@ -447,6 +502,15 @@ static void sweep(http_guard *g)
         }
     }
     pthread_mutex_unlock(&g->lock);
+    if (g->evicted)
+        log_info("http: connection limit reached; closed the oldest unfinished request of %d connection%s "
+                 "(the last from %s, which had %d unfinished)", g->evicted, g->evicted == 1 ? "" : "s",
+                 g->evicted_ip, g->evicted_ip_count);
+    g->evicted = 0;
+    if (g->refused_per_ip)
+        log_info("http: refused %d connection%s from addresses already holding %d (the last from %s)",
+                 g->refused_per_ip, g->refused_per_ip == 1 ? "" : "s", g->opts.max_per_ip, g->refused_ip);
+    g->refused_per_ip = 0;
     if (heads)
         log_info("http: closed %d connection%s that sent no complete request head within %d s", heads,
                  heads == 1 ? "" : "s", g->opts.head_timeout_s);
@@ -563,6 +627,7 @@ http_guard *guard_start(const http_guard_opts *opts, char *err, size_t errlen)
         goto fail;
     }
     g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (opts->publish) *opts->publish = g;
     if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
         str_fmt(err, errlen, "cannot start the connection guard thread");
         goto fail;

@@ -29,6 +29,9 @@ typedef struct http_guard_opts {
      * was refused (the callee has closed fd then). */
     int (*hand_off)(void *ctx, int fd, const struct sockaddr *sa, socklen_t len);
     void *ctx;
+    /* Set to the guard before its thread starts, so that code reached through
+     * hand_off already sees it (NULL = not needed). */
+    struct http_guard **publish;
 } http_guard_opts;
 
 http_guard *guard_start(const http_guard_opts *opts, char *err, size_t errlen);
@@ -46,6 +49,11 @@ void guard_detach(http_guard *g, http_conn *c);
 void guard_body_done(http_guard *g, http_conn *c);
 /* Counts received body bytes for the minimum body rate. */
 void guard_body_bytes(http_conn *c, size_t n);
+
+/* relay.c: a thread passes a chunked request from client_fd through a socket pair,
+ * checking the body's framing; *mhd_fd is the end for libmicrohttpd. The thread
+ * owns client_fd from then on. Returns 0, or -1 (nothing started, client_fd kept). */
+int guard_relay_start(int client_fd, size_t head_len, int io_timeout_s, int *mhd_fd);
 
 /* "HTTP/1.1 <status> ..." with {"detail": msg} and Connection: close, for answers
  * written straight to a socket. Returns its length (0 if it did not fit). */

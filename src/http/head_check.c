@@ -195,3 +195,126 @@ int http_head_check(const char *buf, size_t len, size_t max_head, http_head_info
     info->head_len = head_len;
     return HTTP_HEAD_OK;
 }
+
+/* ---- chunked bodies ---- */
+
+enum {
+    CH_SIZE,                     /* hex digits of the chunk size */
+    CH_EXT,                      /* ";name=value" after the size */
+    CH_SIZE_LF,                  /* the LF after the size line's CR */
+    CH_DATA,
+    CH_DATA_CR,
+    CH_DATA_LF,
+    CH_TRAILER,                  /* start of a trailer line (or the final CRLF) */
+    CH_TRAILER_FIELD,
+    CH_TRAILER_LF,               /* LF ending a trailer field */
+    CH_END_LF,                   /* LF of the final empty line */
+    CH_DONE
+};
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int http_chunk_feed(http_chunk_parser *p, const char *buf, size_t len, size_t *used, char *detail,
+                    size_t detail_len)
+{
+    size_t i = 0;
+    *used = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)buf[i];
+        switch (p->state) {
+        case CH_SIZE: {
+            int h = hex_digit(c);
+            if (h >= 0) {
+                if (++p->digits > 15)
+                    return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Chunk size too large");
+                p->left = p->left * 16 + (uint64_t)h;
+            } else if (c == '\n') {
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: chunk size line not ended by CRLF");
+            } else if (p->digits == 0) {
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: bad chunk size");
+            } else if (c == ';' || c == ' ' || c == '\t') {
+                p->state = CH_EXT;
+            } else if (c == '\r') {
+                p->state = CH_SIZE_LF;
+            } else {
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: bad chunk size");
+            }
+            break;
+        }
+        case CH_EXT:
+            if (c == '\r')
+                p->state = CH_SIZE_LF;
+            else if (c == '\n')
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: chunk size line not ended by CRLF");
+            else if (!is_value_char(c))
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: bad chunk extension");
+            break;
+        case CH_SIZE_LF:
+            if (c != '\n')
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: chunk size line not ended by CRLF");
+            p->digits = 0;
+            p->state = p->left ? CH_DATA : CH_TRAILER;
+            break;
+        case CH_DATA: {
+            size_t take = len - i;
+            if ((uint64_t)take > p->left)
+                take = (size_t)p->left;
+            p->left -= take;
+            i += take;
+            if (!p->left)
+                p->state = CH_DATA_CR;
+            continue;
+        }
+        case CH_DATA_CR:
+            if (c != '\r')
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: chunk data longer than its size");
+            p->state = CH_DATA_LF;
+            break;
+        case CH_DATA_LF:
+            if (c != '\n')
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: chunk data not ended by CRLF");
+            p->state = CH_SIZE;
+            break;
+        case CH_TRAILER:
+            if (c == '\r')
+                p->state = CH_END_LF;
+            else if (is_tchar(c))
+                p->state = CH_TRAILER_FIELD;
+            else
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: bad trailer");
+            break;
+        case CH_TRAILER_FIELD:
+            if (c == '\r')
+                p->state = CH_TRAILER_LF;
+            else if (!is_value_char(c))
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: bad trailer");
+            break;
+        case CH_TRAILER_LF:
+            if (c != '\n')
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: bad trailer");
+            p->state = CH_TRAILER;
+            break;
+        case CH_END_LF:
+            if (c != '\n')
+                return refuse(HTTP_CHUNK_BAD, detail, detail_len, "Malformed chunked body: not ended by CRLF");
+            p->state = CH_DONE;
+            *used = i + 1;
+            return HTTP_CHUNK_DONE;
+        default:
+            *used = i;
+            return HTTP_CHUNK_DONE;
+        }
+        i++;
+    }
+    *used = len;
+    return HTTP_CHUNK_MORE;
+}

@@ -28,4 +28,20 @@ enum { HTTP_HEAD_INCOMPLETE = 0, HTTP_HEAD_OK = 1 };
 int http_head_check(const char *buf, size_t len, size_t max_head, http_head_info *info,
                     char *detail, size_t detail_len);
 
+/* The framing of a chunked body (RFC 9112 §7.1), checked as it streams by, so a
+ * malformed one is refused by us, in JSON, rather than by libmicrohttpd. */
+typedef struct http_chunk_parser {
+    int state;
+    int digits;                  /* of the chunk size so far */
+    uint64_t left;               /* data bytes of the current chunk still to come */
+} http_chunk_parser;
+
+enum { HTTP_CHUNK_MORE = 0, HTTP_CHUNK_DONE = 1, HTTP_CHUNK_BAD = -1 };
+
+/* Feeds len bytes. Returns HTTP_CHUNK_MORE (all used), HTTP_CHUNK_DONE (*used =
+ * bytes up to the end of the body; the rest is not part of it) or HTTP_CHUNK_BAD
+ * with a sentence in detail. Start from a zeroed parser. */
+int http_chunk_feed(http_chunk_parser *p, const char *buf, size_t len, size_t *used, char *detail,
+                    size_t detail_len);
+
 #endif

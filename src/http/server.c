@@ -883,8 +883,13 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
     /* headers + working buffers; above what the guard lets through, so libmicrohttpd
      * never refuses a head itself */
     size_t mem_limit = max_head + 32 * 1024;
-    /* the guard enforces the real limit; libmicrohttpd's only has to stay out of its way */
-    unsigned int mhd_limit = opts->max_connections > 0 ? (unsigned int)opts->max_connections + 64 : 100000;
+    /* The guard enforces the real limit; libmicrohttpd's must never be reached: it
+     * splits it evenly between its threads, and in 0.9.75 a thread that reaches its
+     * share while taking a connection handed over by MHD_add_connection leaves a
+     * mutex locked and deadlocks. So every thread's share is above what can ever be
+     * open (the guard's limit, plus connections it has cut that are still closing). */
+    unsigned int per_thread = opts->max_connections > 0 ? 2 * (unsigned int)opts->max_connections + 256 : 65536;
+    unsigned int mhd_limit = per_thread * threads;
     raise_fd_limit(opts->max_connections);
 
     struct MHD_OptionItem ops[] = {
@@ -911,11 +916,10 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         .head_timeout_s = (int)timeout, .request_timeout_s = opts->request_timeout_s,
         .min_body_rate = opts->min_body_rate, .max_connections = opts->max_connections,
         .max_per_ip = opts->max_connections_per_ip, .max_head = max_head,
-        .hand_off = add_connection, .ctx = s,
+        .hand_off = add_connection, .ctx = s, .publish = &s->guard,
     };
     char gerr[256];
-    s->guard = guard_start(&gopts, gerr, sizeof gerr);
-    if (!s->guard) {
+    if (!guard_start(&gopts, gerr, sizeof gerr)) {      /* s->guard is set (published) before its thread runs */
         str_fmt(err, errlen, "cannot start the http server on %s port %d: %s", opts->host && *opts->host ? opts->host : "0.0.0.0",
                 opts->port, gerr);
         MHD_stop_daemon(s->daemon);

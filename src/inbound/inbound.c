@@ -39,6 +39,31 @@ static int place_file(const char *from, const char *to, bool move)
     return 0;
 }
 
+void inbound_owner_of(store *st, const config *cfg, const char *to_number, const char *source_job_id, char *out,
+                      size_t outlen)
+{
+    out[0] = 0;
+    size_t nlen = to_number ? strlen(to_number) : 0;
+    for (const char *p = cfg->inbound_owners; nlen && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq && (size_t)(eq - p) == nlen && !memcmp(p, to_number, nlen)) {
+            size_t olen = len - nlen - 1;
+            if (olen >= outlen) olen = outlen - 1;
+            memcpy(out, eq + 1, olen);
+            out[olen] = 0;
+            return;
+        }
+        p += len + (end ? 1 : 0);
+    }
+    if (source_job_id && source_job_id[0]) {      /* loopback: the sender's own fax comes back to it */
+        job_record *job = malloc(sizeof *job);
+        if (job && store_job_get(st, source_job_id, job) == STORE_OK) str_copy(out, outlen, job->owner);
+        free(job);
+    }
+}
+
 int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const char *path, const char *type, bool move,
                        const inbound_source *src, inbound_record *out, char *err, size_t errlen)
 {
@@ -78,8 +103,8 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
             str_fmt(err, errlen, "the received PDF is not readable: %s", cerr);
             goto out;
         }
-    } else if (doc_image_to_pdf(tiff, DOC_TIFF, pdf, strcmp(cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4, cerr,
-                                sizeof cerr)) {
+    } else if (doc_image_to_pdf(tiff, DOC_TIFF, pdf, strcmp(cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4,
+                                &(convert_limits){.max_pages = 1000}, cerr, sizeof cerr)) {
         str_fmt(err, errlen, "could not make a PDF of the received fax: %s", cerr);
         goto out;
     }
@@ -93,6 +118,7 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
     str_copy(rec->remote_station_id, sizeof rec->remote_station_id, src->remote_station_id);
     str_copy(rec->source_job_id, sizeof rec->source_job_id, src->source_job_id);
     str_copy(rec->mailbox, sizeof rec->mailbox, src->mailbox);
+    inbound_owner_of(st, cfg, src->to_number, src->source_job_id, rec->owner, sizeof rec->owner);
     rec->pages = info.pages;
     rec->size_bytes = file_size(pdf);
     rec->created_at = rec->received_at = rec->updated_at = now;
@@ -100,7 +126,7 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
     char serr[256] = "";
     char evid[40];
     char *body = NULL;
-    store_event sev = {.job_id = "", .inbound_id = rec->id, .owner = "", .callback_url = ""};
+    store_event sev = {.job_id = "", .inbound_id = rec->id, .owner = rec->owner, .callback_url = ""};
     bool has_event = record_event_make(&sev, evid, &body, "inbound.received", record_inbound_json(rec), NULL, now) == 0;
     int s = store_inbound_insert_ev(st, rec, existing, has_event ? &sev : NULL, serr, sizeof serr);
     free(body);

@@ -29,6 +29,11 @@ typedef struct inbound_source {
 int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const char *path, const char *type, bool move,
                        const inbound_source *src, inbound_record *out, char *err, size_t errlen);
 
+/* Whose a fax received on to_number is: the owner INBOUND_OWNERS names for that
+ * number, else (loopback) the owner of the outbound job it came from, else "". */
+void inbound_owner_of(store *st, const config *cfg, const char *to_number, const char *source_job_id, char *out,
+                      size_t outlen);
+
 /* The retention deadline for a fax received at received_at (0 = kept forever). */
 int64_t inbound_retention_until(const config *cfg, int64_t received_at);
 

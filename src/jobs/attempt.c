@@ -1,7 +1,14 @@
 /* attempt.c — one attempt of a job, run on a worker of the pool (scheduler.c):
  * convert the upload into a checked TIFF-F (first attempt only), record that the
  * submission starts (with a fresh fetch token for providers that download the
- * PDF), then give it to the backend, which reports the outcome through the sink. */
+ * PDF), then give it to the backend, which reports the outcome through the sink.
+ *
+ * Two things are the gateway's condition, not the fax's, and never cost a job an
+ * attempt (JEV_DEFERRED): storage that is full (the pool claims nothing while it
+ * lasts, jobs.c; a conversion that fails on a nearly full disk waits for space) and
+ * an owner's share of conversions (CONVERT_PER_OWNER: while another owner has work
+ * due, one owner's documents convert at most that many at once, so one client's
+ * heavy documents cannot take every worker from the others). */
 #include "jobs/jobs_internal.h"
 #include "document/document.h"
 #include "util/util.h"
@@ -10,6 +17,9 @@
 #include <string.h>
 
 #define LOW_DISK_BYTES (64LL * 1024 * 1024)    /* below this, a failed conversion is blamed on the disk */
+#define STORAGE_WAIT_MS 2000                    /* a job deferred for storage is looked at again after this */
+#define OWNER_WAIT_MS 500                       /* ... and one deferred for its owner's conversion share */
+#define PREPARE_OWNER_BUSY 1                    /* prepare_document: the owner's share is taken */
 
 static void fail_attempt(jobs *j, const char *id, const char *reason, bool transient, const char *msg)
 {
@@ -17,14 +27,59 @@ static void fail_attempt(jobs *j, const char *id, const char *reason, bool trans
     ev.failure_reason = reason;
     ev.transient = transient;
     ev.message = msg;
-    char why[256];
-    if (job_transition(j, id, &ev, NULL, why, sizeof why) != STORE_OK)
-        log_warn("job %s: could not record the failure: %s", id, why);
+    jobs_record(j, id, &ev);
+}
+
+static void defer_attempt(jobs *j, const char *id, int64_t delay_ms, const char *reason, const char *msg)
+{
+    job_event ev = job_event_of(JEV_DEFERRED);
+    ev.delay_ms = delay_ms;
+    ev.failure_reason = reason;
+    ev.message = msg;
+    jobs_record(j, id, &ev);
+}
+
+/* Takes a conversion slot for owner unless the owner already holds its share
+ * (CONVERT_PER_OWNER). Beyond its share an owner still converts while nobody else
+ * has a job due and one worker stays out of its conversions for whoever comes
+ * next: a gateway with one client converts as before, one with several shares. */
+static bool conversion_begin(jobs *j, const char *owner, int *slot)
+{
+    int limit = j->cfg->convert_per_owner, mine = 0, free_slot = -1;
+    const char *name = owner[0] ? owner : "-";
+    pthread_mutex_lock(&j->convert_lock);
+    for (int i = 0; i < j->n_converting; i++) {
+        if (!j->converting[i][0]) { if (free_slot < 0) free_slot = i; continue; }
+        if (!strcmp(j->converting[i], name)) mine++;
+    }
+    pthread_mutex_unlock(&j->convert_lock);
+    bool ok = free_slot >= 0 &&
+              (mine < limit || (mine + 1 < j->n_converting &&
+                                !store_job_other_owner_due(j->st, now_ms() + OWNER_WAIT_MS, owner)));
+    pthread_mutex_lock(&j->convert_lock);
+    if (ok && j->converting[free_slot][0]) {         /* taken meanwhile: another free one */
+        ok = false;
+        for (int i = 0; i < j->n_converting && !ok; i++)
+            if (!j->converting[i][0]) { free_slot = i; ok = true; }
+    }
+    if (ok) {
+        str_copy(j->converting[free_slot], sizeof j->converting[free_slot], name);
+        *slot = free_slot;
+    }
+    pthread_mutex_unlock(&j->convert_lock);
+    return ok;
+}
+
+static void conversion_end(jobs *j, int slot)
+{
+    pthread_mutex_lock(&j->convert_lock);
+    j->converting[slot][0] = 0;
+    pthread_mutex_unlock(&j->convert_lock);
 }
 
 /* Makes outbound/<id>/document.pdf and fax.tiff from the upload, once. */
 static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pdflen, char *tiff, size_t tifflen,
-                            int *pages, char *err, size_t errlen)
+                            int *pages, char *warning, size_t warninglen, char *err, size_t errlen)
 {
     char original[4096];
     if (blob_path(j->blobs, "outbound", rec->id, "original", original, sizeof original) ||
@@ -49,11 +104,15 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
     convert_limits lim = {.gs_path = j->cfg->gs_path, .timeout_s = j->cfg->convert_timeout_s,
                           .cpu_s = j->cfg->convert_timeout_s, .memory_mb = j->cfg->convert_memory_mb,
                           .max_pages = j->cfg->convert_max_pages, .parallel = j->cfg->convert_parallel,
-                          .tmp_dir = tmp};
+                          .tmp_dir = tmp, .page_errors_warn = j->cfg->convert_page_errors_warn,
+                          .warning = warning, .warning_len = warninglen};
     fax_resolution res = strcmp(rec->resolution, "standard") ? RES_FINE : RES_STANDARD;
     paper_size paper = strcmp(j->cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4;
+    int slot = -1;
+    if (!conversion_begin(j, rec->owner, &slot)) return PREPARE_OWNER_BUSY;
     int64_t t0 = mono_ms();
     int rc = doc_convert(original, doc_type_from_name(rec->doc_type), pdf, tiff, res, paper, &lim, pages, err, errlen);
+    conversion_end(j, slot);
     double secs = (double)(mono_ms() - t0) / 1000.0;
     pthread_mutex_lock(&j->stats_lock);
     j->stats.conversions++;
@@ -74,29 +133,41 @@ void jobs_run_attempt(jobs *j, const char *id)
     if (!rec) return;
     if (store_job_get(j->st, id, rec) != STORE_OK || job_status_get(rec) != JOB_ST_IN_PROGRESS) goto done;
 
-    char pdf[4096], tiff[4096], err[1024] = "";
+    char pdf[4096], tiff[4096], err[1024] = "", warning[512] = "";
     int pages = 0;
-    if (prepare_document(j, rec, pdf, sizeof pdf, tiff, sizeof tiff, &pages, err, sizeof err)) {
+    int prc = prepare_document(j, rec, pdf, sizeof pdf, tiff, sizeof tiff, &pages, warning, sizeof warning, err,
+                               sizeof err);
+    if (prc == PREPARE_OWNER_BUSY) {         /* its owner's other documents go first; not an attempt */
+        defer_attempt(j, id, OWNER_WAIT_MS, NULL, NULL);
+        goto done;
+    }
+    if (prc) {
         /* A conversion that failed because our own disk is (nearly) full says nothing
-         * about the document: try again later instead of failing the fax for good. */
+         * about the document: it waits for space, without spending an attempt. */
         int64_t free_bytes = 0;
         char serr[256];
         if (blob_check(j->blobs, &free_bytes, serr, sizeof serr) != 0 || free_bytes < LOW_DISK_BYTES) {
             char msg[1400];
-            str_fmt(msg, sizeof msg, "the gateway's disk is (nearly) full, so the document could not be converted: %s", err);
+            str_fmt(msg, sizeof msg, "waiting for disk space: the gateway's disk is (nearly) full, so the document "
+                    "could not be converted: %s", err);
             log_warn("job %s: %s", id, msg);
-            fail_attempt(j, id, "storage_full", true, msg);
+            defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", msg);
             goto done;
         }
         log_warn("job %s: conversion failed: %s", id, err);
         fail_attempt(j, id, "conversion_error", false, err);
         goto done;
     }
+    if (warning[0]) log_warn("job %s: %s", id, warning);
     job_event prepared = job_event_of(JEV_PREPARED);
     prepared.pages = pages;
+    prepared.warning = warning[0] ? warning : NULL;
     char why[256];
-    if (job_transition(j, id, &prepared, rec, why, sizeof why) != STORE_OK) {
+    int trc = job_transition(j, id, &prepared, rec, why, sizeof why);
+    if (trc != STORE_OK) {
         log_warn("job %s: %s", id, why);
+        /* not recorded for lack of storage: the job waits instead of holding its lease */
+        if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
         goto done;
     }
     /* A fresh fetch token for providers that download the PDF themselves, recorded
@@ -113,8 +184,10 @@ void jobs_run_attempt(jobs *j, const char *id)
     job_event submitting = job_event_of(JEV_SUBMITTING);
     submitting.fetch_token_hash = token_hash;
     submitting.fetch_token_expires_at = now_ms() + (int64_t)j->cfg->pdf_token_ttl_minutes * 60000;
-    if (job_transition(j, id, &submitting, rec, why, sizeof why) != STORE_OK) {
+    trc = job_transition(j, id, &submitting, rec, why, sizeof why);
+    if (trc != STORE_OK) {
         log_warn("job %s: %s", id, why);
+        if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
         goto done;
     }
     backend_job bj;

@@ -112,51 +112,93 @@ static void learn_sid(job_record *n, const job_event *ev)
         str_copy(n->provider_sid, sizeof n->provider_sid, ev->provider_sid);
 }
 
+/* The events a job must be queued for; every other one needs it in_progress. */
+static bool needs_queued(job_event_kind k) { return k == JEV_CLAIM || k == JEV_CANCEL; }
+
+/* The events that are a backend's outcome: checked for staleness. */
+static bool from_backend(job_event_kind k)
+{
+    return k == JEV_ACCEPTED || k == JEV_PROGRESS || k == JEV_SUCCEEDED || k == JEV_FAILED;
+}
+
+/* Back to the queue without using up an attempt (the worker died, or the backend
+ * had no capacity). */
+static void requeue_uncounted(const job_record *cur, job_record *next, int64_t due_at)
+{
+    job_status_set(next, JOB_ST_QUEUED);
+    next->attempts = cur->attempts > 0 ? cur->attempts - 1 : 0;
+    next->lease_until = 0;
+    next->submitted_at = 0;
+    next->next_attempt_at = due_at;
+}
+
+/* This attempt failed: another one later when the failure is transient and attempts
+ * are left, else the job fails for good. */
+static void apply_failure(const job_record *cur, const job_event *ev, const retry_policy *pol, int64_t now,
+                          job_record *next)
+{
+    apply_results(next, ev);
+    str_copy(next->failure_reason, sizeof next->failure_reason,
+             ev->failure_reason && *ev->failure_reason ? ev->failure_reason : "unknown_error");
+    str_copy(next->error, sizeof next->error, ev->message ? ev->message : "");
+    next->lease_until = 0;
+    if (ev->transient && cur->attempts < cur->max_attempts && !cur->cancel_requested) {
+        job_status_set(next, JOB_ST_QUEUED);
+        next->next_attempt_at = now + job_retry_delay_ms(pol, cur->attempts);
+        next->submitted_at = 0;
+    } else {
+        job_status_set(next, JOB_ST_FAILED);
+        next->next_attempt_at = 0;
+    }
+}
+
 int job_state_apply(const job_record *cur, const job_event *ev, const retry_policy *pol, int64_t now,
                     job_record *next, char *why, size_t whylen)
 {
+    if (ev->kind < JEV_CLAIM || ev->kind > JEV_DEFERRED) {
+        str_fmt(why, whylen, "unknown event");
+        return -1;
+    }
     job_status st = job_status_get(cur);
-    bool queued = st == JOB_ST_QUEUED, running = st == JOB_ST_IN_PROGRESS;
+    if (st != (needs_queued(ev->kind) ? JOB_ST_QUEUED : JOB_ST_IN_PROGRESS)) return refuse(cur, ev, why, whylen);
+    if (from_backend(ev->kind) && refuse_stale(cur, ev, why, whylen)) return -1;
     *next = *cur;
     next->updated_at = now > cur->updated_at ? now : cur->updated_at + 1; /* strictly increasing: it is the lock */
+    if (from_backend(ev->kind) && ev->kind != JEV_ACCEPTED) learn_sid(next, ev);
+    int64_t lease_end = now + (int64_t)pol->lease_s * 1000;
 
     switch (ev->kind) {
     case JEV_CLAIM:
-        if (!queued) return refuse(cur, ev, why, whylen);
         if (cur->next_attempt_at > now) {
             str_fmt(why, whylen, "job is not due yet");
             return -1;
         }
         job_status_set(next, JOB_ST_IN_PROGRESS);
         next->attempts = cur->attempts + 1;
-        next->lease_until = now + (int64_t)pol->lease_s * 1000;
+        next->lease_until = lease_end;
         next->submitted_at = 0;
         next->pages_sent = 0;
         return 0;
 
     case JEV_PREPARED:
-        if (!running) return refuse(cur, ev, why, whylen);
         apply_results(next, ev);
-        next->lease_until = now + (int64_t)pol->lease_s * 1000;
+        if (ev->warning) str_copy(next->warning, sizeof next->warning, ev->warning);
+        next->lease_until = lease_end;
         return 0;
 
     case JEV_PROGRESS: {
         /* ev->pages is the pages sent so far (pages_sent); the document's page count
          * stays. Pages sent never go backwards, nor beyond the document. */
-        if (!running) return refuse(cur, ev, why, whylen);
-        if (refuse_stale(cur, ev, why, whylen)) return -1;
         job_event forward = *ev;
         forward.pages = -1;
         apply_results(next, &forward);
         if (ev->pages > next->pages_sent) next->pages_sent = ev->pages;
         if (next->pages >= 0 && next->pages_sent > next->pages) next->pages_sent = next->pages;
-        learn_sid(next, ev);
-        next->lease_until = now + (int64_t)pol->lease_s * 1000;   /* progress renews the lease */
+        next->lease_until = lease_end;   /* progress renews the lease */
         return 0;
     }
 
     case JEV_SUBMITTING:
-        if (!running) return refuse(cur, ev, why, whylen);
         next->submitted_at = now;
         next->provider_sid[0] = 0;
         if (ev->fetch_token_hash) {
@@ -166,27 +208,21 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         return 0;
 
     case JEV_ACCEPTED:
-        if (!running) return refuse(cur, ev, why, whylen);
-        if (refuse_stale(cur, ev, why, whylen)) return -1;
         if (ev->provider_sid && *ev->provider_sid) str_copy(next->provider_sid, sizeof next->provider_sid, ev->provider_sid);
         if (!next->submitted_at) next->submitted_at = now;
         /* The result is expected by the end of a new lease; if it is late, the backend is asked. */
-        next->lease_until = now + (int64_t)pol->lease_s * 1000;
+        next->lease_until = lease_end;
         return 0;
 
     case JEV_DEFERRED:
-        if (!running) return refuse(cur, ev, why, whylen);
-        job_status_set(next, JOB_ST_QUEUED);
-        next->attempts = cur->attempts > 0 ? cur->attempts - 1 : 0;
-        next->lease_until = 0;
-        next->submitted_at = 0;
-        next->next_attempt_at = now + (ev->delay_ms > 0 ? ev->delay_ms : 2000);
+        requeue_uncounted(cur, next, now + (ev->delay_ms > 0 ? ev->delay_ms : 2000));
+        if (ev->message) {       /* why it waits (e.g. the gateway's disk is full), shown while queued */
+            str_copy(next->error, sizeof next->error, ev->message);
+            if (ev->failure_reason) str_copy(next->failure_reason, sizeof next->failure_reason, ev->failure_reason);
+        }
         return 0;
 
     case JEV_SUCCEEDED:
-        if (!running) return refuse(cur, ev, why, whylen);
-        if (refuse_stale(cur, ev, why, whylen)) return -1;
-        learn_sid(next, ev);
         job_status_set(next, JOB_ST_SUCCESS);
         apply_results(next, ev);
         if (next->pages >= 0) next->pages_sent = next->pages;
@@ -196,40 +232,18 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         next->next_attempt_at = 0;
         return 0;
 
-    case JEV_FAILED: {
-        if (!running) return refuse(cur, ev, why, whylen);
-        if (refuse_stale(cur, ev, why, whylen)) return -1;
-        learn_sid(next, ev);
-        apply_results(next, ev);
-        str_copy(next->failure_reason, sizeof next->failure_reason,
-                 ev->failure_reason && *ev->failure_reason ? ev->failure_reason : "unknown_error");
-        str_copy(next->error, sizeof next->error, ev->message ? ev->message : "");
-        next->lease_until = 0;
-        if (ev->transient && cur->attempts < cur->max_attempts && !cur->cancel_requested) {
-            job_status_set(next, JOB_ST_QUEUED);
-            next->next_attempt_at = now + job_retry_delay_ms(pol, cur->attempts);
-            next->submitted_at = 0;
-        } else {
-            job_status_set(next, JOB_ST_FAILED);
-            next->next_attempt_at = 0;
-        }
+    case JEV_FAILED:
+        apply_failure(cur, ev, pol, now, next);
         return 0;
-    }
 
     case JEV_INTERRUPTED:
-        if (!running) return refuse(cur, ev, why, whylen);
         /* The attempt died with its worker, not because of the line or the document:
          * it does not count against the job's attempts. */
-        job_status_set(next, JOB_ST_QUEUED);
-        next->attempts = cur->attempts > 0 ? cur->attempts - 1 : 0;
-        next->lease_until = 0;
-        next->submitted_at = 0;
-        next->next_attempt_at = now;
+        requeue_uncounted(cur, next, now);
         if (ev->message) str_copy(next->error, sizeof next->error, ev->message);
         return 0;
 
     case JEV_CANCEL:
-        if (!queued) return refuse(cur, ev, why, whylen);
         job_status_set(next, JOB_ST_CANCELLED);
         str_copy(next->failure_reason, sizeof next->failure_reason, "cancelled");
         str_copy(next->error, sizeof next->error, "cancelled by the client");

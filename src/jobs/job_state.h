@@ -52,7 +52,8 @@ typedef enum {
     JEV_CANCEL,         /* the client cancels a queued job */
     JEV_SUBMITTING,     /* about to hand the fax to the backend (recorded first: a crash
                            after this point is resolved by asking the backend, not by resending) */
-    JEV_DEFERRED,       /* the backend has no capacity now: back to the queue, attempt not counted */
+    JEV_DEFERRED,       /* the backend, the disk or the owner's conversion share has no room now:
+                           back to the queue, attempt not counted */
 } job_event_kind;
 
 typedef struct job_event {
@@ -75,7 +76,8 @@ typedef struct job_event {
     const char *inbound_id;
     const char *fetch_token_hash;    /* JEV_SUBMITTING: the provider's PDF fetch token */
     int64_t fetch_token_expires_at;
-    int64_t delay_ms;                /* JEV_DEFERRED */
+    int64_t delay_ms;                /* JEV_DEFERRED (with message/failure_reason: why it waits) */
+    const char *warning;             /* JEV_PREPARED: the conversion's warning (NULL = none) */
 } job_event;
 
 typedef struct retry_policy {

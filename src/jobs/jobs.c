@@ -7,6 +7,7 @@
 #include "store/record_json.h"
 #include "util/util.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ static int job_event_make(const job_record *cur, const job_record *next, const j
     if (record_event_make(ev, id, body, type, record_job_json(next), extra, next->updated_at)) return -1;
     ev->job_id = next->id;
     ev->inbound_id = "";
-    ev->owner = next->api_key_id;
+    ev->owner = next->owner;
     ev->callback_url = next->callback_url;
     return 0;
 }
@@ -122,9 +123,61 @@ done:
     return rc;
 }
 
+int jobs_record(jobs *j, const char *job_id, const job_event *ev)
+{
+    char why[256] = "";
+    int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, ev, NULL, why, sizeof why);
+    if (rc == STORE_ERROR || rc == STORE_FULL) {
+        if (reporter_add(j->reporter, job_id, ev) == 0) return STORE_OK;
+        log_warn("job %s: '%s' not recorded: %s", job_id, job_event_name(ev->kind),
+                 why[0] ? why : "the retry queue is full");
+    } else if (rc != STORE_OK) {
+        log_info("job %s: '%s' ignored: %s", job_id, job_event_name(ev->kind), why);
+    }
+    return rc;
+}
+
+#define STORAGE_RESERVE_BYTES (1024LL * 1024)
+#define STORAGE_CHECK_EVERY_MS 250
+
+bool jobs_storage_ok(jobs *j, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&j->stats_lock);
+    int64_t now = mono_ms();
+    bool stale = !j->storage_checked_at || now - j->storage_checked_at >= STORAGE_CHECK_EVERY_MS;
+    pthread_mutex_unlock(&j->stats_lock);
+    if (stale) {                 /* looked at outside the lock: the probe is a file write */
+        int64_t free_bytes = 0;
+        char w[256] = "";
+        bool ok = blob_check(j->blobs, &free_bytes, w, sizeof w) == 0;
+        if (ok && free_bytes < STORAGE_RESERVE_BYTES) {
+            str_fmt(w, sizeof w, "only %lld KB free on the data directory's disk", (long long)(free_bytes / 1024));
+            ok = false;
+        }
+        pthread_mutex_lock(&j->stats_lock);
+        if (j->storage_checked_at ? ok != j->storage_ok : !ok)
+            log_warn(ok ? "storage is available: queued jobs are sent" : "storage unavailable (%s): queued jobs "
+                     "wait until it is back", w);
+        j->storage_checked_at = mono_ms();
+        j->storage_ok = ok;
+        str_copy(j->storage_why, sizeof j->storage_why, w);
+        pthread_mutex_unlock(&j->stats_lock);
+    }
+    pthread_mutex_lock(&j->stats_lock);
+    bool ok = j->storage_ok;
+    str_copy(why, whylen, j->storage_why);
+    pthread_mutex_unlock(&j->stats_lock);
+    return ok;
+}
+
 /* The loopback engine's receiver produced a fax: it becomes an inbound fax. The
  * provider id is derived from the job, so a job sent again after a crash finds
- * the fax stored the first time instead of making a second one. */
+ * the fax stored the first time instead of making a second one. The received
+ * file is copied in (kept where it is until the inbound fax is recorded) and
+ * removed afterwards either way: no received.tiff is ever left behind. Returns 0,
+ * -1 when the copy was not kept, or -2 when it could not be kept for lack of
+ * storage (the delivery is then refused: the job is sent again once there is space,
+ * and the copy is made then). */
 static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome *o, inbound_record *out)
 {
     if (!j->cfg->inbound_enabled) {
@@ -132,17 +185,24 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
         return -1;
     }
     job_record *rec = malloc(sizeof *rec);
-    if (!rec) return -1;
+    if (!rec) { unlink(o->received_tiff); return -1; }
     int rc = -1;
     if (store_job_get(j->st, job_id, rec) == STORE_OK) {
-        char sid[64], err[512];
+        char sid[64], err[512], why[256];
         str_fmt(sid, sizeof sid, "%s-%s", j->ops->name, job_id);
         inbound_source src = {.backend = j->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
                               .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
                               .source_job_id = job_id, .mailbox = ""};
-        rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", true, &src, out, err, sizeof err);
-        if (rc) log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
+        rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", false, &src, out, err, sizeof err);
+        if (rc && !jobs_storage_ok(j, why, sizeof why)) {
+            log_warn("job %s: the received copy cannot be kept while storage is unavailable (%s); the fax will be "
+                     "sent again when there is space: %s", job_id, why, err);
+            rc = -2;
+        } else if (rc) {
+            log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
+        }
     }
+    unlink(o->received_tiff);
     free(rec);
     return rc;
 }
@@ -163,7 +223,15 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);
-        if (in && keep_received_fax(j, job_id, o, in) == 0) ev.inbound_id = in->id;
+        int kept = in ? keep_received_fax(j, job_id, o, in) : -1;
+        if (kept == 0) ev.inbound_id = in->id;
+        if (kept == -2) {            /* refused for lack of storage: waits, attempt not counted */
+            ev = job_event_of(JEV_DEFERRED);
+            ev.attempt = o->attempt;
+            ev.delay_ms = 2000;
+            ev.failure_reason = "storage_full";
+            ev.message = "waiting for disk space: the received copy of the fax could not be stored";
+        }
     }
     char why[256] = "";
     /* A database that is locked or full for a moment must not lose an outcome (a
@@ -171,7 +239,7 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
      * the reporting thread sleep: the reporter thread retries it. */
     int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, &ev, NULL, why, sizeof why);
     report_verdict v = rc == STORE_OK ? REPORT_APPLIED : REPORT_REFUSED;
-    if (rc == STORE_ERROR) {
+    if (rc == STORE_ERROR || rc == STORE_FULL) {     /* full: kept until the disk has room again */
         if (reporter_add(j->reporter, job_id, &ev) == 0) v = REPORT_LATER;
         else log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind),
                       why[0] ? why : "the retry queue is full");
@@ -262,11 +330,13 @@ void jobs_webhook_handle(jobs *j, int index, const webhook_request *req, webhook
     j->ops->webhooks[index].handle(j->be, req, res);
 }
 
-int jobs_backend_diagnose(jobs *j, char *report, size_t len)
+int jobs_backend_diagnose(jobs *j, json_t *report)
 {
-    if (!j->be) { str_fmt(report, len, "\"backend not started\""); return -1; }
-    if (!j->ops->diagnose) { str_fmt(report, len, "{}"); return 0; }
-    return j->ops->diagnose(j->be, report, len);
+    if (!j->be) {
+        json_object_set_new(report, "detail", json_string("backend not started"));
+        return -1;
+    }
+    return j->ops->diagnose ? j->ops->diagnose(j->be, report) : 0;
 }
 
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
@@ -319,6 +389,10 @@ static void recover_interrupted(jobs *j)
 static int pool_claim_due(void *ctx, job_id_buf *ids, int max)
 {
     jobs *j = ctx;
+    /* nothing is claimed while storage cannot take it: jobs wait, attempts unspent,
+     * and the pool looks again within a second */
+    char down[256];
+    if (!jobs_storage_ok(j, down, sizeof down)) return 0;
     int n = store_job_due(j->st, now_ms(), ids, max), kept = 0;
     for (int i = 0; i < n; i++) {
         job_event ev = job_event_of(JEV_CLAIM);
@@ -369,7 +443,11 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     j->policy.max_s = cfg->retry_max_s;
     j->policy.lease_s = cfg->lease_s;
     pthread_mutex_init(&j->stats_lock, NULL);
+    pthread_mutex_init(&j->convert_lock, NULL);
     j->stats.workers = cfg->workers;
+    j->n_converting = cfg->workers > 0 ? cfg->workers : 1;
+    j->converting = calloc((size_t)j->n_converting, sizeof *j->converting);
+    if (!j->converting) { str_fmt(err, errlen, "out of memory"); goto fail; }
     j->ops = backend_find(cfg->backend);
     if (!j->ops) {
         str_fmt(err, errlen, "FAX_BACKEND '%s' is not a known backend; choose one of: %s", cfg->backend, backend_names());
@@ -399,6 +477,8 @@ fail:
     if (j->be) j->ops->destroy(j->be);
     reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
+    pthread_mutex_destroy(&j->convert_lock);
+    free(j->converting);
     free(j);
     return NULL;
 }
@@ -416,6 +496,8 @@ void jobs_stop(jobs *j)
     if (j->be) j->ops->destroy(j->be);
     reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
+    pthread_mutex_destroy(&j->convert_lock);
+    free(j->converting);
     free(j);
 }
 

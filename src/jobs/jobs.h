@@ -49,8 +49,10 @@ struct webhook_request;
 struct webhook_response;
 void jobs_webhooks(const jobs *j, const struct backend_webhook **list, int *n);
 void jobs_webhook_handle(jobs *j, int index, const struct webhook_request *req, struct webhook_response *res);
-/* Deep diagnostics of the backend (real round trips): JSON text in report. */
-int jobs_backend_diagnose(jobs *j, char *report, size_t len);
+/* Deep diagnostics of the backend (real round trips): findings set in the JSON
+ * object report. 0 if all good. */
+struct json_t;
+int jobs_backend_diagnose(jobs *j, struct json_t *report);
 
 /* Readiness of the backend. */
 int jobs_backend_check(jobs *j, char *msg, size_t msglen);

@@ -25,6 +25,14 @@ struct jobs {
     reporter *reporter;
     pthread_mutex_t stats_lock;
     jobs_stats stats;
+    /* the last look at storage (jobs_storage_ok), under stats_lock */
+    int64_t storage_checked_at;
+    bool storage_ok;
+    char storage_why[256];
+    /* conversions running now, by owner (attempt.c's CONVERT_PER_OWNER share) */
+    pthread_mutex_t convert_lock;
+    char (*converting)[128];     /* one slot per worker; "" = free */
+    int n_converting;
 };
 
 /* attempt.c: one attempt of a claimed job (the pool's run callback) */
@@ -45,6 +53,13 @@ int reporter_add(reporter *r, const char *job_id, const job_event *ev);
 bool reporter_holds(reporter *r, const char *job_id);
 
 /* jobs.c */
+/* True when storage can take work: the data directory is writable and has more
+ * than a small reserve free (looked at no more than every 250 ms); else why says. */
+bool jobs_storage_ok(jobs *j, char *why, size_t whylen);
+/* job_transition, and when the store cannot write now (busy or full) the event is
+ * left to the reporter thread, which retries it: a job whose outcome is not recorded
+ * would stay in_progress until its lease runs out. */
+int jobs_record(jobs *j, const char *job_id, const job_event *ev);
 void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const char *pdf, const char *pdf_url,
                       backend_job *bj);
 void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg);

@@ -1,6 +1,7 @@
 /* reporter.c — the job layer's reporter thread: backend outcomes that could not be
  * recorded at once because the database was busy or full for a moment wait here
- * and are retried (about 30 s in all), so that the backend's thread that reported
+ * and are retried (a busy one about 30 s in all, a full disk every 500 ms for as
+ * long as a lease lasts: the job would otherwise stay in_progress until it ends), so that the backend's thread that reported
  * them (an AMI or ESL reader, an HTTP handler, a worker) never sleeps on our
  * behalf. Outcomes of one job stay in order: while one waits here, later ones of
  * the same job queue behind it. */
@@ -21,6 +22,7 @@ typedef struct pending {
     char *strings[5];            /* the event's own copies of its strings */
     int tries;
     int64_t due;                 /* mono ms */
+    int64_t give_up;             /* mono ms: a full store is retried until then */
 } pending;
 
 struct reporter {
@@ -71,6 +73,7 @@ int reporter_add(reporter *r, const char *job_id, const job_event *ev)
     p->ev.inbound_id = keep(p, 4, ev->inbound_id);
     p->ev.fetch_token_hash = NULL;
     p->due = mono_ms() + backoff_ms(0);
+    p->give_up = mono_ms() + (int64_t)r->j->cfg->lease_s * 1000;
     pthread_mutex_lock(&r->lock);
     if (r->n >= REPORTER_MAX || r->stopping) {
         pthread_mutex_unlock(&r->lock);
@@ -98,12 +101,14 @@ static void run_due(reporter *r)
         pthread_mutex_unlock(&r->lock);
         char why[256];
         int rc = job_transition(r->j, p->job_id, &p->ev, NULL, why, sizeof why);
-        bool done = rc != STORE_ERROR || ++p->tries >= REPORTER_TRIES || r->stopping;
+        bool full = rc == STORE_FULL;
+        bool done = (rc != STORE_ERROR && !full) || r->stopping || (full && mono_ms() >= p->give_up) ||
+                    (!full && ++p->tries >= REPORTER_TRIES);
         if (rc != STORE_OK && done)
             log_warn("job %s: backend outcome '%s' not applied: %s", p->job_id, job_event_name(p->ev.kind), why);
         pthread_mutex_lock(&r->lock);
         if (!done) {
-            p->due = mono_ms() + backoff_ms(p->tries);
+            p->due = mono_ms() + (full ? backoff_ms(0) : backoff_ms(p->tries));
             prev = p;
             p = p->next;
             continue;

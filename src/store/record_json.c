@@ -37,6 +37,8 @@ json_t *record_job_json(const job_record *r)
     json_object_set_new(o, "inbound_id", str_or_null(r->inbound_id));
     json_object_set_new(o, "resolution", json_string(r->resolution));
     json_object_set_new(o, "file_name", str_or_null(r->file_name));
+    json_object_set_new(o, "warning", str_or_null(r->warning));
+    json_object_set_new(o, "owner", str_or_null(r->owner));
     json_object_set_new(o, "artifacts_deleted_at", record_time_json(r->artifacts_deleted_at));
     json_object_set_new(o, "next_attempt_at",
                         !strcmp(r->status, "queued") ? record_time_json(r->next_attempt_at) : json_null());
@@ -57,6 +59,7 @@ json_t *record_inbound_json(const inbound_record *r)
     json_object_set_new(o, "received_at", record_time_json(r->received_at));
     json_object_set_new(o, "updated_at", record_time_json(r->updated_at));
     json_object_set_new(o, "mailbox", r->mailbox[0] ? json_string(r->mailbox) : json_null());
+    json_object_set_new(o, "owner", r->owner[0] ? json_string(r->owner) : json_null());
     json_object_set_new(o, "sha256", json_string(r->sha256));
     json_object_set_new(o, "remote_station_id", r->remote_station_id[0] ? json_string(r->remote_station_id) : json_null());
     json_object_set_new(o, "source_job_id", r->source_job_id[0] ? json_string(r->source_job_id) : json_null());

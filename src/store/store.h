@@ -36,7 +36,7 @@ typedef struct job_record {
     int64_t doc_size;
     char file_name[256];         /* client's file name: shown, never used as a path */
     char resolution[12];         /* fine | standard */
-    char header_text[64];
+    char header_text[256];       /* up to 50 characters of UTF-8 */
     char caller_id[32];
     char callback_url[1024];
     char api_key_id[32];         /* creator: "env", a key id, or "" in open dev mode */
@@ -53,10 +53,14 @@ typedef struct job_record {
     int64_t artifacts_deleted_at;    /* ms: uploads and images removed by ARTIFACT_TTL_DAYS (0 = kept) */
     char fetch_token_hash[65];   /* sha256 of the token in the URL a provider fetches the PDF from */
     int64_t fetch_token_expires_at;
+    char owner[128];             /* whose work it is: the creating key's owner, else its key id */
+    char request_hash[65];       /* sha256 of the request an Idempotency-Key was first used for */
+    char warning[512];           /* the fax went out, but: e.g. a page drawn only in part ("" = none) */
     int pages_sent;              /* pages the current attempt has sent so far */
 } job_record;
 
 typedef struct job_filter {
+    const char *owner;           /* NULL or "" = every owner's */
     const char *status;          /* NULL = any */
     const char *to_number;       /* NULL = any */
     int limit;                   /* 1..500 */
@@ -95,9 +99,11 @@ typedef struct inbound_record {
     int64_t created_at, received_at, updated_at;
     int64_t retention_until;     /* ms: artifacts are deleted after this (0 = keep) */
     int64_t artifacts_deleted_at;/* ms: 0 while the TIFF and PDF exist */
+    char owner[128];             /* whose it is ("" = nobody's in particular: only all-owner keys see it) */
 } inbound_record;
 
 typedef struct inbound_filter {
+    const char *owner;           /* this owner's and nobody's in particular; NULL or "" = every owner's */
     const char *to_number;       /* NULL = any */
     const char *status;
     const char *mailbox;
@@ -134,6 +140,8 @@ int store_job_due(store *st, int64_t now, char (*ids)[33], int max);
 int store_job_lease_expired(store *st, int64_t now, char (*ids)[33], int max);
 /* Earliest next_attempt_at among queued jobs, or 0 if none. */
 int64_t store_job_next_due(store *st);
+/* True when a queued job of an owner other than `owner` is due by `by` (ms). */
+bool store_job_other_owner_due(store *st, int64_t by, const char *owner);
 /* Count of jobs per status, for /metrics: fills counts[i] for statuses[i]. */
 int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts);
 
@@ -173,7 +181,7 @@ typedef struct store_event {
     const char *type;            /* fax.queued, fax.progress, ... inbound.received */
     const char *job_id;          /* "" for inbound events */
     const char *inbound_id;      /* "" for job events */
-    const char *owner;           /* the creating key's id ("" = none): for filtering by owner */
+    const char *owner;           /* the job's or inbound fax's owner ("" = none): who may see it */
     const char *callback_url;    /* the job's callback_url ("" = none) */
     const char *body;            /* the JSON envelope delivered as it is */
     int64_t created_at;
@@ -185,7 +193,7 @@ typedef struct event_row {
     char type[32];
     char job_id[33];
     char inbound_id[33];
-    char owner[32];
+    char owner[128];             /* the job's or inbound fax's owner ("" = none) */
     int64_t created_at;
     char *body;                  /* malloc'd; event_rows_free */
 } event_row;

@@ -121,7 +121,17 @@ static const char *const migrations[] = {
     "CREATE INDEX inbound_to ON inbound_faxes(to_number, received_at, id);"
     "CREATE INDEX inbound_retention ON inbound_faxes(retention_until) WHERE retention_until > 0"
     " AND artifacts_deleted_at = 0;",
-    /* v3: the event outbox (written in the transaction of the change it describes),
+    /* v3: owners of jobs and inbound faxes (keys that share a gateway), the hash of
+     * what an Idempotency-Key was first used for, and a job's conversion warning.
+     * Jobs made before this belong to the key that made them. */
+    "ALTER TABLE fax_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE fax_jobs ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE fax_jobs ADD COLUMN warning TEXT NOT NULL DEFAULT '';"
+    "UPDATE fax_jobs SET owner = api_key_id;"
+    "CREATE INDEX fax_jobs_owner_created ON fax_jobs(owner, created_at, id);"
+    "ALTER TABLE inbound_faxes ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX inbound_owner_received ON inbound_faxes(owner, received_at, id);",
+    /* v4: the event outbox (written in the transaction of the change it describes),
      * client webhook endpoints and their deliveries, and pages sent so far */
     "ALTER TABLE fax_jobs ADD COLUMN pages_sent INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE events ("
@@ -197,6 +207,7 @@ static const col_desc job_cols[] = {
     JCOL(pdf_token_expires_at, COL_I64), JCOL(cancel_requested, COL_BOOL), JCOL(duration_s, COL_REAL),
     JCOL(bit_rate, COL_INT), JCOL(ecm, COL_INT), JTEXT(remote_station_id), JTEXT(inbound_id),
     JCOL(artifacts_deleted_at, COL_I64), JTEXT(fetch_token_hash), JCOL(fetch_token_expires_at, COL_I64),
+    JTEXT(owner), JTEXT(request_hash), JTEXT(warning),
     JCOL(pages_sent, COL_INT),
 };
 #define N_JOB_COLS ((int)(sizeof job_cols / sizeof job_cols[0]))
@@ -206,6 +217,7 @@ static const col_desc inbound_cols[] = {
     ICOL(pages, COL_INT), ICOL(size_bytes, COL_I64), ITEXT(sha256), ITEXT(remote_station_id), ITEXT(mailbox),
     ITEXT(source_job_id), ITEXT(error), ICOL(created_at, COL_I64), ICOL(received_at, COL_I64),
     ICOL(updated_at, COL_I64), ICOL(retention_until, COL_I64), ICOL(artifacts_deleted_at, COL_I64),
+    ITEXT(owner),
 };
 #define N_INBOUND_COLS ((int)(sizeof inbound_cols / sizeof inbound_cols[0]))
 
@@ -263,7 +275,7 @@ enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_PING,
     S_JOB_INSERT, S_JOB_GET, S_JOB_BY_IDEM, S_JOB_UPDATE_IF, S_JOB_EXISTS,
     S_JOB_LIST, S_JOB_LIST_STATUS, S_JOB_LIST_TO, S_JOB_LIST_STATUS_TO,
-    S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS,
+    S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS, S_JOB_OTHER_OWNER_DUE,
     S_JOB_MARK_ARTIFACTS, S_JOB_ARTIFACTS_EXPIRED,
     S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED,
     S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
@@ -334,7 +346,7 @@ static int build_sql(store *st)
     if (!rc && !set.data) rc = -1;
     if (!rc) {
         const char *list = "SELECT %s FROM fax_jobs WHERE (created_at, id) < (?1, ?2)%s%s"
-                           " ORDER BY created_at DESC, id DESC LIMIT ?5";
+                           " AND (?6 = '' OR owner = ?6) ORDER BY created_at DESC, id DESC LIMIT ?5";
         st->sql[S_BEGIN] = strdup("BEGIN IMMEDIATE");
         st->sql[S_COMMIT] = strdup("COMMIT");
         st->sql[S_ROLLBACK] = strdup("ROLLBACK");
@@ -358,6 +370,8 @@ static int build_sql(store *st)
                    " ORDER BY lease_until LIMIT ?2");
         st->sql[S_JOB_NEXT_DUE] = strdup("SELECT MIN(next_attempt_at) FROM fax_jobs WHERE status = 'queued'");
         st->sql[S_JOB_COUNT_STATUS] = strdup("SELECT COUNT(*) FROM fax_jobs WHERE status = ?1");
+        st->sql[S_JOB_OTHER_OWNER_DUE] = strdup("SELECT 1 FROM fax_jobs WHERE status = 'queued' AND next_attempt_at <= ?1"
+                                                " AND owner <> ?2 LIMIT 1");
         st->sql[S_JOB_MARK_ARTIFACTS] = strdup("UPDATE fax_jobs SET artifacts_deleted_at = ?2 WHERE id = ?1");
         st->sql[S_JOB_ARTIFACTS_EXPIRED] =
             strdup("SELECT id FROM fax_jobs WHERE status IN ('SUCCESS','FAILED','cancelled') AND artifacts_deleted_at = 0"
@@ -373,7 +387,7 @@ static int build_sql(store *st)
         for (int m = 0; m < 8; m++)
             st->sql[S_IN_LIST0 + m] =
                 fmt_alloc("SELECT %s FROM inbound_faxes WHERE (received_at, id) < (?1, ?2)%s%s%s"
-                          " ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
+                          " AND (?7 = '' OR owner = ?7 OR owner = '') ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
                           m & 1 ? " AND to_number = ?3" : "", m & 2 ? " AND status = ?4" : "",
                           m & 4 ? " AND mailbox = ?5" : "");
         st->sql[S_KEY_INSERT] = fmt_alloc("INSERT INTO api_keys (%s) VALUES (%s)", kc, kp);
@@ -948,6 +962,7 @@ int store_job_list(store *st, const job_filter *filter, job_record *out)
         if (by_status) sqlite3_bind_text(s, 3, filter->status, -1, SQLITE_STATIC);
         if (by_to) sqlite3_bind_text(s, 4, filter->to_number, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 5, limit);
+        sqlite3_bind_text(s, 6, filter->owner ? filter->owner : "", -1, SQLITE_STATIC);
         int rc = SQLITE_DONE;
         n = 0;
         while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1011,6 +1026,24 @@ int64_t store_job_next_due(store *st)
     }
     pool_put(st, c);
     return when;
+}
+
+bool store_job_other_owner_due(store *st, int64_t by, const char *owner)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return true;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_OTHER_OWNER_DUE);
+    bool found = true;               /* when in doubt, be fair */
+    if (s) {
+        sqlite3_bind_int64(s, 1, by);
+        sqlite3_bind_text(s, 2, owner ? owner : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) found = rc == SQLITE_ROW;
+        else db_fail(c->db, rc, "looking for other owners' jobs", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return found;
 }
 
 int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts)
@@ -1288,6 +1321,7 @@ int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
         if (m & 2) sqlite3_bind_text(s, 4, f->status, -1, SQLITE_STATIC);
         if (m & 4) sqlite3_bind_text(s, 5, f->mailbox, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 6, limit);
+        sqlite3_bind_text(s, 7, f->owner ? f->owner : "", -1, SQLITE_STATIC);
         int rc = SQLITE_DONE;
         n = 0;
         while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {

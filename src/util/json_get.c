@@ -36,3 +36,8 @@ long json_get_int(json_t *o, const char *key, long dflt, long min, long max)
     }
     return dflt;
 }
+
+int json_get_small_int(json_t *o, const char *key, int dflt)
+{
+    return (int)json_get_int(o, key, dflt, -999999999L, 999999999L);
+}

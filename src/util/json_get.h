@@ -19,4 +19,7 @@ void json_text(json_t *v, char *dst, size_t dstlen);
  * lies within [min, max]; dflt otherwise. */
 long json_get_int(json_t *o, const char *key, long dflt, long min, long max);
 
+/* The same for the counts and codes providers send: an int within ±999,999,999. */
+int json_get_small_int(json_t *o, const char *key, int dflt);
+
 #endif

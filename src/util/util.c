@@ -459,3 +459,46 @@ char *url_decode_dup(const char *s, size_t len, size_t *outlen, unsigned flags)
     if (outlen) *outlen = (size_t)n;
     return d;
 }
+
+int utf8_seq_len(const unsigned char *s, size_t n)
+{
+    if (n == 0) return 0;
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int len;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if (n < (size_t)len) return 0;
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+void utf8_clean(const char *in, size_t len, char *out, size_t outlen)
+{
+    if (!out || !outlen) return;
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    for (size_t i = 0; i < len;) {
+        int n = utf8_seq_len(p + i, len - i);
+        if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7F))) {
+            if (o + 1 >= outlen) break;
+            out[o++] = '_';
+            i++;
+            continue;
+        }
+        if (o + (size_t)n >= outlen) break;
+        memcpy(out + o, p + i, (size_t)n);
+        o += (size_t)n;
+        i += (size_t)n;
+    }
+    out[o] = 0;
+}

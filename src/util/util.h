@@ -50,6 +50,14 @@ void mask_phone(const char *in, char *out, size_t outlen);
 /* snprintf that always terminates and reports truncation (returns -1) */
 int str_copy(char *dst, size_t dstlen, const char *src);
 int str_fmt(char *dst, size_t dstlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Length in bytes (1-4) of the valid UTF-8 sequence at s (n bytes available), or 0
+ * when it is not one (overlong forms, surrogates and code points past U+10FFFF
+ * included). */
+int utf8_seq_len(const unsigned char *s, size_t n);
+/* Copies in (len bytes) into out as valid UTF-8 text of one line: every byte that
+ * does not start a valid sequence, and every control character (C0, DEL), becomes
+ * '_', and a sequence is never cut by the end of out. Always terminates out. */
+void utf8_clean(const char *in, size_t len, char *out, size_t outlen);
 /* Growable byte buffer. */
 typedef struct strbuf { char *data; size_t len, cap; } strbuf;
 void sb_init(strbuf *sb);

@@ -19,7 +19,7 @@ import zlib
 
 __all__ = [
     "pdf_pages", "pdf_text", "corrupt_pdf", "png_image", "jpeg_image",
-    "tiff_image", "zip_archive", "random_binary", "utf8_text",
+    "tiff_image", "zip_archive", "random_binary", "utf8_text", "pdf_broken_drawing",
 ]
 
 
@@ -64,6 +64,54 @@ def pdf_pages(pages):
     out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n"
               f"startxref\n{xref_at}\n%%EOF\n".encode())
     return out.getvalue()
+
+
+def _pdf_from_objects(objects):
+    """A PDF of the given object bodies (object number = index + 1, 1 = catalog)."""
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for num, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{num} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref_at = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n".encode())
+    out.write(b"0000000000 65535 f \n")
+    for off in offsets:
+        out.write(f"{off:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n"
+              f"startxref\n{xref_at}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def _pdf_stream(dict_body, data):
+    return b"<< " + dict_body + b" /Length " + str(len(data)).encode() + b" >>\nstream\n" + data + b"\nendstream"
+
+
+def pdf_broken_drawing(kind):
+    """A one-page PDF whose page Ghostscript can draw only in part: kind "self_form"
+    (a form XObject that draws itself: a circular reference), "external_stream" (an
+    image whose data is in a file outside the PDF, which -dSAFER refuses to open), or
+    "clean" (the same page with a harmless form, for comparison)."""
+    content = b"0 g 72 100 468 6 re f\nq 100 0 0 100 100 300 cm /X1 Do Q\n"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /XObject << /X1 5 0 R >> >> /Contents 4 0 R >>",
+        _pdf_stream(b"", content),
+    ]
+    if kind == "self_form":
+        objects.append(_pdf_stream(b"/Type /XObject /Subtype /Form /BBox [0 0 1 1] "
+                                   b"/Resources << /XObject << /X1 5 0 R >> >>", b"/X1 Do\n"))
+    elif kind == "external_stream":
+        objects.append(b"<< /Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray "
+                       b"/BitsPerComponent 8 /F (/etc/hostname) /Length 0 >>\nstream\n\nendstream")
+    elif kind == "clean":
+        objects.append(_pdf_stream(b"/Type /XObject /Subtype /Form /BBox [0 0 1 1]", b"0 g 0 0 1 1 re f\n"))
+    else:
+        raise ValueError(kind)
+    return _pdf_from_objects(objects)
 
 
 def pdf_text(n_pages, lines_per_page=8):

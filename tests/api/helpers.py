@@ -11,7 +11,7 @@ import re
 import subprocess
 import time
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer", "WARNING: ThreadSanitizer")
 
 JOB_FIELDS = ("id", "to", "status", "error", "pages", "backend", "provider_sid",
               "created_at", "updated_at", "attempts", "max_attempts", "failure_reason",

@@ -56,7 +56,8 @@ def test_created_key_shape_and_scopes(server):
     assert k["name"] == "reader" and k["owner"] == "alice"
     assert k["scopes"] == ["fax:read"]
     assert k["expires_at"] is None
-    job = create_job(srv, key=BOOT)
+    # a job of the same owner (keys see their owner's work: test_owners.py)
+    job = create_job(srv, key=make_key(srv, ["fax:send"], owner="alice")["token"])
     assert_detail(send_fax(srv, key=k["token"]), 403, "fax:send")
     assert srv.get("/fax", key=k["token"]).status_code == 200
     assert srv.get(f"/fax/{job['id']}", key=k["token"]).status_code == 200
@@ -130,7 +131,12 @@ def test_rotate(server):
 
 def test_expired_key_401(server):
     srv = server(API_KEY=BOOT)
-    old = make_key(srv, ["fax:read"], expires_at="2000-01-01T00:00:00+00:00")
+    # a key cannot be made already expired (400, test_input_rules.py): one that expires
+    # in two seconds is refused once they have passed
+    expiry = int(time.time()) + 3
+    old = make_key(srv, ["fax:read"], expires_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(expiry)))
+    assert srv.get("/fax", key=old["token"]).status_code == 200
+    time.sleep(max(0.0, expiry - time.time() + 0.3))
     assert srv.get("/fax", key=old["token"]).status_code == 401
     future = make_key(srv, ["fax:read"], expires_at="2999-01-01T00:00:00+00:00")
     assert future["expires_at"] is not None and future["expires_at"].startswith("2999-01-01")

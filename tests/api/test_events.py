@@ -306,7 +306,7 @@ def test_sse_auth_and_scopes(server):
     srv = server(FAX_DISABLED="true", INBOUND_ENABLED="true", **FAST)
     assert srv.get("/events", key="nope", timeout=5).status_code == 401
     keys = {}
-    for name, scopes in [("sender", ["fax:send"]), ("inbound", ["inbound:list"]), ("reader", ["fax:read"])]:
+    for name, scopes in [("sender", ["fax:send"]), ("inbound", ["inbound:list"]), ("reader", ["fax:read", "fax:send"])]:
         r = srv.post("/admin/api-keys", key=KEY, json={"name": name, "scopes": scopes})
         assert r.status_code in (200, 201), r.text
         keys[name] = r.json()["token"]
@@ -314,7 +314,7 @@ def test_sse_auth_and_scopes(server):
     assert srv.get("/events", key=KEY, headers={"Last-Event-ID": "x1"}, timeout=5).status_code == 400
     inbound_only = SSE(srv, key=keys["inbound"], last_id=0)
     reader = SSE(srv, key=keys["reader"], last_id=0)
-    job = create_job(srv, key=KEY)
+    job = create_job(srv, key=keys["reader"])       # its own job: owners see their own work
     reader.wait(lambda es: any(e["data"]["data"]["id"] == job["id"] for e in es))
     time.sleep(1.0)
     assert inbound_only.events == [], "fax events are not shown to a key without fax:read"
@@ -412,3 +412,23 @@ def test_stream_cap_answers_503_and_keeps_the_api(server):
     else:
         raise AssertionError("a freed stream slot was not given to a new stream")
     b.close()
+
+
+def test_sse_shows_each_owner_only_its_own_jobs(server):
+    srv = server(FAX_DISABLED="true", **FAST)
+    tokens = {}
+    for name in ("alice", "bob"):
+        r = srv.post("/admin/api-keys", key=KEY, json={"name": name, "owner": name, "scopes": ["fax:send", "fax:read"]})
+        assert r.status_code in (200, 201), r.text
+        tokens[name] = r.json()["token"]
+    a, b, admin = SSE(srv, key=tokens["alice"]), SSE(srv, key=tokens["bob"]), SSE(srv)
+    ja = create_job(srv, key=tokens["alice"])
+    jb = create_job(srv, key=tokens["bob"])
+    a.wait(lambda es: any(e["data"]["data"]["id"] == ja["id"] for e in es))
+    b.wait(lambda es: any(e["data"]["data"]["id"] == jb["id"] for e in es))
+    admin.wait(lambda es: {ja["id"], jb["id"]} <= {e["data"]["data"]["id"] for e in es})
+    time.sleep(0.5)
+    assert {e["data"]["data"]["id"] for e in a.events} == {ja["id"]}, "alice sees only alice's jobs"
+    assert {e["data"]["data"]["id"] for e in b.events} == {jb["id"]}, "bob sees only bob's jobs"
+    for s in (a, b, admin):
+        s.close()

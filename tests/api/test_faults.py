@@ -219,10 +219,13 @@ def test_full_disk_gives_507_and_keeps_accepted_jobs(tmp_path, small_disk):
         _stop_all([srv])
 
 
-def test_disk_full_during_conversion_is_transient(tmp_path, small_disk):
-    """The upload fits but its 10-page fax image does not: the job must not be failed
-    for good (its document is fine); once space is back it is sent."""
-    srv = _new_server(tmp_path, "conv-", FAX_WORKERS="1", FAX_LEASE_SECONDS="3", **RETRY_FAST)
+def test_disk_full_jobs_wait_without_spending_attempts(tmp_path, small_disk):
+    """The upload fits but its 10-page fax image does not: a full disk is the
+    gateway's condition, not the fax's. The job waits queued (no attempt spent, even
+    with FAX_MAX_ATTEMPTS=2 and one-second retries), and once space is back it is
+    sent promptly, on its first attempt."""
+    srv = _new_server(tmp_path, "conv-", FAX_WORKERS="1", FAX_MAX_ATTEMPTS="2", FAX_RETRY_BASE_SECONDS="1",
+                      FAX_RETRY_MAX_SECONDS="1")
     small_disk(srv.data_dir)
     try:
         srv.start()
@@ -231,14 +234,51 @@ def test_disk_full_during_conversion_is_transient(tmp_path, small_disk):
         filler = os.path.join(srv.data_dir, "filler.bin")
         _fill(filler, leave=120 * 1024)
         job = create_job(srv, content=docs.pdf_text(10), filename="ten.pdf")["id"]
-        _until(lambda: get_job(srv, job)["attempts"] >= 1, "the first attempt")
-        time.sleep(1.0)
+        time.sleep(4.0)                       # two attempts' worth of one-second retries
         mid = get_job(srv, job)
+        assert mid["status"] == "queued" and mid["attempts"] == 0, \
+            f"while the disk is full the job must wait, not spend attempts: {mid}"
         os.unlink(filler)
+        t0 = time.monotonic()
         final, seen = wait_job(srv, job, timeout=30)
-        assert final["status"] == "SUCCESS" and final["pages"] == 10, \
-            f"while full: {mid['status']} {mid['failure_reason']} {mid['error']!r}; after: {final['status']} "\
-            f"{final['failure_reason']} {final['error']!r} (statuses {seen})"
+        took = time.monotonic() - t0
+        assert final["status"] == "SUCCESS" and final["pages"] == 10 and final["attempts"] == 1, \
+            f"while full: {mid}; after: {final} (statuses {seen})"
+        assert final["error"] is None and final["failure_reason"] is None, final
+        assert took < 15 * slow_factor(), f"sent {took:.1f} s after space came back"
+        assert srv.stop() == 0
+        assert _integrity(os.path.join(srv.data_dir, "faxbot.db")) == "ok"
+    finally:
+        _stop_all([srv])
+
+
+def test_disk_filling_up_under_load_loses_nothing(tmp_path, small_disk):
+    """Twenty loopback faxes into a disk that fills up while they are converted,
+    sent and received: once space is back every one is SUCCESS on its first attempt,
+    with its received copy stored as an inbound fax, no job stays in_progress for
+    its lease (FAX_LEASE_SECONDS=300), and no partial received.tiff is left behind."""
+    srv = _new_server(tmp_path, "load-", FAX_WORKERS="2", FAX_MAX_ATTEMPTS="2", FAX_RETRY_BASE_SECONDS="1",
+                      FAX_RETRY_MAX_SECONDS="1", FAX_LEASE_SECONDS="300")
+    small_disk(srv.data_dir)
+    try:
+        srv.start()
+        filler = os.path.join(srv.data_dir, "filler.bin")
+        _fill(filler, leave=1400 * 1024)
+        ids = [create_job(srv, content=docs.pdf_text(2), filename=f"l{i}.pdf")["id"] for i in range(20)]
+        time.sleep(5.0)
+        os.unlink(filler)
+        t0 = time.monotonic()
+        done = wait_jobs(srv, ids, timeout=90)
+        took = time.monotonic() - t0
+        bad = {jid: (j["status"], j["attempts"], j["failure_reason"], j["inbound_id"]) for jid, j in done.items()
+               if j["status"] != "SUCCESS" or j["attempts"] != 1 or not j["inbound_id"]}
+        assert not bad, f"{len(bad)} of 20 jobs lost something: {bad}"
+        inbound = {f["id"] for f in srv.get("/inbound?limit=500").json()}
+        assert {j["inbound_id"] for j in done.values()} <= inbound, "a received copy is missing"
+        assert took < 60 * slow_factor(), f"finished {took:.0f} s after space came back"
+        leftovers = [d for d in _job_dirs(srv)
+                     if os.path.exists(os.path.join(srv.data_dir, "outbound", d, "received.tiff"))]
+        assert leftovers == [], f"received.tiff left behind in {leftovers}"
         assert srv.stop() == 0
         assert _integrity(os.path.join(srv.data_dir, "faxbot.db")) == "ok"
     finally:

@@ -113,6 +113,37 @@ def test_bad_heads_get_one_json_answer_and_nothing_hidden_runs(server, name, dat
     assert srv.get("/health").status_code == 200
 
 
+CHUNKED_HEAD = (b"POST /admin/api-keys HTTP/1.1\r\nHost: x\r\nX-API-Key: " + BOOT.encode() +
+                b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+BAD_CHUNKS = [
+    ("bad_chunk_size", b"zz\r\n{}\r\n0\r\n\r\n", "bad chunk size"),
+    ("huge_chunk_size", b"ffffffffffffffffffff\r\n{}\r\n0\r\n\r\n", "too large"),
+    ("data_past_size", b"1\r\n{}\r\n0\r\n\r\n", "longer than its size"),
+    ("bare_lf_in_chunks", b"2\n{}\n0\n\n", "CRLF"),
+]
+
+
+@pytest.mark.parametrize("name,body,detail", BAD_CHUNKS, ids=[c[0] for c in BAD_CHUNKS])
+def test_malformed_chunked_bodies_get_one_json_answer(server, name, body, detail):
+    srv = server(API_KEY=BOOT)
+    raw, took = exchange(srv.port, CHUNKED_HEAD + body)
+    status, text = one_json_answer(raw)
+    assert status == 400 and detail in text, raw[:300]
+    assert took < 3 * slow_factor(), took
+    assert srv.get("/admin/api-keys", key=BOOT).json() == []
+
+
+def test_chunked_bodies_still_work_and_nothing_after_them_runs(server):
+    srv = server(API_KEY=BOOT)
+    doc = b'{"name": "c", "owner": "o", "scopes": ["fax:read"]}'
+    body = b"".join(b"%x\r\n%s\r\n" % (len(doc[i:i + 7]), doc[i:i + 7]) for i in range(0, len(doc), 7))
+    raw, _ = exchange(srv.port, CHUNKED_HEAD + body + b"0\r\nX-Trailer: t\r\n\r\n" + HIDDEN)
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:300]
+    assert raw.count(b"HTTP/1.1 ") == 1
+    names = [k["name"] for k in srv.get("/admin/api-keys", key=BOOT).json()]
+    assert names == ["c"], names
+
+
 def test_pipelined_request_after_a_good_one_is_not_run(server):
     """One request per connection: bytes after the first request are never parsed."""
     srv = server(API_KEY=BOOT)
@@ -245,6 +276,8 @@ def test_floods_past_the_connection_limit_never_lock_a_fresh_address_out(server)
     bad = [(ok, round(took, 3)) for ok, took in probes if not ok or took >= 1.0 * slow_factor()]
     assert not bad, f"/health from a fresh address failed or took >= 1 s: {bad} of {len(probes)}"
     assert "connection limit reached; closed the oldest unfinished request" in srv.stderr_text()
+    # and it still stops cleanly (libmicrohttpd's own limit was never reached)
+    assert srv.stop() == 0
 
 
 def test_trusted_proxies_name_the_client_for_the_lockout(server, tmp_path):

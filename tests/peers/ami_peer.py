@@ -1,7 +1,7 @@
 """ami_peer.py — a stand-in Asterisk speaking the Manager Interface (AMI) over TCP on
 127.0.0.1, for the black-box tests of FAX_BACKEND=sip (tests/api/test_asterisk.py).
 
-Wire format as Asterisk 22 writes it (PROTOCOLS.md §4.2–4.7): the banner
+Wire format as Asterisk 22 writes it (docs/internals/protocols.md §4.2–4.7): the banner
 "Asterisk Call Manager/11.0.0", CRLF "Key: Value" blocks ended by an empty line,
 Login answered "Authentication accepted" or (after Asterisk's one-second pause)
 "Authentication failed" followed by a closed socket, "Permission denied" for

@@ -18,7 +18,23 @@ Each originate is simulated by the "plan" for the dialled number (or peer.defaul
   drop_alive (answer, drop the socket; the call goes on and completes after the
   client reconnects and asks uuid_exists), drop_lost (answer, drop the socket; the
   call ends unseen, uuid_exists says false).
-Everything the client sends is recorded (peer.commands, peer.originates)."""
+Everything the client sends is recorded (peer.commands, peer.originates).
+
+Checked against a real FreeSWITCH 1.10.12 (tests/interop/test_freeswitch_real.py and
+../shared/peers/freeswitch/README.md), and kept to what it really does:
+  * `{}` originate variables whose value holds "${" are refused, not set (FreeSWITCH logs
+    "Invalid data (${name} contains a variable)"): they are left out of the call's
+    variables and listed in peer.refused_vars;
+  * event headers with an empty value are left out (no fax-remote-station-id when
+    nothing was negotiated);
+  * fax-image-resolution is in pixels per metre ("8040x7700" = 204x196 dpi);
+    fax-t38-status is "negotiated", or "refused" when T.38 was asked for and not had,
+    or "off"; a fax that never started: code 49 "The call dropped prematurely",
+    ECM off, 0 pages, resolution 0x0;
+  * BACKGROUND_JOB "+OK <uuid>" comes at answer, long before the fax result; a busy
+    call's CHANNEL_HANGUP_COMPLETE comes before its "-ERR USER_BUSY", a ring timeout's
+    "-ERR NO_ANSWER" before its hangup; an unknown gateway is "-ERR INVALID_GATEWAY"
+    with no channel at all."""
 
 import re
 import socket
@@ -66,14 +82,18 @@ def parse_originate(args):
     rest = args[end + 1:]
     parts = fs_split(rest, " ")
     variables = {}
+    refused = []
     raw_items = fs_split(var_text, ",")
     for item in raw_items:
         if "=" not in item:
             variables.setdefault("__malformed__", []).append(item)
             continue
         k, v = item.split("=", 1)
+        if "${" in v:
+            refused.append(k)   # switch_channel_set_variable refuses it: never set on the channel
+            continue
         variables[k] = v
-    return {"vars": variables, "var_text": var_text, "var_items": raw_items,
+    return {"vars": variables, "var_text": var_text, "var_items": raw_items, "refused_vars": refused,
             "dial": parts[0] if parts else "", "app": parts[1] if len(parts) > 1 else "",
             "extra_args": parts[2:]}
 
@@ -82,6 +102,8 @@ def event_text(headers, body=None):
     """One text/event-plain message as FreeSWITCH frames it."""
     lines = []
     for k, v in headers:
+        if str(v) == "":
+            continue            # FreeSWITCH leaves out headers with empty values
         lines.append(f"{k}: {urllib.parse.quote(str(v), safe='')}\n")
     inner = "".join(lines)
     if body is not None:
@@ -225,6 +247,7 @@ class EslPeer:
         self.auth_failures = 0
         self.connections = 0
         self.uuid_exists_asked = []
+        self.refused_vars = []
         self.event_delay = 0.05
         self._n = 0
         self.server = _Server(("127.0.0.1", 0), _Handler)
@@ -315,6 +338,8 @@ class EslPeer:
         parsed = parse_originate(args[len("originate "):])
         with self.lock:
             self.originates.append({"job_uuid": job_uuid, "args": args, "parsed": parsed})
+            if parsed:
+                self.refused_vars.extend(parsed["refused_vars"])
         if not parsed:
             self._later(0.01, lambda: self.broadcast(self._bg_event(job_uuid, args, "-ERR INVALID_ARGS\n")))
             return
@@ -344,18 +369,21 @@ class EslPeer:
                 ("variable_faxbot_job_id", call.parsed["vars"].get("faxbot_job_id", ""))]
 
     def fax_result(self, call, success=True, pages=1, code=None, text=None, t38=False):
+        asked = call.parsed["vars"].get("fax_enable_t38_request") == "true"
         fields = {
             "success": "1" if success else "0",
             "result-code": str(0 if success else (code if code is not None else 49)),
-            "result-text": text or ("OK" if success else "Disconnected after permitted retries"),
+            "result-text": text or ("OK" if success else "The call dropped prematurely"),
             "document-transferred-pages": str(pages if success else 0),
-            "document-total-pages": str(pages),
-            "image-resolution": "204x196", "image-size": "40960", "bad-rows": "0",
-            "transfer-rate": "14400" if success else "9600",
-            "ecm-used": "on",
-            "t38-status": "negotiated" if t38 else "off",
+            "document-total-pages": str(pages if success else 0),
+            # pixels per metre: 8040x7700 is 204x196 dpi
+            "image-resolution": "8040x7700" if success else "0x0", "image-size": "40960" if success else "0",
+            "bad-rows": "0",
+            "transfer-rate": "14400",
+            "ecm-used": "on" if success else "off",
+            "t38-status": "negotiated" if t38 else ("refused" if asked else "off"),
             "local-station-id": call.parsed["vars"].get("fax_ident", ""),
-            "remote-station-id": "+1 555 0100 REMOTE",
+            "remote-station-id": "+1 555 0100 REMOTE" if success else "",
         }
         return fields
 
@@ -410,7 +438,7 @@ class EslPeer:
             self.send_hangup(call, "NO_ANSWER")
             return
         if plan == "rejected_gateway":
-            self.broadcast(self._bg_event(call.job_uuid, args, "-ERR Invalid gateway name\n"))
+            self.broadcast(self._bg_event(call.job_uuid, args, "-ERR INVALID_GATEWAY\n"))
             with self.lock:
                 call.alive = False
             return

@@ -1,5 +1,5 @@
 """signalwire_peer.py — a stand-in for SignalWire's Compatibility ("LaML") fax API on
-127.0.0.1, for black-box tests (PROTOCOLS.md §3).
+127.0.0.1, for black-box tests (docs/internals/protocols.md §3).
 
 POST /api/laml/2010-04-01/Accounts/{Project}/Faxes (form: To, From, MediaUrl, Quality,
 StatusCallback, StatusCallbackMethod; HTTP Basic ProjectID:APIToken) answers 201 with

@@ -1,6 +1,6 @@
 """sinch_peer.py — a stand-in for the Sinch Fax API v3 on 127.0.0.1, for black-box tests.
 
-Follows Sinch's "Fax API 3.0" OpenAPI (PROTOCOLS.md §2): POST /v3/projects/{p}/faxes
+Follows Sinch's "Fax API 3.0" OpenAPI (docs/internals/protocols.md §2): POST /v3/projects/{p}/faxes
 (multipart: to, file, from, headerText, callbackUrl, callbackUrlContentType,
 labels[k], maxRetries) answered with the Fax object; GET .../faxes/{id};
 GET .../faxes (filters labels[k], to, direction, createTime>; {"faxes":[...], page,

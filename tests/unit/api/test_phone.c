@@ -46,6 +46,11 @@ static void refuses(void **state)
     refused("12345");
     refused("+12345");
     refused("123456789012345678901");
+    /* E.164 allows 15 digits in all: 16 are refused, whichever way they are written */
+    ok("+123456789012345", "1", "+123456789012345");
+    refused("+1234567890123456");
+    refused("001234567890123456");
+    refused("4412345678901234");
     refused("++15551234567");
     refused("1555CALLNOW");
     refused("+1555123456;7");

@@ -1,7 +1,7 @@
 /* test_ami.c — unit tests of the pure AMI parts (src/ami/): the incremental parser
  * (a realistic transcript gives the same messages whole, split at every byte, and
  * byte by byte), its limits, value quoting checked against Asterisk's own argument
- * splitting (re-implemented here from main/app.c __ast_app_separate_args), the
+ * splitting (re-implemented here from Asterisk's main/app.c __ast_app_separate_args), the
  * outcome mapping (Reason codes, Q.850 causes, FAXSTATUS/FAXERROR), number
  * formatting per trunk preset, and the rendered configuration. */
 #include <setjmp.h>
@@ -187,7 +187,7 @@ static void test_parser_limits_and_odd_input(void **state)
 
 /* ---- quoting, checked with Asterisk's splitter ---- */
 
-/* __ast_app_separate_args(buf, ',', remove_chars = 1, ...) from main/app.c. */
+/* __ast_app_separate_args(buf, ',', remove_chars = 1, ...) from Asterisk's main/app.c. */
 static int ast_separate_args(char *buf, char **argv, int max)
 {
     int argc = 0, paren = 0, bracket = 0;

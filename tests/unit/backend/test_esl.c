@@ -351,6 +351,19 @@ static void test_fax_result_mapping(void **state)
     assert_int_equal(r.ecm, -1);
     assert_string_equal(esl_fax_failure(&r, &t), "busy");
     esl_msg_free(&ev);
+    /* a real FreeSWITCH 1.10.12 whose T.38 re-INVITE was declined (answered, no fax): "refused"
+     * is not T.38; empty headers (fax-remote-station-id) are left out */
+    event_from("Event-Name: CUSTOM\nEvent-Subclass: spandsp%3A%3Atxfaxresult\nfax-success: 0\n"
+               "fax-result-code: 49\nfax-result-text: The%20call%20dropped%20prematurely\n"
+               "fax-document-transferred-pages: 0\nfax-document-total-pages: 0\nfax-image-resolution: 0x0\n"
+               "fax-ecm-used: off\nfax-t38-status: refused\nfax-transfer-rate: 14400\n\n", &ev);
+    esl_fax_result_from_event(&ev, &r);
+    assert_int_equal(r.success, 0);
+    assert_int_equal(r.result_code, 49);
+    assert_false(r.t38);
+    assert_int_equal(r.ecm, 0);
+    assert_string_equal(r.remote_station_id, "");
+    esl_msg_free(&ev);
     /* the remote station id is untrusted: cleaned */
     event_from("Event-Name: CUSTOM\nfax-success: 1\nfax-remote-station-id: %22%3E%0D%0Aevil%2C%7B%7D\n\n", &ev);
     esl_fax_result_from_event(&ev, &r);

@@ -35,7 +35,8 @@ static const char *tpath(const char *name)
 
 static convert_limits test_limits(void)
 {
-    convert_limits l = { "gs", 60, 60, 1024, 100, 1, g_dir };
+    convert_limits l = {.gs_path = "gs", .timeout_s = 60, .cpu_s = 60, .memory_mb = 1024, .max_pages = 100,
+                        .parallel = 1, .tmp_dir = g_dir};
     return l;
 }
 
@@ -340,7 +341,7 @@ static void test_text_long_utf8(void **state)
     sb_free(&sb);
 
     char err[256] = "";
-    assert_int_equal(doc_text_to_pdf(txt, pdf, PAPER_LETTER, err, sizeof err), 0);
+    assert_int_equal(doc_text_to_pdf(txt, pdf, PAPER_LETTER, NULL, err, sizeof err), 0);
     int pages = pdf_pages(pdf);
     assert_true(pages > 1);
 
@@ -358,7 +359,7 @@ static void test_text_long_utf8(void **state)
     free(text);
 
     /* A4 lays the same text out too */
-    assert_int_equal(doc_text_to_pdf(txt, tpath("long-a4.pdf"), PAPER_A4, err, sizeof err), 0);
+    assert_int_equal(doc_text_to_pdf(txt, tpath("long-a4.pdf"), PAPER_A4, NULL, err, sizeof err), 0);
     assert_true(pdf_pages(tpath("long-a4.pdf")) > 1);
 }
 
@@ -370,7 +371,7 @@ static void test_text_many_lines(void **state)
     for (int i = 1; i <= 5000; i++) fprintf(f, "%05d the quick brown fox jumps over the lazy dog\n", i);
     fclose(f);
     char err[256] = "";
-    assert_int_equal(doc_text_to_pdf(tpath("5000.txt"), tpath("5000.pdf"), PAPER_LETTER, err, sizeof err), 0);
+    assert_int_equal(doc_text_to_pdf(tpath("5000.txt"), tpath("5000.pdf"), PAPER_LETTER, NULL, err, sizeof err), 0);
     int pages = pdf_pages(tpath("5000.pdf"));
     /* a Letter page holds a few dozen 10-pt lines: 5000 lines need many pages */
     assert_true(pages >= 50 && pages <= 150);
@@ -385,22 +386,22 @@ static void test_text_empty_and_formfeed(void **state)
     (void)state;
     char err[256] = "";
     write_text(tpath("empty.txt"), "");
-    assert_int_equal(doc_text_to_pdf(tpath("empty.txt"), tpath("empty.pdf"), PAPER_A4, err, sizeof err), 0);
+    assert_int_equal(doc_text_to_pdf(tpath("empty.txt"), tpath("empty.pdf"), PAPER_A4, NULL, err, sizeof err), 0);
     assert_int_equal(pdf_pages(tpath("empty.pdf")), 1);
 
     write_text(tpath("ff.txt"), "first page\fsecond page\f\fFOURTH\f");
-    assert_int_equal(doc_text_to_pdf(tpath("ff.txt"), tpath("ff.pdf"), PAPER_LETTER, err, sizeof err), 0);
+    assert_int_equal(doc_text_to_pdf(tpath("ff.txt"), tpath("ff.pdf"), PAPER_LETTER, NULL, err, sizeof err), 0);
     assert_int_equal(pdf_pages(tpath("ff.pdf")), 4);    /* a blank third page, no trailing blank */
     char *text = pdftotext(tpath("ff.pdf"));
     assert_true(contains(text, "FOURTH"));
     free(text);
 
     write_text(tpath("bin.txt"), "abc\xC3(def");
-    assert_int_equal(doc_text_to_pdf(tpath("bin.txt"), tpath("bin.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_text_to_pdf(tpath("bin.txt"), tpath("bin.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
     assert_true(contains(err, "UTF-8"));
 
     err[0] = '\0';
-    assert_int_equal(doc_text_to_pdf(tpath("no-such.txt"), tpath("x.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_text_to_pdf(tpath("no-such.txt"), tpath("x.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
     assert_true(contains(err, "cannot open"));
 }
 
@@ -676,7 +677,7 @@ static void test_images_to_tiff(void **state)
 
     /* a multi-page colour TIFF keeps its pages */
     make_tiff(tpath("rgb.tif"), 2, 600, 800, 3, 150, 150);
-    assert_int_equal(doc_image_to_pdf(tpath("rgb.tif"), DOC_TIFF, tpath("rgb.pdf"), PAPER_LETTER, err, sizeof err), 0);
+    assert_int_equal(doc_image_to_pdf(tpath("rgb.tif"), DOC_TIFF, tpath("rgb.pdf"), PAPER_LETTER, NULL, err, sizeof err), 0);
     assert_int_equal(pdf_pages(tpath("rgb.pdf")), 2);
     assert_int_equal(doc_convert(tpath("rgb.tif"), DOC_TIFF, NULL, tpath("rgb-fax.tif"), RES_FINE,
                                  PAPER_LETTER, &l, &pages, err, sizeof err), 0);
@@ -697,7 +698,7 @@ static void test_images_bad(void **state)
     fwrite(data, 1, 100, f);
     fclose(f);
     free(data);
-    assert_int_equal(doc_image_to_pdf(tpath("bad.jpg"), DOC_JPEG, tpath("bad.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_image_to_pdf(tpath("bad.jpg"), DOC_JPEG, tpath("bad.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
     assert_true(contains(err, "JPEG"));
     assert_int_equal(file_size(tpath("bad.pdf")), -1);
 
@@ -709,7 +710,7 @@ static void test_images_bad(void **state)
     f = fopen(tpath("huge.png"), "wb");
     fwrite(png, 1, sizeof png, f);
     fclose(f);
-    assert_int_equal(doc_image_to_pdf(tpath("huge.png"), DOC_PNG, tpath("huge.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_image_to_pdf(tpath("huge.png"), DOC_PNG, tpath("huge.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
     assert_true(contains(err, "too large"));
 
     /* corrupt PNG body */
@@ -720,18 +721,18 @@ static void test_images_bad(void **state)
     fwrite(data, 1, len, f);
     fclose(f);
     free(data);
-    assert_int_equal(doc_image_to_pdf(tpath("corrupt.png"), DOC_PNG, tpath("c.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_image_to_pdf(tpath("corrupt.png"), DOC_PNG, tpath("c.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
     assert_true(contains(err, "PNG"));
 
     /* garbage TIFF */
     write_text(tpath("bad.tif"), "II*\0garbage garbage garbage");
-    assert_int_equal(doc_image_to_pdf(tpath("bad.tif"), DOC_TIFF, tpath("b.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_image_to_pdf(tpath("bad.tif"), DOC_TIFF, tpath("b.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
     assert_true(contains(err, "TIFF"));
     assert_int_equal(doc_tiff_check_faxable(tpath("bad.tif"), NULL, err, sizeof err), -1);
 
-    assert_int_equal(doc_image_to_pdf(tpath("none.png"), DOC_PNG, tpath("n.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_image_to_pdf(tpath("none.png"), DOC_PNG, tpath("n.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
     assert_true(contains(err, "cannot open"));
-    assert_int_equal(doc_image_to_pdf(tpath("ok.png"), DOC_PDF, tpath("n.pdf"), PAPER_LETTER, err, sizeof err), -1);
+    assert_int_equal(doc_image_to_pdf(tpath("ok.png"), DOC_PDF, tpath("n.pdf"), PAPER_LETTER, NULL, err, sizeof err), -1);
 }
 
 /* ---- our MH coder and page writer against libtiff's decoder ---- */
@@ -1143,6 +1144,59 @@ static void test_convert_text_and_pdf(void **state)
     assert_int_equal(leftovers, 0);
 }
 
+/* Amplification: documents whose pages cost far more than their bytes are refused
+ * at CONVERT_MAX_PAGES while they are drawn (text) or from their headers (TIFF),
+ * not after being laid out or decoded in full (issue 18, point 3). */
+static void test_page_bombs_refused_early(void **state)
+{
+    (void)state;
+    convert_limits l = test_limits();            /* max_pages 100 */
+    char err[256] = "";
+    int pages = 0;
+
+    /* 64 KB of form feeds: 32,768 pages if laid out in full */
+    FILE *f = fopen(tpath("ff-bomb.txt"), "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 32768; i++) fputs("\f\n", f);
+    fclose(f);
+    int64_t t0 = mono_ms();
+    assert_int_equal(doc_convert(tpath("ff-bomb.txt"), DOC_TEXT, NULL, tpath("ff-bomb.tif"), RES_FINE, PAPER_LETTER,
+                                 &l, &pages, err, sizeof err), -1);
+    assert_true(contains(err, "the text makes more than 100 pages"));
+    assert_true(mono_ms() - t0 < 20000);
+    assert_int_equal(file_size(tpath("ff-bomb.tif")), -1);
+
+    /* 4 MB without a line break or a space: the slowest text there is to lay out */
+    f = fopen(tpath("x-bomb.txt"), "wb");
+    assert_non_null(f);
+    char line[4096];
+    memset(line, 'x', sizeof line);
+    for (int i = 0; i < 1024; i++) fwrite(line, 1, sizeof line, f);
+    fclose(f);
+    l.max_pages = 5;
+    assert_int_equal(doc_text_to_pdf(tpath("x-bomb.txt"), tpath("x-bomb.pdf"), PAPER_LETTER, &l, err, sizeof err), -1);
+    assert_true(contains(err, "the text makes more than 5 pages"));
+    assert_int_equal(file_size(tpath("x-bomb.pdf")), -1);
+
+    /* exactly at the limit is fine, a trailing form feed included */
+    f = fopen(tpath("five.txt"), "wb");
+    for (int i = 0; i < 5; i++) fprintf(f, "page %d\f", i + 1);
+    fclose(f);
+    assert_int_equal(doc_text_to_pdf(tpath("five.txt"), tpath("five.pdf"), PAPER_LETTER, &l, err, sizeof err), 0);
+    assert_int_equal(pdf_pages(tpath("five.pdf")), 5);
+
+    /* a TIFF with more pages than the limit: refused from its directories, before
+     * any page is decoded, with the limit the caller set (not the renderer's own 1000) */
+    make_tiff(tpath("many.tif"), 150, 16, 16, 3, 72, 72);
+    l.max_pages = 100;
+    assert_int_equal(doc_image_to_pdf(tpath("many.tif"), DOC_TIFF, tpath("many.pdf"), PAPER_LETTER, &l, err,
+                                      sizeof err), -1);
+    assert_true(contains(err, "more than 100 pages"));
+    assert_int_equal(doc_convert(tpath("many.tif"), DOC_TIFF, NULL, tpath("many-fax.tif"), RES_FINE, PAPER_LETTER,
+                                 &l, &pages, err, sizeof err), -1);
+    assert_true(contains(err, "more than 100 pages"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1177,6 +1231,7 @@ int main(void)
         cmocka_unit_test(test_images_bad),
         cmocka_unit_test(test_tiff_check),
         cmocka_unit_test(test_convert_text_and_pdf),
+        cmocka_unit_test(test_page_bombs_refused_early),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

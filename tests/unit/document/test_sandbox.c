@@ -124,7 +124,7 @@ static void test_render_helper_is_sandboxed(void **state)
     char *old = getenv("FAXBOT_RENDER") ? strdup(getenv("FAXBOT_RENDER")) : NULL;
     setenv("FAXBOT_RENDER", helper, 1);
     char err[512] = "";
-    int rc = doc_text_to_pdf(in, outpdf, PAPER_LETTER, err, sizeof err);
+    int rc = doc_text_to_pdf(in, outpdf, PAPER_LETTER, NULL, err, sizeof err);
     if (old) { setenv("FAXBOT_RENDER", old, 1); free(old); } else unsetenv("FAXBOT_RENDER");
     assert_int_equal(rc, 0);
     char *seen = slurp(outpdf);
@@ -148,7 +148,8 @@ static void test_ghostscript_is_sandboxed(void **state)
     f = fopen(pdf, "w");
     fputs("%PDF-1.4\n%%EOF\n", f);
     fclose(f);
-    convert_limits lim = { fake_gs, 20, 20, 512, 10, 1, g_dir };
+    convert_limits lim = {.gs_path = fake_gs, .timeout_s = 20, .cpu_s = 20, .memory_mb = 512, .max_pages = 10,
+                          .parallel = 1, .tmp_dir = g_dir};
     int pages = 0;
     char err[512] = "";
     assert_int_not_equal(doc_pdf_page_count(pdf, &lim, &pages, err, sizeof err), 0);

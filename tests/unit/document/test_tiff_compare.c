@@ -270,8 +270,9 @@ static void test_end_to_end_fax(void **state)
     (void)state;
     char err[512] = "";
     assert_int_equal(write_file_atomic(tpath("e2e.txt"), two_pages, strlen(two_pages)), 0);
-    assert_int_equal(doc_text_to_pdf(tpath("e2e.txt"), tpath("e2e.pdf"), PAPER_LETTER, err, sizeof err), 0);
-    convert_limits lim = {"gs", 120, 120, 1024, 200, 1, g_dir};
+    assert_int_equal(doc_text_to_pdf(tpath("e2e.txt"), tpath("e2e.pdf"), PAPER_LETTER, NULL, err, sizeof err), 0);
+    convert_limits lim = {.gs_path = "gs", .timeout_s = 120, .cpu_s = 120, .memory_mb = 1024, .max_pages = 200,
+                          .parallel = 1, .tmp_dir = g_dir};
     const char *gs = getenv("GHOSTSCRIPT_PATH");
     if (gs && *gs) lim.gs_path = gs;
     int pages = 0;

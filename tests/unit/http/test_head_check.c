@@ -190,6 +190,64 @@ static void test_forwarded_client(void **state)
     assert_string_equal(out, "10.0.0.2");
 }
 
+static int feed_all(const char *body, size_t len, size_t step, size_t *end, char *detail)
+{
+    http_chunk_parser p;
+    memset(&p, 0, sizeof p);
+    size_t off = 0;
+    while (off < len) {
+        size_t n = len - off < step ? len - off : step, used = 0;
+        int rc = http_chunk_feed(&p, body + off, n, &used, detail, 128);
+        if (rc != HTTP_CHUNK_MORE) {
+            *end = off + used;
+            return rc;
+        }
+        off += n;
+    }
+    *end = len;
+    return HTTP_CHUNK_MORE;
+}
+
+#define FEED(s, step, end, detail) feed_all((s), sizeof(s) - 1, (step), (end), (detail))
+
+static void test_chunked_bodies(void **state)
+{
+    (void)state;
+    char detail[128];
+    size_t end;
+    /* whole, byte by byte, with an extension and a trailer; what follows is not body */
+    static const char good[] = "5;x=y\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: v\r\n\r\nGET / HTTP/1.1";
+    for (size_t step = 1; step <= sizeof good; step += 7) {
+        assert_int_equal(FEED(good, step, &end, detail), HTTP_CHUNK_DONE);
+        assert_int_equal(end, sizeof good - 1 - strlen("GET / HTTP/1.1"));
+    }
+    assert_int_equal(FEED("0\r\n\r\n", 1, &end, detail), HTTP_CHUNK_DONE);
+    assert_int_equal(end, 5);
+    assert_int_equal(FEED("5\r\nhel", 2, &end, detail), HTTP_CHUNK_MORE);
+    static const struct {
+        const char *body;
+        const char *detail;
+    } bad[] = {
+        {"zz\r\nabc\r\n0\r\n\r\n", "bad chunk size"},
+        {"\r\n", "bad chunk size"},
+        {"-1\r\n", "bad chunk size"},
+        {"ffffffffffffffffffff\r\nabc", "too large"},
+        {"3\r\nabcXX\r\n0\r\n\r\n", "longer than its size"},
+        {"3\r\nabc\rX", "not ended by CRLF"},
+        {"3\nabc\r\n", "CRLF"},
+        {"3;a\x01\r\nabc\r\n", "extension"},
+        {"0\r\nX-T: v\x01\r\n\r\n", "trailer"},
+        {"0\r\n:x\r\n\r\n", "trailer"},
+        {"0\r\n\rX", "CRLF"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        detail[0] = '\0';
+        int rc = feed_all(bad[i].body, strlen(bad[i].body), 3, &end, detail);
+        if (rc != HTTP_CHUNK_BAD || !strstr(detail, bad[i].detail))
+            fail_msg("bad chunk case %zu: rc %d '%s', want '...%s...'", i, rc, detail, bad[i].detail);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_cidr_lists),
         cmocka_unit_test(test_forwarded_client),
+        cmocka_unit_test(test_chunked_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -244,6 +244,32 @@ static void deferred_does_not_use_an_attempt(void **state)
     assert_string_equal(next.status, JOB_QUEUED);
     assert_int_equal(next.attempts, 1);
     assert_int_equal(next.next_attempt_at, 6500);
+    assert_string_equal(next.error, "");
+
+    /* waiting for the gateway's disk: the reason shows while queued, and goes with success */
+    e.message = "waiting for disk space";
+    e.failure_reason = "storage_full";
+    assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), 0);
+    assert_int_equal(next.attempts, 1);
+    assert_string_equal(next.error, "waiting for disk space");
+    assert_string_equal(next.failure_reason, "storage_full");
+}
+
+static void prepared_keeps_the_conversion_warning(void **state)
+{
+    (void)state;
+    job_record cur = make_job(JOB_IN_PROGRESS, 1, 3), next;
+    job_event e = ev_of(JEV_PREPARED);
+    e.pages = 2;
+    e.warning = "a page of the PDF was drawn only in part";
+    char why[128];
+    assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), 0);
+    assert_string_equal(next.warning, "a page of the PDF was drawn only in part");
+    assert_int_equal(next.pages, 2);
+    job_event ok = ev_of(JEV_SUCCEEDED);
+    job_record done;
+    assert_int_equal(job_state_apply(&next, &ok, &pol, 6000, &done, why, sizeof why), 0);
+    assert_string_equal(done.warning, "a page of the PDF was drawn only in part");   /* it went out so */
 }
 
 static void backoff_doubles_and_caps(void **state)
@@ -260,6 +286,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(claim_starts_an_attempt),
+        cmocka_unit_test(prepared_keeps_the_conversion_warning),
         cmocka_unit_test(claim_refused_before_due_and_when_running),
         cmocka_unit_test(success_fills_results),
         cmocka_unit_test(transient_failure_retries_with_backoff),

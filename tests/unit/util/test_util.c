@@ -220,6 +220,24 @@ static void test_files(void **state)
     assert_int_equal(remove_tree(dir), 0);   /* already gone is fine */
 }
 
+static void test_utf8_clean(void **state)
+{
+    (void)state;
+    char out[16];
+    utf8_clean("r\xc3\xa9sum\xc3\xa9.txt", 12, out, sizeof out);
+    assert_string_equal(out, "r\xc3\xa9sum\xc3\xa9.txt");                /* valid: kept */
+    utf8_clean("r\xe9sum\xe9 \xff", 8, out, sizeof out);
+    assert_string_equal(out, "r_sum_ _");                                /* Latin-1 and 0xFF */
+    utf8_clean("a\tb\x7f\xed\xa0\x80", 7, out, sizeof out);
+    assert_string_equal(out, "a_b____");                                 /* controls, a surrogate */
+    utf8_clean("\xe2\x82\xac\xe2\x82\xac", 6, out, 5);
+    assert_string_equal(out, "\xe2\x82\xac");                             /* never cut in a sequence */
+    assert_int_equal(utf8_seq_len((const unsigned char *)"\xc0\x80", 2), 0);     /* overlong */
+    assert_int_equal(utf8_seq_len((const unsigned char *)"\xf4\x90\x80\x80", 4), 0);   /* > U+10FFFF */
+    assert_int_equal(utf8_seq_len((const unsigned char *)"\xf0\x9f\x93\xa0", 4), 4);
+    assert_int_equal(utf8_seq_len((const unsigned char *)"\xe2\x82", 2), 0);     /* truncated */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_str_copy_and_fmt),
         cmocka_unit_test(test_hashes_and_ids),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_utf8_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
