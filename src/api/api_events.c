@@ -20,7 +20,10 @@ int api_check_webhook_url(http_response *res, const char *field, const char *url
 {
     dest_target t;
     char why[300];
-    if (dest_check(url, g_api.cfg->webhook_allow_private, &t, why, sizeof why)) {
+    /* A name that does not resolve now is taken (DNS may be down); every delivery
+     * checks again, after resolving. */
+    int rc = dest_check(url, g_api.cfg->webhook_allow_private, &t, why, sizeof why);
+    if (rc && rc != DEST_UNRESOLVED) {
         http_res_error(res, 400, "'%s' %s", field, why);
         return -1;
     }

@@ -100,7 +100,7 @@ int dest_check(const char *url, bool allow_private, dest_target *out, char *why,
     int g = getaddrinfo(out->host, NULL, &hints, &ai);
     if (g != 0 || !ai) {
         str_fmt(why, whylen, "has a host name that does not resolve (%s)", gai_strerror(g));
-        return -1;
+        return DEST_UNRESOLVED;
     }
     int rc = 0;
     const struct addrinfo *chosen = NULL;

@@ -25,7 +25,9 @@ bool dest_addr_is_private(const struct sockaddr *sa);
 /* Checks the URL's form only (scheme, host, no credentials), no DNS. 0, or -1 with why. */
 int dest_check_form(const char *url, bool allow_private, dest_target *out, char *why, size_t whylen);
 /* The form check, then resolves the host and checks every address. 0 with out
- * filled, or -1 with why (a sentence a client can act on). */
+ * filled, DEST_UNRESOLVED when the name does not resolve (now: DNS may be down),
+ * or -1 with why (a sentence a client can act on). */
+#define DEST_UNRESOLVED (-2)
 int dest_check(const char *url, bool allow_private, dest_target *out, char *why, size_t whylen);
 
 #endif

@@ -83,10 +83,11 @@ static send_result send_once(webhooks *w, delivery_row *d)
     d->last_error[0] = 0;
     dest_target t;
     char why[256];
-    if (dest_check(d->url, w->cfg->webhook_allow_private, &t, why, sizeof why)) {
+    int dc = dest_check(d->url, w->cfg->webhook_allow_private, &t, why, sizeof why);
+    if (dc) {
         str_fmt(d->last_error, sizeof d->last_error, "the URL %s", why);
         /* a name that does not resolve now may resolve later; a refused address will not change */
-        return strstr(why, "does not resolve") ? SENT_RETRY : SENT_FINAL;
+        return dc == DEST_UNRESOLVED ? SENT_RETRY : SENT_FINAL;
     }
     const char *secret = d->endpoint_id[0] ? d->secret : w->callback_secret;
     int64_t ts = now_ms() / 1000;

@@ -26,6 +26,9 @@ static const char *event_type_of(const job_record *cur, const job_record *next, 
                                  const char **stage)
 {
     *stage = NULL;
+    /* A deferral (no capacity, a full disk) is the gateway's own condition, not news
+     * about the fax; it must also go through when the disk has no room for an event. */
+    if (ev->kind == JEV_DEFERRED) return NULL;
     if (strcmp(cur->status, next->status)) {
         if (!strcmp(next->status, JOB_SUCCESS)) return "fax.succeeded";
         if (!strcmp(next->status, JOB_FAILED)) return "fax.failed";
@@ -60,8 +63,7 @@ static int job_event_make(const job_record *cur, const job_record *next, const j
                           "pages", next->pages >= 0 ? json_integer(next->pages) : json_null());
     } else if (!strcmp(type, "fax.retry_scheduled")) {
         extra = json_pack("{s:{s:o,s:s,s:s}}", "retry", "next_attempt_at", record_time_json(next->next_attempt_at),
-                          "reason", next->failure_reason[0] ? next->failure_reason
-                                    : jev->kind == JEV_DEFERRED ? "deferred" : "interrupted",
+                          "reason", next->failure_reason[0] ? next->failure_reason : "interrupted",
                           "message", next->error);
     }
     if (record_event_make(ev, id, body, type, record_job_json(next), extra, next->updated_at)) return -1;
