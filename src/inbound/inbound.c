@@ -89,6 +89,7 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
         goto out;
     }
     if (place_file(path, is_pdf ? pdf : tiff, move)) {
+        if (errno == ENOSPC || errno == EDQUOT) rc = -2;
         str_fmt(err, errlen, "could not store the received fax: %s", strerror(errno));
         goto out;
     }
@@ -136,7 +137,11 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
         rc = 0;
         goto done;
     }
-    if (s != STORE_OK) { str_fmt(err, errlen, "could not record the inbound fax: %s", serr); goto out; }
+    if (s != STORE_OK) {
+        if (s == STORE_FULL) rc = -2;
+        str_fmt(err, errlen, "could not record the inbound fax: %s", serr);
+        goto out;
+    }
     *out = *rec;
     char pages[16];
     str_fmt(pages, sizeof pages, "%d", rec->pages);

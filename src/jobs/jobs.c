@@ -196,7 +196,8 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
                               .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
                               .source_job_id = job_id, .mailbox = ""};
         rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", false, &src, out, err, sizeof err);
-        if (rc && !jobs_storage_ok(j, why, sizeof why)) {
+        if (rc == -2 || (rc && !jobs_storage_ok(j, why, sizeof why))) {
+            if (rc == -2) str_copy(why, sizeof why, "the disk is full");
             log_warn("job %s: the received copy cannot be kept while storage is unavailable (%s); the fax will be "
                      "sent again when there is space: %s", job_id, why, err);
             rc = -2;

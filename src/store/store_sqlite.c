@@ -134,9 +134,11 @@ static const char *const migrations[] = {
     /* v4: the event outbox (written in the transaction of the change it describes),
      * client webhook endpoints and their deliveries, and pages sent so far */
     "ALTER TABLE fax_jobs ADD COLUMN pages_sent INTEGER NOT NULL DEFAULT 0;"
+    /* one b-tree only (every job change writes a row): seq is the rowid, kept strictly
+     * increasing because pruning never deletes the newest row */
     "CREATE TABLE events ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " id TEXT NOT NULL UNIQUE,"
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL,"
     " type TEXT NOT NULL,"
     " job_id TEXT NOT NULL DEFAULT '',"
     " inbound_id TEXT NOT NULL DEFAULT '',"
@@ -144,7 +146,6 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL,"
     " body TEXT NOT NULL"
     ");"
-    "CREATE INDEX events_created ON events(created_at);"
     "CREATE TABLE webhook_endpoints ("
     " id TEXT PRIMARY KEY NOT NULL,"
     " url TEXT NOT NULL,"
@@ -415,8 +416,12 @@ static int build_sql(store *st)
                                      " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
         st->sql[S_EV_LAST] = strdup("SELECT COALESCE(MAX(seq), 0) FROM events");
         st->sql[S_EV_PRUNE_DL] = strdup("DELETE FROM webhook_deliveries WHERE created_at < ?1 AND status <> 'pending'");
-        st->sql[S_EV_PRUNE] = strdup("DELETE FROM events WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM"
-                                     " webhook_deliveries d WHERE d.event_seq = events.seq)");
+        /* up to the newest event older than ?1 (times follow seq), never the newest of
+         * all (its seq must not be handed out again), nothing a delivery still needs */
+        st->sql[S_EV_PRUNE] = strdup("DELETE FROM events WHERE seq <= COALESCE((SELECT seq FROM events WHERE"
+                                     " created_at < ?1 ORDER BY seq DESC LIMIT 1), 0)"
+                                     " AND seq < (SELECT MAX(seq) FROM events)"
+                                     " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq)");
         st->sql[S_EP_INSERT] = strdup("INSERT INTO webhook_endpoints (id, url, secret, event_types, description,"
                                       " created_at, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)");
         st->sql[S_EP_GET] = strdup("SELECT id, url, secret, event_types, description, created_at, deleted_at"

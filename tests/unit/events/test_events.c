@@ -280,6 +280,20 @@ static void test_events_and_deliveries_are_written_with_the_change(void **state)
     n = store_event_list_after(f->st, 0, 8, rows);
     assert_true(n >= 1);          /* the callback's progress and succeeded deliveries are pending */
     event_rows_free(rows, n);
+    /* once nothing needs them, old events go, but never the newest: seq never repeats */
+    int64_t last = store_event_last_seq(f->st);
+    n = store_delivery_list(f->st, NULL, j.id, 16, d);
+    for (int i = 0; i < n; i++) {
+        strcpy(d[i].status, "delivered");
+        assert_int_equal(store_delivery_update(f->st, &d[i]), STORE_OK);
+    }
+    assert_true(store_event_prune(f->st, now_ms() + 1000) >= 1);
+    assert_int_equal(store_event_last_seq(f->st), last);
+    job_record again;
+    new_job(&again, "");
+    store_event e4 = ev_of(&again, "fax.queued", "{\"n\":4}");
+    assert_int_equal(store_job_insert_ev(f->st, &again, NULL, &e4, err, sizeof err), STORE_OK);
+    assert_int_equal(store_event_last_seq(f->st), last + 1);
 }
 
 /* ---- the CLI's SSE parser ---- */
