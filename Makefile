@@ -11,7 +11,7 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-interop test-asan bench clean
+.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-mcp test-interop test-asan bench clean
 
 all: build
 
@@ -60,6 +60,11 @@ test-unit: build
 
 test-api: build
 	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -n 4 tests/api
+
+# the MCP server with the official TypeScript SDK as client (npm ci on first use)
+test-mcp: build
+	cd tests/mcp && { [ -f node_modules/.package-lock.json ] || npm ci --prefer-offline --no-audit --no-fund --loglevel=error; }
+	node tests/mcp/run.mjs $(CURDIR)/$(BUILD)/faxbot
 
 # real FreeSWITCH pairs (skipped, loudly, without ../shared/peers/freeswitch)
 test-interop: build

@@ -14,6 +14,8 @@
 #include "document/document.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
+#include "mcp/mcp_rest.h"
+#include "mcp/mcp_stdio.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -37,6 +39,7 @@ static void usage(FILE *f)
             "  faxbot status JOB_ID                     show a job\n"
             "  faxbot events [--last-event-id N] [--json] [--count N]\n"
             "                                           follow the gateway's events (GET /events)\n"
+            "  faxbot mcp                               MCP server on stdio for AI assistants (FAXBOT_URL or local)\n"
             "  faxbot keys create --name N --scopes S   make an API key (needs an admin key)\n"
             "  faxbot keys list | revoke ID | rotate ID manage API keys\n"
             "  faxbot convert IN OUT.tif [--standard] [--a4]\n"
@@ -112,6 +115,56 @@ static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs
     if (removed) log_info("removed %d incomplete upload(s) left by the last stop", removed);
 }
 
+/* The parts a process serving faxes holds: store, blobs, jobs and the API. */
+typedef struct gateway_core {
+    store *st;
+    blob_store *blobs;
+    jobs *jb;
+    events *ev;                  /* client webhooks and GET /events */
+    bool api_up;
+} gateway_core;
+
+static char g_pepper[65];
+
+/* Opens everything below the HTTP server for cfg. 0, or 1 after printing why. */
+static int core_open(const config *cfg, gateway_core *core)
+{
+    char err[512];
+    memset(core, 0, sizeof *core);
+    if (mkdir_p(cfg->data_dir, 0700)) { fprintf(stderr, "faxbot: cannot create FAX_DATA_DIR %s\n", cfg->data_dir); return 1; }
+    if (load_pepper(cfg, g_pepper, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    if (audit_open(cfg->audit_log_enabled, cfg->audit_log_file)) {
+        fprintf(stderr, "faxbot: cannot open AUDIT_LOG_FILE %s\n", cfg->audit_log_file);
+        return 1;
+    }
+    core->st = store_sqlite_open(cfg->database_path, err, sizeof err);
+    if (!core->st) { fprintf(stderr, "faxbot: database: %s\n", err); return 1; }
+    core->blobs = blob_fs_open(cfg->data_dir, err, sizeof err);
+    if (!core->blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); return 1; }
+    sweep_orphan_uploads(cfg, core->st, core->blobs);
+    core->jb = jobs_start(cfg, core->st, core->blobs, true, err, sizeof err);
+    if (!core->jb) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    static char callback_secret[128];
+    if (events_callback_secret(cfg, callback_secret, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    core->ev = events_start(cfg, core->st, callback_secret, err, sizeof err);
+    if (!core->ev) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    api_deps deps = {.cfg = cfg, .st = core->st, .blobs = core->blobs, .jobs = core->jb, .pepper = g_pepper,
+                     .events = core->ev};
+    if (api_init(&deps, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    core->api_up = true;
+    return 0;
+}
+
+static void core_close(gateway_core *core)
+{
+    if (core->ev) events_stop(core->ev);
+    if (core->jb) jobs_stop(core->jb);
+    if (core->api_up) api_shutdown();
+    store_close(core->st);
+    blob_close(core->blobs);
+    audit_close();
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static config cfg;
@@ -140,32 +193,10 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);   /* a file size limit is an error to report (EFBIG), not a reason to die */
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    if (mkdir_p(cfg.data_dir, 0700)) { fprintf(stderr, "faxbot: cannot create FAX_DATA_DIR %s\n", cfg.data_dir); return 1; }
-    static char pepper[65];
-    if (load_pepper(&cfg, pepper, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
-    if (audit_open(cfg.audit_log_enabled, cfg.audit_log_file)) {
-        fprintf(stderr, "faxbot: cannot open AUDIT_LOG_FILE %s\n", cfg.audit_log_file);
-        return 1;
-    }
     int rc = 1;
-    store *st = NULL;
-    blob_store *blobs = NULL;
-    jobs *jb = NULL;
-    events *ev = NULL;
     http_server *srv = NULL;
-    st = store_sqlite_open(cfg.database_path, err, sizeof err);
-    if (!st) { fprintf(stderr, "faxbot: database: %s\n", err); goto out; }
-    blobs = blob_fs_open(cfg.data_dir, err, sizeof err);
-    if (!blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); goto out; }
-    sweep_orphan_uploads(&cfg, st, blobs);
-    jb = jobs_start(&cfg, st, blobs, true, err, sizeof err);
-    if (!jb) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
-    static char callback_secret[128];
-    if (events_callback_secret(&cfg, callback_secret, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
-    ev = events_start(&cfg, st, callback_secret, err, sizeof err);
-    if (!ev) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
-    api_deps deps = {.cfg = &cfg, .st = st, .blobs = blobs, .jobs = jb, .pepper = pepper, .events = ev};
-    if (api_init(&deps, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); goto out; }
+    gateway_core core;
+    if (core_open(&cfg, &core)) goto out;
     int n_routes;
     const http_route *routes = api_routes(&n_routes);
     static cidr_list proxies;
@@ -185,13 +216,57 @@ static int cmd_serve(int argc, char **argv)
     log_info("stopping (signal %d)", sig);
     rc = 0;
 out:
-    if (ev) events_stop(ev);     /* ends the streams before the server stops */
     if (srv) http_server_stop(srv);
-    if (jb) jobs_stop(jb);
-    api_shutdown();
-    store_close(st);
-    blob_close(blobs);
-    audit_close();
+    core_close(&core);
+    curl_global_cleanup();
+    return rc;
+}
+
+/* `faxbot mcp`: MCP on stdin/stdout for an assistant that starts us as a subprocess.
+ * With FAXBOT_URL the tools call that gateway with FAXBOT_API_KEY; without it they
+ * run in this process on the local data dir (and this process sends the faxes). */
+static int cmd_mcp(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: faxbot mcp   (MCP over stdio; FAXBOT_URL + FAXBOT_API_KEY, or the local FAX_DATA_DIR)\n");
+        return 0;
+    }
+    static config cfg;
+    char err[512];
+    if (config_load(&cfg, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 2; }
+    log_set_level((log_level)cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *url = getenv("FAXBOT_URL");
+    static mcp_rest rest;
+    mcp_ops ops;
+    gateway_core core = {0};
+    const char *tmpbase = getenv("TMPDIR");
+    static char tmp[2048];
+    str_copy(tmp, sizeof tmp, tmpbase && *tmpbase ? tmpbase : "/tmp");
+    int rc = 1;
+    if (url && *url) {
+        const char *key = getenv("FAXBOT_API_KEY");
+        if (!key || !*key) key = getenv("API_KEY");
+        if (str_copy(rest.base_url, sizeof rest.base_url, url) || str_copy(rest.api_key, sizeof rest.api_key, key ? key : "")) {
+            fprintf(stderr, "faxbot: FAXBOT_URL or FAXBOT_API_KEY is too long\n");
+            goto out;
+        }
+        mcp_rest_ops(&rest, &ops);
+        log_info("faxbot mcp: tools call the gateway at %s", rest.base_url);
+    } else {
+        if (core_open(&cfg, &core)) goto out;
+        api_mcp_local_ops(&ops);
+        str_fmt(tmp, sizeof tmp, "%s/tmp", cfg.data_dir);
+        mkdir_p(tmp, 0700);
+        log_info("faxbot mcp: tools run in this process on %s (backend %s)", cfg.data_dir, cfg.backend);
+    }
+    mcp_limits limits = {.max_file_bytes = cfg.max_file_size_bytes, .send_wait_s = cfg.mcp_send_wait_s, .tmp_dir = tmp,
+                         .allow_file_path = true};
+    rc = mcp_stdio_run(&ops, &limits, stdin, stdout, (size_t)(cfg.max_file_size_bytes / 3 * 4) + 1024 * 1024);
+out:
+    core_close(&core);
     curl_global_cleanup();
     return rc;
 }
@@ -259,6 +334,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--version")) { printf("faxbot 0.1.0\n"); return 0; }
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "mcp")) return cmd_mcp(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);

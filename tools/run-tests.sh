@@ -22,6 +22,22 @@ meson test -C "$build" --suite unit --print-errorlogs
 echo "== black-box API tests ($build)"
 FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -n 4 -p no:cacheprovider tests/api
 
+# The MCP tests run the official MCP TypeScript SDK (tests/mcp, pinned in its
+# package-lock.json) as the client; `npm ci` fetches it once from the npm registry.
+mcp_deps() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "FAIL: node and npm are needed for the MCP tests (debian-packages.txt: nodejs)"; exit 1
+    fi
+    if [ ! -f tests/mcp/node_modules/.package-lock.json ] ||
+       [ tests/mcp/package-lock.json -nt tests/mcp/node_modules/.package-lock.json ]; then
+        (cd tests/mcp && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+    fi
+}
+
+echo "== MCP tests, the official SDK as client ($build)"
+mcp_deps
+node tests/mcp/run.mjs "$root/$build/faxbot"
+
 echo "== interop tests against a real FreeSWITCH ($build)"
 # tests/interop: real FreeSWITCH 1.10.12 pairs from ../shared/peers/freeswitch (or
 # $FAXBOT_FREESWITCH_PEER_DIR); each test skips loudly when the build is absent.
@@ -36,6 +52,9 @@ meson test -C "$asan" --suite unit --print-errorlogs
 
 echo "== black-box API tests under ASan+UBSan ($asan)"
 FAXBOT_BIN="$root/$asan/faxbot" FAXBOT_SANITIZED=1 $py -m pytest -q -n 4 -p no:cacheprovider tests/api
+
+echo "== MCP tests under ASan+UBSan ($asan)"
+FAXBOT_SANITIZED=1 node tests/mcp/run.mjs "$root/$asan/faxbot"
 
 fuzz_seconds=${FUZZ_SECONDS_CI:-10}
 if [ -n "$fuzz" ] && [ "$fuzz_seconds" != 0 ]; then

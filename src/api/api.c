@@ -3,6 +3,7 @@
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
 #include "store/record_json.h"
+#include "api/api_mcp.h"
 #include "api/phone.h"
 #include "auth/apikey.h"
 #include "auth/audit.h"
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 api_deps g_api;
 ratelimit *g_ratelimit;
@@ -69,11 +71,10 @@ bool api_auth_enforced(void)
 
 typedef enum { KEY_NONE, KEY_INVALID, KEY_OK } key_result;
 
-/* Resolves the X-API-Key header into a principal. */
-static key_result resolve_key(http_request *req, principal *who, char *why, size_t whylen)
+/* Resolves an API key (the X-API-Key header's value, or MCP's bearer token) into a principal. */
+static key_result resolve_token(const char *token, principal *who, char *why, size_t whylen)
 {
     memset(who, 0, sizeof *who);
-    const char *token = http_req_header(req, "X-API-Key");
     if (!token || !*token) return KEY_NONE;
     if (g_api.cfg->api_key[0] && secure_streq(token, g_api.cfg->api_key)) {
         who->authenticated = who->bootstrap = true;
@@ -103,6 +104,25 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
     return KEY_OK;
 }
 
+static key_result resolve_key(http_request *req, principal *who, char *why, size_t whylen)
+{
+    return resolve_token(http_req_header(req, "X-API-Key"), who, why, whylen);
+}
+
+/* The key a request presents: X-API-Key, else an Authorization: Bearer token (MCP). */
+static const char *presented_token(http_request *req)
+{
+    const char *t = http_req_header(req, "X-API-Key");
+    if (t && *t) return t;
+    const char *a = http_req_header(req, "Authorization");
+    if (a && !strncasecmp(a, "Bearer ", 7)) {
+        a += 7;
+        while (*a == ' ') a++;
+        return a;
+    }
+    return NULL;
+}
+
 /* Failed authentications are counted per (client address, key id) — "auth:<addr>
  * <key id>", label "auth_failed" — in the same per-minute windows as the request
  * rate limits; the key id is the one the token names ("-" for a missing or
@@ -113,7 +133,7 @@ static key_result resolve_key(http_request *req, principal *who, char *why, size
  * address is the forwarded one when the peer is in TRUSTED_PROXIES. */
 static void auth_fail_key(http_request *req, char *out, size_t outlen)
 {
-    const char *token = http_req_header(req, "X-API-Key");
+    const char *token = presented_token(req);
     apikey_parts parts;
     const char *key_id = "-";
     if (token && *token && apikey_parse(token, &parts) == 0) key_id = parts.key_id;
@@ -174,19 +194,8 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
 int api_require_any(http_request *req, http_response *res, const char *const *scopes, const char *label, int rpm,
                     principal *who)
 {
-    memset(who, 0, sizeof *who);
-    if (auth_flood_check(req, res)) return -1;
-    char why[64] = "";
-    key_result kr = resolve_key(req, who, why, sizeof why);
-    if (kr == KEY_INVALID || (kr == KEY_NONE && api_auth_enforced())) {
-        audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
-        http_res_error(res, 401, "Invalid or missing API key");
-        return -1;
-    }
-    if (kr == KEY_NONE) {            /* open dev mode: no key, no scope check, one owner */
-        who->all_owners = true;
-        return 0;
-    }
+    if (api_authenticate_token(req, res, http_req_header(req, "X-API-Key"), who)) return -1;
+    if (!who->authenticated) return 0;    /* open dev mode: no key, no scope check, one owner */
     bool allowed = false;
     for (int i = 0; scopes[i] && !allowed; i++) allowed = apikey_scopes_allow(who->scopes, scopes[i]);
     if (!allowed) {
@@ -208,6 +217,31 @@ int api_require_any(http_request *req, http_response *res, const char *const *sc
         return -1;
     }
     return 0;
+}
+
+int api_authenticate_token(http_request *req, http_response *res, const char *token, principal *who)
+{
+    memset(who, 0, sizeof *who);
+    if (auth_flood_check(req, res)) return -1;
+    char why[64] = "";
+    key_result kr = resolve_token(token, who, why, sizeof why);
+    if (kr == KEY_INVALID || (kr == KEY_NONE && api_auth_enforced())) {
+        audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
+        http_res_error(res, 401, "Invalid or missing API key");
+        return -1;
+    }
+    if (kr == KEY_NONE) who->all_owners = true;    /* open dev mode: one owner */
+    return 0;
+}
+
+int api_auth_lockout(http_request *req, http_response *res)
+{
+    return auth_flood_check(req, res);
+}
+
+void api_auth_failed(http_request *req, const char *why)
+{
+    audit_auth_failed(req, why);
 }
 
 bool api_may_see(const principal *who, const char *owner, bool unowned_is_shared)
@@ -273,20 +307,25 @@ int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
     return 0;
 }
 
-int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33])
+int api_parse_cursor(const char *cursor, int64_t *ms, char id[33])
 {
-    const char *cursor = http_req_query(req, "cursor");
     *ms = 0;
     id[0] = 0;
     if (!cursor || !*cursor) return 0;
     char *end;
     long long t = strtoll(cursor, &end, 10);
-    if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) {
+    if (t <= 0 || *end != '.' || !api_valid_id(end + 1)) return -1;
+    *ms = t;
+    str_copy(id, 33, end + 1);
+    return 0;
+}
+
+int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33])
+{
+    if (api_parse_cursor(http_req_query(req, "cursor"), ms, id)) {
         http_res_error(res, 400, "'cursor' is not one this server gave out");
         return -1;
     }
-    *ms = t;
-    str_copy(id, 33, end + 1);
     return 0;
 }
 
@@ -355,6 +394,8 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     add_routes(api_admin_routes);
     add_routes(api_callback_routes);
     add_routes(api_events_routes);
+    if (api_mcp_init(err, errlen)) return -1;
+    add_routes(api_mcp_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "
                  "this port (fine for local development only)");
@@ -363,6 +404,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
 
 void api_shutdown(void)
 {
+    api_mcp_stop();
     ratelimit_free(g_ratelimit);
     g_ratelimit = NULL;
 }

@@ -25,6 +25,10 @@ int api_init(const api_deps *deps, char *err, size_t errlen);
 void api_shutdown(void);
 /* The route table for http_server_start. */
 const http_route *api_routes(int *n);
+/* The MCP tools' operations in-process with every scope, for `faxbot mcp` on a
+ * local data dir (api_init first). */
+struct mcp_ops;
+void api_mcp_local_ops(struct mcp_ops *ops);
 /* Hook for http_server_opts.on_complete: request metrics. */
 void api_on_request_complete(const http_request *req, int status, double seconds, void *ctx);
 

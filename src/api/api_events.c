@@ -60,13 +60,14 @@ static void events_get(http_request *req, http_response *res)
         http_res_header(res, "Retry-After", "5");
         return;
     }
-    http_live *s = http_res_live(res, 200, "text/event-stream", (size_t)g_api.cfg->sse_max_buffer_kb * 1024);
-    if (!s) return;
+    http_stream *s = http_res_event_stream(req, res, 200, "text/event-stream");
+    if (!s) { http_res_error(res, 500, "Internal error: out of memory"); return; }
+    http_stream_limit(s, (size_t)g_api.cfg->sse_max_buffer_kb * 1024);
     http_res_header(res, "Cache-Control", "no-cache");
     http_res_header(res, "X-Accel-Buffering", "no");
     /* the first bytes go out at once, so clients see the stream open */
     static const char hello[] = "retry: 3000\n: faxbot events\n\n";
-    http_live_write(s, hello, sizeof hello - 1);
+    http_stream_write(s, hello, sizeof hello - 1);
     events_stream_add(g_api.events, s, after, families, who.all_owners ? NULL : who.owner);
 }
 

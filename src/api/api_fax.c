@@ -453,18 +453,28 @@ static void fax_cancel(http_request *req, http_response *res)
     principal who;
     if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
     job_record rec;
-    if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
-    job_event ev = job_event_of(JEV_CANCEL);
     char why[256];
-    int rc = job_transition(g_api.jobs, rec.id, &ev, &rec, why, sizeof why);
-    if (rc == STORE_CONFLICT) {
-        store_job_get(g_api.st, rec.id, &rec);
-        http_res_error(res, 409, "Job is %s and can no longer be cancelled", rec.status);
-        return;
-    }
-    if (rc != STORE_OK) { http_res_error(res, rc == STORE_NOT_FOUND ? 404 : 503, "%s", why); return; }
-    audit_event("job_cancelled", "job_id", rec.id, "key_id", who.key_id, NULL);
+    int status = api_cancel_job(&who, http_req_param(req, "id"), &rec, why, sizeof why);
+    if (status) { http_res_error(res, status, "%s", why); return; }
     api_json(res, 200, api_job_json(&rec));
+}
+
+int api_cancel_job(const principal *who, const char *id, job_record *rec, char *why, size_t whylen)
+{
+    if (!api_valid_id(id) || store_job_get(g_api.st, id, rec) != STORE_OK || !api_may_see(who, rec->owner, false)) {
+        str_fmt(why, whylen, "Job not found");
+        return 404;
+    }
+    job_event ev = job_event_of(JEV_CANCEL);
+    int rc = job_transition(g_api.jobs, rec->id, &ev, rec, why, whylen);
+    if (rc == STORE_CONFLICT) {
+        store_job_get(g_api.st, rec->id, rec);
+        str_fmt(why, whylen, "Job is %s and can no longer be cancelled", rec->status);
+        return 409;
+    }
+    if (rc != STORE_OK) return rc == STORE_NOT_FOUND ? 404 : 503;
+    audit_event("job_cancelled", "job_id", rec->id, "key_id", who->key_id, NULL);
+    return 0;
 }
 
 static void fax_pdf(http_request *req, http_response *res)

@@ -2,6 +2,7 @@
  * this gateway needs usable right now: database, backend, storage, Ghostscript),
  * and GET /metrics in Prometheus text format. */
 #include "api/api_internal.h"
+#include "mcp/mcp_server.h"
 #include "util/sandbox.h"
 #include "util/util.h"
 
@@ -72,6 +73,7 @@ static void metrics(http_request *req, http_response *res)
     strbuf sb;
     sb_init(&sb);
     api_metrics_http(&sb);
+    mcp_metrics(&sb);
     const char *statuses[JOB_STATUS_COUNT];
     for (int i = 0; i < JOB_STATUS_COUNT; i++) statuses[i] = job_status_name((job_status)(JOB_ST_QUEUED + i));
     int64_t counts[JOB_STATUS_COUNT] = {0};

@@ -24,7 +24,7 @@ static bool inbound_on(http_response *res)
     return false;
 }
 
-static json_t *inbound_json(const inbound_record *r, bool with_url)
+json_t *api_inbound_json(const inbound_record *r, bool with_url)
 {
     json_t *o = record_inbound_json(r);
     if (with_url && !r->artifacts_deleted_at) {
@@ -62,7 +62,7 @@ static void inbound_list(http_request *req, http_response *res)
     bool more = n > page;
     if (more) n = page;
     json_t *a = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(a, inbound_json(&recs[i], false));
+    for (int i = 0; i < n; i++) json_array_append_new(a, api_inbound_json(&recs[i], false));
     if (more) {
         char next[64];
         str_fmt(next, sizeof next, "%lld.%s", (long long)recs[n - 1].received_at, recs[n - 1].id);
@@ -91,7 +91,7 @@ static void inbound_get(http_request *req, http_response *res)
     if (!inbound_on(res)) return;
     inbound_record r;
     if (load(res, &who, http_req_param(req, "id"), &r)) return;
-    api_json(res, 200, inbound_json(&r, true));
+    api_json(res, 200, api_inbound_json(&r, true));
 }
 
 static void send_file(http_response *res, const inbound_record *r, const char *name, const char *ctype, const char *ext)

@@ -28,6 +28,16 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
 /* The same, passing if the key has any of scopes (NULL-terminated). */
 int api_require_any(http_request *req, http_response *res, const char *const *scopes, const char *label, int rpm,
                     principal *who);
+/* Authenticates an API key given by other means than X-API-Key (MCP's bearer
+ * token): the same lookup, failure audit and flood lock-out as api_require, no
+ * scope or rate check. 0 (who filled; unauthenticated in open dev mode) or -1 with
+ * res filled (401/429). */
+int api_authenticate_token(http_request *req, http_response *res, const char *token, principal *who);
+/* -1 with res filled (429) while the client's address is locked out after too many
+ * failed authentications (AUTH_FAILURES_PER_MINUTE). */
+int api_auth_lockout(http_request *req, http_response *res);
+/* Audits a failed authentication and counts it against the client's address. */
+void api_auth_failed(http_request *req, const char *why);
 /* Any valid key, whatever its scopes, even when fax routes are open (METRICS_REQUIRE_KEY). */
 int api_require_key(http_request *req, http_response *res, principal *who);
 /* Admin routes: the bootstrap key or a key with keys:manage. */
@@ -49,6 +59,8 @@ json_t *api_time_json(int64_t ms);
 int api_query_limit(http_request *req, http_response *res, int dflt, int *out);
 /* cursor = "<ms>.<id>" of the last item of the previous page; *ms = 0 when absent. */
 int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id[33]);
+/* The same, from a string: -1 if it is not a cursor this server gave out. */
+int api_parse_cursor(const char *cursor, int64_t *ms, char id[33]);
 /* A phone-number filter normalized like 'to'; *set false when absent. */
 int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set);
 
@@ -65,6 +77,12 @@ void api_send_file(http_response *res, const char *path, const char *ctype, cons
 /* Security headers for admin responses. */
 void api_admin_headers(http_response *res);
 
+/* An inbound fax as the API shows it (with a short-lived pdf_url when asked). */
+json_t *api_inbound_json(const inbound_record *r, bool with_url);
+/* Cancels a job who may see: 0 with *out, or the HTTP status to answer (404, 409,
+ * 503) with detail. */
+int api_cancel_job(const principal *who, const char *id, job_record *out, char *detail, size_t detail_len);
+
 /* Appends the HTTP request metrics in Prometheus text format. */
 struct strbuf;
 void api_metrics_http(struct strbuf *sb);
@@ -80,5 +98,6 @@ void api_events_routes(const http_route **routes, int *n);
 int api_check_webhook_url(http_response *res, const char *field, const char *url);
 /* Webhook deliveries (newest first) as JSON, of an endpoint or of a job. */
 json_t *api_deliveries_json(const char *endpoint_id, const char *job_id, int max);
+void api_mcp_routes(const http_route **routes, int *n);
 
 #endif

@@ -342,6 +342,46 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     c->sse_max_buffer_kb = (int)x;
     if (env_int(&ev, "EVENTS_RETENTION_DAYS", 7, 1, 3650, &x, err, errlen)) return -1;
     c->events_retention_days = (int)x;
+    /* MCP */
+    if (env_bool(&ev, "ENABLE_MCP_HTTP", false, &c->enable_mcp_http, err, errlen)) return -1;
+    if (env_bool(&ev, "ENABLE_MCP_SSE", false, &c->enable_mcp_sse, err, errlen)) return -1;
+    if (env_copy(&ev, "MCP_HTTP_PATH", "/mcp", c->mcp_http_path, sizeof c->mcp_http_path, err, errlen)) return -1;
+    if (env_copy(&ev, "MCP_SSE_PATH", "/mcp/sse", c->mcp_sse_path, sizeof c->mcp_sse_path, err, errlen)) return -1;
+    if (env_copy(&ev, "MCP_SSE_MESSAGE_PATH", "/mcp/messages", c->mcp_message_path, sizeof c->mcp_message_path, err, errlen)) return -1;
+    const char *mcp_paths[][2] = {{"MCP_HTTP_PATH", c->mcp_http_path}, {"MCP_SSE_PATH", c->mcp_sse_path},
+                                  {"MCP_SSE_MESSAGE_PATH", c->mcp_message_path}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *pth = mcp_paths[i][1];
+        if (pth[0] != '/' || strpbrk(pth, "{}?# \t") || strstr(pth, "//")) {
+            str_fmt(err, errlen, "%s must be a path like /mcp (got '%s')", mcp_paths[i][0], pth);
+            return -1;
+        }
+    }
+    if (env_copy(&ev, "MCP_ALLOWED_ORIGINS", "", c->mcp_allowed_origins, sizeof c->mcp_allowed_origins, err, errlen)) return -1;
+    if (env_int(&ev, "MCP_MAX_SESSIONS", 32, 1, 10000, &x, err, errlen)) return -1;
+    c->mcp_max_sessions = (int)x;
+    if (env_int(&ev, "MCP_IDLE_SECONDS", 300, 5, 86400, &x, err, errlen)) return -1;
+    c->mcp_idle_s = (int)x;
+    if (env_int(&ev, "MCP_SEND_WAIT_SECONDS", 120, 1, 3600, &x, err, errlen)) return -1;
+    c->mcp_send_wait_s = (int)x;
+    if (env_bool(&ev, "REQUIRE_MCP_OAUTH", false, &c->require_mcp_oauth, err, errlen)) return -1;
+    if (env_copy(&ev, "OAUTH_ISSUER", "", c->oauth_issuer, sizeof c->oauth_issuer, err, errlen)) return -1;
+    if (env_copy(&ev, "OAUTH_AUDIENCE", "", c->oauth_audience, sizeof c->oauth_audience, err, errlen)) return -1;
+    if (env_copy(&ev, "OAUTH_JWKS_URL", "", c->oauth_jwks_url, sizeof c->oauth_jwks_url, err, errlen)) return -1;
+    if (!c->oauth_jwks_url[0] && c->oauth_issuer[0]) {
+        size_t il = strlen(c->oauth_issuer);
+        str_fmt(c->oauth_jwks_url, sizeof c->oauth_jwks_url, "%.*s/.well-known/jwks.json",
+                (int)(il && c->oauth_issuer[il - 1] == '/' ? il - 1 : il), c->oauth_issuer);
+    }
+    if (c->require_mcp_oauth && (!c->oauth_issuer[0] || !c->oauth_audience[0])) {
+        str_fmt(err, errlen, "REQUIRE_MCP_OAUTH=true needs OAUTH_ISSUER and OAUTH_AUDIENCE (and OAUTH_JWKS_URL unless the "
+                             "keys are at <issuer>/.well-known/jwks.json)");
+        return -1;
+    }
+    if (c->oauth_jwks_url[0] && strncmp(c->oauth_jwks_url, "https://", 8) && strncmp(c->oauth_jwks_url, "http://", 7)) {
+        str_fmt(err, errlen, "OAUTH_JWKS_URL must be an http(s):// URL (got '%s')", c->oauth_jwks_url);
+        return -1;
+    }
 
     /* identity */
     if (env_copy(&ev, "FAX_LOCAL_STATION_ID", "", c->station_id, sizeof c->station_id, err, errlen)) return -1;

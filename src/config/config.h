@@ -82,6 +82,20 @@ typedef struct config {
     int sse_max_streams;             /* SSE_MAX_STREAMS, default half of FAXBOT_MAX_CONNECTIONS */
     int sse_max_buffer_kb;           /* SSE_MAX_BUFFER_KB: a stream further behind is cut off, default 256 */
     int events_retention_days;       /* EVENTS_RETENTION_DAYS: outbox rows kept this long, default 7 */
+    /* MCP (AI assistants) */
+    bool enable_mcp_http;            /* ENABLE_MCP_HTTP: Streamable HTTP at mcp_http_path, default false */
+    char mcp_http_path[128];         /* MCP_HTTP_PATH, default /mcp */
+    bool enable_mcp_sse;             /* ENABLE_MCP_SSE: legacy HTTP+SSE transport, default false */
+    char mcp_sse_path[128];          /* MCP_SSE_PATH: its event stream, default /mcp/sse */
+    char mcp_message_path[128];      /* MCP_SSE_MESSAGE_PATH: where its clients POST, default /mcp/messages */
+    char mcp_allowed_origins[1024];  /* MCP_ALLOWED_ORIGINS: comma list of browser origins besides localhost */
+    int mcp_max_sessions;            /* MCP_MAX_SESSIONS: open SSE streams at once, default 32 */
+    int mcp_idle_s;                  /* MCP_IDLE_SECONDS: an SSE session with no message this long is closed, default 300 */
+    int mcp_send_wait_s;             /* MCP_SEND_WAIT_SECONDS: send_fax with progress waits this long, default 120 */
+    bool require_mcp_oauth;          /* REQUIRE_MCP_OAUTH: JWT bearer tokens instead of API keys */
+    char oauth_issuer[512];          /* OAUTH_ISSUER (iss, and the authorization server we name) */
+    char oauth_audience[512];        /* OAUTH_AUDIENCE (aud) */
+    char oauth_jwks_url[1024];       /* OAUTH_JWKS_URL, default <issuer>/.well-known/jwks.json */
 
     /* fax identity */
     char station_id[24];             /* FAX_LOCAL_STATION_ID */

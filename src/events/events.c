@@ -94,7 +94,7 @@ bool events_stream_has_room(events *e)
     return e->cfg->sse_max_streams == 0 || sse_hub_count(e->hub) < e->cfg->sse_max_streams;
 }
 
-int events_stream_add(events *e, http_live *s, int64_t after_seq, unsigned families, const char *owner)
+int events_stream_add(events *e, http_stream *s, int64_t after_seq, unsigned families, const char *owner)
 {
     return sse_hub_add(e->hub, s, after_seq, families, owner);
 }

@@ -36,7 +36,7 @@ enum { EVENTS_FAX = 1, EVENTS_INBOUND = 2 };
  * jobs and inbound faxes (and inbound faxes routed to nobody); NULL = every
  * owner's. Takes the caller's reference of s. -1 (and the stream closed) if the
  * hub is full. */
-int events_stream_add(events *e, http_live *s, int64_t after_seq, unsigned families, const char *owner);
+int events_stream_add(events *e, http_stream *s, int64_t after_seq, unsigned families, const char *owner);
 /* False when SSE_MAX_STREAMS streams are open (answer 503 instead of streaming). */
 bool events_stream_has_room(events *e);
 int events_stream_count(events *e);

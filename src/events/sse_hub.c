@@ -16,7 +16,7 @@
 
 typedef struct sub {
     struct sub *next;
-    http_live *s;
+    http_stream *s;
     int64_t cursor;              /* the last event this stream has been given (or skipped) */
     unsigned families;
     bool all_owners;
@@ -70,8 +70,8 @@ static char *format_event(const event_row *e, size_t *len)
 
 static int put(sse_hub *h, sub *u, const char *data, size_t len)
 {
-    bool was_open = !http_live_closed(u->s);
-    int rc = http_live_write(u->s, data, len);
+    bool was_open = !http_stream_closed(u->s);
+    int rc = http_stream_write(u->s, data, len);
     u->last_write_ms = mono_ms();
     if (rc && was_open)
         log_info("events: closed a stream that fell more than %d KB behind", h->cfg->sse_max_buffer_kb);
@@ -83,13 +83,13 @@ static bool catch_up(sse_hub *h, sub *u)
 {
     size_t limit = (size_t)h->cfg->sse_max_buffer_kb * 1024;
     while (u->cursor < h->cursor) {
-        if (http_live_pending(u->s) > limit / 2) {
+        if (http_stream_pending(u->s) > limit / 2) {
             /* let the reader drain it first; one that takes nothing for three
              * heartbeats is as stuck as a live reader that fell behind */
             int64_t now = mono_ms(), stall = (int64_t)h->cfg->sse_heartbeat_s * 3000;
             if (!u->stalled_since_ms) u->stalled_since_ms = now;
             else if (now - u->stalled_since_ms > (stall < 3000 ? 3000 : stall)) {
-                http_live_close(u->s);
+                http_stream_abort(u->s);
                 log_info("events: closed a stream that fell more than %d KB behind (it stopped reading)",
                          h->cfg->sse_max_buffer_kb / 2);
             }
@@ -99,7 +99,7 @@ static bool catch_up(sse_hub *h, sub *u)
         int n = store_event_list_after(h->st, u->cursor, CATCHUP_BATCH, h->rows);
         if (n <= 0) return n == 0;
         for (int i = 0; i < n && h->rows[i].seq <= h->cursor; i++) {
-            if (http_live_pending(u->s) > limit / 2) break;     /* the rest on a later tick */
+            if (http_stream_pending(u->s) > limit / 2) break;     /* the rest on a later tick */
             if (takes(u, &h->rows[i])) {
                 size_t len;
                 char *m = format_event(&h->rows[i], &len);
@@ -109,7 +109,7 @@ static bool catch_up(sse_hub *h, sub *u)
             u->cursor = h->rows[i].seq;
         }
         event_rows_free(h->rows, n);
-        if (n < CATCHUP_BATCH || http_live_pending(u->s) > limit / 2) break;
+        if (n < CATCHUP_BATCH || http_stream_pending(u->s) > limit / 2) break;
     }
     if (u->cursor > h->cursor) u->cursor = h->cursor;
     return u->cursor >= h->cursor;
@@ -131,7 +131,7 @@ static void tick(sse_hub *h)
     }
     /* resuming streams first, up to the hub's cursor */
     for (sub *u = h->subs; u; u = u->next)
-        if (u->cursor < h->cursor && !http_live_closed(u->s)) catch_up(h, u);
+        if (u->cursor < h->cursor && !http_stream_closed(u->s)) catch_up(h, u);
     /* new events, formatted once */
     int64_t before = h->cursor;
     int n = store_event_list_after(h->st, h->cursor, BATCH, h->rows);
@@ -141,7 +141,7 @@ static void tick(sse_hub *h)
     sub **pp = &h->subs;
     while (*pp) {
         sub *u = *pp;
-        if (!http_live_closed(u->s) && u->cursor == before) {
+        if (!http_stream_closed(u->s) && u->cursor == before) {
             for (int i = 0; i < n; i++) {
                 if (takes(u, &h->rows[i]) && h->msgs[i] &&
                     put(h, u, h->msgs[i], h->msg_len[i]))
@@ -149,11 +149,11 @@ static void tick(sse_hub *h)
             }
             u->cursor = h->cursor;
         }
-        if (!http_live_closed(u->s) && now - u->last_write_ms >= hb) put(h, u, ": keep-alive\n\n", 14);
-        if (http_live_closed(u->s)) {
+        if (!http_stream_closed(u->s) && now - u->last_write_ms >= hb) put(h, u, ": keep-alive\n\n", 14);
+        if (http_stream_closed(u->s)) {
             *pp = u->next;
-            http_live_close(u->s);
-            http_live_release(u->s);
+            http_stream_close(u->s);
+            http_stream_release(u->s);
             free(u);
             pthread_mutex_lock(&h->lock);
             h->count--;
@@ -210,8 +210,8 @@ static void free_list(sub *u)
 {
     while (u) {
         sub *next = u->next;
-        http_live_close(u->s);
-        http_live_release(u->s);
+        http_stream_close(u->s);
+        http_stream_release(u->s);
         free(u);
         u = next;
     }
@@ -233,7 +233,7 @@ void sse_hub_stop(sse_hub *h)
     free(h);
 }
 
-int sse_hub_add(sse_hub *h, http_live *s, int64_t after_seq, unsigned families, const char *owner)
+int sse_hub_add(sse_hub *h, http_stream *s, int64_t after_seq, unsigned families, const char *owner)
 {
     sub *u = calloc(1, sizeof *u);
     pthread_mutex_lock(&h->lock);
@@ -241,8 +241,8 @@ int sse_hub_add(sse_hub *h, http_live *s, int64_t after_seq, unsigned families, 
     if (!u || full || h->stop) {
         pthread_mutex_unlock(&h->lock);
         free(u);
-        http_live_close(s);
-        http_live_release(s);
+        http_stream_close(s);
+        http_stream_release(s);
         return -1;
     }
     u->s = s;

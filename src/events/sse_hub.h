@@ -17,7 +17,7 @@ typedef struct sse_hub sse_hub;
 sse_hub *sse_hub_start(const config *cfg, store *st, char *err, size_t errlen);
 void sse_hub_stop(sse_hub *h);
 /* See events_stream_add. */
-int sse_hub_add(sse_hub *h, http_live *s, int64_t after_seq, unsigned families, const char *owner);
+int sse_hub_add(sse_hub *h, http_stream *s, int64_t after_seq, unsigned families, const char *owner);
 int sse_hub_count(sse_hub *h);
 
 #endif

@@ -12,6 +12,7 @@
 #include "util/cidr.h"
 
 typedef struct http_request http_request;     /* opaque, valid during one request */
+typedef struct http_stream http_stream;       /* an event stream (http_res_event_stream) */
 struct strbuf;
 
 typedef struct http_response {
@@ -27,7 +28,7 @@ typedef struct http_response {
     int (*stream_next)(void *ctx, struct strbuf *out);
     void *stream_ctx;
     void (*stream_free)(void *ctx);
-    struct http_live *live;      /* set by http_res_live: an open-ended push response */
+    http_stream *event_stream;   /* set by http_res_event_stream */
 } http_response;
 
 /* ---- request accessors ---- */
@@ -59,29 +60,35 @@ void http_res_header(http_response *res, const char *name, const char *value);
  * last) or -1 (abort the connection). free_ctx(ctx) runs once, whatever happens. */
 void http_res_stream(http_response *res, int status, const char *content_type,
                      int (*next)(void *ctx, struct strbuf *out), void *ctx, void (*free_ctx)(void *ctx));
+/* An event stream (Server-Sent Events): unlike http_res_stream, the body is pushed
+ * by whatever thread has something to say, whenever it has it. The headers go out
+ * when the handler returns; while nothing is queued the connection is suspended
+ * (it holds no worker thread). The stream lives until both the server (the
+ * connection closed) and the writer (http_stream_release) are done with it. */
+http_stream *http_res_event_stream(http_request *req, http_response *res, int status, const char *content_type);
+/* Queues bytes and wakes the connection. -1 once the client is gone or the stream
+ * is closed, or when the bytes would pass the stream's limit (http_stream_limit,
+ * 8 MiB by default): then the slow reader is cut off. */
+int http_stream_write(http_stream *s, const char *data, size_t len);
+/* Ends the body once the queue has drained. */
+void http_stream_close(http_stream *s);
+/* True when the client went away (the connection closed). */
+bool http_stream_gone(http_stream *s);
+/* The writer's reference; every stream from http_res_event_stream is released once. */
+void http_stream_release(http_stream *s);
+/* Caps what may wait for a slow reader at max bytes (default 8 MiB): a write past it
+ * cuts the connection off at once instead of queueing more. The kernel's send
+ * buffer of the connection is kept near that size too, so it cannot hide a reader
+ * that stopped reading. */
+void http_stream_limit(http_stream *s, size_t max);
+/* Bytes queued and not yet taken by the connection. */
+size_t http_stream_pending(http_stream *s);
+/* Ends the connection now, whatever is queued (a reader that fell too far behind). */
+void http_stream_abort(http_stream *s);
+/* True once the stream was closed, aborted, or the client went away. */
+bool http_stream_closed(http_stream *s);
 /* Sends the file at fd (takes ownership of fd). */
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
-
-/* ---- live responses: long-lived, written by others (Server-Sent Events) ----
- * Unlike http_res_stream (pulled by the server until the body ends), a live
- * response is pushed: the handler hands it to whoever writes to it later, from any
- * thread. No thread waits on it: between writes the connection is suspended in
- * libmicrohttpd's event loop, so thousands of idle live responses cost a buffer
- * each, not a thread each. Only routes marked long_lived may answer this way. */
-typedef struct http_live http_live;
-/* Makes res a live response with status and content_type. A write that would
- * leave more than max_buffer bytes unsent closes it (a slow reader is cut off,
- * not buffered without end). Returns it with a reference held for the caller
- * (http_live_release), or NULL (out of memory: res is a 500). */
-http_live *http_res_live(http_response *res, int status, const char *content_type, size_t max_buffer);
-/* Queues bytes; 0, or -1 if it is closed (or was just closed for being too far behind). */
-int http_live_write(http_live *l, const char *data, size_t len);
-/* Bytes queued and not yet sent. */
-size_t http_live_pending(http_live *l);
-/* Ends it (the connection closes once libmicrohttpd sees it). */
-void http_live_close(http_live *l);
-bool http_live_closed(http_live *l);
-void http_live_release(http_live *l);
 
 /* ---- routes ---- */
 typedef enum { HTTP_BODY_NONE = 0, HTTP_BODY_BUFFER, HTTP_BODY_STREAM } http_body_mode;
@@ -100,9 +107,9 @@ typedef struct http_route {
     void (*on_body)(http_request *req, const char *data, size_t len, http_response *res);
     /* The body is complete (or there is none): produce the response. */
     void (*handle)(http_request *req, http_response *res);
-    /* The answer is a live response (GET /events): it may last for hours, and must
-     * be exempt from any limit on a whole request's duration. http_res_live on a
-     * route without this flag is refused (500). */
+    /* The answer may be an event stream (GET /events, MCP): it may last for hours
+     * and must be exempt from any limit on a whole request's duration.
+     * http_res_event_stream on a route without this flag is refused (500). */
     bool long_lived;
 } http_route;
 

@@ -9,10 +9,13 @@
  * request head before libmicrohttpd parses it, answers malformed ones itself, and
  * keeps every connection's deadlines. Every response here carries "Connection:
  * close", so libmicrohttpd parses exactly one, already judged, request per
- * connection and never answers for us with its own (HTML) error pages. */
+ * connection and never answers for us with its own (HTML) error pages.
+ *
+ * Event streams (SSE): the body comes from a queue that other threads fill
+ * (http_stream_write); while it is empty the connection is suspended, so an open
+ * stream holds no worker thread. */
 #include "http/http.h"
 #include "http/guard.h"
-#include "http/live_internal.h"
 #include "util/util.h"
 
 #include <microhttpd.h>
@@ -40,14 +43,34 @@
  * connection is closed instead. */
 #define HTTP_DISCARD_MAX ((uint64_t)16 * 1024 * 1024)
 
+struct http_stream {
+    pthread_mutex_t lock;
+    int refs;                    /* the writer's and the server's */
+    http_server *srv;
+    struct MHD_Connection *conn;
+    strbuf queue;                /* bytes not yet sent start at queue.data + sent */
+    size_t sent;
+    bool closed;                 /* the writer is done: end the body once drained */
+    bool gone;                   /* the connection is finished with the stream */
+    bool suspended;
+    bool aborted;                /* cut off: end the connection without draining */
+    size_t max;                  /* queue cap (http_stream_limit) */
+    bool listed;                 /* in srv->streams */
+    struct http_stream *prev, *next;
+};
+
+/* Bytes a stream may hold for a slow reader, beyond the one write in progress. */
+#define HTTP_STREAM_QUEUE_MAX ((size_t)8 * 1024 * 1024)
+
 struct http_server {
     struct MHD_Daemon *daemon;
+    pthread_mutex_t stream_lock; /* the open event streams, to end them at stop */
+    http_stream *streams;
     http_server_opts opts;
     size_t max_pattern_len;
     int port;
     http_guard *guard;
     cidr_list trusted;           /* TRUSTED_PROXIES */
-    http_live_registry lives;    /* open live responses, closed before the daemon stops */
 };
 
 /* What the URI log callback hands over before a request exists: the raw query
@@ -172,11 +195,13 @@ void *http_req_user(const http_request *r) { return r ? r->user : NULL; }
 
 /* ---- response helpers ---- */
 
+static void stream_server_drop(http_stream *st);
+
 static void res_clear_payload(http_response *res)
 {
-    if (res->live) {             /* made live but never answered with it */
-        http_live_discard(res->live);
-        res->live = NULL;
+    if (res->event_stream) {
+        stream_server_drop(res->event_stream);    /* never attached to the connection */
+        res->event_stream = NULL;
     }
     free(res->body);
     res->body = NULL;
@@ -363,6 +388,217 @@ void http_res_file(http_response *res, int status, const char *content_type, int
     res->file_size = size < 0 ? 0 : size;
 }
 
+/* ---- event streams ---- */
+
+static void stream_unref(http_stream *st)
+{
+    pthread_mutex_lock(&st->lock);
+    int left = --st->refs;
+    pthread_mutex_unlock(&st->lock);
+    if (left > 0)
+        return;
+    sb_free(&st->queue);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static void stream_unlist(http_stream *st)
+{
+    http_server *srv = st->srv;
+    pthread_mutex_lock(&srv->stream_lock);
+    if (st->listed) {
+        if (st->prev)
+            st->prev->next = st->next;
+        else
+            srv->streams = st->next;
+        if (st->next)
+            st->next->prev = st->prev;
+        st->listed = false;
+    }
+    pthread_mutex_unlock(&srv->stream_lock);
+}
+
+/* The connection is done with the stream (or never took it). */
+static void stream_server_drop(http_stream *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->gone = true;
+    st->conn = NULL;
+    pthread_mutex_unlock(&st->lock);
+    stream_unlist(st);
+    stream_unref(st);
+}
+
+static void stream_free_cb(void *cls)
+{
+    stream_server_drop(cls);
+}
+
+static ssize_t stream_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    http_stream *st = cls;
+    pthread_mutex_lock(&st->lock);
+    size_t avail = st->aborted ? 0 : st->queue.len - st->sent;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, st->queue.data + st->sent, n);
+        st->sent += n;
+        if (st->sent == st->queue.len)
+            st->queue.len = st->sent = 0;
+        pthread_mutex_unlock(&st->lock);
+        return (ssize_t)n;
+    }
+    if (st->aborted) {
+        pthread_mutex_unlock(&st->lock);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (st->closed || !st->conn) {
+        pthread_mutex_unlock(&st->lock);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    /* nothing to send: park the connection until a write (or the end) wakes it */
+    st->suspended = true;
+    MHD_suspend_connection(st->conn);
+    pthread_mutex_unlock(&st->lock);
+    return 0;
+}
+
+/* With st->lock held. */
+static void stream_wake_locked(http_stream *st)
+{
+    if (st->suspended && st->conn) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+}
+
+http_stream *http_res_event_stream(http_request *req, http_response *res, int status, const char *content_type)
+{
+    if (!req || !res)
+        return NULL;
+    http_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    pthread_mutex_init(&st->lock, NULL);
+    st->refs = 2;
+    st->max = HTTP_STREAM_QUEUE_MAX;
+    st->srv = req->srv;
+    st->conn = req->conn;
+    sb_init(&st->queue);
+    res_clear_payload(res);
+    res->status = status;
+    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res->event_stream = st;
+    pthread_mutex_lock(&req->srv->stream_lock);
+    st->next = req->srv->streams;
+    if (st->next)
+        st->next->prev = st;
+    req->srv->streams = st;
+    st->listed = true;
+    pthread_mutex_unlock(&req->srv->stream_lock);
+    return st;
+}
+
+int http_stream_write(http_stream *st, const char *data, size_t len)
+{
+    if (!st)
+        return -1;
+    pthread_mutex_lock(&st->lock);
+    int rc = -1;
+    if (!st->gone && !st->closed && st->queue.len - st->sent + len > st->max) {
+        st->aborted = st->closed = true;        /* too far behind: cut off, not buffered */
+        stream_wake_locked(st);
+    } else if (!st->gone && !st->closed) {
+        if (st->sent && st->sent == st->queue.len)
+            st->queue.len = st->sent = 0;
+        rc = sb_append(&st->queue, data, len) == 0 ? 0 : -1;
+        stream_wake_locked(st);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+void http_stream_close(http_stream *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->closed = true;
+    stream_wake_locked(st);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void http_stream_limit(http_stream *st, size_t max)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->max = max ? max : HTTP_STREAM_QUEUE_MAX;
+    const union MHD_ConnectionInfo *ci =
+        st->conn ? MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+    if (ci) {
+        int sndbuf = st->max < 16384 ? 16384 : st->max > (1 << 20) ? (1 << 20) : (int)st->max;
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
+size_t http_stream_pending(http_stream *st)
+{
+    if (!st)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    size_t n = st->queue.len - st->sent;
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+void http_stream_abort(http_stream *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->aborted = st->closed = true;
+    stream_wake_locked(st);
+    pthread_mutex_unlock(&st->lock);
+}
+
+bool http_stream_closed(http_stream *st)
+{
+    if (!st)
+        return true;
+    pthread_mutex_lock(&st->lock);
+    bool c = st->closed || st->gone;
+    pthread_mutex_unlock(&st->lock);
+    return c;
+}
+
+bool http_stream_gone(http_stream *st)
+{
+    if (!st)
+        return true;
+    pthread_mutex_lock(&st->lock);
+    bool g = st->gone;
+    pthread_mutex_unlock(&st->lock);
+    return g;
+}
+
+void http_stream_release(http_stream *st)
+{
+    if (st)
+        stream_unref(st);
+}
+
+/* At stop: end every stream and wake the parked ones, so no connection stays suspended. */
+static void streams_end_all(http_server *srv)
+{
+    pthread_mutex_lock(&srv->stream_lock);
+    for (http_stream *st = srv->streams; st; st = st->next)
+        http_stream_close(st);
+    pthread_mutex_unlock(&srv->stream_lock);
+}
+
 /* ---- request lifecycle ---- */
 
 static double seconds_since(const struct timespec *t0)
@@ -467,15 +703,16 @@ static enum MHD_Result queue_answer(http_request *r)
             log_error("http: %s %s: handler set invalid status %d", r->method, r->path, res->status);
         http_res_error(res, 500, "Internal error: handler produced no response");
     }
-    if (res->live && !(r->route && r->route->long_lived)) {
-        log_error("http: %s %s: a live response on a route not marked long_lived", r->method, r->path);
+    struct MHD_Response *mr;
+    if (res->event_stream && !(r->route && r->route->long_lived)) {
+        log_error("http: %s %s: an event stream on a route not marked long_lived", r->method, r->path);
         http_res_error(res, 500, "Internal error: this route cannot stream");
     }
-    struct MHD_Response *mr;
-    if (res->live) {
-        mr = http_live_response(res->live, r->conn, &r->srv->lives);
+    if (res->event_stream) {
+        http_stream *st = res->event_stream;
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read_cb, st, stream_free_cb);
         if (mr)
-            res->live = NULL;    /* the response holds it now */
+            res->event_stream = NULL;    /* the response owns the server's reference now */
     } else if (res->stream_next) {
         body_stream *bs = calloc(1, sizeof *bs);
         mr = bs ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, body_stream_read, bs,
@@ -861,6 +1098,7 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         return NULL;
     }
     s->opts = *opts;
+    pthread_mutex_init(&s->stream_lock, NULL);
     if (opts->trusted_proxies)
         s->trusted = *opts->trusted_proxies;
     s->opts.trusted_proxies = NULL;
@@ -903,11 +1141,11 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
-    pthread_mutex_init(&s->lives.lock, NULL);
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
                                  MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (!s->daemon) {
         str_fmt(err, errlen, "cannot start the http server (libmicrohttpd refused its options)");
+        pthread_mutex_destroy(&s->stream_lock);
         free(s);
         return NULL;
     }
@@ -923,6 +1161,7 @@ http_server *http_server_start(const http_server_opts *opts, char *err, size_t e
         str_fmt(err, errlen, "cannot start the http server on %s port %d: %s", opts->host && *opts->host ? opts->host : "0.0.0.0",
                 opts->port, gerr);
         MHD_stop_daemon(s->daemon);
+        pthread_mutex_destroy(&s->stream_lock);
         free(s);
         return NULL;
     }
@@ -942,13 +1181,20 @@ void http_server_stop(http_server *s)
     if (!s)
         return;
     guard_stop(s->guard);        /* no new connections */
-    /* libmicrohttpd must not stop with suspended connections: end every live
-     * response and give the event loop a moment to take them out. */
-    for (int i = 0; i < 100 && http_lives_close_all(&s->lives) > 0; i++)
-        sleep_ms(20);
-    if (s->daemon)
+    if (s->daemon) {
+        streams_end_all(s);
+        /* give the woken event streams a moment to end before the connections are cut */
+        for (int i = 0; i < 50; i++) {
+            pthread_mutex_lock(&s->stream_lock);
+            bool any = s->streams != NULL;
+            pthread_mutex_unlock(&s->stream_lock);
+            if (!any)
+                break;
+            sleep_ms(10);
+        }
         MHD_stop_daemon(s->daemon);
+    }
     guard_free(s->guard);
-    pthread_mutex_destroy(&s->lives.lock);
+    pthread_mutex_destroy(&s->stream_lock);
     free(s);
 }

@@ -424,6 +424,10 @@ static void pool_abandoned(void *ctx, const char *id)
 static int64_t pool_next_due_at(void *ctx)
 {
     jobs *j = ctx;
+    /* while storage is down, due jobs are not claimed: look again in a moment
+     * instead of every few ms */
+    char down[256];
+    if (!jobs_storage_ok(j, down, sizeof down)) return now_ms() + STORAGE_CHECK_EVERY_MS * 2;
     return store_job_next_due(j->st);
 }
 

@@ -28,6 +28,22 @@ static void defaults(void **state)
     assert_false(c.require_api_key);
     assert_int_equal(c.inbound_retention_minutes, 30 * 24 * 60);
     assert_int_equal(c.artifact_ttl_minutes, 0);
+    assert_false(c.convert_page_errors_warn);
+    assert_int_equal(c.convert_per_owner, 2);
+    assert_string_equal(c.inbound_owners, "");
+}
+
+static void conversion_and_owner_settings(void **state)
+{
+    (void)state;
+    char *env[] = {"CONVERT_ON_PAGE_ERROR=warn", "CONVERT_PER_OWNER=1",
+                   "INBOUND_OWNERS=+15551230001=acme,+442079460958=billing.uk", NULL};
+    config c;
+    char err[256];
+    assert_int_equal(config_load_from(&c, env, err, sizeof err), 0);
+    assert_true(c.convert_page_errors_warn);
+    assert_int_equal(c.convert_per_owner, 1);
+    assert_string_equal(c.inbound_owners, "+15551230001=acme,+442079460958=billing.uk");
 }
 
 static void faxbot_env_file_values(void **state)
@@ -76,6 +92,13 @@ static void bad_values_are_named(void **state)
     bad("FAX_LOCAL_STATION_ID=123456789012345678901", "FAX_LOCAL_STATION_ID");
     bad("STORAGE_BACKEND=s3", "STORAGE_BACKEND");
     bad("PDF_TOKEN_TTL_MINUTES=-5", "PDF_TOKEN_TTL_MINUTES");
+    bad("CONVERT_ON_PAGE_ERROR=ignore", "CONVERT_ON_PAGE_ERROR");
+    bad("CONVERT_PER_OWNER=0", "CONVERT_PER_OWNER");
+    bad("INBOUND_OWNERS=15551230001=acme", "INBOUND_OWNERS");            /* no + */
+    bad("INBOUND_OWNERS=+15551230001=", "INBOUND_OWNERS");               /* no owner */
+    bad("INBOUND_OWNERS=+15551230001=a b", "INBOUND_OWNERS");            /* a space in the owner */
+    bad("INBOUND_OWNERS=+1234567890123456=x", "INBOUND_OWNERS");         /* 16 digits */
+    bad("INBOUND_OWNERS=+15551230001=acme,,", "INBOUND_OWNERS");         /* an empty entry */
     bad("WEBHOOK_ALLOW_PRIVATE=yesplease", "WEBHOOK_ALLOW_PRIVATE");
     bad("WEBHOOK_TIMEOUT_SECONDS=0", "WEBHOOK_TIMEOUT_SECONDS");
     bad("WEBHOOK_SECRET=short", "WEBHOOK_SECRET");
@@ -121,6 +144,7 @@ int main(void)
         cmocka_unit_test(bad_values_are_named),
         cmocka_unit_test(minute_overrides),
         cmocka_unit_test(event_settings),
+        cmocka_unit_test(conversion_and_owner_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,6 +132,57 @@ static void send_file(http_request *req, http_response *res)
     http_res_file(res, 200, "application/pdf", fd, file_size(file_path));
 }
 
+/* ---- streamed bodies: written from another thread, with pauses that park the connection ---- */
+#include <pthread.h>
+
+static atomic_int stream_writer_saw_gone;
+
+static void *stream_writer(void *arg)
+{
+    http_stream *st = arg;
+    char big[100000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    http_stream_write(st, "one\n", 4);
+    usleep(30000);               /* nothing queued: the connection is suspended meanwhile */
+    http_stream_write(st, "two\n", 4);
+    usleep(30000);
+    http_stream_write(st, big, sizeof big);
+    http_stream_close(st);
+    if (http_stream_write(st, "late", 4) != -1)  /* nothing after the end */
+        atomic_fetch_add(&server_side_errors, 1);
+    http_stream_release(st);
+    return NULL;
+}
+
+static void *endless_writer(void *arg)
+{
+    http_stream *st = arg;
+    for (int i = 0; i < 1000; i++) {         /* 20 s at most */
+        if (http_stream_write(st, "tick\n", 5)) {
+            atomic_store(&stream_writer_saw_gone, 1);
+            break;
+        }
+        usleep(20000);
+    }
+    http_stream_release(st);
+    return NULL;
+}
+
+static void start_stream(http_request *req, http_response *res, void *(*writer)(void *))
+{
+    http_stream *st = http_res_event_stream(req, res, 200, "text/event-stream");
+    if (!st)
+        return;
+    http_res_header(res, "Cache-Control", "no-cache");
+    pthread_t t;
+    if (pthread_create(&t, NULL, writer, st) == 0)
+        pthread_detach(t);
+}
+
+static void stream_route(http_request *req, http_response *res) { start_stream(req, res, stream_writer); }
+static void endless_route(http_request *req, http_response *res) { start_stream(req, res, endless_writer); }
+
 static const http_route routes[] = {
     {"GET", "/items/{id}", HTTP_BODY_NONE, 0, attach_user, NULL, get_item, false},
     {"DELETE", "/items/{id}", HTTP_BODY_NONE, 0, attach_user, NULL, secret, false},
@@ -141,6 +192,8 @@ static const http_route routes[] = {
     {"GET", "/noanswer", HTTP_BODY_NONE, 0, NULL, NULL, no_answer, false},
     {"GET", "/error", HTTP_BODY_NONE, 0, NULL, NULL, json_error, false},
     {"GET", "/file", HTTP_BODY_NONE, 0, NULL, NULL, send_file, false},
+    {"GET", "/stream", HTTP_BODY_NONE, 0, NULL, NULL, stream_route, true},
+    {"GET", "/endless", HTTP_BODY_NONE, 0, NULL, NULL, endless_route, true},
 };
 
 static void on_complete(const http_request *req, int status, double seconds, void *ctx)
@@ -519,6 +572,46 @@ static void test_file_response(void **state)
     reply_free(&r);
 }
 
+static void test_streamed_body(void **state)
+{
+    (void)state;
+    int before = atomic_load(&completed);
+    reply r;
+    assert_int_equal(request("127.0.0.1", "GET", "/stream", NULL, 0, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 8 + 100000);
+    assert_memory_equal(r.body.data, "one\ntwo\n", 8);
+    assert_int_equal(r.body.data[8 + 99999], 'a' + 99999 % 26);
+    assert_non_null(strcasestr(r.headers.data, "content-type: text/event-stream"));
+    reply_free(&r);
+    wait_completed(before + 1);
+}
+
+static void test_streamed_body_client_gone(void **state)
+{
+    (void)state;
+    int before = atomic_load(&completed);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/endless", port);
+    CURL *c = curl_easy_init();
+    strbuf body;
+    sb_init(&body);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
+    curl_easy_cleanup(c);
+    assert_non_null(body.data);
+    assert_memory_equal(body.data, "tick\n", 5);
+    sb_free(&body);
+    /* the writer learns the client left (its next write fails) and the request completes */
+    for (int i = 0; i < 400 && !atomic_load(&stream_writer_saw_gone); i++)
+        usleep(5000);
+    assert_int_equal(atomic_load(&stream_writer_saw_gone), 1);
+    wait_completed(before + 1);
+}
+
 static void test_oversized_headers_refused(void **state)
 {
     (void)state;
@@ -663,6 +756,8 @@ int main(void)
         cmocka_unit_test(test_on_headers_answers_early),
         cmocka_unit_test(test_handler_without_answer_and_errors),
         cmocka_unit_test(test_file_response),
+        cmocka_unit_test(test_streamed_body),
+        cmocka_unit_test(test_streamed_body_client_gone),
         cmocka_unit_test(test_oversized_headers_refused),
         cmocka_unit_test(test_one_request_per_connection),
         cmocka_unit_test(test_client_disconnect_mid_upload),
