@@ -164,16 +164,9 @@ static void conn_uncount(http_guard *g, http_conn *c)
     ip_add(g, c->ip, -1);
 }
 
-static void conn_link(http_guard *g, http_conn *c)
+/* The socket -> connection index (guard_attach). */
+static void by_fd_put(http_guard *g, http_conn *c)
 {
-    c->prev = NULL;
-    c->next = g->conns;
-    if (c->next)
-        c->next->prev = c;
-    g->conns = c;
-    c->counted = true;
-    g->n_counted++;
-    ip_add(g, c->ip, 1);
     if (c->fd >= g->by_fd_cap) {
         int cap = g->by_fd_cap ? g->by_fd_cap : 1024;
         while (cap <= c->fd) cap *= 2;
@@ -187,6 +180,24 @@ static void conn_link(http_guard *g, http_conn *c)
     if (c->fd >= 0 && c->fd < g->by_fd_cap) g->by_fd[c->fd] = c;
 }
 
+static void by_fd_drop(http_guard *g, http_conn *c)
+{
+    if (c->fd >= 0 && c->fd < g->by_fd_cap && g->by_fd[c->fd] == c) g->by_fd[c->fd] = NULL;
+}
+
+static void conn_link(http_guard *g, http_conn *c)
+{
+    c->prev = NULL;
+    c->next = g->conns;
+    if (c->next)
+        c->next->prev = c;
+    g->conns = c;
+    c->counted = true;
+    g->n_counted++;
+    ip_add(g, c->ip, 1);
+    by_fd_put(g, c);
+}
+
 static void conn_unlink(http_guard *g, http_conn *c)
 {
     if (c->prev)
@@ -197,7 +208,7 @@ static void conn_unlink(http_guard *g, http_conn *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     conn_uncount(g, c);
-    if (c->fd >= 0 && c->fd < g->by_fd_cap && g->by_fd[c->fd] == c) g->by_fd[c->fd] = NULL;
+    by_fd_drop(g, c);
 }
 
 static bool receiving(const http_conn *c)
@@ -266,7 +277,9 @@ static void conn_hand_off(http_guard *g, http_conn *c, const http_head_info *inf
             conn_close(g, c);
             return;
         }
+        by_fd_drop(g, c);
         c->fd = mhd_fd;          /* the relay owns the client's socket now */
+        by_fd_put(g, c);
     }
     c->phase = (info->chunked || info->content_length > 0) ? CONN_BODY : CONN_WORK;
     c->phase_ms = mono_ms();
