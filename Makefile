@@ -76,3 +76,31 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
+
+# ---- packaging (issue 19): Debian package, container image, systemd unit, install ----
+#   make install [DESTDIR=/tmp/x]   meson install of this build (binaries, faxbot(1), unit, env file)
+#   make package                    dist/faxbot_*.deb (dpkg-buildpackage), and the image when podman is there
+#   make test-package               the .deb in a clean Debian 12 root, the image, compose, upgrade (slow; root)
+#   make check-packaging            the cheap checks `make test` runs (unit verify, man page, lintian)
+.PHONY: install package package-deb package-image test-package check-packaging
+
+install: build
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD)
+
+package-deb:
+	@dpkg-query -W -f='$${Status}' debhelper 2>/dev/null | grep -q 'ok installed' \
+	    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debhelper
+	./tools/build-deb.sh
+
+package-image:
+	@if command -v podman >/dev/null; then ./tools/build-image.sh; \
+	 else echo "podman not installed: no image (apt-get install podman runc debootstrap)"; fi
+
+package: package-deb package-image
+
+test-package: package-deb build
+	./tools/test-package.sh
+	./tools/test-upgrade.sh $(BUILD)
+
+check-packaging: build
+	./tools/check-packaging.sh $(BUILD)

@@ -16,6 +16,9 @@ cd "$root"
 echo "== includes point down the floors (tools/check-floors.sh)"
 ./tools/check-floors.sh
 
+echo "== packaging: unit file, man page, lintian (tools/check-packaging.sh)"
+./tools/check-packaging.sh "$build"
+
 echo "== unit tests ($build)"
 meson test -C "$build" --suite unit --print-errorlogs
 

@@ -165,8 +165,10 @@ static int run_helper(const char *exe, char *const argv[], const char *out_pdf, 
 
 static const char *paper_name(paper_size p) { return p == PAPER_A4 ? "a4" : "letter"; }
 
-int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, const convert_limits *lim,
-                    char *err, size_t errlen)
+/* faxbot-render <mode> [<image type>] <in> <out> <paper> <max pages>, with absolute
+ * paths, under the conversion's limits. */
+static int render(const char *mode, const char *image_type, const char *in_path, const char *out_pdf, paper_size paper,
+                  const convert_limits *lim, char *err, size_t errlen)
 {
     char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX], pages[16];
     if (find_helper(helper, sizeof helper, err, errlen)) return -1;
@@ -176,8 +178,21 @@ int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, 
     }
     render_limits rl = limits_of(lim);
     str_fmt(pages, sizeof pages, "%d", rl.max_pages);
-    char *argv[] = {helper, "text", in_abs, out_abs, (char *)paper_name(paper), pages, NULL};
+    char *argv[8] = {helper, (char *)mode};
+    int n = 2;
+    if (image_type) argv[n++] = (char *)image_type;
+    argv[n++] = in_abs;
+    argv[n++] = out_abs;
+    argv[n++] = (char *)paper_name(paper);
+    argv[n++] = pages;
+    argv[n] = NULL;
     return run_helper(helper, argv, out_abs, &rl, err, errlen);
+}
+
+int doc_text_to_pdf(const char *in_path, const char *out_pdf, paper_size paper, const convert_limits *lim,
+                    char *err, size_t errlen)
+{
+    return render("text", NULL, in_path, out_pdf, paper, lim, err, errlen);
 }
 
 int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, paper_size paper,
@@ -187,15 +202,5 @@ int doc_image_to_pdf(const char *in_path, doc_type type, const char *out_pdf, pa
         str_fmt(err, errlen, "only PNG, JPEG and TIFF images can be turned into a PDF");
         return -1;
     }
-    char helper[PATH_MAX], in_abs[PATH_MAX], out_abs[PATH_MAX], pages[16];
-    if (find_helper(helper, sizeof helper, err, errlen)) return -1;
-    if (absolute(in_path, in_abs, sizeof in_abs) || absolute(out_pdf, out_abs, sizeof out_abs)) {
-        str_fmt(err, errlen, "the document path is too long");
-        return -1;
-    }
-    render_limits rl = limits_of(lim);
-    str_fmt(pages, sizeof pages, "%d", rl.max_pages);
-    char *argv[] = {helper, "image", (char *)doc_type_name(type), in_abs, out_abs, (char *)paper_name(paper), pages,
-                    NULL};
-    return run_helper(helper, argv, out_abs, &rl, err, errlen);
+    return render("image", doc_type_name(type), in_path, out_pdf, paper, lim, err, errlen);
 }

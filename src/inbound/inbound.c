@@ -138,8 +138,8 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
         goto done;
     }
     if (s != STORE_OK) {
-        if (s == STORE_FULL) rc = -2;
         str_fmt(err, errlen, "could not record the inbound fax: %s", serr);
+        if (s == STORE_ERROR || s == STORE_FULL) rc = -2;      /* busy, locked or full: worth another try */
         goto out;
     }
     *out = *rec;

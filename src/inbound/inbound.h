@@ -25,8 +25,9 @@ typedef struct inbound_source {
 /* Stores the file at path — type "tiff" (a fax image: checked, kept, and made into
  * a PDF) or "pdf" (kept, pages counted) — moved if move is true, else copied, as a
  * new inbound fax, and fills *out. Returns 0 (also when the delivery was stored
- * before: *out is then the earlier fax), -2 with err when the disk is full, or -1
- * with err. */
+ * before: *out is then the earlier fax), -1 with err, or -2 with err when the
+ * record could not be written for the moment (database busy or locked, disk full):
+ * nothing is kept, and the same delivery may be tried again later. */
 int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const char *path, const char *type, bool move,
                        const inbound_source *src, inbound_record *out, char *err, size_t errlen);
 

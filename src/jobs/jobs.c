@@ -178,8 +178,8 @@ bool jobs_storage_ok(jobs *j, char *why, size_t whylen)
  * file is copied in (kept where it is until the inbound fax is recorded) and
  * removed afterwards either way: no received.tiff is ever left behind. Returns 0,
  * -1 when the copy was not kept, or -2 when it could not be kept for lack of
- * storage (the delivery is then refused: the job is sent again once there is space,
- * and the copy is made then). */
+ * storage or because the database was busy (the delivery is then refused: the job
+ * is sent again once it can be kept, and the copy is made then). */
 static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome *o, inbound_record *out)
 {
     if (!j->cfg->inbound_enabled) {
@@ -196,11 +196,13 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
                               .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
                               .source_job_id = job_id, .mailbox = ""};
         rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", false, &src, out, err, sizeof err);
-        if (rc == -2 || (rc && !jobs_storage_ok(j, why, sizeof why))) {
-            if (rc == -2) str_copy(why, sizeof why, "the disk is full");
+        if (rc && !jobs_storage_ok(j, why, sizeof why)) {
             log_warn("job %s: the received copy cannot be kept while storage is unavailable (%s); the fax will be "
                      "sent again when there is space: %s", job_id, why, err);
             rc = -2;
+        } else if (rc == -2) {
+            log_warn("job %s: the received copy could not be recorded for the moment; the fax will be sent again: %s",
+                     job_id, err);
         } else if (rc) {
             log_warn("job %s: delivered, but the received copy could not be kept: %s", job_id, err);
         }
@@ -233,7 +235,7 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
             ev.attempt = o->attempt;
             ev.delay_ms = 2000;
             ev.failure_reason = "storage_full";
-            ev.message = "waiting for disk space: the received copy of the fax could not be stored";
+            ev.message = "waiting for storage: the received copy of the fax could not be stored";
         }
     }
     char why[256] = "";
@@ -242,7 +244,7 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
      * the reporting thread sleep: the reporter thread retries it. */
     int rc = reporter_holds(j->reporter, job_id) ? STORE_ERROR : job_transition(j, job_id, &ev, NULL, why, sizeof why);
     report_verdict v = rc == STORE_OK ? REPORT_APPLIED : REPORT_REFUSED;
-    if (rc == STORE_ERROR || rc == STORE_FULL) {     /* full: kept until the disk has room again */
+    if (store_rc_retriable(rc)) {        /* full: kept until the disk has room again */
         if (reporter_add(j->reporter, job_id, &ev) == 0) v = REPORT_LATER;
         else log_warn("job %s: backend outcome '%s' not applied: %s", job_id, job_event_name(ev.kind),
                       why[0] ? why : "the retry queue is full");
@@ -480,13 +482,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     }
     return j;
 fail:
-    retention_stop(j->retention);
-    if (j->be) j->ops->destroy(j->be);
-    reporter_stop(j->reporter);
-    pthread_mutex_destroy(&j->stats_lock);
-    pthread_mutex_destroy(&j->convert_lock);
-    free(j->converting);
-    free(j);
+    jobs_stop(j);               /* stops and frees whatever was started */
     return NULL;
 }
 

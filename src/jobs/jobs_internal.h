@@ -51,6 +51,8 @@ void reporter_stop(reporter *r);
 int reporter_add(reporter *r, const char *job_id, const job_event *ev);
 /* true while an outcome of job_id waits (later ones must queue behind it). */
 bool reporter_holds(reporter *r, const char *job_id);
+/* A store answer worth trying again later: the database was busy, or the disk full. */
+static inline bool store_rc_retriable(int rc) { return rc == STORE_ERROR || rc == STORE_FULL; }
 
 /* jobs.c */
 /* True when storage can take work: the data directory is writable and has more

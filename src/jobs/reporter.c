@@ -1,9 +1,9 @@
 /* reporter.c — the job layer's reporter thread: backend outcomes that could not be
  * recorded at once because the database was busy or full for a moment wait here
  * and are retried (a busy one about 30 s in all, a full disk every 500 ms for as
- * long as a lease lasts: the job would otherwise stay in_progress until it ends), so that the backend's thread that reported
- * them (an AMI or ESL reader, an HTTP handler, a worker) never sleeps on our
- * behalf. Outcomes of one job stay in order: while one waits here, later ones of
+ * long as a lease lasts: the job would otherwise stay in_progress until it ends),
+ * so that the backend's thread that reported them (an AMI or ESL reader, an HTTP
+ * handler, a worker) never sleeps on our behalf. Outcomes of one job stay in order: while one waits here, later ones of
  * the same job queue behind it. */
 #include "jobs/jobs_internal.h"
 #include "util/util.h"

@@ -4,7 +4,9 @@
  * provider fax than the attempt's, a replay of a result already recorded and an
  * ACCEPTED after the result are refused and leave the job untouched; pages never
  * go backwards; a result that arrives before its ACCEPTED teaches the job its
- * provider id. */
+ * provider id. And while the database is locked by another writer, reporting does
+ * not sleep on the caller's thread: the outcome waits on the reporter thread, later
+ * outcomes of the job queue behind it, and both are applied once the lock is gone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "jobs/jobs_internal.h"
 #include "util/util.h"
@@ -167,12 +171,46 @@ static void outcomes_for_unknown_jobs_are_refused(void **state)
     assert_int_equal(say(f, "0123456789abcdef0123456789abcdef", outcome_success(1, "x", 1)), REPORT_REFUSED);
 }
 
+static void busy_database_is_retried_on_the_reporter_thread(void **state)
+{
+    fixture *f = *state;
+    f->j->reporter = reporter_start(f->j);     /* jobs_start(dispatch = false) has none */
+    assert_non_null(f->j->reporter);
+    char id[33];
+    start_job(f, id);
+    char db[512];
+    str_fmt(db, sizeof db, "%s/faxbot.db", f->dir);
+    sqlite3 *blocker = NULL;
+    assert_int_equal(sqlite3_open(db, &blocker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    int64_t t0 = mono_ms();
+    assert_int_equal(say(f, id, outcome_progress(1, "fax-B", 1)), REPORT_LATER);   /* one write attempt */
+    assert_true(mono_ms() - t0 < 8000);
+    t0 = mono_ms();
+    assert_int_equal(say(f, id, outcome_success(1, "fax-B", 2)), REPORT_LATER);    /* queued behind it */
+    assert_true(mono_ms() - t0 < 1000);
+    assert_string_equal(get(f, id).status, JOB_IN_PROGRESS);
+
+    assert_int_equal(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(blocker);
+    job_record r = get(f, id);
+    for (int i = 0; i < 200 && job_status_get(&r) != JOB_ST_SUCCESS; i++) {
+        sleep_ms(50);
+        r = get(f, id);
+    }
+    assert_string_equal(r.status, JOB_SUCCESS);
+    assert_int_equal(r.pages, 2);
+    assert_string_equal(r.provider_sid, "fax-B");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(stale_attempts_and_other_faxes_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(result_before_accepted_is_applied_once, setup, teardown),
         cmocka_unit_test_setup_teardown(outcomes_for_unknown_jobs_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(busy_database_is_retried_on_the_reporter_thread, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
