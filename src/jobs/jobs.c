@@ -607,7 +607,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     slot->be = j->ops->create(cfg, sink, err, errlen);
     if (!slot->be) { free(slot); goto fail; }
     j->cur = j->slots = slot;
-    if (jobs_inbound_sources_start(j, err, errlen)) goto fail;
+    if (jobs_inbound_sources_start(j, cfg, err, errlen)) goto fail;
     recover_interrupted(j);
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }

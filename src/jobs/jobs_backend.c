@@ -214,6 +214,9 @@ int jobs_swap_backend(jobs *j, const config *cfg, char *err, size_t errlen)
     pthread_mutex_unlock(&j->slot_lock);
     log_info("backend swapped live: %s -> %s (%d attempt(s) stay with the old instance until they end)", old->ops->name,
              ops->name, held);
+    /* the backend that stopped sending may still be an inbound source by its own settings */
+    char why[512];
+    if (jobs_inbound_sources_start(j, cfg, why, sizeof why)) log_warn("after the swap: %s", why);
     scheduler_wake(j->sched);
     return 0;
 }
@@ -248,12 +251,16 @@ int jobs_backend_slots_json(jobs *j, char *out, size_t outlen)
     return rc;
 }
 
-int jobs_inbound_sources_start(jobs *j, char *err, size_t errlen)
+int jobs_inbound_sources_start(jobs *j, const config *cfg, char *err, size_t errlen)
 {
-    const config *cfg = jobs_cfg(j);
     const backend_ops *ops;
     for (int k = 0; (ops = backend_at(k)) != NULL; k++) {
         if (ops == j->ops || !ops->inbound_configured || !ops->create_inbound) continue;
+        bool running = false;      /* already a source (a swap starts the missing ones) */
+        pthread_mutex_lock(&j->slot_lock);
+        for (backend_slot *t = j->slots; t && !running; t = t->next) running = t->inbound_only && t->ops == ops;
+        pthread_mutex_unlock(&j->slot_lock);
+        if (running) continue;
         char why[128];
         if (!ops->inbound_configured(why, sizeof why)) continue;
         backend_slot *s = jobs_slot_new(j, ops, NULL);

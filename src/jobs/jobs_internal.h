@@ -61,7 +61,7 @@ struct jobs {
 /* jobs_backend.c: starts an inbound-only slot for every backend other than the
  * sending one whose inbound settings are present; 0, or -1 with err (a source whose
  * settings are wrong stops the start). */
-int jobs_inbound_sources_start(jobs *j, char *err, size_t errlen);
+int jobs_inbound_sources_start(jobs *j, const config *cfg, char *err, size_t errlen);
 
 /* attempt.c: one attempt of a claimed job (the pool's run callback) */
 void jobs_run_attempt(jobs *j, const char *id);

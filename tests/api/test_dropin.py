@@ -627,3 +627,34 @@ def test_receive_on_freeswitch_while_loopback_sends(server, tmp_path, cli_env):
     r = _post(srv, "/_internal/freeswitch/inbound", body, {"X-Internal-Secret": IN_SECRET})
     assert r.status_code == 200, r.text
     assert srv.get(f"/inbound/{r.json()['id']}", key=ADMIN).json()["backend"] == "freeswitch"
+
+
+def test_inbound_source_outlives_a_live_swap_away_from_its_backend(tmp_path, peer):
+    """Sending through Phaxio (inferred from its credentials) with its webhook token set, then switching the sender to
+    loopback live: /phaxio-inbound keeps answering (an inbound-only Phaxio source
+    takes over) while /phaxio-callback goes with the replaced sender."""
+    started = []
+    try:
+        srv = Server(tempfile.mkdtemp(prefix="swapin-", dir=str(tmp_path)), {})
+        srv.env.update(PHAXIO_API_URL=peer.url, PHAXIO_API_KEY=peer.api_key,
+                       PHAXIO_API_SECRET=peer.api_secret, PHAXIO_CALLBACK_TOKEN=peer.callback_token,
+                       PUBLIC_API_URL=srv.url, ENFORCE_PUBLIC_HTTPS="false", API_KEY=ADMIN)
+        started.append(srv)
+        srv.start()
+        r = srv.request("PUT", "/admin/settings", key=ADMIN, json={"backend": "loopback"})
+        assert r.status_code == 200, r.text
+        assert srv.get("/health/ready").json()["backend"] == "loopback"
+
+        def listing():
+            cbs = srv.get("/admin/inbound/callbacks", key=ADMIN).json()["callbacks"]
+            return {c["path"]: c for c in cbs} if "/phaxio-callback" not in {c["path"] for c in cbs} else None
+
+        cbs = wait_for(listing, "the replaced Phaxio sender to stop")
+        src = cbs["/phaxio-inbound"]
+        assert src["backend"] == "phaxio" and src["sending_backend"] is False, src
+        assert "PHAXIO_CALLBACK_TOKEN" in src["enabled_by"], src
+        # answered (and refused unsigned), not 404; the status route is gone
+        assert srv.post("/phaxio-inbound", data=b"x").status_code in (400, 401, 403)
+        assert srv.post("/phaxio-callback?job_id=" + "0" * 32, data=b"x").status_code == 404
+    finally:
+        _stop_all(started)
