@@ -104,6 +104,20 @@ static bool contains(const json_t *names, const char *name)
     return false;
 }
 
+/* The names changed by the settings change being applied (under g_apply_lock). */
+static const json_t *g_changed_now;
+
+static bool source_settings_changed(const char *be_name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(g_changed_now, i, v) {
+        const setting_def *row = settings_find(json_string_value(v));
+        if (row && row->apply == SETTING_LIVE && backend_reads(row, be_name)) return true;
+    }
+    return false;
+}
+
 /* Makes snap current (taking it) after checking it; file, when given, is written
  * first. Called with g_apply_lock held. */
 static json_t *commit(settings_snapshot *snap, const json_t *file, const char *who, const char *event, int *status,
@@ -151,6 +165,16 @@ static json_t *commit(settings_snapshot *snap, const json_t *file, const char *w
             *status = 400;
             goto fail;
         }
+    }
+    if (json_array_size(changed)) {
+        /* inbound-only sources (a backend receiving while another sends) follow their settings */
+        char why[512];
+        g_changed_now = changed;
+        settings_override_thread(snap);
+        if (jobs_inbound_sources_refresh(g_api.jobs, cfg, source_settings_changed, why, sizeof why))
+            log_warn("inbound sources after the settings change: %s", why);
+        settings_override_thread(NULL);
+        g_changed_now = NULL;
     }
     explicit_bzero(key, sizeof key);
     settings_set_current(snap);

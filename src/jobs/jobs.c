@@ -391,15 +391,18 @@ static int webhook_owners(jobs *j, const webhook_request *req, backend_slot **ow
 {
     int n = 0;
     pthread_mutex_lock(&j->slot_lock);
-    for (backend_slot *s = j->slots; s && n < max; s = s->next)
-        for (int i = 0; i < s->ops->n_webhooks; i++)
-            if (!strcmp(s->ops->webhooks[i].method, req->method) && !strcmp(s->ops->webhooks[i].path, req->path)
-                && (!s->inbound_only || s->ops->webhooks[i].inbound)) {
-                s->users++;
-                owners[n] = s;
-                index[n++] = i;
-                break;
-            }
+    for (int pass = 0; pass < 2; pass++)          /* live instances first, then replaced ones */
+        for (backend_slot *s = j->slots; s && n < max; s = s->next) {
+            if (s->retired != (pass == 1) || (s->retired && s->inbound_only)) continue;   /* a replaced source holds nothing */
+            for (int i = 0; i < s->ops->n_webhooks; i++)
+                if (!strcmp(s->ops->webhooks[i].method, req->method) && !strcmp(s->ops->webhooks[i].path, req->path)
+                    && (!s->inbound_only || s->ops->webhooks[i].inbound)) {
+                    s->users++;
+                    owners[n] = s;
+                    index[n++] = i;
+                    break;
+                }
+        }
     pthread_mutex_unlock(&j->slot_lock);
     return n;
 }

@@ -74,6 +74,11 @@ typedef struct jobs_hook_info {
     char enabled_by[128];        /* "FAX_BACKEND=phaxio", "ASTERISK_INBOUND_SECRET is set" */
 } jobs_hook_info;
 int jobs_hooks_list(jobs *j, jobs_hook_info *out, int max);
+/* Live settings change: inbound-only sources whose settings changed (changed(name))
+ * or that are no longer configured are replaced or stopped, new ones started (the
+ * thread's settings snapshot is the new one). 0, or -1 with err. */
+int jobs_inbound_sources_refresh(jobs *j, const config *cfg, bool (*changed)(const char *backend_name),
+                                 char *err, size_t errlen);
 /* Deep diagnostics of the backend (real round trips): findings set in the JSON
  * object report. 0 if all good. */
 struct json_t;

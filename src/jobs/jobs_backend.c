@@ -258,7 +258,8 @@ int jobs_inbound_sources_start(jobs *j, const config *cfg, char *err, size_t err
         if (ops == j->ops || !ops->inbound_configured || !ops->create_inbound) continue;
         bool running = false;      /* already a source (a swap starts the missing ones) */
         pthread_mutex_lock(&j->slot_lock);
-        for (backend_slot *t = j->slots; t && !running; t = t->next) running = t->inbound_only && t->ops == ops;
+        for (backend_slot *t = j->slots; t && !running; t = t->next)
+            running = t->inbound_only && !t->retired && t->ops == ops;
         pthread_mutex_unlock(&j->slot_lock);
         if (running) continue;
         char why[128];
@@ -295,7 +296,7 @@ int jobs_hooks_list(jobs *j, jobs_hook_info *out, int max)
     int n = 0;
     pthread_mutex_lock(&j->slot_lock);
     for (backend_slot *s = j->slots; s; s = s->next)
-        for (int i = 0; i < s->ops->n_webhooks && n < max; i++) {
+        for (int i = 0; i < s->ops->n_webhooks && n < max && !(s->inbound_only && s->retired); i++) {
             const backend_webhook *w = &s->ops->webhooks[i];
             if (s->inbound_only && !w->inbound) continue;
             jobs_hook_info *h = &out[n++];
@@ -307,4 +308,24 @@ int jobs_hooks_list(jobs *j, jobs_hook_info *out, int max)
         }
     pthread_mutex_unlock(&j->slot_lock);
     return n;
+}
+
+int jobs_inbound_sources_refresh(jobs *j, const config *cfg, bool (*changed)(const char *backend_name),
+                                 char *err, size_t errlen)
+{
+    /* a source whose settings changed, or that is no longer configured, is replaced
+     * (retired: the reaper ends it once no request runs on it) */
+    pthread_mutex_lock(&j->slot_lock);
+    for (backend_slot *s = j->slots; s; s = s->next) {
+        if (!s->inbound_only || s->retired) continue;
+        char why[128];
+        if (changed(s->ops->name) || !s->ops->inbound_configured(why, sizeof why)) {
+            s->retired = true;
+            s->retired_at = mono_ms();
+            log_info("inbound source %s: its settings changed; %s", s->ops->name,
+                     s->ops->inbound_configured(why, sizeof why) ? "restarted" : "stopped");
+        }
+    }
+    pthread_mutex_unlock(&j->slot_lock);
+    return jobs_inbound_sources_start(j, cfg, err, errlen);
 }

@@ -658,3 +658,28 @@ def test_inbound_source_outlives_a_live_swap_away_from_its_backend(tmp_path, pee
         assert srv.post("/phaxio-callback?job_id=" + "0" * 32, data=b"x").status_code == 404
     finally:
         _stop_all(started)
+
+
+def test_inbound_source_follows_live_settings(server):
+    """An inbound source turned on, re-keyed and turned off from the settings (the
+    console's PUT /admin/settings) while loopback sends, without a restart."""
+    srv = server(FAX_BACKEND="loopback", API_KEY=ADMIN)
+    assert _post(srv, "/sinch-inbound", _sinch_incoming(), auth=("u", "p")).status_code == 404
+    r = srv.request("PUT", "/admin/settings", key=ADMIN,
+                    json={"SINCH_INBOUND_BASIC_USER": "u", "SINCH_INBOUND_BASIC_PASS": "p"})
+    assert r.status_code == 200, r.text
+    assert _post(srv, "/sinch-inbound", _sinch_incoming()).status_code == 401
+    r = _post(srv, "/sinch-inbound", _sinch_incoming(), auth=("u", "p"))
+    assert r.status_code == 200, r.text
+    assert srv.get(f"/inbound/{r.json()['inbound_id']}", key=ADMIN).json()["backend"] == "sinch"
+    # new credentials: the old ones are refused at once
+    r = srv.request("PUT", "/admin/settings", key=ADMIN, json={"SINCH_INBOUND_BASIC_PASS": "p2"})
+    assert r.status_code == 200, r.text
+    assert _post(srv, "/sinch-inbound", _sinch_incoming(), auth=("u", "p")).status_code == 401
+    assert _post(srv, "/sinch-inbound", _sinch_incoming(), auth=("u", "p2")).status_code == 200
+    # turned off: the route is gone once the replaced source has finished
+    r = srv.request("PUT", "/admin/settings", key=ADMIN,
+                    json={"SINCH_INBOUND_BASIC_USER": "", "SINCH_INBOUND_BASIC_PASS": ""})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: _post(srv, "/sinch-inbound", _sinch_incoming(), auth=("u", "p2")).status_code == 404,
+             "the Sinch inbound source to stop")
