@@ -61,6 +61,11 @@ test-unit: build
 test-api: build
 	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -n 4 tests/api
 
+# the Admin Console in Debian's chromium (npm ci on first use); screenshots in $(BUILD)/screenshots
+.PHONY: test-browser
+test-browser: build
+	./tools/browser-tests.sh $(BUILD)
+
 # the MCP server with the official TypeScript SDK as client (npm ci on first use)
 test-mcp: build
 	cd tests/mcp && { [ -f node_modules/.package-lock.json ] || npm ci --prefer-offline --no-audit --no-fund --loglevel=error; }

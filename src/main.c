@@ -2,6 +2,7 @@
  * document pipeline locally; `send`, `status` and `keys` are clients of a running
  * gateway's REST API (cli/cli.c). */
 #include "api/api.h"
+#include "backend/backend.h"
 #include "auth/audit.h"
 #include "blob/blob.h"
 #include "cli/cli.h"
@@ -16,6 +17,7 @@
 #include "mcp/mcp_rest.h"
 #include "mcp/mcp_stdio.h"
 #include "store/store.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
@@ -27,6 +29,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void usage(FILE *f)
 {
@@ -46,7 +50,9 @@ static void usage(FILE *f)
             "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n"
             "  faxbot doctor [--wait SECONDS]           check this machine's set-up for the configured backend\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
-            "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n\n"
+            "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n"
+            "  faxbot config show|get NAME|set NAME VALUE|validate|export\n"
+            "                                           the settings, on the settings file or (--server) a running gateway\n\n"
             "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"
             "FAXBOT_API_KEY (or API_KEY). See README.md for every setting.\n");
 }
@@ -55,8 +61,8 @@ static void usage(FILE *f)
  * kept in the data directory (made on first start). */
 static int load_pepper(const config *cfg, char out[65], char *err, size_t errlen)
 {
-    const char *env = getenv("FAXBOT_KEY_PEPPER");
-    if (env && *env) {
+    const char *env = setting_raw("FAXBOT_KEY_PEPPER");
+    if (env) {
         if (strlen(env) < 16 || str_copy(out, 65, env)) {
             str_fmt(err, errlen, "FAXBOT_KEY_PEPPER must be 16 to 64 characters");
             return -1;
@@ -172,6 +178,12 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     log_set_level((log_level)cfg.log_level);
+    if (settings_plain_secrets()) {
+        char path[4096];
+        settings_file_path(environ, path, sizeof path);
+        log_warn("the settings file %s holds %d secret(s) as plain text: set FAXBOT_CONFIG_KEY (openssl rand -base64 32) "
+                 "and save the settings again to keep them encrypted", path, settings_plain_secrets());
+    }
 
     /* Signals are taken by sigwait in this thread; every thread made later inherits the block. */
     sigset_t stop;
@@ -228,17 +240,19 @@ static int cmd_mcp(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const char *url = getenv("FAXBOT_URL");
+    setting_source url_src;       /* the gateway is used only when FAXBOT_URL is set, not by its default */
+    const char *url = settings_value(settings_current(), "FAXBOT_URL", &url_src);
+    if (url_src != SOURCE_ENV) url = NULL;
     static mcp_rest rest;
     mcp_ops ops;
     gateway_core core = {0};
-    const char *tmpbase = getenv("TMPDIR");
+    const char *tmpbase = settings_os_env("TMPDIR");
     static char tmp[2048];
     str_copy(tmp, sizeof tmp, tmpbase && *tmpbase ? tmpbase : "/tmp");
     int rc = 1;
     if (url && *url) {
-        const char *key = getenv("FAXBOT_API_KEY");
-        if (!key || !*key) key = getenv("API_KEY");
+        const char *key = setting_raw("FAXBOT_API_KEY");
+        if (!key) key = setting_raw("API_KEY");
         if (str_copy(rest.base_url, sizeof rest.base_url, url) || str_copy(rest.api_key, sizeof rest.api_key, key ? key : "")) {
             fprintf(stderr, "faxbot: FAXBOT_URL or FAXBOT_API_KEY is too long\n");
             goto out;
@@ -294,7 +308,7 @@ static int cmd_convert(int argc, char **argv)
     doc_type type = doc_sniff(head, head_len);
     if (type == DOC_TEXT && !utf8_validator_ok(&v)) type = DOC_UNKNOWN;
     if (type == DOC_UNKNOWN) { fprintf(stderr, "faxbot: %s is not a PDF, UTF-8 text, PNG, JPEG or TIFF\n", in); return 1; }
-    const char *tmpbase = getenv("TMPDIR");
+    const char *tmpbase = settings_os_env("TMPDIR");
     char tmp[4096];
     str_fmt(tmp, sizeof tmp, "%s/faxbot-convert-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
     if (!mkdtemp(tmp)) { fprintf(stderr, "faxbot: cannot make a temporary directory\n"); return 1; }
@@ -322,6 +336,18 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "--version")) { printf("faxbot 0.1.0\n"); return 0; }
+    /* The settings table (core rows + every backend's), then default < file < env. */
+    backend_register_settings();
+    bool client = !strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys");
+    char serr[1024];
+    if (settings_load(environ, serr, sizeof serr) && client) {
+        /* A client only needs FAXBOT_URL and its key: the environment is enough. The
+         * others stop in config_load with this message and their own exit code, so
+         * that nothing runs on half the settings. */
+        settings_set_load_error(NULL);
+        settings_snapshot *env_only = settings_build(NULL, environ, serr, sizeof serr);
+        if (env_only) settings_set_current(env_only);
+    }
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "mcp")) return cmd_mcp(argc - 1, argv + 1);
@@ -330,6 +356,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "freeswitch-config")) return cli_freeswitch_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config")) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int rc = cli_config(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return rc;
+    }
     if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys")) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = !strcmp(cmd, "send") ? cli_send(argc - 1, argv + 1)

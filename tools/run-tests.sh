@@ -41,11 +41,17 @@ echo "== MCP tests, the official SDK as client ($build)"
 mcp_deps
 node tests/mcp/run.mjs "$root/$build/faxbot"
 
+echo "== browser tests of the Admin Console ($build)"
+# tests/browser: Debian's chromium driven by playwright-core, axe-core on every page;
+# screenshots under $build/screenshots. Normal build only.
+./tools/browser-tests.sh "$build"
+
 echo "== interop tests against a real FreeSWITCH ($build)"
 # tests/interop: real FreeSWITCH 1.10.12 pairs from ../shared/peers/freeswitch (or
 # $FAXBOT_FREESWITCH_PEER_DIR); each test skips loudly when the build is absent.
 # Real faxes take 20-50 s each, so they run side by side; normal build only.
-FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -rs -n 4 -p no:cacheprovider tests/interop
+# Three at a time: real-time G.711 media needs CPU on time, and 2 cores carry 6 FreeSWITCHes.
+FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -rs -n 3 -p no:cacheprovider tests/interop
 
 echo "== unit tests under ASan+UBSan ($asan)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"

@@ -40,6 +40,28 @@ static const ami_preset presets[] = {
               "registration when SIP_USERNAME is set; T.38 support UNVERIFIED, audio fallback on"},
 };
 
+/* The sip backend's rows of the settings table (the trunk and network rows are
+ * the core's, shared with FreeSWITCH). */
+const setting_def ami_trunk_settings[] = {
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_HOST", "127.0.0.1", "AMI connection", "Asterisk host"),
+    SETTING_ROW_INT("sip", "ASTERISK_AMI_PORT", "5038", 1, 65535, "AMI connection, manager.conf", "AMI port"),
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_USERNAME", "faxbot", "AMI login, manager.conf", "AMI user"),
+    SETTING_ROW_SECRET("sip", "ASTERISK_AMI_PASSWORD", "AMI login, manager.conf", "AMI secret"),
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_BIND", "127.0.0.1", "manager.conf bindaddr", "address AMI listens on"),
+    SETTING_ROW_STR("sip", "ASTERISK_AMI_PERMIT", "127.0.0.1/255.255.255.255", "manager.conf permit", "where the gateway connects from"),
+    SETTING_ROW_INT("sip", "ASTERISK_AMI_PING_MS", "", 0, 600000, "AMI keepalive", "ms between pings (default the client's)"),
+    SETTING_ROW_SECRET("sip", "ASTERISK_INBOUND_SECRET", "X-Internal-Secret, extensions.conf", "secret of /_internal/asterisk/inbound"),
+    SETTING_ROW_STR("sip", "ASTERISK_SPOOL_DIR", "/var/spool/asterisk/fax", "extensions.conf, inbound hand-off", "shared spool"),
+    SETTING_ROW_INT("sip", "ASTERISK_MAX_CHANNELS", "4", 1, 256, "backend capacity", "concurrent fax calls"),
+    SETTING_ROW_INT("sip", "ASTERISK_RING_TIMEOUT", "60", 5, 600, "Originate Timeout", "seconds"),
+    SETTING_ROW_STR("sip", "ASTERISK_GATEWAY_URL", "", "extensions.conf CURL", "default PUBLIC_API_URL"),
+    SETTING_ROW_ENUM("sip", "SIP_TRUNK_PRESET", "generic", "generic|twilio|telnyx|bandwidth|flowroute", "pjsip.conf", "trunk preset"),
+    SETTING_ROW_STR("sip", "SIP_TECH_PREFIX", "", "dial string", "Flowroute tech prefix"),
+    SETTING_ROW_STR("sip", "SIP_IDENTIFY_MATCH", "", "pjsip.conf identify", "extra trunk source IPs"),
+    SETTING_ROW_STR("sip", "ASTERISK_CONFIG_DIR", "", "apply", "where apply writes Asterisk's files (unset: not written)"),
+    SETTING_END,
+};
+
 const ami_preset *ami_preset_find(const char *name)
 {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
@@ -80,15 +102,11 @@ static int want_secret(const char *name, const char *value, char *err, size_t er
     return 0;
 }
 
-static int env_str(const char *name, const char *dflt, char *dst, size_t len, char *err, size_t errlen)
-{
-    return config_env_str(name, dflt, dst, len, err, errlen);
-}
-
-static int env_int(const char *name, long dflt, long lo, long hi, int *out, char *err, size_t errlen)
+/* A number setting into an int field (the rows' ranges fit an int). */
+static int int_setting(const char *name, int *out, char *err, size_t errlen)
 {
     long v;
-    if (config_env_int(name, dflt, lo, hi, &v, err, errlen)) return -1;
+    if (setting_int(name, &v, err, errlen)) return -1;
     *out = (int)v;
     return 0;
 }
@@ -111,14 +129,14 @@ static bool ends_with(const char *s, const char *suffix)
 
 static int load_ami(ami_trunk *t, char *err, size_t errlen)
 {
-    if (env_str("ASTERISK_AMI_HOST", "127.0.0.1", t->ami_host, sizeof t->ami_host, err, errlen) ||
+    if (setting_str("ASTERISK_AMI_HOST", t->ami_host, sizeof t->ami_host, err, errlen) ||
         want("ASTERISK_AMI_HOST", t->ami_host, HOST_CHARS ":", HOST_WHAT, err, errlen))
         return -1;
-    if (env_int("ASTERISK_AMI_PORT", 5038, 1, 65535, &t->ami_port, err, errlen)) return -1;
-    if (env_str("ASTERISK_AMI_USERNAME", "faxbot", t->ami_user, sizeof t->ami_user, err, errlen) ||
+    if (int_setting("ASTERISK_AMI_PORT", &t->ami_port, err, errlen)) return -1;
+    if (setting_str("ASTERISK_AMI_USERNAME", t->ami_user, sizeof t->ami_user, err, errlen) ||
         want("ASTERISK_AMI_USERNAME", t->ami_user, "._-", "letters, digits, '.', '_' and '-'", err, errlen))
         return -1;
-    if (env_str("ASTERISK_AMI_PASSWORD", "", t->ami_password, sizeof t->ami_password, err, errlen) ||
+    if (setting_str("ASTERISK_AMI_PASSWORD", t->ami_password, sizeof t->ami_password, err, errlen) ||
         want_secret("ASTERISK_AMI_PASSWORD", t->ami_password, err, errlen))
         return -1;
     if (!t->ami_password[0]) {
@@ -126,11 +144,10 @@ static int load_ami(ami_trunk *t, char *err, size_t errlen)
                              "ASTERISK_AMI_USERNAME in Asterisk's manager.conf (faxbot asterisk-config writes both)");
         return -1;
     }
-    if (env_str("ASTERISK_AMI_BIND", "127.0.0.1", t->ami_bind, sizeof t->ami_bind, err, errlen) ||
+    if (setting_str("ASTERISK_AMI_BIND", t->ami_bind, sizeof t->ami_bind, err, errlen) ||
         want("ASTERISK_AMI_BIND", t->ami_bind, HOST_CHARS ":", "an IP address", err, errlen))
         return -1;
-    if (env_str("ASTERISK_AMI_PERMIT", "127.0.0.1/255.255.255.255", t->ami_permit, sizeof t->ami_permit, err,
-                errlen) ||
+    if (setting_str("ASTERISK_AMI_PERMIT", t->ami_permit, sizeof t->ami_permit, err, errlen) ||
         want("ASTERISK_AMI_PERMIT", t->ami_permit, ".:/,", "IP addresses with masks, comma separated", err, errlen))
         return -1;
     return 0;
@@ -138,7 +155,7 @@ static int load_ami(ami_trunk *t, char *err, size_t errlen)
 
 static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *err, size_t errlen)
 {
-    if (env_str("ASTERISK_INBOUND_SECRET", "", t->inbound_secret, sizeof t->inbound_secret, err, errlen) ||
+    if (setting_str("ASTERISK_INBOUND_SECRET", t->inbound_secret, sizeof t->inbound_secret, err, errlen) ||
         want("ASTERISK_INBOUND_SECRET", t->inbound_secret, "._~+/=-",
              "letters, digits and . _ ~ + / = - (e.g. the output of `openssl rand -hex 32`)", err, errlen))
         return -1;
@@ -151,7 +168,7 @@ static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *
                              "(make one with `openssl rand -hex 32`)");
         return -1;
     }
-    if (env_str("ASTERISK_SPOOL_DIR", "/var/spool/asterisk/fax", t->spool_dir, sizeof t->spool_dir, err, errlen) ||
+    if (setting_str("ASTERISK_SPOOL_DIR", t->spool_dir, sizeof t->spool_dir, err, errlen) ||
         want("ASTERISK_SPOOL_DIR", t->spool_dir, "/._-", "letters, digits and / . _ -", err, errlen))
         return -1;
     if (t->spool_dir[0] != '/') {
@@ -160,12 +177,12 @@ static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *
     }
     size_t sl = strlen(t->spool_dir);
     while (sl > 1 && t->spool_dir[sl - 1] == '/') t->spool_dir[--sl] = 0;
-    if (env_int("ASTERISK_MAX_CHANNELS", 4, 1, 256, &t->max_channels, err, errlen)) return -1;
-    if (env_int("ASTERISK_RING_TIMEOUT", 60, 5, 600, &t->ring_timeout_s, err, errlen)) return -1;
+    if (int_setting("ASTERISK_MAX_CHANNELS", &t->max_channels, err, errlen)) return -1;
+    if (int_setting("ASTERISK_RING_TIMEOUT", &t->ring_timeout_s, err, errlen)) return -1;
     char dflt[512];
     if (cfg && cfg->public_api_url[0]) str_copy(dflt, sizeof dflt, cfg->public_api_url);
     else str_fmt(dflt, sizeof dflt, "http://127.0.0.1:%d", cfg ? cfg->listen_port : 8080);
-    if (env_str("ASTERISK_GATEWAY_URL", dflt, t->gateway_url, sizeof t->gateway_url, err, errlen) ||
+    if (setting_str_or("ASTERISK_GATEWAY_URL", dflt, t->gateway_url, sizeof t->gateway_url, err, errlen) ||
         want("ASTERISK_GATEWAY_URL", t->gateway_url, ":/._-[]", "a plain http(s) URL", err, errlen))
         return -1;
     if (strncmp(t->gateway_url, "http://", 7) && strncmp(t->gateway_url, "https://", 8)) {
@@ -184,39 +201,88 @@ static int load_gateway(ami_trunk *t, const config *cfg, bool for_render, char *
     return 0;
 }
 
+/* Paths go into pjsip.conf as they are: absolute, of plain characters. */
+static int want_path(const char *name, const char *v, char *err, size_t errlen)
+{
+    if (!*v) return 0;
+    if (v[0] != '/' || !chars_ok(v, "/._-")) {
+        str_fmt(err, errlen, "%s must be an absolute path of letters, digits and / . _ -", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int port_range(const char *lo_name, const char *hi_name, int *lo, int *hi, char *err, size_t errlen)
+{
+    if (int_setting(lo_name, lo, err, errlen) || int_setting(hi_name, hi, err, errlen)) return -1;
+    if (*lo > *hi) {
+        str_fmt(err, errlen, "%s (%d) must not be above %s (%d)", lo_name, *lo, hi_name, *hi);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_network(ami_trunk *t, char *err, size_t errlen)
+{
+    if (setting_str("SIP_TRANSPORT", t->transport, sizeof t->transport, err, errlen) ||
+        setting_str("SIP_EXTERNAL_MEDIA_ADDRESS", t->external_media, sizeof t->external_media, err, errlen) ||
+        want("SIP_EXTERNAL_MEDIA_ADDRESS", t->external_media, HOST_CHARS ":", HOST_WHAT, err, errlen) ||
+        setting_str("SIP_EXTERNAL_SIGNALING_ADDRESS", t->external_signaling, sizeof t->external_signaling, err, errlen) ||
+        want("SIP_EXTERNAL_SIGNALING_ADDRESS", t->external_signaling, HOST_CHARS ":", HOST_WHAT, err, errlen) ||
+        setting_str("SIP_LOCAL_NET", t->local_net, sizeof t->local_net, err, errlen) ||
+        want("SIP_LOCAL_NET", t->local_net, ".:/,", "CIDRs separated by commas, like 192.168.0.0/16,10.0.0.0/8", err, errlen) ||
+        setting_str("SIP_TLS_CERT_FILE", t->tls_cert, sizeof t->tls_cert, err, errlen) ||
+        want_path("SIP_TLS_CERT_FILE", t->tls_cert, err, errlen) ||
+        setting_str("SIP_TLS_KEY_FILE", t->tls_key, sizeof t->tls_key, err, errlen) ||
+        want_path("SIP_TLS_KEY_FILE", t->tls_key, err, errlen) ||
+        setting_str("SIP_TLS_CA_FILE", t->tls_ca, sizeof t->tls_ca, err, errlen) ||
+        want_path("SIP_TLS_CA_FILE", t->tls_ca, err, errlen) ||
+        port_range("UDPTL_PORT_START", "UDPTL_PORT_END", &t->udptl_start, &t->udptl_end, err, errlen) ||
+        port_range("RTP_PORT_START", "RTP_PORT_END", &t->rtp_start, &t->rtp_end, err, errlen) ||
+        setting_str("ASTERISK_CONFIG_DIR", t->config_dir, sizeof t->config_dir, err, errlen) ||
+        want_path("ASTERISK_CONFIG_DIR", t->config_dir, err, errlen))
+        return -1;
+    if (!strcmp(t->transport, "tls") && (!t->tls_cert[0] || !t->tls_key[0])) {
+        str_fmt(err, errlen, "SIP_TRANSPORT=tls needs SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE (PEM files Asterisk can read)");
+        return -1;
+    }
+    return 0;
+}
+
 static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
 {
     const ami_preset *p = t->preset;
-    if (env_str("SIP_SERVER", p->default_server, t->server, sizeof t->server, err, errlen) ||
+    if (setting_str_or("SIP_SERVER", p->default_server, t->server, sizeof t->server, err, errlen) ||
         want("SIP_SERVER", t->server, HOST_CHARS, HOST_WHAT, err, errlen))
         return -1;
-    if (env_int("SIP_PORT", 5060, 1, 65535, &t->port, err, errlen)) return -1;
-    if (env_str("SIP_USERNAME", "", t->username, sizeof t->username, err, errlen) ||
+    if (int_setting("SIP_PORT", &t->port, err, errlen)) return -1;
+    if (setting_str("SIP_USERNAME", t->username, sizeof t->username, err, errlen) ||
         want("SIP_USERNAME", t->username, "._+@-", "letters, digits and . _ + @ -", err, errlen))
         return -1;
-    if (env_str("SIP_PASSWORD", "", t->password, sizeof t->password, err, errlen) ||
+    if (setting_str("SIP_PASSWORD", t->password, sizeof t->password, err, errlen) ||
         want_secret("SIP_PASSWORD", t->password, err, errlen))
         return -1;
-    if (env_str("SIP_FROM_USER", "", t->from_user, sizeof t->from_user, err, errlen) ||
+    if (setting_str("SIP_FROM_USER", t->from_user, sizeof t->from_user, err, errlen) ||
         want("SIP_FROM_USER", t->from_user, "+._-", "letters, digits and + . _ -", err, errlen))
         return -1;
-    if (env_str("SIP_FROM_DOMAIN", "", t->from_domain, sizeof t->from_domain, err, errlen) ||
+    if (setting_str("SIP_FROM_DOMAIN", t->from_domain, sizeof t->from_domain, err, errlen) ||
         want("SIP_FROM_DOMAIN", t->from_domain, HOST_CHARS, HOST_WHAT, err, errlen))
         return -1;
-    if (env_str("SIP_TECH_PREFIX", "", t->tech_prefix, sizeof t->tech_prefix, err, errlen) ||
+    if (setting_str("SIP_TECH_PREFIX", t->tech_prefix, sizeof t->tech_prefix, err, errlen) ||
         want("SIP_TECH_PREFIX", t->tech_prefix, "", "digits", err, errlen))
         return -1;
     if (t->tech_prefix[0] && strspn(t->tech_prefix, "0123456789") != strlen(t->tech_prefix)) {
         str_fmt(err, errlen, "SIP_TECH_PREFIX may only contain digits (Flowroute: 8 digits)");
         return -1;
     }
-    if (env_str("SIP_IDENTIFY_MATCH", "", t->identify_match, sizeof t->identify_match, err, errlen) ||
+    if (setting_str("SIP_IDENTIFY_MATCH", t->identify_match, sizeof t->identify_match, err, errlen) ||
         want("SIP_IDENTIFY_MATCH", t->identify_match, ".:/,-", "IP addresses, CIDRs or host names separated by commas",
              err, errlen))
         return -1;
-    if (env_str("SIP_BIND", "0.0.0.0:5060", t->sip_bind, sizeof t->sip_bind, err, errlen) ||
+    if (setting_str("SIP_BIND", t->sip_bind, sizeof t->sip_bind, err, errlen) ||
         want("SIP_BIND", t->sip_bind, ".:[]", "an address and port such as 0.0.0.0:5060", err, errlen))
         return -1;
+    if (load_network(t, err, errlen)) return -1;
     if (!for_render) return 0;
 
     if (!t->server[0]) {
@@ -250,7 +316,7 @@ int ami_trunk_load(ami_trunk *t, const config *cfg, bool for_render, char *err, 
 {
     memset(t, 0, sizeof *t);
     char name[32];
-    if (env_str("SIP_TRUNK_PRESET", "generic", name, sizeof name, err, errlen)) return -1;
+    if (setting_str("SIP_TRUNK_PRESET", name, sizeof name, err, errlen)) return -1;
     for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
     t->preset = ami_preset_find(name);
     if (!t->preset) {
@@ -291,15 +357,29 @@ static void render_pjsip(const ami_trunk *t, strbuf *sb)
     sb_appendf(sb, "; pjsip.conf for the faxbot gateway, rendered by `faxbot asterisk-config` (preset %s).\n"
                    "; %s\n; Render again instead of editing: every value comes from the gateway's settings.\n\n",
                p->name, p->notes);
-    sb_appendf(sb, "[transport-udp]\ntype = transport\nprotocol = udp\nbind = %s\n\n", t->sip_bind);
+    sb_appendf(sb, "[transport-%s]\ntype = transport\nprotocol = %s\nbind = %s\n", t->transport, t->transport, t->sip_bind);
+    if (t->external_media[0]) sb_appendf(sb, "external_media_address = %s\n", t->external_media);
+    if (t->external_signaling[0]) sb_appendf(sb, "external_signaling_address = %s\n", t->external_signaling);
+    for (const char *n = t->local_net; *n;) {
+        size_t k = strcspn(n, ",");
+        if (k) sb_appendf(sb, "local_net = %.*s\n", (int)k, n);
+        n += k;
+        if (*n) n++;
+    }
+    if (!strcmp(t->transport, "tls")) {
+        sb_appendf(sb, "cert_file = %s\npriv_key_file = %s\nmethod = tlsv1_2\n", t->tls_cert, t->tls_key);
+        if (t->tls_ca[0]) sb_appendf(sb, "ca_list_file = %s\n", t->tls_ca);
+    }
+    sb_puts(sb, "\n");
     if (has_auth(t))
         sb_appendf(sb, "[%s-auth]\ntype = auth\nauth_type = userpass\nusername = %s\npassword = %s\n\n",
                    AMI_TRUNK_ENDPOINT, t->username, t->password);
-    sb_appendf(sb, "[%s]\ntype = aor\ncontact = sip:%s:%d\nqualify_frequency = 60\n\n", AMI_TRUNK_ENDPOINT,
-               t->server, t->port);
-    sb_appendf(sb, "[%s]\ntype = endpoint\ntransport = transport-udp\ncontext = %s\ndisallow = all\n"
+    const char *uri_tp = !strcmp(t->transport, "udp") ? "" : !strcmp(t->transport, "tcp") ? ";transport=tcp" : ";transport=tls";
+    sb_appendf(sb, "[%s]\ntype = aor\ncontact = sip:%s:%d%s\nqualify_frequency = 60\n\n", AMI_TRUNK_ENDPOINT,
+               t->server, t->port, uri_tp);
+    sb_appendf(sb, "[%s]\ntype = endpoint\ntransport = transport-%s\ncontext = %s\ndisallow = all\n"
                    "allow = ulaw,alaw\naors = %s\n",
-               AMI_TRUNK_ENDPOINT, AMI_IN_CONTEXT, AMI_TRUNK_ENDPOINT);
+               AMI_TRUNK_ENDPOINT, t->transport, AMI_IN_CONTEXT, AMI_TRUNK_ENDPOINT);
     if (has_auth(t)) sb_appendf(sb, "outbound_auth = %s-auth\n", AMI_TRUNK_ENDPOINT);
     if (t->from_user[0]) {
         sb_appendf(sb, "from_user = %s\n", t->from_user);
@@ -314,12 +394,12 @@ static void render_pjsip(const ami_trunk *t, strbuf *sb)
     else
         sb_appendf(sb, "t38_udptl = no\n\n");
     if (has_auth(t) && p->registers) {
-        sb_appendf(sb, "[%s-registration]\ntype = registration\ntransport = transport-udp\noutbound_auth = %s-auth\n"
-                       "server_uri = sip:%s:%d\nclient_uri = sip:%s@%s:%d\ncontact_user = %s\n"
+        sb_appendf(sb, "[%s-registration]\ntype = registration\ntransport = transport-%s\noutbound_auth = %s-auth\n"
+                       "server_uri = sip:%s:%d%s\nclient_uri = sip:%s@%s:%d%s\ncontact_user = %s\n"
                        "retry_interval = 60\nforbidden_retry_interval = 600\nexpiration = 3600\n"
                        "line = yes\nendpoint = %s\n\n",
-                   AMI_TRUNK_ENDPOINT, AMI_TRUNK_ENDPOINT, t->server, t->port, t->username, t->server, t->port,
-                   t->from_user[0] ? t->from_user : t->username, AMI_TRUNK_ENDPOINT);
+                   AMI_TRUNK_ENDPOINT, t->transport, AMI_TRUNK_ENDPOINT, t->server, t->port, uri_tp, t->username,
+                   t->server, t->port, uri_tp, t->from_user[0] ? t->from_user : t->username, AMI_TRUNK_ENDPOINT);
     }
     sb_appendf(sb, "[%s-identify]\ntype = identify\nendpoint = %s\nmatch = %s\n", AMI_TRUNK_ENDPOINT,
                AMI_TRUNK_ENDPOINT, t->server);
@@ -427,11 +507,11 @@ static void render_manager(const ami_trunk *t, strbuf *sb)
     sb_appendf(sb, "read = call,user\nwrite = originate,reporting,system\nwritetimeout = 5000\n");
 }
 
-static void render_udptl(strbuf *sb)
+static void render_udptl(const ami_trunk *t, strbuf *sb)
 {
     sb_appendf(sb, "; udptl.conf for the faxbot gateway (T.38 transport), rendered by `faxbot asterisk-config`.\n"
-                   "[general]\nudptlstart = 4000\nudptlend = 4999\nudptlchecksums = no\nudptlfecentries = 3\n"
-                   "udptlfecspan = 3\nuse_even_ports = no\n");
+                   "[general]\nudptlstart = %d\nudptlend = %d\nudptlchecksums = no\nudptlfecentries = 3\n"
+                   "udptlfecspan = 3\nuse_even_ports = no\n", t->udptl_start, t->udptl_end);
 }
 
 static void render_res_fax(strbuf *sb)
@@ -439,6 +519,12 @@ static void render_res_fax(strbuf *sb)
     sb_appendf(sb, "; res_fax.conf for the faxbot gateway, rendered by `faxbot asterisk-config`.\n"
                    "[general]\nmaxrate = 14400\nminrate = 2400\nstatusevents = yes\nmodems = v17,v27,v29\n"
                    "ecm = yes\nt38timeout = 5000\n");
+}
+
+static void render_rtp(const ami_trunk *t, strbuf *sb)
+{
+    sb_appendf(sb, "; rtp.conf for the faxbot gateway (G.711 audio before T.38), rendered by `faxbot asterisk-config`.\n"
+                   "[general]\nrtpstart = %d\nrtpend = %d\n", t->rtp_start, t->rtp_end);
 }
 
 static void render_modules(strbuf *sb)
@@ -454,16 +540,17 @@ static void render_modules(strbuf *sb)
 int ami_render(const ami_trunk *t, ami_rendered files[AMI_RENDER_FILES], char *err, size_t errlen)
 {
     static const char *const names[AMI_RENDER_FILES] = {"pjsip.conf", "extensions.conf", "manager.conf",
-                                                          "udptl.conf", "res_fax.conf", "modules.conf"};
-    static const bool secret[AMI_RENDER_FILES] = {true, true, true, false, false, false};
+                                                          "udptl.conf", "res_fax.conf", "modules.conf", "rtp.conf"};
+    static const bool secret[AMI_RENDER_FILES] = {true, true, true, false, false, false, false};
     strbuf sb[AMI_RENDER_FILES];
     for (int i = 0; i < AMI_RENDER_FILES; i++) sb_init(&sb[i]);
     render_pjsip(t, &sb[0]);
     render_extensions(t, &sb[1]);
     render_manager(t, &sb[2]);
-    render_udptl(&sb[3]);
+    render_udptl(t, &sb[3]);
     render_res_fax(&sb[4]);
     render_modules(&sb[5]);
+    render_rtp(t, &sb[6]);
     bool oom = false;
     for (int i = 0; i < AMI_RENDER_FILES; i++) {
         files[i].name = names[i];

@@ -19,6 +19,10 @@
  *   SIP_SERVER SIP_PORT (5060) SIP_USERNAME SIP_PASSWORD SIP_FROM_USER SIP_FROM_DOMAIN
  *   SIP_TECH_PREFIX (Flowroute IP auth) SIP_IDENTIFY_MATCH (extra source IPs/CIDRs of the
  *   trunk, comma separated) SIP_BIND (0.0.0.0:5060)
+ *   SIP_TRANSPORT (udp|tcp|tls; tls needs SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE, optional
+ *   SIP_TLS_CA_FILE) SIP_EXTERNAL_MEDIA_ADDRESS SIP_EXTERNAL_SIGNALING_ADDRESS SIP_LOCAL_NET
+ *   UDPTL_PORT_START/END (4000-4999) RTP_PORT_START/END (10000-20000)
+ *   ASTERISK_CONFIG_DIR (where a settings change writes these files; unset = not written)
  *   FAX_LOCAL_STATION_ID FAX_HEADER (from the shared config) */
 #ifndef FAXBOT_AMI_TRUNK_H
 #define FAXBOT_AMI_TRUNK_H
@@ -74,7 +78,19 @@ typedef struct ami_trunk {
     char tech_prefix[16];
     char identify_match[512];
     char sip_bind[64];
+    /* network (the SIP guide's NAT and port settings) */
+    char transport[8];           /* SIP_TRANSPORT: udp, tcp or tls */
+    char external_media[64];     /* SIP_EXTERNAL_MEDIA_ADDRESS */
+    char external_signaling[64]; /* SIP_EXTERNAL_SIGNALING_ADDRESS */
+    char local_net[256];         /* SIP_LOCAL_NET: comma-separated CIDRs */
+    char tls_cert[512], tls_key[512], tls_ca[512];
+    int udptl_start, udptl_end, rtp_start, rtp_end;
+    char config_dir[1024];       /* ASTERISK_CONFIG_DIR: where apply writes ("" = not written) */
 } ami_trunk;
+
+/* The sip backend's rows of the settings table. */
+#include "config/settings.h"
+extern const setting_def ami_trunk_settings[];
 
 const ami_preset *ami_preset_find(const char *name);
 /* "generic, twilio, telnyx, bandwidth, flowroute" */
@@ -99,9 +115,10 @@ typedef struct ami_rendered {
     bool secret;                 /* holds a password or secret */
 } ami_rendered;
 
-#define AMI_RENDER_FILES 6
-/* Renders pjsip.conf, extensions.conf, manager.conf, udptl.conf, res_fax.conf and
- * modules.conf into files[AMI_RENDER_FILES]. 0, or -1 with err (nothing allocated). */
+#define AMI_RENDER_FILES 7
+/* Renders pjsip.conf, extensions.conf, manager.conf, udptl.conf, res_fax.conf,
+ * modules.conf and rtp.conf into files[AMI_RENDER_FILES]. 0, or -1 with err
+ * (nothing allocated). */
 int ami_render(const ami_trunk *t, ami_rendered files[AMI_RENDER_FILES], char *err, size_t errlen);
 void ami_render_free(ami_rendered files[AMI_RENDER_FILES]);
 

@@ -2,6 +2,7 @@
  * files, API key authentication (bootstrap key and database keys), scopes, rate
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
+#include "api/settings_apply.h"
 #include "api/api_mcp.h"
 #include "api/phone.h"
 #include "auth/apikey.h"
@@ -65,22 +66,51 @@ void api_metrics_http(strbuf *sb)
 /* ---- auth ---- */
 bool api_auth_enforced(void)
 {
-    return g_api.cfg->require_api_key || g_api.cfg->api_key[0];
+    return api_cfg()->require_api_key || api_cfg()->api_key[0];
 }
 
-typedef enum { KEY_NONE, KEY_INVALID, KEY_OK } key_result;
+typedef enum { KEY_NONE, KEY_INVALID, KEY_OK, KEY_NO_CSRF } key_result;
 
-/* Resolves an API key (the X-API-Key header's value, or MCP's bearer token) into a principal. */
-static key_result resolve_token(const char *token, principal *who, char *why, size_t whylen)
+session_table *g_console_sessions;
+
+static void principal_from_record(const key_record *k, principal *who)
+{
+    who->authenticated = true;
+    str_copy(who->key_id, sizeof who->key_id, k->key_id);
+    str_copy(who->scopes, sizeof who->scopes, k->scopes);
+    str_copy(who->owner, sizeof who->owner, k->owner[0] ? k->owner : k->key_id);
+    who->all_owners = apikey_scopes_allow(k->scopes, "fax:all") || apikey_scopes_allow(k->scopes, "keys:manage");
+}
+
+static void principal_bootstrap(principal *who)
+{
+    who->authenticated = who->bootstrap = true;
+    str_copy(who->key_id, sizeof who->key_id, "env");
+    str_copy(who->scopes, sizeof who->scopes, "*,keys:manage");
+    str_copy(who->owner, sizeof who->owner, "env");
+    who->all_owners = true;
+}
+
+/* Checks the state of a stored key (revoked, expired) and notes its use. */
+static key_result key_usable(const key_record *k, char *why, size_t whylen)
+{
+    int64_t now = now_ms();
+    if (k->revoked_at) { str_fmt(why, whylen, "revoked"); return KEY_INVALID; }
+    if (k->expires_at && k->expires_at <= now) { str_fmt(why, whylen, "expired"); return KEY_INVALID; }
+    /* last_used_at at minute granularity: a write per request would cap throughput. */
+    if (now - k->last_used_at > 60000) store_key_touch(g_api.st, k->key_id, now);
+    return KEY_OK;
+}
+
+/* Resolves an API key token into a principal; key_hash (65 bytes, optional)
+ * receives the hash that identifies this very secret (for a session). */
+static key_result resolve_token(const char *token, principal *who, char *why, size_t whylen, char *key_hash)
 {
     memset(who, 0, sizeof *who);
     if (!token || !*token) return KEY_NONE;
-    if (g_api.cfg->api_key[0] && secure_streq(token, g_api.cfg->api_key)) {
-        who->authenticated = who->bootstrap = true;
-        str_copy(who->key_id, sizeof who->key_id, "env");
-        str_copy(who->scopes, sizeof who->scopes, "*,keys:manage");
-        str_copy(who->owner, sizeof who->owner, "env");
-        who->all_owners = true;
+    if (api_cfg()->api_key[0] && secure_streq(token, api_cfg()->api_key)) {
+        principal_bootstrap(who);
+        if (key_hash) apikey_hash(g_api.pepper, token, key_hash);
         return KEY_OK;
     }
     apikey_parts parts;
@@ -90,22 +120,77 @@ static key_result resolve_token(const char *token, principal *who, char *why, si
     char hash[65];
     apikey_hash(g_api.pepper, parts.secret, hash);
     if (!secure_streq(hash, k.key_hash)) { str_fmt(why, whylen, "wrong secret"); return KEY_INVALID; }
-    int64_t now = now_ms();
-    if (k.revoked_at) { str_fmt(why, whylen, "revoked"); return KEY_INVALID; }
-    if (k.expires_at && k.expires_at <= now) { str_fmt(why, whylen, "expired"); return KEY_INVALID; }
-    /* last_used_at at minute granularity: a write per request would cap throughput. */
-    if (now - k.last_used_at > 60000) store_key_touch(g_api.st, k.key_id, now);
-    who->authenticated = true;
-    str_copy(who->key_id, sizeof who->key_id, k.key_id);
-    str_copy(who->scopes, sizeof who->scopes, k.scopes);
-    str_copy(who->owner, sizeof who->owner, k.owner[0] ? k.owner : k.key_id);
-    who->all_owners = apikey_scopes_allow(k.scopes, "fax:all") || apikey_scopes_allow(k.scopes, "keys:manage");
+    if (key_usable(&k, why, whylen) != KEY_OK) return KEY_INVALID;
+    principal_from_record(&k, who);
+    if (key_hash) str_copy(key_hash, 65, hash);
     return KEY_OK;
 }
 
+const char *api_session_cookie(http_request *req, char *buf, size_t buflen)
+{
+    const char *c = http_req_header(req, "Cookie");
+    size_t nlen = strlen(API_SESSION_COOKIE);
+    while (c && *c) {
+        while (*c == ' ' || *c == ';') c++;
+        const char *end = strchr(c, ';');
+        size_t len = end ? (size_t)(end - c) : strlen(c);
+        if (len > nlen && !strncmp(c, API_SESSION_COOKIE, nlen) && c[nlen] == '=') {
+            size_t vlen = len - nlen - 1;
+            if (vlen >= buflen) return NULL;
+            memcpy(buf, c + nlen + 1, vlen);
+            buf[vlen] = 0;
+            return buf;
+        }
+        c = end;
+    }
+    return NULL;
+}
+
+static bool changes_state(http_request *req)
+{
+    const char *m = http_req_method(req);
+    return strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "OPTIONS");
+}
+
+/* The console's session cookie stands for the key it signed in with: the key is
+ * looked up again on every request (revoked, expired or rotated ends the
+ * session), and a request that changes state must carry the session's CSRF token
+ * in X-CSRF-Token. */
+static key_result resolve_session(http_request *req, const char *sid, principal *who, char *why, size_t whylen)
+{
+    session_info s;
+    if (!g_console_sessions || session_lookup(g_console_sessions, sid, now_ms(), &s)) { str_fmt(why, whylen, "session expired"); return KEY_INVALID; }
+    if (changes_state(req)) {
+        const char *csrf = http_req_header(req, "X-CSRF-Token");
+        if (!csrf || !secure_streq(csrf, s.csrf)) { str_fmt(why, whylen, "missing or wrong CSRF token"); return KEY_NO_CSRF; }
+    }
+    if (!strcmp(s.key_id, "env")) {
+        char hash[65] = "";
+        if (api_cfg()->api_key[0]) apikey_hash(g_api.pepper, api_cfg()->api_key, hash);
+        if (!hash[0] || !secure_streq(hash, s.key_hash)) goto ended;
+        principal_bootstrap(who);
+        return KEY_OK;
+    }
+    key_record k;
+    if (store_key_get(g_api.st, s.key_id, &k) != STORE_OK || !secure_streq(k.key_hash, s.key_hash)) goto ended;
+    if (key_usable(&k, why, whylen) != KEY_OK) goto ended;
+    principal_from_record(&k, who);
+    return KEY_OK;
+ended:
+    session_delete(g_console_sessions, sid);
+    str_fmt(why, whylen, "session's key is no longer valid");
+    return KEY_INVALID;
+}
+
+/* Resolves the X-API-Key header, or else the console's session cookie, into a principal. */
 static key_result resolve_key(http_request *req, principal *who, char *why, size_t whylen)
 {
-    return resolve_token(http_req_header(req, "X-API-Key"), who, why, whylen);
+    memset(who, 0, sizeof *who);
+    const char *token = http_req_header(req, "X-API-Key");
+    if (token && *token) return resolve_token(token, who, why, whylen, NULL);
+    char sid[64];
+    if (api_session_cookie(req, sid, sizeof sid)) return resolve_session(req, sid, who, why, whylen);
+    return KEY_NONE;
 }
 
 /* The key a request presents: X-API-Key, else an Authorization: Bearer token (MCP). */
@@ -130,9 +215,8 @@ static const char *presented_token(http_request *req)
  * a key cannot be guessed (or confirmed) during the flood, while other keys used
  * from the same address (say, behind the same proxy) keep working. The client
  * address is the forwarded one when the peer is in TRUSTED_PROXIES. */
-static void auth_fail_key(http_request *req, char *out, size_t outlen)
+static void auth_fail_key(http_request *req, const char *token, char *out, size_t outlen)
 {
-    const char *token = presented_token(req);
     apikey_parts parts;
     const char *key_id = "-";
     if (token && *token && apikey_parse(token, &parts) == 0) key_id = parts.key_id;
@@ -140,12 +224,12 @@ static void auth_fail_key(http_request *req, char *out, size_t outlen)
 }
 
 /* Returns -1 (res filled with 429) while the client's (address, key id) is locked out. */
-static int auth_flood_check(http_request *req, http_response *res)
+static int auth_flood_check_token(http_request *req, http_response *res, const char *token)
 {
-    int limit = g_api.cfg->auth_failures_per_minute;
+    int limit = api_cfg()->auth_failures_per_minute;
     if (limit <= 0) return 0;
     char lockkey[96];
-    auth_fail_key(req, lockkey, sizeof lockkey);
+    auth_fail_key(req, token, lockkey, sizeof lockkey);
     int64_t now = now_ms();
     int retry = ratelimit_peek(g_ratelimit, lockkey, "auth_failed", limit, now);
     if (!retry) return 0;
@@ -162,12 +246,43 @@ static int auth_flood_check(http_request *req, http_response *res)
     return -1;
 }
 
-static void audit_auth_failed(http_request *req, const char *why)
+static int auth_flood_check(http_request *req, http_response *res)
+{
+    return auth_flood_check_token(req, res, presented_token(req));
+}
+
+static void audit_auth_failed_token(http_request *req, const char *why, const char *token)
 {
     audit_event("auth_failed", "path", http_req_path(req), "reason", why, "ip", http_req_client_ip(req), NULL);
     char lockkey[96];
-    auth_fail_key(req, lockkey, sizeof lockkey);
-    ratelimit_hit(g_ratelimit, lockkey, "auth_failed", g_api.cfg->auth_failures_per_minute, now_ms());
+    auth_fail_key(req, token, lockkey, sizeof lockkey);
+    ratelimit_hit(g_ratelimit, lockkey, "auth_failed", api_cfg()->auth_failures_per_minute, now_ms());
+}
+
+static void audit_auth_failed(http_request *req, const char *why)
+{
+    audit_auth_failed_token(req, why, presented_token(req));
+}
+
+/* 401, or 403 when only the CSRF token is missing or wrong. */
+static void refuse(http_response *res, key_result kr, const char *msg)
+{
+    if (kr == KEY_NO_CSRF) http_res_error(res, 403, "CSRF token missing or wrong: send the X-CSRF-Token from GET /admin/ui/session");
+    else http_res_error(res, 401, "%s", msg);
+}
+
+int api_signin_check(http_request *req, http_response *res, const char *token, principal *who, char key_hash[65])
+{
+    memset(who, 0, sizeof *who);
+    if (auth_flood_check_token(req, res, token)) return -1;
+    char why[64] = "";
+    key_result kr = resolve_token(token, who, why, sizeof why, key_hash);
+    if (kr != KEY_OK) {
+        audit_auth_failed_token(req, kr == KEY_NONE ? "missing key" : why, token);
+        http_res_error(res, 401, "That API key is not valid (%s)", kr == KEY_NONE ? "empty" : why);
+        return -1;
+    }
+    return 0;
 }
 
 int api_require_key(http_request *req, http_response *res, principal *who)
@@ -178,7 +293,7 @@ int api_require_key(http_request *req, http_response *res, principal *who)
     key_result kr = resolve_key(req, who, why, sizeof why);
     if (kr != KEY_OK) {
         audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
-        http_res_error(res, 401, "Invalid or missing API key");
+        refuse(res, kr, "Invalid or missing API key");
         return -1;
     }
     return 0;
@@ -186,8 +301,19 @@ int api_require_key(http_request *req, http_response *res, principal *who)
 
 int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who)
 {
-    if (api_authenticate_token(req, res, http_req_header(req, "X-API-Key"), who)) return -1;
-    if (!who->authenticated) return 0;    /* open dev mode: no key, no scope check, one owner */
+    memset(who, 0, sizeof *who);
+    if (auth_flood_check(req, res)) return -1;
+    char why[64] = "";
+    key_result kr = resolve_key(req, who, why, sizeof why);
+    if (kr == KEY_INVALID || kr == KEY_NO_CSRF || (kr == KEY_NONE && api_auth_enforced())) {
+        audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
+        refuse(res, kr, "Invalid or missing API key");
+        return -1;
+    }
+    if (kr == KEY_NONE) {            /* open dev mode: no key, no scope check, one owner */
+        who->all_owners = true;
+        return 0;
+    }
     if (!apikey_scopes_allow(who->scopes, scope)) {
         audit_event("api_key_denied_scope", "key_id", who->key_id, "required", scope, NULL);
         http_res_error(res, 403, "Insufficient scope: %s required", scope);
@@ -211,7 +337,7 @@ int api_authenticate_token(http_request *req, http_response *res, const char *to
     memset(who, 0, sizeof *who);
     if (auth_flood_check(req, res)) return -1;
     char why[64] = "";
-    key_result kr = resolve_token(token, who, why, sizeof why);
+    key_result kr = resolve_token(token, who, why, sizeof why, NULL);
     if (kr == KEY_INVALID || (kr == KEY_NONE && api_auth_enforced())) {
         audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
         http_res_error(res, 401, "Invalid or missing API key");
@@ -247,7 +373,7 @@ int api_require_admin(http_request *req, http_response *res, principal *who)
     key_result kr = resolve_key(req, who, why, sizeof why);
     if (kr != KEY_OK) {
         audit_auth_failed(req, kr == KEY_NONE ? "missing admin key" : why);
-        http_res_error(res, 401, "Admin authentication failed");
+        refuse(res, kr, "Admin authentication failed");
         return -1;
     }
     if (!who->bootstrap && !apikey_scopes_allow(who->scopes, "keys:manage")) {
@@ -358,7 +484,7 @@ int api_query_number(http_request *req, http_response *res, const char *name, ch
     *set = false;
     if (!q || !*q) return 0;
     char err[256];
-    if (phone_normalize(q, g_api.cfg->default_country_code, out, err, sizeof err)) {
+    if (phone_normalize(q, api_cfg()->default_country_code, out, err, sizeof err)) {
         http_res_error(res, 400, "%s", err);
         return -1;
     }
@@ -394,7 +520,7 @@ void api_send_file(http_response *res, const char *path, const char *ctype, cons
 }
 
 /* ---- setup ---- */
-static http_route g_routes[64];
+static http_route g_routes[128];
 static int g_n_routes;
 
 static void add_routes(void (*get)(const http_route **, int *))
@@ -409,15 +535,19 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
 {
     g_api = *deps;
     g_ratelimit = ratelimit_new();
-    if (!g_ratelimit) { str_fmt(err, errlen, "out of memory"); return -1; }
+    g_console_sessions = session_table_new(API_SESSION_CAPACITY, API_SESSION_IDLE_MS, API_SESSION_MAX_AGE_MS);
+    if (!g_ratelimit || !g_console_sessions) { str_fmt(err, errlen, "out of memory"); return -1; }
     g_n_routes = 0;
     add_routes(api_health_routes);
     add_routes(api_fax_routes);
     add_routes(api_inbound_routes);
     add_routes(api_admin_routes);
+    add_routes(api_settings_routes);
+    add_routes(api_admin_ops_routes);
     add_routes(api_callback_routes);
     if (api_mcp_init(err, errlen)) return -1;
     add_routes(api_mcp_routes);
+    add_routes(api_console_routes);
     if (!api_auth_enforced())
         log_warn("no API_KEY and REQUIRE_API_KEY is not true: fax routes are open to anyone who can reach "
                  "this port (fine for local development only)");
@@ -427,8 +557,11 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
 void api_shutdown(void)
 {
     api_mcp_stop();
+    settings_apply_shutdown();
     ratelimit_free(g_ratelimit);
     g_ratelimit = NULL;
+    session_table_free(g_console_sessions);
+    g_console_sessions = NULL;
 }
 
 const http_route *api_routes(int *n)

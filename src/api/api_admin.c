@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *scopes_json(const char *csv)
+json_t *api_scopes_json(const char *csv)
 {
     json_t *a = json_array();
     char buf[256];
@@ -118,7 +118,7 @@ static void keys_create(http_request *req, http_response *res)
     json_object_set_new(o, "token", json_string(token));
     json_object_set_new(o, "name", json_string(k.name));
     json_object_set_new(o, "owner", json_string(k.owner));
-    json_object_set_new(o, "scopes", scopes_json(k.scopes));
+    json_object_set_new(o, "scopes", api_scopes_json(k.scopes));
     json_object_set_new(o, "expires_at", api_time_json(k.expires_at));
     api_json(res, 200, o);
     memset(secret, 0, sizeof secret);
@@ -140,7 +140,7 @@ static void keys_list(http_request *req, http_response *res)
         json_object_set_new(o, "key_id", json_string(keys[i].key_id));
         json_object_set_new(o, "name", json_string(keys[i].name));
         json_object_set_new(o, "owner", json_string(keys[i].owner));
-        json_object_set_new(o, "scopes", scopes_json(keys[i].scopes));
+        json_object_set_new(o, "scopes", api_scopes_json(keys[i].scopes));
         json_object_set_new(o, "created_at", api_time_json(keys[i].created_at));
         json_object_set_new(o, "last_used_at", api_time_json(keys[i].last_used_at));
         json_object_set_new(o, "expires_at", api_time_json(keys[i].expires_at));
@@ -172,6 +172,7 @@ static void keys_revoke(http_request *req, http_response *res)
         http_res_error(res, 503, "could not revoke the key");
         return;
     }
+    session_delete_key(g_console_sessions, k.key_id);     /* console sessions on it end now */
     audit_event("api_key_revoked", "key_id", k.key_id, "by", who.key_id, NULL);
     api_json(res, 200, json_pack("{s:s}", "status", "ok"));
 }
@@ -188,6 +189,7 @@ static void keys_rotate(http_request *req, http_response *res)
     apikey_hash(g_api.pepper, secret, hash);
     if (store_key_set_hash(g_api.st, k.key_id, hash) != STORE_OK) { http_res_error(res, 503, "could not rotate the key"); return; }
     store_key_touch(g_api.st, k.key_id, 0);     /* the new token has not been used yet */
+    session_delete_key(g_console_sessions, k.key_id);
     audit_event("api_key_rotated", "key_id", k.key_id, "by", who.key_id, NULL);
     api_json(res, 200, json_pack("{s:s,s:s}", "key_id", k.key_id, "token", token));
     memset(secret, 0, sizeof secret);

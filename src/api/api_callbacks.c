@@ -19,26 +19,13 @@ static const char *wh_query(const webhook_request *r, const char *name)
     return http_req_query(r->ctx, name);
 }
 
-/* Finds the webhook this request was routed to (by method and path). */
-static int find_webhook(http_request *req)
-{
-    const backend_webhook *list;
-    int n;
-    jobs_webhooks(g_api.jobs, &list, &n);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(list[i].method, http_req_method(req)) && !strcmp(list[i].path, http_req_path(req))) return i;
-    return -1;
-}
-
 static void webhook(http_request *req, http_response *res)
 {
-    int idx = find_webhook(req);
-    if (idx < 0) { http_res_error(res, 404, "Not Found"); return; }
     size_t len = 0;
     const char *body = http_req_body(req, &len);
     const char *query = http_req_raw_query(req);
     char url[2048];
-    const char *base = g_api.cfg->public_api_url;
+    const char *base = api_cfg()->public_api_url;
     str_fmt(url, sizeof url, "%s%s%s%s", base, http_req_path(req), query && *query ? "?" : "", query ? query : "");
     webhook_request wr = {.method = http_req_method(req), .path = http_req_path(req), .query = query ? query : "",
                           .public_url = url, .content_type = http_req_header(req, "Content-Type"),
@@ -49,8 +36,8 @@ static void webhook(http_request *req, http_response *res)
     wres->status = 200;
     str_copy(wres->content_type, sizeof wres->content_type, "application/json");
     str_copy(wres->body, sizeof wres->body, "{\"status\":\"ok\"}");
-    jobs_webhook_handle(g_api.jobs, idx, &wr, wres);
-    http_res_text(res, wres->status ? wres->status : 200, wres->content_type, wres->body);
+    if (jobs_webhook_dispatch(g_api.jobs, &wr, wres) != 0) http_res_error(res, 404, "Not Found");
+    else http_res_text(res, wres->status ? wres->status : 200, wres->content_type, wres->body);
     free(wres);
 }
 
@@ -79,18 +66,32 @@ static void diagnostics(http_request *req, http_response *res)
     api_json(res, 200, o);
 }
 
-static http_route g_cb_routes[16];
+static http_route g_cb_routes[48];
 
+/* Every backend's webhook routes are mounted, whichever backend runs: a live
+ * settings change may swap the backend, and a replaced backend keeps answering its
+ * routes until its last attempt ends. A request for a backend that is not running
+ * is a 404 (jobs_webhook_dispatch). */
 void api_callback_routes(const http_route **routes, int *n)
 {
-    const backend_webhook *list;
-    int nw;
-    jobs_webhooks(g_api.jobs, &list, &nw);
     int k = 0;
+    const int cap = (int)(sizeof g_cb_routes / sizeof g_cb_routes[0]);
     g_cb_routes[k++] = (http_route){.method = "POST", .pattern = "/admin/diagnostics/run", .handle = diagnostics};
-    for (int i = 0; i < nw && k < (int)(sizeof g_cb_routes / sizeof g_cb_routes[0]); i++)
-        g_cb_routes[k++] = (http_route){.method = list[i].method, .pattern = list[i].path, .body_mode = HTTP_BODY_BUFFER,
-                                        .max_body = list[i].max_body ? list[i].max_body : 65536, .handle = webhook};
+    for (int b = 0; b < backend_count(); b++) {
+        const backend_ops *ops = backend_at(b);
+        for (int i = 0; i < ops->n_webhooks && k < cap; i++) {
+            const backend_webhook *w = &ops->webhooks[i];
+            bool dup = false;
+            for (int r = 1; r < k && !dup; r++) {
+                dup = !strcmp(g_cb_routes[r].method, w->method) && !strcmp(g_cb_routes[r].pattern, w->path);
+                /* a shared path takes the largest body any owner accepts; each handler checks its own */
+                if (dup && (w->max_body ? w->max_body : 65536) > g_cb_routes[r].max_body) g_cb_routes[r].max_body = w->max_body;
+            }
+            if (!dup)
+                g_cb_routes[k++] = (http_route){.method = w->method, .pattern = w->path, .body_mode = HTTP_BODY_BUFFER,
+                                                .max_body = w->max_body ? w->max_body : 65536, .handle = webhook};
+        }
+    }
     *routes = g_cb_routes;
     *n = k;
 }

@@ -124,10 +124,10 @@ static int on_part_data(void *ctx, const char *data, size_t len)
         sb_append(u->field, data, len);
     } else if (u->part == PART_FILE) {
         u->file_bytes += (int64_t)len;
-        if (u->file_bytes > g_api.cfg->max_file_size_bytes) {
+        if (u->file_bytes > api_cfg()->max_file_size_bytes) {
             char msg[128];
             str_fmt(msg, sizeof msg, "File exceeds %lld MB limit",
-                    (long long)(g_api.cfg->max_file_size_bytes / (1024 * 1024)));
+                    (long long)(api_cfg()->max_file_size_bytes / (1024 * 1024)));
             upload_fail(u, 413, msg);
             return 1;    /* stop parsing: nothing more of this upload is wanted */
         }
@@ -221,7 +221,7 @@ static const multipart_callbacks upload_callbacks = {on_part_begin, on_part_data
 static void fax_send_headers(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
+    if (api_require(req, res, "fax:send", "/fax", api_cfg()->max_requests_per_minute, &who)) return;
     const char *ct = http_req_header(req, "Content-Type");
     char boundary[128];
     if (!ct || multipart_boundary(ct, boundary, sizeof boundary)) {
@@ -229,8 +229,8 @@ static void fax_send_headers(http_request *req, http_response *res)
         return;
     }
     const char *cl = http_req_header(req, "Content-Length");
-    if (cl && strtoll(cl, NULL, 10) > g_api.cfg->max_file_size_bytes + 65536) {
-        http_res_error(res, 413, "File exceeds %lld MB limit", (long long)(g_api.cfg->max_file_size_bytes / (1024 * 1024)));
+    if (cl && strtoll(cl, NULL, 10) > api_cfg()->max_file_size_bytes + 65536) {
+        http_res_error(res, 413, "File exceeds %lld MB limit", (long long)(api_cfg()->max_file_size_bytes / (1024 * 1024)));
         return;
     }
     upload *u = calloc(1, sizeof *u);
@@ -273,9 +273,9 @@ static json_t *job_json_with_url(const job_record *r, const char *token)
     json_t *o = api_job_json(r);
     if (token) {
         char url[1024];
-        if (g_api.cfg->public_api_url[0]) str_fmt(url, sizeof url, "%s/fax/%s/pdf?token=%s", g_api.cfg->public_api_url, r->id, token);
-        else str_fmt(url, sizeof url, "http://%s%s%s:%d/fax/%s/pdf?token=%s", strchr(g_api.cfg->listen_host, ':') ? "[" : "",
-                     g_api.cfg->listen_host, strchr(g_api.cfg->listen_host, ':') ? "]" : "", g_api.cfg->listen_port, r->id, token);
+        if (api_cfg()->public_api_url[0]) str_fmt(url, sizeof url, "%s/fax/%s/pdf?token=%s", api_cfg()->public_api_url, r->id, token);
+        else str_fmt(url, sizeof url, "http://%s%s%s:%d/fax/%s/pdf?token=%s", strchr(api_cfg()->listen_host, ':') ? "[" : "",
+                     api_cfg()->listen_host, strchr(api_cfg()->listen_host, ':') ? "]" : "", api_cfg()->listen_port, r->id, token);
         json_object_set_new(o, "pdf_url", json_string(url));
     }
     return o;
@@ -292,11 +292,11 @@ static void fax_send(http_request *req, http_response *res)
 
     char to[24], err[256];
     if (!field_is_one_line(&u->to)) { http_res_error(res, 400, "'to' must be E.164 or digits only (like +15551234567)"); return; }
-    if (phone_normalize(u->to.data, g_api.cfg->default_country_code, to, err, sizeof err)) {
+    if (phone_normalize(u->to.data, api_cfg()->default_country_code, to, err, sizeof err)) {
         http_res_error(res, 400, "%s", err);
         return;
     }
-    const char *resolution = u->resolution.len ? u->resolution.data : g_api.cfg->default_resolution;
+    const char *resolution = u->resolution.len ? u->resolution.data : api_cfg()->default_resolution;
     if ((u->resolution.len && strlen(u->resolution.data) != u->resolution.len) ||
         (strcmp(resolution, "fine") && strcmp(resolution, "standard"))) {
         http_res_error(res, 400, "'resolution' must be fine or standard");
@@ -307,7 +307,7 @@ static void fax_send(http_request *req, http_response *res)
     if (u->caller_id.len) {
         char tmp[24];
         if (!field_is_one_line(&u->caller_id)) { http_res_error(res, 400, "'caller_id' must be a phone number"); return; }
-        if (phone_normalize(u->caller_id.data, g_api.cfg->default_country_code, tmp, err, sizeof err)) {
+        if (phone_normalize(u->caller_id.data, api_cfg()->default_country_code, tmp, err, sizeof err)) {
             http_res_error(res, 400, "'caller_id' must be a phone number");
             return;
         }
@@ -378,7 +378,7 @@ static void fax_send(http_request *req, http_response *res)
     random_bytes(raw, sizeof raw);
     base64url_encode(raw, sizeof raw, token);
     sha256_hex(token, strlen(token), rec->pdf_token_hash);
-    rec->pdf_token_expires_at = now_ms() + (int64_t)g_api.cfg->pdf_token_ttl_minutes * 60000;
+    rec->pdf_token_expires_at = now_ms() + (int64_t)api_cfg()->pdf_token_ttl_minutes * 60000;
 
     char serr[256] = "";
     int rc = jobs_create(g_api.jobs, rec, existing, serr, sizeof serr);
@@ -417,7 +417,7 @@ static int load_job(http_response *res, const principal *who, const char *id, jo
 static void fax_get(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
+    if (api_require(req, res, "fax:read", "/fax/{id}", api_cfg()->max_requests_per_minute, &who)) return;
     job_record rec;
     if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
     api_json(res, 200, api_job_json(&rec));
@@ -426,7 +426,7 @@ static void fax_get(http_request *req, http_response *res)
 static void fax_list(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
+    if (api_require(req, res, "fax:read", "/fax/{id}", api_cfg()->max_requests_per_minute, &who)) return;
     job_filter f = {.limit = 50, .owner = who.all_owners ? NULL : who.owner};
     if (api_query_limit(req, res, 50, &f.limit)) return;
     const char *status = http_req_query(req, "status");
@@ -448,7 +448,7 @@ static void fax_list(http_request *req, http_response *res)
 static void fax_cancel(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "fax:send", "/fax", g_api.cfg->max_requests_per_minute, &who)) return;
+    if (api_require(req, res, "fax:send", "/fax", api_cfg()->max_requests_per_minute, &who)) return;
     job_record rec;
     char why[256];
     int status = api_cancel_job(&who, http_req_param(req, "id"), &rec, why, sizeof why);
@@ -506,7 +506,7 @@ static void fax_pdf(http_request *req, http_response *res)
 static void fax_tiff(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "fax:read", "/fax/{id}", g_api.cfg->max_requests_per_minute, &who)) return;
+    if (api_require(req, res, "fax:read", "/fax/{id}", api_cfg()->max_requests_per_minute, &who)) return;
     job_record rec;
     if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
     char path[4096], name[64];

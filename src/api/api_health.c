@@ -22,7 +22,7 @@ static void health(http_request *req, http_response *res)
 static bool ghostscript_present(void)
 {
     char path[PATH_MAX];
-    return sandbox_resolve(g_api.cfg->gs_path, path, sizeof path) == 0;
+    return sandbox_resolve(api_cfg()->gs_path, path, sizeof path) == 0;
 }
 
 static void ready(http_request *req, http_response *res)
@@ -40,7 +40,7 @@ static void ready(http_request *req, http_response *res)
     if (!storage) json_array_append_new(warnings, json_sprintf("storage: %s", msg));
     else if (free_bytes < 100LL * 1024 * 1024) json_array_append_new(warnings, json_sprintf("storage: only %lld MB free", (long long)(free_bytes >> 20)));
     bool gs = ghostscript_present();
-    if (!gs) json_array_append_new(warnings, json_sprintf("ghostscript: '%s' not found; install the ghostscript package", g_api.cfg->gs_path));
+    if (!gs) json_array_append_new(warnings, json_sprintf("ghostscript: '%s' not found; install the ghostscript package", api_cfg()->gs_path));
     if (!api_auth_enforced()) json_array_append_new(warnings, json_string("no API key is required: set API_KEY for anything but local development"));
     json_object_set_new(checks, "db", json_boolean(db));
     json_object_set_new(checks, "backend_config", json_boolean(backend));
@@ -69,7 +69,7 @@ static long rss_bytes(void)
 static void metrics(http_request *req, http_response *res)
 {
     principal who;
-    if (g_api.cfg->metrics_require_key && api_require_key(req, res, &who)) return;
+    if (api_cfg()->metrics_require_key && api_require_key(req, res, &who)) return;
     strbuf sb;
     sb_init(&sb);
     api_metrics_http(&sb);

@@ -18,7 +18,7 @@
 
 static bool inbound_on(http_response *res)
 {
-    if (g_api.cfg->inbound_enabled) return true;
+    if (api_cfg()->inbound_enabled) return true;
     http_res_error(res, 404, "Inbound not enabled");
     return false;
 }
@@ -44,10 +44,10 @@ json_t *api_inbound_json(const inbound_record *r, bool with_url)
     json_object_set_new(o, "retention_until", api_time_json(r->retention_until));
     json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
     if (with_url && !r->artifacts_deleted_at) {
-        int64_t exp = now_ms() + (int64_t)g_api.cfg->inbound_token_ttl_minutes * 60000;
+        int64_t exp = now_ms() + (int64_t)api_cfg()->inbound_token_ttl_minutes * 60000;
         char token[96], url[1024];
         inbound_token_make(g_api.pepper, r->id, exp, token);
-        if (g_api.cfg->public_api_url[0]) str_fmt(url, sizeof url, "%s/inbound/%s/pdf?token=%s", g_api.cfg->public_api_url, r->id, token);
+        if (api_cfg()->public_api_url[0]) str_fmt(url, sizeof url, "%s/inbound/%s/pdf?token=%s", api_cfg()->public_api_url, r->id, token);
         else str_fmt(url, sizeof url, "/inbound/%s/pdf?token=%s", r->id, token);
         json_object_set_new(o, "pdf_url", json_string(url));
         json_object_set_new(o, "pdf_url_expires_at", api_time_json(exp));
@@ -58,7 +58,7 @@ json_t *api_inbound_json(const inbound_record *r, bool with_url)
 static void inbound_list(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "inbound:list", "/inbound", g_api.cfg->inbound_list_rpm, &who)) return;
+    if (api_require(req, res, "inbound:list", "/inbound", api_cfg()->inbound_list_rpm, &who)) return;
     if (!inbound_on(res)) return;
     inbound_filter f = {.limit = 100, .owner = who.all_owners ? NULL : who.owner};
     if (api_query_limit(req, res, 100, &f.limit)) return;
@@ -103,7 +103,7 @@ static int load(http_response *res, const principal *who, const char *id, inboun
 static void inbound_get(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "inbound:read", "/inbound/{id}", g_api.cfg->inbound_get_rpm, &who)) return;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}", api_cfg()->inbound_get_rpm, &who)) return;
     if (!inbound_on(res)) return;
     inbound_record r;
     if (load(res, &who, http_req_param(req, "id"), &r)) return;
@@ -139,7 +139,7 @@ static void inbound_pdf(http_request *req, http_response *res)
         return;
     }
     principal who;
-    if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", g_api.cfg->inbound_get_rpm, &who)) return;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", api_cfg()->inbound_get_rpm, &who)) return;
     if (load(res, &who, http_req_param(req, "id"), &r)) return;
     audit_event("inbound_pdf_served", "inbound_id", r.id, "method", "api_key", "key_id", who.key_id, NULL);
     send_file(res, &r, "fax.pdf", "application/pdf", "pdf");
@@ -148,7 +148,7 @@ static void inbound_pdf(http_request *req, http_response *res)
 static void inbound_tiff(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", g_api.cfg->inbound_get_rpm, &who)) return;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", api_cfg()->inbound_get_rpm, &who)) return;
     if (!inbound_on(res)) return;
     inbound_record r;
     if (load(res, &who, http_req_param(req, "id"), &r)) return;

@@ -5,11 +5,14 @@
 
 #include "api/api.h"
 #include "auth/ratelimit.h"
+#include "auth/session.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
 extern api_deps g_api;
+/* The configuration in force: a live settings change replaces it (settings_apply.c). */
+static inline const config *api_cfg(void) { return __atomic_load_n(&g_api.cfg, __ATOMIC_ACQUIRE); }
 extern ratelimit *g_ratelimit;
 
 typedef struct principal {
@@ -47,6 +50,8 @@ bool api_auth_enforced(void);
 
 /* Sends a JSON value (takes the reference) with status. */
 void api_json(http_response *res, int status, json_t *v);
+/* A comma-separated scope list → JSON array of names (api_admin.c). */
+json_t *api_scopes_json(const char *csv);
 /* Job → JSON as the API shows it. */
 json_t *api_job_json(const job_record *r);
 /* ISO time or JSON null for 0. */
@@ -84,12 +89,27 @@ int api_cancel_job(const principal *who, const char *id, job_record *out, char *
 struct strbuf;
 void api_metrics_http(struct strbuf *sb);
 
+/* ---- the Admin Console's sessions (api_console.c, api_session.c) ---- */
+#define API_SESSION_COOKIE "faxbot_session"
+#define API_SESSION_CAPACITY 1024
+#define API_SESSION_IDLE_MS (30LL * 60 * 1000)          /* signed out after 30 idle minutes */
+#define API_SESSION_MAX_AGE_MS (12LL * 3600 * 1000)     /* and after 12 hours whatever happens */
+extern session_table *g_console_sessions;
+/* The session cookie's value copied into buf, or NULL when there is none. */
+const char *api_session_cookie(http_request *req, char *buf, size_t buflen);
+/* Sign-in: checks token like X-API-Key (rate limited and audited like every
+ * authentication failure). 0 with who and the key's hash, or -1 with res filled. */
+int api_signin_check(http_request *req, http_response *res, const char *token, principal *who, char key_hash[65]);
+
 /* handlers, by file */
 void api_fax_routes(const http_route **routes, int *n);
 void api_admin_routes(const http_route **routes, int *n);
 void api_health_routes(const http_route **routes, int *n);
 void api_inbound_routes(const http_route **routes, int *n);
 void api_callback_routes(const http_route **routes, int *n);
+void api_settings_routes(const http_route **routes, int *n);
+void api_admin_ops_routes(const http_route **routes, int *n);
+void api_console_routes(const http_route **routes, int *n);
 void api_mcp_routes(const http_route **routes, int *n);
 
 #endif

@@ -40,7 +40,7 @@ static char g_metadata_path[200];
 static bool origin_allowed(const char *origin)
 {
     if (!origin || !*origin) return true;          /* not a browser */
-    const char *list = g_api.cfg->mcp_allowed_origins;
+    const char *list = api_cfg()->mcp_allowed_origins;
     size_t ol = strlen(origin);
     for (const char *p = list; *p;) {
         while (*p == ' ' || *p == ',') p++;
@@ -67,7 +67,7 @@ static void unauthorized(http_request *req, http_response *res, const char *why,
     api_auth_failed(req, why);
     http_res_error(res, 401, "%s", detail);
     char hdr[1400];
-    if (g_api.cfg->require_mcp_oauth)
+    if (api_cfg()->require_mcp_oauth)
         str_fmt(hdr, sizeof hdr, "Bearer error=\"invalid_token\", resource_metadata=\"%s\"", g_metadata_url);
     else
         str_fmt(hdr, sizeof hdr, "Bearer");
@@ -92,20 +92,20 @@ static int mcp_auth(http_request *req, http_response *res, api_mcp_caller *c)
         http_res_error(res, 403, "Origin not allowed");
         return -1;
     }
-    if (g_api.cfg->require_mcp_oauth) {
+    if (api_cfg()->require_mcp_oauth) {
         if (api_auth_lockout(req, res)) return -1;
         const char *tok = bearer(req);
         if (!tok) { unauthorized(req, res, "missing bearer token", "A bearer token is required"); return -1; }
         mcp_jwt_claims cl;
         char why[128];
-        if (mcp_jwt_verify(g_jwks, tok, g_api.cfg->oauth_issuer, g_api.cfg->oauth_audience, now_ms() / 1000, &cl, why,
+        if (mcp_jwt_verify(g_jwks, tok, api_cfg()->oauth_issuer, api_cfg()->oauth_audience, now_ms() / 1000, &cl, why,
                            sizeof why)) {
             unauthorized(req, res, why, "Invalid bearer token");
             return -1;
         }
         /* one identity per subject (rate limits, session ownership, audit): "o-" + a hash of iss and sub */
         char subject[700], h[65];
-        str_fmt(subject, sizeof subject, "%s\n%s", g_api.cfg->oauth_issuer, cl.sub);
+        str_fmt(subject, sizeof subject, "%s\n%s", api_cfg()->oauth_issuer, cl.sub);
         sha256_hex(subject, strlen(subject), h);
         c->who.authenticated = true;
         str_fmt(c->who.key_id, sizeof c->who.key_id, "o-%.12s", h);
@@ -122,7 +122,7 @@ static int mcp_auth(http_request *req, http_response *res, api_mcp_caller *c)
         }
     }
     if (c->who.authenticated) {
-        int retry = ratelimit_hit(g_ratelimit, c->who.key_id, "/mcp", g_api.cfg->max_requests_per_minute, now_ms());
+        int retry = ratelimit_hit(g_ratelimit, c->who.key_id, "/mcp", api_cfg()->max_requests_per_minute, now_ms());
         if (retry > 0) {
             char ra[16];
             str_fmt(ra, sizeof ra, "%d", retry);
@@ -265,7 +265,7 @@ static void *keeper_main(void *arg)
         for (sse_session *s = g_sessions, *next; s; s = next) {
             next = s->next;
             if (http_stream_gone(s->stream)) session_drop_locked(s, "client gone");
-            else if (now - s->last_active > (int64_t)g_api.cfg->mcp_idle_s * 1000) session_drop_locked(s, "idle");
+            else if (now - s->last_active > (int64_t)api_cfg()->mcp_idle_s * 1000) session_drop_locked(s, "idle");
             else if (now - s->last_write >= HEARTBEAT_MS) {
                 s->last_write = now;
                 if (http_stream_write(s->stream, ": keep-alive\n\n", 14)) session_drop_locked(s, "write failed");
@@ -286,7 +286,7 @@ static void sse_open(http_request *req, http_response *res)
     api_mcp_caller *c = http_req_user(req);
     if (!c || res->status) return;
     pthread_mutex_lock(&g_sess_lock);
-    bool full = g_n_sessions >= g_api.cfg->mcp_max_sessions;
+    bool full = g_n_sessions >= api_cfg()->mcp_max_sessions;
     pthread_mutex_unlock(&g_sess_lock);
     if (full) {
         http_res_error(res, 503, "Too many MCP sessions are open; try again later");
@@ -304,7 +304,7 @@ static void sse_open(http_request *req, http_response *res)
     if (!s->stream) { free(s); http_res_error(res, 503, "out of memory"); return; }
     sse_headers(res);
     char ev[512];
-    str_fmt(ev, sizeof ev, "event: endpoint\ndata: %s?sessionId=%s\n\n", g_api.cfg->mcp_message_path, s->id);
+    str_fmt(ev, sizeof ev, "event: endpoint\ndata: %s?sessionId=%s\n\n", api_cfg()->mcp_message_path, s->id);
     http_stream_write(s->stream, ev, strlen(ev));
     pthread_mutex_lock(&g_sess_lock);
     s->next = g_sessions;
@@ -475,7 +475,7 @@ static void sse_post(http_request *req, http_response *res)
     sse_session *s = sid && *sid ? session_find(sid) : NULL;
     if (!s || s->closed) {
         if (s) session_unref(s);
-        http_res_error(res, 404, "Session not found (open a new one with GET %s)", g_api.cfg->mcp_sse_path);
+        http_res_error(res, 404, "Session not found (open a new one with GET %s)", api_cfg()->mcp_sse_path);
         return;
     }
     if (strcmp(s->caller.who.key_id, c->who.key_id)) {     /* a session belongs to the key that opened it */
@@ -515,7 +515,7 @@ static void sse_post(http_request *req, http_response *res)
 
 static void metadata(http_request *req, http_response *res)
 {
-    const config *cfg = g_api.cfg;
+    const config *cfg = api_cfg();
     char base[600];
     if (cfg->public_api_url[0]) str_copy(base, sizeof base, cfg->public_api_url);
     else str_fmt(base, sizeof base, "http://%s%s%s:%d", strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
@@ -538,7 +538,7 @@ static int g_n_mcp_routes;
 
 void api_mcp_routes(const http_route **routes, int *n)
 {
-    const config *cfg = g_api.cfg;
+    const config *cfg = api_cfg();
     /* a base64 document as large as the upload limit, plus the JSON around it */
     size_t max_body = (size_t)(cfg->max_file_size_bytes / 3 * 4) + 1024 * 1024;
     g_n_mcp_routes = 0;
@@ -564,7 +564,7 @@ void api_mcp_routes(const http_route **routes, int *n)
 
 int api_mcp_init(char *err, size_t errlen)
 {
-    const config *cfg = g_api.cfg;
+    const config *cfg = api_cfg();
     str_fmt(g_tmp_dir, sizeof g_tmp_dir, "%s/tmp", cfg->data_dir);
     mkdir_p(g_tmp_dir, 0700);
     g_limits = (mcp_limits){.max_file_bytes = cfg->max_file_size_bytes, .send_wait_s = cfg->mcp_send_wait_s,

@@ -27,7 +27,7 @@ static bool allowed(api_mcp_caller *c, const char *scope, mcp_reply *r)
 
 static bool inbound_on(mcp_reply *r)
 {
-    if (g_api.cfg->inbound_enabled) return true;
+    if (api_cfg()->inbound_enabled) return true;
     mcp_reply_fail(r, 404, "Inbound not enabled");
     return false;
 }
@@ -42,7 +42,7 @@ static int intake(const char *src, const char *dst, int64_t *size, doc_type *typ
         mcp_reply_fail(r, 400, "cannot read the document");
         return -1;
     }
-    int64_t max = g_api.cfg->max_file_size_bytes;
+    int64_t max = api_cfg()->max_file_size_bytes;
     if (st.st_size > max) {
         close(in);
         mcp_reply_fail(r, 413, "File exceeds %lld MB limit", (long long)(max / (1024 * 1024)));
@@ -96,7 +96,7 @@ static void op_send_fax(void *ctx, const char *to_in, const char *path, const ch
     char to[24], err[256];
     for (const char *p = to_in; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f) { mcp_reply_fail(r, 400, "'to' must be E.164 or digits only (like +15551234567)"); return; }
-    if (phone_normalize(to_in, g_api.cfg->default_country_code, to, err, sizeof err)) { mcp_reply_fail(r, 400, "%s", err); return; }
+    if (phone_normalize(to_in, api_cfg()->default_country_code, to, err, sizeof err)) { mcp_reply_fail(r, 400, "%s", err); return; }
     job_record *rec = calloc(1, sizeof *rec), *existing = calloc(1, sizeof *existing);
     if (!rec || !existing) { free(rec); free(existing); mcp_reply_fail(r, 503, "out of memory"); return; }
     new_id_hex32(rec->id);
@@ -120,7 +120,7 @@ static void op_send_fax(void *ctx, const char *to_in, const char *path, const ch
     for (const char *p = file_name ? file_name : ""; *p && o + 1 < sizeof rec->file_name; p++)
         rec->file_name[o++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? '_' : *p;
     rec->file_name[o] = 0;
-    str_copy(rec->resolution, sizeof rec->resolution, g_api.cfg->default_resolution);
+    str_copy(rec->resolution, sizeof rec->resolution, api_cfg()->default_resolution);
     str_copy(rec->api_key_id, sizeof rec->api_key_id, c->who.key_id);
     str_copy(rec->owner, sizeof rec->owner, c->who.owner);
     rec->pages = -1;

@@ -2,6 +2,12 @@
  * its file to the build; nothing else in the gateway changes
  * (docs/internals/adding-a-backend.md). */
 #include "backend/backend.h"
+#include "config/settings.h"
+#include "util/fileset.h"
+#include "util/util.h"
+
+#include <jansson.h>
+#include <stdlib.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +49,43 @@ static void names_build(void)
         if (n < 0) break;
         used += (size_t)n;
     }
+}
+
+int backend_count(void)
+{
+    return (int)(sizeof registry / sizeof registry[0]);
+}
+
+const backend_ops *backend_at(int i)
+{
+    return i >= 0 && i < backend_count() ? registry[i] : NULL;
+}
+
+int backend_pbx_fail(json_t *report, const char *detail)
+{
+    json_object_set_new(report, "ok", json_false());
+    json_object_set_new(report, "detail", json_string(detail));
+    return -1;
+}
+
+int backend_pbx_write(const char *dir, const char *const *names, const char *const *texts, int n, bool *changed,
+                      json_t *report)
+{
+    char err[512];
+    long delay = 0;    /* tests: a pause between the steps, to kill the gateway in the middle */
+    setting_int("FAXBOT_APPLY_STEP_DELAY_MS", &delay, err, sizeof err);
+    if (fileset_write(dir, names, texts, n, changed, (int)delay, err, sizeof err)) return backend_pbx_fail(report, err);
+    json_t *written = json_array();
+    for (int i = 0; i < n; i++)
+        if (changed[i]) json_array_append_new(written, json_string(names[i]));
+    json_object_set_new(report, "files_written", written);
+    return 0;
+}
+
+void backend_register_settings(void)
+{
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+        if (registry[i]->settings) settings_register(registry[i]->settings, -1);
 }
 
 const char *backend_names(void)

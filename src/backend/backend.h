@@ -152,6 +152,15 @@ typedef struct backend_ops {
     int (*diagnose)(backend *b, struct json_t *report);
     const backend_webhook *webhooks;
     int n_webhooks;
+    /* PBX backends whose configuration the gateway renders (sip, freeswitch): writes
+     * it into the PBX's configuration directory when one is set (ASTERISK_CONFIG_DIR,
+     * FREESWITCH_CONFIG_DIR) so that a crash leaves the old set or the new one, never
+     * a mix; reloads only what changed; sets what it did and the trunk's state in the
+     * JSON object report. 0 done, 1 nothing to do (no directory), -1 failed. */
+    int (*apply_pbx)(backend *b, struct json_t *report);
+    /* Its rows of the settings table (config/settings.h), ended by SETTING_END;
+     * registered at start by backend_register_settings. */
+    const struct setting_def *settings;
 } backend_ops;
 
 /* What submit returns besides 0 and -1: the backend has no capacity right now
@@ -160,9 +169,28 @@ typedef struct backend_ops {
 
 /* The registry: NULL for an unknown name. */
 const backend_ops *backend_find(const char *name);
+/* The dry run of a settings snapshot (backend_validate.c):
+ * {backend, ok, checks, fields: {NAME: {ok, detail}}, test_fax: null}. */
+struct json_t;
+struct settings_snapshot;
+struct json_t *backend_validate(const struct settings_snapshot *snap);
+/* The registry in order, for those that mount every backend's routes. */
+int backend_count(void);
+const backend_ops *backend_at(int i);
+/* Adds every backend's rows to the settings table (before settings are loaded). */
+void backend_register_settings(void);
 /* Comma-separated list of the registry's names, for error messages. */
 const char *backend_names(void);
 
+/* ---- PBX configuration on apply (backend.c) ---- */
+/* Writes a rendered set of PBX files into dir as one journaled set (util/fileset.h),
+ * only the files that changed (changed[i]); adds "files_written" to report, or
+ * "ok": false and "detail" when it could not. 0 or -1. */
+int backend_pbx_write(const char *dir, const char *const *names, const char *const *texts, int n, bool *changed,
+                      struct json_t *report);
+
+/* Marks an apply report failed ("ok": false, "detail"); returns -1. */
+int backend_pbx_fail(struct json_t *report, const char *detail);
 /* ---- webhook replies (backend_common.c), the one way every backend answers ---- */
 /* status and a JSON text as the body ({"detail":"error"} if it does not fit) */
 void webhook_reply_text(webhook_response *res, int status, const char *json_text);

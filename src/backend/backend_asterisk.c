@@ -26,6 +26,7 @@
 #include "ami/ami_fax.h"
 #include "ami/ami_trunk.h"
 #include "config/config.h"
+#include "util/fileset.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -438,6 +439,10 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
         free(b);
         return NULL;
     }
+    /* A settings apply killed half-way leaves a journal: finish it (or drop it) first. */
+    if (b->t.config_dir[0] && fileset_recover(b->t.config_dir) > 0)
+        log_info("sip backend: finished writing the Asterisk configuration an interrupted apply left in %s",
+                 b->t.config_dir);
     pthread_mutex_init(&b->lock, NULL);
     b->intake = (pbx_intake){.spool_setting = "ASTERISK_SPOOL_DIR", .spool_dir = b->t.spool_dir,
                              .data_dir = cfg ? cfg->data_dir : ".", .tmp_prefix = "asterisk-in",
@@ -450,8 +455,8 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
     pthread_condattr_destroy(&ca);
     ami_client_opts o = {.host = b->t.ami_host, .port = b->t.ami_port, .username = b->t.ami_user,
                          .secret = b->t.ami_password, .on_event = on_event, .on_state = on_state, .user = b};
-    const char *ping = getenv("ASTERISK_AMI_PING_MS");   /* tests: a faster keepalive */
-    if (ping && atoi(ping) > 0) o.ping_interval_ms = atoi(ping);
+    long ping = 0;   /* tests: a faster keepalive */
+    if (setting_int("ASTERISK_AMI_PING_MS", &ping, err, errlen) == 0 && ping > 0) o.ping_interval_ms = (int)ping;
     b->ami = ami_client_start(&o, err, errlen);
     if (!b->ami || pthread_create(&b->supervisor, NULL, supervisor_main, b)) {
         if (b->ami) { ami_client_stop(b->ami); str_fmt(err, errlen, "cannot start the sip supervisor thread"); }
@@ -836,6 +841,89 @@ static int sip_diagnose(backend *b, json_t *o)
     return ok ? 0 : -1;
 }
 
+/* ---- applying a settings change to Asterisk ---- */
+
+/* The module to reload for each rendered file ("" = only a restart loads it). */
+static const char *reload_module(const char *file)
+{
+    static const char *const map[][2] = {
+        {"pjsip.conf", "res_pjsip.so"}, {"extensions.conf", "pbx_config.so"}, {"manager.conf", "manager"},
+        {"udptl.conf", "res_udptl.so"}, {"res_fax.conf", "res_fax.so"}, {"rtp.conf", "res_rtp_asterisk.so"},
+        {"modules.conf", ""},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(map[i][0], file)) return map[i][1];
+    return "";
+}
+
+static int sip_apply_pbx(backend *b, json_t *o)
+{
+    char err[512];
+    ami_trunk t;
+    int rc = 0;
+    if (ami_trunk_load(&t, b->cfg, true, err, sizeof err)) {
+        char dir[1024] = "";
+        setting_str("ASTERISK_CONFIG_DIR", dir, sizeof dir, NULL, 0);
+        if (!dir[0]) return 1;
+        rc = backend_pbx_fail(o, err);
+        goto out;
+    }
+    if (!t.config_dir[0]) { explicit_bzero(&t, sizeof t); return 1; }
+    ami_rendered files[AMI_RENDER_FILES];
+    if (ami_render(&t, files, err, sizeof err)) {
+        rc = backend_pbx_fail(o, err);
+        goto out;
+    }
+    const char *names[AMI_RENDER_FILES], *texts[AMI_RENDER_FILES];
+    bool changed[AMI_RENDER_FILES];
+    for (int i = 0; i < AMI_RENDER_FILES; i++) { names[i] = files[i].name; texts[i] = files[i].text; }
+    json_object_set_new(o, "pbx", json_string("asterisk"));
+    json_object_set_new(o, "config_dir", json_string(t.config_dir));
+    int wrc = backend_pbx_write(t.config_dir, names, texts, AMI_RENDER_FILES, changed, o);
+    for (int i = 0; i < AMI_RENDER_FILES; i++) explicit_bzero(files[i].text, strlen(files[i].text));
+    ami_render_free(files);
+    if (wrc) { rc = -1; goto out; }
+    json_t *reloads = json_array();
+    bool restart = false, any = false;
+    for (int i = 0; i < AMI_RENDER_FILES; i++) {
+        if (!changed[i]) continue;
+        any = true;
+        if (!reload_module(names[i])[0]) restart = true;
+    }
+    /* Reloads go over AMI: a new instance (the swap) may still be logging in. */
+    int64_t deadline = mono_ms() + 5000;
+    while (any && ami_client_state(b->ami, NULL, 0) != AMI_UP && mono_ms() < deadline) sleep_ms(50);
+    bool ok = true;
+    for (int i = 0; i < AMI_RENDER_FILES; i++) {
+        const char *mod = reload_module(names[i]);
+        if (!changed[i] || !mod[0]) continue;
+        ami_field f[] = {{"Module", mod}};
+        ami_reply r;
+        char aerr[256] = "";
+        bool done = ami_client_action(b->ami, "Reload", f, 1, NULL, NULL, NULL, ACTION_TIMEOUT_MS, &r, aerr, sizeof aerr) == 0;
+        const char *msg = aerr;
+        bool good = done && ami_response_ok(r.response);
+        if (done) msg = str_field(r.response, "Message");
+        json_array_append_new(reloads, json_pack("{s:s,s:s,s:b,s:s}", "file", names[i], "module", mod, "ok", good,
+                                                 "message", msg ? msg : ""));
+        if (done) ami_reply_free(&r);
+        ok &= good;
+    }
+    json_object_set_new(o, "reloads", reloads);
+    json_object_set_new(o, "asterisk_restart_needed", json_boolean(restart));
+    if (any && ami_client_state(b->ami, NULL, 0) == AMI_UP) {
+        json_t *trunk = json_object(), *advice = json_array();
+        diag_trunk(b, trunk, advice);
+        json_object_set_new(o, "trunk", trunk);
+        json_object_set_new(o, "advice", advice);
+    }
+    json_object_set_new(o, "ok", json_boolean(ok));
+    rc = ok ? 0 : -1;
+out:
+    explicit_bzero(&t, sizeof t);
+    return rc;
+}
+
 /* ---- inbound hand-off ---- */
 
 typedef struct inbound_req {
@@ -960,4 +1048,6 @@ const backend_ops backend_sip_ops = {
     .diagnose = sip_diagnose,
     .webhooks = sip_webhooks,
     .n_webhooks = 1,
+    .settings = ami_trunk_settings,
+    .apply_pbx = sip_apply_pbx,
 };

@@ -46,6 +46,8 @@
 #include "config/config.h"
 #include "esl/esl_client.h"
 #include "esl/esl_fax.h"
+#include "esl/esl_settings.h"
+#include "esl/esl_render.h"
 #include "fax/fax_engine.h"
 #include "util/json_get.h"
 #include "util/util.h"
@@ -71,6 +73,7 @@ typedef struct finished {
 struct backend {
     backend_sink sink;
     char data_dir[1024];
+    char public_url[512];        /* PUBLIC_API_URL: the hooks' default URL (apply renders them) */
     bool inbound_enabled;
     char station_id[FAX_STATION_ID_MAX + 1];
     char header[FAX_HEADER_MAX + 1];
@@ -425,37 +428,26 @@ static void *maint_main(void *arg)
 
 static int read_settings(backend *b, const config *cfg, char *err, size_t errlen)
 {
-    bool ok = config_env_str("FREESWITCH_ESL_HOST", "127.0.0.1", b->host, sizeof b->host, err, errlen) == 0
-              && config_env_int("FREESWITCH_ESL_PORT", 8021, 1, 65535, &b->port, err, errlen) == 0
-              && config_env_str("FREESWITCH_ESL_PASSWORD", "ClueCon", b->password, sizeof b->password, err, errlen) == 0
-              && config_env_str("FREESWITCH_GATEWAY_NAME", "gw_signalwire", b->gateway, sizeof b->gateway, err, errlen) == 0
-              && config_env_str("FREESWITCH_CALLER_ID_NUMBER", "", b->caller_id, sizeof b->caller_id, err, errlen) == 0
-              && config_env_bool("FREESWITCH_T38_ENABLE", true, &b->t38, err, errlen) == 0
-              && config_env_bool("FREESWITCH_FAX_ECM", true, &b->ecm, err, errlen) == 0
-              && config_env_int("FREESWITCH_ORIGINATE_TIMEOUT", 60, 5, 600, &b->originate_timeout, err, errlen) == 0
-              && config_env_int("FREESWITCH_MAX_CHANNELS", 0, 0, 10000, &b->max_channels, err, errlen) == 0
-              && config_env_str("FREESWITCH_SPOOL_DIR", "/var/spool/freeswitch/fax", b->spool_dir, sizeof b->spool_dir,
-                                err, errlen) == 0
-              && config_env_str("FREESWITCH_INBOUND_SECRET", "", b->secret_fs, sizeof b->secret_fs, err, errlen) == 0
-              && config_env_str("ASTERISK_INBOUND_SECRET", "", b->secret_ast, sizeof b->secret_ast, err, errlen) == 0;
-    if (!ok) return -1;
-    if (strpbrk(b->password, "\r\n") || !b->password[0]) {
-        str_fmt(err, errlen, "FREESWITCH_ESL_PASSWORD must be one non-empty line");
-        return -1;
+    esl_settings e;
+    int rc = esl_settings_load(&e, cfg ? cfg->public_api_url : "", err, errlen);
+    if (rc == 0) {
+        str_copy(b->host, sizeof b->host, e.host);
+        b->port = e.port;
+        str_copy(b->password, sizeof b->password, e.password);
+        str_copy(b->gateway, sizeof b->gateway, e.gateway);
+        str_copy(b->caller_id, sizeof b->caller_id, e.caller_id);
+        b->t38 = e.t38;
+        b->ecm = e.ecm;
+        b->originate_timeout = e.originate_timeout;
+        b->max_channels = e.max_channels;
+        str_copy(b->spool_dir, sizeof b->spool_dir, e.spool_dir);
+        str_copy(b->secret_fs, sizeof b->secret_fs, e.secret_fs);
+        str_copy(b->secret_ast, sizeof b->secret_ast, e.secret_ast);
     }
-    if (!esl_is_gateway_name(b->gateway)) {
-        str_fmt(err, errlen, "FREESWITCH_GATEWAY_NAME may only hold letters, digits, '_', '.' and '-' (1 to 64)");
-        return -1;
-    }
-    if (b->caller_id[0] && !esl_is_number(b->caller_id)) {
-        str_fmt(err, errlen, "FREESWITCH_CALLER_ID_NUMBER must be a phone number: optional + and 2 to 20 digits");
-        return -1;
-    }
-    if (b->spool_dir[0] != '/') {
-        str_fmt(err, errlen, "FREESWITCH_SPOOL_DIR must be an absolute path");
-        return -1;
-    }
+    explicit_bzero(&e, sizeof e);
+    if (rc) return -1;
     str_copy(b->data_dir, sizeof b->data_dir, cfg ? cfg->data_dir : ".");
+    str_copy(b->public_url, sizeof b->public_url, cfg ? cfg->public_api_url : "");
     b->inbound_enabled = cfg ? cfg->inbound_enabled : false;
     if (cfg) {
         esl_var_clean(cfg->station_id, b->station_id, sizeof b->station_id, FAX_STATION_ID_MAX);
@@ -673,6 +665,106 @@ static void status_field(const char *text, const char *key, char *out, size_t ou
     }
 }
 
+/* `sofia status gateway <name>` into gw {name, state, status, ok | detail}; 0 if it is up. */
+static int gateway_status(backend *b, json_t *gw)
+{
+    char cmd[160], err[256];
+    char *reply = NULL;
+    int rc = 0;
+    str_fmt(cmd, sizeof cmd, "api sofia status gateway %s", b->gateway);
+    json_object_set_new(gw, "name", json_string(b->gateway));
+    if (esl_client_command(b->esl, cmd, NULL, FS_CMD_TIMEOUT_MS, &reply, NULL, err, sizeof err) == 0) {
+        char state[64], status[64];
+        status_field(reply, "State", state, sizeof state);
+        status_field(reply, "Status", status, sizeof status);
+        if (!state[0]) {
+            json_object_set_new(gw, "state", json_null());
+            json_object_set_new(gw, "detail", json_string(strstr(reply, "Invalid Gateway")
+                                                          ? "FreeSWITCH has no gateway of this name (FREESWITCH_GATEWAY_NAME)"
+                                                          : "unexpected answer to sofia status gateway"));
+            rc = -1;
+        } else {
+            json_object_set_new(gw, "state", json_string(state));
+            if (status[0]) json_object_set_new(gw, "status", json_string(status));
+            bool good = (!strcmp(state, "REGED") || !strcmp(state, "NOREG")) && strcmp(status, "DOWN");
+            json_object_set_new(gw, "ok", json_boolean(good));
+            if (!good) rc = -1;
+        }
+        free(reply);
+    } else {
+        json_object_set_new(gw, "state", json_null());
+        json_object_set_new(gw, "detail", json_string(err));
+        rc = -1;
+    }
+    return rc;
+}
+
+/* One `api` command for apply: {command, ok, reply} appended to list. */
+static bool apply_command(backend *b, const char *cmd, json_t *list)
+{
+    char err[256], *reply = NULL;
+    bool sent = esl_client_command(b->esl, cmd, NULL, FS_CMD_TIMEOUT_MS, &reply, NULL, err, sizeof err) == 0;
+    bool ok = sent && reply && strncmp(reply, "-ERR", 4);
+    size_t n = reply ? strcspn(reply, "\n") : 0;
+    json_array_append_new(list, json_pack("{s:s,s:b,s:s%}", "command", cmd + 4, "ok", ok, "reply",
+                                          sent ? (reply ? reply : "") : err, sent ? n : strlen(err)));
+    free(reply);
+    return ok;
+}
+
+/* A settings change: FreeSWITCH's XML into FREESWITCH_CONFIG_DIR (a journaled set),
+ * `reloadxml` when anything changed, the gateway restarted (killgw + profile rescan)
+ * when its file changed, and the gateway's state in the report. */
+static int fs_apply_pbx(backend *b, json_t *o)
+{
+    char err[512], gateway[128];
+    esl_settings e;
+    if (esl_settings_load(&e, b->public_url, err, sizeof err) || !e.config_dir[0]) {
+        explicit_bzero(&e, sizeof e);
+        return 1;
+    }
+    json_object_set_new(o, "pbx", json_string("freeswitch"));
+    json_object_set_new(o, "config_dir", json_string(e.config_dir));
+    fs_rendered files[FS_RENDER_FILES];
+    bool hooks = false, ok = true;
+    int rc = 0;
+    if (fs_render(files, gateway, sizeof gateway, &hooks, err, sizeof err)) {
+        rc = backend_pbx_fail(o, err);
+        goto out;
+    }
+    const char *names[FS_RENDER_FILES], *texts[FS_RENDER_FILES];
+    bool changed[FS_RENDER_FILES];
+    for (int i = 0; i < FS_RENDER_FILES; i++) { names[i] = files[i].name; texts[i] = files[i].text; }
+    int wrc = backend_pbx_write(e.config_dir, names, texts, FS_RENDER_FILES, changed, o);
+    fs_render_free(files);
+    if (wrc) { rc = -1; goto out; }
+    json_t *commands = json_array();
+    bool any = json_array_size(json_object_get(o, "files_written")) > 0;
+    /* a new instance (the swap) may still be connecting */
+    int64_t deadline = mono_ms() + 5000;
+    while (any && esl_client_state(b->esl, NULL, 0, NULL) != ESL_CONNECTED && mono_ms() < deadline) sleep_ms(50);
+    if (any) ok &= apply_command(b, "api reloadxml", commands);
+    if (changed[FS_GATEWAY_FILE]) {
+        char cmd[200];
+        str_fmt(cmd, sizeof cmd, "api sofia profile external killgw %s", gateway);
+        apply_command(b, cmd, commands);          /* a gateway that did not exist yet is fine */
+        ok &= apply_command(b, "api sofia profile external rescan", commands);
+    }
+    json_object_set_new(o, "commands", commands);
+    json_object_set_new(o, "event_socket_reload_needed", json_boolean(changed[FS_EVENT_SOCKET_FILE]));
+    json_object_set_new(o, "hooks", json_boolean(hooks));
+    if (any) {
+        json_t *gw = json_object();
+        gateway_status(b, gw);
+        json_object_set_new(o, "gateway", gw);
+    }
+    json_object_set_new(o, "ok", json_boolean(ok));
+    rc = ok ? 0 : -1;
+out:
+    explicit_bzero(&e, sizeof e);
+    return rc;
+}
+
 static int fs_diagnose(backend *b, json_t *o)
 {
     char detail[256], err[256];
@@ -704,33 +796,8 @@ static int fs_diagnose(backend *b, json_t *o)
             json_object_set_new(o, "mod_spandsp_detail", json_string(err));
             rc = -1;
         }
-        char cmd[160];
-        str_fmt(cmd, sizeof cmd, "api sofia status gateway %s", b->gateway);
         json_t *gw = json_object();
-        json_object_set_new(gw, "name", json_string(b->gateway));
-        if (esl_client_command(b->esl, cmd, NULL, FS_CMD_TIMEOUT_MS, &reply, NULL, err, sizeof err) == 0) {
-            char state[64], status[64];
-            status_field(reply, "State", state, sizeof state);
-            status_field(reply, "Status", status, sizeof status);
-            if (!state[0]) {
-                json_object_set_new(gw, "state", json_null());
-                json_object_set_new(gw, "detail", json_string(strstr(reply, "Invalid Gateway")
-                                                              ? "FreeSWITCH has no gateway of this name (FREESWITCH_GATEWAY_NAME)"
-                                                              : "unexpected answer to sofia status gateway"));
-                rc = -1;
-            } else {
-                json_object_set_new(gw, "state", json_string(state));
-                if (status[0]) json_object_set_new(gw, "status", json_string(status));
-                bool good = (!strcmp(state, "REGED") || !strcmp(state, "NOREG")) && strcmp(status, "DOWN");
-                json_object_set_new(gw, "ok", json_boolean(good));
-                if (!good) rc = -1;
-            }
-            free(reply);
-        } else {
-            json_object_set_new(gw, "state", json_null());
-            json_object_set_new(gw, "detail", json_string(err));
-            rc = -1;
-        }
+        if (gateway_status(b, gw)) rc = -1;
         json_object_set_new(o, "gateway", gw);
     }
     pthread_mutex_lock(&b->mu);
@@ -907,4 +974,6 @@ const backend_ops backend_freeswitch_ops = {
     .diagnose = fs_diagnose,
     .webhooks = fs_webhooks,
     .n_webhooks = 2,
+    .settings = esl_settings_rows,
+    .apply_pbx = fs_apply_pbx,
 };

@@ -38,32 +38,9 @@ struct backend {
 
 /* ---- settings ---- */
 
-static int env_bool(const char *name, bool dflt, bool *out, char *err, size_t errlen)
-{
-    const char *v = getenv(name);
-    if (!v || !v[0]) {
-        *out = dflt;
-        return 0;
-    }
-    static const char *const yes[] = { "true", "1", "yes", "on" };
-    static const char *const no[] = { "false", "0", "no", "off" };
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(v, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    str_fmt(err, errlen, "%s must be true or false", name);
-    return -1;
-}
-
 static int read_settings(backend *b, char *err, size_t errlen)
 {
-    const char *t = getenv("LOOPBACK_TRANSPORT");
+    const char *t = setting_raw("LOOPBACK_TRANSPORT");
     if (!t || !t[0] || strcasecmp(t, "audio") == 0) {
         b->transport = FAX_TRANSPORT_AUDIO;
     } else if (strcasecmp(t, "t38") == 0 || strcasecmp(t, "t.38") == 0) {
@@ -72,12 +49,12 @@ static int read_settings(backend *b, char *err, size_t errlen)
         str_fmt(err, errlen, "LOOPBACK_TRANSPORT must be audio or t38");
         return -1;
     }
-    if (env_bool("LOOPBACK_ECM", true, &b->ecm, err, errlen) != 0
-        || env_bool("LOOPBACK_SPANDSP_LOG", false, &b->spandsp_log, err, errlen) != 0)
+    if (setting_bool("LOOPBACK_ECM", &b->ecm, err, errlen) != 0
+        || setting_bool("LOOPBACK_SPANDSP_LOG", &b->spandsp_log, err, errlen) != 0)
         return -1;
 
     b->impairment = 0;
-    const char *imp = getenv("LOOPBACK_IMPAIRMENT");
+    const char *imp = setting_raw("LOOPBACK_IMPAIRMENT");
     if (imp && imp[0]) {
         char *end = NULL;
         errno = 0;
@@ -252,6 +229,14 @@ static int lb_submit(backend *b, const backend_job *job)
     return 0;
 }
 
+static const setting_def loopback_settings[] = {
+    SETTING_ROW_ENUM("loopback", "LOOPBACK_TRANSPORT", "audio", "audio|t38|t.38", "engine", "audio or t38"),
+    SETTING_ROW_BOOL("loopback", "LOOPBACK_ECM", "true", "engine", "error correction mode"),
+    SETTING_ROW_BOOL("loopback", "LOOPBACK_SPANDSP_LOG", "false", "engine", "spandsp's log on stderr"),
+    SETTING_ROW_STR("loopback", "LOOPBACK_IMPAIRMENT", "", "simulated line", "noise dBm0 (audio) or loss % (t38)"),
+    SETTING_END,
+};
+
 const backend_ops backend_loopback_ops = {
     .name = "loopback",
     .needs_tiff = true,
@@ -259,4 +244,5 @@ const backend_ops backend_loopback_ops = {
     .submit = lb_submit,
     .check = lb_check,
     .destroy = lb_destroy,
+    .settings = loopback_settings,
 };

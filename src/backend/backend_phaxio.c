@@ -95,16 +95,16 @@ static void utf8_prefix(const char *s, size_t max, char *out, size_t outlen)
 static int read_settings(backend *b, const config *cfg, char *err, size_t errlen)
 {
     char status_cb[1024], cb[1024];
-    if (config_env_str("PHAXIO_API_KEY", "", b->api_key, sizeof b->api_key, err, errlen)
-        || config_env_str("PHAXIO_API_SECRET", "", b->api_secret, sizeof b->api_secret, err, errlen)
-        || config_env_str("PHAXIO_API_URL", PHX_DEFAULT_API_URL, b->api_url, sizeof b->api_url, err, errlen)
-        || config_env_str("PHAXIO_CALLBACK_TOKEN", "", b->callback_token, sizeof b->callback_token, err, errlen)
-        || config_env_str("PHAXIO_STATUS_CALLBACK_URL", "", status_cb, sizeof status_cb, err, errlen)
-        || config_env_str("PHAXIO_CALLBACK_URL", "", cb, sizeof cb, err, errlen)
-        || config_env_bool("PHAXIO_VERIFY_SIGNATURE", true, &b->verify, err, errlen)
-        || config_env_bool("PHAXIO_INBOUND_VERIFY_SIGNATURE", true, &b->inbound_verify, err, errlen)
-        || config_env_bool("PHAXIO_UPLOAD", false, &b->upload, err, errlen)
-        || config_env_bool("ENFORCE_PUBLIC_HTTPS", true, &b->enforce_https, err, errlen))
+    if (setting_str("PHAXIO_API_KEY", b->api_key, sizeof b->api_key, err, errlen)
+        || setting_str("PHAXIO_API_SECRET", b->api_secret, sizeof b->api_secret, err, errlen)
+        || setting_str("PHAXIO_API_URL", b->api_url, sizeof b->api_url, err, errlen)
+        || setting_str("PHAXIO_CALLBACK_TOKEN", b->callback_token, sizeof b->callback_token, err, errlen)
+        || setting_str("PHAXIO_STATUS_CALLBACK_URL", status_cb, sizeof status_cb, err, errlen)
+        || setting_str("PHAXIO_CALLBACK_URL", cb, sizeof cb, err, errlen)
+        || setting_bool("PHAXIO_VERIFY_SIGNATURE", &b->verify, err, errlen)
+        || setting_bool("PHAXIO_INBOUND_VERIFY_SIGNATURE", &b->inbound_verify, err, errlen)
+        || setting_bool("PHAXIO_UPLOAD", &b->upload, err, errlen)
+        || setting_bool("ENFORCE_PUBLIC_HTTPS", &b->enforce_https, err, errlen))
         return -1;
     size_t n = strlen(b->api_url);
     while (n && b->api_url[n - 1] == '/') b->api_url[--n] = 0;
@@ -692,6 +692,19 @@ static const backend_webhook phx_webhooks[] = {
     {.method = "POST", .path = "/phaxio-inbound", .max_body = 64u << 20, .handle = on_inbound},
 };
 
+static const setting_def phaxio_settings[] = {
+    SETTING_ROW_SECRET("phaxio", "PHAXIO_API_KEY", "Phaxio API basic auth", "API key from the Phaxio console"),
+    SETTING_ROW_SECRET("phaxio", "PHAXIO_API_SECRET", "Phaxio API basic auth", "API secret from the Phaxio console"),
+    SETTING_ROW_STR("phaxio", "PHAXIO_API_URL", PHX_DEFAULT_API_URL, "Phaxio API base", "the API's base URL"),
+    SETTING_ROW_SECRET("phaxio", "PHAXIO_CALLBACK_TOKEN", "callback signature check", "the callback token from the Phaxio console"),
+    SETTING_ROW_STR("phaxio", "PHAXIO_STATUS_CALLBACK_URL", "", "callback_url of each fax", "default PUBLIC_API_URL/phaxio-callback"),
+    SETTING_ROW_STR("phaxio", "PHAXIO_CALLBACK_URL", "", "callback_url of each fax", "alias of PHAXIO_STATUS_CALLBACK_URL"),
+    SETTING_ROW_BOOL("phaxio", "PHAXIO_VERIFY_SIGNATURE", "true", "/phaxio-callback", "verify X-Phaxio-Signature"),
+    SETTING_ROW_BOOL("phaxio", "PHAXIO_INBOUND_VERIFY_SIGNATURE", "true", "/phaxio-inbound", "verify X-Phaxio-Signature"),
+    SETTING_ROW_BOOL("phaxio", "PHAXIO_UPLOAD", "false", "submit", "upload the PDF instead of a fetch URL"),
+    SETTING_END,
+};
+
 const backend_ops backend_phaxio_ops = {
     .name = "phaxio",
     .needs_tiff = false,
@@ -704,4 +717,5 @@ const backend_ops backend_phaxio_ops = {
     .diagnose = phx_diagnose,
     .webhooks = phx_webhooks,
     .n_webhooks = 2,
+    .settings = phaxio_settings,
 };

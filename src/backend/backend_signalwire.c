@@ -51,12 +51,12 @@ struct backend {
 static int read_settings(backend *b, const struct config *cfg, char *err, size_t errlen)
 {
     char space[512];
-    if (config_env_str("SIGNALWIRE_SPACE_URL", "", space, sizeof space, err, errlen)
-        || config_env_str("SIGNALWIRE_PROJECT_ID", "", b->project_id, sizeof b->project_id, err, errlen)
-        || config_env_str("SIGNALWIRE_API_TOKEN", "", b->token, sizeof b->token, err, errlen)
-        || config_env_str("SIGNALWIRE_FAX_FROM_E164", "", b->from, sizeof b->from, err, errlen)
-        || config_env_str("SIGNALWIRE_WEBHOOK_SIGNING_KEY", "", b->signing_key, sizeof b->signing_key, err, errlen)
-        || config_env_int("SIGNALWIRE_HTTP_TIMEOUT_SECONDS", 30, 5, 600, &b->timeout_s, err, errlen))
+    if (setting_str("SIGNALWIRE_SPACE_URL", space, sizeof space, err, errlen)
+        || setting_str("SIGNALWIRE_PROJECT_ID", b->project_id, sizeof b->project_id, err, errlen)
+        || setting_str("SIGNALWIRE_API_TOKEN", b->token, sizeof b->token, err, errlen)
+        || setting_str("SIGNALWIRE_FAX_FROM_E164", b->from, sizeof b->from, err, errlen)
+        || setting_str("SIGNALWIRE_WEBHOOK_SIGNING_KEY", b->signing_key, sizeof b->signing_key, err, errlen)
+        || setting_int("SIGNALWIRE_HTTP_TIMEOUT_SECONDS", &b->timeout_s, err, errlen))
         return -1;
     size_t n = strlen(space);
     while (n && space[n - 1] == '/') space[--n] = 0;
@@ -79,8 +79,8 @@ static int read_settings(backend *b, const struct config *cfg, char *err, size_t
     }
 
     char cb[512] = "";
-    const char *v = getenv("SIGNALWIRE_STATUS_CALLBACK_URL");
-    if (!v || !v[0]) v = getenv("SIGNALWIRE_CALLBACK_URL");
+    const char *v = setting_raw("SIGNALWIRE_STATUS_CALLBACK_URL");
+    if (!v) v = setting_raw("SIGNALWIRE_CALLBACK_URL");
     if (v && v[0]) {
         if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
             str_fmt(err, errlen, "SIGNALWIRE_STATUS_CALLBACK_URL must start with http:// or https://");
@@ -499,6 +499,18 @@ static const backend_webhook sw_webhooks[] = {
     { "POST", "/signalwire-callback", 65536, sw_callback },
 };
 
+static const setting_def signalwire_settings[] = {
+    SETTING_ROW_STR("signalwire", "SIGNALWIRE_SPACE_URL", "", "API host", "example.signalwire.com"),
+    SETTING_ROW_STR("signalwire", "SIGNALWIRE_PROJECT_ID", "", "API basic auth", "project id"),
+    SETTING_ROW_SECRET("signalwire", "SIGNALWIRE_API_TOKEN", "API basic auth", "API token"),
+    SETTING_ROW_STR("signalwire", "SIGNALWIRE_FAX_FROM_E164", "", "From", "E.164 number"),
+    SETTING_ROW_SECRET("signalwire", "SIGNALWIRE_WEBHOOK_SIGNING_KEY", "callback signature check", "signing key"),
+    SETTING_ROW_STR("signalwire", "SIGNALWIRE_STATUS_CALLBACK_URL", "", "StatusCallback", "default PUBLIC_API_URL/signalwire-callback"),
+    SETTING_ROW_STR("signalwire", "SIGNALWIRE_CALLBACK_URL", "", "StatusCallback", "alias of SIGNALWIRE_STATUS_CALLBACK_URL"),
+    SETTING_ROW_INT("signalwire", "SIGNALWIRE_HTTP_TIMEOUT_SECONDS", "30", 5, 600, "HTTP client", "seconds"),
+    SETTING_END,
+};
+
 const backend_ops backend_signalwire_ops = {
     .name = "signalwire",
     .needs_tiff = false,
@@ -511,4 +523,5 @@ const backend_ops backend_signalwire_ops = {
     .diagnose = sw_diagnose,
     .webhooks = sw_webhooks,
     .n_webhooks = 1,
+    .settings = signalwire_settings,
 };

@@ -65,8 +65,7 @@ struct backend {
 
 static const char *env_nonempty(const char *name)
 {
-    const char *v = getenv(name);
-    return v && v[0] ? v : NULL;
+    return setting_raw(name);
 }
 
 static int strip_url(const char *var, char *url, char *err, size_t errlen)
@@ -93,7 +92,7 @@ static void derive_hook_password(backend *b)
 static int read_settings(backend *b, char *err, size_t errlen)
 {
     char method[32];
-    if (config_env_str("SINCH_PROJECT_ID", "", b->project_id, sizeof b->project_id, err, errlen)) return -1;
+    if (setting_str("SINCH_PROJECT_ID", b->project_id, sizeof b->project_id, err, errlen)) return -1;
     const char *k = env_nonempty("SINCH_API_KEY"), *s = env_nonempty("SINCH_API_SECRET");
     b->key_var = k ? "SINCH_API_KEY" : "PHAXIO_API_KEY";
     if (!k) k = env_nonempty("PHAXIO_API_KEY");
@@ -102,17 +101,17 @@ static int read_settings(backend *b, char *err, size_t errlen)
         str_fmt(err, errlen, "SINCH_API_KEY / SINCH_API_SECRET are too long");
         return -1;
     }
-    if (config_env_str("SINCH_BASE_URL", SINCH_DEFAULT_BASE, b->base_url, sizeof b->base_url, err, errlen)
+    if (setting_str("SINCH_BASE_URL", b->base_url, sizeof b->base_url, err, errlen)
         || strip_url("SINCH_BASE_URL", b->base_url, err, errlen))
         return -1;
-    if (config_env_str("SINCH_AUTH_METHOD", "basic", method, sizeof method, err, errlen)) return -1;
+    if (setting_str("SINCH_AUTH_METHOD", method, sizeof method, err, errlen)) return -1;
     if (!strcasecmp(method, "oauth") || !strcasecmp(method, "oauth2")) {
         b->oauth = true;
     } else if (strcasecmp(method, "basic")) {
         str_fmt(err, errlen, "SINCH_AUTH_METHOD must be basic or oauth");
         return -1;
     }
-    if (config_env_str("SINCH_AUTH_URL", SINCH_DEFAULT_AUTH, b->auth_url, sizeof b->auth_url, err, errlen)
+    if (setting_str("SINCH_AUTH_URL", b->auth_url, sizeof b->auth_url, err, errlen)
         || strip_url("SINCH_AUTH_URL", b->auth_url, err, errlen))
         return -1;
 
@@ -139,7 +138,7 @@ static int read_settings(backend *b, char *err, size_t errlen)
     }
 
     char ctype[32];
-    if (config_env_str("SINCH_CALLBACK_CONTENT_TYPE", "json", ctype, sizeof ctype, err, errlen)) return -1;
+    if (setting_str("SINCH_CALLBACK_CONTENT_TYPE", ctype, sizeof ctype, err, errlen)) return -1;
     if (!strcasecmp(ctype, "json") || !strcasecmp(ctype, "application/json")) {
         b->callback_json = true;
     } else if (!strcasecmp(ctype, "multipart") || !strcasecmp(ctype, "multipart/form-data")) {
@@ -148,8 +147,8 @@ static int read_settings(backend *b, char *err, size_t errlen)
         str_fmt(err, errlen, "SINCH_CALLBACK_CONTENT_TYPE must be json or multipart");
         return -1;
     }
-    if (config_env_int("SINCH_MAX_RETRIES", 0, 0, 5, &b->max_retries, err, errlen)
-        || config_env_int("SINCH_HTTP_TIMEOUT_SECONDS", 60, 5, 600, &b->timeout_s, err, errlen))
+    if (setting_int("SINCH_MAX_RETRIES", &b->max_retries, err, errlen)
+        || setting_int("SINCH_HTTP_TIMEOUT_SECONDS", &b->timeout_s, err, errlen))
         return -1;
     return 0;
 }
@@ -766,6 +765,23 @@ static const backend_webhook sinch_webhooks[] = {
     { "POST", "/sinch-inbound", SINCH_WEBHOOK_MAX_BODY, sinch_inbound },
 };
 
+static const setting_def sinch_settings[] = {
+    SETTING_ROW_STR("sinch", "SINCH_PROJECT_ID", "", "Sinch Fax API path", "project id"),
+    SETTING_ROW_SECRET("sinch", "SINCH_API_KEY", "Sinch auth", "access key id (else PHAXIO_API_KEY)"),
+    SETTING_ROW_SECRET("sinch", "SINCH_API_SECRET", "Sinch auth", "access key secret (else PHAXIO_API_SECRET)"),
+    SETTING_ROW_STR("sinch", "SINCH_BASE_URL", SINCH_DEFAULT_BASE, "Sinch Fax API base", "region URL"),
+    SETTING_ROW_ENUM("sinch", "SINCH_AUTH_METHOD", "basic", "basic|oauth|oauth2", "Sinch auth", "basic or oauth"),
+    SETTING_ROW_STR("sinch", "SINCH_AUTH_URL", SINCH_DEFAULT_AUTH, "Sinch OAuth token URL", "token endpoint"),
+    SETTING_ROW_STR("sinch", "SINCH_WEBHOOK_USER", "", "webhook Basic auth", "user for our webhooks"),
+    SETTING_ROW_SECRET("sinch", "SINCH_WEBHOOK_PASSWORD", "webhook Basic auth", "password for our webhooks"),
+    SETTING_ROW_STR("sinch", "SINCH_INBOUND_BASIC_USER", "", "webhook Basic auth", "Faxbot's name of SINCH_WEBHOOK_USER"),
+    SETTING_ROW_SECRET("sinch", "SINCH_INBOUND_BASIC_PASS", "webhook Basic auth", "Faxbot's name of SINCH_WEBHOOK_PASSWORD"),
+    SETTING_ROW_ENUM("sinch", "SINCH_CALLBACK_CONTENT_TYPE", "json", "json|application/json|multipart|multipart/form-data", "callbackContentType", "json or multipart"),
+    SETTING_ROW_INT("sinch", "SINCH_MAX_RETRIES", "0", 0, 5, "Sinch retries", "provider retries"),
+    SETTING_ROW_INT("sinch", "SINCH_HTTP_TIMEOUT_SECONDS", "60", 5, 600, "HTTP client", "seconds"),
+    SETTING_END,
+};
+
 const backend_ops backend_sinch_ops = {
     .name = "sinch",
     .needs_tiff = false,
@@ -778,4 +794,5 @@ const backend_ops backend_sinch_ops = {
     .diagnose = sinch_diagnose,
     .webhooks = sinch_webhooks,
     .n_webhooks = 2,
+    .settings = sinch_settings,
 };

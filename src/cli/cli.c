@@ -2,6 +2,7 @@
  * REST API (libcurl), printing readable results and exiting non-zero when the
  * gateway refuses or cannot be reached. */
 #include "cli/cli.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
@@ -21,15 +22,14 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 
 static const char *base_url(void)
 {
-    const char *u = getenv("FAXBOT_URL");
-    return (u && *u) ? u : "http://127.0.0.1:8080";
+    const char *u = setting_raw("FAXBOT_URL");
+    return u ? u : "http://127.0.0.1:8080";
 }
 
 static const char *api_key(void)
 {
-    const char *k = getenv("FAXBOT_API_KEY");
-    if (!k || !*k) k = getenv("API_KEY");
-    return (k && *k) ? k : NULL;
+    const char *k = setting_raw("FAXBOT_API_KEY");
+    return k ? k : setting_raw("API_KEY");
 }
 
 /* method "GET"/"POST"/"DELETE"; json_body or form (multipart) or neither. */
@@ -86,6 +86,22 @@ static int report_failure(const reply *r, int transport_rc)
     else fprintf(stderr, "faxbot: the gateway answered HTTP %ld\n", r->status);
     json_decref(v);
     return 1;
+}
+
+json_t *cli_api_json(const char *method, const char *path, const char *json_body, long *status)
+{
+    reply r;
+    int rc = request(method, path, json_body, NULL, NULL, NULL, &r);
+    json_t *v = NULL;
+    if (rc == 0 && r.status >= 200 && r.status < 300) {
+        v = r.body.data ? json_loads(r.body.data, 0, NULL) : json_object();
+        if (!v) fprintf(stderr, "faxbot: the gateway's answer is not JSON\n");
+    } else {
+        report_failure(&r, rc);
+    }
+    *status = r.status;
+    sb_free(&r.body);
+    return v;
 }
 
 static void print_job(json_t *job)

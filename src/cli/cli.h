@@ -7,5 +7,13 @@
 int cli_send(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_keys(int argc, char **argv);
+/* `faxbot config show|get|set|validate|export` (config_cmd.c). */
+int cli_config(int argc, char **argv);
+
+/* One JSON request to the gateway (FAXBOT_URL, key from FAXBOT_API_KEY or API_KEY):
+ * the parsed 2xx answer, or NULL after printing the gateway's detail or the
+ * transport error on stderr. *status is the HTTP status (0 when unreachable). */
+struct json_t;
+struct json_t *cli_api_json(const char *method, const char *path, const char *json_body, long *status);
 
 #endif

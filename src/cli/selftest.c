@@ -15,6 +15,7 @@
 
 #include "document/document.h"
 #include "fax/fax_engine.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #define SELFTEST_TX_ID "FAXBOT SENDER"
@@ -112,8 +113,8 @@ static int make_test_document(const char *dir, char *tx_tiff, size_t txlen, int 
         return -1;
     }
     if (doc_text_to_pdf(txt, pdf, PAPER_LETTER, NULL, err, errlen)) return -1;
-    const char *gs = getenv("GHOSTSCRIPT_PATH");
-    convert_limits lim = {.gs_path = gs && *gs ? gs : "gs", .timeout_s = 120, .cpu_s = 120, .memory_mb = 1024,
+    const char *gs = setting_raw("GHOSTSCRIPT_PATH");
+    convert_limits lim = {.gs_path = gs ? gs : "gs", .timeout_s = 120, .cpu_s = 120, .memory_mb = 1024,
                           .max_pages = 200, .parallel = 1, .tmp_dir = dir};
     if (doc_pdf_to_tiff(pdf, tx_tiff, RES_FINE, PAPER_LETTER, &lim, pages, err, errlen)) return -1;
     tiff_info info;
@@ -171,7 +172,7 @@ int cli_selftest(int argc, char **argv)
     if (prc > 0) return 0;
     if (prc < 0) return 2;
 
-    const char *tmpbase = getenv("TMPDIR");
+    const char *tmpbase = settings_os_env("TMPDIR");
     char dir[4096];
     str_fmt(dir, sizeof dir, "%s/faxbot-selftest-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
     if (!mkdtemp(dir)) {

@@ -2,6 +2,7 @@
  * Every value is checked here so that the rest of the gateway can trust it; a bad
  * value stops the start with a message naming the variable and what is valid. */
 #include "config/config.h"
+#include "config/settings.h"
 #include "util/cidr.h"
 #include "util/util.h"
 
@@ -12,48 +13,31 @@
 #include <string.h>
 #include <unistd.h>
 
-extern char **environ;
+/* The settings snapshot the struct is filled from: values already checked
+ * against their rows (type, range, choices) and defaulted; the checks below are
+ * the ones a row cannot express. */
+typedef struct env_view { const settings_snapshot *snap; } env_view;
 
-typedef struct env_view { char *const *envp; } env_view;
-
-static const char *env_get(const env_view *ev, const char *name)
-{
-    size_t n = strlen(name);
-    for (char *const *e = ev->envp; e && *e; e++) {
-        if (!strncmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
-    }
-    return NULL;
-}
-
-/* Unset and empty are the same: Faxbot's .env files often carry "NAME=" lines. */
+/* The effective value, or NULL when it is empty (the row's default is "" too). */
 static const char *env_str(const env_view *ev, const char *name)
 {
-    const char *v = env_get(ev, name);
+    const char *v = settings_value(ev->snap, name, NULL);
     return (v && *v) ? v : NULL;
 }
 
-static int env_bool(const env_view *ev, const char *name, bool dflt, bool *out, char *err, size_t errlen)
+static int env_bool(const env_view *ev, const char *name, bool *out, char *err, size_t errlen)
 {
+    (void)err; (void)errlen;
     const char *v = env_str(ev, name);
-    if (!v) { *out = dflt; return 0; }
-    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) { *out = true; return 0; }
-    if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) { *out = false; return 0; }
-    str_fmt(err, errlen, "%s must be true or false (got '%s')", name, v);
-    return -1;
+    *out = v && !strcmp(v, "true");
+    return 0;
 }
 
-static int env_int(const env_view *ev, const char *name, long dflt, long lo, long hi, long *out, char *err, size_t errlen)
+static int env_int(const env_view *ev, const char *name, long *out, char *err, size_t errlen)
 {
+    (void)err; (void)errlen;
     const char *v = env_str(ev, name);
-    if (!v) { *out = dflt; return 0; }
-    char *end = NULL;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
-        str_fmt(err, errlen, "%s must be a whole number from %ld to %ld (got '%s')", name, lo, hi, v);
-        return -1;
-    }
-    *out = x;
+    *out = v ? strtol(v, NULL, 10) : 0;
     return 0;
 }
 
@@ -82,11 +66,10 @@ static int check_inbound_owners(const char *v, char *err, size_t errlen)
     return 0;
 }
 
-static int env_copy(const env_view *ev, const char *name, const char *dflt, char *dst, size_t dstlen, char *err, size_t errlen)
+static int env_copy(const env_view *ev, const char *name, char *dst, size_t dstlen, char *err, size_t errlen)
 {
     const char *v = env_str(ev, name);
-    if (!v) v = dflt;
-    if (str_copy(dst, dstlen, v)) {
+    if (str_copy(dst, dstlen, v ? v : "")) {
         str_fmt(err, errlen, "%s is too long (at most %zu characters)", name, dstlen - 1);
         return -1;
     }
@@ -132,9 +115,9 @@ static bool valid_backend_name(const char *s)
     return *s != 0;
 }
 
-int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
+static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
 {
-    env_view ev = {envp};
+    const env_view ev = *evp;
     long x;
     memset(c, 0, sizeof *c);
 
@@ -143,7 +126,7 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     c->listen_port = 8080;
     const char *listen = env_str(&ev, "FAXBOT_LISTEN");
     if (listen && config_set_listen(c, listen, err, errlen)) return -1;
-    if (env_copy(&ev, "FAX_DATA_DIR", "./faxdata", c->data_dir, sizeof c->data_dir, err, errlen)) return -1;
+    if (env_copy(&ev, "FAX_DATA_DIR", c->data_dir, sizeof c->data_dir, err, errlen)) return -1;
 
     const char *db = env_str(&ev, "DATABASE_URL");
     if (db) {
@@ -161,26 +144,26 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
         str_fmt(err, errlen, "FAX_DATA_DIR is too long");
         return -1;
     }
-    if (env_copy(&ev, "PUBLIC_API_URL", "", c->public_api_url, sizeof c->public_api_url, err, errlen)) return -1;
+    if (env_copy(&ev, "PUBLIC_API_URL", c->public_api_url, sizeof c->public_api_url, err, errlen)) return -1;
     size_t pl = strlen(c->public_api_url);
     while (pl && c->public_api_url[pl - 1] == '/') c->public_api_url[--pl] = 0;
     if (pl && strncmp(c->public_api_url, "http://", 7) && strncmp(c->public_api_url, "https://", 8)) {
         str_fmt(err, errlen, "PUBLIC_API_URL must start with http:// or https:// (got '%s')", c->public_api_url);
         return -1;
     }
-    if (env_int(&ev, "FAXBOT_HTTP_THREADS", 0, 0, 64, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAXBOT_HTTP_THREADS", &x, err, errlen)) return -1;
     c->http_threads = (int)x;
-    if (env_int(&ev, "FAXBOT_HTTP_TIMEOUT_SECONDS", 30, 1, 3600, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAXBOT_HTTP_TIMEOUT_SECONDS", &x, err, errlen)) return -1;
     c->http_timeout_s = (int)x;
-    if (env_int(&ev, "FAXBOT_HTTP_REQUEST_TIMEOUT_SECONDS", 300, 0, 86400, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAXBOT_HTTP_REQUEST_TIMEOUT_SECONDS", &x, err, errlen)) return -1;
     c->http_request_timeout_s = (int)x;
-    if (env_int(&ev, "FAXBOT_HTTP_MIN_BODY_RATE", 1024, 0, 100000000, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAXBOT_HTTP_MIN_BODY_RATE", &x, err, errlen)) return -1;
     c->http_min_body_rate = (int)x;
-    if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS", 1000, 0, 1000000, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS", &x, err, errlen)) return -1;
     c->max_connections = (int)x;
-    if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS_PER_IP", 64, 0, 100000, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAXBOT_MAX_CONNECTIONS_PER_IP", &x, err, errlen)) return -1;
     c->max_connections_per_ip = (int)x;
-    if (env_copy(&ev, "TRUSTED_PROXIES", "", c->trusted_proxies, sizeof c->trusted_proxies, err, errlen)) return -1;
+    if (env_copy(&ev, "TRUSTED_PROXIES", c->trusted_proxies, sizeof c->trusted_proxies, err, errlen)) return -1;
     {
         cidr_list proxies;
         char why[256];
@@ -190,7 +173,7 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
             return -1;
         }
     }
-    if (env_bool(&ev, "METRICS_REQUIRE_KEY", false, &c->metrics_require_key, err, errlen)) return -1;
+    if (env_bool(&ev, "METRICS_REQUIRE_KEY", &c->metrics_require_key, err, errlen)) return -1;
     const char *lvl = env_str(&ev, "FAXBOT_LOG_LEVEL");
     c->log_level = LOG_INFO;
     if (lvl) {
@@ -202,56 +185,57 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     }
 
     /* auth */
-    if (env_copy(&ev, "API_KEY", "", c->api_key, sizeof c->api_key, err, errlen)) return -1;
-    if (env_bool(&ev, "REQUIRE_API_KEY", false, &c->require_api_key, err, errlen)) return -1;
-    if (env_int(&ev, "MAX_REQUESTS_PER_MINUTE", 0, 0, 1000000, &x, err, errlen)) return -1;
+    if (env_copy(&ev, "API_KEY", c->api_key, sizeof c->api_key, err, errlen)) return -1;
+    if (env_bool(&ev, "REQUIRE_API_KEY", &c->require_api_key, err, errlen)) return -1;
+    if (env_int(&ev, "MAX_REQUESTS_PER_MINUTE", &x, err, errlen)) return -1;
     c->max_requests_per_minute = (int)x;
-    if (env_int(&ev, "AUTH_FAILURES_PER_MINUTE", 30, 0, 1000000, &x, err, errlen)) return -1;
+    if (env_int(&ev, "AUTH_FAILURES_PER_MINUTE", &x, err, errlen)) return -1;
     c->auth_failures_per_minute = (int)x;
-    if (env_int(&ev, "INBOUND_LIST_RPM", 30, 0, 1000000, &x, err, errlen)) return -1;
+    if (env_int(&ev, "INBOUND_LIST_RPM", &x, err, errlen)) return -1;
     c->inbound_list_rpm = (int)x;
-    if (env_int(&ev, "INBOUND_GET_RPM", 60, 0, 1000000, &x, err, errlen)) return -1;
+    if (env_int(&ev, "INBOUND_GET_RPM", &x, err, errlen)) return -1;
     c->inbound_get_rpm = (int)x;
-    if (env_bool(&ev, "AUDIT_LOG_ENABLED", false, &c->audit_log_enabled, err, errlen)) return -1;
-    if (env_copy(&ev, "AUDIT_LOG_FILE", "", c->audit_log_file, sizeof c->audit_log_file, err, errlen)) return -1;
+    if (env_bool(&ev, "AUDIT_LOG_ENABLED", &c->audit_log_enabled, err, errlen)) return -1;
+    if (env_copy(&ev, "AUDIT_LOG_FILE", c->audit_log_file, sizeof c->audit_log_file, err, errlen)) return -1;
 
     /* documents */
-    if (env_int(&ev, "MAX_FILE_SIZE_MB", 10, 1, 1024, &x, err, errlen)) return -1;
+    if (env_int(&ev, "MAX_FILE_SIZE_MB", &x, err, errlen)) return -1;
     c->max_file_size_bytes = (int64_t)x * 1024 * 1024;
-    if (env_copy(&ev, "FAX_DEFAULT_COUNTRY_CODE", "1", c->default_country_code, sizeof c->default_country_code, err, errlen)) return -1;
+    if (env_copy(&ev, "FAX_DEFAULT_COUNTRY_CODE", c->default_country_code, sizeof c->default_country_code, err, errlen)) return -1;
     for (const char *p = c->default_country_code; *p; p++)
         if (!isdigit((unsigned char)*p) || strlen(c->default_country_code) > 3 || c->default_country_code[0] == '0') {
             str_fmt(err, errlen, "FAX_DEFAULT_COUNTRY_CODE must be 1-3 digits without a leading 0, like 1 or 44 (got '%s')",
                     c->default_country_code);
             return -1;
         }
-    if (env_copy(&ev, "GHOSTSCRIPT_PATH", "gs", c->gs_path, sizeof c->gs_path, err, errlen)) return -1;
-    if (env_int(&ev, "CONVERT_TIMEOUT_SECONDS", 120, 1, 3600, &x, err, errlen)) return -1;
+    if (env_copy(&ev, "GHOSTSCRIPT_PATH", c->gs_path, sizeof c->gs_path, err, errlen)) return -1;
+    if (env_int(&ev, "CONVERT_TIMEOUT_SECONDS", &x, err, errlen)) return -1;
     c->convert_timeout_s = (int)x;
-    if (env_int(&ev, "CONVERT_MEMORY_MB", 1024, 64, 65536, &x, err, errlen)) return -1;
+    if (env_int(&ev, "CONVERT_MEMORY_MB", &x, err, errlen)) return -1;
     c->convert_memory_mb = (int)x;
-    if (env_int(&ev, "CONVERT_MAX_PAGES", 200, 1, 10000, &x, err, errlen)) return -1;
+    if (env_int(&ev, "CONVERT_MAX_PAGES", &x, err, errlen)) return -1;
     c->convert_max_pages = (int)x;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
     if (cores > 4) cores = 4;
-    if (env_int(&ev, "CONVERT_PARALLEL", cores, 1, 16, &x, err, errlen)) return -1;
+    if (env_int(&ev, "CONVERT_PARALLEL", &x, err, errlen)) return -1;
+    if (!env_str(&ev, "CONVERT_PARALLEL")) x = cores;
     c->convert_parallel = (int)x;
     char on_page_error[16];
-    if (env_copy(&ev, "CONVERT_ON_PAGE_ERROR", "fail", on_page_error, sizeof on_page_error, err, errlen)) return -1;
+    if (env_copy(&ev, "CONVERT_ON_PAGE_ERROR", on_page_error, sizeof on_page_error, err, errlen)) return -1;
     if (strcmp(on_page_error, "fail") && strcmp(on_page_error, "warn")) {
         str_fmt(err, errlen, "CONVERT_ON_PAGE_ERROR must be fail or warn (got '%s')", on_page_error);
         return -1;
     }
     c->convert_page_errors_warn = !strcmp(on_page_error, "warn");
-    if (env_int(&ev, "CONVERT_PER_OWNER", 2, 1, 64, &x, err, errlen)) return -1;
+    if (env_int(&ev, "CONVERT_PER_OWNER", &x, err, errlen)) return -1;
     c->convert_per_owner = (int)x;
-    if (env_copy(&ev, "FAX_DEFAULT_RESOLUTION", "fine", c->default_resolution, sizeof c->default_resolution, err, errlen)) return -1;
+    if (env_copy(&ev, "FAX_DEFAULT_RESOLUTION", c->default_resolution, sizeof c->default_resolution, err, errlen)) return -1;
     if (strcmp(c->default_resolution, "fine") && strcmp(c->default_resolution, "standard")) {
         str_fmt(err, errlen, "FAX_DEFAULT_RESOLUTION must be fine or standard (got '%s')", c->default_resolution);
         return -1;
     }
-    if (env_copy(&ev, "FAX_PAPER_SIZE", "letter", c->paper_size, sizeof c->paper_size, err, errlen)) return -1;
+    if (env_copy(&ev, "FAX_PAPER_SIZE", c->paper_size, sizeof c->paper_size, err, errlen)) return -1;
     for (char *p = c->paper_size; *p; p++) *p = (char)tolower((unsigned char)*p);
     if (strcmp(c->paper_size, "letter") && strcmp(c->paper_size, "a4")) {
         str_fmt(err, errlen, "FAX_PAPER_SIZE must be letter or a4 (got '%s')", c->paper_size);
@@ -259,61 +243,62 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     }
 
     /* jobs */
-    if (env_copy(&ev, "FAX_BACKEND", "loopback", c->backend, sizeof c->backend, err, errlen)) return -1;
+    if (env_copy(&ev, "FAX_BACKEND", c->backend, sizeof c->backend, err, errlen)) return -1;
     for (char *p = c->backend; *p; p++) *p = (char)tolower((unsigned char)*p);
     if (!valid_backend_name(c->backend)) {
         str_fmt(err, errlen, "FAX_BACKEND '%s' is not a backend name", c->backend);
         return -1;
     }
-    if (env_int(&ev, "FAX_WORKERS", 4, 1, 256, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAX_WORKERS", &x, err, errlen)) return -1;
     c->workers = (int)x;
-    if (env_int(&ev, "FAX_MAX_ATTEMPTS", 3, 1, 100, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAX_MAX_ATTEMPTS", &x, err, errlen)) return -1;
     c->max_attempts = (int)x;
-    if (env_int(&ev, "FAX_RETRY_BASE_SECONDS", 30, 0, 86400, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAX_RETRY_BASE_SECONDS", &x, err, errlen)) return -1;
     c->retry_base_s = (int)x;
-    if (env_int(&ev, "FAX_RETRY_MAX_SECONDS", 900, 0, 7 * 86400, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAX_RETRY_MAX_SECONDS", &x, err, errlen)) return -1;
     c->retry_max_s = (int)x;
-    if (env_int(&ev, "FAX_LEASE_SECONDS", 300, 2, 86400, &x, err, errlen)) return -1;
+    if (env_int(&ev, "FAX_LEASE_SECONDS", &x, err, errlen)) return -1;
     c->lease_s = (int)x;
-    if (env_int(&ev, "PDF_TOKEN_TTL_MINUTES", 60, 0, 10080, &x, err, errlen)) return -1;
+    if (env_int(&ev, "PDF_TOKEN_TTL_MINUTES", &x, err, errlen)) return -1;
     c->pdf_token_ttl_minutes = (int)x;
-    if (env_bool(&ev, "FAX_DISABLED", false, &c->fax_disabled, err, errlen)) return -1;
+    if (env_bool(&ev, "FAX_DISABLED", &c->fax_disabled, err, errlen)) return -1;
 
     /* inbound and storage */
-    if (env_bool(&ev, "INBOUND_ENABLED", !strcmp(c->backend, "loopback"), &c->inbound_enabled, err, errlen)) return -1;
-    if (env_int(&ev, "INBOUND_RETENTION_DAYS", 30, 0, 36500, &x, err, errlen)) return -1;
+    if (env_bool(&ev, "INBOUND_ENABLED", &c->inbound_enabled, err, errlen)) return -1;
+    if (!env_str(&ev, "INBOUND_ENABLED")) c->inbound_enabled = !strcmp(c->backend, "loopback");
+    if (env_int(&ev, "INBOUND_RETENTION_DAYS", &x, err, errlen)) return -1;
     c->inbound_retention_days = (int)x;
-    if (env_copy(&ev, "INBOUND_OWNERS", "", c->inbound_owners, sizeof c->inbound_owners, err, errlen)) return -1;
+    if (env_copy(&ev, "INBOUND_OWNERS", c->inbound_owners, sizeof c->inbound_owners, err, errlen)) return -1;
     if (check_inbound_owners(c->inbound_owners, err, errlen)) return -1;
-    if (env_int(&ev, "INBOUND_TOKEN_TTL_MINUTES", 60, 1, 10080, &x, err, errlen)) return -1;
+    if (env_int(&ev, "INBOUND_TOKEN_TTL_MINUTES", &x, err, errlen)) return -1;
     c->inbound_token_ttl_minutes = (int)x;
-    if (env_int(&ev, "ARTIFACT_TTL_DAYS", 0, 0, 36500, &x, err, errlen)) return -1;
+    if (env_int(&ev, "ARTIFACT_TTL_DAYS", &x, err, errlen)) return -1;
     c->artifact_ttl_days = (int)x;
     c->inbound_retention_minutes = (int64_t)c->inbound_retention_days * 24 * 60;
     c->artifact_ttl_minutes = (int64_t)c->artifact_ttl_days * 24 * 60;
     /* Minute-granular forms, for short retention policies (and tests). */
     if (env_str(&ev, "INBOUND_RETENTION_MINUTES")) {
-        if (env_int(&ev, "INBOUND_RETENTION_MINUTES", 0, 0, 36500L * 24 * 60, &x, err, errlen)) return -1;
+        if (env_int(&ev, "INBOUND_RETENTION_MINUTES", &x, err, errlen)) return -1;
         c->inbound_retention_minutes = x;
     }
     if (env_str(&ev, "ARTIFACT_TTL_MINUTES")) {
-        if (env_int(&ev, "ARTIFACT_TTL_MINUTES", 0, 0, 36500L * 24 * 60, &x, err, errlen)) return -1;
+        if (env_int(&ev, "ARTIFACT_TTL_MINUTES", &x, err, errlen)) return -1;
         c->artifact_ttl_minutes = x;
     }
-    if (env_int(&ev, "RETENTION_SWEEP_SECONDS", 300, 1, 86400, &x, err, errlen)) return -1;
+    if (env_int(&ev, "RETENTION_SWEEP_SECONDS", &x, err, errlen)) return -1;
     c->retention_sweep_s = (int)x;
-    if (env_copy(&ev, "STORAGE_BACKEND", "local", c->storage_backend, sizeof c->storage_backend, err, errlen)) return -1;
+    if (env_copy(&ev, "STORAGE_BACKEND", c->storage_backend, sizeof c->storage_backend, err, errlen)) return -1;
     if (strcmp(c->storage_backend, "local")) {
         str_fmt(err, errlen, "STORAGE_BACKEND '%s' is not supported yet; use local", c->storage_backend);
         return -1;
     }
 
     /* MCP */
-    if (env_bool(&ev, "ENABLE_MCP_HTTP", false, &c->enable_mcp_http, err, errlen)) return -1;
-    if (env_bool(&ev, "ENABLE_MCP_SSE", false, &c->enable_mcp_sse, err, errlen)) return -1;
-    if (env_copy(&ev, "MCP_HTTP_PATH", "/mcp", c->mcp_http_path, sizeof c->mcp_http_path, err, errlen)) return -1;
-    if (env_copy(&ev, "MCP_SSE_PATH", "/mcp/sse", c->mcp_sse_path, sizeof c->mcp_sse_path, err, errlen)) return -1;
-    if (env_copy(&ev, "MCP_SSE_MESSAGE_PATH", "/mcp/messages", c->mcp_message_path, sizeof c->mcp_message_path, err, errlen)) return -1;
+    if (env_bool(&ev, "ENABLE_MCP_HTTP", &c->enable_mcp_http, err, errlen)) return -1;
+    if (env_bool(&ev, "ENABLE_MCP_SSE", &c->enable_mcp_sse, err, errlen)) return -1;
+    if (env_copy(&ev, "MCP_HTTP_PATH", c->mcp_http_path, sizeof c->mcp_http_path, err, errlen)) return -1;
+    if (env_copy(&ev, "MCP_SSE_PATH", c->mcp_sse_path, sizeof c->mcp_sse_path, err, errlen)) return -1;
+    if (env_copy(&ev, "MCP_SSE_MESSAGE_PATH", c->mcp_message_path, sizeof c->mcp_message_path, err, errlen)) return -1;
     const char *mcp_paths[][2] = {{"MCP_HTTP_PATH", c->mcp_http_path}, {"MCP_SSE_PATH", c->mcp_sse_path},
                                   {"MCP_SSE_MESSAGE_PATH", c->mcp_message_path}};
     for (size_t i = 0; i < 3; i++) {
@@ -323,17 +308,17 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
             return -1;
         }
     }
-    if (env_copy(&ev, "MCP_ALLOWED_ORIGINS", "", c->mcp_allowed_origins, sizeof c->mcp_allowed_origins, err, errlen)) return -1;
-    if (env_int(&ev, "MCP_MAX_SESSIONS", 32, 1, 10000, &x, err, errlen)) return -1;
+    if (env_copy(&ev, "MCP_ALLOWED_ORIGINS", c->mcp_allowed_origins, sizeof c->mcp_allowed_origins, err, errlen)) return -1;
+    if (env_int(&ev, "MCP_MAX_SESSIONS", &x, err, errlen)) return -1;
     c->mcp_max_sessions = (int)x;
-    if (env_int(&ev, "MCP_IDLE_SECONDS", 300, 5, 86400, &x, err, errlen)) return -1;
+    if (env_int(&ev, "MCP_IDLE_SECONDS", &x, err, errlen)) return -1;
     c->mcp_idle_s = (int)x;
-    if (env_int(&ev, "MCP_SEND_WAIT_SECONDS", 120, 1, 3600, &x, err, errlen)) return -1;
+    if (env_int(&ev, "MCP_SEND_WAIT_SECONDS", &x, err, errlen)) return -1;
     c->mcp_send_wait_s = (int)x;
-    if (env_bool(&ev, "REQUIRE_MCP_OAUTH", false, &c->require_mcp_oauth, err, errlen)) return -1;
-    if (env_copy(&ev, "OAUTH_ISSUER", "", c->oauth_issuer, sizeof c->oauth_issuer, err, errlen)) return -1;
-    if (env_copy(&ev, "OAUTH_AUDIENCE", "", c->oauth_audience, sizeof c->oauth_audience, err, errlen)) return -1;
-    if (env_copy(&ev, "OAUTH_JWKS_URL", "", c->oauth_jwks_url, sizeof c->oauth_jwks_url, err, errlen)) return -1;
+    if (env_bool(&ev, "REQUIRE_MCP_OAUTH", &c->require_mcp_oauth, err, errlen)) return -1;
+    if (env_copy(&ev, "OAUTH_ISSUER", c->oauth_issuer, sizeof c->oauth_issuer, err, errlen)) return -1;
+    if (env_copy(&ev, "OAUTH_AUDIENCE", c->oauth_audience, sizeof c->oauth_audience, err, errlen)) return -1;
+    if (env_copy(&ev, "OAUTH_JWKS_URL", c->oauth_jwks_url, sizeof c->oauth_jwks_url, err, errlen)) return -1;
     if (!c->oauth_jwks_url[0] && c->oauth_issuer[0]) {
         size_t il = strlen(c->oauth_issuer);
         str_fmt(c->oauth_jwks_url, sizeof c->oauth_jwks_url, "%.*s/.well-known/jwks.json",
@@ -350,12 +335,12 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     }
 
     /* identity */
-    if (env_copy(&ev, "FAX_LOCAL_STATION_ID", "", c->station_id, sizeof c->station_id, err, errlen)) return -1;
+    if (env_copy(&ev, "FAX_LOCAL_STATION_ID", c->station_id, sizeof c->station_id, err, errlen)) return -1;
     if (strlen(c->station_id) > 20) {
         str_fmt(err, errlen, "FAX_LOCAL_STATION_ID is at most 20 characters (T.30 limit)");
         return -1;
     }
-    if (env_copy(&ev, "FAX_HEADER", "", c->header_text, sizeof c->header_text, err, errlen)) return -1;
+    if (env_copy(&ev, "FAX_HEADER", c->header_text, sizeof c->header_text, err, errlen)) return -1;
     if (strlen(c->header_text) > 50) {
         str_fmt(err, errlen, "FAX_HEADER is at most 50 characters");
         return -1;
@@ -363,25 +348,26 @@ int config_load_from(config *c, char *const *envp, char *err, size_t errlen)
     return 0;
 }
 
-int config_env_bool(const char *name, bool dflt, bool *out, char *err, size_t errlen)
+int config_load_snapshot(config *out, const settings_snapshot *snap, char *err, size_t errlen)
 {
-    env_view ev = {environ};
-    return env_bool(&ev, name, dflt, out, err, errlen);
+    env_view ev = {snap};
+    return load_view(out, &ev, err, errlen);
 }
 
-int config_env_int(const char *name, long dflt, long lo, long hi, long *out, char *err, size_t errlen)
+int config_load_from(config *out, char *const *envp, char *err, size_t errlen)
 {
-    env_view ev = {environ};
-    return env_int(&ev, name, dflt, lo, hi, out, err, errlen);
-}
-
-int config_env_str(const char *name, const char *dflt, char *dst, size_t dstlen, char *err, size_t errlen)
-{
-    env_view ev = {environ};
-    return env_copy(&ev, name, dflt, dst, dstlen, err, errlen);
+    settings_snapshot *snap = settings_build(NULL, envp, err, errlen);
+    if (!snap) return -1;
+    int rc = config_load_snapshot(out, snap, err, errlen);
+    settings_snapshot_free(snap);
+    return rc;
 }
 
 int config_load(config *out, char *err, size_t errlen)
 {
-    return config_load_from(out, environ, err, errlen);
+    if (settings_load_error()[0]) {
+        str_copy(err, errlen, settings_load_error());
+        return -1;
+    }
+    return config_load_snapshot(out, settings_current(), err, errlen);
 }

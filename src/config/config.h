@@ -1,8 +1,11 @@
-/* config.h — the gateway's configuration: read once from the environment (Faxbot's
- * variable names) into one struct that nothing changes afterwards. Every bad value
- * is a clear error at start, never a silent fallback. */
+/* config.h — the gateway's core configuration as one struct, filled from a
+ * settings snapshot (settings.h: default < settings file < environment, Faxbot's
+ * variable names). A struct is never changed once filled; a live change builds a
+ * new one. Every bad value is a clear error, never a silent fallback. */
 #ifndef FAXBOT_CONFIG_H
 #define FAXBOT_CONFIG_H
+
+#include "config/settings.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,18 +93,14 @@ typedef struct config {
     char header_text[64];            /* FAX_HEADER */
 } config;
 
-/* Reads the process environment into *out. Returns 0, or -1 with a message in err
- * that names the variable and says what a valid value looks like. */
+/* Fills *out from the current settings snapshot (default < file < environment).
+ * Returns 0, or -1 with a message in err that names the setting and says what a
+ * valid value looks like. */
 int config_load(config *out, char *err, size_t errlen);
-
-/* Same, but from a NULL-terminated "KEY=VALUE" array (used by tests). */
+/* The same from a given snapshot (a candidate change is checked this way). */
+int config_load_snapshot(config *out, const settings_snapshot *snap, char *err, size_t errlen);
+/* From a NULL-terminated "KEY=VALUE" array only, no file (used by tests). */
 int config_load_from(config *out, char *const *envp, char *err, size_t errlen);
-
-/* For modules that read their own settings (backends): the same rules and messages
- * as config_load, from the process environment. Unset and empty mean the default. */
-int config_env_bool(const char *name, bool dflt, bool *out, char *err, size_t errlen);
-int config_env_int(const char *name, long dflt, long lo, long hi, long *out, char *err, size_t errlen);
-int config_env_str(const char *name, const char *dflt, char *dst, size_t dstlen, char *err, size_t errlen);
 
 /* Overrides FAXBOT_LISTEN-style "HOST:PORT" (also "[::1]:8080"); -1 on a bad value. */
 int config_set_listen(config *cfg, const char *hostport, char *err, size_t errlen);

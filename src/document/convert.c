@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "document/doc_internal.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 static int copy_file_atomic(const char *from, const char *to, char *err, size_t errlen)
@@ -56,7 +57,7 @@ static int copy_file_atomic(const char *from, const char *to, char *err, size_t 
 static int make_work_dir(const convert_limits *lim, char *dir, size_t dirlen, char *err, size_t errlen)
 {
     const char *base = lim && lim->tmp_dir && lim->tmp_dir[0] ? lim->tmp_dir : NULL;
-    if (!base) base = getenv("TMPDIR");
+    if (!base) base = settings_os_env("TMPDIR");
     if (!base || !base[0]) base = "/tmp";
     if (str_fmt(dir, dirlen, "%s/conv-XXXXXX", base) != 0 || !mkdtemp(dir)) {
         str_fmt(err, errlen, "cannot create a work directory in %s: %s", base, strerror(errno));

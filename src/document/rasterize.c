@@ -53,6 +53,7 @@
 #include <unistd.h>
 #include "document/doc_internal.h"
 #include "util/sandbox.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #define MAX_GS_ARGS 32
@@ -103,7 +104,7 @@ static convert_limits effective_limits(const convert_limits *lim)
         l.tmp_dir = lim->tmp_dir;
     }
     if (!l.tmp_dir || !l.tmp_dir[0]) {
-        const char *t = getenv("TMPDIR");
+        const char *t = settings_os_env("TMPDIR");
         l.tmp_dir = t && t[0] ? t : "/tmp";
     }
     if (l.parallel > MAX_PARALLEL) l.parallel = MAX_PARALLEL;

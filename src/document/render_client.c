@@ -13,6 +13,7 @@
  * prints one line of error on failure; that line becomes the message. */
 #include "document/document.h"
 #include "util/sandbox.h"
+#include "config/settings.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -65,7 +66,7 @@ static render_limits limits_of(const convert_limits *lim)
  * else on PATH. */
 static int find_helper(char *out, size_t outlen, char *err, size_t errlen)
 {
-    const char *env = getenv("FAXBOT_RENDER");
+    const char *env = setting_raw("FAXBOT_RENDER");
     char self[PATH_MAX], beside[PATH_MAX];
     const char *name = "faxbot-render";
     if (env && *env) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/settings.h"
 #include "util/util.h"
 
 struct fax_session {
@@ -142,7 +143,7 @@ static int configure_t30(fax_session *s, const fax_session_opts *o, char *err, s
             /* spandsp's own time zone for the header's clock: without one it calls
              * localtime(), which is not thread-safe with several calls at once */
             char tz[64];
-            const char *env_tz = getenv("TZ");
+            const char *env_tz = settings_os_env("TZ");
             if (!env_tz || !env_tz[0] || t30_set_tx_page_header_tz(t, env_tz) != 0) {
                 fixed_offset_tz(tz, sizeof tz);
                 t30_set_tx_page_header_tz(t, tz);

@@ -45,7 +45,7 @@ static void defer_attempt(jobs *j, const char *id, int64_t delay_ms, const char 
  * next: a gateway with one client converts as before, one with several shares. */
 static bool conversion_begin(jobs *j, const char *owner, int *slot)
 {
-    int limit = j->cfg->convert_per_owner, mine = 0, free_slot = -1;
+    int limit = jobs_cfg(j)->convert_per_owner, mine = 0, free_slot = -1;
     const char *name = owner[0] ? owner : "-";
     pthread_mutex_lock(&j->convert_lock);
     for (int i = 0; i < j->n_converting; i++) {
@@ -99,15 +99,15 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
         return -1;
     }
     char tmp[4096];
-    str_fmt(tmp, sizeof tmp, "%s/tmp", j->cfg->data_dir);
+    str_fmt(tmp, sizeof tmp, "%s/tmp", jobs_cfg(j)->data_dir);
     mkdir_p(tmp, 0700);
-    convert_limits lim = {.gs_path = j->cfg->gs_path, .timeout_s = j->cfg->convert_timeout_s,
-                          .cpu_s = j->cfg->convert_timeout_s, .memory_mb = j->cfg->convert_memory_mb,
-                          .max_pages = j->cfg->convert_max_pages, .parallel = j->cfg->convert_parallel,
-                          .tmp_dir = tmp, .page_errors_warn = j->cfg->convert_page_errors_warn,
+    convert_limits lim = {.gs_path = jobs_cfg(j)->gs_path, .timeout_s = jobs_cfg(j)->convert_timeout_s,
+                          .cpu_s = jobs_cfg(j)->convert_timeout_s, .memory_mb = jobs_cfg(j)->convert_memory_mb,
+                          .max_pages = jobs_cfg(j)->convert_max_pages, .parallel = jobs_cfg(j)->convert_parallel,
+                          .tmp_dir = tmp, .page_errors_warn = jobs_cfg(j)->convert_page_errors_warn,
                           .warning = warning, .warning_len = warninglen};
     fax_resolution res = strcmp(rec->resolution, "standard") ? RES_FINE : RES_STANDARD;
-    paper_size paper = strcmp(j->cfg->paper_size, "a4") ? PAPER_LETTER : PAPER_A4;
+    paper_size paper = strcmp(jobs_cfg(j)->paper_size, "a4") ? PAPER_LETTER : PAPER_A4;
     int slot = -1;
     if (!conversion_begin(j, rec->owner, &slot)) return PREPARE_OWNER_BUSY;
     int64_t t0 = mono_ms();
@@ -179,21 +179,27 @@ void jobs_run_attempt(jobs *j, const char *id)
     random_bytes(raw, sizeof raw);
     base64url_encode(raw, sizeof raw, token);
     sha256_hex(token, strlen(token), token_hash);
-    if (j->cfg->public_api_url[0])
-        str_fmt(pdf_url, sizeof pdf_url, "%s/fax/%s/pdf?token=%s", j->cfg->public_api_url, rec->id, token);
+    if (jobs_cfg(j)->public_api_url[0])
+        str_fmt(pdf_url, sizeof pdf_url, "%s/fax/%s/pdf?token=%s", jobs_cfg(j)->public_api_url, rec->id, token);
     job_event submitting = job_event_of(JEV_SUBMITTING);
     submitting.fetch_token_hash = token_hash;
-    submitting.fetch_token_expires_at = now_ms() + (int64_t)j->cfg->pdf_token_ttl_minutes * 60000;
+    submitting.fetch_token_expires_at = now_ms() + (int64_t)jobs_cfg(j)->pdf_token_ttl_minutes * 60000;
+    /* The instance current now takes the attempt (a live swap later leaves it there). */
+    backend_slot *slot = jobs_slot_begin_attempt(j, id);
+    if (!slot) goto done;
+    submitting.backend = slot->ops->name;
     trc = job_transition(j, id, &submitting, rec, why, sizeof why);
     if (trc != STORE_OK) {
         log_warn("job %s: %s", id, why);
+        jobs_slot_end_attempt(slot, id);
         if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
         goto done;
     }
     backend_job bj;
     jobs_backend_job(j, rec, tiff, pdf, pdf_url[0] ? pdf_url : NULL, &bj);
-    int rc = j->ops->submit(j->be, &bj);
+    int rc = slot->ops->submit(slot->be, &bj);
     if (rc == BACKEND_BUSY) {
+        jobs_slot_end_attempt(slot, id);
         job_event deferred = job_event_of(JEV_DEFERRED);
         deferred.delay_ms = 2000;
         job_transition(j, id, &deferred, NULL, why, sizeof why);

@@ -49,6 +49,7 @@ const char *job_event_name(job_event_kind k)
     case JEV_CANCEL: return "cancel";
     case JEV_SUBMITTING: return "submitting";
     case JEV_DEFERRED: return "deferred";
+    case JEV_REQUEUE: return "requeue";
     }
     return "unknown";
 }
@@ -112,8 +113,13 @@ static void learn_sid(job_record *n, const job_event *ev)
         str_copy(n->provider_sid, sizeof n->provider_sid, ev->provider_sid);
 }
 
-/* The events a job must be queued for; every other one needs it in_progress. */
-static bool needs_queued(job_event_kind k) { return k == JEV_CLAIM || k == JEV_CANCEL; }
+/* The status a job must have for an event: queued for a claim or a cancel, FAILED
+ * for an admin's requeue, in_progress for everything else. */
+static job_status needs_status(job_event_kind k)
+{
+    if (k == JEV_CLAIM || k == JEV_CANCEL) return JOB_ST_QUEUED;
+    return k == JEV_REQUEUE ? JOB_ST_FAILED : JOB_ST_IN_PROGRESS;
+}
 
 /* The events that are a backend's outcome: checked for staleness. */
 static bool from_backend(job_event_kind k)
@@ -155,12 +161,12 @@ static void apply_failure(const job_record *cur, const job_event *ev, const retr
 int job_state_apply(const job_record *cur, const job_event *ev, const retry_policy *pol, int64_t now,
                     job_record *next, char *why, size_t whylen)
 {
-    if (ev->kind < JEV_CLAIM || ev->kind > JEV_DEFERRED) {
+    if (ev->kind < JEV_CLAIM || ev->kind > JEV_REQUEUE) {
         str_fmt(why, whylen, "unknown event");
         return -1;
     }
     job_status st = job_status_get(cur);
-    if (st != (needs_queued(ev->kind) ? JOB_ST_QUEUED : JOB_ST_IN_PROGRESS)) return refuse(cur, ev, why, whylen);
+    if (st != needs_status(ev->kind)) return refuse(cur, ev, why, whylen);
     if (from_backend(ev->kind) && refuse_stale(cur, ev, why, whylen)) return -1;
     *next = *cur;
     next->updated_at = now > cur->updated_at ? now : cur->updated_at + 1; /* strictly increasing: it is the lock */
@@ -196,6 +202,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
     case JEV_SUBMITTING:
         next->submitted_at = now;
         next->provider_sid[0] = 0;
+        if (ev->backend && *ev->backend) str_copy(next->backend, sizeof next->backend, ev->backend);
         if (ev->fetch_token_hash) {
             str_copy(next->fetch_token_hash, sizeof next->fetch_token_hash, ev->fetch_token_hash);
             next->fetch_token_expires_at = ev->fetch_token_expires_at;
@@ -243,6 +250,22 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         str_copy(next->error, sizeof next->error, "cancelled by the client");
         next->cancel_requested = true;
         next->next_attempt_at = 0;
+        return 0;
+
+    case JEV_REQUEUE:
+        /* an admin's retry of a FAILED job: one more attempt, due now */
+        if (cur->artifacts_deleted_at) {
+            str_fmt(why, whylen, "the job's document was deleted by retention (ARTIFACT_TTL_DAYS); send it again instead");
+            return -1;
+        }
+        job_status_set(next, JOB_ST_QUEUED);
+        if (next->max_attempts <= cur->attempts) next->max_attempts = cur->attempts + 1;
+        next->next_attempt_at = now;
+        next->lease_until = 0;
+        next->submitted_at = 0;
+        next->error[0] = 0;
+        next->failure_reason[0] = 0;
+        next->provider_sid[0] = 0;
         return 0;
     }
     str_fmt(why, whylen, "unknown event");

@@ -8,7 +8,8 @@
  *     └──failed (transient, attempts left; next_attempt_at = backoff)─┘
  *     └──interrupted (the worker died: restart or lease ran out)──────┘
  *   queued ──cancel──► cancelled
- * Terminal states (SUCCESS, FAILED, cancelled) never change again. */
+ *   FAILED ──requeue (an admin's retry)──► queued
+ * Terminal states never change again, except that an admin may retry a FAILED job. */
 #ifndef FAXBOT_JOB_STATE_H
 #define FAXBOT_JOB_STATE_H
 
@@ -54,6 +55,7 @@ typedef enum {
                            after this point is resolved by asking the backend, not by resending) */
     JEV_DEFERRED,       /* the backend, the disk or the owner's conversion share has no room now:
                            back to the queue, attempt not counted */
+    JEV_REQUEUE,        /* an admin retries a FAILED job: queued again for one more attempt */
 } job_event_kind;
 
 typedef struct job_event {
@@ -78,6 +80,7 @@ typedef struct job_event {
     int64_t fetch_token_expires_at;
     int64_t delay_ms;                /* JEV_DEFERRED (with message/failure_reason: why it waits) */
     const char *warning;             /* JEV_PREPARED: the conversion's warning (NULL = none) */
+    const char *backend;             /* JEV_SUBMITTING: the backend this attempt goes to */
 } job_event;
 
 typedef struct retry_policy {

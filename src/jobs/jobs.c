@@ -19,6 +19,29 @@ static void stats_add(jobs *j, uint64_t *field, uint64_t n)
     pthread_mutex_unlock(&j->stats_lock);
 }
 
+/* The attempt history (GET /admin/fax-jobs/{id}): one row per attempt, written when
+ * the attempt ends (the job leaves in_progress) — one small write per attempt, none
+ * on the way. started_at is when the fax was handed to the backend (0 if it never
+ * was). Best effort: the job row is the truth. */
+static void record_attempt(jobs *j, const job_record *cur, const job_record *next, const job_event *ev)
+{
+    if (job_status_get(cur) != JOB_ST_IN_PROGRESS || job_status_get(next) == JOB_ST_IN_PROGRESS) return;
+    attempt_record a;
+    memset(&a, 0, sizeof a);
+    a.started_at = cur->submitted_at;
+    a.ended_at = next->updated_at;
+    const char *outcome = ev->kind == JEV_DEFERRED ? "deferred" : ev->kind == JEV_INTERRUPTED ? "interrupted"
+                        : job_status_get(next) == JOB_ST_QUEUED ? "retry" : next->status;
+    str_copy(a.outcome, sizeof a.outcome, outcome);
+    str_copy(a.reason, sizeof a.reason, ev->failure_reason ? ev->failure_reason : "");
+    str_copy(a.message, sizeof a.message, ev->message ? ev->message : "");
+    str_copy(a.backend, sizeof a.backend, cur->backend);
+    str_copy(a.provider_sid, sizeof a.provider_sid, next->provider_sid[0] ? next->provider_sid : cur->provider_sid);
+    a.pages = next->pages;
+    if (store_attempt_record(j->st, next->id, &a) != STORE_OK)
+        log_warn("job %s: the attempt history could not be written", next->id);
+}
+
 int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record *out, char *why, size_t whylen)
 {
     job_record *cur = malloc(sizeof *cur), *next = malloc(sizeof *next);
@@ -54,6 +77,7 @@ int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record 
                      next->failure_reason[0] ? " reason=" : "", next->failure_reason);
             if (now_st == JOB_ST_QUEUED && ev->kind != JEV_CANCEL) scheduler_wake(j->sched);
         }
+        record_attempt(j, cur, next, ev);
         if (out) *out = *next;
         rc = STORE_OK;
         goto done;
@@ -121,9 +145,10 @@ bool jobs_storage_ok(jobs *j, char *why, size_t whylen)
  * -1 when the copy was not kept, or -2 when it could not be kept for lack of
  * storage or because the database was busy (the delivery is then refused: the job
  * is sent again once it can be kept, and the copy is made then). */
-static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome *o, inbound_record *out)
+static int keep_received_fax(jobs *j, const backend_ops *ops, const char *job_id, const backend_outcome *o,
+                             inbound_record *out)
 {
-    if (!j->cfg->inbound_enabled) {
+    if (!jobs_cfg(j)->inbound_enabled) {
         unlink(o->received_tiff);
         return -1;
     }
@@ -132,11 +157,11 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
     int rc = -1;
     if (store_job_get(j->st, job_id, rec) == STORE_OK) {
         char sid[64], err[512], why[256];
-        str_fmt(sid, sizeof sid, "%s-%s", j->ops->name, job_id);
-        inbound_source src = {.backend = j->ops->name, .provider_sid = sid, .from_number = rec->caller_id,
-                              .to_number = rec->to_number, .remote_station_id = j->cfg->station_id,
+        str_fmt(sid, sizeof sid, "%s-%s", ops->name, job_id);
+        inbound_source src = {.backend = ops->name, .provider_sid = sid, .from_number = rec->caller_id,
+                              .to_number = rec->to_number, .remote_station_id = jobs_cfg(j)->station_id,
                               .source_job_id = job_id, .mailbox = ""};
-        rc = inbound_store_file(j->st, j->blobs, j->cfg, o->received_tiff, "tiff", false, &src, out, err, sizeof err);
+        rc = inbound_store_file(j->st, j->blobs, jobs_cfg(j), o->received_tiff, "tiff", false, &src, out, err, sizeof err);
         if (rc && !jobs_storage_ok(j, why, sizeof why)) {
             log_warn("job %s: the received copy cannot be kept while storage is unavailable (%s); the fax will be "
                      "sent again when there is space: %s", job_id, why, err);
@@ -153,9 +178,8 @@ static int keep_received_fax(jobs *j, const char *job_id, const backend_outcome 
     return rc;
 }
 
-report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+static report_verdict apply_outcome(jobs *j, const backend_ops *ops, const char *job_id, const backend_outcome *o)
 {
-    jobs *j = ctx;
     job_event ev = {.attempt = o->attempt, .pages = o->pages, .duration_s = o->duration_s, .bit_rate = o->bit_rate,
                     .ecm = o->ecm, .remote_station_id = o->remote_station_id, .provider_sid = o->provider_sid,
                     .failure_reason = o->failure_reason, .message = o->message, .transient = o->transient};
@@ -169,7 +193,7 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);
-        int kept = in ? keep_received_fax(j, job_id, o, in) : -1;
+        int kept = in ? keep_received_fax(j, ops, job_id, o, in) : -1;
         if (kept == 0) ev.inbound_id = in->id;
         if (kept == -2) {            /* refused for lack of storage: waits, attempt not counted */
             ev = job_event_of(JEV_DEFERRED);
@@ -196,20 +220,36 @@ report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outc
     return v;
 }
 
-/* Sink: a fax arrived through the backend (webhook, PBX hand-off). */
-static int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen)
+report_verdict jobs_report_outcome(jobs *j, const char *job_id, const backend_outcome *o)
 {
-    jobs *j = ctx;
-    if (!j->cfg->inbound_enabled) {
+    return apply_outcome(j, j->ops, job_id, o);
+}
+
+report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o)
+{
+    backend_slot *slot = ctx;
+    report_verdict v = apply_outcome(slot->j, slot->ops, job_id, o);
+    /* the instance no longer holds an attempt that ended (the reaper also checks the store) */
+    if (v != REPORT_REFUSED && (o->kind == OUTCOME_SUCCESS || o->kind == OUTCOME_FAILURE))
+        jobs_slot_end_attempt(slot, job_id);
+    return v;
+}
+
+/* Sink: a fax arrived through the backend (webhook, PBX hand-off). */
+int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen)
+{
+    backend_slot *slot = ctx;
+    jobs *j = slot->j;
+    if (!jobs_cfg(j)->inbound_enabled) {
         str_fmt(err, errlen, "inbound faxes are not enabled (INBOUND_ENABLED=false)");
         return -1;
     }
     inbound_record *rec = malloc(sizeof *rec);
     if (!rec) { str_fmt(err, errlen, "out of memory"); return -1; }
-    inbound_source src = {.backend = j->ops->name, .provider_sid = d->provider_sid, .from_number = d->from_number,
+    inbound_source src = {.backend = slot->ops->name, .provider_sid = d->provider_sid, .from_number = d->from_number,
                           .to_number = d->to_number, .remote_station_id = d->remote_station_id,
                           .source_job_id = "", .mailbox = ""};
-    int rc = inbound_store_file(j->st, j->blobs, j->cfg, d->file_path, d->file_type, d->move, &src, rec, err, errlen);
+    int rc = inbound_store_file(j->st, j->blobs, jobs_cfg(j), d->file_path, d->file_type, d->move, &src, rec, err, errlen);
     if (rc == 0 && inbound_id) str_copy(inbound_id, 33, rec->id);
     free(rec);
     return rc;
@@ -226,9 +266,9 @@ void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const ch
     bj->pdf_path = pdf;
     bj->pages = rec->pages;
     bj->fine = strcmp(rec->resolution, "standard") != 0;
-    bj->header_text = rec->header_text[0] ? rec->header_text : j->cfg->header_text;
+    bj->header_text = rec->header_text[0] ? rec->header_text : jobs_cfg(j)->header_text;
     bj->caller_id = rec->caller_id;
-    bj->station_id = j->cfg->station_id;
+    bj->station_id = jobs_cfg(j)->station_id;
     bj->attempt = rec->attempts;
     bj->pdf_url = pdf_url;
     bj->callback_url = rec->callback_url;
@@ -244,13 +284,21 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
     if (store_job_get(j->st, job_id, rec) == STORE_OK && job_status_get(rec) == JOB_ST_IN_PROGRESS) {
-        if (j->ops->async && j->ops->resume && rec->submitted_at > 0 && j->be) {
+        /* the instance the attempt went to (a replaced one while it drains), else none */
+        backend_slot *slot = rec->backend[0] ? jobs_slot_get(j, rec->backend) : NULL;
+        if (slot && slot->ops->async && slot->ops->resume && rec->submitted_at > 0) {
             char tiff[4096] = "", pdf[4096] = "";
             blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
             blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
             backend_job bj;
             jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
-            if (j->ops->resume(j->be, &bj) == 0) { free(rec); return; }
+            jobs_slot_track(slot, rec->id);
+            int rc = slot->ops->resume(slot->be, &bj);
+            jobs_slot_put(slot);
+            if (rc == 0) { free(rec); return; }
+            jobs_slot_end_attempt(slot, rec->id);
+        } else if (slot) {
+            jobs_slot_put(slot);
         }
         job_event ev = job_event_of(JEV_INTERRUPTED);
         ev.message = why_msg;
@@ -260,29 +308,94 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
     free(rec);
 }
 
-void jobs_webhooks(const jobs *j, const backend_webhook **list, int *n)
+/* The live instances that own method+path, current first, each with users+1. */
+static int webhook_owners(jobs *j, const webhook_request *req, backend_slot **owners, int *index, int max)
 {
-    *list = j->ops->webhooks;
-    *n = j->be ? j->ops->n_webhooks : 0;
+    int n = 0;
+    pthread_mutex_lock(&j->slot_lock);
+    for (backend_slot *s = j->slots; s && n < max; s = s->next)
+        for (int i = 0; i < s->ops->n_webhooks; i++)
+            if (!strcmp(s->ops->webhooks[i].method, req->method) && !strcmp(s->ops->webhooks[i].path, req->path)) {
+                s->users++;
+                owners[n] = s;
+                index[n++] = i;
+                break;
+            }
+    pthread_mutex_unlock(&j->slot_lock);
+    return n;
 }
 
-void jobs_webhook_handle(jobs *j, int index, const webhook_request *req, webhook_response *res)
+int jobs_webhook_dispatch(jobs *j, const webhook_request *req, webhook_response *res)
 {
-    if (!j->be || index < 0 || index >= j->ops->n_webhooks) {
+    /* After a swap between two instances of the same backend (new credentials), both
+     * own the same routes: the current one answers first; a request it refuses as not
+     * its own (401/403: signed with the old secret) goes to the replaced one, which
+     * still holds the attempts that request is about. Handlers verify before they act,
+     * so asking a second one has no effect of its own. */
+    backend_slot *owners[8];
+    int index[8];
+    int n = webhook_owners(j, req, owners, index, 8);
+    if (!n) {
         res->status = 404;
         str_copy(res->body, sizeof res->body, "{\"detail\":\"Not Found\"}");
-        return;
+        return -1;
     }
-    j->ops->webhooks[index].handle(j->be, req, res);
+    webhook_response first = *res;
+    for (int k = 0; k < n; k++) {
+        webhook_response attempt = first;
+        owners[k]->ops->webhooks[index[k]].handle(owners[k]->be, req, &attempt);
+        bool refused = attempt.status == 401 || attempt.status == 403;
+        if (k == 0 || !refused) *res = attempt;
+        if (!refused) break;
+    }
+    for (int k = 0; k < n; k++) jobs_slot_put(owners[k]);
+    return 0;
 }
 
 int jobs_backend_diagnose(jobs *j, json_t *report)
 {
-    if (!j->be) {
+    backend_slot *s = jobs_slot_get(j, NULL);
+    if (!s) {
         json_object_set_new(report, "detail", json_string("backend not started"));
         return -1;
     }
-    return j->ops->diagnose ? j->ops->diagnose(j->be, report) : 0;
+    int rc = s->ops->diagnose ? s->ops->diagnose(s->be, report) : 0;
+    jobs_slot_put(s);
+    return rc;
+}
+
+int jobs_refresh(jobs *j, const char *job_id, char *why, size_t whylen)
+{
+    job_record *rec = malloc(sizeof *rec);
+    if (!rec) { str_fmt(why, whylen, "out of memory"); return STORE_ERROR; }
+    int rc = store_job_get(j->st, job_id, rec);
+    if (rc != STORE_OK) {
+        str_fmt(why, whylen, "Job not found");
+    } else if (job_status_get(rec) != JOB_ST_IN_PROGRESS) {
+        str_fmt(why, whylen, "the job is %s: only a job in progress can be refreshed", rec->status);
+        rc = STORE_CONFLICT;
+    } else {
+        backend_slot *slot = jobs_slot_get(j, rec->backend);
+        if (!slot || !slot->ops->async || !slot->ops->resume || rec->submitted_at <= 0) {
+            str_fmt(why, whylen, "Refresh not supported for this backend: %s reports its results itself",
+                    slot ? slot->ops->name : rec->backend);
+            rc = STORE_ERROR;
+        } else {
+            char tiff[4096] = "", pdf[4096] = "";
+            blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
+            blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
+            backend_job bj;
+            jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
+            jobs_slot_track(slot, rec->id);
+            if (slot->ops->resume(slot->be, &bj) != 0) {
+                str_fmt(why, whylen, "the backend says this fax never reached the provider");
+                rc = STORE_ERROR;
+            }
+        }
+        jobs_slot_put(slot);
+    }
+    free(rec);
+    return rc;
 }
 
 int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_t errlen)
@@ -292,8 +405,8 @@ int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_
     rec->created_at = rec->updated_at = now;
     rec->next_attempt_at = now;
     rec->attempts = 0;
-    if (rec->max_attempts <= 0) rec->max_attempts = j->cfg->max_attempts;
-    str_copy(rec->backend, sizeof rec->backend, j->cfg->backend);
+    if (rec->max_attempts <= 0) rec->max_attempts = jobs_cfg(j)->max_attempts;
+    str_copy(rec->backend, sizeof rec->backend, jobs_backend_name(j));
     int rc = store_job_insert(j->st, rec, existing, err, errlen);
     if (rc == STORE_OK) {
         stats_add(j, &j->stats.created, 1);
@@ -314,7 +427,7 @@ static void recover_interrupted(jobs *j)
      * a process that died. SQLite means one node, so nobody else holds them either.
      * Leases are at most lease_s ahead, so one pass over "expired before the far
      * future" sees each such job once. */
-    int64_t horizon = before + (int64_t)j->cfg->lease_s * 1000 + 1;
+    int64_t horizon = before + (int64_t)jobs_cfg(j)->lease_s * 1000 + 1;
     while ((n = store_job_lease_expired(j->st, horizon, ids, 256)) > 0) {
         for (int i = 0; i < n; i++)
             jobs_resume_or_requeue(j, ids[i], "the previous attempt was interrupted by a restart; sending again");
@@ -350,6 +463,7 @@ static void pool_run(void *ctx, const char *id) { jobs_run_attempt(ctx, id); }
 static int pool_lease_expired(void *ctx, job_id_buf *ids, int max)
 {
     jobs *j = ctx;
+    jobs_slots_reap(j);        /* once a second: replaced backend instances that have finished */
     return store_job_lease_expired(j->st, now_ms(), ids, max);
 }
 
@@ -388,6 +502,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     j->policy.max_s = cfg->retry_max_s;
     j->policy.lease_s = cfg->lease_s;
     pthread_mutex_init(&j->stats_lock, NULL);
+    pthread_mutex_init(&j->slot_lock, NULL);
     pthread_mutex_init(&j->convert_lock, NULL);
     j->stats.workers = cfg->workers;
     j->n_converting = cfg->workers > 0 ? cfg->workers : 1;
@@ -401,9 +516,12 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     if (!dispatch) return j;
     j->reporter = reporter_start(j);
     if (!j->reporter) { str_fmt(err, errlen, "could not start the reporter thread"); goto fail; }
-    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = j};
-    j->be = j->ops->create(cfg, sink, err, errlen);
-    if (!j->be) goto fail;
+    backend_slot *slot = jobs_slot_new(j, j->ops, NULL);
+    if (!slot) { str_fmt(err, errlen, "out of memory"); goto fail; }
+    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .ctx = slot};
+    slot->be = j->ops->create(cfg, sink, err, errlen);
+    if (!slot->be) { free(slot); goto fail; }
+    j->cur = j->slots = slot;
     recover_interrupted(j);
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }
@@ -432,9 +550,10 @@ void jobs_stop(jobs *j)
         scheduler_free(s);
     }
     retention_stop(j->retention);
-    if (j->be) j->ops->destroy(j->be);
+    jobs_slots_destroy_all(j);
     reporter_stop(j->reporter);
     pthread_mutex_destroy(&j->stats_lock);
+    pthread_mutex_destroy(&j->slot_lock);
     pthread_mutex_destroy(&j->convert_lock);
     free(j->converting);
     free(j);
@@ -442,11 +561,14 @@ void jobs_stop(jobs *j)
 
 int jobs_backend_check(jobs *j, char *msg, size_t msglen)
 {
-    if (!j->be) { str_fmt(msg, msglen, "backend not started"); return -1; }
-    return j->ops->check(j->be, msg, msglen);
+    backend_slot *s = jobs_slot_get(j, NULL);
+    if (!s) { str_fmt(msg, msglen, "backend not started"); return -1; }
+    int rc = s->ops->check(s->be, msg, msglen);
+    jobs_slot_put(s);
+    return rc;
 }
 
-const char *jobs_backend_name(const jobs *j) { return j->ops->name; }
+const char *jobs_backend_name(const jobs *j) { return __atomic_load_n(&j->ops, __ATOMIC_ACQUIRE)->name; }
 
 const retry_policy *jobs_policy(const jobs *j) { return &j->policy; }
 

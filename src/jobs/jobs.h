@@ -42,13 +42,27 @@ int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_
  * current state (why says so), or STORE_ERROR. */
 int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record *out, char *why, size_t whylen);
 
-/* The active backend's webhook routes (for the api layer to register), and the
- * dispatch of one request to the backend that owns it. */
-struct backend_webhook;
+/* A provider/PBX request on a backend webhook route: handled by the live backend
+ * instance that owns method+path (the current one, or a replaced one still
+ * finishing its attempts); -1 and a 404 in res when none does. */
 struct webhook_request;
 struct webhook_response;
-void jobs_webhooks(const jobs *j, const struct backend_webhook **list, int *n);
-void jobs_webhook_handle(jobs *j, int index, const struct webhook_request *req, struct webhook_response *res);
+int jobs_webhook_dispatch(jobs *j, const struct webhook_request *req, struct webhook_response *res);
+/* Live settings change: the backend named in cfg becomes current (a new instance,
+ * checked by its create before anything changes; -1 with err and nothing changed
+ * when it refuses). Attempts held by the old instance finish there. */
+int jobs_swap_backend(jobs *j, const config *cfg, char *err, size_t errlen);
+/* Live settings change: later work reads cfg (kept by the caller for the process's life). */
+void jobs_apply_config(jobs *j, const config *cfg);
+/* The current backend's apply_pbx (backend.h): 1 when it has none or nothing to do. */
+struct json_t;
+int jobs_backend_apply_pbx(jobs *j, struct json_t *report);
+/* POST /admin/fax-jobs/{id}/refresh: asks the backend that holds an in-progress
+ * job what became of it (its resume). STORE_OK, STORE_CONFLICT (not in progress),
+ * or STORE_ERROR when its backend cannot be asked; why says which. */
+int jobs_refresh(jobs *j, const char *job_id, char *why, size_t whylen);
+/* [{"name","state":"active|draining","in_flight"}] of the running instances. */
+int jobs_backend_slots_json(jobs *j, char *out, size_t outlen);
 /* Deep diagnostics of the backend (real round trips): findings set in the JSON
  * object report. 0 if all good. */
 struct json_t;

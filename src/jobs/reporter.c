@@ -73,7 +73,7 @@ int reporter_add(reporter *r, const char *job_id, const job_event *ev)
     p->ev.inbound_id = keep(p, 4, ev->inbound_id);
     p->ev.fetch_token_hash = NULL;
     p->due = mono_ms() + backoff_ms(0);
-    p->give_up = mono_ms() + (int64_t)r->j->cfg->lease_s * 1000;
+    p->give_up = mono_ms() + (int64_t)jobs_cfg(r->j)->lease_s * 1000;
     pthread_mutex_lock(&r->lock);
     if (r->n >= REPORTER_MAX || r->stopping) {
         pthread_mutex_unlock(&r->lock);

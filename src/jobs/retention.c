@@ -25,8 +25,8 @@ int retention_sweep(jobs *j)
     int64_t now = now_ms();
     int removed = 0, n;
     char ids[64][33];
-    if (j->cfg->artifact_ttl_minutes > 0) {
-        int64_t before = now - j->cfg->artifact_ttl_minutes * 60000;
+    if (jobs_cfg(j)->artifact_ttl_minutes > 0) {
+        int64_t before = now - jobs_cfg(j)->artifact_ttl_minutes * 60000;
         while ((n = store_job_artifacts_expired(j->st, before, ids, 64)) > 0) {
             int done = 0;
             for (int i = 0; i < n; i++) {
@@ -67,7 +67,7 @@ static void *retention_main(void *arg)
         pthread_mutex_lock(&r->lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += r->j->cfg->retention_sweep_s;
+        ts.tv_sec += jobs_cfg(r->j)->retention_sweep_s;
         while (!r->stopping && pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0) {}
     }
     pthread_mutex_unlock(&r->lock);

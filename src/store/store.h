@@ -68,6 +68,26 @@ typedef struct job_filter {
     char before_id[33];
 } job_filter;
 
+/* One attempt of a job, as GET /admin/fax-jobs/{id} shows it. */
+typedef struct attempt_record {
+    int attempt;                 /* 1-based */
+    char backend[32];
+    int64_t started_at;          /* ms: handed to the backend (0 = never was) */
+    int64_t ended_at;            /* ms */
+    char outcome[16];            /* "" running, SUCCESS, failed, retry, interrupted, deferred */
+    char reason[32];
+    char message[256];
+    char provider_sid[128];
+    int pages;                   /* -1 unknown */
+} attempt_record;
+
+/* The admin search over jobs: every filter optional; offset paging with a total. */
+typedef struct job_search {
+    const char *status, *backend, *to_number;
+    int64_t created_from, created_to;    /* ms, [from, to); 0 = open */
+    int limit, offset;
+} job_search;
+
 typedef struct key_record {
     char key_id[16];             /* 12 hex chars */
     char key_hash[65];           /* HMAC-SHA256(pepper, secret) hex */
@@ -133,6 +153,12 @@ int store_job_update_if(store *st, const job_record *rec, const char *expected_s
 /* Newest first. Fills up to filter->limit records into out (caller-allocated);
  * returns the count or a negative STORE_* code. */
 int store_job_list(store *st, const job_filter *filter, job_record *out);
+/* Newest first; up to q->limit rows into out and the number of all matches in *total. */
+int store_job_search(store *st, const job_search *q, job_record *out, int64_t *total);
+/* Adds the row of an attempt that ended, numbered after the job's last one. */
+int store_attempt_record(store *st, const char *job_id, const attempt_record *a);
+/* A job's attempts, oldest first; the count or a negative STORE_* code. */
+int store_attempt_list(store *st, const char *job_id, attempt_record *out, int max);
 /* Ids of queued jobs due at or before now (oldest due first), at most max. */
 int store_job_due(store *st, int64_t now, char (*ids)[33], int max);
 /* Ids of in_progress jobs whose lease ended before now, at most max. */

@@ -131,6 +131,21 @@ static const char *const migrations[] = {
     "CREATE INDEX fax_jobs_owner_created ON fax_jobs(owner, created_at, id);"
     "ALTER TABLE inbound_faxes ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX inbound_owner_received ON inbound_faxes(owner, received_at, id);",
+    /* v4: every attempt of a job (GET /admin/fax-jobs/{id}); the admin job search */
+    "CREATE TABLE job_attempts ("
+    " job_id TEXT NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " backend TEXT NOT NULL DEFAULT '',"
+    " started_at INTEGER NOT NULL DEFAULT 0,"
+    " ended_at INTEGER NOT NULL DEFAULT 0,"
+    " outcome TEXT NOT NULL DEFAULT '',"
+    " reason TEXT NOT NULL DEFAULT '',"
+    " message TEXT NOT NULL DEFAULT '',"
+    " provider_sid TEXT NOT NULL DEFAULT '',"
+    " pages INTEGER NOT NULL DEFAULT -1,"
+    " PRIMARY KEY (job_id, attempt)"
+    ");"
+    "CREATE INDEX fax_jobs_backend ON fax_jobs(backend, created_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -236,6 +251,7 @@ enum {
     S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED,
     S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_SET_HASH, S_KEY_TOUCH, S_KEY_EXISTS,
+    S_ATTEMPT_INSERT, S_ATTEMPT_LIST, S_JOB_SEARCH, S_JOB_SEARCH_COUNT,
     S_COUNT
 };
 
@@ -352,6 +368,18 @@ static int build_sql(store *st)
                                          " (?2 = 0 OR last_used_at <= ?2 - %d OR last_used_at > ?2)",
                                          TOUCH_COALESCE_MS);
         st->sql[S_KEY_EXISTS] = strdup("SELECT 1 FROM api_keys WHERE key_id = ?1");
+        /* An attempt row grows: started by the claim, given a provider id when accepted,
+         * closed with its outcome. Empty/zero values never overwrite known ones. */
+        st->sql[S_ATTEMPT_INSERT] = strdup(
+            "INSERT INTO job_attempts (job_id, attempt, backend, started_at, ended_at, outcome, reason, message,"
+            " provider_sid, pages) VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM job_attempts WHERE job_id = ?1),"
+            " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        st->sql[S_ATTEMPT_LIST] = strdup("SELECT attempt, backend, started_at, ended_at, outcome, reason, message, provider_sid,"
+                                         " pages FROM job_attempts WHERE job_id = ?1 ORDER BY attempt LIMIT ?2");
+        const char *where = " WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR backend = ?2) AND (?3 = '' OR to_number = ?3)"
+                            " AND created_at >= ?4 AND created_at < ?5";
+        st->sql[S_JOB_SEARCH] = fmt_alloc("SELECT %s FROM fax_jobs%s ORDER BY created_at DESC, id DESC LIMIT ?6 OFFSET ?7", jc, where);
+        st->sql[S_JOB_SEARCH_COUNT] = fmt_alloc("SELECT count(*) FROM fax_jobs%s", where);
         for (int i = 0; i < S_COUNT; i++)
             if (!st->sql[i]) rc = -1;
     }
@@ -1179,4 +1207,100 @@ int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
 {
     return select_ids(st, S_IN_EXPIRED, now, ids, max, "finding expired inbound faxes");
+}
+
+/* ---- attempts and the admin search ---- */
+
+int store_attempt_record(store *st, const char *job_id, const attempt_record *a)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_ATTEMPT_INSERT);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, a->backend, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, a->started_at);
+        sqlite3_bind_int64(s, 4, a->ended_at);
+        sqlite3_bind_text(s, 5, a->outcome, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, a->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 7, a->message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 8, a->provider_sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 9, a->pages);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        code = rc == SQLITE_DONE ? STORE_OK : db_fail(c->db, rc, "recording an attempt", NULL, 0);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_attempt_list(store *st, const char *job_id, attempt_record *out, int max)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_ATTEMPT_LIST);
+    int n = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, max);
+        int rc;
+        n = 0;
+        while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            attempt_record *a = &out[n++];
+            memset(a, 0, sizeof *a);
+            a->attempt = sqlite3_column_int(s, 0);
+            str_copy(a->backend, sizeof a->backend, (const char *)sqlite3_column_text(s, 1));
+            a->started_at = sqlite3_column_int64(s, 2);
+            a->ended_at = sqlite3_column_int64(s, 3);
+            str_copy(a->outcome, sizeof a->outcome, (const char *)sqlite3_column_text(s, 4));
+            str_copy(a->reason, sizeof a->reason, (const char *)sqlite3_column_text(s, 5));
+            str_copy(a->message, sizeof a->message, (const char *)sqlite3_column_text(s, 6));
+            str_copy(a->provider_sid, sizeof a->provider_sid, (const char *)sqlite3_column_text(s, 7));
+            a->pages = sqlite3_column_int(s, 8);
+        }
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+static void bind_search(sqlite3_stmt *s, const job_search *q)
+{
+    sqlite3_bind_text(s, 1, q->status ? q->status : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, q->backend ? q->backend : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, q->to_number ? q->to_number : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, q->created_from);
+    sqlite3_bind_int64(s, 5, q->created_to > 0 ? q->created_to : INT64_MAX);
+}
+
+int store_job_search(store *st, const job_search *q, job_record *out, int64_t *total)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int n = STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_JOB_SEARCH_COUNT);
+    if (s) {
+        bind_search(s, q);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW && total) *total = sqlite3_column_int64(s, 0);
+        stmt_done(s);
+        s = rc == SQLITE_ROW ? conn_stmt(st, c, S_JOB_SEARCH) : NULL;
+    }
+    if (s) {
+        bind_search(s, q);
+        sqlite3_bind_int(s, 6, q->limit);
+        sqlite3_bind_int(s, 7, q->offset);
+        int rc = SQLITE_DONE;
+        n = 0;
+        while (n < q->limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            memset(&out[n], 0, sizeof out[n]);
+            read_cols(s, job_cols, N_JOB_COLS, &out[n]);
+            n++;
+        }
+        if (n < q->limit && rc != SQLITE_DONE) n = db_fail(c->db, rc, "searching jobs", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
 }

@@ -415,7 +415,8 @@ def test_inbound_refuses_bad_requests(server, peer, tmp_path, cli_env):
 # ---------------------------------------------------------------- configuration
 
 PJSIP_OPTIONS = {
-    "transport": {"type", "protocol", "bind"},
+    "transport": {"type", "protocol", "bind", "external_media_address", "external_signaling_address", "local_net",
+                  "cert_file", "priv_key_file", "ca_list_file", "method"},
     "auth": {"type", "auth_type", "username", "password"},
     "aor": {"type", "contact", "qualify_frequency"},
     "endpoint": {"type", "transport", "context", "disallow", "allow", "aors", "outbound_auth", "from_user",
@@ -477,7 +478,7 @@ def test_rendered_configs_for_every_preset(tmp_path, cli_env, preset):
         assert secret not in text, "a secret was printed"
     files = {p.name: p for p in out.iterdir()}
     assert set(files) == {"pjsip.conf", "extensions.conf", "manager.conf", "udptl.conf", "res_fax.conf",
-                          "modules.conf"}, files
+                          "modules.conf", "rtp.conf"}, files
     for p in files.values():
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
         body = p.read_text()

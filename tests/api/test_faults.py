@@ -143,7 +143,8 @@ def small_disk(tmp_path):
 def _fill(path, leave=0):
     """Writes a filler file until the filesystem is full, then gives back `leave` bytes."""
     chunk = b"\0" * 65536
-    with open(path, "wb") as f:
+    # unbuffered: a write that hits the end of the disk leaves nothing for close() to flush
+    with open(path, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(chunk)

@@ -153,6 +153,12 @@ class AmiPeer:
         with self.lock:
             return [a for a in self.actions if a["name"].lower() == "originate"]
 
+    def reloads(self):
+        """The Module of every Reload action, in order."""
+        with self.lock:
+            acts = [a for a in self.actions if a["name"].lower() == "reload"]
+        return [next((v for k, v in a["headers"] if k.lower() == "module"), "") for a in acts]
+
     def action_names(self):
         with self.lock:
             return [a["name"] for a in self.actions]
@@ -439,6 +445,9 @@ class _Conn:
                              ("Status", "Registered")]))
             self.send(block([("Event", "OutboundRegistrationDetailComplete"), ("ActionID", aid or ""),
                              ("EventList", "Complete"), ("Registered", "1"), ("NotRegistered", "0")]))
+        elif lname == "reload":
+            # manager.c: Response Success, "Module Reloaded." (or an error for an unknown module)
+            reply([("Response", "Success"), ("Message", "Module Reloaded.")])
         elif lname == "pjsipshowendpoint":
             reply([("Response", "Success"), ("EventList", "start"),
                    ("Message", "Following are Events for each object associated with the Endpoint")])

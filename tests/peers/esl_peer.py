@@ -282,6 +282,11 @@ class EslPeer:
         with self.lock:
             return [c for c in self.commands if c["cmd"].startswith("bgapi ")]
 
+    def apis(self):
+        """The `api` commands received (without the "api " prefix), in order."""
+        with self.lock:
+            return [c["cmd"][4:] for c in self.commands if c["cmd"].startswith("api ")]
+
     def wait_for(self, pred, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -322,6 +327,14 @@ class EslPeer:
                     f"Status  \t{'UP' if self.gateway_state in ('REGED', 'NOREG') else 'DOWN'}\n"
                     "Uptime  \t120s\nCallsIN \t0\nCallsOUT\t0\nFailedCallsIN\t0\nFailedCallsOUT\t0\n"
                     + "=" * 79 + "\n")
+        if args == "reloadxml":
+            return "+OK [Success]\n"
+        m = re.match(r"sofia profile (\S+) (rescan|killgw \S+)$", args)
+        if m:
+            if m.group(2).startswith("killgw"):
+                gw = m.group(2).split()[1]
+                return "+OK gateway marked for deletion.\n" if gw == self.gateway else "-ERR no such gateway.\n"
+            return "+OK scan complete\n"
         m = re.match(r"uuid_exists (\S+)$", args)
         if m:
             with self.lock:

@@ -19,6 +19,23 @@
 #include "ami/ami_trunk.h"
 #include "config/config.h"
 #include "util/util.h"
+#include "config/settings.h"
+
+/* The settings seam reads a snapshot: every change of the environment here makes
+ * a new one (settings_use_environment), as a restart of the gateway would. */
+static void test_setenv(const char *name, const char *value, int overwrite)
+{
+    settings_register(ami_trunk_settings, -1);
+    setenv(name, value, overwrite);
+    settings_use_environment();
+}
+
+static void test_unsetenv(const char *name)
+{
+    settings_register(ami_trunk_settings, -1);
+    unsetenv(name);
+    settings_use_environment();
+}
 
 /* ---- parser ---- */
 
@@ -338,7 +355,7 @@ static void clear_env(void)
                                         "ASTERISK_AMI_PASSWORD", "ASTERISK_AMI_BIND", "ASTERISK_INBOUND_SECRET",
                                         "ASTERISK_SPOOL_DIR", "ASTERISK_MAX_CHANNELS", "ASTERISK_RING_TIMEOUT",
                                         "ASTERISK_GATEWAY_URL"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unsetenv(names[i]);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) test_unsetenv(names[i]);
 }
 
 static void test_dial_strings(void **state)
@@ -378,15 +395,15 @@ static void test_render(void **state)
     str_copy(cfg.station_id, sizeof cfg.station_id, "+1 555 0100");
     char err[512];
     ami_trunk t;
-    setenv("SIP_TRUNK_PRESET", "twilio", 1);
-    setenv("ASTERISK_AMI_PASSWORD", "pw-1234", 1);
-    setenv("ASTERISK_INBOUND_SECRET", "0123456789abcdef0123", 1);
+    test_setenv("SIP_TRUNK_PRESET", "twilio", 1);
+    test_setenv("ASTERISK_AMI_PASSWORD", "pw-1234", 1);
+    test_setenv("ASTERISK_INBOUND_SECRET", "0123456789abcdef0123", 1);
     assert_int_equal(ami_trunk_load(&t, &cfg, true, err, sizeof err), -1);
     assert_non_null(strstr(err, "SIP_SERVER"));
-    setenv("SIP_SERVER", "acme.pstn.twilio.com", 1);
+    test_setenv("SIP_SERVER", "acme.pstn.twilio.com", 1);
     assert_int_equal(ami_trunk_load(&t, &cfg, true, err, sizeof err), -1);
     assert_non_null(strstr(err, "SIP_FROM_USER"));
-    setenv("SIP_FROM_USER", "+15550001111", 1);
+    test_setenv("SIP_FROM_USER", "+15550001111", 1);
     assert_int_equal(ami_trunk_load(&t, &cfg, true, err, sizeof err), 0);
     assert_string_equal(t.gateway_url, "http://127.0.0.1:8080");
     ami_rendered f[AMI_RENDER_FILES];
@@ -403,13 +420,13 @@ static void test_render(void **state)
     assert_non_null(strstr(f[2].text, "bindaddr = 127.0.0.1"));
     ami_render_free(f);
 
-    setenv("SIP_PASSWORD", "with;semicolon", 1);
+    test_setenv("SIP_PASSWORD", "with;semicolon", 1);
     assert_int_equal(ami_trunk_load(&t, &cfg, true, err, sizeof err), -1);
     assert_non_null(strstr(err, "SIP_PASSWORD"));
-    setenv("SIP_PASSWORD", "fine-pass", 1);
-    setenv("SIP_USERNAME", "user", 1);
-    setenv("SIP_TRUNK_PRESET", "generic", 1);
-    setenv("SIP_SERVER", "sip.example.org", 1);
+    test_setenv("SIP_PASSWORD", "fine-pass", 1);
+    test_setenv("SIP_USERNAME", "user", 1);
+    test_setenv("SIP_TRUNK_PRESET", "generic", 1);
+    test_setenv("SIP_SERVER", "sip.example.org", 1);
     assert_int_equal(ami_trunk_load(&t, &cfg, true, err, sizeof err), 0);
     assert_int_equal(ami_render(&t, f, err, sizeof err), 0);
     assert_non_null(strstr(f[0].text, "type = registration"));
@@ -418,13 +435,13 @@ static void test_render(void **state)
     assert_non_null(strstr(f[1].text, "SendFAX(${FAXBOT_FILE},fz)"));
     ami_render_free(f);
 
-    setenv("ASTERISK_SPOOL_DIR", "relative/dir", 1);
+    test_setenv("ASTERISK_SPOOL_DIR", "relative/dir", 1);
     assert_int_equal(ami_trunk_load(&t, &cfg, true, err, sizeof err), -1);
     assert_non_null(strstr(err, "ASTERISK_SPOOL_DIR"));
-    setenv("ASTERISK_SPOOL_DIR", "/var/spool/a,b", 1);
+    test_setenv("ASTERISK_SPOOL_DIR", "/var/spool/a,b", 1);
     assert_int_equal(ami_trunk_load(&t, &cfg, true, err, sizeof err), -1);
-    unsetenv("ASTERISK_SPOOL_DIR");
-    unsetenv("ASTERISK_AMI_PASSWORD");
+    test_unsetenv("ASTERISK_SPOOL_DIR");
+    test_unsetenv("ASTERISK_AMI_PASSWORD");
     assert_int_equal(ami_trunk_load(&t, &cfg, false, err, sizeof err), -1);
     assert_non_null(strstr(err, "ASTERISK_AMI_PASSWORD"));
     clear_env();

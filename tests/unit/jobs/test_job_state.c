@@ -126,6 +126,31 @@ static void last_attempt_or_permanent_failure_is_final(void **state)
     assert_string_equal(next.failure_reason, "unknown_error");
 }
 
+static void admin_requeue_only_of_failed_jobs(void **state)
+{
+    (void)state;
+    job_record cur = make_job(JOB_FAILED, 3, 3), next;
+    str_copy(cur.failure_reason, sizeof cur.failure_reason, "busy");
+    str_copy(cur.error, sizeof cur.error, "Busy");
+    job_event e = ev_of(JEV_REQUEUE);
+    char why[160];
+    assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), 0);
+    assert_string_equal(next.status, JOB_QUEUED);
+    assert_int_equal(next.max_attempts, 4);          /* room for one more attempt */
+    assert_int_equal(next.next_attempt_at, 5000);
+    assert_string_equal(next.failure_reason, "");
+    assert_string_equal(next.error, "");
+    static const char *const others[] = {JOB_QUEUED, JOB_IN_PROGRESS, JOB_SUCCESS, JOB_CANCELLED};
+    for (size_t i = 0; i < 4; i++) {
+        cur = make_job(others[i], 1, 3);
+        assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), -1);
+    }
+    cur = make_job(JOB_FAILED, 1, 3);
+    cur.artifacts_deleted_at = 10;                   /* nothing left to send */
+    assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), -1);
+    assert_non_null(strstr(why, "retention"));
+}
+
 static void interrupted_attempt_is_not_counted(void **state)
 {
     (void)state;
@@ -268,6 +293,7 @@ int main(void)
         cmocka_unit_test(submission_is_recorded_then_accepted),
         cmocka_unit_test(deferred_does_not_use_an_attempt),
         cmocka_unit_test(backoff_doubles_and_caps),
+        cmocka_unit_test(admin_requeue_only_of_failed_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

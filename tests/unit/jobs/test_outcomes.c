@@ -99,7 +99,7 @@ static void start_job(fixture *f, char id[33])
 
 static report_verdict say(fixture *f, const char *id, backend_outcome o)
 {
-    return jobs_on_outcome(f->j, id, &o);
+    return jobs_report_outcome(f->j, id, &o);
 }
 
 static void stale_attempts_and_other_faxes_are_refused(void **state)
