@@ -24,8 +24,10 @@ OS_VARS = {"PATH", "TMPDIR", "TZ", "HOME", "LC_ALL", "LC_CTYPE", "FONTCONFIG_FIL
 CALL = re.compile(r'\b(\w*env\w*)\(\s*(?:&ev,\s*)?"([A-Z][A-Z0-9_]+)"\s*(?:,\s*("(?:[^"\\]|\\.)*"|[-\w.* ]+))?'
                   r'(?:,\s*([-\w.* ]+),\s*([-\w.* ]+))?')
 # a table row: S("NAME", "dflt", …) / I("NAME", "dflt", lo, hi, …) / SETTING_ROW_STR(b, "NAME", "dflt", …)
-ROW = re.compile(r'\b(?:S|SECRET|I|B|E|SETTING_ROW_\w+)\(\s*(?:\w+,\s*)?"([A-Z][A-Z0-9_]+)"\s*(?:,\s*"((?:[^"\\]|\\.)*)")?'
+ROW = re.compile(r'\b(?:S|SECRET|I|B|E|SETTING_ROW_\w+)\(\s*(?:(?:\w+|"[a-z0-9_]+"),\s*)?"([A-Z][A-Z0-9_]+)"\s*(?:,\s*"((?:[^"\\]|\\.)*)")?'
                  r'(?:,\s*(-?\d+)L?,\s*(-?[\d *]+)L?)?')
+# or a row written out: {.name = "NAME", .type = …, .dflt = "dflt", …
+ROW = re.compile(ROW.pattern + r'|\{\s*\.name\s*=\s*"([A-Z][A-Z0-9_]+)"[^}]*?\.dflt\s*=\s*"((?:[^"\\]|\\.)*)"()()')
 ROW_HELP = re.compile(r'"((?:[^"\\]|\\.)*)"\s*\)\s*,?\s*$')
 DOC_ROW = re.compile(r'^\|\s*`([A-Z][A-Z0-9_]+)`[^|]*\|([^|]*)\|([^|]*)\|?')
 
@@ -52,7 +54,8 @@ def settings(srcdir):
             m = ROW.search(line)
             if not m:
                 continue
-            name, dflt, lo, hi = m.groups()
+            g = m.groups()
+            name, dflt, lo, hi = g[:4] if g[0] else g[4:]
             if name in OS_VARS:
                 continue
             h = ROW_HELP.search(line)
