@@ -77,6 +77,7 @@ test-interop: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+	./bench/sse_streams.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

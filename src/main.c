@@ -2,6 +2,7 @@
  * document pipeline locally; `send`, `status` and `keys` are clients of a running
  * gateway's REST API (cli/cli.c). */
 #include "api/api.h"
+#include "events/events.h"
 #include "backend/backend.h"
 #include "auth/audit.h"
 #include "blob/blob.h"
@@ -40,6 +41,8 @@ static void usage(FILE *f)
             "  faxbot serve [--listen HOST:PORT]        run the gateway (config from the environment)\n"
             "  faxbot send --to NUMBER [--wait] FILE    send a fax through a running gateway\n"
             "  faxbot status JOB_ID                     show a job\n"
+            "  faxbot events [--last-event-id N] [--json] [--count N]\n"
+            "                                           follow the gateway's events (GET /events)\n"
             "  faxbot mcp                               MCP server on stdio for AI assistants (FAXBOT_URL or local)\n"
             "  faxbot keys create --name N --scopes S   make an API key (needs an admin key)\n"
             "  faxbot keys list | revoke ID | rotate ID manage API keys\n"
@@ -123,6 +126,7 @@ typedef struct gateway_core {
     store *st;
     blob_store *blobs;
     jobs *jb;
+    events *ev;                  /* client webhooks and GET /events */
     bool api_up;
 } gateway_core;
 
@@ -146,7 +150,12 @@ static int core_open(const config *cfg, gateway_core *core)
     sweep_orphan_uploads(cfg, core->st, core->blobs);
     core->jb = jobs_start(cfg, core->st, core->blobs, true, err, sizeof err);
     if (!core->jb) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
-    api_deps deps = {.cfg = cfg, .st = core->st, .blobs = core->blobs, .jobs = core->jb, .pepper = g_pepper};
+    static char callback_secret[128];
+    if (events_callback_secret(cfg, callback_secret, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    core->ev = events_start(cfg, core->st, callback_secret, err, sizeof err);
+    if (!core->ev) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
+    api_deps deps = {.cfg = cfg, .st = core->st, .blobs = core->blobs, .jobs = core->jb, .pepper = g_pepper,
+                     .events = core->ev};
     if (api_init(&deps, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
     core->api_up = true;
     return 0;
@@ -154,6 +163,7 @@ static int core_open(const config *cfg, gateway_core *core)
 
 static void core_close(gateway_core *core)
 {
+    if (core->ev) events_stop(core->ev);
     if (core->jb) jobs_stop(core->jb);
     if (core->api_up) api_shutdown();
     store_close(core->st);
@@ -362,10 +372,11 @@ int main(int argc, char **argv)
         curl_global_cleanup();
         return rc;
     }
-    if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys")) {
+    if (!strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys") || !strcmp(cmd, "events")) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = !strcmp(cmd, "send") ? cli_send(argc - 1, argv + 1)
-               : !strcmp(cmd, "status") ? cli_status(argc - 1, argv + 1) : cli_keys(argc - 1, argv + 1);
+               : !strcmp(cmd, "status") ? cli_status(argc - 1, argv + 1)
+               : !strcmp(cmd, "events") ? cli_events(argc - 1, argv + 1) : cli_keys(argc - 1, argv + 1);
         curl_global_cleanup();
         return rc;
     }

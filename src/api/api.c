@@ -2,6 +2,7 @@
  * files, API key authentication (bootstrap key and database keys), scopes, rate
  * limits, JSON rendering of jobs, and request metrics. */
 #include "api/api_internal.h"
+#include "store/record_json.h"
 #include "api/settings_apply.h"
 #include "api/api_mcp.h"
 #include "api/phone.h"
@@ -301,6 +302,13 @@ int api_require_key(http_request *req, http_response *res, principal *who)
 
 int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who)
 {
+    const char *one[] = {scope, NULL};
+    return api_require_any(req, res, one, label, rpm, who);
+}
+
+int api_require_any(http_request *req, http_response *res, const char *const *scopes, const char *label, int rpm,
+                    principal *who)
+{
     memset(who, 0, sizeof *who);
     if (auth_flood_check(req, res)) return -1;
     char why[64] = "";
@@ -314,9 +322,14 @@ int api_require(http_request *req, http_response *res, const char *scope, const 
         who->all_owners = true;
         return 0;
     }
-    if (!apikey_scopes_allow(who->scopes, scope)) {
-        audit_event("api_key_denied_scope", "key_id", who->key_id, "required", scope, NULL);
-        http_res_error(res, 403, "Insufficient scope: %s required", scope);
+    bool allowed = false;
+    for (int i = 0; scopes[i] && !allowed; i++) allowed = apikey_scopes_allow(who->scopes, scopes[i]);
+    if (!allowed) {
+        char wanted[128] = "";
+        for (int i = 0; scopes[i]; i++)
+            str_fmt(wanted + strlen(wanted), sizeof wanted - strlen(wanted), "%s%s", i ? " or " : "", scopes[i]);
+        audit_event("api_key_denied_scope", "key_id", who->key_id, "required", wanted, NULL);
+        http_res_error(res, 403, "Insufficient scope: %s required", wanted);
         return -1;
     }
     int retry = ratelimit_hit(g_ratelimit, who->key_id, label, rpm, now_ms());
@@ -401,45 +414,9 @@ void api_json(http_response *res, int status, json_t *v)
     http_res_set(res, status, "application/json", s, strlen(s));
 }
 
-json_t *api_time_json(int64_t ms)
-{
-    if (ms <= 0) return json_null();
-    char t[32];
-    iso8601_from_ms(ms, t);
-    return json_string(t);
-}
+json_t *api_time_json(int64_t ms) { return record_time_json(ms); }
 
-static json_t *str_or_null(const char *s) { return (s && *s) ? json_string(s) : json_null(); }
-
-json_t *api_job_json(const job_record *r)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "to", json_string(r->to_number));
-    json_object_set_new(o, "status", json_string(r->status));
-    json_object_set_new(o, "error", str_or_null(r->error));
-    json_object_set_new(o, "pages", r->pages >= 0 ? json_integer(r->pages) : json_null());
-    json_object_set_new(o, "backend", json_string(r->backend));
-    json_object_set_new(o, "provider_sid", str_or_null(r->provider_sid));
-    json_object_set_new(o, "created_at", api_time_json(r->created_at));
-    json_object_set_new(o, "updated_at", api_time_json(r->updated_at));
-    json_object_set_new(o, "attempts", json_integer(r->attempts));
-    json_object_set_new(o, "max_attempts", json_integer(r->max_attempts));
-    json_object_set_new(o, "failure_reason", str_or_null(r->failure_reason));
-    json_object_set_new(o, "duration_s", r->duration_s >= 0 ? json_real(r->duration_s) : json_null());
-    json_object_set_new(o, "bit_rate", r->bit_rate >= 0 ? json_integer(r->bit_rate) : json_null());
-    json_object_set_new(o, "ecm", r->ecm >= 0 ? json_boolean(r->ecm) : json_null());
-    json_object_set_new(o, "remote_station_id", str_or_null(r->remote_station_id));
-    json_object_set_new(o, "inbound_id", str_or_null(r->inbound_id));
-    json_object_set_new(o, "resolution", json_string(r->resolution));
-    json_object_set_new(o, "file_name", str_or_null(r->file_name));
-    json_object_set_new(o, "warning", str_or_null(r->warning));
-    json_object_set_new(o, "owner", str_or_null(r->owner));
-    json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
-    json_object_set_new(o, "next_attempt_at",
-                        job_status_get(r) == JOB_ST_QUEUED ? api_time_json(r->next_attempt_at) : json_null());
-    return o;
-}
+json_t *api_job_json(const job_record *r) { return record_job_json(r); }
 
 int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
 {
@@ -545,6 +522,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     add_routes(api_settings_routes);
     add_routes(api_admin_ops_routes);
     add_routes(api_callback_routes);
+    add_routes(api_events_routes);
     if (api_mcp_init(err, errlen)) return -1;
     add_routes(api_mcp_routes);
     add_routes(api_console_routes);

@@ -7,6 +7,7 @@
 #include "blob/blob.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "events/events.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
 
@@ -16,6 +17,7 @@ typedef struct api_deps {
     blob_store *blobs;
     jobs *jobs;
     const char *pepper;          /* server secret mixed into API key hashes */
+    events *events;              /* webhooks and streams (NULL in tools without a server) */
 } api_deps;
 
 /* Sets up the API (rate limiter, metrics). Returns 0 or -1 with err. */

@@ -325,6 +325,7 @@ static void fax_send(http_request *req, http_response *res)
         http_res_error(res, 400, "'callback_url' must be a URL without spaces or control characters");
         return;
     }
+    if (u->callback_url.len && api_check_webhook_url(res, "callback_url", u->callback_url.data)) return;
     if (u->file_bytes == 0) { http_res_error(res, 400, "the file is empty"); return; }
     doc_type type = doc_sniff(u->head, u->head_len);
     if (type == DOC_TEXT && !utf8_validator_ok(&u->utf8)) type = DOC_UNKNOWN;
@@ -420,7 +421,9 @@ static void fax_get(http_request *req, http_response *res)
     if (api_require(req, res, "fax:read", "/fax/{id}", api_cfg()->max_requests_per_minute, &who)) return;
     job_record rec;
     if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
-    api_json(res, 200, api_job_json(&rec));
+    json_t *o = api_job_json(&rec);
+    json_object_set_new(o, "webhook_deliveries", api_deliveries_json(NULL, rec.id, 20));
+    api_json(res, 200, o);
 }
 
 static void fax_list(http_request *req, http_response *res)

@@ -107,6 +107,20 @@ static void metrics(http_request *req, http_response *res)
                (unsigned long long)js.cancelled, (unsigned long long)js.conversions,
                (unsigned long long)js.conversion_failures, (unsigned long long)js.conversion_pages, js.conversion_seconds,
                js.busy_workers, js.workers, rss_bytes());
+    if (g_api.events) {
+        events_stats es;
+        events_get_stats(g_api.events, &es);
+        sb_appendf(&sb,
+                   "# HELP faxbot_webhook_attempts_total Webhook delivery attempts since start, by outcome.\n"
+                   "# TYPE faxbot_webhook_attempts_total counter\n"
+                   "faxbot_webhook_attempts_total{outcome=\"delivered\"} %llu\n"
+                   "faxbot_webhook_attempts_total{outcome=\"retry\"} %llu\n"
+                   "faxbot_webhook_attempts_total{outcome=\"failed\"} %llu\n"
+                   "# HELP faxbot_event_streams Open GET /events streams.\n# TYPE faxbot_event_streams gauge\n"
+                   "faxbot_event_streams %d\n",
+                   (unsigned long long)es.delivered, (unsigned long long)es.retried, (unsigned long long)es.failed,
+                   es.streams);
+    }
     size_t len = sb.len;
     http_res_set(res, 200, "text/plain; version=0.0.4", sb_steal(&sb), len);
 }

@@ -4,6 +4,7 @@
  * downloads /inbound/{id}/pdf (scope inbound:read, or a valid ?token= even when
  * auth is enforced) and /inbound/{id}/tiff. */
 #include "api/api_internal.h"
+#include "store/record_json.h"
 #include "api/phone.h"
 #include "auth/audit.h"
 #include "inbound/inbound.h"
@@ -25,24 +26,7 @@ static bool inbound_on(http_response *res)
 
 json_t *api_inbound_json(const inbound_record *r, bool with_url)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "fr", r->from_number[0] ? json_string(r->from_number) : json_null());
-    json_object_set_new(o, "to", r->to_number[0] ? json_string(r->to_number) : json_null());
-    json_object_set_new(o, "status", json_string(r->artifacts_deleted_at ? "deleted" : r->status));
-    json_object_set_new(o, "backend", json_string(r->backend));
-    json_object_set_new(o, "pages", r->pages >= 0 ? json_integer(r->pages) : json_null());
-    json_object_set_new(o, "size_bytes", json_integer(r->size_bytes));
-    json_object_set_new(o, "created_at", api_time_json(r->created_at));
-    json_object_set_new(o, "received_at", api_time_json(r->received_at));
-    json_object_set_new(o, "updated_at", api_time_json(r->updated_at));
-    json_object_set_new(o, "mailbox", r->mailbox[0] ? json_string(r->mailbox) : json_null());
-    json_object_set_new(o, "owner", r->owner[0] ? json_string(r->owner) : json_null());
-    json_object_set_new(o, "sha256", json_string(r->sha256));
-    json_object_set_new(o, "remote_station_id", r->remote_station_id[0] ? json_string(r->remote_station_id) : json_null());
-    json_object_set_new(o, "source_job_id", r->source_job_id[0] ? json_string(r->source_job_id) : json_null());
-    json_object_set_new(o, "retention_until", api_time_json(r->retention_until));
-    json_object_set_new(o, "artifacts_deleted_at", api_time_json(r->artifacts_deleted_at));
+    json_t *o = record_inbound_json(r);
     if (with_url && !r->artifacts_deleted_at) {
         int64_t exp = now_ms() + (int64_t)api_cfg()->inbound_token_ttl_minutes * 60000;
         char token[96], url[1024];

@@ -28,6 +28,9 @@ typedef struct principal {
 /* Checks the X-API-Key for a fax/inbound route needing `scope`, then the rate
  * limit for `label` (limit rpm). On refusal fills res (401/403/429) and returns -1. */
 int api_require(http_request *req, http_response *res, const char *scope, const char *label, int rpm, principal *who);
+/* The same, passing if the key has any of scopes (NULL-terminated). */
+int api_require_any(http_request *req, http_response *res, const char *const *scopes, const char *label, int rpm,
+                    principal *who);
 /* Authenticates an API key given by other means than X-API-Key (MCP's bearer
  * token): the same lookup, failure audit and flood lock-out as api_require, no
  * scope or rate check. 0 (who filled; unauthenticated in open dev mode) or -1 with
@@ -107,6 +110,11 @@ void api_admin_routes(const http_route **routes, int *n);
 void api_health_routes(const http_route **routes, int *n);
 void api_inbound_routes(const http_route **routes, int *n);
 void api_callback_routes(const http_route **routes, int *n);
+void api_events_routes(const http_route **routes, int *n);
+/* callback_url / webhook URL check for POST time: 0, or -1 with a 400 in res. */
+int api_check_webhook_url(http_response *res, const char *field, const char *url);
+/* Webhook deliveries (newest first) as JSON, of an endpoint or of a job. */
+json_t *api_deliveries_json(const char *endpoint_id, const char *job_id, int max);
 void api_settings_routes(const http_route **routes, int *n);
 void api_admin_ops_routes(const http_route **routes, int *n);
 void api_console_routes(const http_route **routes, int *n);

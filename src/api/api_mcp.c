@@ -544,13 +544,14 @@ void api_mcp_routes(const http_route **routes, int *n)
     g_n_mcp_routes = 0;
     if (cfg->enable_mcp_http) {
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "POST", .pattern = cfg->mcp_http_path, .body_mode = HTTP_BODY_BUFFER,
-                                                      .max_body = max_body, .on_headers = mcp_on_headers, .handle = http_post};
+                                                      .max_body = max_body, .on_headers = mcp_on_headers, .handle = http_post,
+                                                      .long_lived = true};   /* may answer with progress events */
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "GET", .pattern = cfg->mcp_http_path, .handle = http_not_allowed};
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "DELETE", .pattern = cfg->mcp_http_path, .handle = http_not_allowed};
     }
     if (cfg->enable_mcp_sse) {
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "GET", .pattern = cfg->mcp_sse_path, .on_headers = mcp_on_headers,
-                                                      .handle = sse_open};
+                                                      .handle = sse_open, .long_lived = true};
         g_mcp_routes[g_n_mcp_routes++] = (http_route){.method = "POST", .pattern = cfg->mcp_message_path, .body_mode = HTTP_BODY_BUFFER,
                                                       .max_body = max_body, .on_headers = mcp_on_headers, .handle = sse_post};
     }

@@ -51,7 +51,8 @@
 #include "fax/fax_engine.h"
 #include "util/util.h"
 
-#define FS_EVENTS "BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CUSTOM spandsp::txfaxresult spandsp::rxfaxresult"
+#define FS_EVENTS "BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CUSTOM spandsp::txfaxresult spandsp::rxfaxresult" \
+    " spandsp::txfaxpageresult"
 #define FS_FINISHED_RING 512
 #define FS_CMD_TIMEOUT_MS 10000
 
@@ -259,6 +260,27 @@ static void cause_outcome(const char *cause, backend_outcome *o, char *msg, size
 
 /* ---- events (client thread) ---- */
 
+/* mod_spandsp's page event: a page went out on a call of ours → progress. */
+static void report_page(backend *b, const char *uuid, const esl_msg *ev)
+{
+    if (!uuid) return;
+    esl_fax_result r;
+    esl_fax_result_from_event(ev, &r);
+    if (r.pages <= 0) return;
+    char jid[33] = "", sid[37] = "";
+    pthread_mutex_lock(&b->mu);
+    call *c = find_call(b, NULL, uuid, NULL);
+    if (c) {
+        str_copy(jid, sizeof jid, c->job_id);
+        str_copy(sid, sizeof sid, c->chan_uuid);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!jid[0]) return;
+    backend_outcome o = blank_outcome(OUTCOME_PROGRESS, sid);
+    o.pages = r.pages;
+    b->sink.report(b->sink.ctx, jid, &o);
+}
+
 static void on_event(void *ud, const esl_msg *ev)
 {
     backend *b = ud;
@@ -286,6 +308,10 @@ static void on_event(void *ud, const esl_msg *ev)
     const char *job_id = esl_msg_get(ev, "variable_faxbot_job_id");
     if (!strcmp(name, "CUSTOM")) {
         const char *sub = esl_msg_get(ev, "Event-Subclass");
+        if (sub && !strcmp(sub, "spandsp::txfaxpageresult")) {
+            report_page(b, uuid, ev);
+            return;
+        }
         if (!sub || strcmp(sub, "spandsp::txfaxresult")) return;
         esl_fax_result r;
         esl_fax_result_from_event(ev, &r);

@@ -2,6 +2,7 @@
  * REST API (libcurl), printing readable results and exiting non-zero when the
  * gateway refuses or cannot be reached. */
 #include "cli/cli.h"
+#include "cli/sse_parse.h"
 #include "config/settings.h"
 #include "util/util.h"
 
@@ -106,7 +107,7 @@ json_t *cli_api_json(const char *method, const char *path, const char *json_body
 
 static void print_job(json_t *job)
 {
-    static const char *const order[] = {"id", "to", "status", "pages", "attempts", "failure_reason", "error", "backend",
+    static const char *const order[] = {"id", "to", "status", "pages", "pages_sent", "attempts", "failure_reason", "error", "backend",
                                         "provider_sid", "bit_rate", "ecm", "duration_s", "remote_station_id", "inbound_id",
                                         "created_at", "updated_at", "next_attempt_at", NULL};
     for (int i = 0; order[i]; i++) {
@@ -139,6 +140,72 @@ static curl_mime *send_form(CURL *c, void *ctx)
         curl_mime_data(p, vals[i], CURL_ZERO_TERMINATED);
     }
     return m;
+}
+
+/* What a job is doing, in words, from its JSON: "queued", "converting",
+ * "dialing", "sent 2 of 5 pages", or the final status. */
+static void job_stage(json_t *job, char *out, size_t len, int *done, int *total)
+{
+    const char *st = json_string_value(json_object_get(job, "status"));
+    json_t *pages = json_object_get(job, "pages");
+    *total = json_is_integer(pages) ? (int)json_integer_value(pages) : -1;
+    *done = (int)json_integer_value(json_object_get(job, "pages_sent"));
+    if (!st) st = "?";
+    if (!strcmp(st, "in_progress")) {
+        if (*total < 0) str_copy(out, len, "converting");
+        else if (*done <= 0) str_copy(out, len, "dialing");
+        else str_fmt(out, len, "sent %d of %d page%s", *done, *total, *total == 1 ? "" : "s");
+    } else if (!strcmp(st, "queued") && json_integer_value(json_object_get(job, "attempts")) > 0) {
+        const char *at = json_string_value(json_object_get(job, "next_attempt_at"));
+        str_fmt(out, len, "retry scheduled%s%s", at ? " at " : "", at ? at : "");
+    } else {
+        str_copy(out, len, st);
+    }
+}
+
+/* --wait: follows the job until it ends. On a terminal, one line redrawn in place
+ * with a bar of pages sent; otherwise a plain line for every change. */
+static int wait_for_job(const char *id)
+{
+    char path[128], last[160] = "";
+    str_fmt(path, sizeof path, "/fax/%s", id);
+    bool tty = isatty(STDOUT_FILENO);
+    for (;;) {
+        reply r;
+        int rc = request("GET", path, NULL, NULL, NULL, NULL, &r);
+        if (rc || r.status != 200) { int e = report_failure(&r, rc); sb_free(&r.body); return e; }
+        json_t *job = json_loads(r.body.data, 0, NULL);
+        sb_free(&r.body);
+        if (!job) { fprintf(stderr, "faxbot: the gateway's answer was not JSON\n"); return 1; }
+        char stage[160];
+        int done, total;
+        job_stage(job, stage, sizeof stage, &done, &total);
+        if (strcmp(stage, last)) {
+            if (tty) {
+                char bar[24] = "";
+                if (total > 0) {
+                    int fill = done * 20 / total;
+                    for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '-';
+                    bar[20] = 0;
+                }
+                printf("\r\033[K%s%s%s%s", total > 0 ? "[" : "", bar, total > 0 ? "] " : "", stage);
+            } else {
+                printf("%s\n", stage);
+            }
+            fflush(stdout);
+            str_copy(last, sizeof last, stage);
+        }
+        const char *st = json_string_value(json_object_get(job, "status"));
+        if (st && (!strcmp(st, "SUCCESS") || !strcmp(st, "FAILED") || !strcmp(st, "cancelled"))) {
+            if (tty) printf("\n");
+            print_job(job);
+            int ok = !strcmp(st, "SUCCESS");
+            json_decref(job);
+            return ok ? 0 : 1;
+        }
+        json_decref(job);
+        sleep_ms(300);
+    }
 }
 
 int cli_send(int argc, char **argv)
@@ -180,23 +247,7 @@ int cli_send(int argc, char **argv)
     printf("job %s %s\n", id, json_string_value(json_object_get(job, "status")));
     json_decref(job);
     if (!wait) return 0;
-    char path[128];
-    str_fmt(path, sizeof path, "/fax/%s", id);
-    for (;;) {
-        sleep(1);
-        rc = request("GET", path, NULL, NULL, NULL, NULL, &r);
-        if (rc || r.status != 200) { int e = report_failure(&r, rc); sb_free(&r.body); return e; }
-        job = json_loads(r.body.data, 0, NULL);
-        sb_free(&r.body);
-        const char *st = job ? json_string_value(json_object_get(job, "status")) : NULL;
-        if (st && (!strcmp(st, "SUCCESS") || !strcmp(st, "FAILED") || !strcmp(st, "cancelled"))) {
-            print_job(job);
-            int ok = !strcmp(st, "SUCCESS");
-            json_decref(job);
-            return ok ? 0 : 1;
-        }
-        json_decref(job);
-    }
+    return wait_for_job(id);
 }
 
 int cli_status(int argc, char **argv)
@@ -307,4 +358,113 @@ int cli_keys(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "rotate")) return keys_simple("POST", "/admin/api-keys/%s/rotate", argv[2], true);
     fprintf(stderr, "usage: faxbot keys create|list|revoke KEY_ID|rotate KEY_ID\n");
     return 2;
+}
+
+/* ---- faxbot events ---- */
+
+typedef struct tail_ctx {
+    sse_parser parser;
+    bool json;
+    long max_events;             /* 0 = for ever */
+    long seen;
+    char last_id[64];
+} tail_ctx;
+
+static void print_event(void *ud, const char *id, const char *event, const char *data)
+{
+    tail_ctx *t = ud;
+    if (t->max_events && t->seen >= t->max_events) return;   /* the rest of this chunk */
+    str_copy(t->last_id, sizeof t->last_id, id);
+    t->seen++;
+    if (t->json) {
+        printf("%s\n", data);
+    } else {
+        json_t *env = json_loads(data, 0, NULL);
+        json_t *d = env ? json_object_get(env, "data") : NULL;
+        const char *ts = env ? json_string_value(json_object_get(env, "timestamp")) : NULL;
+        const char *oid = d ? json_string_value(json_object_get(d, "id")) : NULL;
+        const char *st = d ? json_string_value(json_object_get(d, "status")) : NULL;
+        char stage[160] = "";
+        if (d && !strncmp(event, "fax.", 4)) {
+            int done, total;
+            job_stage(d, stage, sizeof stage, &done, &total);
+        }
+        printf("%s %-20s %s %s\n", ts ? ts : "-", event, oid ? oid : "-", stage[0] ? stage : st ? st : "");
+        json_decref(env);
+    }
+    fflush(stdout);
+}
+
+static size_t on_stream(char *p, size_t sz, size_t n, void *ud)
+{
+    tail_ctx *t = ud;
+    sse_parser_feed(&t->parser, p, sz * n);
+    if (t->max_events && t->seen >= t->max_events) return 0;   /* enough: end the transfer */
+    return sz * n;
+}
+
+int cli_events(int argc, char **argv)
+{
+    tail_ctx t;
+    memset(&t, 0, sizeof t);
+    static const struct option opts[] = {{"last-event-id", required_argument, 0, 'l'}, {"json", no_argument, 0, 'j'},
+                                         {"count", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "l:jn:", opts, NULL)) != -1) {
+        if (o == 'l') str_copy(t.last_id, sizeof t.last_id, optarg);
+        else if (o == 'j') t.json = true;
+        else if (o == 'n') t.max_events = atol(optarg);
+        else return 2;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: faxbot events [--last-event-id N] [--json] [--count N]\n");
+        return 2;
+    }
+    sse_parser_init(&t.parser, print_event, &t);
+    int failures = 0, result = 0;
+    /* Follows the stream; after a disconnect it reconnects from the last event seen. */
+    for (;;) {
+        CURL *c = curl_easy_init();
+        if (!c) { result = 1; break; }
+        char url[2048], hdr[512], err[CURL_ERROR_SIZE] = "";
+        str_fmt(url, sizeof url, "%s/events", base_url());
+        struct curl_slist *h = curl_slist_append(NULL, "Accept: text/event-stream");
+        if (api_key()) { str_fmt(hdr, sizeof hdr, "X-API-Key: %s", api_key()); h = curl_slist_append(h, hdr); }
+        if (t.last_id[0]) { str_fmt(hdr, sizeof hdr, "Last-Event-ID: %s", t.last_id); h = curl_slist_append(h, hdr); }
+        reply r;
+        memset(&r, 0, sizeof r);
+        sb_init(&r.body);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);      /* heartbeats arrive every few seconds */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 90L);
+        long before = t.seen;
+        CURLcode rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        if (t.max_events && t.seen >= t.max_events) break;
+        if (r.status && r.status != 200) {
+            /* the body went to the parser; say what the status means */
+            fprintf(stderr, "faxbot: GET /events answered HTTP %ld%s\n", r.status,
+                    r.status == 401 ? " (set FAXBOT_API_KEY)" : r.status == 403 ? " (the key needs fax:read or inbound:read)" : "");
+            result = 1;
+            break;
+        }
+        failures = t.seen > before ? 0 : failures + 1;
+        if (failures >= 5) {
+            fprintf(stderr, "faxbot: lost the event stream at %s: %s\n", base_url(), err[0] ? err : curl_easy_strerror(rc));
+            result = 1;
+            break;
+        }
+        sleep_ms(1000);
+    }
+    sse_parser_free(&t.parser);
+    return result;
 }

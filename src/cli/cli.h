@@ -7,6 +7,8 @@
 int cli_send(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_keys(int argc, char **argv);
+/* `faxbot events`: follows GET /events, one line per event (or --json). */
+int cli_events(int argc, char **argv);
 /* `faxbot config show|get|set|validate|export` (config_cmd.c). */
 int cli_config(int argc, char **argv);
 

@@ -1,9 +1,11 @@
-/* config_cmd.c — `faxbot config show|get NAME|set NAME VALUE|validate|export`:
+/* config_cmd.c — `faxbot config show|get NAME|set NAME VALUE|validate|export|table`:
  * the settings without the web console. On the settings file (FAXBOT_CONFIG, the
  * same checks, encryption and atomic write as the gateway's own), or — with
  * --server, or when FAXBOT_URL is set in the environment — against a running
  * gateway's admin API (key from FAXBOT_API_KEY or API_KEY), where a change is
- * applied live. Secrets are shown masked unless --reveal / --include-secrets. */
+ * applied live. Secrets are shown masked unless --reveal / --include-secrets.
+ * `table` prints the settings table itself (every row, as JSON): what the man page
+ * and the packaging checks are generated from, so they cannot drift from the code. */
 #include "backend/backend.h"
 #include "cli/cli.h"
 #include "config/config.h"
@@ -25,6 +27,7 @@ static void usage(FILE *f)
                "       faxbot config set NAME VALUE          change it (\"\" = back to the default)\n"
                "       faxbot config validate                check the settings with real round trips\n"
                "       faxbot config export [--include-secrets]  a .env text of the non-default settings\n"
+               "       faxbot config table                   the settings table itself (every row, JSON)\n"
                "Works on the settings file (FAXBOT_CONFIG, default $FAX_DATA_DIR/config/faxbot.config.json);\n"
                "with --server (or FAXBOT_URL set) on a running gateway, where changes apply at once.\n");
 }
@@ -61,6 +64,39 @@ static int file_show(bool all)
         show_value(rows[i], v ? v : "", false, shown, sizeof shown);
         printf("%-34s %-30s %-8s %s\n", rows[i]->name, shown, settings_source_name(src), apply_name(rows[i]->apply));
     }
+    return 0;
+}
+
+static const char *type_name(setting_type t)
+{
+    return t == SETTING_INT ? "int" : t == SETTING_BOOL ? "bool" : t == SETTING_ENUM ? "enum" : "string";
+}
+
+/* Every row of the settings table (core and every backend's), as a JSON array. */
+static int table_dump(void)
+{
+    const setting_def *const *rows;
+    int n = settings_rows(&rows);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        const setting_def *r = rows[i];
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "name", r->name, "type", type_name(r->type),
+                              "default", r->dflt ? r->dflt : "", "secret", r->secret, "group", r->group ? r->group : "",
+                              "apply", apply_name(r->apply), "help", r->help ? r->help : "");
+        if (!o) continue;
+        if (r->type == SETTING_INT) {
+            json_object_set_new(o, "min", json_integer(r->lo));
+            json_object_set_new(o, "max", json_integer(r->hi));
+        }
+        if (r->choices) json_object_set_new(o, "choices", json_string(r->choices));
+        if (r->backend) json_object_set_new(o, "backend", json_string(r->backend));
+        json_array_append_new(arr, o);
+    }
+    char *text = json_dumps(arr, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(arr);
+    if (!text) return 1;
+    puts(text);
+    free(text);
     return 0;
 }
 
@@ -264,6 +300,7 @@ int cli_config(int argc, char **argv)
     int nargs = argc - optind;
     const char *sub = nargs > 0 ? argv[optind] : NULL;
     if (!sub) { usage(stderr); return 2; }
+    if (!strcmp(sub, "table") && nargs == 1) return table_dump();   /* the table itself: no file, no server */
     server = server_mode(server);
     if (!server && settings_load_error()[0]) { fprintf(stderr, "faxbot: %s\n", settings_load_error()); return 1; }
     if (!strcmp(sub, "show") && nargs == 1) return server ? server_show(all) : file_show(all);

@@ -293,6 +293,39 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
         return -1;
     }
 
+    /* events */
+    if (env_bool(&ev, "WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, err, errlen)) return -1;
+    if (env_int(&ev, "WEBHOOK_TIMEOUT_SECONDS", &x, err, errlen)) return -1;
+    c->webhook_timeout_s = (int)x;
+    if (env_int(&ev, "WEBHOOK_RETRY_BASE_SECONDS", &x, err, errlen)) return -1;
+    c->webhook_retry_base_s = (int)x;
+    if (env_int(&ev, "WEBHOOK_RETRY_MAX_SECONDS", &x, err, errlen)) return -1;
+    c->webhook_retry_max_s = (int)x;
+    if (env_int(&ev, "WEBHOOK_RETRY_HOURS", &x, err, errlen)) return -1;
+    c->webhook_retry_hours = (int)x;
+    if (env_int(&ev, "WEBHOOK_WORKERS", &x, err, errlen)) return -1;
+    c->webhook_workers = (int)x;
+    if (env_copy(&ev, "WEBHOOK_SECRET", c->webhook_secret, sizeof c->webhook_secret, err, errlen)) return -1;
+    if (c->webhook_secret[0] && strlen(c->webhook_secret) < 24) {
+        str_fmt(err, errlen, "WEBHOOK_SECRET must be at least 24 characters (a whsec_ secret or random text)");
+        return -1;
+    }
+    if (env_int(&ev, "SSE_HEARTBEAT_SECONDS", &x, err, errlen)) return -1;
+    c->sse_heartbeat_s = (int)x;
+    /* Streams hold their connections: by default they may take half of them, so the
+     * API always has room. */
+    if (env_int(&ev, "SSE_MAX_STREAMS", &x, err, errlen)) return -1;
+    if (!env_str(&ev, "SSE_MAX_STREAMS")) x = c->max_connections > 0 ? c->max_connections / 2 : 2000;
+    c->sse_max_streams = (int)x;
+    if (c->max_connections > 0 && c->sse_max_streams >= c->max_connections) {
+        str_fmt(err, errlen, "SSE_MAX_STREAMS (%d) must be below FAXBOT_MAX_CONNECTIONS (%d): event streams would "
+                "take every connection and leave none for the API", c->sse_max_streams, c->max_connections);
+        return -1;
+    }
+    if (env_int(&ev, "SSE_MAX_BUFFER_KB", &x, err, errlen)) return -1;
+    c->sse_max_buffer_kb = (int)x;
+    if (env_int(&ev, "EVENTS_RETENTION_DAYS", &x, err, errlen)) return -1;
+    c->events_retention_days = (int)x;
     /* MCP */
     if (env_bool(&ev, "ENABLE_MCP_HTTP", &c->enable_mcp_http, err, errlen)) return -1;
     if (env_bool(&ev, "ENABLE_MCP_SSE", &c->enable_mcp_sse, err, errlen)) return -1;

@@ -73,6 +73,18 @@ typedef struct config {
     int retention_sweep_s;           /* RETENTION_SWEEP_SECONDS: how often expiry runs, default 300 */
     char storage_backend[16];        /* STORAGE_BACKEND, only "local" for now */
 
+    /* events: client webhooks and the live stream */
+    bool webhook_allow_private;      /* WEBHOOK_ALLOW_PRIVATE: http:// and private/loopback destinations allowed */
+    int webhook_timeout_s;           /* WEBHOOK_TIMEOUT_SECONDS, default 10 */
+    int webhook_retry_base_s;        /* WEBHOOK_RETRY_BASE_SECONDS: first retry delay, doubling, default 30 */
+    int webhook_retry_max_s;         /* WEBHOOK_RETRY_MAX_SECONDS: cap of one delay, default 3600 */
+    int webhook_retry_hours;         /* WEBHOOK_RETRY_HOURS: keep retrying this long, default 25 */
+    int webhook_workers;             /* WEBHOOK_WORKERS: deliveries in flight, default 4 */
+    char webhook_secret[128];        /* WEBHOOK_SECRET: signs callback_url deliveries ("" = generated, kept in the data dir) */
+    int sse_heartbeat_s;             /* SSE_HEARTBEAT_SECONDS, default 15 */
+    int sse_max_streams;             /* SSE_MAX_STREAMS, default half of FAXBOT_MAX_CONNECTIONS */
+    int sse_max_buffer_kb;           /* SSE_MAX_BUFFER_KB: a stream further behind is cut off, default 256 */
+    int events_retention_days;       /* EVENTS_RETENTION_DAYS: outbox rows kept this long, default 7 */
     /* MCP (AI assistants) */
     bool enable_mcp_http;            /* ENABLE_MCP_HTTP: Streamable HTTP at mcp_http_path, default false */
     char mcp_http_path[128];         /* MCP_HTTP_PATH, default /mcp */

@@ -105,6 +105,19 @@ const setting_def settings_core_rows[] = {
     S("OAUTH_AUDIENCE", "", "mcp", L, "MCP auth", "expected JWT audience"),
     S("OAUTH_JWKS_URL", "", "mcp", R, "MCP auth", "where the signing keys are fetched"),
 
+    /* events: client webhooks and GET /events (docs/events.md) */
+    B("WEBHOOK_ALLOW_PRIVATE", "false", "events", R, "webhook destinations", "allow http:// and private/loopback addresses"),
+    I("WEBHOOK_TIMEOUT_SECONDS", "10", 1, 300, "events", R, "webhook deliveries", "seconds per attempt"),
+    I("WEBHOOK_RETRY_BASE_SECONDS", "30", 0, 86400, "events", R, "webhook retries", "first retry delay (doubles, jittered)"),
+    I("WEBHOOK_RETRY_MAX_SECONDS", "3600", 0, 86400, "events", R, "webhook retries", "cap of one retry delay"),
+    I("WEBHOOK_RETRY_HOURS", "25", 0, 720, "events", R, "webhook retries", "how long a delivery is retried"),
+    I("WEBHOOK_WORKERS", "4", 1, 64, "events", R, "webhook deliveries", "deliveries in flight at once"),
+    SECRET("WEBHOOK_SECRET", "events", R, "callback_url signatures", "whsec_ secret (default: one kept in the data dir)"),
+    I("SSE_HEARTBEAT_SECONDS", "15", 1, 3600, "events", R, "GET /events", "seconds between heartbeats"),
+    I("SSE_MAX_STREAMS", "", 0, 100000, "events", R, "GET /events", "open streams at most (default: half of FAXBOT_MAX_CONNECTIONS)"),
+    I("SSE_MAX_BUFFER_KB", "256", 4, 65536, "events", R, "GET /events", "a reader further behind is cut off"),
+    I("EVENTS_RETENTION_DAYS", "7", 1, 3650, "events", R, "event outbox", "days events are kept"),
+
     /* SIP trunk and network: shared by the sip (Asterisk) and freeswitch renderers */
     S("SIP_SERVER", "", "trunk", L, "pjsip.conf / FreeSWITCH gateway", "trunk host (a preset may give one)"),
     I("SIP_PORT", "5060", 1, 65535, "trunk", L, "pjsip.conf", "trunk port"),

@@ -38,9 +38,18 @@
 
 typedef enum { CONN_HEAD, CONN_LINGER, CONN_BODY, CONN_WORK } conn_phase;
 
+#define IP_BUCKETS 256
+
+typedef struct ip_count {
+    struct ip_count *next;
+    int n;
+    char ip[INET6_ADDRSTRLEN];
+} ip_count;
+
 struct http_conn {
     struct http_conn *prev, *next;
     int fd;
+    bool counted;                /* in the open-connection counts (not lingering, not cut) */
     bool cut;                    /* shut down by a deadline (once) */
     bool attached;               /* libmicrohttpd announced it */
     conn_phase phase;
@@ -63,6 +72,13 @@ struct http_guard {
     _Atomic bool stop;
     pthread_mutex_t lock;        /* the list and each conn's phase/fd/attached */
     http_conn *conns;
+    /* Kept with the list so that accepting and attaching a connection cost the same
+     * with thousands of long-lived ones (event streams) open: the counts of counted
+     * connections, in all and per address, and the connection of each socket. */
+    int n_counted;
+    struct ip_count *ip_buckets[IP_BUCKETS];
+    http_conn **by_fd;
+    int by_fd_cap;
     char *peek;                  /* max_head + 1 bytes, guard thread only */
     int evicted;                 /* since the last sweep, guard thread only */
     char evicted_ip[INET6_ADDRSTRLEN];
@@ -108,6 +124,67 @@ size_t guard_format_error(char *out, size_t outlen, int status, const char *msg)
 
 /* ---- the list (callers hold g->lock) ---- */
 
+static ip_count **ip_count_find(http_guard *g, const char *ip)
+{
+    uint32_t h = 2166136261u;                      /* FNV-1a */
+    for (const char *p = ip; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    ip_count **pp = &g->ip_buckets[h % IP_BUCKETS];
+    while (*pp && strcmp((*pp)->ip, ip)) pp = &(*pp)->next;
+    return pp;
+}
+
+/* Counted connections of this address. */
+static int ip_connections(http_guard *g, const char *ip)
+{
+    ip_count *e = *ip_count_find(g, ip);
+    return e ? e->n : 0;
+}
+
+static void ip_add(http_guard *g, const char *ip, int delta)
+{
+    ip_count **pp = ip_count_find(g, ip);
+    if (!*pp) {
+        if (delta <= 0 || !(*pp = calloc(1, sizeof **pp))) return;
+        str_copy((*pp)->ip, sizeof (*pp)->ip, ip);
+    }
+    (*pp)->n += delta;
+    if ((*pp)->n <= 0) {
+        ip_count *dead = *pp;
+        *pp = dead->next;
+        free(dead);
+    }
+}
+
+/* Takes c out of the counts (it lingers after our answer, or was cut). */
+static void conn_uncount(http_guard *g, http_conn *c)
+{
+    if (!c->counted) return;
+    c->counted = false;
+    g->n_counted--;
+    ip_add(g, c->ip, -1);
+}
+
+/* The socket -> connection index (guard_attach). */
+static void by_fd_put(http_guard *g, http_conn *c)
+{
+    if (c->fd >= g->by_fd_cap) {
+        int cap = g->by_fd_cap ? g->by_fd_cap : 1024;
+        while (cap <= c->fd) cap *= 2;
+        http_conn **grown = realloc(g->by_fd, sizeof *grown * (size_t)cap);
+        if (grown) {
+            memset(grown + g->by_fd_cap, 0, sizeof *grown * (size_t)(cap - g->by_fd_cap));
+            g->by_fd = grown;
+            g->by_fd_cap = cap;
+        }
+    }
+    if (c->fd >= 0 && c->fd < g->by_fd_cap) g->by_fd[c->fd] = c;
+}
+
+static void by_fd_drop(http_guard *g, http_conn *c)
+{
+    if (c->fd >= 0 && c->fd < g->by_fd_cap && g->by_fd[c->fd] == c) g->by_fd[c->fd] = NULL;
+}
+
 static void conn_link(http_guard *g, http_conn *c)
 {
     c->prev = NULL;
@@ -115,6 +192,10 @@ static void conn_link(http_guard *g, http_conn *c)
     if (c->next)
         c->next->prev = c;
     g->conns = c;
+    c->counted = true;
+    g->n_counted++;
+    ip_add(g, c->ip, 1);
+    by_fd_put(g, c);
 }
 
 static void conn_unlink(http_guard *g, http_conn *c)
@@ -126,6 +207,8 @@ static void conn_unlink(http_guard *g, http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    conn_uncount(g, c);
+    by_fd_drop(g, c);
 }
 
 static bool receiving(const http_conn *c)
@@ -155,6 +238,7 @@ static void conn_answer(http_guard *g, http_conn *c, int status, const char *msg
     }
     shutdown(c->fd, SHUT_WR);
     c->phase = CONN_LINGER;
+    conn_uncount(g, c);
     c->phase_ms = mono_ms();
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
     if (epoll_ctl(g->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
@@ -193,7 +277,9 @@ static void conn_hand_off(http_guard *g, http_conn *c, const http_head_info *inf
             conn_close(g, c);
             return;
         }
+        by_fd_drop(g, c);
         c->fd = mhd_fd;          /* the relay owns the client's socket now */
+        by_fd_put(g, c);
     }
     c->phase = (info->chunked || info->content_length > 0) ? CONN_BODY : CONN_WORK;
     c->phase_ms = mono_ms();
@@ -303,6 +389,7 @@ static bool evict_one(http_guard *g)
     } else {                     /* libmicrohttpd's: it notices and closes */
         shutdown(victim->fd, SHUT_RDWR);
         victim->cut = true;
+        conn_uncount(g, victim);
     }
     return true;
 }
@@ -325,14 +412,7 @@ static void accept_one(http_guard *g, int fd, const struct sockaddr_storage *sa,
         str_copy(c->ip, sizeof c->ip, "unknown");
 
     pthread_mutex_lock(&g->lock);
-    int total = 0, same = 0;
-    for (http_conn *d = g->conns; d; d = d->next) {
-        if (d->phase == CONN_LINGER || d->cut)
-            continue;
-        total++;
-        if (strcmp(d->ip, c->ip) == 0)
-            same++;
-    }
+    int total = g->n_counted, same = ip_connections(g, c->ip);   /* open, neither lingering nor cut */
     /* decided before the newcomer is on the list, so it is never its own victim */
     bool per_ip_full = g->opts.max_per_ip > 0 && same >= g->opts.max_per_ip;
     bool all_busy = !per_ip_full && g->opts.max_connections > 0 && total >= g->opts.max_connections &&
@@ -431,6 +511,7 @@ static void sweep(http_guard *g)
         if (cut) {
             shutdown(c->fd, SHUT_RDWR);
             c->cut = true;
+            conn_uncount(g, c);
         }
     }
     pthread_mutex_unlock(&g->lock);
@@ -487,9 +568,9 @@ static void *guard_main(void *arg)
 http_conn *guard_attach(http_guard *g, int fd)
 {
     pthread_mutex_lock(&g->lock);
-    http_conn *c = g->conns;
-    while (c && !(c->fd == fd && !c->attached && (c->phase == CONN_BODY || c->phase == CONN_WORK)))
-        c = c->next;
+    http_conn *c = fd >= 0 && fd < g->by_fd_cap ? g->by_fd[fd] : NULL;
+    if (c && !(c->fd == fd && !c->attached && (c->phase == CONN_BODY || c->phase == CONN_WORK)))
+        c = NULL;
     if (c)
         c->attached = true;
     pthread_mutex_unlock(&g->lock);
@@ -613,6 +694,14 @@ void guard_free(http_guard *g)
     if (g->reserve_fd >= 0)
         close(g->reserve_fd);
     pthread_mutex_destroy(&g->lock);
+    for (int i = 0; i < IP_BUCKETS; i++) {
+        while (g->ip_buckets[i]) {
+            ip_count *next = g->ip_buckets[i]->next;
+            free(g->ip_buckets[i]);
+            g->ip_buckets[i] = next;
+        }
+    }
+    free(g->by_fd);
     free(g->peek);
     free(g);
 }

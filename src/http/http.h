@@ -66,8 +66,9 @@ void http_res_stream(http_response *res, int status, const char *content_type,
  * (it holds no worker thread). The stream lives until both the server (the
  * connection closed) and the writer (http_stream_release) are done with it. */
 http_stream *http_res_event_stream(http_request *req, http_response *res, int status, const char *content_type);
-/* Queues bytes and wakes the connection. -1 once the client is gone, the stream is
- * closed, or more than 8 MiB wait for a slow reader. */
+/* Queues bytes and wakes the connection. -1 once the client is gone or the stream
+ * is closed, or when the bytes would pass the stream's limit (http_stream_limit,
+ * 8 MiB by default): then the slow reader is cut off. */
 int http_stream_write(http_stream *s, const char *data, size_t len);
 /* Ends the body once the queue has drained. */
 void http_stream_close(http_stream *s);
@@ -75,6 +76,17 @@ void http_stream_close(http_stream *s);
 bool http_stream_gone(http_stream *s);
 /* The writer's reference; every stream from http_res_event_stream is released once. */
 void http_stream_release(http_stream *s);
+/* Caps what may wait for a slow reader at max bytes (default 8 MiB): a write past it
+ * cuts the connection off at once instead of queueing more. The kernel's send
+ * buffer of the connection is kept near that size too, so it cannot hide a reader
+ * that stopped reading. */
+void http_stream_limit(http_stream *s, size_t max);
+/* Bytes queued and not yet taken by the connection. */
+size_t http_stream_pending(http_stream *s);
+/* Ends the connection now, whatever is queued (a reader that fell too far behind). */
+void http_stream_abort(http_stream *s);
+/* True once the stream was closed, aborted, or the client went away. */
+bool http_stream_closed(http_stream *s);
 /* Sends the file at fd (takes ownership of fd). */
 void http_res_file(http_response *res, int status, const char *content_type, int fd, int64_t size);
 
@@ -95,6 +107,10 @@ typedef struct http_route {
     void (*on_body)(http_request *req, const char *data, size_t len, http_response *res);
     /* The body is complete (or there is none): produce the response. */
     void (*handle)(http_request *req, http_response *res);
+    /* The answer may be an event stream (GET /events, MCP): it may last for hours
+     * and must be exempt from any limit on a whole request's duration.
+     * http_res_event_stream on a route without this flag is refused (500). */
+    bool long_lived;
 } http_route;
 
 typedef struct http_server http_server;

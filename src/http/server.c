@@ -53,6 +53,8 @@ struct http_stream {
     bool closed;                 /* the writer is done: end the body once drained */
     bool gone;                   /* the connection is finished with the stream */
     bool suspended;
+    bool aborted;                /* cut off: end the connection without draining */
+    size_t max;                  /* queue cap (http_stream_limit) */
     bool listed;                 /* in srv->streams */
     struct http_stream *prev, *next;
 };
@@ -437,7 +439,7 @@ static ssize_t stream_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
     (void)pos;
     http_stream *st = cls;
     pthread_mutex_lock(&st->lock);
-    size_t avail = st->queue.len - st->sent;
+    size_t avail = st->aborted ? 0 : st->queue.len - st->sent;
     if (avail) {
         size_t n = avail < max ? avail : max;
         memcpy(buf, st->queue.data + st->sent, n);
@@ -446,6 +448,10 @@ static ssize_t stream_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
             st->queue.len = st->sent = 0;
         pthread_mutex_unlock(&st->lock);
         return (ssize_t)n;
+    }
+    if (st->aborted) {
+        pthread_mutex_unlock(&st->lock);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (st->closed || !st->conn) {
         pthread_mutex_unlock(&st->lock);
@@ -476,6 +482,7 @@ http_stream *http_res_event_stream(http_request *req, http_response *res, int st
         return NULL;
     pthread_mutex_init(&st->lock, NULL);
     st->refs = 2;
+    st->max = HTTP_STREAM_QUEUE_MAX;
     st->srv = req->srv;
     st->conn = req->conn;
     sb_init(&st->queue);
@@ -499,7 +506,10 @@ int http_stream_write(http_stream *st, const char *data, size_t len)
         return -1;
     pthread_mutex_lock(&st->lock);
     int rc = -1;
-    if (!st->gone && !st->closed && st->queue.len - st->sent <= HTTP_STREAM_QUEUE_MAX) {
+    if (!st->gone && !st->closed && st->queue.len - st->sent + len > st->max) {
+        st->aborted = st->closed = true;        /* too far behind: cut off, not buffered */
+        stream_wake_locked(st);
+    } else if (!st->gone && !st->closed) {
         if (st->sent && st->sent == st->queue.len)
             st->queue.len = st->sent = 0;
         rc = sb_append(&st->queue, data, len) == 0 ? 0 : -1;
@@ -517,6 +527,51 @@ void http_stream_close(http_stream *st)
     st->closed = true;
     stream_wake_locked(st);
     pthread_mutex_unlock(&st->lock);
+}
+
+void http_stream_limit(http_stream *st, size_t max)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->max = max ? max : HTTP_STREAM_QUEUE_MAX;
+    const union MHD_ConnectionInfo *ci =
+        st->conn ? MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+    if (ci) {
+        int sndbuf = st->max < 16384 ? 16384 : st->max > (1 << 20) ? (1 << 20) : (int)st->max;
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
+size_t http_stream_pending(http_stream *st)
+{
+    if (!st)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    size_t n = st->queue.len - st->sent;
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+void http_stream_abort(http_stream *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->aborted = st->closed = true;
+    stream_wake_locked(st);
+    pthread_mutex_unlock(&st->lock);
+}
+
+bool http_stream_closed(http_stream *st)
+{
+    if (!st)
+        return true;
+    pthread_mutex_lock(&st->lock);
+    bool c = st->closed || st->gone;
+    pthread_mutex_unlock(&st->lock);
+    return c;
 }
 
 bool http_stream_gone(http_stream *st)
@@ -649,6 +704,10 @@ static enum MHD_Result queue_answer(http_request *r)
         http_res_error(res, 500, "Internal error: handler produced no response");
     }
     struct MHD_Response *mr;
+    if (res->event_stream && !(r->route && r->route->long_lived)) {
+        log_error("http: %s %s: an event stream on a route not marked long_lived", r->method, r->path);
+        http_res_error(res, 500, "Internal error: this route cannot stream");
+    }
     if (res->event_stream) {
         http_stream *st = res->event_stream;
         mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read_cb, st, stream_free_cb);

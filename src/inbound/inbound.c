@@ -1,5 +1,6 @@
 /* inbound.c — see inbound.h. */
 #include "inbound/inbound.h"
+#include "store/record_json.h"
 #include "auth/audit.h"
 #include "document/document.h"
 #include "util/util.h"
@@ -88,6 +89,7 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
         goto out;
     }
     if (place_file(path, is_pdf ? pdf : tiff, move)) {
+        if (errno == ENOSPC || errno == EDQUOT) rc = -2;
         str_fmt(err, errlen, "could not store the received fax: %s", strerror(errno));
         goto out;
     }
@@ -123,7 +125,12 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
     rec->created_at = rec->received_at = rec->updated_at = now;
     rec->retention_until = inbound_retention_until(cfg, now);
     char serr[256] = "";
-    int s = store_inbound_insert(st, rec, existing, serr, sizeof serr);
+    char evid[40];
+    char *body = NULL;
+    store_event sev = {.job_id = "", .inbound_id = rec->id, .owner = rec->owner, .callback_url = ""};
+    bool has_event = record_event_make(&sev, evid, &body, "inbound.received", record_inbound_json(rec), NULL, now) == 0;
+    int s = store_inbound_insert_ev(st, rec, existing, has_event ? &sev : NULL, serr, sizeof serr);
+    free(body);
     if (s == STORE_CONFLICT) {
         blob_remove_all(blobs, "inbound", rec->id);      /* delivered before: keep the first */
         *out = *existing;

@@ -183,6 +183,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         next->attempts = cur->attempts + 1;
         next->lease_until = lease_end;
         next->submitted_at = 0;
+        next->pages_sent = 0;
         return 0;
 
     case JEV_PREPARED:
@@ -192,9 +193,13 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
         return 0;
 
     case JEV_PROGRESS: {
+        /* ev->pages is the pages sent so far (pages_sent); the document's page count
+         * stays. Pages sent never go backwards, nor beyond the document. */
         job_event forward = *ev;
-        if (forward.pages >= 0 && forward.pages < cur->pages) forward.pages = -1;   /* pages never go backwards */
+        forward.pages = -1;
         apply_results(next, &forward);
+        if (ev->pages > next->pages_sent) next->pages_sent = ev->pages;
+        if (next->pages >= 0 && next->pages_sent > next->pages) next->pages_sent = next->pages;
         next->lease_until = lease_end;   /* progress renews the lease */
         return 0;
     }
@@ -227,6 +232,7 @@ int job_state_apply(const job_record *cur, const job_event *ev, const retry_poli
     case JEV_SUCCEEDED:
         job_status_set(next, JOB_ST_SUCCESS);
         apply_results(next, ev);
+        if (next->pages >= 0) next->pages_sent = next->pages;
         next->failure_reason[0] = 0;
         next->error[0] = 0;
         next->lease_until = 0;

@@ -4,6 +4,7 @@
 #include "jobs/jobs_internal.h"
 #include "auth/audit.h"
 #include "inbound/inbound.h"
+#include "store/record_json.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -17,6 +18,60 @@ static void stats_add(jobs *j, uint64_t *field, uint64_t n)
     pthread_mutex_lock(&j->stats_lock);
     *field += n;
     pthread_mutex_unlock(&j->stats_lock);
+}
+
+/* The event a transition from cur to next by ev stands for (NULL = none), and for
+ * fax.progress the stage of the attempt. */
+static const char *event_type_of(const job_record *cur, const job_record *next, const job_event *ev,
+                                 const char **stage)
+{
+    *stage = NULL;
+    /* A deferral (no capacity, a full disk) is the gateway's own condition, not news
+     * about the fax; it must also go through when the disk has no room for an event. */
+    if (ev->kind == JEV_DEFERRED) return NULL;
+    if (strcmp(cur->status, next->status)) {
+        if (!strcmp(next->status, JOB_SUCCESS)) return "fax.succeeded";
+        if (!strcmp(next->status, JOB_FAILED)) return "fax.failed";
+        if (!strcmp(next->status, JOB_CANCELLED)) return "fax.cancelled";
+        if (!strcmp(next->status, JOB_QUEUED)) return "fax.retry_scheduled";
+    }
+    switch (ev->kind) {
+    case JEV_CLAIM: *stage = "converting"; break;
+    case JEV_PREPARED: *stage = "converted"; break;
+    case JEV_SUBMITTING: *stage = "dialing"; break;
+    case JEV_ACCEPTED: *stage = "submitted"; break;
+    case JEV_PROGRESS:
+        if (next->pages_sent == cur->pages_sent) return NULL;    /* nothing new to tell */
+        *stage = "sending";
+        break;
+    default: return NULL;
+    }
+    return "fax.progress";
+}
+
+/* The event for a job (as the API shows it) in ev; *body to free. -1 if none. */
+static int job_event_make(const job_record *cur, const job_record *next, const job_event *jev, store_event *ev,
+                          char id[40], char **body)
+{
+    const char *stage = NULL;
+    const char *type = cur ? event_type_of(cur, next, jev, &stage) : "fax.queued";
+    if (!type) return -1;
+    memset(ev, 0, sizeof *ev);
+    json_t *extra = NULL;
+    if (stage) {
+        extra = json_pack("{s:{s:s,s:i,s:o}}", "progress", "stage", stage, "pages_sent", next->pages_sent,
+                          "pages", next->pages >= 0 ? json_integer(next->pages) : json_null());
+    } else if (!strcmp(type, "fax.retry_scheduled")) {
+        extra = json_pack("{s:{s:o,s:s,s:s}}", "retry", "next_attempt_at", record_time_json(next->next_attempt_at),
+                          "reason", next->failure_reason[0] ? next->failure_reason : "interrupted",
+                          "message", next->error);
+    }
+    if (record_event_make(ev, id, body, type, record_job_json(next), extra, next->updated_at)) return -1;
+    ev->job_id = next->id;
+    ev->inbound_id = "";
+    ev->owner = next->owner;
+    ev->callback_url = next->callback_url;
+    return 0;
 }
 
 /* The attempt history (GET /admin/fax-jobs/{id}): one row per attempt, written when
@@ -51,8 +106,12 @@ int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record 
         rc = store_job_get(j->st, job_id, cur);
         if (rc != STORE_OK) { str_fmt(why, whylen, rc == STORE_NOT_FOUND ? "Job not found" : "store error"); goto done; }
         if (job_state_apply(cur, ev, &j->policy, now_ms(), next, why, whylen)) { rc = STORE_CONFLICT; goto done; }
-        char err[256] = "";
-        rc = store_job_update_if(j->st, next, cur->status, cur->updated_at, err, sizeof err);
+        char err[256] = "", evid[40];
+        char *body = NULL;
+        store_event sev;
+        bool has_event = job_event_make(cur, next, ev, &sev, evid, &body) == 0;
+        rc = store_job_update_if_ev(j->st, next, cur->status, cur->updated_at, has_event ? &sev : NULL, err, sizeof err);
+        free(body);
         if (rc == STORE_CONFLICT) continue;   /* someone changed it first: look again */
         if (rc != STORE_OK) { str_fmt(why, whylen, "could not save the job: %s", err); goto done; }
 
@@ -407,7 +466,12 @@ int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_
     rec->attempts = 0;
     if (rec->max_attempts <= 0) rec->max_attempts = jobs_cfg(j)->max_attempts;
     str_copy(rec->backend, sizeof rec->backend, jobs_backend_name(j));
-    int rc = store_job_insert(j->st, rec, existing, err, errlen);
+    char evid[40];
+    char *body = NULL;
+    store_event sev;
+    bool has_event = job_event_make(NULL, rec, NULL, &sev, evid, &body) == 0;
+    int rc = store_job_insert_ev(j->st, rec, existing, has_event ? &sev : NULL, err, errlen);
+    free(body);
     if (rc == STORE_OK) {
         stats_add(j, &j->stats.created, 1);
         audit_event("job_created", "job_id", rec->id, "backend", rec->backend, "to", rec->to_number,

@@ -56,6 +56,7 @@ typedef struct job_record {
     char owner[128];             /* whose work it is: the creating key's owner, else its key id */
     char request_hash[65];       /* sha256 of the request an Idempotency-Key was first used for */
     char warning[512];           /* the fax went out, but: e.g. a page drawn only in part ("" = none) */
+    int pages_sent;              /* pages the current attempt has sent so far */
 } job_record;
 
 typedef struct job_filter {
@@ -195,5 +196,96 @@ int store_key_list(store *st, key_record **out);
 int store_key_revoke(store *st, const char *key_id, int64_t when);
 int store_key_set_hash(store *st, const char *key_id, const char *new_hash);
 int store_key_touch(store *st, const char *key_id, int64_t when);
+
+/* ---- events (the outbox) and client webhooks ---- */
+
+/* An event to write in the same transaction as the change it describes. The
+ * store adds one webhook delivery for callback_url (if set) and one for every
+ * endpoint whose event types include type. */
+typedef struct store_event {
+    const char *id;              /* "evt_" + 32 hex */
+    const char *type;            /* fax.queued, fax.progress, ... inbound.received */
+    const char *job_id;          /* "" for inbound events */
+    const char *inbound_id;      /* "" for job events */
+    const char *owner;           /* the job's or inbound fax's owner ("" = none): who may see it */
+    const char *callback_url;    /* the job's callback_url ("" = none) */
+    const char *body;            /* the JSON envelope delivered as it is */
+    int64_t created_at;
+} store_event;
+
+typedef struct event_row {
+    int64_t seq;                 /* strictly increasing; the SSE id */
+    char id[40];
+    char type[32];
+    char job_id[33];
+    char inbound_id[33];
+    char owner[128];             /* the job's or inbound fax's owner ("" = none) */
+    int64_t created_at;
+    char *body;                  /* malloc'd; event_rows_free */
+} event_row;
+
+typedef struct webhook_endpoint {
+    char id[40];                 /* "whep_" + 24 hex */
+    char url[1024];
+    char secret[80];             /* "whsec_" + base64 of 32 random bytes */
+    char event_types[512];       /* comma-separated, or "*" */
+    char description[256];
+    int64_t created_at;
+    int64_t deleted_at;          /* 0 = active */
+} webhook_endpoint;
+
+typedef struct delivery_row {
+    char id[40];                 /* the webhook-id: the same on every attempt */
+    int64_t event_seq;
+    char event_type[32];
+    char endpoint_id[40];        /* "" = the job's callback_url */
+    char job_id[33];
+    char url[1024];
+    char status[16];             /* pending | delivered | failed */
+    int attempts;
+    int64_t next_attempt_at;
+    int last_status;             /* HTTP status of the last attempt, 0 = no answer */
+    char last_error[256];
+    int64_t created_at, updated_at;
+    /* filled by store_delivery_due only */
+    char secret[80];             /* the endpoint's ("" for callback_url: the server's) */
+    bool endpoint_deleted;
+    char *body;                  /* malloc'd event body; delivery_rows_free */
+} delivery_row;
+
+/* Like store_job_insert / store_job_update_if / store_inbound_insert, writing ev
+ * (and its deliveries) in the same transaction when the change is made. */
+int store_job_insert_ev(store *st, const job_record *rec, job_record *existing, const store_event *ev,
+                        char *err, size_t errlen);
+int store_job_update_if_ev(store *st, const job_record *rec, const char *expected_status,
+                           int64_t expected_updated_at, const store_event *ev, char *err, size_t errlen);
+int store_inbound_insert_ev(store *st, const inbound_record *rec, inbound_record *existing, const store_event *ev,
+                            char *err, size_t errlen);
+
+/* Events with seq > after, oldest first, at most max; returns the count or < 0. */
+int store_event_list_after(store *st, int64_t after, int max, event_row *out);
+void event_rows_free(event_row *rows, int n);
+/* Highest seq written so far (0 = none), or < 0. */
+int64_t store_event_last_seq(store *st);
+/* Deletes events older than before that no pending delivery needs; count or < 0. */
+int store_event_prune(store *st, int64_t before);
+
+int store_endpoint_insert(store *st, const webhook_endpoint *ep, char *err, size_t errlen);
+int store_endpoint_get(store *st, const char *id, webhook_endpoint *out);
+/* Active endpoints, oldest first; *out malloc'd; count or < 0. */
+int store_endpoint_list(store *st, webhook_endpoint **out);
+/* Marks deleted; its pending deliveries fail. STORE_NOT_FOUND if none active. */
+int store_endpoint_delete(store *st, const char *id, int64_t when);
+
+/* Pending deliveries due at now, each the oldest pending one of its destination
+ * and job (so one destination sees a job's events in order); at most max. */
+int store_delivery_due(store *st, int64_t now, int max, delivery_row *out);
+void delivery_rows_free(delivery_row *rows, int n);
+/* Records an attempt's outcome: status, attempts, next_attempt_at, last_status, last_error. */
+int store_delivery_update(store *st, const delivery_row *d);
+/* Newest first, of an endpoint (endpoint_id) or of a job (job_id); count or < 0. */
+int store_delivery_list(store *st, const char *endpoint_id, const char *job_id, int max, delivery_row *out);
+/* The earliest next_attempt_at of pending deliveries, 0 if none. */
+int64_t store_delivery_next_due(store *st);
 
 #endif

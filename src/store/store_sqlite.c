@@ -146,6 +146,50 @@ static const char *const migrations[] = {
     " PRIMARY KEY (job_id, attempt)"
     ");"
     "CREATE INDEX fax_jobs_backend ON fax_jobs(backend, created_at);",
+    /* v5: the event outbox (written in the transaction of the change it describes),
+     * client webhook endpoints and their deliveries, and pages sent so far */
+    "ALTER TABLE fax_jobs ADD COLUMN pages_sent INTEGER NOT NULL DEFAULT 0;"
+    /* one b-tree only (every job change writes a row): seq is the rowid, kept strictly
+     * increasing because pruning never deletes the newest row */
+    "CREATE TABLE events ("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " job_id TEXT NOT NULL DEFAULT '',"
+    " inbound_id TEXT NOT NULL DEFAULT '',"
+    " owner TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " body TEXT NOT NULL"
+    ");"
+    "CREATE TABLE webhook_endpoints ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " url TEXT NOT NULL,"
+    " secret TEXT NOT NULL,"
+    " event_types TEXT NOT NULL DEFAULT '*',"
+    " description TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " deleted_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE webhook_deliveries ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " event_seq INTEGER NOT NULL,"
+    " endpoint_id TEXT NOT NULL DEFAULT '',"
+    " job_id TEXT NOT NULL DEFAULT '',"
+    " url TEXT NOT NULL,"
+    " order_key TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'pending',"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_at INTEGER NOT NULL,"
+    " last_status INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';"
+    "CREATE INDEX deliveries_order ON webhook_deliveries(order_key, event_seq) WHERE status = 'pending';"
+    "CREATE INDEX deliveries_endpoint ON webhook_deliveries(endpoint_id, event_seq);"
+    "CREATE INDEX deliveries_job ON webhook_deliveries(job_id, event_seq) WHERE job_id <> '';"
+    "CREATE INDEX deliveries_event ON webhook_deliveries(event_seq);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -180,6 +224,7 @@ static const col_desc job_cols[] = {
     JCOL(bit_rate, COL_INT), JCOL(ecm, COL_INT), JTEXT(remote_station_id), JTEXT(inbound_id),
     JCOL(artifacts_deleted_at, COL_I64), JTEXT(fetch_token_hash), JCOL(fetch_token_expires_at, COL_I64),
     JTEXT(owner), JTEXT(request_hash), JTEXT(warning),
+    JCOL(pages_sent, COL_INT),
 };
 #define N_JOB_COLS ((int)(sizeof job_cols / sizeof job_cols[0]))
 
@@ -252,6 +297,9 @@ enum {
     S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_SET_HASH, S_KEY_TOUCH, S_KEY_EXISTS,
     S_ATTEMPT_INSERT, S_ATTEMPT_LIST, S_JOB_SEARCH, S_JOB_SEARCH_COUNT,
+    S_EV_INSERT, S_EV_DELIVER_CB, S_EV_DELIVER_EP, S_EV_AFTER, S_EV_LAST, S_EV_PRUNE_DL, S_EV_PRUNE,
+    S_EP_INSERT, S_EP_GET, S_EP_LIST, S_EP_DELETE, S_EP_FAIL_PENDING,
+    S_DL_DUE, S_DL_UPDATE, S_DL_BY_ENDPOINT, S_DL_BY_JOB, S_DL_NEXT_DUE,
     S_COUNT
 };
 
@@ -380,6 +428,56 @@ static int build_sql(store *st)
                             " AND created_at >= ?4 AND created_at < ?5";
         st->sql[S_JOB_SEARCH] = fmt_alloc("SELECT %s FROM fax_jobs%s ORDER BY created_at DESC, id DESC LIMIT ?6 OFFSET ?7", jc, where);
         st->sql[S_JOB_SEARCH_COUNT] = fmt_alloc("SELECT count(*) FROM fax_jobs%s", where);
+        st->sql[S_EV_INSERT] = strdup("INSERT INTO events (id, type, job_id, inbound_id, owner, created_at, body)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        /* ?1 seq, ?2 job id (or "inbound:<id>"), ?3 now, ?4 url or type, ?5 job_id */
+        st->sql[S_EV_DELIVER_CB] =
+            strdup("INSERT INTO webhook_deliveries (id, event_seq, endpoint_id, job_id, url, order_key, next_attempt_at,"
+                   " created_at, updated_at) VALUES ('msg_' || lower(hex(randomblob(16))), ?1, '', ?5, ?4,"
+                   " 'callback|' || ?2, ?3, ?3, ?3)");
+        st->sql[S_EV_DELIVER_EP] =
+            strdup("INSERT INTO webhook_deliveries (id, event_seq, endpoint_id, job_id, url, order_key, next_attempt_at,"
+                   " created_at, updated_at) SELECT 'msg_' || lower(hex(randomblob(16))), ?1, id, ?5, url,"
+                   " id || '|' || ?2, ?3, ?3, ?3 FROM webhook_endpoints WHERE deleted_at = 0 AND"
+                   " (event_types = '*' OR instr(',' || event_types || ',', ',' || ?4 || ',') > 0)");
+        st->sql[S_EV_AFTER] = strdup("SELECT seq, id, type, job_id, inbound_id, owner, created_at, body FROM events"
+                                     " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        st->sql[S_EV_LAST] = strdup("SELECT COALESCE(MAX(seq), 0) FROM events");
+        st->sql[S_EV_PRUNE_DL] = strdup("DELETE FROM webhook_deliveries WHERE created_at < ?1 AND status <> 'pending'");
+        /* up to the newest event older than ?1 (times follow seq), never the newest of
+         * all (its seq must not be handed out again), nothing a delivery still needs */
+        st->sql[S_EV_PRUNE] = strdup("DELETE FROM events WHERE seq <= COALESCE((SELECT seq FROM events WHERE"
+                                     " created_at < ?1 ORDER BY seq DESC LIMIT 1), 0)"
+                                     " AND seq < (SELECT MAX(seq) FROM events)"
+                                     " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq)");
+        st->sql[S_EP_INSERT] = strdup("INSERT INTO webhook_endpoints (id, url, secret, event_types, description,"
+                                      " created_at, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)");
+        st->sql[S_EP_GET] = strdup("SELECT id, url, secret, event_types, description, created_at, deleted_at"
+                                   " FROM webhook_endpoints WHERE id = ?1");
+        st->sql[S_EP_LIST] = strdup("SELECT id, url, secret, event_types, description, created_at, deleted_at"
+                                    " FROM webhook_endpoints WHERE deleted_at = 0 ORDER BY created_at, id");
+        st->sql[S_EP_DELETE] = strdup("UPDATE webhook_endpoints SET deleted_at = ?2 WHERE id = ?1 AND deleted_at = 0");
+        st->sql[S_EP_FAIL_PENDING] =
+            strdup("UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was deleted',"
+                   " updated_at = ?2 WHERE endpoint_id = ?1 AND status = 'pending'");
+#define DL_COLS "d.id, d.event_seq, COALESCE(e.type, ''), d.endpoint_id, d.job_id, d.url, d.status, d.attempts, d.next_attempt_at," \
+                " d.last_status, d.last_error, d.created_at, d.updated_at"
+        st->sql[S_DL_DUE] =
+            strdup("SELECT " DL_COLS ", COALESCE(w.secret, ''), COALESCE(w.deleted_at, 0), e.body"
+                   " FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq"
+                   " LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id AND d.endpoint_id <> ''"
+                   " WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND NOT EXISTS (SELECT 1 FROM"
+                   " webhook_deliveries p WHERE p.status = 'pending' AND p.order_key = d.order_key"
+                   " AND p.event_seq < d.event_seq) ORDER BY d.event_seq LIMIT ?2");
+        st->sql[S_DL_UPDATE] = strdup("UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4,"
+                                      " last_status = ?5, last_error = ?6, updated_at = ?7 WHERE id = ?1");
+        st->sql[S_DL_BY_ENDPOINT] = strdup("SELECT " DL_COLS " FROM webhook_deliveries d LEFT JOIN events e ON"
+                                           " e.seq = d.event_seq WHERE d.endpoint_id = ?1 ORDER BY d.event_seq DESC LIMIT ?2");
+        st->sql[S_DL_BY_JOB] = strdup("SELECT " DL_COLS " FROM webhook_deliveries d LEFT JOIN events e ON"
+                                      " e.seq = d.event_seq WHERE d.job_id = ?1 ORDER BY d.event_seq DESC LIMIT ?2");
+        st->sql[S_DL_NEXT_DUE] = strdup("SELECT COALESCE(MIN(next_attempt_at), 0) FROM webhook_deliveries"
+                                        " WHERE status = 'pending'");
+#undef DL_COLS
         for (int i = 0; i < S_COUNT; i++)
             if (!st->sql[i]) rc = -1;
     }
@@ -656,6 +754,48 @@ int store_ping(store *st, char *err, size_t errlen)
     return out;
 }
 
+/* ---- the event outbox (inside the caller's transaction) ---- */
+
+static void bind_str(sqlite3_stmt *s, int idx, const char *v)
+{
+    sqlite3_bind_text(s, idx, v ? v : "", -1, SQLITE_STATIC);
+}
+
+/* Inserts ev and its webhook deliveries on c, whose transaction is open. */
+static int write_event(store *st, conn *c, const store_event *ev, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = conn_stmt(st, c, S_EV_INSERT);
+    if (!s) return db_fail(c->db, SQLITE_ERROR, "preparing the event insert", err, errlen);
+    bind_str(s, 1, ev->id);
+    bind_str(s, 2, ev->type);
+    bind_str(s, 3, ev->job_id);
+    bind_str(s, 4, ev->inbound_id);
+    bind_str(s, 5, ev->owner);
+    sqlite3_bind_int64(s, 6, ev->created_at);
+    bind_str(s, 7, ev->body);
+    int rc = sqlite3_step(s);
+    stmt_done(s);
+    if (rc != SQLITE_DONE) return db_fail(c->db, rc, "writing the event", err, errlen);
+    int64_t seq = sqlite3_last_insert_rowid(c->db);
+    char key[48];
+    if (ev->job_id && *ev->job_id) str_copy(key, sizeof key, ev->job_id);
+    else str_fmt(key, sizeof key, "inbound:%s", ev->inbound_id ? ev->inbound_id : "");
+    for (int which = S_EV_DELIVER_CB; which <= S_EV_DELIVER_EP; which++) {
+        if (which == S_EV_DELIVER_CB && !(ev->callback_url && *ev->callback_url)) continue;
+        s = conn_stmt(st, c, which);
+        if (!s) return db_fail(c->db, SQLITE_ERROR, "preparing the delivery insert", err, errlen);
+        sqlite3_bind_int64(s, 1, seq);
+        bind_str(s, 2, key);
+        sqlite3_bind_int64(s, 3, ev->created_at);
+        bind_str(s, 4, which == S_EV_DELIVER_CB ? ev->callback_url : ev->type);
+        bind_str(s, 5, ev->job_id);
+        rc = sqlite3_step(s);
+        stmt_done(s);
+        if (rc != SQLITE_DONE) return db_fail(c->db, rc, "writing the event's deliveries", err, errlen);
+    }
+    return STORE_OK;
+}
+
 /* ---- jobs ---- */
 
 /* Reads one row by a statement whose parameters are already bound into out, a
@@ -687,6 +827,12 @@ static int fetch_job(conn *c, sqlite3_stmt *s, job_record *out, const char *what
 
 int store_job_insert(store *st, const job_record *rec, job_record *existing, char *err, size_t errlen)
 {
+    return store_job_insert_ev(st, rec, existing, NULL, err, errlen);
+}
+
+int store_job_insert_ev(store *st, const job_record *rec, job_record *existing, const store_event *ev,
+                        char *err, size_t errlen)
+{
     if (!rec || !rec->id[0] || !rec->status[0]) {
         set_err(err, errlen, "a job needs an id and a status");
         return STORE_ERROR;
@@ -695,9 +841,11 @@ int store_job_insert(store *st, const job_record *rec, job_record *existing, cha
     if (!c) return STORE_ERROR;
     bool idem = rec->idempotency_key[0] != 0;
     int code = STORE_OK, rc;
-    if (idem) {
+    if (idem || ev) {
         rc = step_once(st, c, S_BEGIN);
         if (rc != SQLITE_DONE) { code = db_fail(c->db, rc, "starting a transaction", err, errlen); goto out; }
+    }
+    if (idem) {
         sqlite3_stmt *q = conn_stmt(st, c, S_JOB_BY_IDEM);
         if (!q) { code = db_fail(c->db, SQLITE_ERROR, "looking up the idempotency key", err, errlen); goto out; }
         sqlite3_bind_text(q, 1, rec->api_key_id, (int)strnlen(rec->api_key_id, sizeof rec->api_key_id - 1), SQLITE_STATIC);
@@ -728,7 +876,8 @@ int store_job_insert(store *st, const job_record *rec, job_record *existing, cha
         }
         goto out;
     }
-    if (idem) {
+    if (ev && (code = write_event(st, c, ev, err, errlen)) != STORE_OK) goto out;
+    if (idem || ev) {
         rc = step_once(st, c, S_COMMIT);
         if (rc != SQLITE_DONE) code = db_fail(c->db, rc, "committing the job", err, errlen);
     }
@@ -768,6 +917,12 @@ static int row_exists(store *st, conn *c, int which, const char *id)
 int store_job_update_if(store *st, const job_record *rec, const char *expected_status,
                         int64_t expected_updated_at, char *err, size_t errlen)
 {
+    return store_job_update_if_ev(st, rec, expected_status, expected_updated_at, NULL, err, errlen);
+}
+
+int store_job_update_if_ev(store *st, const job_record *rec, const char *expected_status,
+                           int64_t expected_updated_at, const store_event *ev, char *err, size_t errlen)
+{
     if (!rec || !expected_status) {
         set_err(err, errlen, "no job or no expected status given");
         return STORE_ERROR;
@@ -775,6 +930,10 @@ int store_job_update_if(store *st, const job_record *rec, const char *expected_s
     conn *c = pool_get(st, err, errlen);
     if (!c) return STORE_ERROR;
     int code;
+    if (ev) {
+        int b = step_once(st, c, S_BEGIN);
+        if (b != SQLITE_DONE) { code = db_fail(c->db, b, "starting a transaction", err, errlen); goto out; }
+    }
     sqlite3_stmt *s = conn_stmt(st, c, S_JOB_UPDATE_IF);
     if (!s) {
         code = db_fail(c->db, SQLITE_ERROR, "preparing the job update", err, errlen);
@@ -790,7 +949,11 @@ int store_job_update_if(store *st, const job_record *rec, const char *expected_s
         goto out;
     }
     if (sqlite3_changes(c->db) == 1) {
-        code = STORE_OK;
+        code = ev ? write_event(st, c, ev, err, errlen) : STORE_OK;
+        if (code == STORE_OK && ev) {
+            rc = step_once(st, c, S_COMMIT);
+            if (rc != SQLITE_DONE) code = db_fail(c->db, rc, "committing the job", err, errlen);
+        }
         goto out;
     }
     int ex = row_exists(st, c, S_JOB_EXISTS, rec->id);
@@ -1111,6 +1274,12 @@ static int fetch_inbound(conn *c, sqlite3_stmt *s, inbound_record *out, const ch
 
 int store_inbound_insert(store *st, const inbound_record *rec, inbound_record *existing, char *err, size_t errlen)
 {
+    return store_inbound_insert_ev(st, rec, existing, NULL, err, errlen);
+}
+
+int store_inbound_insert_ev(store *st, const inbound_record *rec, inbound_record *existing, const store_event *ev,
+                            char *err, size_t errlen)
+{
     if (!rec || !rec->id[0]) {
         set_err(err, errlen, "an inbound fax needs an id");
         return STORE_ERROR;
@@ -1141,6 +1310,7 @@ int store_inbound_insert(store *st, const inbound_record *rec, inbound_record *e
     if (rc == SQLITE_OK) rc = sqlite3_step(s);
     if (s) stmt_done(s);
     if (rc != SQLITE_DONE) { code = db_fail(c->db, rc, "inserting the inbound fax", err, errlen); goto out; }
+    if (ev && (code = write_event(st, c, ev, err, errlen)) != STORE_OK) goto out;
     rc = step_once(st, c, S_COMMIT);
     if (rc != SQLITE_DONE) code = db_fail(c->db, rc, "committing the inbound fax", err, errlen);
 out:
@@ -1207,6 +1377,316 @@ int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
 {
     return select_ids(st, S_IN_EXPIRED, now, ids, max, "finding expired inbound faxes");
+}
+
+/* ---- events and webhooks ---- */
+
+static void copy_col(sqlite3_stmt *s, int i, char *dst, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    str_copy(dst, len, t ? (const char *)t : "");
+    if (t && strlen((const char *)t) >= len) dst[len - 1] = 0;
+}
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return strdup(t ? (const char *)t : "");
+}
+
+int store_event_list_after(store *st, int64_t after, int max, event_row *out)
+{
+    if (max < 1 || !out) return 0;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_EV_AFTER);
+    int n = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_int64(s, 1, after);
+        sqlite3_bind_int(s, 2, max);
+        int rc = SQLITE_DONE;
+        n = 0;
+        while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            event_row *e = &out[n];
+            memset(e, 0, sizeof *e);
+            e->seq = sqlite3_column_int64(s, 0);
+            copy_col(s, 1, e->id, sizeof e->id);
+            copy_col(s, 2, e->type, sizeof e->type);
+            copy_col(s, 3, e->job_id, sizeof e->job_id);
+            copy_col(s, 4, e->inbound_id, sizeof e->inbound_id);
+            copy_col(s, 5, e->owner, sizeof e->owner);
+            e->created_at = sqlite3_column_int64(s, 6);
+            e->body = dup_col(s, 7);
+            if (!e->body) { rc = SQLITE_NOMEM; break; }
+            n++;
+        }
+        if (n < max && rc != SQLITE_DONE) {
+            event_rows_free(out, n);
+            n = db_fail(c->db, rc, "reading events", NULL, 0);
+        }
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+void event_rows_free(event_row *rows, int n)
+{
+    for (int i = 0; rows && i < n; i++) {
+        free(rows[i].body);
+        rows[i].body = NULL;
+    }
+}
+
+/* Runs a one-value SELECT bound with nothing; the value or < 0. */
+static int64_t select_i64(store *st, int which, const char *what)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, which);
+    int64_t v = STORE_ERROR;
+    if (s) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+        else v = db_fail(c->db, rc, what, NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return v;
+}
+
+int64_t store_event_last_seq(store *st) { return select_i64(st, S_EV_LAST, "reading the last event"); }
+
+int64_t store_delivery_next_due(store *st)
+{
+    int64_t v = select_i64(st, S_DL_NEXT_DUE, "finding the next webhook delivery");
+    return v < 0 ? 0 : v;
+}
+
+int store_event_prune(store *st, int64_t before)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int n = 0;
+    for (int which = S_EV_PRUNE_DL; which <= S_EV_PRUNE && n >= 0; which++) {
+        sqlite3_stmt *s = conn_stmt(st, c, which);
+        if (!s) { n = STORE_ERROR; break; }
+        sqlite3_bind_int64(s, 1, before);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        if (rc != SQLITE_DONE) n = db_fail(c->db, rc, "pruning old events", NULL, 0);
+        else if (which == S_EV_PRUNE) n = sqlite3_changes(c->db);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+static void read_endpoint(sqlite3_stmt *s, webhook_endpoint *ep)
+{
+    memset(ep, 0, sizeof *ep);
+    copy_col(s, 0, ep->id, sizeof ep->id);
+    copy_col(s, 1, ep->url, sizeof ep->url);
+    copy_col(s, 2, ep->secret, sizeof ep->secret);
+    copy_col(s, 3, ep->event_types, sizeof ep->event_types);
+    copy_col(s, 4, ep->description, sizeof ep->description);
+    ep->created_at = sqlite3_column_int64(s, 5);
+    ep->deleted_at = sqlite3_column_int64(s, 6);
+}
+
+int store_endpoint_insert(store *st, const webhook_endpoint *ep, char *err, size_t errlen)
+{
+    conn *c = pool_get(st, err, errlen);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_EP_INSERT);
+    int code = STORE_OK;
+    if (!s) code = db_fail(c->db, SQLITE_ERROR, "preparing the endpoint insert", err, errlen);
+    else {
+        bind_str(s, 1, ep->id);
+        bind_str(s, 2, ep->url);
+        bind_str(s, 3, ep->secret);
+        bind_str(s, 4, ep->event_types);
+        bind_str(s, 5, ep->description);
+        sqlite3_bind_int64(s, 6, ep->created_at);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        if (rc != SQLITE_DONE) code = db_fail(c->db, rc, "saving the webhook endpoint", err, errlen);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_endpoint_get(store *st, const char *id, webhook_endpoint *out)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_EP_GET);
+    int code = STORE_ERROR;
+    if (s) {
+        bind_str(s, 1, id);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) { read_endpoint(s, out); code = STORE_OK; }
+        else if (rc == SQLITE_DONE) code = STORE_NOT_FOUND;
+        else code = db_fail(c->db, rc, "reading a webhook endpoint", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_endpoint_list(store *st, webhook_endpoint **out)
+{
+    *out = NULL;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_EP_LIST);
+    int n = STORE_ERROR, cap = 0;
+    if (s) {
+        int rc;
+        n = 0;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                webhook_endpoint *grown = realloc(*out, sizeof **out * (size_t)cap);
+                if (!grown) { rc = SQLITE_NOMEM; break; }
+                *out = grown;
+            }
+            read_endpoint(s, &(*out)[n++]);
+        }
+        if (rc != SQLITE_DONE) {
+            free(*out);
+            *out = NULL;
+            n = db_fail(c->db, rc, "listing webhook endpoints", NULL, 0);
+        }
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+int store_endpoint_delete(store *st, const char *id, int64_t when)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int code = STORE_OK, rc = step_once(st, c, S_BEGIN);
+    if (rc != SQLITE_DONE) { code = db_fail(c->db, rc, "starting a transaction", NULL, 0); goto out; }
+    for (int which = S_EP_DELETE; which <= S_EP_FAIL_PENDING; which++) {
+        sqlite3_stmt *s = conn_stmt(st, c, which);
+        if (!s) { code = STORE_ERROR; goto out; }
+        bind_str(s, 1, id);
+        sqlite3_bind_int64(s, 2, when);
+        rc = sqlite3_step(s);
+        stmt_done(s);
+        if (rc != SQLITE_DONE) { code = db_fail(c->db, rc, "deleting the webhook endpoint", NULL, 0); goto out; }
+        if (which == S_EP_DELETE && sqlite3_changes(c->db) == 0) { code = STORE_NOT_FOUND; goto out; }
+    }
+    rc = step_once(st, c, S_COMMIT);
+    if (rc != SQLITE_DONE) code = db_fail(c->db, rc, "committing", NULL, 0);
+out:
+    pool_put(st, c);
+    return code;
+}
+
+static void read_delivery(sqlite3_stmt *s, delivery_row *d)
+{
+    memset(d, 0, sizeof *d);
+    copy_col(s, 0, d->id, sizeof d->id);
+    d->event_seq = sqlite3_column_int64(s, 1);
+    copy_col(s, 2, d->event_type, sizeof d->event_type);
+    copy_col(s, 3, d->endpoint_id, sizeof d->endpoint_id);
+    copy_col(s, 4, d->job_id, sizeof d->job_id);
+    copy_col(s, 5, d->url, sizeof d->url);
+    copy_col(s, 6, d->status, sizeof d->status);
+    d->attempts = sqlite3_column_int(s, 7);
+    d->next_attempt_at = sqlite3_column_int64(s, 8);
+    d->last_status = sqlite3_column_int(s, 9);
+    copy_col(s, 10, d->last_error, sizeof d->last_error);
+    d->created_at = sqlite3_column_int64(s, 11);
+    d->updated_at = sqlite3_column_int64(s, 12);
+}
+
+/* Runs a delivery SELECT whose parameters are bound; with_body for the due list. */
+static int read_deliveries(conn *c, sqlite3_stmt *s, int max, delivery_row *out, bool with_body)
+{
+    int rc = SQLITE_DONE, n = 0;
+    while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        delivery_row *d = &out[n];
+        read_delivery(s, d);
+        if (with_body) {
+            copy_col(s, 13, d->secret, sizeof d->secret);
+            d->endpoint_deleted = sqlite3_column_int64(s, 14) != 0;
+            d->body = dup_col(s, 15);
+            if (!d->body) { rc = SQLITE_NOMEM; break; }
+        }
+        n++;
+    }
+    if (n < max && rc != SQLITE_DONE) {
+        delivery_rows_free(out, n);
+        n = db_fail(c->db, rc, "reading webhook deliveries", NULL, 0);
+    }
+    stmt_done(s);
+    return n;
+}
+
+int store_delivery_due(store *st, int64_t now, int max, delivery_row *out)
+{
+    if (max < 1) return 0;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_DL_DUE);
+    int n = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_int64(s, 1, now);
+        sqlite3_bind_int(s, 2, max);
+        n = read_deliveries(c, s, max, out, true);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+void delivery_rows_free(delivery_row *rows, int n)
+{
+    for (int i = 0; rows && i < n; i++) {
+        free(rows[i].body);
+        rows[i].body = NULL;
+    }
+}
+
+int store_delivery_update(store *st, const delivery_row *d)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_DL_UPDATE);
+    int code = STORE_ERROR;
+    if (s) {
+        bind_str(s, 1, d->id);
+        bind_str(s, 2, d->status);
+        sqlite3_bind_int(s, 3, d->attempts);
+        sqlite3_bind_int64(s, 4, d->next_attempt_at);
+        sqlite3_bind_int(s, 5, d->last_status);
+        bind_str(s, 6, d->last_error);
+        sqlite3_bind_int64(s, 7, d->updated_at);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        code = rc == SQLITE_DONE ? STORE_OK : db_fail(c->db, rc, "recording a webhook delivery", NULL, 0);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_delivery_list(store *st, const char *endpoint_id, const char *job_id, int max, delivery_row *out)
+{
+    if (max < 1) return 0;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, endpoint_id ? S_DL_BY_ENDPOINT : S_DL_BY_JOB);
+    int n = STORE_ERROR;
+    if (s) {
+        bind_str(s, 1, endpoint_id ? endpoint_id : job_id);
+        sqlite3_bind_int(s, 2, max);
+        n = read_deliveries(c, s, max, out, false);
+    }
+    pool_put(st, c);
+    return n;
 }
 
 /* ---- attempts and the admin search ---- */

@@ -276,3 +276,30 @@ def pdf_page_count(pdf_bytes, tmp_dir):
     m = re.search(r"^Pages:\s+(\d+)$", p.stdout, re.M)
     assert m, f"pdfinfo printed no page count:\n{p.stdout}"
     return int(m.group(1))
+
+
+def sse_read(srv, key=None, last_id=0, stop=lambda events: False, timeout=20.0):
+    """Reads GET /events (from after last_id) until stop(events) is true; returns
+    the events as dicts {id, event, data (the parsed envelope)}."""
+    import requests
+    headers = {"Accept": "text/event-stream", "Last-Event-ID": str(last_id)}
+    if key is not None:
+        headers["X-API-Key"] = key
+    s = requests.Session()
+    s.trust_env = False
+    events, cur = [], {}
+    deadline = time.monotonic() + timeout * slow_factor()
+    with s.get(srv.url + "/events", headers=headers, stream=True, timeout=(5, 5)) as r:
+        assert r.status_code == 200, f"GET /events -> {r.status_code} {r.text[:300]}"
+        for line in r.iter_lines(decode_unicode=True):
+            if line == "" and "data" in cur:
+                events.append({"id": int(cur["id"]), "event": cur["event"], "data": json.loads(cur["data"])})
+                cur = {}
+                if stop(events):
+                    return events
+            elif line and not line.startswith(":"):
+                k, _, v = line.partition(":")
+                cur[k] = v[1:] if v.startswith(" ") else v
+            if time.monotonic() > deadline:
+                break
+    raise AssertionError(f"GET /events: condition not met; got {[(e['id'], e['event']) for e in events]}")

@@ -233,7 +233,7 @@ def test_disk_full_jobs_wait_without_spending_attempts(tmp_path, small_disk):
         warm = create_job(srv, content=docs.pdf_text(1), filename="warm.pdf")
         wait_job(srv, warm["id"])
         filler = os.path.join(srv.data_dir, "filler.bin")
-        _fill(filler, leave=120 * 1024)
+        _fill(filler, leave=240 * 1024)   # room for the job's rows and events, not for its fax image
         job = create_job(srv, content=docs.pdf_text(10), filename="ten.pdf")["id"]
         time.sleep(4.0)                       # two attempts' worth of one-second retries
         mid = get_job(srv, job)

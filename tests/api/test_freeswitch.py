@@ -20,7 +20,7 @@ import pytest
 
 import documents as docs
 from conftest import Server, _stop_all
-from helpers import PHONE, create_job, get_job, run_cli, slow_factor, wait_job
+from helpers import PHONE, create_job, get_job, run_cli, slow_factor, wait_job, sse_read
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
 from esl_peer import EslPeer, parse_originate  # noqa: E402
@@ -116,7 +116,7 @@ def test_success_reads_the_spandsp_result(fs, peer):
     [bg] = [c for c in peer.bgapis() if job["id"] in c["cmd"]]
     assert bg["headers"]["Job-UUID"] == o["job_uuid"]
     assert peer.subscriptions[0] == ("event plain BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CUSTOM "
-                                     "spandsp::txfaxresult spandsp::rxfaxresult")
+                                     "spandsp::txfaxresult spandsp::rxfaxresult spandsp::txfaxpageresult")
 
 
 @pytest.mark.parametrize("plan,reason", [("busy", "busy"), ("no_answer", "no_answer")])
@@ -547,3 +547,16 @@ def test_config_refuses_unsafe_values(tmp_path, cli_env):
         assert not (tmp_path / f"bad{i}" / FILES[0]).exists()
     code, o, err = run_cli(["freeswitch-config"], cli_env)
     assert code == 2 and "--out" in err
+
+
+def test_page_events_show_pages_sent(fs, peer):
+    srv = fs()
+    job = _send(srv)
+    final, seen = _done(srv, job["id"])
+    assert final["status"] == "SUCCESS" and final["pages_sent"] == 1, final
+    evs = sse_read(srv, key=ADMIN, stop=lambda es: any(e["event"] == "fax.succeeded" for e in es))
+    mine = [e for e in evs if e["data"]["data"]["id"] == job["id"]]
+    sending = [e["data"]["progress"] for e in mine if e["event"] == "fax.progress"
+               and e["data"]["progress"]["stage"] == "sending"]
+    assert sending and sending[0]["pages_sent"] == 1, f"spandsp::txfaxpageresult became progress: {mine}"
+    assert mine[-1]["event"] == "fax.succeeded", [e["event"] for e in mine]

@@ -416,11 +416,22 @@ class EslPeer:
             call.alive = False
         call.ended.set()
 
+    def send_txfaxpageresult(self, call, page, total):
+        hdrs = self._channel_headers(call, "CUSTOM") + [("Event-Subclass", "spandsp::txfaxpageresult")]
+        hdrs += [("fax-document-transferred-pages", str(page)), ("fax-document-total-pages", str(total)),
+                 ("fax-image-resolution", "204x196"), ("fax-bad-rows", "0")]
+        self.broadcast(event_text(hdrs))
+
     def complete(self, call, success=True, t38=None):
-        """Finishes a call the way mod_spandsp does: txfaxresult, then hangup."""
+        """Finishes a call the way mod_spandsp does: a txfaxpageresult per page sent,
+        txfaxresult, then hangup."""
         if t38 is None:
             t38 = call.parsed["vars"].get("fax_enable_t38") == "true"
         f = self.fax_result(call, success=success, t38=t38)
+        if success:
+            for page in range(1, int(f["document-transferred-pages"]) + 1):
+                self.send_txfaxpageresult(call, page, int(f["document-total-pages"]))
+                time.sleep(self.event_delay)
         self.send_txfaxresult(call, f)
         time.sleep(self.event_delay)
         self.send_hangup(call, "NORMAL_CLEARING", f)

@@ -99,6 +99,30 @@ static void bad_values_are_named(void **state)
     bad("INBOUND_OWNERS=+15551230001=a b", "INBOUND_OWNERS");            /* a space in the owner */
     bad("INBOUND_OWNERS=+1234567890123456=x", "INBOUND_OWNERS");         /* 16 digits */
     bad("INBOUND_OWNERS=+15551230001=acme,,", "INBOUND_OWNERS");         /* an empty entry */
+    bad("WEBHOOK_ALLOW_PRIVATE=yesplease", "WEBHOOK_ALLOW_PRIVATE");
+    bad("WEBHOOK_TIMEOUT_SECONDS=0", "WEBHOOK_TIMEOUT_SECONDS");
+    bad("WEBHOOK_SECRET=short", "WEBHOOK_SECRET");
+    bad("SSE_MAX_STREAMS=1000", "FAXBOT_MAX_CONNECTIONS");     /* the default connection cap is 1000 */
+    bad("SSE_HEARTBEAT_SECONDS=0", "SSE_HEARTBEAT_SECONDS");
+}
+
+static void event_settings(void **state)
+{
+    (void)state;
+    char *none[] = {NULL};
+    config c;
+    char err[256];
+    assert_int_equal(config_load_from(&c, none, err, sizeof err), 0);
+    assert_false(c.webhook_allow_private);
+    assert_int_equal(c.webhook_timeout_s, 10);
+    assert_int_equal(c.webhook_retry_hours, 25);
+    assert_int_equal(c.sse_max_streams, c.max_connections / 2);
+    char *env[] = {"FAXBOT_MAX_CONNECTIONS=3000", "SSE_MAX_STREAMS=2000", "WEBHOOK_ALLOW_PRIVATE=true",
+                   "WEBHOOK_RETRY_BASE_SECONDS=1", NULL};
+    assert_int_equal(config_load_from(&c, env, err, sizeof err), 0);
+    assert_int_equal(c.sse_max_streams, 2000);
+    assert_true(c.webhook_allow_private);
+    assert_int_equal(c.webhook_retry_base_s, 1);
 }
 
 static void minute_overrides(void **state)
@@ -119,6 +143,7 @@ int main(void)
         cmocka_unit_test(faxbot_env_file_values),
         cmocka_unit_test(bad_values_are_named),
         cmocka_unit_test(minute_overrides),
+        cmocka_unit_test(event_settings),
         cmocka_unit_test(conversion_and_owner_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,16 +184,16 @@ static void stream_route(http_request *req, http_response *res) { start_stream(r
 static void endless_route(http_request *req, http_response *res) { start_stream(req, res, endless_writer); }
 
 static const http_route routes[] = {
-    {"GET", "/items/{id}", HTTP_BODY_NONE, 0, attach_user, NULL, get_item},
-    {"DELETE", "/items/{id}", HTTP_BODY_NONE, 0, attach_user, NULL, secret},
-    {"POST", "/echo", HTTP_BODY_BUFFER, 1024, attach_user, NULL, echo_body},
-    {"POST", "/upload", HTTP_BODY_STREAM, 0, attach_user, count_chunk, upload_done},
-    {"POST", "/secret", HTTP_BODY_BUFFER, 1 << 20, require_token, NULL, secret},
-    {"GET", "/noanswer", HTTP_BODY_NONE, 0, NULL, NULL, no_answer},
-    {"GET", "/error", HTTP_BODY_NONE, 0, NULL, NULL, json_error},
-    {"GET", "/file", HTTP_BODY_NONE, 0, NULL, NULL, send_file},
-    {"GET", "/stream", HTTP_BODY_NONE, 0, NULL, NULL, stream_route},
-    {"GET", "/endless", HTTP_BODY_NONE, 0, NULL, NULL, endless_route},
+    {"GET", "/items/{id}", HTTP_BODY_NONE, 0, attach_user, NULL, get_item, false},
+    {"DELETE", "/items/{id}", HTTP_BODY_NONE, 0, attach_user, NULL, secret, false},
+    {"POST", "/echo", HTTP_BODY_BUFFER, 1024, attach_user, NULL, echo_body, false},
+    {"POST", "/upload", HTTP_BODY_STREAM, 0, attach_user, count_chunk, upload_done, false},
+    {"POST", "/secret", HTTP_BODY_BUFFER, 1 << 20, require_token, NULL, secret, false},
+    {"GET", "/noanswer", HTTP_BODY_NONE, 0, NULL, NULL, no_answer, false},
+    {"GET", "/error", HTTP_BODY_NONE, 0, NULL, NULL, json_error, false},
+    {"GET", "/file", HTTP_BODY_NONE, 0, NULL, NULL, send_file, false},
+    {"GET", "/stream", HTTP_BODY_NONE, 0, NULL, NULL, stream_route, true},
+    {"GET", "/endless", HTTP_BODY_NONE, 0, NULL, NULL, endless_route, true},
 };
 
 static void on_complete(const http_request *req, int status, double seconds, void *ctx)

@@ -208,6 +208,36 @@ static void updated_at_strictly_increases(void **state)
     assert_true(next.updated_at > cur.updated_at);
 }
 
+static void progress_counts_pages_sent_not_pages(void **state)
+{
+    (void)state;
+    job_record cur = make_job(JOB_IN_PROGRESS, 1, 3), next, later;
+    cur.pages = 5;
+    job_event e = ev_of(JEV_PROGRESS);
+    e.pages = 2;
+    char why[128];
+    assert_int_equal(job_state_apply(&cur, &e, &pol, 5000, &next, why, sizeof why), 0);
+    assert_int_equal(next.pages, 5);
+    assert_int_equal(next.pages_sent, 2);
+    e.pages = 1;                 /* never backwards */
+    assert_int_equal(job_state_apply(&next, &e, &pol, 6000, &later, why, sizeof why), 0);
+    assert_int_equal(later.pages_sent, 2);
+    e.pages = 9;                 /* never more than the document has */
+    assert_int_equal(job_state_apply(&next, &e, &pol, 6000, &later, why, sizeof why), 0);
+    assert_int_equal(later.pages_sent, 5);
+    /* a new attempt starts from 0; success means every page */
+    job_record queued = make_job(JOB_QUEUED, 1, 3), claimed, done;
+    queued.pages_sent = 4;
+    queued.next_attempt_at = 0;
+    job_event claim = ev_of(JEV_CLAIM);
+    assert_int_equal(job_state_apply(&queued, &claim, &pol, 7000, &claimed, why, sizeof why), 0);
+    assert_int_equal(claimed.pages_sent, 0);
+    claimed.pages = 3;
+    job_event ok = ev_of(JEV_SUCCEEDED);
+    assert_int_equal(job_state_apply(&claimed, &ok, &pol, 8000, &done, why, sizeof why), 0);
+    assert_int_equal(done.pages_sent, 3);
+}
+
 static void submission_is_recorded_then_accepted(void **state)
 {
     (void)state;
@@ -290,6 +320,7 @@ int main(void)
         cmocka_unit_test(cancel_only_when_queued),
         cmocka_unit_test(terminal_states_never_change),
         cmocka_unit_test(updated_at_strictly_increases),
+        cmocka_unit_test(progress_counts_pages_sent_not_pages),
         cmocka_unit_test(submission_is_recorded_then_accepted),
         cmocka_unit_test(deferred_does_not_use_an_attempt),
         cmocka_unit_test(backoff_doubles_and_caps),

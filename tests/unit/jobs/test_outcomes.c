@@ -109,10 +109,10 @@ static void stale_attempts_and_other_faxes_are_refused(void **state)
     start_job(f, id);
     assert_int_equal(say(f, id, outcome_accepted(1, "fax-A")), REPORT_APPLIED);
     assert_int_equal(say(f, id, outcome_progress(1, "fax-A", 2)), REPORT_APPLIED);
-    assert_int_equal(get(f, id).pages, 2);
-    /* an out-of-order progress report: the page count does not go back */
+    assert_int_equal(get(f, id).pages_sent, 2);      /* progress counts pages sent */
+    /* an out-of-order progress report: the count of pages sent does not go back */
     assert_int_equal(say(f, id, outcome_progress(1, "fax-A", 1)), REPORT_APPLIED);
-    assert_int_equal(get(f, id).pages, 2);
+    assert_int_equal(get(f, id).pages_sent, 2);
     /* a result for another fax of the same attempt */
     assert_int_equal(say(f, id, outcome_failure(1, "fax-B", "busy", true, "busy")), REPORT_REFUSED);
     assert_string_equal(get(f, id).status, JOB_IN_PROGRESS);
