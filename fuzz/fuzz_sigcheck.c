@@ -115,7 +115,7 @@ static void check_basic(char **l)
         h += 6;
         while (*h == ' ') h++;
         size_t n = 0;
-        char *creds = (char *)cloud_base64_decode(h, strlen(h), &n);
+        char *creds = (char *)base64_decode(h, strlen(h), SIZE_MAX, false, &n);
         size_t ul = strlen(user), pl = strlen(pass);
         if (!creds || n != ul + 1 + pl || memcmp(creds, user, ul) || creds[ul] != ':' ||
             memcmp(creds + ul + 1, pass, pl))

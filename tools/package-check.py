@@ -62,13 +62,48 @@ def main():
         print(f"inbound faxes kept, each PDF readable: {len(items)}")
     if "--no-send" in args:
         return
-    doc = ("Faxbot package check\n" + "This page went through the installed gateway.\n" * 20).encode()
-    r = requests.post(f"{url}/fax", headers=h, files={"file": ("check.txt", doc, "text/plain")},
+    text = ("Faxbot package check\n" + "This page went through the installed gateway.\n" * 20).encode()
+    send_and_receive(url, h, "check.pdf", pdf_document(), "application/pdf")
+    print(send_and_receive(url, h, "check.txt", text, "text/plain"))   # last line: the TEXT job
+
+
+def pdf_document():
+    """A one-page PDF whose text is in Helvetica, not embedded: Ghostscript must find a
+    substitute among its own fonts (URW base35), as it does for many real documents."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            None,
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    lines = b"".join(b"BT /F1 18 Tf 72 %d Td (Faxbot package check, PDF line %d) Tj ET\n" % (720 - 30 * i, i)
+                     for i in range(20))
+    objs[3] = b"<< /Length %d >>\nstream\n%sendstream" % (len(lines), lines)
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+def inbound_items(url, h):
+    inbound = requests.get(f"{url}/inbound", headers=h, timeout=10).json()
+    return inbound.get("items", inbound) if isinstance(inbound, dict) else inbound
+
+
+def send_and_receive(url, h, name, doc, ctype):
+    """POST /fax through loopback, wait for SUCCESS, read the received fax back; the job id."""
+    before = {i["id"] for i in inbound_items(url, h)}
+    r = requests.post(f"{url}/fax", headers=h, files={"file": (name, doc, ctype)},
                       data={"to": "+15551234567"}, timeout=60)
     if r.status_code != 202:
-        sys.exit(f"FAIL: POST /fax answered {r.status_code}: {r.text[:300]}")
+        sys.exit(f"FAIL: POST /fax ({name}) answered {r.status_code}: {r.text[:300]}")
     jid = r.json()["id"]
-    print(f"sent job {jid}")
+    print(f"sent {name} as job {jid}")
     deadline = time.time() + 180
     while True:
         job = requests.get(f"{url}/fax/{jid}", headers=h, timeout=10).json()
@@ -82,18 +117,20 @@ def main():
         sys.exit(f"FAIL: job ended {job}")
     got = None
     for _ in range(60):
-        inbound = requests.get(f"{url}/inbound", headers=h, timeout=10).json()
-        items = inbound.get("items", inbound) if isinstance(inbound, dict) else inbound
-        got = next((i for i in items if i.get("job_id") == jid or i.get("outbound_job_id") == jid), None) \
-            or (items[0] if items else None)
+        items = inbound_items(url, h)
+        # loopback records the sending job (source_job_id); an older gateway may not
+        got = next((i for i in items if i.get("source_job_id") == jid), None) \
+            or next((i for i in items if "source_job_id" not in i and i["id"] not in before), None)
         if got:
             break
         time.sleep(0.5)
     if not got:
-        sys.exit("FAIL: no inbound fax arrived")
+        sys.exit(f"FAIL: no inbound fax arrived for job {jid}")
     detail, pdf = read_pdf(url, h, got["id"])
+    if not detail.get("pages"):
+        sys.exit(f"FAIL: received fax {got['id']} has no pages: {detail}")
     print(f"received fax {got['id']}: pages={detail.get('pages')} pdf={len(pdf.content)} bytes")
-    print(jid)
+    return jid
 
 
 if __name__ == "__main__":

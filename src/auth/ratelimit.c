@@ -106,6 +106,27 @@ void ratelimit_free(ratelimit *rl)
     free(rl);
 }
 
+/* Moves every entry into a new array of `want` buckets; leaves the shard as it is
+ * when out of memory. */
+static void shard_rehash(rl_shard *sh, size_t want)
+{
+    rl_entry **nb = calloc(want, sizeof *nb);
+    if (!nb) return;
+    for (size_t b = 0; b < sh->nbuckets; b++) {
+        rl_entry *e = sh->buckets[b];
+        while (e) {
+            rl_entry *next = e->next;
+            size_t i = bucket_of(e->hash, want);
+            e->next = nb[i];
+            nb[i] = e;
+            e = next;
+        }
+    }
+    free(sh->buckets);
+    sh->buckets = nb;
+    sh->nbuckets = want;
+}
+
 /* Drops every entry that is not of `window`; shrinks the bucket array if it is now
  * mostly empty so a past flood does not keep its memory. */
 static void shard_prune(rl_shard *sh, int64_t window)
@@ -126,41 +147,12 @@ static void shard_prune(rl_shard *sh, int64_t window)
     size_t want = sh->nbuckets;
     while (want > RL_INITIAL_BUCKETS && sh->count < want / 4) want /= 2;
     if (want == sh->nbuckets) return;
-    rl_entry **nb = calloc(want, sizeof *nb);
-    if (!nb) return;                           /* keep the bigger array; still correct */
-    for (size_t b = 0; b < sh->nbuckets; b++) {
-        rl_entry *e = sh->buckets[b];
-        while (e) {
-            rl_entry *next = e->next;
-            size_t i = bucket_of(e->hash, want);
-            e->next = nb[i];
-            nb[i] = e;
-            e = next;
-        }
-    }
-    free(sh->buckets);
-    sh->buckets = nb;
-    sh->nbuckets = want;
+    shard_rehash(sh, want);                    /* on no memory: keeps the bigger array, still correct */
 }
 
 static void shard_grow(rl_shard *sh)
 {
-    size_t want = sh->nbuckets * 2;
-    rl_entry **nb = calloc(want, sizeof *nb);
-    if (!nb) return;                           /* longer chains, still correct */
-    for (size_t b = 0; b < sh->nbuckets; b++) {
-        rl_entry *e = sh->buckets[b];
-        while (e) {
-            rl_entry *next = e->next;
-            size_t i = bucket_of(e->hash, want);
-            e->next = nb[i];
-            nb[i] = e;
-            e = next;
-        }
-    }
-    free(sh->buckets);
-    sh->buckets = nb;
-    sh->nbuckets = want;
+    shard_rehash(sh, sh->nbuckets * 2);        /* on no memory: longer chains, still correct */
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -193,36 +185,33 @@ static int window_of(int64_t now, int64_t *window)
     return retry < 1 ? 1 : retry;
 }
 
-int ratelimit_hit(ratelimit *rl, const char *key, const char *label, int limit, int64_t now)
+/* The entry of key (hash h, len bytes) in bucket bi of sh; NULL if there is none. */
+static rl_entry *shard_find(rl_shard *sh, size_t bi, uint64_t h, const char *key, size_t len)
 {
-    if (!rl || limit <= 0) return 0;
-    char stackbuf[256];
-    size_t len;
-    char *joined = join_key(key, label, stackbuf, sizeof stackbuf, &len);
-    if (!joined) return 0;                     /* out of memory: fail open, like an untracked key */
-    int64_t window;
-    int retry = window_of(now, &window);
+    rl_entry *e = sh->buckets[bi];
+    while (e && !(e->hash == h && e->key_len == len && !memcmp(e->key, key, len))) e = e->next;
+    return e;
+}
 
-    uint64_t h = hash_bytes(joined, len);
-    rl_shard *sh = &rl->shards[h % RL_SHARDS];
-    int result = 0;
-    pthread_mutex_lock(&sh->lock);
+/* Counts one request of key in sh (locked) for this window; its Retry-After when
+ * over the limit, else 0. */
+static int shard_hit(rl_shard *sh, uint64_t h, const char *joined, size_t len, int64_t window, int limit, int retry)
+{
     if (sh->window != window) {
         shard_prune(sh, window);
         sh->window = window;
         sh->full_warned = false;
     }
     size_t bi = bucket_of(h, sh->nbuckets);
-    rl_entry *e = sh->buckets[bi];
-    while (e && !(e->hash == h && e->key_len == len && !memcmp(e->key, joined, len))) e = e->next;
+    rl_entry *e = shard_find(sh, bi, h, joined, len);
     if (!e) {
         if (sh->count >= RL_SHARD_MAX) {
             if (!sh->full_warned) log_warn("rate limit table full for this minute; new keys are not limited");
             sh->full_warned = true;
-            goto out;
+            return 0;
         }
         e = malloc(sizeof *e + len + 1);
-        if (!e) goto out;
+        if (!e) return 0;
         e->hash = h;
         e->key_len = len;
         memcpy(e->key, joined, len + 1);
@@ -238,37 +227,47 @@ int ratelimit_hit(ratelimit *rl, const char *key, const char *label, int limit, 
         e->window = window;
         e->count = 0;
     }
-    if (e->count >= limit) {
-        result = retry;
-    } else {
-        e->count++;
-    }
-out:
-    pthread_mutex_unlock(&sh->lock);
-    if (joined != stackbuf) free(joined);
-    return result;
+    if (e->count >= limit) return retry;
+    e->count++;
+    return 0;
 }
 
-int ratelimit_peek(ratelimit *rl, const char *key, const char *label, int limit, int64_t now)
+/* The Retry-After key would get in sh (locked) without counting; 0 when under. */
+static int shard_peek(rl_shard *sh, uint64_t h, const char *joined, size_t len, int64_t window, int limit, int retry)
+{
+    rl_entry *e = shard_find(sh, bucket_of(h, sh->nbuckets), h, joined, len);
+    return e && e->window == window && e->count >= limit ? retry : 0;
+}
+
+/* ratelimit_hit (count) and ratelimit_peek (!count): the shard of key, locked. */
+static int ratelimit_check(ratelimit *rl, const char *key, const char *label, int limit, int64_t now, bool count)
 {
     if (!rl || limit <= 0) return 0;
     char stackbuf[256];
     size_t len;
     char *joined = join_key(key, label, stackbuf, sizeof stackbuf, &len);
-    if (!joined) return 0;
+    if (!joined) return 0;                     /* out of memory: fail open, like an untracked key */
     int64_t window;
     int retry = window_of(now, &window);
 
     uint64_t h = hash_bytes(joined, len);
     rl_shard *sh = &rl->shards[h % RL_SHARDS];
-    int result = 0;
     pthread_mutex_lock(&sh->lock);
-    rl_entry *e = sh->buckets[bucket_of(h, sh->nbuckets)];
-    while (e && !(e->hash == h && e->key_len == len && !memcmp(e->key, joined, len))) e = e->next;
-    if (e && e->window == window && e->count >= limit) result = retry;
+    int result = count ? shard_hit(sh, h, joined, len, window, limit, retry)
+                       : shard_peek(sh, h, joined, len, window, limit, retry);
     pthread_mutex_unlock(&sh->lock);
     if (joined != stackbuf) free(joined);
     return result;
+}
+
+int ratelimit_hit(ratelimit *rl, const char *key, const char *label, int limit, int64_t now)
+{
+    return ratelimit_check(rl, key, label, limit, now, true);
+}
+
+int ratelimit_peek(ratelimit *rl, const char *key, const char *label, int limit, int64_t now)
+{
+    return ratelimit_check(rl, key, label, limit, now, false);
 }
 
 #ifdef RATELIMIT_TESTING

@@ -49,6 +49,7 @@
 #include "esl/esl_settings.h"
 #include "esl/esl_render.h"
 #include "fax/fax_engine.h"
+#include "util/json_get.h"
 #include "util/util.h"
 
 #define FS_EVENTS "BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CUSTOM spandsp::txfaxresult spandsp::rxfaxresult" \
@@ -183,6 +184,16 @@ static backend_outcome blank_outcome(outcome_kind k, const char *sid)
     return o;
 }
 
+/* A failure with this reason and message, under the provider id sid. */
+static backend_outcome failure_outcome(const char *sid, const char *reason, bool transient, const char *msg)
+{
+    backend_outcome o = blank_outcome(OUTCOME_FAILURE, sid);
+    o.failure_reason = reason;
+    o.transient = transient;
+    o.message = msg;
+    return o;
+}
+
 /* Finishes the open call matching (job_id | chan_uuid | job_uuid) with o, once.
  * Returns true if this report was the one applied to the call. When the call is
  * not in the table and allow_unknown is set (a hook after a restart), the outcome
@@ -237,6 +248,14 @@ static int refuse_not_in_flight(backend *b, const char *job_id, webhook_response
     json_object_set_new(o, "applied", json_false());
     webhook_reply_json(res, 409, o);
     return -1;
+}
+
+/* Finishes the open call (job_id, chan_uuid) as a failure with this reason and message. */
+static void fail_call(backend *b, const char *job_id, const char *chan_uuid, const char *reason, bool transient,
+                      const char *msg)
+{
+    backend_outcome o = failure_outcome(chan_uuid, reason, transient, msg);
+    finish(b, job_id, chan_uuid, NULL, &o, false);
 }
 
 static void outcome_from_fax(const esl_fax_result *r, backend_outcome *o, char *msg, size_t msglen)
@@ -385,11 +404,7 @@ static void fail_lost(backend *b, const char *job_id, const char *uuid)
     char msg[256];
     str_fmt(msg, sizeof msg, "the call (%s) ended while the event socket was down and its fax result was lost; "
                              "not sent again because it may have been delivered", uuid);
-    backend_outcome o = blank_outcome(OUTCOME_FAILURE, uuid);
-    o.failure_reason = "result_unknown";
-    o.transient = false;
-    o.message = msg;
-    finish(b, job_id, uuid, NULL, &o, false);
+    fail_call(b, job_id, uuid, "result_unknown", false, msg);
 }
 
 static void reconcile_once(backend *b)
@@ -555,10 +570,7 @@ static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_
 static void report_fail(backend *b, const char *job_id, const char *sid, const char *reason, bool transient,
                         const char *msg)
 {
-    backend_outcome o = blank_outcome(OUTCOME_FAILURE, sid);
-    o.failure_reason = reason;
-    o.transient = transient;
-    o.message = msg;
+    backend_outcome o = failure_outcome(sid, reason, transient, msg);
     b->sink.report(b->sink.ctx, job_id, &o);
 }
 
@@ -625,11 +637,7 @@ static int fs_submit(backend *b, const backend_job *job)
             return 0;
         }
         str_fmt(msg, sizeof msg, "could not hand the call to FreeSWITCH: %s", err);
-        backend_outcome o = blank_outcome(OUTCOME_FAILURE, chan_uuid);
-        o.failure_reason = "network_error";
-        o.transient = true;
-        o.message = msg;
-        finish(b, job->job_id, chan_uuid, NULL, &o, false);
+        fail_call(b, job->job_id, chan_uuid, "network_error", true, msg);
         return -1;
     }
     if (strncmp(reply, "+OK", 3)) {
@@ -637,11 +645,7 @@ static int fs_submit(backend *b, const backend_job *job)
         esl_var_clean(reply, clean, sizeof clean, 190);
         str_fmt(msg, sizeof msg, "FreeSWITCH refused bgapi originate: %s", clean);
         free(reply);
-        backend_outcome o = blank_outcome(OUTCOME_FAILURE, chan_uuid);
-        o.failure_reason = "provider_error";
-        o.transient = false;
-        o.message = msg;
-        finish(b, job->job_id, chan_uuid, NULL, &o, false);
+        fail_call(b, job->job_id, chan_uuid, "provider_error", false, msg);
         return -1;
     }
     free(reply);
@@ -876,18 +880,6 @@ static bool authorized(backend *b, const webhook_request *req, webhook_response 
     return ok;
 }
 
-/* A JSON field as text (strings as they are, numbers printed); NULL if absent. */
-static const char *jfield(json_t *o, const char *name, char *buf, size_t len)
-{
-    json_t *v = json_object_get(o, name);
-    if (!v || json_is_null(v)) return NULL;
-    if (json_is_string(v)) return json_string_value(v);
-    if (json_is_integer(v)) { str_fmt(buf, len, "%lld", (long long)json_integer_value(v)); return buf; }
-    if (json_is_real(v)) { str_fmt(buf, len, "%g", json_real_value(v)); return buf; }
-    if (json_is_boolean(v)) { str_copy(buf, len, json_is_true(v) ? "1" : "0"); return buf; }
-    return NULL;
-}
-
 static json_t *parse_body(const webhook_request *req, webhook_response *res)
 {
     json_error_t je;
@@ -915,14 +907,14 @@ static void wh_outbound(backend *b, const webhook_request *req, webhook_response
     json_t *o = parse_body(req, res);
     if (!o) return;
     char b1[32], b2[32], b3[32], b4[32], b5[32];
-    const char *job_id = jfield(o, "job_id", b1, sizeof b1);
-    const char *fax_success = jfield(o, "fax_success", b2, sizeof b2);
-    const char *fax_status = jfield(o, "fax_status", b3, sizeof b3);
-    const char *text = json_is_string(json_object_get(o, "fax_result_text")) ? json_string_value(json_object_get(o, "fax_result_text")) : NULL;
-    const char *code = jfield(o, "fax_result_code", b4, sizeof b4);
-    const char *pages = jfield(o, "fax_document_transferred_pages", b5, sizeof b5);
-    const char *uuid = json_is_string(json_object_get(o, "uuid")) ? json_string_value(json_object_get(o, "uuid")) : NULL;
-    const char *cause = json_is_string(json_object_get(o, "hangup_cause")) ? json_string_value(json_object_get(o, "hangup_cause")) : NULL;
+    const char *job_id = json_get_text(o, "job_id", b1, sizeof b1);
+    const char *fax_success = json_get_text(o, "fax_success", b2, sizeof b2);
+    const char *fax_status = json_get_text(o, "fax_status", b3, sizeof b3);
+    const char *text = json_get_string(o, "fax_result_text", NULL);
+    const char *code = json_get_text(o, "fax_result_code", b4, sizeof b4);
+    const char *pages = json_get_text(o, "fax_document_transferred_pages", b5, sizeof b5);
+    const char *uuid = json_get_string(o, "uuid", NULL);
+    const char *cause = json_get_string(o, "hangup_cause", NULL);
     if (!job_id || !*job_id) {
         webhook_reply_detail(res, 400, "Missing job_id");
         json_decref(o);
@@ -1000,13 +992,13 @@ static void wh_inbound(backend *b, const webhook_request *req, webhook_response 
     json_t *o = parse_body(req, res);
     if (!o) return;
     char b1[32], b2[32], b3[32];
-    const char *path = json_is_string(json_object_get(o, "tiff_path")) ? json_string_value(json_object_get(o, "tiff_path")) : NULL;
-    const char *uuid = jfield(o, "uuid", b1, sizeof b1);
-    const char *succ = jfield(o, "fax_success", b2, sizeof b2);
-    const char *pages = jfield(o, "pages", b3, sizeof b3);
-    const char *from = json_is_string(json_object_get(o, "from_number")) ? json_string_value(json_object_get(o, "from_number")) : "";
-    const char *to = json_is_string(json_object_get(o, "to_number")) ? json_string_value(json_object_get(o, "to_number")) : "";
-    const char *rsi = json_is_string(json_object_get(o, "remote_station_id")) ? json_string_value(json_object_get(o, "remote_station_id")) : "";
+    const char *path = json_get_string(o, "tiff_path", NULL);
+    const char *uuid = json_get_text(o, "uuid", b1, sizeof b1);
+    const char *succ = json_get_text(o, "fax_success", b2, sizeof b2);
+    const char *pages = json_get_text(o, "pages", b3, sizeof b3);
+    const char *from = json_get_string(o, "from_number", "");
+    const char *to = json_get_string(o, "to_number", "");
+    const char *rsi = json_get_string(o, "remote_station_id", "");
     if (!path || !*path || !safe_sid(uuid)) {
         webhook_reply_detail(res, 400, "Invalid payload: tiff_path and uuid are required");
         json_decref(o);

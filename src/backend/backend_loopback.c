@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -142,6 +144,33 @@ static void report_failure(backend *b, const backend_job *job, const char *sid, 
     b->sink.report(b->sink.ctx, job->job_id, &o);
 }
 
+/* The receiver writes its copy next to the job's files, and the job layer then
+ * keeps it as an inbound fax (a TIFF and a PDF): room for about three times the
+ * sent image plus a margin. Without it the call is not made, and a call that went
+ * wrong while the disk filled is not the line's fault: both are reported as
+ * `storage_full`, which the job layer treats as the gateway's condition (the job
+ * waits, no attempt spent) rather than the fax's. */
+#define RX_SPACE_MARGIN (256LL << 10)
+
+static bool rx_space_ok(const char *tx_tiff, const char *rx_path)
+{
+    struct stat st;
+    struct statvfs vfs;
+    char dir[1200];
+    const char *slash = strrchr(rx_path, '/');
+    str_fmt(dir, sizeof dir, "%.*s", slash ? (int)(slash - rx_path) : 1, slash ? rx_path : ".");
+    if (statvfs(dir, &vfs) != 0) return true;       /* cannot tell: let the call show it */
+    long long need = RX_SPACE_MARGIN + (stat(tx_tiff, &st) == 0 ? 3LL * st.st_size : 0);
+    return (long long)vfs.f_bavail * (long long)vfs.f_frsize >= need;
+}
+
+static void report_storage_full(backend *b, const backend_job *job, const char *sid, const char *what)
+{
+    char msg[200];
+    str_fmt(msg, sizeof msg, "the gateway's disk has no room for the received copy (%s)", what);
+    report_failure(b, job, sid, "storage_full", true, msg);
+}
+
 /* Reproducible per job and attempt, so a failing run can be replayed exactly. */
 static uint32_t job_seed(const backend_job *job)
 {
@@ -173,6 +202,11 @@ static int lb_submit(backend *b, const backend_job *job)
         return -1;
     }
 
+    if (!rx_space_ok(job->tiff_path, rx_path)) {
+        report_storage_full(b, job, sid, "before the call");
+        return -1;
+    }
+
     backend_outcome acc = outcome_accepted(job->attempt, sid);
     b->sink.report(b->sink.ctx, job->job_id, &acc);
 
@@ -198,8 +232,14 @@ static int lb_submit(backend *b, const backend_job *job)
     int64_t t0 = mono_ms();
     if (fax_loopback_run(&o, &r, err, sizeof(err)) != 0) {
         unlink(rx_path);
-        report_failure(b, job, sid, "provider_error", true, err);
+        if (!rx_space_ok(job->tiff_path, rx_path)) report_storage_full(b, job, sid, err);
+        else report_failure(b, job, sid, "provider_error", true, err);
         return -1;
+    }
+    if (!rx_space_ok(job->tiff_path, rx_path)) {        /* the disk filled during the call */
+        unlink(rx_path);
+        report_storage_full(b, job, sid, r.success ? "the copy may be cut short" : r.completion_text);
+        return 0;
     }
     log_debug("loopback job %s: %s, %.1f s line time in %lld ms", job->job_id ? job->job_id : "?",
               r.success ? "delivered" : r.failure_reason, r.line_seconds, (long long)(mono_ms() - t0));

@@ -1,56 +1,16 @@
-/* cloud_util.c — the pure helpers of cloud_util.h: base64 decoding, HTTP Basic
+/* cloud_util.c — the pure helpers of cloud_util.h: HTTP Basic
  * checks, percent-encoding, document sniffing, job id checks and the JSON error
  * reply of a webhook. No I/O, so the webhook parsers built on them can be fuzzed. */
 #include "backend/cloud_util.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "backend/backend.h"
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
-unsigned char *cloud_base64_decode(const char *in, size_t len, size_t *outlen)
-{
-    unsigned char *out = malloc(len / 4 * 3 + 4);
-    if (!out) return NULL;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    bool padding = false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-        if (c == '=') {
-            padding = true;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || padding) {   /* a bad character, or data after the padding */
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits & 0xff);
-        }
-    }
-    out[o] = 0;
-    if (outlen) *outlen = o;
-    return out;
-}
+#include "util/util.h"
 
 bool cloud_basic_auth_ok(const char *header, const char *user, const char *pass)
 {
@@ -60,7 +20,7 @@ bool cloud_basic_auth_ok(const char *header, const char *user, const char *pass)
     header += 6;
     while (*header == ' ') header++;
     size_t n = 0;
-    char *creds = (char *)cloud_base64_decode(header, strlen(header), &n);
+    char *creds = (char *)base64_decode(header, strlen(header), SIZE_MAX, false, &n);
     if (!creds) return false;
     bool ok = false;
     char *colon = memchr(creds, ':', n);

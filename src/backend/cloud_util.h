@@ -28,10 +28,6 @@ typedef struct cloud_verdict {
 } cloud_verdict;
 
 /* ---- pure helpers ---- */
-/* Standard base64 (RFC 4648, '=' padding optional, whitespace ignored). Returns a
- * malloc'd buffer (NUL-terminated for convenience) and its length, or NULL on a
- * bad character or out of memory. */
-unsigned char *cloud_base64_decode(const char *in, size_t len, size_t *outlen);
 
 /* true when header is "Basic <base64(user:pass)>" with exactly these credentials
  * (constant-time comparison of both parts). Empty user never matches. */

@@ -5,12 +5,14 @@
 #include "backend/sinch_parse.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "http/multipart.h"
 #include "util/json_get.h"
+#include "util/util.h"
 
 /* ---- the Fax object ---- */
 
@@ -228,7 +230,7 @@ static int parse_json_event(const char *body, size_t len, bool want_file, sinch_
     if (json_is_string(type)) str_copy(ev->file_type, sizeof ev->file_type, json_string_value(type));
     int rc = 0;
     if (want_file && json_is_string(file)) {
-        ev->file = cloud_base64_decode(json_string_value(file), json_string_length(file), &ev->file_len);
+        ev->file = base64_decode(json_string_value(file), json_string_length(file), SIZE_MAX, false, &ev->file_len);
         if (!ev->file) {
             str_fmt(err, errlen, "the webhook's 'file' is not valid base64");
             rc = -1;

@@ -89,6 +89,17 @@ static int report_failure(const reply *r, int transport_rc)
     return 1;
 }
 
+/* The JSON object of a reply that must have HTTP status `want`; NULL after saying why
+ * on stderr. Frees the reply's body. */
+static json_t *json_answer(int transport_rc, reply *r, long want)
+{
+    if (transport_rc || r->status != want) { report_failure(r, transport_rc); sb_free(&r->body); return NULL; }
+    json_t *v = json_loads(r->body.data, 0, NULL);
+    sb_free(&r->body);
+    if (!v) fprintf(stderr, "faxbot: the gateway's answer was not JSON\n");
+    return v;
+}
+
 json_t *cli_api_json(const char *method, const char *path, const char *json_body, long *status)
 {
     reply r;
@@ -175,10 +186,8 @@ static int wait_for_job(const char *id)
     for (;;) {
         reply r;
         int rc = request("GET", path, NULL, NULL, NULL, NULL, &r);
-        if (rc || r.status != 200) { int e = report_failure(&r, rc); sb_free(&r.body); return e; }
-        json_t *job = json_loads(r.body.data, 0, NULL);
-        sb_free(&r.body);
-        if (!job) { fprintf(stderr, "faxbot: the gateway's answer was not JSON\n"); return 1; }
+        json_t *job = json_answer(rc, &r, 200);
+        if (!job) return 1;
         char stage[160];
         int done, total;
         job_stage(job, stage, sizeof stage, &done, &total);
@@ -240,10 +249,8 @@ int cli_send(int argc, char **argv)
     if (access(a.file, R_OK)) { fprintf(stderr, "faxbot: cannot read %s\n", a.file); return 1; }
     reply r;
     int rc = request("POST", "/fax", NULL, send_form, &a, idem, &r);
-    if (rc || r.status != 202) { int e = report_failure(&r, rc); sb_free(&r.body); return e; }
-    json_t *job = json_loads(r.body.data, 0, NULL);
-    sb_free(&r.body);
-    if (!job) { fprintf(stderr, "faxbot: the gateway's answer was not JSON\n"); return 1; }
+    json_t *job = json_answer(rc, &r, 202);
+    if (!job) return 1;
     char id[64];
     str_copy(id, sizeof id, json_string_value(json_object_get(job, "id")));
     printf("job %s %s\n", id, json_string_value(json_object_get(job, "status")));
@@ -264,10 +271,8 @@ int cli_status(int argc, char **argv)
     curl_free(esc);
     reply r;
     int rc = request("GET", path, NULL, NULL, NULL, NULL, &r);
-    if (rc || r.status != 200) { int e = report_failure(&r, rc); sb_free(&r.body); return e; }
-    json_t *job = json_loads(r.body.data, 0, NULL);
-    sb_free(&r.body);
-    if (!job) { fprintf(stderr, "faxbot: the gateway's answer was not JSON\n"); return 1; }
+    json_t *job = json_answer(rc, &r, 200);
+    if (!job) return 1;
     print_job(job);
     json_decref(job);
     return 0;

@@ -137,8 +137,10 @@ json_t *settings_file_read(const char *path, const unsigned char *key, int *n_pl
         json_decref(doc);
         return NULL;
     }
-    if (json_integer_value(ver) != FILE_VERSION) {
-        str_fmt(err, errlen, "the settings file %s has version %lld; this gateway reads version %d", path,
+    if (json_integer_value(ver) != FILE_VERSION) {   /* newer: written by a later faxbot (a downgrade) */
+        str_fmt(err, errlen, json_integer_value(ver) > FILE_VERSION
+                ? "the settings file %s has version %lld, written by a newer faxbot; this faxbot reads only version %d: run a newer faxbot or restore a backup"
+                : "the settings file %s has version %lld; this faxbot reads version %d", path,
                 (long long)json_integer_value(ver), FILE_VERSION);
         json_decref(doc);
         return NULL;

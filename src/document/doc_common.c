@@ -73,3 +73,28 @@ int doc_publish_temp(const char *tmp, const char *path)
     }
     return rc;
 }
+
+FILE *doc_open_temp_pdf(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    int fd = doc_make_temp_beside(path, tmp, tmplen);
+    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!out) {
+        str_fmt(err, errlen, "cannot create the PDF file: %s", strerror(errno));
+        if (fd >= 0) { close(fd); unlink(tmp); }
+    }
+    return out;
+}
+
+int doc_finish_temp_pdf(FILE *out, const char *tmp, const char *path, int rc, char *err, size_t errlen)
+{
+    if (fclose(out) != 0 && rc == 0) {
+        str_fmt(err, errlen, "could not write the PDF: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && doc_publish_temp(tmp, path) != 0) {
+        str_fmt(err, errlen, "could not save the PDF: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) unlink(tmp);
+    return rc;
+}

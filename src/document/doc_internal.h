@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <tiffio.h>
 #include "document/document.h"
 
@@ -66,5 +67,11 @@ int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf
 int doc_make_temp_beside(const char *path, char *tmp, size_t tmplen);
 /* Renames tmp over path after an fsync of tmp; removes tmp on failure. */
 int doc_publish_temp(const char *tmp, const char *path);
+/* A new temp file beside path (its name in tmp) open for writing a PDF; NULL with
+ * err set when it cannot be made. */
+FILE *doc_open_temp_pdf(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen);
+/* Ends a PDF written to tmp through out: closes out and, when rc is 0, publishes
+ * tmp as path; removes tmp otherwise. Returns the final rc (err set on a new failure). */
+int doc_finish_temp_pdf(FILE *out, const char *tmp, const char *path, int rc, char *err, size_t errlen);
 
 #endif

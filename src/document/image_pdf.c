@@ -219,16 +219,23 @@ static void draw_fitted_page(cairo_t *cr, const image_page *pg, const doc_page_g
 
 /* ---- TIFF (libtiff's RGBA reader, every directory a page) ---- */
 
+/* The size of the current directory (page numbered `page`), checked against the limits. */
+static int tiff_page_size(TIFF *tif, int page, uint32_t *w, uint32_t *h, char *err, size_t errlen)
+{
+    *w = *h = 0;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, w);
+    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, h);
+    char what[32];
+    str_fmt(what, sizeof what, "TIFF (page %d)", page);
+    return check_dimensions(what, *w, *h, err, errlen);
+}
+
 /* Reads the current directory into an RGB24 surface, composited over white. */
 static int decode_tiff_page(TIFF *tif, int page, image_page *pg, const doc_tiff_log *log,
                             char *err, size_t errlen)
 {
-    uint32_t w = 0, h = 0;
-    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
-    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
-    char what[32];
-    str_fmt(what, sizeof what, "TIFF (page %d)", page);
-    if (check_dimensions(what, w, h, err, errlen) != 0) return -1;
+    uint32_t w, h;
+    if (tiff_page_size(tif, page, &w, &h, err, errlen) != 0) return -1;
 
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)w, (int)h);
     if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS ||
@@ -276,12 +283,8 @@ static int check_tiff_headers(TIFF *tif, int max_pages, char *err, size_t errlen
             str_fmt(err, errlen, "the TIFF image has more than %d pages; the limit is %d", max_pages, max_pages);
             return -1;
         }
-        uint32_t w = 0, h = 0;
-        TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
-        TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
-        char what[32];
-        str_fmt(what, sizeof what, "TIFF (page %d)", page);
-        if (check_dimensions(what, w, h, err, errlen) != 0) return -1;
+        uint32_t w, h;
+        if (tiff_page_size(tif, page, &w, &h, err, errlen) != 0) return -1;
     } while (TIFFReadDirectory(tif));
     if (!TIFFSetDirectory(tif, 0)) {
         str_fmt(err, errlen, "the TIFF image cannot be read again from its first page");
@@ -353,11 +356,8 @@ int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf
         return -1;
     }
     char tmp[4096];
-    int fd = doc_make_temp_beside(out_pdf, tmp, sizeof tmp);
-    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    FILE *out = doc_open_temp_pdf(out_pdf, tmp, sizeof tmp, err, errlen);
     if (!out) {
-        str_fmt(err, errlen, "cannot create the PDF file: %s", strerror(errno));
-        if (fd >= 0) { close(fd); unlink(tmp); }
         return -1;
     }
     doc_page_geom g = doc_page_geometry(paper);
@@ -374,14 +374,5 @@ int doc_render_image_pdf(const char *in_path, doc_type type, const char *out_pdf
         str_fmt(err, errlen, "could not write the PDF: %s", cairo_status_to_string(cst));
         rc = -1;
     }
-    if (fclose(out) != 0 && rc == 0) {
-        str_fmt(err, errlen, "could not write the PDF: %s", strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && doc_publish_temp(tmp, out_pdf) != 0) {
-        str_fmt(err, errlen, "could not save the PDF: %s", strerror(errno));
-        rc = -1;
-    }
-    if (rc != 0) unlink(tmp);
-    return rc;
+    return doc_finish_temp_pdf(out, tmp, out_pdf, rc, err, errlen);
 }

@@ -312,11 +312,8 @@ int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size pap
     rd->first = true;
 
     char tmp[4096];
-    int fd = doc_make_temp_beside(out_pdf, tmp, sizeof tmp);
-    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    FILE *out = doc_open_temp_pdf(out_pdf, tmp, sizeof tmp, err, errlen);
     if (!out) {
-        str_fmt(err, errlen, "cannot create the PDF file: %s", strerror(errno));
-        if (fd >= 0) { close(fd); unlink(tmp); }
         fclose(rd->f);
         free(rd);
         return -1;
@@ -324,14 +321,5 @@ int doc_render_text_pdf(const char *in_path, const char *out_pdf, paper_size pap
     int rc = render_text(rd, out, paper, max_pages, err, errlen);
     fclose(rd->f);
     free(rd);
-    if (fclose(out) != 0 && rc == 0) {
-        str_fmt(err, errlen, "could not write the PDF: %s", strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && doc_publish_temp(tmp, out_pdf) != 0) {
-        str_fmt(err, errlen, "could not save the PDF: %s", strerror(errno));
-        rc = -1;
-    }
-    if (rc != 0) unlink(tmp);
-    return rc;
+    return doc_finish_temp_pdf(out, tmp, out_pdf, rc, err, errlen);
 }

@@ -650,13 +650,7 @@ http_guard *guard_start(const http_guard_opts *opts, char *err, size_t errlen)
 fail:
     if (g->listen_fd >= 0)
         close(g->listen_fd);
-    if (g->epoll_fd >= 0)
-        close(g->epoll_fd);
-    if (g->reserve_fd >= 0)
-        close(g->reserve_fd);
-    pthread_mutex_destroy(&g->lock);
-    free(g->peek);
-    free(g);
+    guard_free(g);
     return NULL;
 }
 
@@ -690,7 +684,8 @@ void guard_free(http_guard *g)
 {
     if (!g)
         return;
-    close(g->epoll_fd);
+    if (g->epoll_fd >= 0)
+        close(g->epoll_fd);
     if (g->reserve_fd >= 0)
         close(g->reserve_fd);
     pthread_mutex_destroy(&g->lock);

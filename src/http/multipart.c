@@ -68,6 +68,20 @@ static const char *skip_ws(const char *s)
     return s;
 }
 
+/* A parameter's name at s (*name, *namelen) and its '=': where its value begins,
+ * or NULL when no '=' follows the name. */
+static const char *read_param_name(const char *s, const char **name, size_t *namelen)
+{
+    *name = s;
+    while (*s && *s != '=' && *s != ';' && !is_ws(*s))
+        s++;
+    *namelen = (size_t)(s - *name);
+    s = skip_ws(s);
+    if (*s != '=')
+        return NULL;
+    return skip_ws(s + 1);
+}
+
 /* Reads one header parameter value at *s (quoted-string with backslash escapes, or
  * a token up to ';'), writes it NUL-terminated to *out (advancing it) and returns
  * the position after the value, or NULL if a quoted string is unterminated. */
@@ -127,14 +141,11 @@ static int parse_disposition(const char *v, multipart_part_info *info, char **vb
         s = skip_ws(s + 1);
         if (*s == '\0')
             break;               /* tolerate a trailing ';' */
-        const char *pname = s;
-        while (*s && *s != '=' && *s != ';' && !is_ws(*s))
-            s++;
-        size_t plen = (size_t)(s - pname);
-        s = skip_ws(s);
-        if (*s != '=')
+        const char *pname;
+        size_t plen;
+        s = read_param_name(s, &pname, &plen);
+        if (!s)
             return -1;
-        s = skip_ws(s + 1);
         char *val = *vb;
         const char *next = read_param_value(s, vb, vb_end);
         if (!next)
@@ -307,14 +318,11 @@ int multipart_boundary(const char *content_type, char *out, size_t outlen)
         if (*s != ';')
             return -1;
         s = skip_ws(s + 1);
-        const char *pname = s;
-        while (*s && *s != '=' && *s != ';' && !is_ws(*s))
-            s++;
-        size_t plen = (size_t)(s - pname);
-        s = skip_ws(s);
-        if (*s != '=')
+        const char *pname;
+        size_t plen;
+        s = read_param_name(s, &pname, &plen);
+        if (!s)
             return -1;
-        s = skip_ws(s + 1);
         char val[MP_BOUNDARY_MAX + 2];
         size_t vlen = 0;
         bool too_long = false;

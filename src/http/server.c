@@ -217,15 +217,21 @@ static void res_clear_payload(http_response *res)
     res->stream_free = NULL;
 }
 
+/* A new payload for res: the old one released, this status and content type. */
+static void res_begin(http_response *res, int status, const char *content_type)
+{
+    res_clear_payload(res);
+    res->status = status;
+    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+}
+
 void http_res_set(http_response *res, int status, const char *content_type, char *body, size_t len)
 {
     if (!res) {
         free(body);
         return;
     }
-    res_clear_payload(res);
-    res->status = status;
-    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res_begin(res, status, content_type);
     res->body = body;
     res->body_len = body ? len : 0;
 }
@@ -322,9 +328,7 @@ void http_res_stream(http_response *res, int status, const char *content_type,
             free_ctx(ctx);
         return;
     }
-    res_clear_payload(res);
-    res->status = status;
-    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res_begin(res, status, content_type);
     res->stream_next = next;
     res->stream_ctx = ctx;
     res->stream_free = free_ctx;
@@ -378,9 +382,7 @@ void http_res_file(http_response *res, int status, const char *content_type, int
             close(fd);
         return;
     }
-    res_clear_payload(res);
-    res->status = status;
-    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res_begin(res, status, content_type);
     res->file_fd = fd;
     struct stat st;
     if (size < 0 && fd >= 0 && fstat(fd, &st) == 0)
@@ -486,9 +488,7 @@ http_stream *http_res_event_stream(http_request *req, http_response *res, int st
     st->srv = req->srv;
     st->conn = req->conn;
     sb_init(&st->queue);
-    res_clear_payload(res);
-    res->status = status;
-    str_copy(res->content_type, sizeof res->content_type, content_type ? content_type : "");
+    res_begin(res, status, content_type);
     res->event_stream = st;
     pthread_mutex_lock(&req->srv->stream_lock);
     st->next = req->srv->streams;

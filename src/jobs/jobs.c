@@ -249,6 +249,14 @@ static report_verdict apply_outcome(jobs *j, const backend_ops *ops, const char 
     case OUTCOME_FAILURE: ev.kind = JEV_FAILED; break;
     default: return REPORT_REFUSED;
     }
+    if (o->kind == OUTCOME_FAILURE && o->failure_reason && !strcmp(o->failure_reason, "storage_full")) {
+        /* the gateway's own disk, not the fax: the job waits, the attempt is not counted */
+        ev = job_event_of(JEV_DEFERRED);
+        ev.attempt = o->attempt;
+        ev.delay_ms = 2000;
+        ev.failure_reason = "storage_full";
+        ev.message = o->message ? o->message : "waiting for storage";
+    }
     inbound_record *in = NULL;
     if (o->kind == OUTCOME_SUCCESS && o->received_tiff) {
         in = calloc(1, sizeof *in);

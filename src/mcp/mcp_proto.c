@@ -174,16 +174,6 @@ char *mcp_dump(const json_t *msg)
     return json_dumps(msg, JSON_COMPACT);
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
 int mcp_base64_decode(const char *in, size_t inlen, size_t max, unsigned char **out, size_t *outlen)
 {
     *out = NULL;
@@ -195,30 +185,6 @@ int mcp_base64_decode(const char *in, size_t inlen, size_t max, unsigned char **
         inlen -= (size_t)(comma + 1 - in);
         in = comma + 1;
     }
-    size_t cap = inlen / 4 * 3 + 3;
-    if (cap > max + 3) cap = max + 3;
-    unsigned char *buf = malloc(cap ? cap : 1);
-    if (!buf) return -1;
-    unsigned int acc = 0;
-    int bits = 0, pad = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < inlen; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        if (c == '=') { pad++; continue; }
-        int v = b64_value(c);
-        if (v < 0 || pad) { free(buf); return -1; }   /* bad byte, or data after padding */
-        acc = (acc << 6) | (unsigned int)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n >= max || n >= cap) { free(buf); return -1; }
-            buf[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (pad > 2 || bits >= 6) { free(buf); return -1; }
-    *out = buf;
-    *outlen = n;
-    return 0;
+    *out = base64_decode(in, inlen, max, true, outlen);
+    return *out ? 0 : -1;
 }

@@ -53,6 +53,18 @@ static json_t *text_item(const char *text)
     return t;
 }
 
+/* A tool result: one text item, the structured content when given, isError. */
+static json_t *tool_result(json_t *structured, bool is_error, const char *text)
+{
+    json_t *r = json_object();
+    json_t *content = json_array();
+    json_array_append_new(content, text_item(text));
+    json_object_set_new(r, "content", content);
+    if (structured) json_object_set_new(r, "structuredContent", structured);
+    json_object_set_new(r, "isError", json_boolean(is_error));
+    return r;
+}
+
 __attribute__((format(printf, 2, 3)))
 static json_t *tool_ok(json_t *structured, const char *fmt, ...)
 {
@@ -61,13 +73,7 @@ static json_t *tool_ok(json_t *structured, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    json_t *r = json_object();
-    json_t *content = json_array();
-    json_array_append_new(content, text_item(text));
-    json_object_set_new(r, "content", content);
-    if (structured) json_object_set_new(r, "structuredContent", structured);
-    json_object_set_new(r, "isError", json_false());
-    return r;
+    return tool_result(structured, false, text);
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -78,12 +84,7 @@ static json_t *tool_err(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    json_t *r = json_object();
-    json_t *content = json_array();
-    json_array_append_new(content, text_item(text));
-    json_object_set_new(r, "content", content);
-    json_object_set_new(r, "isError", json_true());
-    return r;
+    return tool_result(NULL, true, text);
 }
 
 /* The API's refusal, as the model should read it. */
@@ -313,23 +314,35 @@ static json_t *job_summary(json_t *job, const char *what)
                    *err ? " — " : "", err);
 }
 
-static json_t *run_get_fax_status(const json_t *args, const json_t *token, const mcp_call_ctx *cx)
+/* args[key] when it is a non-empty string; NULL otherwise. */
+static const char *required_str(const json_t *args, const char *key)
 {
     bool bad = false;
-    const char *id = arg_str(args, "jobId", &bad);
-    if (bad || !id || !*id) return tool_err("get_fax_status: 'jobId' (the id send_fax returned) is required");
+    const char *s = arg_str(args, key, &bad);
+    return bad || !s || !*s ? NULL : s;
+}
+
+/* The answer to a call about one job: its summary, or the call's error. Frees r. */
+static json_t *job_result(mcp_reply *r, const char *what)
+{
+    json_t *out = ok_status(r->status) && r->json ? job_summary(json_incref(r->json), what) : reply_err(r);
+    mcp_reply_free(r);
+    return out;
+}
+
+static json_t *run_get_fax_status(const json_t *args, const json_t *token, const mcp_call_ctx *cx)
+{
+    const char *id = required_str(args, "jobId");
+    if (!id) return tool_err("get_fax_status: 'jobId' (the id send_fax returned) is required");
     mcp_reply r = {0};
     cx->ops->get_fax(cx->ops->ctx, id, &r);
-    json_t *out = ok_status(r.status) && r.json ? job_summary(json_incref(r.json), "Fax") : reply_err(&r);
-    mcp_reply_free(&r);
-    return out;
+    return job_result(&r, "Fax");
 }
 
 static json_t *run_get_fax(const json_t *args, const json_t *token, const mcp_call_ctx *cx)
 {
-    bool bad = false;
-    const char *id = arg_str(args, "id", &bad);
-    if (bad || !id || !*id) return tool_err("get_fax: 'id' (an outbound job id or an inbound fax id) is required");
+    const char *id = required_str(args, "id");
+    if (!id) return tool_err("get_fax: 'id' (an outbound job id or an inbound fax id) is required");
     mcp_reply r = {0};
     cx->ops->get_fax(cx->ops->ctx, id, &r);
     if (ok_status(r.status) && r.json) {
@@ -373,6 +386,14 @@ static json_t *list_result(mcp_reply *r, const char *what)
                    r->next_cursor[0] ? "; more with the cursor in next_cursor" : "");
 }
 
+/* The answer to a list call: the page, or the call's error. Frees r. */
+static json_t *page_result(mcp_reply *r, const char *what)
+{
+    json_t *out = ok_status(r->status) && r->json ? list_result(r, what) : reply_err(r);
+    mcp_reply_free(r);
+    return out;
+}
+
 static json_t *run_list_inbound(const json_t *args, const json_t *token, const mcp_call_ctx *cx)
 {
     bool bad = false;
@@ -381,9 +402,7 @@ static json_t *run_list_inbound(const json_t *args, const json_t *token, const m
     if (bad) return tool_err("list_inbound: 'limit' is a number from 1 to 500 and 'cursor' the next_cursor of an earlier page");
     mcp_reply r = {0};
     cx->ops->list_inbound(cx->ops->ctx, limit, cursor, &r);
-    json_t *out = ok_status(r.status) && r.json ? list_result(&r, "inbound") : reply_err(&r);
-    mcp_reply_free(&r);
-    return out;
+    return page_result(&r, "inbound");
 }
 
 static json_t *run_list_faxes(const json_t *args, const json_t *token, const mcp_call_ctx *cx)
@@ -395,21 +414,16 @@ static json_t *run_list_faxes(const json_t *args, const json_t *token, const mcp
     if (bad) return tool_err("list_faxes: 'limit' is a number from 1 to 500, 'cursor' and 'status' are strings");
     mcp_reply r = {0};
     cx->ops->list_faxes(cx->ops->ctx, limit, cursor, status, &r);
-    json_t *out = ok_status(r.status) && r.json ? list_result(&r, "outbound") : reply_err(&r);
-    mcp_reply_free(&r);
-    return out;
+    return page_result(&r, "outbound");
 }
 
 static json_t *run_cancel_fax(const json_t *args, const json_t *token, const mcp_call_ctx *cx)
 {
-    bool bad = false;
-    const char *id = arg_str(args, "jobId", &bad);
-    if (bad || !id || !*id) return tool_err("cancel_fax: 'jobId' is required");
+    const char *id = required_str(args, "jobId");
+    if (!id) return tool_err("cancel_fax: 'jobId' is required");
     mcp_reply r = {0};
     cx->ops->cancel_fax(cx->ops->ctx, id, &r);
-    json_t *out = ok_status(r.status) && r.json ? job_summary(json_incref(r.json), "Cancelled fax") : reply_err(&r);
-    mcp_reply_free(&r);
-    return out;
+    return job_result(&r, "Cancelled fax");
 }
 
 static json_t *embedded_pdf(const char *uri, const char *data, size_t len)
@@ -427,9 +441,8 @@ static json_t *embedded_pdf(const char *uri, const char *data, size_t len)
 
 static json_t *run_get_inbound_pdf(const json_t *args, const json_t *token, const mcp_call_ctx *cx)
 {
-    bool bad = false;
-    const char *id = arg_str(args, "inboundId", &bad);
-    if (bad || !id || !*id) return tool_err("get_inbound_pdf: 'inboundId' is required");
+    const char *id = required_str(args, "inboundId");
+    if (!id) return tool_err("get_inbound_pdf: 'inboundId' is required");
     mcp_reply r = {0};
     cx->ops->inbound_pdf(cx->ops->ctx, id, INBOUND_PDF_MAX, &r);
     if (!ok_status(r.status) || !r.data) {

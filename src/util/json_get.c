@@ -13,6 +13,22 @@ bool json_get_str(json_t *o, const char *key, char *dst, size_t dstlen)
     return true;
 }
 
+const char *json_get_string(json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+const char *json_get_text(json_t *o, const char *key, char *buf, size_t buflen)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v)) { str_fmt(buf, buflen, "%lld", (long long)json_integer_value(v)); return buf; }
+    if (json_is_real(v)) { str_fmt(buf, buflen, "%g", json_real_value(v)); return buf; }
+    if (json_is_boolean(v)) { str_copy(buf, buflen, json_is_true(v) ? "1" : "0"); return buf; }
+    return NULL;
+}
+
 void json_text(json_t *v, char *dst, size_t dstlen)
 {
     dst[0] = 0;

@@ -141,6 +141,46 @@ size_t base64_encode(const unsigned char *in, size_t len, char *out)
     return b64_any(in, len, out, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true);
 }
 
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+unsigned char *base64_decode(const char *in, size_t len, size_t max, bool strict, size_t *outlen)
+{
+    size_t cap = len / 4 * 3 + 3;
+    if (cap > max) cap = max;
+    unsigned char *out = malloc(cap + 1);
+    if (!out) return NULL;
+    unsigned acc = 0;
+    int bits = 0, pad = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        if (c == '=') { pad++; continue; }
+        int v = b64_value(c);
+        if (v < 0 || pad) { free(out); return NULL; }   /* bad byte, or data after padding */
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n >= cap) { free(out); return NULL; }
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (strict && (pad > 2 || bits >= 6)) { free(out); return NULL; }
+    out[n] = 0;
+    if (outlen) *outlen = n;
+    return out;
+}
+
 void sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];

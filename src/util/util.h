@@ -25,6 +25,11 @@ void hex_encode(const unsigned char *in, size_t len, char *out); /* out: 2*len+1
 size_t base64url_encode(const unsigned char *in, size_t len, char *out);
 /* Standard base64 with padding; out needs 4*ceil(len/3)+1 bytes */
 size_t base64_encode(const unsigned char *in, size_t len, char *out);
+/* Base64, standard or URL-safe alphabet ('=' padding optional, whitespace ignored),
+ * into a malloc'd NUL-terminated buffer of at most max bytes (*outlen: its length).
+ * NULL on a bad character, data after the padding, more than max bytes or out of
+ * memory; when strict, also on more than two '=' or 6 dangling bits. */
+unsigned char *base64_decode(const char *in, size_t len, size_t max, bool strict, size_t *outlen);
 
 /* ---- hashing and secrets ---- */
 void sha256_hex(const void *data, size_t len, char out[65]);
