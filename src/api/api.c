@@ -557,3 +557,21 @@ const http_route *api_routes(int *n)
     *n = g_n_routes;
     return g_routes;
 }
+
+/* The request body as a JSON object ({} when empty), or NULL with res filled with
+ * a 400 that says where the JSON went wrong. */
+json_t *api_json_object_body(http_request *req, http_response *res)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    if (!len) return json_object();
+    json_error_t je;
+    json_t *v = json_loadb(body, len, 0, &je);
+    if (!v || !json_is_object(v)) {
+        json_decref(v);
+        if (v) http_res_error(res, 400, "the body must be a JSON object");
+        else http_res_error(res, 400, "the body must be a JSON object (line %d, column %d: %s)", je.line, je.column, je.text);
+        return NULL;
+    }
+    return v;
+}

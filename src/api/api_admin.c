@@ -19,20 +19,6 @@ json_t *api_scopes_json(const char *csv)
     return a;
 }
 
-static json_t *parse_body(http_request *req, http_response *res)
-{
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    if (!len) return json_object();
-    json_error_t je;
-    json_t *v = json_loadb(body, len, 0, &je);
-    if (!v || !json_is_object(v)) {
-        json_decref(v);
-        http_res_error(res, 400, "the body must be a JSON object (%s)", je.text);
-        return NULL;
-    }
-    return v;
-}
 
 static int get_opt_string(json_t *body, const char *name, char *out, size_t outlen, http_response *res)
 {
@@ -61,7 +47,7 @@ static void keys_create(http_request *req, http_response *res)
 {
     principal who;
     if (api_require_admin(req, res, &who)) return;
-    json_t *body = parse_body(req, res);
+    json_t *body = api_json_object_body(req, res);
     if (!body) return;
     key_record k;
     memset(&k, 0, sizeof k);

@@ -53,6 +53,8 @@ bool api_auth_enforced(void);
 
 /* Sends a JSON value (takes the reference) with status. */
 void api_json(http_response *res, int status, json_t *v);
+/* The request body as a JSON object ({} when empty), or NULL with res filled (400). */
+json_t *api_json_object_body(http_request *req, http_response *res);
 /* A comma-separated scope list → JSON array of names (api_admin.c). */
 json_t *api_scopes_json(const char *csv);
 /* Job → JSON as the API shows it. */

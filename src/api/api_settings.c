@@ -222,20 +222,6 @@ static void get_config(http_request *req, http_response *res)
 
 /* ---- changes ---- */
 
-static json_t *parse_object(http_request *req, http_response *res)
-{
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    if (!len) return json_object();
-    json_error_t je;
-    json_t *v = json_loadb(body, len, 0, &je);
-    if (!v || !json_is_object(v)) {
-        json_decref(v);
-        http_res_error(res, 400, "the body must be a JSON object of settings (line %d, column %d: %s)", je.line, je.column, je.text);
-        return NULL;
-    }
-    return v;
-}
 
 /* Body {key: value} -> {NAME: "text"} with every key known and every value a
  * scalar; 400 naming the unknown keys (all of them), 409 naming an env-pinned one. */
@@ -300,7 +286,7 @@ static void put_settings(http_request *req, http_response *res)
 {
     principal who;
     if (api_require_admin(req, res, &who)) return;
-    json_t *body = parse_object(req, res);
+    json_t *body = api_json_object_body(req, res);
     if (!body) return;
     json_t *changes = body_to_changes(body, res, true);
     json_decref(body);
@@ -328,7 +314,7 @@ static void validate_settings(http_request *req, http_response *res)
 {
     principal who;
     if (api_require_admin(req, res, &who)) return;
-    json_t *body = parse_object(req, res);
+    json_t *body = api_json_object_body(req, res);
     if (!body) return;
     /* validate is a dry run: values pinned by the environment are shown as they will be */
     json_t *changes = body_to_changes(body, res, false);

@@ -361,6 +361,19 @@ void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const ch
     bj->submitted_at = rec->submitted_at;
 }
 
+/* Asks the backend instance the attempt went to what became of the job's fax (its
+ * ops->resume), with the job's files; the slot tracks the job meanwhile. */
+static int resume_on_slot(jobs *j, backend_slot *slot, const job_record *rec)
+{
+    char tiff[4096] = "", pdf[4096] = "";
+    blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
+    blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
+    backend_job bj;
+    jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
+    jobs_slot_track(slot, rec->id);
+    return slot->ops->resume(slot->be, &bj);
+}
+
 /* For an in_progress job whose worker is gone: an asynchronous backend that had the
  * fax in hand is asked what became of it; otherwise the attempt is interrupted and
  * the job goes back to the queue to be sent again. */
@@ -372,13 +385,7 @@ void jobs_resume_or_requeue(jobs *j, const char *job_id, const char *why_msg)
         /* the instance the attempt went to (a replaced one while it drains), else none */
         backend_slot *slot = rec->backend[0] ? jobs_slot_get(j, rec->backend) : NULL;
         if (slot && slot->ops->async && slot->ops->resume && rec->submitted_at > 0) {
-            char tiff[4096] = "", pdf[4096] = "";
-            blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
-            blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
-            backend_job bj;
-            jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
-            jobs_slot_track(slot, rec->id);
-            int rc = slot->ops->resume(slot->be, &bj);
+            int rc = resume_on_slot(j, slot, rec);
             jobs_slot_put(slot);
             if (rc == 0) { free(rec); return; }
             jobs_slot_end_attempt(slot, rec->id);
@@ -471,13 +478,7 @@ int jobs_refresh(jobs *j, const char *job_id, char *why, size_t whylen)
                     slot ? slot->ops->name : rec->backend);
             rc = STORE_ERROR;
         } else {
-            char tiff[4096] = "", pdf[4096] = "";
-            blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
-            blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
-            backend_job bj;
-            jobs_backend_job(j, rec, tiff, pdf, NULL, &bj);
-            jobs_slot_track(slot, rec->id);
-            if (slot->ops->resume(slot->be, &bj) != 0) {
+            if (resume_on_slot(j, slot, rec) != 0) {
                 str_fmt(why, whylen, "the backend says this fax never reached the provider");
                 rc = STORE_ERROR;
             }
