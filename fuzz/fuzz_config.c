@@ -21,7 +21,7 @@
 static void check_ranges(const config *c)
 {
     if (c->listen_port < 0 || c->listen_port > 65535 || !c->listen_host[0]) abort();
-    if (c->http_threads < 1 || c->http_threads > 64) abort();
+    if (c->http_threads < 0 || c->http_threads > 64) abort();   /* 0 = sized from the cores at start */
     if (c->max_file_size_bytes < 1024 * 1024 || c->max_file_size_bytes > 1024LL * 1024 * 1024) abort();
     size_t ccl = strlen(c->default_country_code);
     if (ccl < 1 || ccl > 3 || c->default_country_code[0] == '0') abort();
