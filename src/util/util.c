@@ -237,11 +237,12 @@ bool secure_streq(const char *a, const char *b)
 static log_level g_level = LOG_INFO;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void log_set_level(log_level lvl) { g_level = lvl; }
+/* The level can change while serving (a live settings change): atomic, no lock. */
+void log_set_level(log_level lvl) { __atomic_store_n(&g_level, lvl, __ATOMIC_RELAXED); }
 
 void log_msg(log_level lvl, const char *fmt, ...)
 {
-    if (lvl < g_level) return;
+    if (lvl < __atomic_load_n(&g_level, __ATOMIC_RELAXED)) return;
     static const char *names[] = {"debug", "info", "warn", "error"};
     char ts[32];
     iso8601_from_ms(now_ms(), ts);
