@@ -18,48 +18,17 @@
 
 #include <sqlite3.h>
 
-#include "jobs/jobs_internal.h"
-#include "util/util.h"
+#include "jobs_fixture.h"
 
-typedef struct fixture {
-    char dir[256];
-    config cfg;
-    store *st;
-    blob_store *blobs;
-    jobs *j;
-} fixture;
+static void tune(config *cfg)
+{
+    cfg->max_attempts = 3;
+    cfg->retry_base_s = 0;
+}
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    str_copy(f->dir, sizeof f->dir, "/tmp/faxbot-outcomes-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char *env[] = {NULL};
-    char err[256];
-    assert_int_equal(config_load_from(&f->cfg, env, err, sizeof err), 0);
-    str_copy(f->cfg.data_dir, sizeof f->cfg.data_dir, f->dir);
-    f->cfg.max_attempts = 3;
-    f->cfg.retry_base_s = 0;
-    char db[512];
-    str_fmt(db, sizeof db, "%s/faxbot.db", f->dir);
-    f->st = store_sqlite_open(db, err, sizeof err);
-    assert_non_null(f->st);
-    f->blobs = blob_fs_open(f->dir, err, sizeof err);
-    assert_non_null(f->blobs);
-    f->j = jobs_start(&f->cfg, f->st, f->blobs, false, err, sizeof err);
-    assert_non_null(f->j);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    jobs_stop(f->j);
-    store_close(f->st);
-    blob_close(f->blobs);
-    remove_tree(f->dir);
-    free(f);
+    *state = jobs_fixture_open("outcomes", tune);
     return 0;
 }
 
