@@ -68,7 +68,9 @@ def test_sign_in_sets_strict_httponly_cookie_and_never_returns_the_key(server):
     for flag in ("HttpOnly", "SameSite=Strict", "Path=/"):
         assert flag in cookie
     assert "Secure" not in cookie            # plain http from a peer that is no trusted proxy
-    assert key["token"] not in r.text and key["token"].split("_")[-1] not in cookie
+    secret = key["token"][len("fbk_live_") + 13:]   # the part after "fbk_live_<12 hex id>_"
+    assert len(secret) >= 43
+    assert key["token"] not in r.text and secret not in r.text and secret not in cookie
     body = r.json()
     assert body["key_id"] == key["key_id"] and set(body["scopes"]) == {"fax:send", "fax:read"}
     assert len(body["csrf_token"]) >= 32
