@@ -134,6 +134,17 @@ typedef struct gateway_core {
 static char g_pepper[65];
 
 /* Opens everything below the HTTP server for cfg. 0, or 1 after printing why. */
+/* This node's name in a shared store: FAXBOT_NODE_ID, else <hostname>:<port>. */
+static const char *node_name(const config *cfg)
+{
+    static char name[64];
+    if (cfg->node_id[0]) return cfg->node_id;
+    char host[48] = "";
+    if (gethostname(host, sizeof host - 1) || !host[0]) str_copy(host, sizeof host, "localhost");
+    str_fmt(name, sizeof name, "%s:%d", host, cfg->listen_port);
+    return name;
+}
+
 static int core_open(const config *cfg, gateway_core *core)
 {
     char err[512];
@@ -149,8 +160,14 @@ static int core_open(const config *cfg, gateway_core *core)
     if (audit_configure(&sinks, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
     if (cfg->audit_log_syslog && cfg->audit_log_enabled)
         log_info("audit events go to syslog at %s (RFC 5424)", cfg->audit_log_syslog_address);
-    core->st = store_sqlite_open(cfg->database_path, err, sizeof err);
+    core->st = store_open(cfg->database_path, err, sizeof err);
     if (!core->st) { fprintf(stderr, "faxbot: database: %s\n", err); return 1; }
+    store_set_node(core->st, node_name(cfg), 0);
+    if (store_url_is_pg(cfg->database_path)) {
+        char shown[1024];
+        store_url_redact(cfg->database_path, shown, sizeof shown);
+        log_info("database: PostgreSQL %s, this node is '%s'", shown, store_node_id(core->st));
+    }
     core->blobs = blob_fs_open(cfg->data_dir, err, sizeof err);
     if (!core->blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); return 1; }
     sweep_orphan_uploads(cfg, core->st, core->blobs);

@@ -181,13 +181,15 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
 
     const char *db = env_str(&ev, "DATABASE_URL");
     if (db) {
-        /* Faxbot's form: sqlite:///relative.db or sqlite:////absolute.db */
-        if (strncmp(db, "sqlite:///", 10) != 0 || !db[10]) {
-            str_fmt(err, errlen, "DATABASE_URL must be sqlite:///path/to/faxbot.db (PostgreSQL is not supported yet; got a %.*s URL)",
-                    (int)strcspn(db, ":"), db);
+        /* Faxbot's forms: sqlite:///relative.db, sqlite:////absolute.db, or a
+         * PostgreSQL URL, kept whole (sslmode and the rest are libpq's to read) */
+        bool pg = !strncmp(db, "postgresql://", 13) || !strncmp(db, "postgres://", 11);
+        if (!pg && (strncmp(db, "sqlite:///", 10) != 0 || !db[10])) {
+            str_fmt(err, errlen, "DATABASE_URL must be sqlite:///path/to/faxbot.db or postgresql://user:password@host/dbname"
+                    " (got a %.*s URL)", (int)strcspn(db, ":"), db);
             return -1;
         }
-        if (str_copy(c->database_path, sizeof c->database_path, db + 10)) {
+        if (str_copy(c->database_path, sizeof c->database_path, pg ? db : db + 10)) {
             str_fmt(err, errlen, "DATABASE_URL path is too long");
             return -1;
         }
@@ -195,6 +197,7 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
         str_fmt(err, errlen, "FAX_DATA_DIR is too long");
         return -1;
     }
+    if (env_copy(&ev, "FAXBOT_NODE_ID", c->node_id, sizeof c->node_id, err, errlen)) return -1;
     if (env_copy(&ev, "PUBLIC_API_URL", c->public_api_url, sizeof c->public_api_url, err, errlen)) return -1;
     size_t pl = strlen(c->public_api_url);
     while (pl && c->public_api_url[pl - 1] == '/') c->public_api_url[--pl] = 0;

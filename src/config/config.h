@@ -16,7 +16,9 @@ typedef struct config {
     char listen_host[256];           /* FAXBOT_LISTEN host part, default 127.0.0.1 */
     int listen_port;                 /* default 8080 */
     char data_dir[1024];             /* FAX_DATA_DIR, default ./faxdata */
-    char database_path[1024];        /* from DATABASE_URL sqlite:///path, default <data_dir>/faxbot.db */
+    char database_path[1024];        /* from DATABASE_URL: the path of sqlite:///path (default <data_dir>/faxbot.db),
+                                        or a postgresql:// URL as given */
+    char node_id[64];                /* FAXBOT_NODE_ID; "" = <hostname>:<port> (several nodes sharing PostgreSQL) */
     char public_api_url[512];        /* PUBLIC_API_URL, default http://<listen> */
     int http_threads;                /* FAXBOT_HTTP_THREADS, default 0 = from the core count */
     int http_timeout_s;              /* FAXBOT_HTTP_TIMEOUT_SECONDS: idle/slow connection timeout, default 30 */

@@ -23,7 +23,10 @@ const setting_def settings_core_rows[] = {
 
     /* server */
     S("FAXBOT_LISTEN", "127.0.0.1:8080", "server", R, "HTTP listener", "HOST:PORT or [::1]:PORT"),
-    S("DATABASE_URL", "", "database", R, "store", "sqlite:///path (default <FAX_DATA_DIR>/faxbot.db)"),
+    S("DATABASE_URL", "", "database", R, "store",
+      "sqlite:///path (default <FAX_DATA_DIR>/faxbot.db) or postgresql://user:password@host/db?sslmode=verify-full"),
+    S("FAXBOT_NODE_ID", "", "database", R, "leases of several nodes",
+      "this node's name in a shared PostgreSQL (default <hostname>:<port>); unique per node"),
     S("PUBLIC_API_URL", "", "security", L, "provider callbacks and PDF links", "http(s)://host the providers reach"),
     I("FAXBOT_HTTP_THREADS", "0", 0, 64, "server", R, "HTTP thread pool", "threads answering HTTP (0 = from the core count)"),
     I("FAXBOT_HTTP_TIMEOUT_SECONDS", "30", 1, 3600, "server", R, "HTTP connection timeout", "idle/slow connection timeout"),
