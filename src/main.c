@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -98,9 +99,21 @@ static int load_pepper(const config *cfg, char out[65], char *err, size_t errlen
 }
 
 /* Upload directories with no job row are what a crash mid-upload leaves: remove them. */
+/* True when path was last changed more than an hour ago. */
+static bool old_entry(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && sb.st_mtime < time(NULL) - 3600;
+}
+
+/* Removes what a stop left half-done: uploads that never became a job, and scratch
+ * files. On a shared store (PostgreSQL) other nodes may share FAX_DATA_DIR and be in
+ * the middle of an upload or a conversion right now: there only what is more than an
+ * hour old is left over. */
 static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs)
 {
-    char dir[2048];
+    bool shared = strcmp(store_kind(st), "sqlite") != 0;
+    char dir[2048], path[4096];
     str_fmt(dir, sizeof dir, "%s/outbound", cfg->data_dir);
     DIR *d = opendir(dir);
     if (!d) return;
@@ -109,6 +122,8 @@ static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs
     int removed = 0;
     while (rec && (e = readdir(d))) {
         if (strlen(e->d_name) != 32) continue;
+        str_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (shared && !old_entry(path)) continue;
         if (store_job_get(st, e->d_name, rec) == STORE_NOT_FOUND) {
             blob_remove_all(blobs, "outbound", e->d_name);
             removed++;
@@ -118,7 +133,16 @@ static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs
     free(rec);
     char tmp[2048];
     str_fmt(tmp, sizeof tmp, "%s/tmp", cfg->data_dir);
-    remove_tree(tmp);
+    if (!shared) {
+        remove_tree(tmp);
+    } else if ((d = opendir(tmp))) {
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.') {
+                str_fmt(path, sizeof path, "%s/%s", tmp, e->d_name);
+                if (old_entry(path)) remove_tree(path);
+            }
+        closedir(d);
+    }
     if (removed) log_info("removed %d incomplete upload(s) left by the last stop", removed);
 }
 
@@ -133,7 +157,6 @@ typedef struct gateway_core {
 
 static char g_pepper[65];
 
-/* Opens everything below the HTTP server for cfg. 0, or 1 after printing why. */
 /* This node's name in a shared store: FAXBOT_NODE_ID, else <hostname>:<port>. */
 static const char *node_name(const config *cfg)
 {
@@ -145,6 +168,7 @@ static const char *node_name(const config *cfg)
     return name;
 }
 
+/* Opens everything below the HTTP server for cfg. 0, or 1 after printing why. */
 static int core_open(const config *cfg, gateway_core *core)
 {
     char err[512];

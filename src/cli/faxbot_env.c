@@ -95,8 +95,9 @@ static const char *value_advice(env_var *vars, int n, const char *name, const ch
         return "Faxbot's default AMI password (changeme): set a real one (faxbot asterisk-config writes manager.conf with it)";
     if (!strcmp(name, "STORAGE_BACKEND") && strncasecmp(value, "local", 5))
         return "only local storage is supported yet";
-    if (!strcmp(name, "DATABASE_URL") && strncmp(value, "sqlite:///", 10))
-        return "only SQLite is supported (sqlite:///path/to/faxbot.db)";
+    if (!strcmp(name, "DATABASE_URL") && strncmp(value, "sqlite:///", 10) && strncmp(value, "postgresql://", 13) &&
+        strncmp(value, "postgres://", 11))
+        return "SQLite (sqlite:///path/to/faxbot.db) or PostgreSQL (postgresql://user:password@host/db) only";
     if (!strcmp(name, "PHAXIO_VERIFY_SIGNATURE") && !strcasecmp(value, "false"))
         return "status callbacks are accepted unsigned: set PHAXIO_CALLBACK_TOKEN (Phaxio console, Settings > "
                "Webhooks, \"Webhook Token\") and remove this line";

@@ -23,8 +23,9 @@ const setting_def settings_core_rows[] = {
 
     /* server */
     S("FAXBOT_LISTEN", "127.0.0.1:8080", "server", R, "HTTP listener", "HOST:PORT or [::1]:PORT"),
-    S("DATABASE_URL", "", "database", R, "store",
-      "sqlite:///path (default <FAX_DATA_DIR>/faxbot.db) or postgresql://user:password@host/db?sslmode=verify-full"),
+    /* secret: a PostgreSQL URL may carry the password */
+    {.name = "DATABASE_URL", .type = SETTING_STR, .dflt = "", .secret = true, .group = "database", .apply = R,
+     .lands = "store", .help = "sqlite:///path (default <FAX_DATA_DIR>/faxbot.db) or postgresql://user:password@host/db?sslmode=verify-full"},
     S("FAXBOT_NODE_ID", "", "database", R, "leases of several nodes",
       "this node's name in a shared PostgreSQL (default <hostname>:<port>); unique per node"),
     S("PUBLIC_API_URL", "", "security", L, "provider callbacks and PDF links", "http(s)://host the providers reach"),

@@ -18,6 +18,7 @@
 
 #define LOW_DISK_BYTES (64LL * 1024 * 1024)    /* below this, a failed conversion is blamed on the disk */
 #define STORAGE_WAIT_MS 2000                    /* a job deferred for storage is looked at again after this */
+#define DATABASE_WAIT_MS 1000                   /* … and one deferred for an unreachable database */
 #define OWNER_WAIT_MS 500                       /* ... and one deferred for its owner's conversion share */
 #define PREPARE_OWNER_BUSY 1                    /* prepare_document: the owner's share is taken */
 
@@ -131,7 +132,14 @@ void jobs_run_attempt(jobs *j, const char *id)
 {
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
-    if (store_job_get(j->st, id, rec) != STORE_OK || job_status_get(rec) != JOB_ST_IN_PROGRESS) goto done;
+    int grc = store_job_get(j->st, id, rec);
+    if (store_rc_retriable(grc)) {
+        /* claimed, then the database went away (a PostgreSQL restart): give the claim
+         * back, unspent, once the store answers, rather than hold it for a lease */
+        defer_attempt(j, id, DATABASE_WAIT_MS, NULL, "waiting for the database");
+        goto done;
+    }
+    if (grc != STORE_OK || job_status_get(rec) != JOB_ST_IN_PROGRESS) goto done;
 
     char pdf[4096], tiff[4096], err[1024] = "", warning[512] = "";
     int pages = 0;
@@ -166,8 +174,11 @@ void jobs_run_attempt(jobs *j, const char *id)
     int trc = job_transition(j, id, &prepared, rec, why, sizeof why);
     if (trc != STORE_OK) {
         log_warn("job %s: %s", id, why);
-        /* not recorded for lack of storage: the job waits instead of holding its lease */
+        /* not recorded for lack of storage, or the database could not be reached (a
+         * PostgreSQL restart): the job waits, its attempt unspent, instead of holding
+         * its lease (the reporter records the deferral once the store answers) */
         if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
+        else if (trc == STORE_ERROR) defer_attempt(j, id, DATABASE_WAIT_MS, NULL, "waiting for the database");
         goto done;
     }
     /* A fresh fetch token for providers that download the PDF themselves, recorded
@@ -193,6 +204,7 @@ void jobs_run_attempt(jobs *j, const char *id)
         log_warn("job %s: %s", id, why);
         jobs_slot_end_attempt(slot, id);
         if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
+        else if (trc == STORE_ERROR) defer_attempt(j, id, DATABASE_WAIT_MS, NULL, "waiting for the database");
         goto done;
     }
     backend_job bj;

@@ -181,6 +181,7 @@ typedef struct pg_store {
     pgc *all;
     int nconn;
     int64_t started_at;          /* for the node heartbeat */
+    bool down;                   /* the last connection attempt failed (logged once, under lock) */
 } pg_store;
 
 static char *fmt_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -440,8 +441,10 @@ static int fail(pgc *c, const PGresult *r, const char *what, char *err, size_t e
     if (code == STORE_FULL) str_copy(line, sizeof line, "the database server's disk is full");
     if (err && errlen)
         snprintf(err, errlen, "database error while %s: %s%s", what, gone ? "the database is unreachable: " : "", line);
+    else if (gone)
+        log_warn("database error while %s: the database is unreachable: %s", what, line);
     else
-        log_error("database error while %s: %s%s", what, gone ? "the database is unreachable: " : "", line);
+        log_error("database error while %s: %s", what, line);
     return code;
 }
 
@@ -495,13 +498,29 @@ static void conn_close(pgc *c)
 }
 
 /* A broken connection (the server restarted) is opened again; false if it cannot be. */
+/* Notes a connection attempt's outcome: an outage is logged when it starts and
+ * when it ends, not once per request in between. */
+static void note_reachable(pg_store *st, bool ok, const char *why)
+{
+    pthread_mutex_lock(&st->lock);
+    bool was_down = st->down;
+    st->down = !ok;
+    pthread_mutex_unlock(&st->lock);
+    if (!ok && !was_down)
+        log_error("database: %s; requests get 503 with Retry-After until it is back", why);
+    else if (ok && was_down)
+        log_info("database: PostgreSQL is reachable again");
+}
+
 static bool conn_revive(pg_store *st, pgc *c, char *err, size_t errlen)
 {
     if (c->db && PQstatus(c->db) == CONNECTION_OK) return true;
     PQfinish(c->db);
     memset(c->prepared, 0, sizeof c->prepared);
-    c->db = connect_db(st->url, err, errlen);
-    if (!c->db && !(err && errlen)) log_warn("PostgreSQL is unreachable; retrying on the next request");
+    char why[256] = "";
+    c->db = connect_db(st->url, why, sizeof why);
+    note_reachable(st, c->db != NULL, why);
+    if (!c->db && err && errlen) str_copy(err, errlen, why);
     return c->db != NULL;
 }
 
@@ -513,10 +532,7 @@ static pgc *pool_get(pg_store *st, char *err, size_t errlen)
     if (c) {
         st->free_list = c->next_free;
         pthread_mutex_unlock(&st->lock);
-        char why[256] = "";
-        if (!conn_revive(st, c, why, sizeof why)) {
-            if (err && errlen) str_copy(err, errlen, why);
-            else log_error("database error: %s", why);
+        if (!conn_revive(st, c, err, errlen)) {
             pthread_mutex_lock(&st->lock);
             c->next_free = st->free_list;
             st->free_list = c;
@@ -531,6 +547,7 @@ static pgc *pool_get(pg_store *st, char *err, size_t errlen)
     pthread_mutex_unlock(&st->lock);
     char why[256] = "";
     c = conn_open(st, why, sizeof why);
+    note_reachable(st, c != NULL, why);
     pthread_mutex_lock(&st->lock);
     if (c) {
         c->next_all = st->all;
@@ -541,10 +558,7 @@ static pgc *pool_get(pg_store *st, char *err, size_t errlen)
         pthread_cond_signal(&st->cond);
     }
     pthread_mutex_unlock(&st->lock);
-    if (!c) {
-        if (err && errlen) str_copy(err, errlen, why);
-        else log_error("database error: %s", why);
-    }
+    if (!c && err && errlen) str_copy(err, errlen, why);
     return c;
 }
 
