@@ -566,7 +566,6 @@ static int pool_lease_expired(void *ctx, job_id_buf *ids, int max)
 {
     jobs *j = ctx;
     jobs_slots_reap(j);        /* once a second: replaced backend instances that have finished */
-    store_node_heartbeat(j->st, now_ms());   /* and: this node is alive (a shared store) */
     return store_job_lease_expired(j->st, now_ms(), ids, max);
 }
 

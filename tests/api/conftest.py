@@ -128,7 +128,7 @@ class Server:
         self.env = base_env()
         self.env["FAX_DATA_DIR"] = self.data_dir
         self.env["FAX_RETRY_BASE_SECONDS"] = "1"
-        if on_pg() and "DATABASE_URL" not in env_overrides:
+        if on_pg() and "DATABASE_URL" not in env_overrides:      # (DATABASE_URL=None: SQLite all the same)
             self.env["DATABASE_URL"] = shared_pg().create_database()
         for k, v in env_overrides.items():
             if v is None:

@@ -162,3 +162,26 @@ def test_postgresql_restart_mid_load(server, tmp_path):
         assert sorted(j["id"] for j in listed) == sorted(accepted), "a refused job was kept, or an accepted one lost"
     finally:
         pg.stop()
+
+
+def test_health_status_names_the_nodes_and_their_leases(server, pg_cluster, tmp_path):
+    url = pg_cluster.create_database()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    a, b = _nodes(server, url, shared, 2, API_KEY="pg-admin", FAX_DISABLED="true")
+    time.sleep(1.5)                        # a heartbeat or two from both
+    hs = b.get("/admin/health-status", key="pg-admin").json()
+    assert hs["node"] == {"id": "node-1", "database": "postgresql"}, hs
+    nodes = {n["id"]: n for n in hs["nodes"]}
+    assert set(nodes) == {"node-0", "node-1"}, hs["nodes"]
+    assert hs["nodes"][0]["id"] == "node-1" and hs["nodes"][0]["this"] is True
+    assert all(n["alive"] and n["leases_held"] == 0 for n in nodes.values()), nodes
+    a.kill9()
+    time.sleep(11)                         # past the staleness window (10 s)
+    nodes = {n["id"]: n for n in b.get("/admin/health-status", key="pg-admin").json()["nodes"]}
+    assert nodes["node-0"]["alive"] is False and nodes["node-1"]["alive"] is True, nodes
+    # the single-node default says so too
+    solo = server(API_KEY="pg-admin", DATABASE_URL=None)
+    if "DATABASE_URL" not in solo.env:
+        hs = solo.get("/admin/health-status", key="pg-admin").json()
+        assert hs["node"]["database"] == "sqlite" and hs["nodes"] == [], hs
