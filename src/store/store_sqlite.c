@@ -35,6 +35,8 @@
 
 /* ---- schema ---- */
 
+/* store_pg.c keeps the same versions in PostgreSQL's dialect: a migration appended
+ * here is appended there too, under the same number. */
 static const char *const migrations[] = {
     /* v1 */
     "CREATE TABLE fax_jobs ("
