@@ -66,13 +66,14 @@ def test_two_nodes_never_claim_a_job_twice(server, pg_cluster, tmp_path):
     attempts = dict(pg_cluster.sql("SELECT id, attempts FROM fax_jobs", db=db))
     assert set(attempts) == set(ids)
     assert all(v == "1" for v in attempts.values()), attempts
-    rows = dict(pg_cluster.sql("SELECT job_id, count(*) FROM job_attempts GROUP BY job_id", db=db))
+    rows = dict(pg_cluster.sql("SELECT job_id, count(*) FROM job_attempts WHERE outcome <> 'deferred'"
+                               " GROUP BY job_id", db=db))
     assert all(rows.get(j) == "1" for j in ids), rows
     inbound = dict(pg_cluster.sql("SELECT source_job_id, count(*) FROM inbound_faxes GROUP BY 1", db=db))
     assert all(inbound.get(j) == "1" for j in ids), inbound
-    # both nodes did some of the work
+    # both nodes did some of the work (a claim given back unspent, "deferred", is claimed again)
     claims = [srv.stderr_text().count("queued -> in_progress (claim)") for srv in (a, b)]
-    assert sum(claims) == len(ids), claims
+    assert sum(claims) >= len(ids), claims
     assert all(c > 0 for c in claims), claims
     # a job is visible on every node, whichever took it
     assert get_job(b, ids[0])["status"] == "SUCCESS"
