@@ -248,6 +248,7 @@ static void job_pdf(http_request *req, http_response *res)
     if (load_job(req, res, rec) == 0) {
         char path[4096], name[64];
         str_fmt(name, sizeof name, "fax_%s.pdf", rec->id);
+        blob_fetch(g_api.blobs, "outbound", rec->id, "document.pdf");
         if (blob_path(g_api.blobs, "outbound", rec->id, "document.pdf", path, sizeof path)) path[0] = 0;
         audit_event("admin_pdf_download", "job_id", rec->id, "by", who.key_id, NULL);
         api_send_file(res, path, "application/pdf", name, "PDF file not found");

@@ -21,6 +21,7 @@
 #define DATABASE_WAIT_MS 1000                   /* … and one deferred for an unreachable database */
 #define OWNER_WAIT_MS 500                       /* ... and one deferred for its owner's conversion share */
 #define PREPARE_OWNER_BUSY 1                    /* prepare_document: the owner's share is taken */
+#define PREPARE_STORAGE 2                       /* … the document store (S3) could not be reached */
 
 static void fail_attempt(jobs *j, const char *id, const char *reason, bool transient, const char *msg)
 {
@@ -83,6 +84,15 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
                             int *pages, char *warning, size_t warninglen, char *err, size_t errlen)
 {
     char original[4096];
+    /* on S3 another node may have taken the upload (or converted it: pages known) */
+    if (rec->pages > 0) {
+        blob_fetch(j->blobs, "outbound", rec->id, "document.pdf");
+        blob_fetch(j->blobs, "outbound", rec->id, "fax.tiff");
+    }
+    if (blob_fetch(j->blobs, "outbound", rec->id, "original") < 0) {
+        str_fmt(err, errlen, "the uploaded document could not be fetched from storage");
+        return PREPARE_STORAGE;
+    }
     if (blob_path(j->blobs, "outbound", rec->id, "original", original, sizeof original) ||
         blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, pdflen) ||
         blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, tifflen)) {
@@ -125,6 +135,10 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
     /* The guard: whatever the converter did, only a valid TIFF-F goes on the line. */
     if (doc_tiff_check_faxable(tiff, &info, err, errlen)) return -1;
     *pages = info.pages;
+    /* on S3 the converted files are kept for other nodes and later attempts */
+    if (blob_commit(j->blobs, "outbound", rec->id, "document.pdf", err, errlen) ||
+        blob_commit(j->blobs, "outbound", rec->id, "fax.tiff", err, errlen))
+        return PREPARE_STORAGE;
     return 0;
 }
 
@@ -147,6 +161,11 @@ void jobs_run_attempt(jobs *j, const char *id)
                                sizeof err);
     if (prc == PREPARE_OWNER_BUSY) {         /* its owner's other documents go first; not an attempt */
         defer_attempt(j, id, OWNER_WAIT_MS, NULL, NULL);
+        goto done;
+    }
+    if (prc == PREPARE_STORAGE) {            /* the document store is away: wait, no attempt spent */
+        log_warn("job %s: %s", id, err);
+        defer_attempt(j, id, STORAGE_WAIT_MS, NULL, "waiting for the document store");
         goto done;
     }
     if (prc) {

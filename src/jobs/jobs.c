@@ -371,6 +371,8 @@ void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const ch
 static int resume_on_slot(jobs *j, backend_slot *slot, const job_record *rec)
 {
     char tiff[4096] = "", pdf[4096] = "";
+    blob_fetch(j->blobs, "outbound", rec->id, "fax.tiff");      /* another node may have converted it */
+    blob_fetch(j->blobs, "outbound", rec->id, "document.pdf");
     blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
     blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
     backend_job bj;

@@ -45,7 +45,7 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # that every test sees exactly the configuration it asks for.
 _CONFIG_PREFIXES = ("FAX", "API_KEY", "REQUIRE_API_KEY", "MAX_", "AUDIT_", "PDF_TOKEN",
                     "LOOPBACK_", "PUBLIC_API_URL", "INBOUND_", "PHAXIO", "SINCH", "SIGNALWIRE",
-                    "ASTERISK", "FREESWITCH", "STORAGE_", "S3_", "DATABASE_URL", "ARTIFACT_",
+                    "ASTERISK", "FREESWITCH", "STORAGE_", "S3_", "AWS_", "DATABASE_URL", "ARTIFACT_",
                     "WEBHOOK_", "SSE_", "EVENTS_")
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
 
