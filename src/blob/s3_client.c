@@ -218,8 +218,9 @@ int s3_put_file(s3_client *c, const char *key, const char *path, char *err, size
 
 int s3_get_file(s3_client *c, const char *key, const char *path, char *err, size_t errlen)
 {
-    char part[4200];
-    if (str_fmt(part, sizeof part, "%s.part", path)) { str_fmt(err, errlen, "path too long"); return S3_ERROR; }
+    char part[4200], rnd[33];
+    new_id_hex32(rnd);           /* two readers fetching the same object never share a temp file */
+    if (str_fmt(part, sizeof part, "%s.part-%.8s", path, rnd)) { str_fmt(err, errlen, "path too long"); return S3_ERROR; }
     FILE *out = fopen(part, "wb");
     if (!out) { str_fmt(err, errlen, "cannot create %s: %s", part, strerror(errno)); return S3_ERROR; }
     long st = request(c, "GET", key, NULL, 0, EMPTY_SHA256, out, err, errlen);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,18 @@ static void write_file(const char *path, size_t n, unsigned seed)
     fclose(f);
 }
 
+/* Temp files (*.part-*) left in dir. */
+static int count_parts(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".part-")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
 static void put_get_delete_round_trip(void **state)
 {
     (void)state;
@@ -58,9 +71,7 @@ static void put_get_delete_round_trip(void **state)
         unlink(back);
         assert_int_equal(s3_get_file(c, keys[i], back, err, sizeof err), S3_NOT_FOUND);
         assert_int_equal(access(back, F_OK), -1);                 /* nothing half-written left */
-        char part[160];
-        snprintf(part, sizeof part, "%s.part", back);
-        assert_int_equal(access(part, F_OK), -1);
+        assert_int_equal(count_parts(g_dir), 0);
     }
     assert_int_equal(s3_delete(c, "never/was", err, sizeof err), S3_OK);
     s3_close(c);
