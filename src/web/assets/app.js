@@ -5,6 +5,8 @@
 "use strict";
 
 const S = { me: null, timers: [], blobs: [], unsubs: [] };
+/* Pages defined in the other scripts (settings.js, wizard.js, diagnostics.js) register here. */
+const PAGES = {};
 const $ = (sel, root) => (root || document).querySelector(sel);
 
 /* ---- DOM helpers: text is always set as text, never parsed as HTML ---- */
@@ -567,7 +569,7 @@ function route() {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
   const pages = { dashboard: pageDashboard, send: pageSend, jobs: () => (parts[1] ? pageJob(parts[1]) : pageJobs(q)), inbox: pageInbox, keys: pageKeys, settings: pageSettings };
-  (pages[page] || pageDashboard)();
+  (PAGES[page] || pages[page] || pageDashboard)(parts, q);
   $("#view").focus({ preventScroll: true });
 }
 function start() {
