@@ -39,11 +39,11 @@ function freePort() {
   });
 }
 
-async function startGateway(dir) {
+async function startGateway(dir, extraEnv) {
   const port = await freePort();
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(FAX|API_|REQUIRE_|AUDIT|AUTH_|TRUSTED|PHAXIO|SINCH|SIGNALWIRE|ASTERISK|FREESWITCH)/.test(k) && !/proxy/i.test(k)) env[k] = v;
-  Object.assign(env, { FAX_DATA_DIR: path.join(dir, "data"), API_KEY: BOOT, FAX_BACKEND: "loopback", FAX_RETRY_BASE_SECONDS: "1" });
+  Object.assign(env, { FAX_DATA_DIR: path.join(dir, "data"), API_KEY: BOOT, FAX_RETRY_BASE_SECONDS: "1" }, extraEnv || {});
   fs.mkdirSync(env.FAX_DATA_DIR, { recursive: true });
   const log = fs.openSync(path.join(dir, "gateway.log"), "w");
   const proc = spawn(BIN, ["serve", "--listen", `127.0.0.1:${port}`], { env, cwd: dir, stdio: ["ignore", log, log] });
@@ -101,7 +101,9 @@ async function main() {
   fs.writeFileSync(pdf, execFileSync("python3", ["-c",
     "import sys; sys.path.insert(0, sys.argv[1]); import documents; sys.stdout.buffer.write(documents.pdf_text(3))",
     path.join(__dirname, "..", "api")]));
-  const gw = await startGateway(dir);
+  // ASTERISK_SPOOL_DIR from the environment: the Asterisk stand-in's spool, and an env-pinned setting
+  fs.mkdirSync(path.join(dir, "spool"));
+  const gw = await startGateway(dir, { ASTERISK_SPOOL_DIR: path.join(dir, "spool") });
   const userData = fs.mkdtempSync(path.join(os.tmpdir(), "faxbot-chromium-"));
   const browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true,
@@ -260,7 +262,7 @@ async function main() {
       await page.waitForSelector("#view .card, #view .notice");
       const route = await fetch(`${url}/admin/settings`, { headers: { "X-API-Key": BOOT } });
       if (route.status === 200) {
-        await page.waitForSelector("#view table");
+        await page.waitForSelector("#view .field");
         ok(/Built-in default|Environment|Settings file/.test(await page.textContent("#view")), "no value sources shown");
       } else {
         ok(/no settings API yet/.test(await page.textContent("#view .notice")), "no explanation without the settings API");
@@ -268,6 +270,9 @@ async function main() {
       await axeCheck(page, "settings");
       await shoot(page, "settings");
     });
+
+    // Settings editing, the Setup Wizard and Diagnostics (tests/browser/admin_tools.js)
+    await require("./admin_tools.js")({ test, ok, page, url, adminApi, axeCheck, shoot, BOOT });
 
     await test("a revoked key cannot sign in", async () => {
       const c2 = await browser.newContext();

@@ -116,9 +116,12 @@ async function pageSettingsEdit(parts, q) {
   try { view = await api("/admin/settings"); } catch (e) { body.replaceChildren(errorBox(e, "Could not read the settings")); return; }
   const draw = (v, note, noteGroup) => {
     const meta = v._meta || {};
-    const groups = groupsOf(v.items || []);
+    const all = groupsOf(v.items || []);
+    const want = parts[1] || "backend";
+    const groups = want === "all" ? all : all.filter(([g]) => g === want).concat(all.some(([g]) => g === want) ? [] : all.slice(0, 1)).slice(0, 1);
+    const at = want === "all" ? "all" : groups[0][0];
     const toc = h("nav", { class: "toc", "aria-label": "Settings sections" }, h("ul", {},
-      groups.map(([g]) => h("li", {}, h("a", { href: "#set-" + g, onclick: (e) => { e.preventDefault(); document.getElementById("set-" + g).scrollIntoView(); } }, groupTitle(g))))));
+      all.concat([["all"]]).map(([g]) => h("li", {}, h("a", { href: "#/settings/" + g, "aria-current": g === at ? "page" : null }, g === "all" ? "All sections" : groupTitle(g))))));
     const intro = h("p", { class: "muted" }, "Values come from the environment (wins), the settings file ",
       h("code", {}, meta.config_file || "—"), " or the built-in default. Saving writes the settings file",
       meta.secrets_encrypted ? " (secrets encrypted with FAXBOT_CONFIG_KEY)" : " (secrets in plain text: set FAXBOT_CONFIG_KEY to encrypt them)",
@@ -147,7 +150,6 @@ async function pageSettingsEdit(parts, q) {
           const nv = await api("/admin/settings", { method: "PUT", json: changes });
           toast("Settings saved");
           draw(nv, appliedNote(nv._meta || {}), g);
-          document.getElementById("set-" + g).scrollIntoView();
         } catch (e) {
           btn.disabled = false;
           const named = controls.find((c) => e.message.includes(c.row.name));

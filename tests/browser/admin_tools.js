@@ -1,0 +1,204 @@
+// admin_tools.js — browser tests of the Settings editor, the Setup Wizard and
+// Diagnostics (called by run.js with its page, gateway and helpers): edit a live
+// setting and see it persist with its source; an env-pinned setting is read-only;
+// a wrong AMI secret fails Test connection naming the field; the wizard switches
+// loopback → Asterisk (tests/peers/ami_peer.py, started here) → loopback while
+// jobs are posted, and every job ends; Diagnostics groups its checks, a test fax
+// reaches SUCCESS and the report downloads. axe-core and screenshots on each page.
+"use strict";
+const { spawn } = require("child_process");
+const fs = require("fs");
+const path = require("path");
+
+const AMI_SECRET = "right-ami-secret-browser-51";
+
+function startAmiPeer() {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("python3", ["-u", path.join(__dirname, "..", "peers", "ami_peer.py")],
+      { env: { ...process.env, SECRET: AMI_SECRET }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    const t = setTimeout(() => { proc.kill(); reject(new Error("the AMI stand-in did not start: " + out)); }, 10000);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = /AMI peer on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) { clearTimeout(t); resolve({ proc, port: Number(m[1]) }); }
+    });
+    proc.stderr.on("data", (d) => { out += d; });
+    proc.on("exit", (c) => { clearTimeout(t); reject(new Error(`the AMI stand-in exited (${c}): ${out}`)); });
+  });
+}
+
+async function postJob(url, key, n) {
+  const fd = new FormData();
+  fd.append("to", "+1555010" + String(4000 + n));
+  fd.append("file", new Blob([`Job ${n} of the wizard test.\n`], { type: "text/plain" }), `job${n}.txt`);
+  const r = await fetch(url + "/fax", { method: "POST", headers: { "X-API-Key": key }, body: fd });
+  const j = await r.json();
+  if (r.status !== 202 && r.status !== 200) throw new Error(`POST /fax -> ${r.status} ${JSON.stringify(j)}`);
+  return j.id;
+}
+
+module.exports = async function adminTools(T) {
+  const { test, ok, page, url, adminApi, axeCheck, shoot, BOOT } = T;
+  const field = (name) => `[data-setting="${name}"]`;
+
+  await test("settings: a live setting is edited, saved, and shown with its source after a reload", async () => {
+    await page.goto(url + "/admin/ui/#/settings/limits");
+    // checked as typed: the range comes from the settings model
+    await page.fill(`${field("MAX_FILE_SIZE_MB")} input`, "5000");
+    await page.waitForSelector(`${field("MAX_FILE_SIZE_MB")} .field-error:has-text("between 1 and 1024")`);
+    await page.click(`form:has(${field("MAX_FILE_SIZE_MB")}) button[type=submit]`);
+    await page.waitForSelector("text=Fix the marked field first.");
+    ok((await adminApi(url, "GET", "/admin/settings")).items.find((i) => i.name === "MAX_FILE_SIZE_MB").source === "default", "a bad value was saved");
+    await page.goto(url + "/admin/ui/#/settings/identity");
+    await page.waitForSelector(`${field("FAX_HEADER")} input`);
+    await page.fill(`${field("FAX_HEADER")} input`, "Browser Test Header");
+    await page.click(`form:has(${field("FAX_HEADER")}) button[type=submit]`);
+    await page.waitForSelector("text=Applied live: FAX_HEADER");
+    await page.reload();
+    await page.waitForSelector(`${field("FAX_HEADER")} input`);
+    ok((await page.inputValue(`${field("FAX_HEADER")} input`)) === "Browser Test Header", "the saved value is not shown after a reload");
+    ok(/Settings file/.test(await page.textContent(`${field("FAX_HEADER")} .field-meta`)), "the source is not the settings file");
+    const row = (await adminApi(url, "GET", "/admin/settings")).items.find((i) => i.name === "FAX_HEADER");
+    ok(row.value === "Browser Test Header" && row.source === "file", "not saved on the server: " + JSON.stringify(row));
+    // a restart-only setting says so
+    await page.goto(url + "/admin/ui/#/settings/jobs");
+    await page.waitForSelector(`${field("FAX_WORKERS")} input`);
+    ok(/needs a restart/.test(await page.textContent(`${field("FAX_WORKERS")} .field-meta`)), "FAX_WORKERS does not say it needs a restart");
+    await page.goto(url + "/admin/ui/#/settings/identity");
+    await page.waitForSelector(`${field("FAX_HEADER")} input`);
+    await axeCheck(page, "settings (editing)");
+    await shoot(page, "settings-edit");
+  });
+
+  await test("settings: an env-pinned setting is read-only and names its variable", async () => {
+    await page.goto(url + "/admin/ui/#/settings/sip");
+    const sel = `${field("ASTERISK_SPOOL_DIR")} input`;
+    await page.waitForSelector(sel);
+    ok(await page.isDisabled(sel), "the env-pinned ASTERISK_SPOOL_DIR can be edited");
+    ok(/environment variable ASTERISK_SPOOL_DIR/.test(await page.textContent(field("ASTERISK_SPOOL_DIR"))), "the variable is not named");
+    ok(/Environment/.test(await page.textContent(`${field("ASTERISK_SPOOL_DIR")} .field-meta`)), "source not shown as Environment");
+    // secrets never reach the page
+    const html = await page.content();
+    ok(!html.includes(BOOT), "the API_KEY secret is in the page");
+    await shoot(page, "settings-pinned");
+  });
+
+  let peer = null;
+  try {
+    peer = await startAmiPeer();
+  } catch (e) {
+    await test("wizard tests (the AMI stand-in)", async () => { throw e; });
+    return;
+  }
+  const jobs = [];
+  try {
+    await test("wizard: a wrong AMI secret fails Test connection and names the field", async () => {
+      await page.goto(url + "/admin/ui/#/wizard");
+      await page.waitForSelector("input[name=backend][value=sip]");
+      await axeCheck(page, "wizard: choose");
+      await shoot(page, "wizard-choose");
+      await page.check("input[name=backend][value=sip]");
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector(`${field("ASTERISK_AMI_PASSWORD")} input`);
+      await page.fill(`${field("ASTERISK_AMI_HOST")} input`, "127.0.0.1");
+      await page.fill(`${field("ASTERISK_AMI_PORT")} input`, String(peer.port));
+      await page.fill(`${field("ASTERISK_AMI_USERNAME")} input`, "faxbot");
+      await page.fill(`${field("ASTERISK_AMI_PASSWORD")} input`, "not-the-ami-secret");
+      // Twilio's SIP domain is caught as typed
+      await page.fill(`${field("SIP_SERVER")} input`, "mytrunk.sip.twilio.com");
+      await page.waitForSelector(`${field("SIP_SERVER")} .field-error:has-text("pstn.twilio.com")`);
+      await page.fill(`${field("SIP_SERVER")} input`, "");
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.error", { timeout: 20000 });
+      const summary = await page.textContent("#w-result");
+      ok(/ASTERISK_AMI_PASSWORD/.test(summary), "the failing test does not name ASTERISK_AMI_PASSWORD: " + summary);
+      ok(/rejected/.test(await page.textContent(`${field("ASTERISK_AMI_PASSWORD")} .field-error`)), "no message at the password field");
+      ok((await page.getAttribute(`${field("ASTERISK_AMI_PASSWORD")} input`, "aria-invalid")) === "true", "the password field is not marked invalid");
+      await axeCheck(page, "wizard: details (failed test)");
+      await shoot(page, "wizard-test-failed");
+    });
+
+    await test("wizard: loopback → Asterisk stand-in → loopback, jobs posted before and during the switches all end", async () => {
+      for (let i = 0; i < 3; i++) jobs.push(await postJob(url, BOOT, jobs.length));
+      await page.fill(`${field("ASTERISK_AMI_PASSWORD")} input`, AMI_SECRET);
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.good", { timeout: 20000 });
+      ok(/accepted by Asterisk/.test(await page.textContent(`${field("ASTERISK_AMI_PASSWORD")} .field-error`)), "the password is not marked accepted");
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector("#w-review");
+      const review = await page.textContent("#view table");
+      ok(/FAX_BACKEND\s*loopback\s*sip/.test(review), "review does not show FAX_BACKEND loopback → sip: " + review);
+      ok(/ASTERISK_AMI_PASSWORD\s*not set\s*new value \(hidden\)/.test(review), "review does not mask the password: " + review);
+      ok(!(await page.textContent("#view")).includes(AMI_SECRET), "the secret is shown on the review");
+      await axeCheck(page, "wizard: review");
+      await shoot(page, "wizard-review");
+      for (let i = 0; i < 3; i++) jobs.push(await postJob(url, BOOT, jobs.length));
+      await page.click("#w-apply");
+      await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+      const outcome = await page.textContent("#w-outcome");
+      ok(/AMI logged in\s*Yes/.test(outcome) && /Trunk registered\s*Yes/.test(outcome), "outcome: " + outcome);
+      ok((await (await fetch(url + "/health/ready")).json()).backend === "sip", "the backend is not sip after Apply");
+      await axeCheck(page, "wizard: done");
+      await shoot(page, "wizard-done");
+      for (let i = 0; i < 3; i++) jobs.push(await postJob(url, BOOT, jobs.length));
+
+      // Diagnostics on the Asterisk backend: the telephony checks are real round trips
+      await page.goto(url + "/admin/ui/#/diagnostics");
+      await page.waitForSelector("#d-Telephony");
+      const tel = await page.textContent("section:has(#d-Telephony)");
+      ok(/AMI connection to Asterisk/.test(tel) && /Trunk registration/.test(tel) && /UDPTL/.test(tel) && /Fax modules loaded/.test(tel), "telephony checks: " + tel);
+      await axeCheck(page, "diagnostics (Asterisk)");
+      await shoot(page, "diagnostics-asterisk");
+
+      // and back to loopback
+      await page.goto(url + "/admin/ui/#/wizard");
+      await page.waitForSelector("input[name=backend][value=loopback]");
+      await page.check("input[name=backend][value=loopback]");
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector(`${field("LOOPBACK_TRANSPORT")} select`);
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector("#w-review");
+      ok(/FAX_BACKEND\s*sip\s*loopback/.test(await page.textContent("#view table")), "review does not show sip → loopback");
+      for (let i = 0; i < 2; i++) jobs.push(await postJob(url, BOOT, jobs.length));
+      await page.click("#w-apply");
+      await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+      for (let i = 0; i < 2; i++) jobs.push(await postJob(url, BOOT, jobs.length));
+
+      const final = {};
+      const deadline = Date.now() + 120000;
+      while (Date.now() < deadline && Object.keys(final).length < jobs.length) {
+        for (const id of jobs) if (!final[id]) {
+          const j = await adminApi(url, "GET", "/fax/" + id);
+          if (["SUCCESS", "FAILED", "cancelled"].includes(j.status)) final[id] = j;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const ended = Object.values(final);
+      ok(ended.length === jobs.length, `${jobs.length - ended.length} of ${jobs.length} jobs did not end`);
+      const notOk = ended.filter((j) => j.status !== "SUCCESS");
+      ok(!notOk.length, "jobs not sent: " + JSON.stringify(notOk.map((j) => [j.status, j.error || j.failure_reason])));
+      const viaSip = ended.filter((j) => j.backend === "sip").length;
+      ok(viaSip >= 3, `only ${viaSip} jobs went through the Asterisk stand-in`);
+      console.log(`     ${jobs.length} jobs, all SUCCESS: ${viaSip} through Asterisk, ${ended.length - viaSip} through loopback`);
+    });
+  } finally {
+    peer.proc.kill("SIGTERM");
+  }
+
+  await test("diagnostics: checks grouped with fixes, a test fax reaches SUCCESS, the report downloads", async () => {
+    await page.goto(url + "/admin/ui/#/diagnostics");
+    for (const g of ["Telephony", "Provider", "Conversion", "Storage"]) await page.waitForSelector(`#d-${g}`);
+    ok(/Ghostscript[\s\S]*found/.test(await page.textContent("section:has(#d-Conversion)")), "no Ghostscript check");
+    ok(/Built-in fax engine/.test(await page.textContent("section:has(#d-Telephony)")), "no loopback engine check");
+    await axeCheck(page, "diagnostics");
+    await shoot(page, "diagnostics");
+    await page.click("#d-send");
+    await page.waitForSelector('#d-progress .badge.ok:has-text("Sent")', { timeout: 90000 });
+    await shoot(page, "diagnostics-test-fax");
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#d-download")]);
+    ok(/^faxbot-diagnostics-.*\.json$/.test(dl.suggestedFilename()), "file name " + dl.suggestedFilename());
+    const rep = JSON.parse(fs.readFileSync(await dl.path(), "utf8"));
+    ok(rep.backend === "loopback" && rep.groups && rep.groups.Conversion && rep.groups.Storage.length >= 2 && rep.raw.checks, "report: " + JSON.stringify(rep).slice(0, 300));
+  });
+};
