@@ -48,7 +48,7 @@ function settingControl(row, idPrefix, opts = {}) {
   const err = h("span", { class: "field-error", id: errId, "aria-live": "polite" });
   const describe = [helpId, errId];
   input.setAttribute("aria-describedby", describe.join(" "));
-  const help = opts.help || row.help;
+  const help = opts.where ? null : row.help;
   const lock = row.pinned_by
     ? `Read-only: set by the environment variable ${row.pinned_by}, which wins over this page. Change or unset ${row.pinned_by} where the gateway is started.`
     : row.apply === "env_only" ? `Read-only: ${row.name} can only be set in the environment.` : null;
@@ -128,7 +128,7 @@ async function pageSettingsEdit(parts, q) {
       " and applies what can be applied live.");
     const pending = (meta.restart_required || []).length
       ? h("p", { class: "notice", role: "note" }, "Saved but waiting for a restart: ", meta.restart_required.join(", ")) : null;
-    body.replaceChildren(intro, pending, toc, ...groups.map(([g, rows]) => {
+    body.replaceChildren(...[intro, pending, toc].filter(Boolean), ...groups.map(([g, rows]) => {
       const controls = rows.map((r) => settingControl(r, "s-"));
       const out = h("div", { "aria-live": "polite" }, noteGroup === g ? note : null);
       const editable = controls.some((c) => !c.input.disabled);

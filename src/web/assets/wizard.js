@@ -216,7 +216,7 @@ async function pageWizard(parts) {
     out.replaceChildren(h("div", { class: "notice " + (v.ok ? "good" : "error"), role: v.ok ? "status" : "alert" },
       h("p", {}, h("strong", {}, v.ok ? "Connection test passed." : `Connection test failed: ${bad.length ? bad.map(([n]) => n).join(", ") : "see below"}.`)),
       Object.keys(fields).length ? list : null,
-      !v.ok && msg ? h("p", {}, msg) : null));
+      !v.ok && msg && !bad.length ? h("p", {}, msg) : null));
     const firstBad = W.controls.find((c) => fields[c.row.name] && !fields[c.row.name].ok);
     if (firstBad) { const d = firstBad.el.closest("details"); if (d) d.open = true; }
   };
@@ -239,11 +239,12 @@ async function pageWizard(parts) {
     show(2, h("section", { class: "card", "aria-labelledby": "w-review" },
       h("h2", { id: "w-review" }, "Review the changes"),
       tested,
-      names.length ? h("div", { class: "table-wrap" }, h("table", {},
-        h("caption", { class: "muted" }, "These values will be written to the settings file and applied."),
+      names.length ? h("p", { class: "muted" }, "These values will be written to the settings file and applied:") : null,
+      names.length ? h("table", { class: "review" },
         h("thead", {}, h("tr", {}, ["Setting", "Now", "After", "Takes effect"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, names.map((n) => h("tr", {}, h("td", {}, h("code", {}, n)), h("td", {}, was(n)), h("td", {}, h("strong", {}, now(n))),
-          h("td", {}, rows[n].apply === "restart" ? "after a restart" : "at once")))))) : h("p", {}, "Nothing changes: every value is already in effect."),
+        h("tbody", {}, names.map((n) => h("tr", {}, h("td", { "data-label": "Setting" }, h("code", {}, n)), h("td", { "data-label": "Now" }, was(n)),
+          h("td", { "data-label": "After" }, h("strong", {}, now(n))),
+          h("td", { "data-label": "Takes effect" }, rows[n].apply === "restart" ? "after a restart" : "at once"))))) : h("p", {}, "Nothing changes: every value is already in effect."),
       h("p", { class: "actions" }, h("button", { type: "button", class: "ghost", onclick: details }, "Back"), names.length ? apply : null),
       out));
   };
