@@ -11,20 +11,23 @@ const fs = require("fs");
 const path = require("path");
 
 const AMI_SECRET = "right-ami-secret-browser-51";
+const ESL_PASSWORD = "EslBrowser93";
+const HOOK_SECRET = "fs-hook-secret-browser-0c7e";
 
-function startAmiPeer() {
+// A stand-in of tests/peers (python3 <file>, which prints "<what> peer on 127.0.0.1:PORT").
+function startPeer(file, env) {
   return new Promise((resolve, reject) => {
-    const proc = spawn("python3", ["-u", path.join(__dirname, "..", "peers", "ami_peer.py")],
-      { env: { ...process.env, SECRET: AMI_SECRET }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn("python3", ["-u", path.join(__dirname, "..", "peers", file)],
+      { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    const t = setTimeout(() => { proc.kill(); reject(new Error("the AMI stand-in did not start: " + out)); }, 10000);
+    const t = setTimeout(() => { proc.kill(); reject(new Error(`${file} did not start: ${out}`)); }, 10000);
     proc.stdout.on("data", (d) => {
       out += d;
-      const m = /AMI peer on 127\.0\.0\.1:(\d+)/.exec(out);
+      const m = /peer on 127\.0\.0\.1:(\d+)/.exec(out);
       if (m) { clearTimeout(t); resolve({ proc, port: Number(m[1]) }); }
     });
     proc.stderr.on("data", (d) => { out += d; });
-    proc.on("exit", (c) => { clearTimeout(t); reject(new Error(`the AMI stand-in exited (${c}): ${out}`)); });
+    proc.on("exit", (c) => { clearTimeout(t); reject(new Error(`${file} exited (${c}): ${out}`)); });
   });
 }
 
@@ -86,7 +89,7 @@ module.exports = async function adminTools(T) {
 
   let peer = null;
   try {
-    peer = await startAmiPeer();
+    peer = await startPeer("ami_peer.py", { SECRET: AMI_SECRET });
   } catch (e) {
     await test("wizard tests (the AMI stand-in)", async () => { throw e; });
     return;
@@ -185,6 +188,48 @@ module.exports = async function adminTools(T) {
   } finally {
     peer.proc.kill("SIGTERM");
   }
+
+  await test("wizard: FreeSWITCH (ESL stand-in): Test connection, Apply, the dialplan hooks with the secret to paste, back to loopback", async () => {
+    const esl = await startPeer("esl_peer.py", { PASSWORD: ESL_PASSWORD });
+    try {
+      await page.goto(url + "/admin/ui/#/wizard/freeswitch");
+      await page.waitForSelector(`${field("FREESWITCH_ESL_PASSWORD")} input`);
+      await page.fill(`${field("FREESWITCH_ESL_HOST")} input`, "127.0.0.1");
+      await page.fill(`${field("FREESWITCH_ESL_PORT")} input`, String(esl.port));
+      await page.fill(`${field("FREESWITCH_ESL_PASSWORD")} input`, "ClueCon");
+      await page.fill(`${field("FREESWITCH_GATEWAY_NAME")} input`, "gw_test");
+      await page.fill(`${field("FREESWITCH_INBOUND_SECRET")} input`, HOOK_SECRET);
+      await page.fill(`${field("FREESWITCH_HOOK_URL")} input`, "http://10.0.0.5:8080");
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.error", { timeout: 20000 });
+      ok(/FREESWITCH_ESL_PASSWORD/.test(await page.textContent("#w-result")), "the wrong ESL password is not named");
+      await page.fill(`${field("FREESWITCH_ESL_PASSWORD")} input`, ESL_PASSWORD);
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.good", { timeout: 20000 });
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector("#w-review");
+      ok(!(await page.textContent("#view")).includes(HOOK_SECRET), "the hook secret is shown on the review");
+      await page.click("#w-apply");
+      await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+      ok(/Event socket \(ESL\)\s*Connected/.test(await page.textContent("#w-outcome")), "ESL not connected: " + await page.textContent("#w-outcome"));
+      await page.waitForSelector("pre.token");
+      ok(!(await page.textContent("#view")).includes(HOOK_SECRET), "the secret is shown before it is asked for");
+      await page.click("text=Show with the secret (audited)");
+      await page.waitForSelector(`pre.token:has-text("X-Internal-Secret: ${HOOK_SECRET}")`);
+      const hook = await page.textContent("pre.token");
+      ok(hook.includes("http://10.0.0.5:8080/_internal/freeswitch/outbound_result"), "hook: " + hook);
+      await axeCheck(page, "wizard: FreeSWITCH hooks");
+      await shoot(page, "wizard-freeswitch-hooks");
+    } finally {
+      esl.proc.kill("SIGTERM");
+    }
+    await page.goto(url + "/admin/ui/#/wizard/loopback");
+    await page.waitForSelector(`${field("LOOPBACK_TRANSPORT")} select`);
+    await page.click("form.card button[type=submit]");
+    await page.waitForSelector("#w-review");
+    await page.click("#w-apply");
+    await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+  });
 
   await test("diagnostics: checks grouped with fixes, a test fax reaches SUCCESS, the report downloads", async () => {
     await page.goto(url + "/admin/ui/#/diagnostics");

@@ -305,7 +305,7 @@ async function outcome(where) {
 async function fsHooks(where) {
   const draw = (cb, revealed) => {
     const hooks = (cb.callbacks || []).filter((c) => c.hook);
-    where.replaceChildren(h("h3", {}, "Paste into FreeSWITCH's dialplan"),
+    where.replaceChildren(h("div", {}, h("h3", {}, "Paste into FreeSWITCH's dialplan"),
       h("p", {}, "Two hooks report results to this gateway: add the first to the outbound fax extension (after txfax) and the second to the inbound one (after rxfax). ",
         "They carry the secret FREESWITCH_INBOUND_SECRET as the X-Internal-Secret header", revealed ? "." : " (masked here; show it to copy the real text)."),
       hooks.map((c) => h("div", { class: "hook" }, h("p", {}, h("strong", {}, c.path.endsWith("outbound_result") ? "After sending (outbound result)" : "After receiving (inbound fax)"), " → ", h("code", {}, c.url)),
@@ -313,7 +313,7 @@ async function fsHooks(where) {
       cb.secret ? h("p", {}, "Secret: ", h("code", {}, cb.secret), " ", revealed ? copyButton(cb.secret, "Copy secret") : null) : null,
       revealed ? null : h("p", {}, h("button", { type: "button", class: "ghost", onclick: async () => {
         try { draw(await api("/admin/inbound/callbacks?include_secrets=true"), true); } catch (e) { where.append(errorBox(e, "Could not show the secret")); }
-      } }, "Show with the secret (audited)")));
+      } }, "Show with the secret (audited)"))));
   };
   try { draw(await api("/admin/inbound/callbacks"), false); } catch (e) { where.replaceChildren(errorBox(e, "Could not read the hooks")); }
 }
@@ -328,11 +328,11 @@ async function providerCallbacks(where) {
     sinch: ["In the Sinch dashboard's fax service settings, enter the addresses below as the callback URLs, with the webhook user and password from this wizard."],
     signalwire: ["In the SignalWire dashboard: Phone Numbers → your number → \"When a fax comes in\": the inbound address below. Status callbacks are sent by the gateway with each fax."],
   }[be] || [];
-  where.replaceChildren(h("h3", {}, "Tell the provider where this gateway is"),
+  where.replaceChildren(h("div", {}, h("h3", {}, "Tell the provider where this gateway is"),
     tell.map((t) => h("p", {}, t)),
     !cb.public_api_url ? h("p", { class: "notice error" }, "PUBLIC_API_URL is not set: the provider cannot reach this gateway. Set it in the wizard or on the Settings page.") : null,
     (cb.callbacks || []).length ? h("ul", { class: "callbacks" }, cb.callbacks.map((c) => h("li", {}, h("strong", {}, c.name || c.path), ` (${c.kind}): `, h("code", {}, c.url || c.path), " ",
-      c.url ? copyButton(c.url, "Copy address") : null, c.notes ? h("span", { class: "hint" }, c.notes) : null))) : null);
+      c.url ? copyButton(c.url, "Copy address") : null, c.notes ? h("span", { class: "hint" }, c.notes) : null))) : null));
 }
 
 PAGES.wizard = pageWizard;
