@@ -231,6 +231,45 @@ module.exports = async function adminTools(T) {
     await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
   });
 
+  await test("wizard: Phaxio (stand-in): wrong key named, Apply, credentials accepted, the callback addresses and where the token lives", async () => {
+    const phx = await startPeer("phaxio_peer.py", { API_KEY: "phx-key-browser", API_SECRET: "phx-secret-browser", CALLBACK_TOKEN: "phx-token-browser" });
+    try {
+      await page.goto(url + "/admin/ui/#/wizard/phaxio");
+      await page.waitForSelector(`${field("PHAXIO_API_KEY")} input`);
+      await page.click("details.more summary");
+      await page.fill(`${field("PHAXIO_API_URL")} input`, `http://127.0.0.1:${phx.port}/v2.1`);
+      await page.fill(`${field("PHAXIO_API_KEY")} input`, "phx-key-wrong");
+      await page.fill(`${field("PHAXIO_API_SECRET")} input`, "phx-secret-browser");
+      await page.fill(`${field("PHAXIO_CALLBACK_TOKEN")} input`, "phx-token-browser");
+      await page.fill(`${field("PUBLIC_API_URL")} input`, "gateway.example.com");
+      await page.waitForSelector(`${field("PUBLIC_API_URL")} .field-error:has-text("http")`);
+      await page.fill(`${field("PUBLIC_API_URL")} input`, url);
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.error", { timeout: 20000 });
+      ok(/PHAXIO_API_KEY/.test(await page.textContent("#w-result")), "the rejected key is not named");
+      await page.fill(`${field("PHAXIO_API_KEY")} input`, "phx-key-browser");
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.good", { timeout: 20000 });
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector("#w-review");
+      await page.click("#w-apply");
+      await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+      ok(/Credentials accepted\s*Yes/.test(await page.textContent("#w-outcome")), "credentials not accepted");
+      await page.waitForSelector(`code:has-text("${url}/phaxio-callback")`);
+      ok(/Settings → Webhooks/.test(await page.textContent("#view")), "where the callback token lives is not said");
+      await axeCheck(page, "wizard: Phaxio done");
+      await shoot(page, "wizard-phaxio-done");
+    } finally {
+      phx.proc.kill("SIGTERM");
+    }
+    await page.goto(url + "/admin/ui/#/wizard/loopback");
+    await page.waitForSelector(`${field("LOOPBACK_TRANSPORT")} select`);
+    await page.click("form.card button[type=submit]");
+    await page.waitForSelector("#w-review");
+    await page.click("#w-apply");
+    await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+  });
+
   await test("diagnostics: checks grouped with fixes, a test fax reaches SUCCESS, the report downloads", async () => {
     await page.goto(url + "/admin/ui/#/diagnostics");
     for (const g of ["Telephony", "Provider", "Conversion", "Storage"]) await page.waitForSelector(`#d-${g}`);
