@@ -6,7 +6,7 @@
 // jobs are posted, and every job ends; Diagnostics groups its checks, a test fax
 // reaches SUCCESS and the report downloads. axe-core and screenshots on each page.
 "use strict";
-const { spawn } = require("child_process");
+const { spawn, execFileSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
@@ -31,10 +31,15 @@ function startPeer(file, env) {
   });
 }
 
+// a one-page PDF (tests/api/documents.py), converted by Ghostscript like a real upload
+let onePage = null;
 async function postJob(url, key, n) {
+  if (!onePage) onePage = execFileSync("python3", ["-c",
+    "import sys; sys.path.insert(0, sys.argv[1]); import documents; sys.stdout.buffer.write(documents.pdf_text(1))",
+    path.join(__dirname, "..", "api")]);
   const fd = new FormData();
   fd.append("to", "+1555010" + String(4000 + n));
-  fd.append("file", new Blob([`Job ${n} of the wizard test.\n`], { type: "text/plain" }), `job${n}.txt`);
+  fd.append("file", new Blob([onePage], { type: "application/pdf" }), `job${n}.pdf`);
   const r = await fetch(url + "/fax", { method: "POST", headers: { "X-API-Key": key }, body: fd });
   const j = await r.json();
   if (r.status !== 202 && r.status !== 200) throw new Error(`POST /fax -> ${r.status} ${JSON.stringify(j)}`);

@@ -323,6 +323,7 @@ async function providerCallbacks(where) {
   let cb;
   try { cb = await api("/admin/inbound/callbacks"); } catch (e) { where.replaceChildren(errorBox(e, "Could not read the callback addresses")); return; }
   const be = cb.backend;
+  const mine = (cb.callbacks || []).filter((c) => c.backend === be);
   const tell = {
     phaxio: ["In the Phaxio console: Settings → Webhooks. The \"Webhook Token\" shown there is what PHAXIO_CALLBACK_TOKEN holds (Phaxio signs each callback with it). For received faxes, set the number's callback URL (Phone Numbers → your number) to the inbound address below."],
     sinch: ["In the Sinch dashboard's fax service settings, enter the addresses below as the callback URLs, with the webhook user and password from this wizard."],
@@ -331,7 +332,7 @@ async function providerCallbacks(where) {
   where.replaceChildren(h("div", {}, h("h3", {}, "Tell the provider where this gateway is"),
     tell.map((t) => h("p", {}, t)),
     !cb.public_api_url ? h("p", { class: "notice error" }, "PUBLIC_API_URL is not set: the provider cannot reach this gateway. Set it in the wizard or on the Settings page.") : null,
-    (cb.callbacks || []).length ? h("ul", { class: "callbacks" }, cb.callbacks.map((c) => h("li", {}, h("strong", {}, c.name || c.path), ` (${c.kind}): `, h("code", {}, c.url || c.path), " ",
+    mine.length ? h("ul", { class: "callbacks" }, mine.map((c) => h("li", {}, h("strong", {}, c.name || c.path), ` (${c.kind}): `, h("code", {}, c.url || c.path), " ",
       c.url ? copyButton(c.url, "Copy address") : null, c.notes ? h("span", { class: "hint" }, c.notes) : null))) : null));
 }
 
