@@ -69,10 +69,14 @@ module.exports = async function adminTools(T) {
     ok(/Settings file/.test(await page.textContent(`${field("FAX_HEADER")} .field-meta`)), "the source is not the settings file");
     const row = (await adminApi(url, "GET", "/admin/settings")).items.find((i) => i.name === "FAX_HEADER");
     ok(row.value === "Browser Test Header" && row.source === "file", "not saved on the server: " + JSON.stringify(row));
-    // a restart-only setting says so
+    // a restart-only setting says so, and saving one says it waits for a restart
     await page.goto(url + "/admin/ui/#/settings/jobs");
     await page.waitForSelector(`${field("FAX_WORKERS")} input`);
     ok(/needs a restart/.test(await page.textContent(`${field("FAX_WORKERS")} .field-meta`)), "FAX_WORKERS does not say it needs a restart");
+    await page.fill(`${field("FAX_RETRY_MAX_SECONDS")} input`, "1200");
+    await page.click(`form:has(${field("FAX_RETRY_MAX_SECONDS")}) button[type=submit]`);
+    await page.waitForSelector("text=only used after a restart: FAX_RETRY_MAX_SECONDS");
+    ok(/waiting for a restart: FAX_RETRY_MAX_SECONDS/.test(await page.textContent("#view")), "the pending restart is not shown");
     await page.goto(url + "/admin/ui/#/settings/identity");
     await page.waitForSelector(`${field("FAX_HEADER")} input`);
     await axeCheck(page, "settings (editing)");
@@ -117,6 +121,10 @@ module.exports = async function adminTools(T) {
       await page.fill(`${field("SIP_SERVER")} input`, "mytrunk.sip.twilio.com");
       await page.waitForSelector(`${field("SIP_SERVER")} .field-error:has-text("pstn.twilio.com")`);
       await page.fill(`${field("SIP_SERVER")} input`, "");
+      // an env-pinned value is read-only in the wizard too, naming its variable
+      await page.click("details.more summary");
+      ok(await page.isDisabled(`${field("ASTERISK_SPOOL_DIR")} input`), "the env-pinned ASTERISK_SPOOL_DIR can be edited in the wizard");
+      ok(/environment variable ASTERISK_SPOOL_DIR/.test(await page.textContent(field("ASTERISK_SPOOL_DIR"))), "the wizard does not name the variable");
       await page.click("#w-test");
       await page.waitForSelector("#w-result .notice.error", { timeout: 20000 });
       const summary = await page.textContent("#w-result");
