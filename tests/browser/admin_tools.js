@@ -298,4 +298,18 @@ module.exports = async function adminTools(T) {
     const rep = JSON.parse(fs.readFileSync(await dl.path(), "utf8"));
     ok(rep.backend === "loopback" && rep.groups && rep.groups.Conversion && rep.groups.Storage.length >= 2 && rep.raw.checks, "report: " + JSON.stringify(rep).slice(0, 300));
   });
+
+  await test("200 % zoom (640 CSS px): settings, wizard and diagnostics need no sideways scrolling", async () => {
+    await page.setViewportSize({ width: 640, height: 400 });
+    try {
+      for (const [route, sel] of [["#/settings/network", `${field("SIP_LOCAL_NET")} input`], ["#/wizard/sip", `${field("SIP_SERVER")} input`], ["#/diagnostics", "#d-Storage"]]) {
+        await page.goto(url + "/admin/ui/" + route);
+        await page.waitForSelector(sel);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+        ok(wide <= 640, `${route} is ${wide} px wide at 200 % zoom`);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
 };
