@@ -80,6 +80,8 @@ def test_diagnostics_checks_the_port_ranges_of_asterisk(server, tmp_path):
         assert p["ok"] is True and p["udptl"] == {"start": 4000, "end": 4999, "ok": True, "detail": p["udptl"]["detail"]}, p
         assert p["rtp"]["start"] == 10000 and p["rtp"]["end"] == 20000 and "10001 ports" in p["rtp"]["detail"], p
         assert d["ok"] is True, d
+        trunk = d["checks"]["backend"]["trunk"]     # the stand-in answers RoundtripUsec 21000
+        assert trunk["qualify"] == "Reachable" and trunk["qualify_ms"] == 21.0, trunk
         # overlapping ranges: named, with the settings to move
         r = srv.request("PUT", "/admin/settings", key=ADMIN, json={"UDPTL_PORT_START": 10100, "UDPTL_PORT_END": 10200})
         assert r.status_code == 200, r.text

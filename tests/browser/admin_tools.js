@@ -163,7 +163,7 @@ module.exports = async function adminTools(T) {
       await page.goto(url + "/admin/ui/#/diagnostics");
       await page.waitForSelector("#d-Telephony");
       const tel = await page.textContent("section:has(#d-Telephony)");
-      ok(/AMI connection to Asterisk/.test(tel) && /Trunk registration/.test(tel) && /UDPTL/.test(tel) && /Fax modules loaded/.test(tel), "telephony checks: " + tel);
+      ok(/AMI connection to Asterisk/.test(tel) && /Trunk registration/.test(tel) && /UDPTL/.test(tel) && /Fax modules loaded/.test(tel) && /round trip 21 ms/.test(tel), "telephony checks: " + tel);
       await axeCheck(page, "diagnostics (Asterisk)");
       await shoot(page, "diagnostics-asterisk");
 

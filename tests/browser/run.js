@@ -142,13 +142,14 @@ async function main() {
       }
       const nav = Math.min(...tries);
       console.log(`     first page interactive (DOMContentLoaded done) after ${tries.map((t) => t.toFixed(0)).join(", ")} ms (best ${nav.toFixed(0)})`);
-      ok(nav < 300, `the first page took ${nav} ms to become interactive (budget 300 ms)`);
       await signIn(page, url, "fbk_live_000000000000_" + "B".repeat(43));
       await page.waitForSelector(".signin .notice.error");
       ok(/Sign-in refused/.test(await page.textContent(".signin .notice.error")), "no refusal text");
       ok((await ctx.cookies()).length === 0, "a cookie was set for a wrong key");
       await axeCheck(page, "sign-in");
       await shoot(page, "signin");
+      // last, so a slow moment of this shared machine fails this test only, not the sign-in the others need
+      ok(nav < 300, `the first page took ${nav} ms to become interactive (budget 300 ms)`);
     });
 
     await test("sign in with a good key; the key is nowhere the page can read", async () => {

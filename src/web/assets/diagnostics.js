@@ -27,7 +27,8 @@ function diagGroups(d) {
     if (b.trunk) {
       tel.push(check("Trunk registration", b.trunk.registration === "Registered" || b.trunk.registration === "none configured", String(b.trunk.registration),
         "The trunk is not registered: a 401/403 means SIP_USERNAME or SIP_PASSWORD is wrong, or this IP is not on the provider's access list; check SIP_SERVER is the termination address."));
-      tel.push(check("Trunk answers (qualify)", /^(Reachable|Created)$/i.test(String(b.trunk.qualify)) ? true : b.trunk.qualify === "unknown" ? null : false, String(b.trunk.qualify),
+      tel.push(check("Trunk answers (qualify)", /^(Reachable|Created)$/i.test(String(b.trunk.qualify)) ? true : b.trunk.qualify === "unknown" ? null : false,
+        String(b.trunk.qualify) + (b.trunk.qualify_ms != null ? `, round trip ${Math.round(b.trunk.qualify_ms)} ms` : ""),
         "The trunk does not answer SIP OPTIONS: check SIP_SERVER, SIP_PORT and that the firewall lets SIP and the RTP/UDPTL ports through."));
     }
     if (b.modules) {

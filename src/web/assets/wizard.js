@@ -292,7 +292,7 @@ async function outcome(where) {
   const facts = [["Backend in use", d.backend], ["Ready to send", c.backend_config ? "Yes" : "No — " + (c.backend_message || "")]];
   if (b.credentials) facts.push(["Credentials accepted", b.credentials === "ok" ? "Yes" : b.credentials === "rejected" ? "No — rejected" : b.credentials]);
   if (b.ami) facts.push(["AMI logged in", b.ami.login === "logged_in" ? `Yes, as ${b.ami.user} at ${b.ami.host}:${b.ami.port}` : `No — ${b.ami.detail || b.ami.login}`]);
-  if (b.trunk) facts.push(["Trunk registered", b.trunk.registration === "Registered" ? "Yes" : String(b.trunk.registration)], ["Trunk answers (qualify)", String(b.trunk.qualify)]);
+  if (b.trunk) facts.push(["Trunk registered", b.trunk.registration === "Registered" ? "Yes" : String(b.trunk.registration)], ["Trunk answers (qualify)", String(b.trunk.qualify) + (b.trunk.qualify_ms != null ? `, round trip ${Math.round(b.trunk.qualify_ms)} ms` : "")]);
   if (b.esl) facts.push(["Event socket (ESL)", b.esl === "ok" ? `Connected to ${b.esl_address}` : `No — ${b.esl} ${b.detail || ""}`]);
   if (b.gateway && typeof b.gateway === "object") facts.push(["SIP gateway", Object.entries(b.gateway).map(([k, v]) => `${k}: ${v}`).join(", ")]);
   where.replaceChildren(h("div", { class: "notice " + (d.ok ? "good" : "error"), role: d.ok ? "status" : "alert" },
