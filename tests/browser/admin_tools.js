@@ -299,6 +299,33 @@ module.exports = async function adminTools(T) {
     ok(rep.backend === "loopback" && rep.groups && rep.groups.Conversion && rep.groups.Storage.length >= 2 && rep.raw.checks, "report: " + JSON.stringify(rep).slice(0, 300));
   });
 
+  await test("without keys:manage the Settings, Wizard and Diagnostics pages say why, and their routes refuse", async () => {
+    const reader = await adminApi(url, "POST", "/admin/api-keys", { name: "no admin", owner: "ops", scopes: ["fax:read", "fax:send"] });
+    const c = await T.browser.newContext();
+    const p = await c.newPage();
+    try {
+      await p.goto(url + "/admin/ui/");
+      await p.fill("#api-key", reader.token);
+      await p.click("form.signin button[type=submit]");
+      await p.waitForSelector("#nav:not([hidden])");
+      for (const route of ["#/settings", "#/wizard", "#/diagnostics"]) {
+        await p.goto(url + "/admin/ui/" + route);
+        await p.waitForSelector("#view .notice:has-text('does not have the')");
+        ok(/keys:manage/.test(await p.textContent("#view .notice")), route + " does not name the missing scope");
+      }
+      const codes = await p.evaluate(async (csrf) => Promise.all([
+        fetch("/admin/settings"),
+        fetch("/admin/settings", { method: "PUT", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{\"FAX_HEADER\":\"x\"}" }),
+        fetch("/admin/settings/validate", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{}" }),
+        fetch("/admin/diagnostics/run", { method: "POST", headers: { "X-CSRF-Token": csrf } }),
+      ].map((f) => f.then(async (r) => `${r.status} ${(await r.json()).detail}`))), (await (await p.request.get(url + "/admin/ui/session")).json()).csrf_token);
+      ok(codes.every((x) => x.startsWith("403") && !/CSRF/.test(x)), "admin routes answered a key without keys:manage: " + codes);
+    } finally {
+      await c.close();
+      await adminApi(url, "DELETE", "/admin/api-keys/" + reader.key_id);
+    }
+  });
+
   await test("200 % zoom (640 CSS px): settings, wizard and diagnostics need no sideways scrolling", async () => {
     await page.setViewportSize({ width: 640, height: 400 });
     try {

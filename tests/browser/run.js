@@ -273,7 +273,7 @@ async function main() {
     });
 
     // Settings editing, the Setup Wizard and Diagnostics (tests/browser/admin_tools.js)
-    await require("./admin_tools.js")({ test, ok, page, url, adminApi, axeCheck, shoot, BOOT });
+    await require("./admin_tools.js")({ test, ok, page, url, adminApi, axeCheck, shoot, BOOT, browser });
 
     await test("a revoked key cannot sign in", async () => {
       const c2 = await browser.newContext();
