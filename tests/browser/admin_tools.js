@@ -326,6 +326,23 @@ module.exports = async function adminTools(T) {
     }
   });
 
+  await test("the wizard works from the keyboard alone", async () => {
+    await page.goto(url + "/admin/ui/#/wizard");
+    await page.waitForSelector("input[name=backend][value=loopback]:checked");
+    await page.keyboard.press("Tab");                      // from the focused step heading to the checked radio
+    ok((await page.evaluate(() => document.activeElement.value)) === "loopback", "Tab does not reach the backend choice");
+    await page.keyboard.press("ArrowDown");                // the next backend: SIP trunk via Asterisk
+    ok((await page.evaluate(() => document.querySelector("input[name=backend]:checked").value)) === "sip", "arrow keys do not choose");
+    await page.keyboard.press("Tab");
+    ok((await page.evaluate(() => document.activeElement.textContent)) === "Next: details", "Tab does not reach Next");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(`${field("ASTERISK_AMI_HOST")} input`);
+    await page.keyboard.press("Tab");
+    ok((await page.evaluate(() => document.activeElement.id)) === "w-ASTERISK_AMI_HOST", "the first field is not next in the tab order");
+    const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    ok(ring !== "none", "no visible focus on the field");
+  });
+
   await test("200 % zoom (640 CSS px): settings, wizard and diagnostics need no sideways scrolling", async () => {
     await page.setViewportSize({ width: 640, height: 400 });
     try {
