@@ -283,6 +283,42 @@ module.exports = async function adminTools(T) {
     await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
   });
 
+  await test("wizard: SignalWire (stand-in): wrong token named, Apply, credentials accepted, back to loopback", async () => {
+    const project = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
+    const sw = await startPeer("signalwire_peer.py", { PROJECT: project, TOKEN: "PTbrowsertoken42" });
+    try {
+      await page.goto(url + "/admin/ui/#/wizard/signalwire");
+      await page.waitForSelector(`${field("SIGNALWIRE_SPACE_URL")} input`);
+      await page.fill(`${field("SIGNALWIRE_SPACE_URL")} input`, `http://127.0.0.1:${sw.port}`);
+      await page.fill(`${field("SIGNALWIRE_PROJECT_ID")} input`, project);
+      await page.fill(`${field("SIGNALWIRE_API_TOKEN")} input`, "PTwrongtoken00");
+      await page.fill(`${field("SIGNALWIRE_FAX_FROM_E164")} input`, "555 1234");
+      await page.waitForSelector(`${field("SIGNALWIRE_FAX_FROM_E164")} .field-error:has-text("international form")`);
+      await page.fill(`${field("SIGNALWIRE_FAX_FROM_E164")} input`, "+15550009999");
+      await page.fill(`${field("SIGNALWIRE_WEBHOOK_SIGNING_KEY")} input`, "PSK_browser_signing_key");
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.error", { timeout: 20000 });
+      ok(/SIGNALWIRE_API_TOKEN/.test(await page.textContent("#w-result")), "the rejected token is not named");
+      await page.fill(`${field("SIGNALWIRE_API_TOKEN")} input`, "PTbrowsertoken42");
+      await page.click("#w-test");
+      await page.waitForSelector("#w-result .notice.good", { timeout: 20000 });
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector("#w-review");
+      await page.click("#w-apply");
+      await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+      ok(/Credentials accepted\s*Yes/.test(await page.textContent("#w-outcome")), "credentials not accepted");
+      await page.waitForSelector(`code:has-text("/signalwire")`);
+    } finally {
+      sw.proc.kill("SIGTERM");
+    }
+    await page.goto(url + "/admin/ui/#/wizard/loopback");
+    await page.waitForSelector(`${field("LOOPBACK_TRANSPORT")} select`);
+    await page.click("form.card button[type=submit]");
+    await page.waitForSelector("#w-review");
+    await page.click("#w-apply");
+    await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });
+  });
+
   await test("diagnostics: checks grouped with fixes, a test fax reaches SUCCESS, the report downloads", async () => {
     await page.goto(url + "/admin/ui/#/diagnostics");
     for (const g of ["Telephony", "Provider", "Conversion", "Storage"]) await page.waitForSelector(`#d-${g}`);

@@ -50,7 +50,8 @@ const WIZARD = {
   signalwire: { title: "SignalWire (cloud)",
     about: "SignalWire's Compatibility Fax API sends the faxes from one of your SignalWire numbers.",
     fields: [
-      { name: "SIGNALWIRE_SPACE_URL", label: "Space address", check: isHost, where: "The host name of your SignalWire dashboard, e.g. example.signalwire.com (no https://)." },
+      { name: "SIGNALWIRE_SPACE_URL", label: "Space address", where: "The host name of your SignalWire dashboard, e.g. example.signalwire.com.",
+        check: (v) => (/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/?$/.test(v) ? "" : "Only the space's address, e.g. example.signalwire.com (no path).") },
       { name: "SIGNALWIRE_PROJECT_ID", label: "Project ID", where: "Dashboard → API: the Project ID (a UUID)." },
       { name: "SIGNALWIRE_API_TOKEN", label: "API token", where: "Dashboard → API → API Tokens: create a token with the Fax scope and copy it." },
       { name: "SIGNALWIRE_FAX_FROM_E164", label: "Sending number", check: isE164, where: "One of your space's fax-capable numbers (Dashboard → Phone Numbers), in +1… form." },
