@@ -518,6 +518,19 @@ static void fax_tiff(http_request *req, http_response *res)
     api_send_file(res, path, "image/tiff", name, "the TIFF is not available (not converted yet, or deleted)");
 }
 
+/* GET /fax/{id}/thumbnail?page=N: what the recipient sees of page N (the fax image, once converted). */
+static void fax_thumbnail(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "fax:read", "/fax/{id}", api_cfg()->max_requests_per_minute, &who)) return;
+    job_record rec;
+    if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
+    char path[4096];
+    blob_path(g_api.blobs, "outbound", rec.id, "fax.tiff", path, sizeof path);
+    api_send_page_thumbnail(req, res, path, rec.artifacts_deleted_at ? "the fax image was deleted by the retention policy"
+                                                                     : "the fax image is not there (not converted yet)");
+}
+
 static const http_route fax_routes[] = {
     {.method = "POST", .pattern = "/fax", .body_mode = HTTP_BODY_STREAM, .on_headers = fax_send_headers,
      .on_body = fax_send_body, .handle = fax_send},
@@ -526,6 +539,7 @@ static const http_route fax_routes[] = {
     {.method = "POST", .pattern = "/fax/{id}/cancel", .handle = fax_cancel},
     {.method = "GET", .pattern = "/fax/{id}/pdf", .handle = fax_pdf},
     {.method = "GET", .pattern = "/fax/{id}/tiff", .handle = fax_tiff},
+    {.method = "GET", .pattern = "/fax/{id}/thumbnail", .handle = fax_thumbnail},
 };
 
 void api_fax_routes(const http_route **routes, int *n)

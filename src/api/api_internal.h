@@ -83,6 +83,10 @@ void api_send_file(http_response *res, const char *path, const char *ctype, cons
                    const char *missing_detail);
 /* Security headers for admin responses. */
 void api_admin_headers(http_response *res);
+/* GET …/thumbnail?page=N&width=W: page N (default 1) of the fax TIFF at path as a
+ * PNG W pixels wide (64..864, default 240), X-Page-Count says how many pages there
+ * are; 404 with missing_detail if the TIFF is not there, 400 for a bad page. */
+void api_send_page_thumbnail(http_request *req, http_response *res, const char *path, const char *missing_detail);
 
 /* An inbound fax as the API shows it (with a short-lived pdf_url when asked). */
 json_t *api_inbound_json(const inbound_record *r, bool with_url);

@@ -91,6 +91,13 @@ typedef struct tiff_info {
  * 204 dpi horizontal and 98 or 196 lpi vertical, at least one page. */
 int doc_tiff_check_faxable(const char *path, tiff_info *info, char *err, size_t errlen);
 
+/* Page `page` (1-based) of a bilevel fax TIFF as a greyscale PNG `width` pixels
+ * wide (16..1728), its height from the page's real proportions (fax pixels are not
+ * square). *png is malloc'd. *pages (may be NULL) gets the TIFF's page count, also
+ * on failure when the file could be opened. */
+int doc_tiff_page_png(const char *tiff_path, int page, int width, unsigned char **png, size_t *png_len, int *pages,
+                      char *err, size_t errlen);
+
 /* Pixel comparison of a sent and a received fax (tiff_compare.c): both must have the
  * same number of pages and, page by page, the same width; each received page must have
  * at least the sent page's rows, and its LAST rows must equal the sent rows bit for bit

@@ -120,6 +120,7 @@ typedef struct inbound_record {
     int64_t retention_until;     /* ms: artifacts are deleted after this (0 = keep) */
     int64_t artifacts_deleted_at;/* ms: 0 while the TIFF and PDF exist */
     char owner[128];             /* whose it is ("" = nobody's in particular: only all-owner keys see it) */
+    int64_t read_at;             /* ms: when someone marked it read (0 = unread); one flag per fax, not per reader */
 } inbound_record;
 
 typedef struct inbound_filter {
@@ -130,6 +131,7 @@ typedef struct inbound_filter {
     int limit;                   /* 1..500 */
     int64_t before_received_at;  /* keyset cursor, 0 = from the newest */
     char before_id[33];
+    bool unread_only;            /* only those nobody marked read */
 } inbound_filter;
 
 typedef struct store store;
@@ -185,6 +187,10 @@ int store_inbound_get(store *st, const char *id, inbound_record *out);
 /* Newest received first; returns the count or < 0. */
 int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out);
 int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when);
+/* Marks a fax read (when > 0) or unread (when 0). STORE_NOT_FOUND if no such fax. */
+int store_inbound_set_read(store *st, const char *id, int64_t when);
+/* Unread faxes an owner sees (owner NULL or "" = every owner's); -1 on error. */
+int64_t store_inbound_unread_count(store *st, const char *owner);
 /* Ids whose retention_until passed and whose artifacts still exist. */
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max);
 

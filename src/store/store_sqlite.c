@@ -190,6 +190,9 @@ static const char *const migrations[] = {
     "CREATE INDEX deliveries_endpoint ON webhook_deliveries(endpoint_id, event_seq);"
     "CREATE INDEX deliveries_job ON webhook_deliveries(job_id, event_seq) WHERE job_id <> '';"
     "CREATE INDEX deliveries_event ON webhook_deliveries(event_seq);",
+    /* v6: the Admin Console's Inbox marks faxes read (0 = unread) */
+    "ALTER TABLE inbound_faxes ADD COLUMN read_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX inbound_unread ON inbound_faxes(owner) WHERE read_at = 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -233,7 +236,7 @@ static const col_desc inbound_cols[] = {
     ICOL(pages, COL_INT), ICOL(size_bytes, COL_I64), ITEXT(sha256), ITEXT(remote_station_id), ITEXT(mailbox),
     ITEXT(source_job_id), ITEXT(error), ICOL(created_at, COL_I64), ICOL(received_at, COL_I64),
     ICOL(updated_at, COL_I64), ICOL(retention_until, COL_I64), ICOL(artifacts_deleted_at, COL_I64),
-    ITEXT(owner),
+    ITEXT(owner), ICOL(read_at, COL_I64),
 };
 #define N_INBOUND_COLS ((int)(sizeof inbound_cols / sizeof inbound_cols[0]))
 
@@ -293,7 +296,7 @@ enum {
     S_JOB_LIST, S_JOB_LIST_STATUS, S_JOB_LIST_TO, S_JOB_LIST_STATUS_TO,
     S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS, S_JOB_OTHER_OWNER_DUE,
     S_JOB_MARK_ARTIFACTS, S_JOB_ARTIFACTS_EXPIRED,
-    S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED,
+    S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED, S_IN_SET_READ, S_IN_UNREAD,
     S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_SET_HASH, S_KEY_TOUCH, S_KEY_EXISTS,
     S_ATTEMPT_INSERT, S_ATTEMPT_LIST, S_JOB_SEARCH, S_JOB_SEARCH_COUNT,
@@ -399,12 +402,16 @@ static int build_sql(store *st)
                                          " AND provider_sid <> ''", ic);
         st->sql[S_IN_MARK_ARTIFACTS] =
             strdup("UPDATE inbound_faxes SET artifacts_deleted_at = ?2, updated_at = ?2 WHERE id = ?1");
+        st->sql[S_IN_SET_READ] = strdup("UPDATE inbound_faxes SET read_at = ?2 WHERE id = ?1");
+        st->sql[S_IN_UNREAD] = strdup("SELECT COUNT(*) FROM inbound_faxes WHERE read_at = 0 AND artifacts_deleted_at = 0"
+                                      " AND (?1 = '' OR owner = ?1 OR owner = '')");
         st->sql[S_IN_EXPIRED] = strdup("SELECT id FROM inbound_faxes WHERE retention_until > 0 AND artifacts_deleted_at = 0"
                                        " AND retention_until < ?1 ORDER BY retention_until LIMIT ?2");
         for (int m = 0; m < 8; m++)
             st->sql[S_IN_LIST0 + m] =
                 fmt_alloc("SELECT %s FROM inbound_faxes WHERE (received_at, id) < (?1, ?2)%s%s%s"
-                          " AND (?7 = '' OR owner = ?7 OR owner = '') ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
+                          " AND (?7 = '' OR owner = ?7 OR owner = '') AND (?8 = 0 OR read_at = 0)"
+                          " ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
                           m & 1 ? " AND to_number = ?3" : "", m & 2 ? " AND status = ?4" : "",
                           m & 4 ? " AND mailbox = ?5" : "");
         st->sql[S_KEY_INSERT] = fmt_alloc("INSERT INTO api_keys (%s) VALUES (%s)", kc, kp);
@@ -1355,6 +1362,7 @@ int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
         if (m & 4) sqlite3_bind_text(s, 5, f->mailbox, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 6, limit);
         sqlite3_bind_text(s, 7, f->owner ? f->owner : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 8, f->unread_only ? 1 : 0);
         int rc = SQLITE_DONE;
         n = 0;
         while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1372,6 +1380,28 @@ int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
 int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when)
 {
     return mark_row(st, S_IN_MARK_ARTIFACTS, id, when, "marking inbound artifacts deleted");
+}
+
+int store_inbound_set_read(store *st, const char *id, int64_t when)
+{
+    return mark_row(st, S_IN_SET_READ, id, when, "marking an inbound fax read");
+}
+
+int64_t store_inbound_unread_count(store *st, const char *owner)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return -1;
+    sqlite3_stmt *s = conn_stmt(st, c, S_IN_UNREAD);
+    int64_t n = -1;
+    if (s) {
+        sqlite3_bind_text(s, 1, owner ? owner : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+        else db_fail(c->db, rc, "counting unread inbound faxes", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
 }
 
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
