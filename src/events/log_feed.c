@@ -57,8 +57,8 @@ char *log_feed_entry_json(const log_tap_entry *e)
     if (!o) return NULL;
     json_t *audit = !strcmp(e->source, "audit") ? json_loads(e->text, 0, NULL) : NULL;
     if (json_is_object(audit)) {
-        const char *ev = json_string_value(json_object_get(audit, "event"));
-        if (!ev) ev = "audit";
+        char ev[64];
+        str_copy(ev, sizeof ev, json_string_value(json_object_get(audit, "event")) ?: "audit");
         json_object_del(audit, "ts");
         json_object_del(audit, "event");
         strbuf msg;
@@ -72,7 +72,8 @@ char *log_feed_entry_json(const log_tap_entry *e)
         json_object_set_new(o, "source", json_string("audit"));
         json_object_set_new(o, "level", json_string(is_warning_event(ev) ? "warn" : "info"));
         json_object_set_new(o, "event", json_string(ev));
-        json_object_set_new(o, "message", json_string(msg.data ? msg.data : ev));
+        json_t *m = json_string(msg.data ? msg.data : ev);
+        json_object_set_new(o, "message", m ? m : json_string(ev));
         json_object_set_new(o, "fields", audit);
         audit = NULL;
         sb_free(&msg);
