@@ -80,6 +80,13 @@ int doc_convert(const char *in_path, doc_type type, const char *out_pdf, const c
                 fax_resolution res, paper_size paper, const convert_limits *lim, int *pages,
                 char *err, size_t errlen);
 
+/* Several files (up to 10) → one fax in the order given: each converted on its own
+ * (its type sniffed from its bytes), the fax pages joined into out_tiff, and out_pdf
+ * (may be NULL) drawn from those pages, so it shows what the recipient gets. One
+ * file is plain doc_convert. Errors name the file ("file 2 of 3: …"). */
+int doc_convert_many(const char *const *in_paths, int n, const char *out_pdf, const char *out_tiff, fax_resolution res,
+                     paper_size paper, const convert_limits *lim, int *pages, char *err, size_t errlen);
+
 typedef struct tiff_info {
     int pages;
     int width;                   /* of the first page (all must match a legal fax width) */

@@ -14,7 +14,7 @@ import zlib
 import requests
 
 import documents as docs
-from helpers import PHONE, assert_detail, create_job, slow_factor, wait_for, wait_job
+from helpers import PHONE, assert_detail, create_job, pdf_page_count, slow_factor, wait_job
 
 BOOT = "bootstrap-Key-for-console-live-7d21"
 
@@ -236,3 +236,45 @@ def test_log_stream_sends_history_then_live_lines_masked(server):
     reader = make_key(srv, ["fax:read"])
     assert_detail(srv.get("/admin/logs/stream", key=reader), 403, "keys:manage")
 
+
+
+def _ink(srv, job_id, page):
+    r = srv.get(f"/fax/{job_id}/thumbnail?page={page}&width=120", key=BOOT)
+    assert r.status_code == 200, r.text
+    _, _, rows = png_size(r.content)
+    return sum(255 - v for row in rows for v in row) / sum(len(row) for row in rows)
+
+
+def test_several_files_become_one_fax_in_order(server, tmp_path):
+    """Three 'file' parts (PDF, PNG, text): one job whose fax image has their pages in
+    the order sent; the picture page (a checkerboard) is the dark one in the middle."""
+    srv = server(API_KEY=BOOT)
+    files = [("file", ("cover.pdf", docs.pdf_text(1), "application/pdf")),
+             ("file", ("picture.png", docs.png_image(), "image/png")),
+             ("file", ("notes.txt", b"last page: plain text\n", "text/plain"))]
+    r = srv.post("/fax", key=BOOT, data={"to": PHONE}, files=files)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["file_name"] == "cover.pdf (+2 more)", job
+    final, _ = wait_job(srv, job["id"], key=BOOT, timeout=90)
+    assert final["status"] == "SUCCESS" and final["pages"] == 3, final
+    ink = [_ink(srv, job["id"], p) for p in (1, 2, 3)]
+    assert ink[1] > 3 * ink[0] and ink[1] > 3 * ink[2], f"the picture is not page 2: ink per page {ink}"
+    # the document the console shows is those fax pages
+    pdf = srv.get(f"/admin/fax-jobs/{job['id']}/pdf", key=BOOT)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text[:200]
+    assert pdf_page_count(pdf.content, str(tmp_path)) == 3
+
+
+def test_several_files_bad_one_is_named(server):
+    srv = server(API_KEY=BOOT)
+    files = [("file", ("ok.txt", b"fine\n", "text/plain")),
+             ("file", ("blob.bin", bytes(range(256)) * 8, "application/octet-stream"))]
+    r = srv.post("/fax", key=BOOT, data={"to": PHONE}, files=files)
+    assert_detail(r, 415, "file 2 (blob.bin)")
+    files = [("file", ("ok.txt", b"fine\n", "text/plain")), ("file", ("empty.txt", b"", "text/plain"))]
+    assert_detail(srv.post("/fax", key=BOOT, data={"to": PHONE}, files=files), 400, "file 2 (empty.txt)")
+    files = [("file", (f"f{i}.txt", b"x\n", "text/plain")) for i in range(11)]
+    assert_detail(srv.post("/fax", key=BOOT, data={"to": PHONE}, files=files), 400, "at most 10")
+    # nothing was left behind by the refused uploads
+    assert srv.get("/fax", key=BOOT).json()["items"] == []
