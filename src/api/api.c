@@ -428,6 +428,19 @@ json_t *api_job_json(const job_record *r)
     return o;
 }
 
+int api_query_time(http_request *req, http_response *res, const char *name, int64_t *out)
+{
+    const char *v = http_req_query(req, name);
+    *out = 0;
+    if (!v || !*v) return 0;
+    *out = ms_from_iso8601(v);
+    if (*out < 0) {
+        http_res_error(res, 400, "'%s' must be an ISO-8601 time like 2027-01-31T00:00:00Z", name);
+        return -1;
+    }
+    return 0;
+}
+
 int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
 {
     const char *limit = http_req_query(req, "limit");

@@ -110,19 +110,6 @@ static json_t *admin_job_json(const job_record *r)
     return o;
 }
 
-static int query_time(http_request *req, http_response *res, const char *name, int64_t *out)
-{
-    const char *v = http_req_query(req, name);
-    *out = 0;
-    if (!v || !*v) return 0;
-    *out = ms_from_iso8601(v);
-    if (*out < 0) {
-        http_res_error(res, 400, "'%s' must be an ISO-8601 time like 2027-01-31T00:00:00Z", name);
-        return -1;
-    }
-    return 0;
-}
-
 static void list_jobs(http_request *req, http_response *res)
 {
     principal who;
@@ -142,7 +129,7 @@ static void list_jobs(http_request *req, http_response *res)
     bool by_to;
     if (api_query_number(req, res, "to", to, &by_to)) return;
     if (by_to) q.to_number = to;
-    if (query_time(req, res, "since", &q.created_from) || query_time(req, res, "until", &q.created_to)) return;
+    if (api_query_time(req, res, "since", &q.created_from) || api_query_time(req, res, "until", &q.created_to)) return;
     const char *limit = http_req_query(req, "limit"), *offset = http_req_query(req, "offset");
     char *end;
     if (limit) {
@@ -294,7 +281,7 @@ static void logs(http_request *req, http_response *res)
     if (api_require_admin(req, res, &who)) return;
     const char *event = http_req_query(req, "event"), *q = http_req_query(req, "q"), *lim = http_req_query(req, "limit");
     int64_t since;
-    if (query_time(req, res, "since", &since)) return;
+    if (api_query_time(req, res, "since", &since)) return;
     int limit = lim ? atoi(lim) : 200;
     if (limit < 1) limit = 1;
     if (limit > 1000) limit = 1000;

@@ -516,6 +516,19 @@ static void fax_list(http_request *req, http_response *res)
     bool by_to;
     if (api_query_number(req, res, "to", to, &by_to)) return;
     if (by_to) f.to_number = to;
+    const char *backend = http_req_query(req, "backend");
+    if (backend && *backend) {
+        if (strlen(backend) >= 32 || strspn(backend, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(backend)) {
+            http_res_error(res, 400, "'backend' must be a backend name such as loopback, phaxio, sip or freeswitch");
+            return;
+        }
+        f.backend = backend;
+    }
+    if (api_query_time(req, res, "since", &f.created_from) || api_query_time(req, res, "until", &f.created_to)) return;
+    if (f.created_from && f.created_to && f.created_to <= f.created_from) {
+        http_res_error(res, 400, "'until' must be later than 'since'");
+        return;
+    }
     if (api_query_cursor(req, res, &f.before_created_at, f.before_id)) return;
     api_stream_jobs(res, &f, f.limit);
 }

@@ -70,6 +70,8 @@ int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id
 int api_parse_cursor(const char *cursor, int64_t *ms, char id[33]);
 /* A phone-number filter normalized like 'to'; *set false when absent. */
 int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set);
+/* An ISO-8601 time (since, until); *out = 0 when absent. */
+int api_query_time(http_request *req, http_response *res, const char *name, int64_t *out);
 
 /* Answers a GET /fax page of `page` rows matching f (its strings are copied) as a
  * stream read from the store in batches; 503 if the first batch cannot be read. */

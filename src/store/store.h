@@ -63,6 +63,9 @@ typedef struct job_filter {
     const char *owner;           /* NULL or "" = every owner's */
     const char *status;          /* NULL = any */
     const char *to_number;       /* NULL = any */
+    const char *backend;         /* NULL or "" = any */
+    int64_t created_from;        /* ms, 0 = no lower bound (inclusive) */
+    int64_t created_to;          /* ms, 0 = no upper bound (exclusive) */
     int limit;                   /* 1..500 */
     /* keyset cursor: rows strictly older than (created_at, id) */
     int64_t before_created_at;   /* 0 = from the newest */

@@ -366,7 +366,8 @@ static int build_sql(store *st)
     if (!rc && !set.data) rc = -1;
     if (!rc) {
         const char *list = "SELECT %s FROM fax_jobs WHERE (created_at, id) < (?1, ?2)%s%s"
-                           " AND (?6 = '' OR owner = ?6) ORDER BY created_at DESC, id DESC LIMIT ?5";
+                           " AND (?6 = '' OR owner = ?6) AND (?7 = '' OR backend = ?7) AND created_at >= ?8"
+                           " ORDER BY created_at DESC, id DESC LIMIT ?5";
         st->sql[S_BEGIN] = strdup("BEGIN IMMEDIATE");
         st->sql[S_COMMIT] = strdup("COMMIT");
         st->sql[S_ROLLBACK] = strdup("ROLLBACK");
@@ -991,8 +992,11 @@ int store_job_list(store *st, const job_filter *filter, job_record *out)
     sqlite3_stmt *s = conn_stmt(st, c, which);
     int n = STORE_ERROR;
     if (s) {
-        if (filter->before_created_at == 0) {
-            sqlite3_bind_int64(s, 1, INT64_MAX);
+        /* until: everything created before it, as if the cursor stood there */
+        bool cursor = filter->before_created_at != 0 &&
+                      (filter->created_to == 0 || filter->before_created_at < filter->created_to);
+        if (!cursor) {
+            sqlite3_bind_int64(s, 1, filter->created_to ? filter->created_to : INT64_MAX);
             sqlite3_bind_text(s, 2, "", 0, SQLITE_STATIC);
         } else {
             sqlite3_bind_int64(s, 1, filter->before_created_at);
@@ -1003,6 +1007,8 @@ int store_job_list(store *st, const job_filter *filter, job_record *out)
         if (by_to) sqlite3_bind_text(s, 4, filter->to_number, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 5, limit);
         sqlite3_bind_text(s, 6, filter->owner ? filter->owner : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 7, filter->backend ? filter->backend : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 8, filter->created_from);
         int rc = SQLITE_DONE;
         n = 0;
         while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {

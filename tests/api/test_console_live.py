@@ -278,3 +278,32 @@ def test_several_files_bad_one_is_named(server):
     assert_detail(srv.post("/fax", key=BOOT, data={"to": PHONE}, files=files), 400, "at most 10")
     # nothing was left behind by the refused uploads
     assert srv.get("/fax", key=BOOT).json()["items"] == []
+
+
+def test_job_list_filters_by_backend_and_date(server):
+    srv = server(API_KEY=BOOT)
+    first = create_job(srv, key=BOOT)
+    time.sleep(1.1)
+    mark = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1.1)
+    second = create_job(srv, key=BOOT)
+    third = create_job(srv, key=BOOT, to="+15550109999")
+
+    def ids(query):
+        r = srv.get("/fax?" + query, key=BOOT)
+        assert r.status_code == 200, r.text
+        return [j["id"] for j in r.json()["items"]]
+
+    assert ids("backend=loopback") == [third["id"], second["id"], first["id"]]
+    assert ids("backend=phaxio") == []
+    assert ids(f"since={mark}") == [third["id"], second["id"]]
+    assert ids(f"until={mark}") == [first["id"]]
+    assert ids(f"since={mark}&backend=loopback&to=%2B15550109999") == [third["id"]]
+    # paging inside a date range keeps to it
+    page = srv.get(f"/fax?since={mark}&limit=1", key=BOOT).json()
+    assert [j["id"] for j in page["items"]] == [third["id"]] and page["next_cursor"]
+    rest = srv.get(f"/fax?since={mark}&limit=5&cursor={page['next_cursor']}", key=BOOT).json()
+    assert [j["id"] for j in rest["items"]] == [second["id"]]
+    assert_detail(srv.get("/fax?since=yesterday", key=BOOT), 400, "ISO-8601")
+    assert_detail(srv.get(f"/fax?since={mark}&until={mark}", key=BOOT), 400, "later")
+    assert_detail(srv.get("/fax?backend=no%20such", key=BOOT), 400, "backend")
