@@ -161,7 +161,7 @@ static bool changes_state(http_request *req)
 static key_result resolve_session(http_request *req, const char *sid, principal *who, char *why, size_t whylen)
 {
     session_info s;
-    if (!g_console_sessions || session_lookup(g_console_sessions, sid, now_ms(), &s)) { str_fmt(why, whylen, "session expired"); return KEY_INVALID; }
+    if (!g_console_sessions || api_session_lookup(sid, &s)) { str_fmt(why, whylen, "session expired"); return KEY_INVALID; }
     if (changes_state(req)) {
         const char *csrf = http_req_header(req, "X-CSRF-Token");
         if (!csrf || !secure_streq(csrf, s.csrf)) { str_fmt(why, whylen, "missing or wrong CSRF token"); return KEY_NO_CSRF; }
@@ -179,7 +179,7 @@ static key_result resolve_session(http_request *req, const char *sid, principal 
     principal_from_record(&k, who);
     return KEY_OK;
 ended:
-    session_delete(g_console_sessions, sid);
+    api_session_end(sid);
     str_fmt(why, whylen, "session's key is no longer valid");
     return KEY_INVALID;
 }

@@ -106,6 +106,13 @@ void api_metrics_http(struct strbuf *sb);
 #define API_SESSION_IDLE_MS (30LL * 60 * 1000)          /* signed out after 30 idle minutes */
 #define API_SESSION_MAX_AGE_MS (12LL * 3600 * 1000)     /* and after 12 hours whatever happens */
 extern session_table *g_console_sessions;
+/* Sessions in memory and in the store (api_session.c): create (0, or -1 without
+ * random bytes), look up (0, or -1 when there is no live session), end one, end
+ * every session of a key. */
+int api_session_create(const principal *who, const char *key_hash, char sid[SESSION_ID_LEN + 1], session_info *s);
+int api_session_lookup(const char *sid, session_info *s);
+void api_session_end(const char *sid);
+void api_sessions_end_key(const char *key_id);
 /* The session cookie's value copied into buf, or NULL when there is none. */
 const char *api_session_cookie(http_request *req, char *buf, size_t buflen);
 /* Sign-in: checks token like X-API-Key (rate limited and audited like every

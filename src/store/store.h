@@ -197,6 +197,23 @@ int64_t store_inbound_unread_count(store *st, const char *owner);
 /* Ids whose retention_until passed and whose artifacts still exist. */
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max);
 
+/* ---- Admin Console sessions (kept across restarts) ---- */
+typedef struct session_row {
+    char id_hash[65];            /* sha256 hex of the cookie's session id */
+    char key_id[16];
+    char key_hash[65];
+    char csrf[48];
+    int64_t created_at, last_seen_at;
+} session_row;
+int store_session_put(store *st, const session_row *r);
+int store_session_get(store *st, const char *id_hash, session_row *out);   /* STORE_NOT_FOUND if none */
+int store_session_touch(store *st, const char *id_hash, int64_t when);
+int store_session_delete(store *st, const char *id_hash);
+/* Every session of a key; returns how many ended, or < 0. */
+int store_session_delete_key(store *st, const char *key_id);
+/* Sessions idle since before seen_before or created before created_before; how many went. */
+int store_session_prune(store *st, int64_t seen_before, int64_t created_before);
+
 /* ---- API keys ---- */
 int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen);
 int store_key_get(store *st, const char *key_id, key_record *out);

@@ -6,6 +6,7 @@ console's session cookie instead of a key, and the live log stream
 GET /admin/logs/stream (numbers masked, new lines arrive while it is open)."""
 
 import json
+import os
 import struct
 import threading
 import time
@@ -307,3 +308,30 @@ def test_job_list_filters_by_backend_and_date(server):
     assert_detail(srv.get("/fax?since=yesterday", key=BOOT), 400, "ISO-8601")
     assert_detail(srv.get(f"/fax?since={mark}&until={mark}", key=BOOT), 400, "later")
     assert_detail(srv.get("/fax?backend=no%20such", key=BOOT), 400, "backend")
+
+
+def test_console_sessions_survive_a_restart_but_not_sign_out_or_revoke(server):
+    srv = server(API_KEY=BOOT)
+    key = make_key(srv, ["fax:read", "inbound:list"])
+    s, csrf = console(srv, key)
+    gone, gone_csrf = console(srv, key)
+    other, _ = console(srv)                         # the bootstrap key's session
+    cookie = s.cookies.get("faxbot_session")
+    r = gone.delete(srv.url + "/admin/ui/session", headers={"X-CSRF-Token": gone_csrf})
+    assert r.status_code == 200, r.text
+    srv.restart()
+    again = s.get(srv.url + "/admin/ui/session")
+    assert again.status_code == 200 and again.json()["csrf_token"] == csrf, again.text
+    assert s.get(srv.url + "/fax").status_code == 200
+    assert other.get(srv.url + "/admin/api-keys").status_code == 200
+    assert_detail(gone.get(srv.url + "/admin/ui/session"), 401)    # signed out stays signed out
+    # the database holds a hash of the session id, never the cookie itself
+    db = open(srv.data_dir + "/faxbot.db", "rb").read() + (
+        open(srv.data_dir + "/faxbot.db-wal", "rb").read() if os.path.exists(srv.data_dir + "/faxbot.db-wal") else b"")
+    assert cookie.encode() not in db
+    # revoking the key ends its session, also after the next restart
+    key_id = key.split("_")[2]
+    assert srv.delete(f"/admin/api-keys/{key_id}", key=BOOT).status_code == 200
+    srv.restart()
+    assert_detail(s.get(srv.url + "/fax"), 401)
+    assert other.get(srv.url + "/admin/api-keys").status_code == 200
