@@ -574,8 +574,7 @@ function setUnread(n) {
   const el = $("#unread-count");
   if (!el) return;
   el.hidden = !(n > 0);
-  el.textContent = n > 0 ? String(n) : "";
-  el.setAttribute("aria-label", n > 0 ? `${n} unread` : "");
+  el.replaceChildren(...(n > 0 ? [String(n), h("span", { class: "sr-only" }, " unread")] : []));
 }
 async function refreshUnread() {
   if (!has("inbound:list")) return;

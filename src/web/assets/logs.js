@@ -9,6 +9,7 @@
 const LOG_KEEP = 1000;                     /* lines kept in the page */
 const LOG_LEVELS = { debug: 0, info: 1, warn: 2, error: 3 };
 const LOG_SOURCES = { gateway: "Gateway", pbx: "PBX", audit: "Audit" };
+const LOG_SOURCE_CHOICES = { gateway: "Gateway", pbx: "PBX fax events (Asterisk, FreeSWITCH)", audit: "Audit events" };
 
 /* Digit runs of 7 or more that are not part of an id keep their last 4 digits. */
 function maskNumbers(text) {
@@ -20,7 +21,7 @@ function pageLogs() {
   const hidden = needs("keys:manage", "The logs");
   if (hidden) { mount("Logs", hidden); return; }
   const source = h("select", { id: "l-source", name: "source" }, h("option", { value: "" }, "Everything"),
-    Object.entries(LOG_SOURCES).map(([k, v]) => h("option", { value: k }, v)));
+    Object.entries(LOG_SOURCE_CHOICES).map(([k, v]) => h("option", { value: k }, v)));
   const level = h("select", { id: "l-level", name: "level" }, h("option", { value: "debug" }, "All levels"),
     h("option", { value: "info" }, "Info and above"), h("option", { value: "warn" }, "Warnings and errors"), h("option", { value: "error" }, "Errors only"));
   level.value = "info";
