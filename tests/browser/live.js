@@ -131,13 +131,13 @@ module.exports = async function liveTests({ page, url, boot, pdf, dir, test, ok,
     }, "the inbound id");
     const row = `tr[data-inbound="${inboundId}"]`;
     await page.waitForSelector(`${row}.unread`);
-    const unread = Number(await page.textContent("#unread-count"));
+    const unread = parseInt(await page.textContent("#unread-count"), 10);
     ok(unread >= 1, "no unread count in the menu");
     await axeCheck(page, "inbox with unread faxes");
     await shoot(page, "inbox-unread");
     await page.click(`${row} button:has-text("Mark read")`);
     await page.waitForSelector(`${row}:not(.unread) button:has-text("Mark unread")`);
-    ok(Number((await page.textContent("#unread-count")) || 0) === unread - 1, "the unread count did not go down");
+    await until(async () => (parseInt(await page.textContent("#unread-count"), 10) || 0) === unread - 1, "the unread count to go down", 5000);
     const api = await (await fetch(`${url}/inbound/${inboundId}`, { headers: { "X-API-Key": boot } })).json();
     ok(api.read_at, "the gateway did not store the read mark");
     await page.click(`${row} button:has-text("Preview")`);
@@ -176,6 +176,23 @@ module.exports = async function liveTests({ page, url, boot, pdf, dir, test, ok,
     ok(!(await page.$(`#log-lines li:has-text("${held.id}")`)), "a held line is shown while paused");
     await page.click("#l-pause");
     await page.waitForSelector(`#log-lines li:has-text("${held.id}")`);
+  });
+
+  await test("live: the dashboard's counts follow a new fax without a reload", async () => {
+    await page.goto(url + "/admin/ui/#/dashboard");
+    await page.waitForSelector("#h-counts ~ dl");
+    const sentCount = async () => Number((await page.textContent('#h-counts ~ dl dt:has-text("Sent") + dd')).replace(/\D/g, ""));
+    const since = await page.evaluate(() => { const d = new Date(); d.setHours(0, 0, 0, 0); return d.toISOString(); });
+    const apiCount = async () => (await (await fetch(`${url}/fax?status=SUCCESS&limit=500&since=${encodeURIComponent(since)}`,
+      { headers: { "X-API-Key": boot } })).json()).items.length;
+    const before = await sentCount();
+    await page.evaluate(() => { window.__dashPage = true; });
+    const job = await apiSend(url, boot, "+15550104483", [["dash.txt", "for the dashboard\n", "text/plain"]]);
+    await until(async () => (await (await fetch(`${url}/fax/${job.id}`, { headers: { "X-API-Key": boot } })).json()).status === "SUCCESS", "the fax to be sent", 30000);
+    const want = await apiCount();
+    ok(want > before, "the gateway's count did not go up");
+    await until(async () => (await sentCount()) === want, `the Sent count to reach ${want}`, 10000);
+    ok(await page.evaluate(() => window.__dashPage === true), "the page was reloaded");
   });
 
   await test("live: jobs filter by backend and date, and a new job appears without a reload", async () => {

@@ -42,7 +42,8 @@ function fmtPhone(n) {
 }
 function fmtBytes(b) {
   if (b == null) return "—";
-  return b < 1024 ? b + " B" : b < 1048576 ? (b / 1024).toFixed(1) + " KB" : (b / 1048576).toFixed(1) + " MB";
+  return b < 1024 ? b + " B" : b < 1048576 ? (b / 1024).toFixed(1) + " KB" : b < 1073741824 ? (b / 1048576).toFixed(1) + " MB"
+    : (b / 1073741824).toFixed(1) + " GB";
 }
 const STATUS_CLASS = { SUCCESS: "ok", FAILED: "bad", cancelled: "warn", queued: "", in_progress: "", received: "ok" };
 const STATUS_LABEL = { SUCCESS: "Sent", FAILED: "Failed", cancelled: "Cancelled", queued: "Queued", in_progress: "In progress" };
