@@ -338,3 +338,42 @@ def test_console_sessions_survive_a_restart_but_not_sign_out_or_revoke(server):
     srv.restart()
     assert_detail(s.get(srv.url + "/fax"), 401)
     assert other.get(srv.url + "/admin/api-keys").status_code == 200
+
+
+def test_log_stream_shows_pbx_fax_events_from_asterisk(server, tmp_path):
+    """FAX_BACKEND=sip against the AMI stand-in (tests/peers/ami_peer.py): the Logs
+    page's stream carries the SIP backend's lines about the fax (the Originate and
+    its result) as source "pbx", the number masked."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+    from ami_peer import AmiPeer
+    peer = AmiPeer(secret="ami-Secret-4711")
+    try:
+        spool = tmp_path / "spool"
+        spool.mkdir()
+        srv = server(FAX_BACKEND="sip", ASTERISK_AMI_HOST="127.0.0.1", ASTERISK_AMI_PORT=peer.port,
+                     ASTERISK_AMI_USERNAME="faxbot", ASTERISK_AMI_PASSWORD="ami-Secret-4711",
+                     ASTERISK_SPOOL_DIR=str(spool), API_KEY=BOOT)
+        wait_for(lambda: srv.get("/health/ready").status_code == 200, "the AMI login")
+        s, _ = console(srv)
+        job = {}
+
+        def send_later():
+            time.sleep(0.5)
+            job.update(create_job(srv, key=BOOT, to="+15550104490"))
+
+        t = threading.Thread(target=send_later)
+        t.start()
+        try:
+            events = read_sse(s, srv.url + "/admin/logs/stream?history=0", lambda ev: job and any(
+                e["data"]["source"] == "pbx" and job["id"] in e["data"]["message"] and "delivered" in e["data"]["message"]
+                for e in ev), 30)
+        finally:
+            t.join()
+        pbx = [e["data"]["message"] for e in events if e["data"]["source"] == "pbx" and job["id"] in e["data"]["message"]]
+        assert any("originating to" in m for m in pbx), pbx
+        assert not any("5550104490" in m for m in pbx) and any("4490" in m for m in pbx), pbx
+        final, _ = wait_job(srv, job["id"], key=BOOT)
+        assert final["status"] == "SUCCESS", final
+    finally:
+        peer.close()
