@@ -7,7 +7,6 @@
 "use strict";
 
 const CLOUD = ["phaxio", "sinch", "signalwire"];
-function fmtSpace(b) { return b >= 1073741824 ? (b / 1073741824).toFixed(1) + " GB" : fmtBytes(b); }
 function check(title, ok, detail, fix) { return { title, ok, detail: detail || "", fix: ok === false ? fix || "" : "" }; }
 
 /* The server's report → groups of {title, ok (true/false/null = not applicable), detail, fix}. */
@@ -68,10 +67,10 @@ function diagGroups(d) {
   conv.push(check("Ghostscript (PDF to fax pages)", c.ghostscript, c.ghostscript ? `found (${c.ghostscript_path})` : `not found: ${c.ghostscript_path}`,
     "Install Ghostscript (apt-get install ghostscript) or set GHOSTSCRIPT_PATH to the gs program."));
   store.push(check("Database", c.db, c.db ? "answers" : "does not answer", "The database is not reachable or not writable: check FAX_DATA_DIR / DATABASE_URL and the disk."));
-  store.push(check("Document storage", c.storage, c.storage_free_bytes != null ? `${fmtSpace(c.storage_free_bytes)} free` : "",
+  store.push(check("Document storage", c.storage, c.storage_free_bytes != null ? `${fmtBytes(c.storage_free_bytes)} free` : "",
     "Storage is not writable or full: free disk space or check FAX_DATA_DIR's permissions."));
   if (c.storage && c.storage_free_bytes != null && c.storage_free_bytes < 512 * 1048576)
-    store.push(check("Free disk space", false, `${fmtSpace(c.storage_free_bytes)} free`, "Less than 512 MB free: free disk space or lower ARTIFACT_TTL_DAYS."));
+    store.push(check("Free disk space", false, `${fmtBytes(c.storage_free_bytes)} free`, "Less than 512 MB free: free disk space or lower ARTIFACT_TTL_DAYS."));
   return [["Telephony", tel], ["Provider", prov], ["Conversion", conv], ["Storage", store]];
 }
 
@@ -174,4 +173,4 @@ async function pageDiagnostics() {
   if (report && !loop()) { toNumber.checked = true; num.disabled = false; }
 }
 
-PAGES.diagnostics = pageDiagnostics;
+EXTRA_PAGES.diagnostics = pageDiagnostics;

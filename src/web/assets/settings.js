@@ -167,4 +167,4 @@ async function pageSettingsEdit(parts, q) {
   draw(view);
 }
 
-PAGES.settings = pageSettingsEdit;
+EXTRA_PAGES.settings = pageSettingsEdit;

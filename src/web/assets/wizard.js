@@ -337,4 +337,4 @@ async function providerCallbacks(where) {
       c.url ? copyButton(c.url, "Copy address") : null, c.notes ? h("span", { class: "hint" }, c.notes) : null))) : null));
 }
 
-PAGES.wizard = pageWizard;
+EXTRA_PAGES.wizard = pageWizard;
