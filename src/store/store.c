@@ -163,6 +163,29 @@ int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
     return st->ops->inbound_expired(st, now, ids, max);
 }
 
+int store_inbound_set_read(store *st, const char *id, int64_t when) { return st->ops->inbound_set_read(st, id, when); }
+int64_t store_inbound_unread_count(store *st, const char *owner) { return st->ops->inbound_unread_count(st, owner); }
+
+int store_session_put(store *st, const session_row *r) { return st->ops->session_put(st, r); }
+
+int store_session_get(store *st, const char *id_hash, session_row *out)
+{
+    return st->ops->session_get(st, id_hash, out);
+}
+
+int store_session_touch(store *st, const char *id_hash, int64_t when)
+{
+    return st->ops->session_touch(st, id_hash, when);
+}
+
+int store_session_delete(store *st, const char *id_hash) { return st->ops->session_delete(st, id_hash); }
+int store_session_delete_key(store *st, const char *key_id) { return st->ops->session_delete_key(st, key_id); }
+
+int store_session_prune(store *st, int64_t seen_before, int64_t created_before)
+{
+    return st->ops->session_prune(st, seen_before, created_before);
+}
+
 int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen)
 {
     return st->ops->key_insert(st, rec, err, errlen);

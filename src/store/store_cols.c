@@ -34,7 +34,7 @@ const col_desc inbound_cols[] = {
     ICOL(pages, COL_INT), ICOL(size_bytes, COL_I64), ITEXT(sha256), ITEXT(remote_station_id), ITEXT(mailbox),
     ITEXT(source_job_id), ITEXT(error), ICOL(created_at, COL_I64), ICOL(received_at, COL_I64),
     ICOL(updated_at, COL_I64), ICOL(retention_until, COL_I64), ICOL(artifacts_deleted_at, COL_I64),
-    ITEXT(owner),
+    ITEXT(owner), ICOL(read_at, COL_I64),
 };
 const int n_inbound_cols = (int)(sizeof inbound_cols / sizeof inbound_cols[0]);
 

@@ -33,6 +33,14 @@ typedef struct store_ops {
     int (*inbound_list)(store *st, const inbound_filter *f, inbound_record *out);
     int (*inbound_mark_artifacts_deleted)(store *st, const char *id, int64_t when);
     int (*inbound_expired)(store *st, int64_t now, char (*ids)[33], int max);
+    int (*inbound_set_read)(store *st, const char *id, int64_t when);
+    int64_t (*inbound_unread_count)(store *st, const char *owner);
+    int (*session_put)(store *st, const session_row *r);
+    int (*session_get)(store *st, const char *id_hash, session_row *out);
+    int (*session_touch)(store *st, const char *id_hash, int64_t when);
+    int (*session_delete)(store *st, const char *id_hash);
+    int (*session_delete_key)(store *st, const char *key_id);
+    int (*session_prune)(store *st, int64_t seen_before, int64_t created_before);
     int (*key_insert)(store *st, const key_record *rec, char *err, size_t errlen);
     int (*key_get)(store *st, const char *key_id, key_record *out);
     int (*key_list)(store *st, key_record **out);

@@ -117,7 +117,14 @@ static const char *const migrations[] = {
     "CREATE INDEX deliveries_endpoint ON webhook_deliveries(endpoint_id, event_seq);"
     "CREATE INDEX deliveries_job ON webhook_deliveries(job_id, event_seq) WHERE job_id <> '';"
     "CREATE INDEX deliveries_event ON webhook_deliveries(event_seq);",
-    /* v6: the node holding a job's lease; (PostgreSQL only) the node a due job is
+    /* v6: the Admin Console's Inbox marks faxes read (0 = unread) */
+    "ALTER TABLE inbound_faxes ADD COLUMN read_at " I ";"
+    "CREATE INDEX inbound_unread ON inbound_faxes(owner) WHERE read_at = 0;",
+    /* v7: the Admin Console's sign-in sessions outlive a restart (by the hash of the id) */
+    "CREATE TABLE console_sessions (id_hash TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, key_id TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL, csrf TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL);"
+    "CREATE INDEX console_sessions_key ON console_sessions(key_id);",
+    /* v8: the node holding a job's lease; (PostgreSQL only) the node a due job is
      * reserved for, and the nodes' heartbeats */
     "ALTER TABLE fax_jobs ADD COLUMN lease_node " T ";"
     "ALTER TABLE fax_jobs ADD COLUMN claim_node " T ";"
@@ -135,7 +142,8 @@ enum {
     P_JOB_LIST, P_JOB_LIST_STATUS, P_JOB_LIST_TO, P_JOB_LIST_STATUS_TO,
     P_JOB_DUE, P_JOB_LEASE_EXPIRED, P_JOB_NEXT_DUE, P_JOB_COUNT_STATUS, P_JOB_OTHER_OWNER_DUE,
     P_JOB_MARK_ARTIFACTS, P_JOB_ARTIFACTS_EXPIRED,
-    P_IN_INSERT, P_IN_GET, P_IN_BY_SID, P_IN_MARK_ARTIFACTS, P_IN_EXPIRED,
+    P_IN_INSERT, P_IN_GET, P_IN_BY_SID, P_IN_MARK_ARTIFACTS, P_IN_EXPIRED, P_IN_SET_READ, P_IN_UNREAD,
+    P_SES_PUT, P_SES_GET, P_SES_TOUCH, P_SES_DELETE, P_SES_DELETE_KEY, P_SES_PRUNE,
     P_IN_LIST0, P_IN_LIST7 = P_IN_LIST0 + 7,
     P_KEY_INSERT, P_KEY_GET, P_KEY_LIST, P_KEY_REVOKE, P_KEY_SET_HASH, P_KEY_TOUCH, P_KEY_EXISTS,
     P_ATTEMPT_INSERT, P_ATTEMPT_LIST, P_JOB_SEARCH, P_JOB_SEARCH_COUNT,
@@ -156,7 +164,7 @@ static bool read_only(int which)
     case P_JOB_COUNT_STATUS: case P_JOB_OTHER_OWNER_DUE: case P_JOB_ARTIFACTS_EXPIRED: case P_IN_GET: case P_IN_BY_SID:
     case P_IN_EXPIRED: case P_KEY_GET: case P_KEY_LIST: case P_KEY_EXISTS: case P_ATTEMPT_LIST: case P_JOB_SEARCH:
     case P_JOB_SEARCH_COUNT: case P_EV_AFTER: case P_EV_LAST: case P_EP_GET: case P_EP_LIST: case P_DL_DUE:
-    case P_DL_BY_ENDPOINT: case P_DL_BY_JOB: case P_DL_NEXT_DUE: case P_NODE_LIST:
+    case P_DL_BY_ENDPOINT: case P_DL_BY_JOB: case P_DL_NEXT_DUE: case P_NODE_LIST: case P_IN_UNREAD: case P_SES_GET:
         return true;
     default:
         return which >= P_IN_LIST0 && which <= P_IN_LIST7;
@@ -208,7 +216,8 @@ static int build_sql(pg_store *st)
     if (!rc && !set.data) rc = -1;
     if (!rc) {
         const char *list = "SELECT %s FROM fax_jobs WHERE (created_at, id) < ($1::bigint, $2::text)%s%s"
-                           " AND ($6::text = '' OR owner = $6) ORDER BY created_at DESC, id DESC LIMIT $5";
+                           " AND ($6::text = '' OR owner = $6) AND ($7::text = '' OR backend = $7)"
+                           " AND created_at >= $8::bigint ORDER BY created_at DESC, id DESC LIMIT $5";
         char **q = st->sql;
         q[P_PING] = strdup("SELECT 1");
         q[P_JOB_INSERT] = fmt_alloc("INSERT INTO fax_jobs (%s) VALUES (%s)", jc, jp);
@@ -253,10 +262,23 @@ static int build_sql(pg_store *st)
         for (int m = 0; m < 8; m++)
             q[P_IN_LIST0 + m] =
                 fmt_alloc("SELECT %s FROM inbound_faxes WHERE (received_at, id) < ($1::bigint, $2::text)%s%s%s"
-                          " AND ($7::text = '' OR owner = $7 OR owner = '') ORDER BY received_at DESC, id DESC LIMIT $6",
+                          " AND ($7::text = '' OR owner = $7 OR owner = '') AND ($8::int = 0 OR read_at = 0)"
+                          " ORDER BY received_at DESC, id DESC LIMIT $6",
                           ic, m & 1 ? " AND to_number = $3" : " AND $3::text IS NULL",
                           m & 2 ? " AND status = $4" : " AND $4::text IS NULL",
                           m & 4 ? " AND mailbox = $5" : " AND $5::text IS NULL");
+        q[P_IN_SET_READ] = strdup("UPDATE inbound_faxes SET read_at = $2 WHERE id = $1");
+        q[P_IN_UNREAD] = strdup("SELECT COUNT(*) FROM inbound_faxes WHERE read_at = 0 AND artifacts_deleted_at = 0"
+                                " AND ($1::text = '' OR owner = $1 OR owner = '')");
+        q[P_SES_PUT] = strdup("INSERT INTO console_sessions (id_hash, key_id, key_hash, csrf, created_at, last_seen_at)"
+                              " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id_hash) DO UPDATE SET key_id = $2,"
+                              " key_hash = $3, csrf = $4, created_at = $5, last_seen_at = $6");
+        q[P_SES_GET] = strdup("SELECT key_id, key_hash, csrf, created_at, last_seen_at FROM console_sessions"
+                              " WHERE id_hash = $1");
+        q[P_SES_TOUCH] = strdup("UPDATE console_sessions SET last_seen_at = $2 WHERE id_hash = $1");
+        q[P_SES_DELETE] = strdup("DELETE FROM console_sessions WHERE id_hash = $1");
+        q[P_SES_DELETE_KEY] = strdup("DELETE FROM console_sessions WHERE key_id = $1");
+        q[P_SES_PRUNE] = strdup("DELETE FROM console_sessions WHERE last_seen_at < $1 OR created_at < $2");
         q[P_KEY_INSERT] = fmt_alloc("INSERT INTO api_keys (%s) VALUES (%s)", kc, kp);
         q[P_KEY_GET] = fmt_alloc("SELECT %s FROM api_keys WHERE key_id = $1", kc);
         q[P_KEY_LIST] = fmt_alloc("SELECT %s FROM api_keys ORDER BY created_at DESC, id DESC", kc);
@@ -1004,12 +1026,17 @@ static int pg_job_list(store *base, const job_filter *filter, job_record *out)
     int which = by_status ? (by_to ? P_JOB_LIST_STATUS_TO : P_JOB_LIST_STATUS) : (by_to ? P_JOB_LIST_TO : P_JOB_LIST);
     CHECKOUT(NULL, 0, STORE_ERROR);
     params p = {0};
-    if (filter->before_created_at == 0) { p_i64(&p, INT64_MAX); p_text(&p, ""); }
+    /* until: everything created before it, as if the cursor stood there */
+    bool cursor = filter->before_created_at != 0 &&
+                  (filter->created_to == 0 || filter->before_created_at < filter->created_to);
+    if (!cursor) { p_i64(&p, filter->created_to ? filter->created_to : INT64_MAX); p_text(&p, ""); }
     else { p_i64(&p, filter->before_created_at); p_text(&p, memchr(filter->before_id, 0, sizeof filter->before_id) ? filter->before_id : ""); }
     if (by_status) p_text(&p, filter->status); else p_null(&p);
     if (by_to) p_text(&p, filter->to_number); else p_null(&p);
     p_i64(&p, limit);
     p_text(&p, filter->owner);
+    p_text(&p, filter->backend);
+    p_i64(&p, filter->created_from);
     int n = fetch_rows(st, c, which, &p, job_cols, N_JOB_COLS, out, sizeof *out, limit, "listing jobs");
     pool_put(st, c);
     return n;
@@ -1305,6 +1332,7 @@ static int pg_inbound_list(store *base, const inbound_filter *f, inbound_record 
     if (m & 4) p_text(&p, f->mailbox); else p_null(&p);
     p_i64(&p, limit);
     p_text(&p, f->owner);
+    p_i64(&p, f->unread_only ? 1 : 0);
     int n = fetch_rows(st, c, P_IN_LIST0 + m, &p, inbound_cols, N_INBOUND_COLS, out, sizeof *out, limit,
                        "listing inbound faxes");
     pool_put(st, c);
@@ -1319,6 +1347,99 @@ static int pg_inbound_mark_artifacts_deleted(store *base, const char *id, int64_
 static int pg_inbound_expired(store *base, int64_t now, char (*ids)[33], int max)
 {
     return ids_now_max(base, P_IN_EXPIRED, now, ids, max, "finding expired inbound faxes");
+}
+
+static int pg_inbound_set_read(store *base, const char *id, int64_t when)
+{
+    return mark_row(base, P_IN_SET_READ, id, when, "marking an inbound fax read");
+}
+
+static int64_t pg_inbound_unread_count(store *base, const char *owner)
+{
+    CHECKOUT(NULL, 0, -1);
+    params p = {0};
+    p_text(&p, owner);
+    int64_t v = select_i64(st, c, P_IN_UNREAD, &p, -1, "counting unread inbound faxes");
+    pool_put(st, c);
+    return v;
+}
+
+/* ---- console sessions ---- */
+
+static int pg_session_put(store *base, const session_row *r)
+{
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    params p = {0};
+    p_text(&p, r->id_hash); p_text(&p, r->key_id); p_text(&p, r->key_hash); p_text(&p, r->csrf);
+    p_i64(&p, r->created_at); p_i64(&p, r->last_seen_at);
+    int code = exec_cmd(st, c, P_SES_PUT, &p, NULL, "saving a console session", NULL, 0);
+    pool_put(st, c);
+    return code;
+}
+
+static int pg_session_get(store *base, const char *id_hash, session_row *out)
+{
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    params p = {0};
+    p_text(&p, id_hash);
+    int code = STORE_ERROR;
+    PGresult *r = run(st, c, P_SES_GET, &p, "reading a console session", NULL, 0, &code);
+    if (r) {
+        if (PQntuples(r) == 0) code = STORE_NOT_FOUND;
+        else {
+            memset(out, 0, sizeof *out);
+            str_copy(out->id_hash, sizeof out->id_hash, id_hash);
+            v_text(r, 0, 0, out->key_id, sizeof out->key_id);
+            v_text(r, 0, 1, out->key_hash, sizeof out->key_hash);
+            v_text(r, 0, 2, out->csrf, sizeof out->csrf);
+            out->created_at = v_i64(r, 0, 3);
+            out->last_seen_at = v_i64(r, 0, 4);
+            code = STORE_OK;
+        }
+        PQclear(r);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+static int pg_session_touch(store *base, const char *id_hash, int64_t when)
+{
+    return mark_row(base, P_SES_TOUCH, id_hash, when, "recording a console session's use");
+}
+
+/* A DELETE by one text parameter; the rows it removed, or < 0. */
+static int delete_by(store *base, int which, const char *text, const char *what)
+{
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    params p = {0};
+    p_text(&p, text);
+    int64_t changed = 0;
+    int code = exec_cmd(st, c, which, &p, &changed, what, NULL, 0);
+    pool_put(st, c);
+    return code == STORE_OK ? (int)changed : code;
+}
+
+static int pg_session_delete(store *base, const char *id_hash)
+{
+    int n = delete_by(base, P_SES_DELETE, id_hash, "ending a console session");
+    return n < 0 ? n : n ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static int pg_session_delete_key(store *base, const char *key_id)
+{
+    return delete_by(base, P_SES_DELETE_KEY, key_id, "ending a key's console sessions");
+}
+
+static int pg_session_prune(store *base, int64_t seen_before, int64_t created_before)
+{
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    params p = {0};
+    p_i64(&p, seen_before);
+    p_i64(&p, created_before);
+    int64_t changed = 0;
+    int code = exec_cmd(st, c, P_SES_PRUNE, &p, &changed, "pruning console sessions", NULL, 0);
+    pool_put(st, c);
+    return code == STORE_OK ? (int)changed : code;
 }
 
 /* ---- events and webhooks ---- */
@@ -1667,6 +1788,14 @@ static const store_ops pg_ops = {
     .inbound_list = pg_inbound_list,
     .inbound_mark_artifacts_deleted = pg_inbound_mark_artifacts_deleted,
     .inbound_expired = pg_inbound_expired,
+    .inbound_set_read = pg_inbound_set_read,
+    .inbound_unread_count = pg_inbound_unread_count,
+    .session_put = pg_session_put,
+    .session_get = pg_session_get,
+    .session_touch = pg_session_touch,
+    .session_delete = pg_session_delete,
+    .session_delete_key = pg_session_delete_key,
+    .session_prune = pg_session_prune,
     .key_insert = pg_key_insert,
     .key_get = pg_key_get,
     .key_list = pg_key_list,
