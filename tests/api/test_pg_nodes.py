@@ -39,9 +39,10 @@ def test_migrations_applied_once_when_three_nodes_start_together(server, pg_clus
     db = _db_name(url)
     rows = pg_cluster.sql("SELECT count(*), count(DISTINCT version), max(version), count(DISTINCT applied_by)"
                           " FROM faxbot_schema", db=db)
-    assert rows == [["6", "6", "6", "1"]], rows
+    n, distinct, top, appliers = (int(v) for v in rows[0])
+    assert n == distinct == top >= 8 and appliers == 1, rows     # every version once, by one node
     applied = sum(srv.stderr_text().count("applied schema migration") for srv in nodes)
-    assert applied == 6, "\n---\n".join(srv.stderr_text()[-2000:] for srv in nodes)
+    assert applied == n, "\n---\n".join(srv.stderr_text()[-2000:] for srv in nodes)
     # every node answers, from the one schema
     for srv in nodes:
         r = srv.get("/health/ready")

@@ -839,9 +839,10 @@ static void test_pg_migrations_applied_once_by_three_starting_together(void **st
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    assert_int_equal(pg_value(f->path, "SELECT count(*) FROM faxbot_schema"), 8);
-    assert_int_equal(pg_value(f->path, "SELECT count(DISTINCT version) FROM faxbot_schema"), 8);
-    assert_int_equal(pg_value(f->path, "SELECT max(version) FROM faxbot_schema"), 8);
+    long long versions = pg_value(f->path, "SELECT max(version) FROM faxbot_schema");
+    assert_true(versions >= 8);
+    assert_int_equal(pg_value(f->path, "SELECT count(*) FROM faxbot_schema"), versions);
+    assert_int_equal(pg_value(f->path, "SELECT count(DISTINCT version) FROM faxbot_schema"), versions);
     assert_int_equal(pg_value(f->path, "SELECT count(DISTINCT applied_by) FROM faxbot_schema"), 1);
     char err[256];
     f->st = store_pg_open(f->path, err, sizeof err);
