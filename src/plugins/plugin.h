@@ -78,6 +78,7 @@ typedef struct plugin {
     const struct json_t *section;/* manifest's kind section (borrowed from manifest) */
     plugin_field *fields;        /* config_schema.fields (strings borrowed from manifest) */
     int n_fields;
+    struct sip_trunk_profile *trunk; /* sip-trunk kind: its parsed section (plugins/sip_trunk.h); else NULL */
 } plugin;
 
 /* ---- the kinds' hooks ---- */
