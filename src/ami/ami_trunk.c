@@ -354,11 +354,8 @@ int ami_trunk_load(ami_trunk *t, const config *cfg, bool for_render, char *err, 
     char name[64];
     if (setting_str("SIP_TRUNK_PRESET", name, sizeof name, err, errlen)) return -1;
     for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
-    t->preset = ami_preset_find(name);
-    if (!t->preset) {
-        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is not known; choose one of: %s", name, ami_preset_names());
-        return -1;
-    }
+    t->preset = sip_trunk_lookup(name, err, errlen);
+    if (!t->preset) return -1;
     if (load_ami(t, err, errlen) || load_gateway(t, cfg, for_render, err, errlen) || load_sip(t, for_render, err, errlen))
         return -1;
     return 0;

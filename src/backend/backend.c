@@ -2,6 +2,7 @@
  * its file to the build; nothing else in the gateway changes
  * (docs/internals/adding-a-backend.md). */
 #include "backend/backend.h"
+#include "backend/backend_plugins.h"
 #include "config/settings.h"
 #include "util/fileset.h"
 #include "util/util.h"
@@ -35,7 +36,8 @@ const backend_ops *backend_find(const char *name)
 {
     for (size_t i = 0; i < N_BACKENDS; i++)
         if (!strcmp(registry[i]->name, name)) return registry[i];
-    return NULL;
+    char why[256];
+    return backend_plugin_find(name, why, sizeof why);   /* FAX_BACKEND=<an outbound plugin's id> */
 }
 
 static char names_text[256];

@@ -77,7 +77,6 @@ static void load_installed(const char *dir, plugin ***arr, int *n, json_t *errs)
     str_fmt(root, sizeof root, "%s/plugins", dir);
     DIR *d = opendir(root);
     if (!d) return;
-    json_t *disabled = plugin_store_disabled(dir);
     plugin **found = NULL;
     int n_found = 0;
     struct dirent *de;
@@ -101,14 +100,9 @@ static void load_installed(const char *dir, plugin ***arr, int *n, json_t *errs)
             plugin_free(p);
             continue;
         }
-        size_t k;
-        json_t *v;
-        json_array_foreach(disabled, k, v)
-            if (json_is_string(v) && !strcmp(json_string_value(v), p->id)) p->enabled = false;
         if (add(&found, &n_found, p)) plugin_free(p);
     }
     closedir(d);
-    json_decref(disabled);
     if (found) qsort(found, (size_t)n_found, sizeof *found, cmp_id);
     for (int i = 0; i < n_found; i++) {
         if (taken(*arr, *n, found[i])) {
@@ -134,7 +128,16 @@ int plugins_load(const char *dir, char *err, size_t errlen)
         json_decref(errs);
         return -1;
     }
-    if (dir && *dir) load_installed(dir, &arr, &n, errs);
+    if (dir && *dir) {
+        load_installed(dir, &arr, &n, errs);
+        json_t *disabled = plugin_store_disabled(dir);   /* bundled ones can be switched off too */
+        size_t k;
+        json_t *v;
+        json_array_foreach(disabled, k, v)
+            for (int i = 0; i < n; i++)
+                if (json_is_string(v) && !strcmp(json_string_value(v), arr[i]->id)) arr[i]->enabled = false;
+        json_decref(disabled);
+    }
     pthread_mutex_lock(&mu);
     for (int i = 0; i < n_set; i++)
         if (add(&retired, &n_retired, set[i])) plugin_free(set[i]);   /* OOM: nobody should still hold it */

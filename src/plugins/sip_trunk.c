@@ -344,6 +344,24 @@ const sip_trunk_profile *sip_trunk_find(const char *name)
     return p && p->kind == PLUGIN_KIND_SIP_TRUNK && p->enabled ? p->trunk : NULL;
 }
 
+const sip_trunk_profile *sip_trunk_lookup(const char *name, char *err, size_t errlen)
+{
+    const plugin *p = plugin_find(name);
+    if (p && p->kind == PLUGIN_KIND_SIP_TRUNK && p->enabled) return p->trunk;
+    if (p && p->kind == PLUGIN_KIND_SIP_TRUNK)
+        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is the plugin %s, which is disabled (faxbot plugins enable %s)",
+                name, p->id, p->id);
+    else if (p)
+        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is the plugin %s of kind %s, not a SIP trunk profile", name, p->id,
+                plugin_kind_name(p->kind));
+    else {
+        char names[1024];
+        sip_trunk_names(names, sizeof names);
+        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is not known; choose one of: %s", name, names);
+    }
+    return NULL;
+}
+
 void sip_trunk_names(char *out, size_t outlen)
 {
     out[0] = 0;

@@ -74,6 +74,9 @@ void sip_trunk_free(sip_trunk_profile *t);
 
 /* The enabled sip-trunk plugin with this short name or id (case-insensitive), or NULL. */
 const sip_trunk_profile *sip_trunk_find(const char *name);
+/* The same, or NULL with a message naming SIP_TRUNK_PRESET: unknown (with the names to
+ * choose from), disabled, or a plugin of another kind. */
+const sip_trunk_profile *sip_trunk_lookup(const char *name, char *err, size_t errlen);
 /* "generic, twilio, telnyx, …": the short names of the loaded sip-trunk plugins. */
 void sip_trunk_names(char *out, size_t outlen);
 /* What the provider documents for a SIP response code, or NULL. */
