@@ -16,7 +16,7 @@ import requests
 
 import conftest
 from documents import pdf_pages
-from helpers import create_job, get_job, slow_factor, wait_job
+from helpers import create_job, get_job, run_cli, slow_factor, wait_job
 from plugin_install import install, local_copy, setting
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
@@ -201,14 +201,16 @@ def test_media_url_on_an_undeclared_host_is_not_fetched(peer, gateway):
         other.close()
 
 
-def test_undeclared_api_host_refused(peer, gateway):
+def test_undeclared_api_host_refused(peer, tmp_path):
+    """A manifest whose request goes to a host it does not declare is refused, naming the field."""
     m = local_copy("faxbot-http-telnyx", PID, peer.url + "/v2")
     m["http"]["allowed_hosts"] = ["localhost"]
     m["http"]["base_url"] = peer.url.replace("127.0.0.1", "localhost") + "/v2"
     m["http"]["status"]["path"] = peer.url + "/v2/faxes/{{fax.provider_sid}}"   # 127.0.0.1: not declared
-    # the manifest itself is refused: the status URL's host is not declared
-    srv_dir = tempfile.mkdtemp()
-    install(srv_dir, m)
-    r = conftest.Server(srv_dir, {})
-    res = __import__("helpers").run_cli(["plugins", "validate", os.path.join(srv_dir, "plugins", PID, "manifest.json")], r.env)
-    assert res.returncode != 0 and "http.status.path" in (res.stdout + res.stderr) and "allowed_hosts" in (res.stdout + res.stderr)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(m))
+    env = conftest.base_env()
+    env["FAX_DATA_DIR"] = str(tmp_path / "data")
+    rc, out, err = run_cli(["plugins", "validate", str(path)], env)
+    assert rc != 0 and "http.status.path" in out + err and "not one of http.allowed_hosts" in out + err, (out, err)
+    assert peer.requests == []
