@@ -92,6 +92,12 @@ void api_callback_routes(const http_route **routes, int *n)
                                                 .max_body = w->max_body ? w->max_body : 65536, .handle = webhook};
         }
     }
+    /* http plugins' webhooks (/plugin-hooks/<plugin id>/<webhook name>): one pattern for all
+     * of them, whichever plugin runs; the running plugin's instance answers its own paths */
+    if (k < cap)
+        g_cb_routes[k++] = (http_route){.method = "POST", .pattern = "/plugin-hooks/{plugin}/{hook}",
+                                        .body_mode = HTTP_BODY_BUFFER, .max_body = 32u * 1024 * 1024,
+                                        .handle = webhook};
     *routes = g_cb_routes;
     *n = k;
 }

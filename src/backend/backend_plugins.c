@@ -6,6 +6,8 @@
  * gives the backend its kind's factory builds. */
 #include "backend/backend.h"
 #include "backend/backend_plugins.h"
+#include "backend/plugin_http.h"
+#include "backend/plugin_native.h"
 #include "config/settings.h"
 #include "plugins/plugin.h"
 #include "util/util.h"
@@ -16,7 +18,8 @@
 /* The kinds' hooks; the sip-trunk kind is plugins/' own (trunk profiles, not a
  * backend: FAX_BACKEND=sip or freeswitch with SIP_TRUNK_PRESET=<its name>). */
 static const plugin_kind_ops *const kinds[] = {
-    NULL,   /* issue 13b adds &plugin_http_kind and &plugin_native_kind here */
+    &plugin_http_kind,
+    &plugin_native_kind,
 };
 
 void backend_plugins_init(void)
