@@ -14,7 +14,7 @@ import pytest
 
 import conftest
 from documents import pdf_pages
-from helpers import create_job, fetch, wait_job
+from helpers import create_job, fetch, run_cli, wait_job
 from plugin_install import REPO_ROOT, install, setting
 
 PID = "faxbot-native-echo"
@@ -91,3 +91,46 @@ def test_abi_mismatch_refused(gateway):
         pass
     text = srv.stderr_text()
     assert "plugin ABI version 99" in text and "speaks version 1" in text, text[-2000:]
+
+
+@pytest.mark.parametrize("native,message", [
+    ({"library": "../evil.so", "abi_version": 1}, "native.library"),
+    ({"library": "echo.dll", "abi_version": 1}, "native.library"),
+    ({"library": "native_echo.so"}, "native.abi_version: required"),
+    ({"library": "native_echo.so", "abi_version": 2}, "this gateway speaks plugin ABI version 1"),
+    ({"library": "native_echo.so", "abi_version": 1, "entry": "main"}, "native.entry"),
+])
+def test_bad_native_sections_refused_naming_the_field(tmp_path, native, message):
+    m = manifest()
+    m["native"] = native
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(m))
+    env = conftest.base_env()
+    env["FAX_DATA_DIR"] = str(tmp_path / "data")
+    rc, out, err = run_cli(["plugins", "validate", str(path)], env)
+    assert rc != 0 and message in out + err, (out, err)
+
+
+def test_installed_with_the_cli_and_listed_without_loading_code(tmp_path):
+    """`faxbot plugins install DIR` copies the manifest and the library; listing it opens nothing."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "manifest.json").write_text(json.dumps(manifest()))
+    # a library that is not an ELF object at all: loading it would fail loudly
+    (src / "native_echo.so").write_bytes(b"not a shared object")
+    env = conftest.base_env()
+    env["FAX_DATA_DIR"] = str(tmp_path / "data")
+    rc, out, err = run_cli(["plugins", "install", str(src)], env)
+    assert rc == 0, (out, err)
+    rc, out, err = run_cli(["plugins", "list"], env)
+    assert rc == 0 and PID in out, (out, err)
+    # only selecting it opens the library, and the failure says which file and why
+    srv = conftest.Server(str(tmp_path / "gw"), {"FAX_BACKEND": PID, "FAX_DATA_DIR": env["FAX_DATA_DIR"]})
+    srv.start(expect_ready=False)
+    try:
+        srv.proc.wait(timeout=20)
+    except Exception:
+        pass
+    text = srv.stderr_text()
+    srv.stop()
+    assert "could not load" in text and "native_echo.so" in text, text[-2000:]

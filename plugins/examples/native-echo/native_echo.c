@@ -98,9 +98,7 @@ static int echo_submit(void *inst, const faxbot_job *job)
     }
     snprintf(msg, sizeof msg, "delivered job %s attempt %d to %s", job->job_id, job->attempt, path);
     say(e, 1, msg);
-    faxbot_outcome ok = {FAXBOT_OUTCOME_SUCCESS, job->attempt, sid, NULL, 0, NULL, job->pages};
-    e->host->report(e->host->ctx, job->job_id, &ok);
-    if (e->echo_inbound) {
+    if (e->echo_inbound) {   /* first, so that the received fax is there when the job is final */
         char inbound_id[33] = "", err[300] = "";
         faxbot_inbound in = {sid, job->caller_id[0] ? job->caller_id : "+15550000000", job->to, path, "pdf"};
         if (e->host->receive(e->host->ctx, &in, inbound_id, err, sizeof err) != 0) {
@@ -108,6 +106,8 @@ static int echo_submit(void *inst, const faxbot_job *job)
             say(e, 2, msg);
         }
     }
+    faxbot_outcome ok = {FAXBOT_OUTCOME_SUCCESS, job->attempt, sid, NULL, 0, NULL, job->pages};
+    e->host->report(e->host->ctx, job->job_id, &ok);
     return 0;
 }
 
