@@ -588,3 +588,12 @@ def test_http_manifest_routes_through_the_http_kind(server):
         assert cfg["settings"]["api_key"].endswith("1234") and "abcdef" not in cfg["settings"]["api_key"]
     finally:
         peer.close()
+
+
+@pytest.mark.parametrize("backend,message", [
+    ("faxbot-sip-twilio", "is a SIP trunk profile: use FAX_BACKEND=sip (Asterisk) or freeswitch with SIP_TRUNK_PRESET=twilio"),
+    ("nosuch-provider", "or an enabled outbound plugin's id (faxbot plugins list)"),
+])
+def test_fax_backend_names_what_a_plugin_id_cannot_do(tmp_path, cli_env, backend, message):
+    code, out, err = run_cli(["doctor"], env_with(cli_env, tmp_path, FAX_BACKEND=backend))
+    assert code != 0 and message in out + err, out + err
