@@ -90,6 +90,17 @@ void backend_register_settings(void)
         if (registry[i]->settings) settings_register(registry[i]->settings, -1);
 }
 
+void backend_unknown(const char *name, char *out, size_t outlen)
+{
+    char why[256] = "";
+    if (!backend_plugin_find(name, why, sizeof why) && why[0]) {
+        str_fmt(out, outlen, "FAX_BACKEND '%s': %s", name, why);
+        return;
+    }
+    str_fmt(out, outlen, "FAX_BACKEND '%s' is not a known backend; choose one of: %s, or an enabled outbound "
+                         "plugin's id (faxbot plugins list)", name, backend_names());
+}
+
 const char *backend_names(void)
 {
     pthread_once(&names_once, names_build);

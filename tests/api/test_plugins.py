@@ -538,3 +538,62 @@ def test_route_errors_and_scopes(server):
     out = r.json()
     assert out["ok"] is True and out["imported"] == [] and len(out["errors"]) == 2, out
     assert "only \"http\"" in out["errors"][0]["error"] and "id" in out["errors"][1]["data_keys"]
+
+
+def test_http_manifest_routes_through_the_http_kind(server):
+    """validate (render only, then a real dry run against the Telnyx stand-in), install and
+    import go through the http kind's hooks; installed http plugins are listed."""
+    import sys
+    sys.path.insert(0, os.path.join(REPO, "tests", "peers"))
+    from plugin_install import local_copy
+    from telnyx_peer import TelnyxPeer
+    peer = TelnyxPeer()
+    try:
+        srv = server(API_KEY=ADMIN, FAX_BACKEND="loopback")
+        m = local_copy("faxbot-http-telnyx", "acme-telnyx", peer.url + "/v2")
+        r = srv.post("/admin/plugins/http/validate", key=ADMIN, json={"manifest": m})
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["id"] == "acme-telnyx" and "send_fax" in out["actions"] and out["allowed_domains"] == ["127.0.0.1"]
+        assert not peer.sends(), "render_only must not call the provider"
+        creds = {"api_key": peer.api_key, "connection_id": peer.connection_id, "from_number": "+13125550100",
+                 "public_key": peer.public_key_b64}
+        r = srv.post("/admin/plugins/http/validate", key=ADMIN,
+                     json={"manifest": m, "credentials": creds, "render_only": False,
+                           "file_url": "https://example.com/doc.pdf", "to": "+15551234567"})
+        assert r.status_code == 200 and "normalized" in r.json(), r.text
+        assert len(peer.sends()) == 1, r.text
+        bad = copy.deepcopy(m)
+        bad["http"]["base_url"] = "https://api.elsewhere.example/v2"
+        assert_detail(srv.post("/admin/plugins/http/validate", key=ADMIN, json={"manifest": bad}), 400, "http.")
+
+        r = srv.post("/admin/plugins/http/install", key=ADMIN, json={"manifest": m})
+        assert r.status_code == 200 and r.json()["id"] == "acme-telnyx", r.text
+        assert r.json()["restart_required"] is True   # its settings rows appear at the next start
+        assert_detail(srv.post("/admin/plugins/http/install", key=ADMIN, json={"manifest": m}), 409, "already installed")
+        m2 = local_copy("faxbot-http-telnyx", "acme-telnyx-two", peer.url + "/v2")
+        r = srv.post("/admin/plugins/http/import-manifests", key=ADMIN, json={"items": [m2, {"id": "junk"}]})
+        assert r.status_code == 200, r.text
+        assert [i["id"] for i in r.json()["imported"]] == ["acme-telnyx-two"] and len(r.json()["errors"]) == 1
+        by = {it["id"]: it for it in srv.get("/plugins", key=ADMIN).json()["items"]}
+        assert by["acme-telnyx"]["kind"] == "http" and by["acme-telnyx"]["source"] == "installed"
+        assert set(by["acme-telnyx"]["categories"]) == set(m["categories"])
+        assert_detail(srv.request("PUT", "/plugins/acme-telnyx/config", key=ADMIN,
+                                  json={"settings": {"api_key": "x"}}), 409, "restart")
+        # after a restart its fields are settings
+        srv.restart()
+        r = srv.request("PUT", "/plugins/acme-telnyx/config", key=ADMIN, json={"settings": {"api_key": "KEY-abcdef-1234"}})
+        assert r.status_code == 200, r.text
+        cfg = srv.get("/plugins/acme-telnyx/config", key=ADMIN).json()
+        assert cfg["settings"]["api_key"].endswith("1234") and "abcdef" not in cfg["settings"]["api_key"]
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("backend,message", [
+    ("faxbot-sip-twilio", "is a SIP trunk profile: use FAX_BACKEND=sip (Asterisk) or freeswitch with SIP_TRUNK_PRESET=twilio"),
+    ("nosuch-provider", "or an enabled outbound plugin's id (faxbot plugins list)"),
+])
+def test_fax_backend_names_what_a_plugin_id_cannot_do(tmp_path, cli_env, backend, message):
+    code, out, err = run_cli(["doctor"], env_with(cli_env, tmp_path, FAX_BACKEND=backend))
+    assert code != 0 and message in out + err, out + err
