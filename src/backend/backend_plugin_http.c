@@ -10,9 +10,8 @@
  * Every request goes only to a host in http.allowed_hosts: any other is refused.
  *
  * Settings: the plugin's config_schema fields (rows PLUGIN_<ID>_<KEY>, plugin core). */
-#include "backend/plugin_http.h"
+#include "backend/plugin_http_internal.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,14 +28,6 @@
 #include "plugins/plugin.h"
 #include "util/util.h"
 
-#define SID_MEMORY 512
-
-typedef struct sid_entry {
-    char sid[128];
-    char job_id[33];
-    int attempt;
-} sid_entry;
-
 /* One loaded http plugin: its parsed section and the ops that serve it. */
 typedef struct http_slot {
     bool used;
@@ -50,376 +41,6 @@ typedef struct http_slot {
 #define HTTP_SLOTS 32
 static http_slot g_slots[HTTP_SLOTS];
 static pthread_mutex_t g_slots_lock = PTHREAD_MUTEX_INITIALIZER;
-
-struct backend {
-    backend_sink sink;
-    const http_def *def;
-    char data_dir[1024];
-    char public_url[512];
-    bool inbound_enabled;
-    json_t *config;               /* field key -> value text */
-    pthread_mutex_t lock;         /* token and sid memory */
-    char token[4096];
-    int64_t token_valid_until;
-    sid_entry sids[SID_MEMORY];   /* provider fax id -> attempt, for providers whose webhooks carry only their id */
-    int sid_next;
-    /* dry run: the requests it would make instead of making them */
-    json_t *record;
-};
-
-/* ---- templates ---- */
-
-typedef struct tctx {
-    backend *b;
-    const backend_job *job;
-    const char *sid;
-} tctx;
-
-static void digits_of(const char *in, char *out, size_t outlen)
-{
-    size_t k = 0;
-    for (const char *p = in ? in : ""; *p && k + 1 < outlen; p++)
-        if (*p >= '0' && *p <= '9') out[k++] = *p;
-    if (outlen) out[k] = 0;
-}
-
-static const char *lookup(void *ctx, const char *name, char *buf, size_t buflen)
-{
-    tctx *t = ctx;
-    const backend_job *j = t->job;
-    const http_def *d = t->b->def;
-    if (!strncmp(name, "config.", 7)) {
-        json_t *v = json_object_get(t->b->config, name + 7);
-        if (v) return json_string_value(v) ? json_string_value(v) : "";
-        for (int i = 0; i < d->n_config; i++)
-            if (!strcmp(d->config[i].name, name + 7)) return "";
-        return NULL;
-    }
-    if (!strncmp(name, "webhook.", 8)) {
-        for (int i = 0; i < d->n_webhooks; i++) {
-            if (strcmp(d->webhooks[i].name, name + 8)) continue;
-            if (!t->b->public_url[0]) return "";
-            if (j) str_fmt(buf, buflen, "%s/plugin-hooks/%s/%s?job_id=%s&attempt=%d", t->b->public_url, d->id,
-                           d->webhooks[i].name, j->job_id, j->attempt);
-            else str_fmt(buf, buflen, "%s/plugin-hooks/%s/%s", t->b->public_url, d->id, d->webhooks[i].name);
-            return buf;
-        }
-        return NULL;
-    }
-    if (!strncmp(name, "fax.", 4)) {
-        const char *f = name + 4;
-        if (!strcmp(f, "provider_sid")) return t->sid ? t->sid : j && j->provider_sid ? j->provider_sid : "";
-        if (!j) return "";
-        if (!strcmp(f, "to")) return j->to ? j->to : "";
-        if (!strcmp(f, "to_digits")) { digits_of(j->to, buf, buflen); return buf; }
-        if (!strcmp(f, "from")) return j->caller_id ? j->caller_id : "";
-        if (!strcmp(f, "from_digits")) { digits_of(j->caller_id, buf, buflen); return buf; }
-        if (!strcmp(f, "header_text")) return j->header_text ? j->header_text : "";
-        if (!strcmp(f, "pdf_url")) return j->pdf_url ? j->pdf_url : "";
-        if (!strcmp(f, "job_id")) return j->job_id;
-        if (!strcmp(f, "attempt")) { str_fmt(buf, buflen, "%d", j->attempt); return buf; }
-        if (!strcmp(f, "correlation")) { str_fmt(buf, buflen, "%s:%d", j->job_id, j->attempt); return buf; }
-        if (!strcmp(f, "pages")) { str_fmt(buf, buflen, "%d", j->pages); return buf; }
-        if (!strcmp(f, "file_name")) { str_fmt(buf, buflen, "%s.pdf", j->job_id); return buf; }
-    }
-    return NULL;
-}
-
-/* A rendered template (malloc'd) or NULL with err. */
-static char *render(backend *b, const backend_job *job, const char *sid, const char *tmpl, char *err, size_t errlen)
-{
-    tctx t = {b, job, sid};
-    strbuf sb;
-    sb_init(&sb);
-    if (tmpl_render(tmpl, lookup, &t, &sb, err, errlen)) {
-        sb_free(&sb);
-        return NULL;
-    }
-    char *s = sb_steal(&sb);
-    return s ? s : strdup("");
-}
-
-/* ---- requests ---- */
-
-typedef struct built_req {
-    cloud_http_req rq;
-    char *url;
-    char *body;
-    char *headers[HTTP_PLUGIN_MAX_FIELDS + 2];
-    int n_headers;
-    char *user, *password, *bearer;
-    /* multipart */
-    char *names[HTTP_PLUGIN_MAX_FIELDS], *values[HTTP_PLUGIN_MAX_FIELDS];
-    int n_values;
-    const char *file_field, *file_path, *file_name;
-} built_req;
-
-static void built_free(built_req *r)
-{
-    free(r->url);
-    free(r->body);
-    for (int i = 0; i < r->n_headers; i++) free(r->headers[i]);
-    for (int i = 0; i < r->n_values; i++) {
-        free(r->names[i]);
-        free(r->values[i]);
-    }
-    free(r->user);
-    free(r->password);
-    free(r->bearer);
-    memset(r, 0, sizeof *r);
-}
-
-static void *mime_build(void *h, void *ctx)
-{
-    built_req *r = ctx;
-    curl_mime *m = curl_mime_init(h);
-    if (!m) return NULL;
-    bool bad = false;
-    for (int i = 0; i < r->n_values && !bad; i++) {
-        curl_mimepart *p = curl_mime_addpart(m);
-        bad = !p || curl_mime_name(p, r->names[i]) != CURLE_OK
-              || curl_mime_data(p, r->values[i], CURL_ZERO_TERMINATED) != CURLE_OK;
-    }
-    if (!bad && r->file_field) {
-        curl_mimepart *p = curl_mime_addpart(m);
-        bad = !p || !r->file_path || curl_mime_name(p, r->file_field) != CURLE_OK
-              || curl_mime_filedata(p, r->file_path) != CURLE_OK || curl_mime_filename(p, r->file_name) != CURLE_OK
-              || curl_mime_type(p, "application/pdf") != CURLE_OK;
-    }
-    if (bad) {
-        curl_mime_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-/* The URL of an action: base_url + path, or the path when absolute. */
-static char *action_url(backend *b, const backend_job *job, const char *sid, const http_action *a, char *err,
-                        size_t errlen)
-{
-    char *path = render(b, job, sid, a->path, err, errlen);
-    if (!path) return NULL;
-    strbuf sb;
-    sb_init(&sb);
-    if (strncmp(path, "http", 4)) {
-        size_t n = strlen(b->def->base_url);
-        while (n && b->def->base_url[n - 1] == '/') n--;
-        sb_append(&sb, b->def->base_url, n);
-    }
-    sb_puts(&sb, path);
-    free(path);
-    return sb_steal(&sb);
-}
-
-static int get_token(backend *b, bool force, char *out, size_t outlen, char *err, size_t errlen);
-
-/* Builds an action's request; 0 or -1 with err (a host outside allowed_hosts included). */
-static int build(backend *b, const backend_job *job, const char *sid, const http_action *a, built_req *r, char *err,
-                 size_t errlen)
-{
-    memset(r, 0, sizeof *r);
-    const http_def *d = b->def;
-    r->url = action_url(b, job, sid, a, err, errlen);
-    if (!r->url) return -1;
-    if (!http_def_host_ok(d, r->url)) {
-        char host[256] = "?";
-        url_host(r->url, host, sizeof host);
-        str_fmt(err, errlen, "refused: %s is not one of the plugin's http.allowed_hosts", host);
-        return -1;
-    }
-    r->rq.method = a->method;
-    r->rq.url = r->url;
-    r->rq.timeout_s = d->timeout_s;
-    for (int i = 0; i < a->n_headers; i++) {
-        char *v = render(b, job, sid, a->headers[i].value, err, errlen);
-        if (!v) return -1;
-        strbuf h;
-        sb_init(&h);
-        sb_appendf(&h, "%s: %s", a->headers[i].name, v);
-        free(v);
-        r->headers[r->n_headers++] = sb_steal(&h);
-    }
-    switch (d->auth.scheme) {
-    case HAUTH_NONE:
-        break;
-    case HAUTH_BASIC:
-        r->user = render(b, job, sid, d->auth.username, err, errlen);
-        r->password = render(b, job, sid, d->auth.password ? d->auth.password : "", err, errlen);
-        if (!r->user || !r->password) return -1;
-        r->rq.user = r->user;
-        r->rq.password = r->password;
-        break;
-    case HAUTH_BEARER:
-        if (!(r->bearer = render(b, job, sid, d->auth.token, err, errlen))) return -1;
-        r->rq.bearer = r->bearer;
-        break;
-    case HAUTH_HEADER: {
-        char *v = render(b, job, sid, d->auth.value, err, errlen);
-        if (!v) return -1;
-        strbuf h;
-        sb_init(&h);
-        sb_appendf(&h, "%s: %s", d->auth.header, v);
-        free(v);
-        r->headers[r->n_headers++] = sb_steal(&h);
-        break;
-    }
-    case HAUTH_OAUTH2:
-        r->bearer = malloc(sizeof b->token);
-        if (!r->bearer || get_token(b, false, r->bearer, sizeof b->token, err, errlen)) return -1;
-        r->rq.bearer = r->bearer;
-        break;
-    }
-    r->rq.headers = (const char *const *)r->headers;
-    r->rq.n_headers = r->n_headers;
-    if (!strcmp(a->body, "json")) {
-        json_t *o = json_object();
-        for (int i = 0; i < a->n_fields; i++) {
-            char *v = render(b, job, sid, a->fields[i].value, err, errlen);
-            if (!v) {
-                json_decref(o);
-                return -1;
-            }
-            if (*v) json_object_set_new(o, a->fields[i].name, json_string(v));
-            free(v);
-        }
-        r->body = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        r->rq.content_type = "application/json";
-    } else if (!strcmp(a->body, "form")) {
-        strbuf sb;
-        sb_init(&sb);
-        for (int i = 0; i < a->n_fields; i++) {
-            char *v = render(b, job, sid, a->fields[i].value, err, errlen);
-            if (!v) {
-                sb_free(&sb);
-                return -1;
-            }
-            if (*v) {
-                if (sb.len) sb_puts(&sb, "&");
-                cloud_url_encode(&sb, a->fields[i].name);
-                sb_puts(&sb, "=");
-                cloud_url_encode(&sb, v);
-            }
-            free(v);
-        }
-        r->body = sb_steal(&sb);
-        if (!r->body) r->body = strdup("");
-        r->rq.content_type = "application/x-www-form-urlencoded";
-    } else if (!strcmp(a->body, "multipart")) {
-        for (int i = 0; i < a->n_fields; i++) {
-            char *v = render(b, job, sid, a->fields[i].value, err, errlen);
-            if (!v) return -1;
-            if (!*v) {
-                free(v);
-                continue;
-            }
-            r->names[r->n_values] = strdup(a->fields[i].name);
-            r->values[r->n_values++] = v;
-        }
-        r->file_field = a->file_field;
-        r->file_path = job ? job->pdf_path : NULL;
-        r->file_name = "fax.pdf";
-        r->rq.mime_build = mime_build;
-        r->rq.mime_ctx = r;
-    }
-    if (r->body) {
-        r->rq.body = r->body;
-        r->rq.body_len = strlen(r->body);
-    }
-    return 0;
-}
-
-/* ---- OAuth2 client credentials ---- */
-
-static int get_token(backend *b, bool force, char *out, size_t outlen, char *err, size_t errlen)
-{
-    const http_auth *a = &b->def->auth;
-    pthread_mutex_lock(&b->lock);
-    if (!force && b->token[0] && mono_ms() < b->token_valid_until) {
-        str_copy(out, outlen, b->token);
-        pthread_mutex_unlock(&b->lock);
-        return 0;
-    }
-    int rc = -1;
-    char *id = render(b, NULL, NULL, a->client_id, err, errlen);
-    char *secret = render(b, NULL, NULL, a->client_secret, err, errlen);
-    strbuf body;
-    sb_init(&body);
-    sb_puts(&body, "grant_type=client_credentials");
-    if (a->scope && a->scope[0]) {
-        sb_puts(&body, "&scope=");
-        cloud_url_encode(&body, a->scope);
-    }
-    if (!id || !secret) goto out;
-    if (!http_def_host_ok(b->def, a->token_url)) {
-        str_fmt(err, errlen, "refused: the token URL's host is not one of the plugin's http.allowed_hosts");
-        goto out;
-    }
-    cloud_http_req rq = {.method = "POST", .url = a->token_url, .user = id, .password = secret,
-                         .content_type = "application/x-www-form-urlencoded", .body = body.data,
-                         .body_len = body.len, .timeout_s = 30};
-    cloud_http_res rs;
-    if (cloud_http(&rq, &rs)) {
-        str_fmt(err, errlen, "could not reach the token endpoint: %s", rs.error);
-    } else if (rs.status != 200) {
-        str_fmt(err, errlen, "the token endpoint answered HTTP %ld%s", rs.status,
-                rs.status == 401 || rs.status == 403 ? " (client id/secret rejected)" : "");
-    } else {
-        json_t *o = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, NULL);
-        const char *tok = json_string_value(json_object_get(o, "access_token"));
-        json_t *exp = json_object_get(o, "expires_in");
-        if (tok && *tok && strlen(tok) < sizeof b->token) {
-            long long secs = json_is_integer(exp) ? json_integer_value(exp) : 3600;
-            if (secs < 1) secs = 1;
-            str_copy(b->token, sizeof b->token, tok);
-            b->token_valid_until = mono_ms() + (secs - (secs > 120 ? 60 : secs / 2)) * 1000;
-            str_copy(out, outlen, tok);
-            rc = 0;
-        } else {
-            str_fmt(err, errlen, "the token endpoint's answer has no access_token");
-        }
-        json_decref(o);
-    }
-    cloud_http_res_free(&rs);
-out:
-    sb_free(&body);
-    free(id);
-    free(secret);
-    pthread_mutex_unlock(&b->lock);
-    return rc;
-}
-
-/* Performs an action: 0 = an answer (rs), -1 = none (rs->error, rs->maybe_sent) or
- * not built (err; rs->status 0, maybe_sent false). */
-static int perform(backend *b, const backend_job *job, const char *sid, const http_action *a, cloud_http_res *rs,
-                   char *err, size_t errlen)
-{
-    built_req r;
-    memset(rs, 0, sizeof *rs);
-    sb_init(&rs->body);
-    if (build(b, job, sid, a, &r, err, errlen)) {
-        built_free(&r);
-        return -1;
-    }
-    if (b->record) {             /* dry run: what would be sent, not sent */
-        json_t *o = json_object();
-        json_object_set_new(o, "method", json_string(a->method));
-        json_object_set_new(o, "url", json_string(r.url));
-        json_object_set_new(o, "body_kind", json_string(a->body));
-        if (r.body) json_object_set_new(o, "body", json_string(r.body));
-        json_array_append_new(b->record, o);
-    }
-    int rc = cloud_http(&r.rq, rs);
-    if (rc == 0 && rs->status == 401 && b->def->auth.scheme == HAUTH_OAUTH2) {
-        if (get_token(b, true, r.bearer, sizeof b->token, err, errlen) == 0) {
-            cloud_http_res_free(rs);
-            rc = cloud_http(&r.rq, rs);
-        }
-    }
-    if (rc) str_copy(err, errlen, rs->error);
-    built_free(&r);
-    return rc;
-}
 
 /* ---- answers → verdicts ---- */
 
@@ -559,13 +180,14 @@ static http_slot *slot_of(const char *id)
     return NULL;
 }
 
-static backend *instance_new(const http_def *def, backend_sink sink, const struct config *cfg)
+backend *http_instance_new(const http_def *def, backend_sink sink, const struct config *cfg)
 {
     backend *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->sink = sink;
     b->def = def;
     pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_init(&b->token_lock, NULL);
     if (cfg) {
         str_copy(b->data_dir, sizeof b->data_dir, cfg->data_dir);
         str_copy(b->public_url, sizeof b->public_url, cfg->public_api_url);
@@ -576,12 +198,13 @@ static backend *instance_new(const http_def *def, backend_sink sink, const struc
     return b;
 }
 
-static void hp_destroy(backend *b)
+void http_instance_free(backend *b)
 {
     if (!b) return;
     json_decref(b->config);
     json_decref(b->record);
     pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->token_lock);
     memset(b->token, 0, sizeof b->token);
     free(b);
 }
@@ -596,13 +219,13 @@ static backend *hp_create(const struct config *cfg, backend_sink sink, char *err
         str_fmt(err, errlen, "FAX_BACKEND '%s' is not a loaded http plugin", cfg ? cfg->backend : "?");
         return NULL;
     }
-    backend *b = instance_new(&s->def, sink, cfg);
+    backend *b = http_instance_new(&s->def, sink, cfg);
     if (!b) {
         str_fmt(err, errlen, "out of memory");
         return NULL;
     }
     if (load_config(b, p, err, errlen)) {
-        hp_destroy(b);
+        http_instance_free(b);
         return NULL;
     }
     return b;
@@ -642,7 +265,7 @@ static void fail_now(backend *b, const backend_job *job, const char *reason, boo
     cloud_fail(&b->sink, job->job_id, job->attempt, reason, transient, msg);
 }
 
-static int hp_submit(backend *b, const backend_job *job)
+int http_plugin_submit(backend *b, const backend_job *job)
 {
     char msg[600], err[400] = "";
     const http_def *d = b->def;
@@ -657,7 +280,7 @@ static int hp_submit(backend *b, const backend_job *job)
     cloud_http_res rs;
     char masked[40];
     mask_phone(job->to, masked, sizeof masked);
-    int rc = perform(b, job, NULL, &d->send, &rs, err, sizeof err);
+    int rc = http_perform(b, job, NULL, &d->send, &rs, err, sizeof err);
     int ret = 0;
     if (rc) {
         if (rs.maybe_sent) {
@@ -712,7 +335,7 @@ static int poll_status(backend *b, const backend_job *job, const char *sid, char
 {
     const http_def *d = b->def;
     cloud_http_res rs;
-    int rc = perform(b, job, sid, &d->status, &rs, err, errlen);
+    int rc = http_perform(b, job, sid, &d->status, &rs, err, errlen);
     int ret = -1;
     if (rc == 0 && rs.status == 200) {
         json_t *o = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, NULL);
@@ -774,7 +397,7 @@ static int hp_diagnose(backend *b, json_t *o)
     }
     if (b->def->auth.scheme == HAUTH_OAUTH2) {
         char *tok = malloc(sizeof b->token);
-        int rc = tok ? get_token(b, true, tok, sizeof b->token, err, sizeof err) : -1;
+        int rc = tok ? http_get_token(b, true, tok, sizeof b->token, err, sizeof err) : -1;
         free(tok);
         json_object_set_new(o, "oauth_token", json_string(rc ? "failed" : "ok"));
         json_object_set_new(o, "credentials", json_string(rc ? "rejected" : "ok"));
@@ -903,7 +526,7 @@ static const http_webhook_def *webhook_of(backend *b, const char *path)
 static bool authentic(backend *b, const http_webhook_def *w, const webhook_request *req, webhook_response *res)
 {
     char err[300], why[300];
-    char *key = w->verify_key ? render(b, NULL, NULL, w->verify_key, err, sizeof err) : strdup("");
+    char *key = w->verify_key ? http_render(b, NULL, NULL, w->verify_key, err, sizeof err) : strdup("");
     verify_input in = {.body = req->body, .body_len = req->body_len, .url = req->public_url,
                        .content_type = req->content_type,
                        .signature = w->verify.header[0] ? req->header(req, w->verify.header) : NULL,
@@ -1069,8 +692,8 @@ const backend_ops *http_plugin_ops(http_def *def, char *err, size_t errlen)
         str_fmt(s->paths[i], sizeof s->paths[i], "/plugin-hooks/%s/%s", s->def.id, s->def.webhooks[i].name);
         s->hooks[i] = (backend_webhook){"POST", s->paths[i], 32u * 1024 * 1024, hp_webhook, s->def.webhooks[i].inbound};
     }
-    s->ops = (backend_ops){.name = s->id, .needs_tiff = false, .create = hp_create, .submit = hp_submit,
-                           .check = hp_check, .warning = hp_warning, .destroy = hp_destroy, .async = true,
+    s->ops = (backend_ops){.name = s->id, .needs_tiff = false, .create = hp_create, .submit = http_plugin_submit,
+                           .check = hp_check, .warning = hp_warning, .destroy = http_instance_free, .async = true,
                            .resume = hp_resume, .diagnose = hp_diagnose, .webhooks = s->hooks,
                            .n_webhooks = s->def.n_webhooks};
     pthread_mutex_unlock(&g_slots_lock);
@@ -1083,100 +706,6 @@ static const backend_ops *hp_backend(const plugin *p, char *err, size_t errlen)
     http_def def;
     if (http_def_parse(p->manifest, &def, err, errlen)) return NULL;
     return http_plugin_ops(&def, err, errlen);
-}
-
-/* ---- the dry run: POST /admin/plugins/http/validate ---- */
-
-static int dry_sink_report(void *ctx, const char *job_id, const backend_outcome *o)
-{
-    json_t *norm = ctx;
-    static const char *const kinds[] = {"", "in_progress", "in_progress", "SUCCESS", "FAILED"};
-    json_object_set_new(norm, "job_id", json_string(job_id));
-    if (o->provider_sid) json_object_set_new(norm, "provider_id", json_string(o->provider_sid));
-    json_object_set_new(norm, "status", json_string(kinds[o->kind]));
-    if (o->kind == OUTCOME_FAILURE) {
-        json_object_set_new(norm, "failure_reason", json_string(o->failure_reason ? o->failure_reason : ""));
-        json_object_set_new(norm, "transient", json_boolean(o->transient));
-        if (o->message) json_object_set_new(norm, "error", json_string(o->message));
-    }
-    return 0;
-}
-
-static report_verdict dry_report(void *ctx, const char *job_id, const backend_outcome *o)
-{
-    dry_sink_report(ctx, job_id, o);
-    return REPORT_APPLIED;
-}
-
-json_t *http_plugin_dry_run(json_t *body, int *status)
-{
-    char err[400];
-    json_t *manifest = json_object_get(body, "manifest");
-    http_def def;
-    if (http_def_parse(manifest, &def, err, sizeof err)) {
-        *status = 400;
-        json_t *o = json_object();
-        json_object_set_new(o, "detail", json_string(err));
-        return o;
-    }
-    json_t *out = json_object();
-    json_object_set_new(out, "id", json_string(def.id));
-    json_object_set_new(out, "name", json_string(def.name));
-    json_t *actions = json_array();
-    json_array_append_new(actions, json_string("send_fax"));
-    if (def.status.present) json_array_append_new(actions, json_string("get_status"));
-    if (def.cancel.present) json_array_append_new(actions, json_string("cancel_fax"));
-    json_object_set_new(out, "actions", actions);
-    json_t *hosts = json_array();
-    for (int i = 0; i < def.n_hosts; i++) json_array_append_new(hosts, json_string(def.hosts[i]));
-    json_object_set_new(out, "allowed_domains", hosts);
-    json_t *warnings = json_array();
-    if (!strncmp(def.base_url, "http://", 7))
-        json_array_append_new(warnings, json_string("http.base_url is plain http: credentials and faxes travel unencrypted"));
-    json_t *norm = json_object();
-    backend_sink sink = {.report = dry_report, .ctx = norm};
-    backend *b = instance_new(&def, sink, NULL);
-    b->config = json_object();
-    json_object_update(b->config, json_object_get(body, "settings"));
-    json_object_update(b->config, json_object_get(body, "credentials"));
-    b->record = json_array();
-    const char *to = json_string_value(json_object_get(body, "to"));
-    const char *file_url = json_string_value(json_object_get(body, "file_url"));
-    const char *from = json_string_value(json_object_get(body, "from_number"));
-    json_t *ro = json_object_get(body, "render_only");
-    bool render_only = !json_is_false(ro);
-    char job_id[33];
-    new_id_hex32(job_id);
-    backend_job job = {.job_id = job_id, .to = to ? to : "+15551234567", .caller_id = from ? from : "",
-                       .pdf_url = file_url ? file_url : "", .attempt = 1, .pages = 1, .provider_sid = ""};
-    if (render_only) {
-        built_req r;
-        if (build(b, &job, NULL, &def.send, &r, err, sizeof err)) {
-            json_object_set_new(out, "error", json_string(err));
-        } else {
-            json_t *o = json_object();
-            json_object_set_new(o, "method", json_string(def.send.method));
-            json_object_set_new(o, "url", json_string(r.url));
-            json_object_set_new(o, "body_kind", json_string(def.send.body));
-            if (r.body) json_object_set_new(o, "body", json_string(r.body));
-            json_array_append_new(b->record, o);
-        }
-        built_free(&r);
-    } else if (def.send.file_field) {
-        json_object_set_new(out, "error", json_string("this provider takes an upload: a dry run sends no document "
-                                                      "(use render_only)"));
-    } else {
-        hp_submit(b, &job);
-        json_object_set_new(out, "normalized", json_incref(norm));
-    }
-    json_object_set_new(out, "requests", json_incref(b->record));
-    if (json_array_size(warnings)) json_object_set_new(out, "warnings", warnings);
-    else json_decref(warnings);
-    json_decref(norm);
-    hp_destroy(b);
-    http_def_free(&def);
-    *status = 200;
-    return out;
 }
 
 static json_t *hp_dry_run(const json_t *manifest, const json_t *request, int *status)
