@@ -25,7 +25,7 @@ ADMIN = "generic-plugin-admin-key-5c9e"
 PDF = pdf_pages(["Generic plugin page"])
 
 
-def manifest(peer, style="form"):
+def manifest(peer, style="form", auth="oauth"):
     verify = ({"scheme": "hmac", "algorithm": "sha256", "encoding": "base64", "over": "url_params",
                "header": "X-Example-Signature", "key": "{{config.webhook_secret}}"} if style == "form" else
               {"scheme": "hmac", "algorithm": "sha256", "encoding": "hex", "over": "body",
@@ -33,7 +33,7 @@ def manifest(peer, style="form"):
     fields = "" if style == "form" else "fax."
     return {
         "id": PID, "name": "Example Fax", "version": "1.0.0", "kind": "http",
-        "categories": ["outbound"], "capabilities": ["send_fax", "get_status", "webhook"],
+        "categories": ["outbound", "inbound"], "capabilities": ["send_fax", "get_status", "receive_fax", "webhook"],
         "config_schema": {"fields": [
             {"key": "client_id", "type": "string", "label": "Client id", "required": True},
             {"key": "client_secret", "type": "string", "label": "Client secret", "secret": True, "required": True},
@@ -41,8 +41,10 @@ def manifest(peer, style="form"):
         "http": {
             "base_url": peer.url + "/api",
             "allowed_hosts": ["127.0.0.1"],
-            "auth": {"scheme": "oauth2_client_credentials", "token_url": peer.url + "/oauth/token",
-                     "client_id": "{{config.client_id}}", "client_secret": "{{config.client_secret}}"},
+            "auth": ({"scheme": "oauth2_client_credentials", "token_url": peer.url + "/oauth/token",
+                      "client_id": "{{config.client_id}}", "client_secret": "{{config.client_secret}}"}
+                     if auth == "oauth" else
+                     {"scheme": "basic", "username": "{{config.client_id}}", "password": "{{config.client_secret}}"}),
             "send": {"path": "/faxes", "body": "form",
                      "fields": {"to": "{{fax.to}}", "document_url": "{{fax.pdf_url}}", "callback_url": "{{webhook.result}}"},
                      "response": {"id_path": "fax.id", "status_path": "fax.state", "message_path": "error.message"}},
@@ -50,7 +52,13 @@ def manifest(peer, style="form"):
                        "response": {"id_path": "fax.id", "status_path": "fax.state", "failure_path": "fax.error_code"}},
             "status_map": {"queued": "pending", "delivered": "delivered", "failed": "failed"},
             "failure_map": {"busy": {"reason": "busy", "transient": True}},
-            "webhooks": [{"name": "result", "format": "json" if style == "json" else "form", "verify": verify,
+            "webhooks": [{"name": "inbound", "carries": "inbound", "format": "multipart", "data_field": "data",
+                          "file_field": "document",
+                          "verify": {"scheme": "hmac", "algorithm": "sha256", "encoding": "hex", "over": "body",
+                                     "header": "X-Hub-Signature-256", "prefix": "sha256=",
+                                     "key": "{{config.webhook_secret}}"},
+                          "id_path": "fax.id", "from_path": "fax.from", "to_path": "fax.to"},
+                         {"name": "result", "format": "json" if style == "json" else "form", "verify": verify,
                           "id_path": fields + "id", "status_path": fields + "state",
                           "failure_path": fields + "error_code", "pages_path": fields + "pages"}],
         },
@@ -68,7 +76,7 @@ def peer():
 def gateway(tmp_path):
     started = []
 
-    def make(peer, style="form", **env):
+    def make(peer, style="form", auth="oauth", **env):
         workdir = tempfile.mkdtemp(prefix="gw-", dir=str(tmp_path))
         full = {"FAX_BACKEND": PID, "API_KEY": ADMIN, setting(PID, "client_id"): peer.client_id,
                 setting(PID, "client_secret"): peer.client_secret,
@@ -76,7 +84,7 @@ def gateway(tmp_path):
         full.update(env)
         srv = conftest.Server(workdir, full)
         srv.env.setdefault("PUBLIC_API_URL", srv.url)
-        install(srv.data_dir, manifest(peer, style))
+        install(srv.data_dir, manifest(peer, style, auth))
         started.append(srv)
         return srv.start()
 
@@ -156,3 +164,29 @@ def test_dry_run_validate_route(peer, gateway):
     bad["http"]["send"]["path"] = "http://localhost:9/api/faxes"
     r = srv.post("/admin/plugins/http/validate", key=ADMIN, json={"manifest": bad})
     assert r.status_code == 400 and "http.send.path" in r.json()["detail"], r.text
+
+
+def test_basic_auth_send(peer, gateway):
+    srv = gateway(peer, auth="basic")
+    done, _ = wait_job(srv, send(srv)["id"], key=ADMIN, timeout=30)
+    assert done["status"] == "SUCCESS", done
+    assert peer.tokens == []
+    send_req = [r for r in peer.requests if r[1] == "/api/faxes"][0]
+    assert send_req[2]["Authorization"].startswith("Basic ")
+
+
+def test_inbound_multipart_upload(peer, gateway):
+    srv = gateway(peer, INBOUND_ENABLED="true")
+    url = srv.url + f"/plugin-hooks/{PID}/inbound"
+    r = peer.post_inbound(url, PDF, good=False)
+    assert r.status_code == 401, r.text
+    r = peer.post_inbound(url, PDF)
+    assert r.status_code == 200, r.text
+    inbound_id = r.json()["inbound_id"]
+    items = srv.get("/inbound", key=ADMIN).json()
+    assert [i["id"] for i in items] == [inbound_id]
+    # the same delivery again is stored once; a body that is no fax document is refused
+    r = peer.post_inbound(url, PDF)
+    assert r.status_code == 200 and len(srv.get("/inbound", key=ADMIN).json()) == 1
+    r = peer.post_inbound(url, b"hello", fax_id="in-2")
+    assert r.status_code == 400 and "neither a PDF nor a TIFF" in r.json()["detail"]

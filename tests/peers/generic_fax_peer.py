@@ -1,6 +1,6 @@
 """generic_fax_peer.py — a small, made-up cloud fax API on 127.0.0.1 for the http plugin
 kind's generic features that the bundled providers do not use: OAuth2 client credentials
-(RFC 6749 §4.4: POST /oauth/token with HTTP Basic client_id:client_secret and
+(RFC 6749 §4.4; HTTP Basic client_id:client_secret is also accepted on the API: POST /oauth/token with HTTP Basic client_id:client_secret and
 grant_type=client_credentials -> {access_token, token_type, expires_in}; a revoked token
 answers 401), a urlencoded send (to, document_url, callback_url) answered 201
 {"fax": {"id", "state"}}, GET /api/faxes/{id}, and result webhooks either as a form signed
@@ -85,6 +85,18 @@ class GenericFaxPeer:
         self.webhooks.append((fax["state"], r.status_code, r.text))
         return r
 
+    def post_inbound(self, url, pdf, fax_id="in-1", from_number="+13125550001", good=True):
+        """A received fax as multipart/form-data: a `data` field holding the JSON event and
+        the document in the part `document` (Phaxio-style), signed over the raw body."""
+        boundary = "genericpeer" + uuid.uuid4().hex
+        data = json.dumps({"event": "fax.received", "fax": {"id": fax_id, "from": from_number, "to": "+13125550002"}})
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{data}\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"fax.pdf\"\r\n"
+                f"Content-Type: application/pdf\r\n\r\n").encode() + pdf + f"\r\n--{boundary}--\r\n".encode()
+        sig = self.sign_json(body if good else body + b"x")
+        return requests.post(url, data=body, timeout=30, headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Hub-Signature-256": sig})
+
     def _handle(self, h, method):
         n = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(n) if n else b""
@@ -102,7 +114,8 @@ class GenericFaxPeer:
             return h._send(200, {"access_token": tok, "token_type": "bearer", "expires_in": 3600})
         auth = h.headers.get("Authorization", "")
         tok = auth[7:] if auth.startswith("Bearer ") else ""
-        if tok not in self.tokens or tok in self.revoked:
+        basic = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if auth != basic and (tok not in self.tokens or tok in self.revoked):
             return h._send(401, {"error": {"message": "invalid or expired token"}})
         if method == "POST" and path == "/api/faxes":
             form = dict(urllib.parse.parse_qsl(body.decode()))
