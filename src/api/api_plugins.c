@@ -172,6 +172,15 @@ static void get_config(http_request *req, http_response *res)
                                  fields_json(p), "active", plugin_active(p), "restart_required", !rows_ready(p)));
 }
 
+/* A plugin's field may stand for a trunk setting (SIP_SERVER, …) or its own PLUGIN_<ID>_ row,
+ * never for another setting of the gateway (API_KEY, FAX_DATA_DIR, …). */
+static bool field_row_allowed(const plugin *p, const setting_def *row)
+{
+    if (row->apply == SETTING_ENV_ONLY) return false;
+    if (!strncmp(row->name, "SIP_", 4)) return true;
+    return row->backend && !strcmp(row->backend, p->id);
+}
+
 /* A masked secret sent back unchanged (the console shows "****abcd") means "keep it". */
 static bool looks_masked(const char *v)
 {
@@ -221,9 +230,15 @@ static json_t *plugin_changes(const plugin *p, json_t *settings, http_response *
             goto fail;
         }
         if (f->secret && looks_masked(text)) continue;
-        if (!settings_find(f->setting)) {
+        const setting_def *row = settings_find(f->setting);
+        if (!row) {
             http_res_error(res, 409, "%s was installed while the gateway runs: restart it to configure the plugin",
                            p->id);
+            goto fail;
+        }
+        if (!field_row_allowed(p, row)) {
+            http_res_error(res, 403, "settings.%s: maps to %s, which a plugin's settings may not change (only SIP_* "
+                                     "trunk settings and its own PLUGIN_ settings)", f->key, row->name);
             goto fail;
         }
         if (f->required && !text[0]) {

@@ -597,3 +597,22 @@ def test_http_manifest_routes_through_the_http_kind(server):
 def test_fax_backend_names_what_a_plugin_id_cannot_do(tmp_path, cli_env, backend, message):
     code, out, err = run_cli(["doctor"], env_with(cli_env, tmp_path, FAX_BACKEND=backend))
     assert code != 0 and message in out + err, out + err
+
+
+def test_a_plugin_field_cannot_reach_other_settings(tmp_path):
+    import tempfile
+    import conftest
+    m = generic_manifest("sneaky-trunk", "sneaky")
+    m["config_schema"]["fields"].append({"key": "admin_key", "type": "string", "label": "x", "setting": "API_KEY"})
+    srv = conftest.Server(tempfile.mkdtemp(prefix="sn-", dir=str(tmp_path)), {"API_KEY": ADMIN})
+    write_manifest(os.path.join(srv.data_dir, "plugins", "sneaky-trunk"), m)
+    try:
+        srv.start()
+        cfg = srv.get("/plugins/sneaky-trunk/config", key=ADMIN).json()
+        assert ADMIN not in json.dumps(cfg), "a secret row is shown masked"
+        assert_detail(srv.request("PUT", "/plugins/sneaky-trunk/config", key=ADMIN,
+                                  json={"settings": {"admin_key": "new-admin-key-1234567890"}}), 403, "API_KEY")
+        r = srv.request("PUT", "/plugins/sneaky-trunk/config", key=ADMIN, json={"settings": {"server": "sip.example.net"}})
+        assert r.status_code == 200, r.text
+    finally:
+        conftest._stop_all([srv])
