@@ -3,6 +3,7 @@
  * diagnostics. The api layer only carries the request: each backend verifies its
  * own signatures and parses its own formats, and the job layer applies the result. */
 #include "api/api_internal.h"
+#include "plugins/plugin.h"
 #include "backend/backend.h"
 #include "util/util.h"
 
@@ -41,6 +42,22 @@ static void webhook(http_request *req, http_response *res)
     free(wres);
 }
 
+/* The plugins as diagnostics show them (Faxbot's plugins{installed, manifests, errors}):
+ * how many are bundled and installed, which are switched off, which manifests were skipped. */
+static json_t *plugins_summary(void)
+{
+    int bundled = 0, installed = 0;
+    json_t *disabled = json_array();
+    for (int i = 0; i < plugin_count(); i++) {
+        const plugin *p = plugin_at(i);
+        if (p->source == PLUGIN_BUNDLED) bundled++;
+        else installed++;
+        if (!p->enabled) json_array_append_new(disabled, json_string(p->id));
+    }
+    return json_pack("{s:i,s:i,s:o,s:o}", "bundled", bundled, "installed", installed, "disabled", disabled, "errors",
+                     plugins_errors());
+}
+
 /* POST /admin/diagnostics/run: every check, with real round trips where the backend has them. */
 static void diagnostics(http_request *req, http_response *res)
 {
@@ -59,6 +76,7 @@ static void diagnostics(http_request *req, http_response *res)
     json_t *report = json_object();
     bool deep_ok = jobs_backend_diagnose(g_api.jobs, report) == 0;
     json_object_set_new(checks, "backend", report);
+    json_object_set_new(checks, "plugins", plugins_summary());
     json_t *o = json_object();
     json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
     json_object_set_new(o, "ok", json_boolean(ready && deep_ok));

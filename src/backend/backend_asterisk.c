@@ -812,6 +812,7 @@ static int sip_diagnose(backend *b, json_t *o)
     json_object_set_new(ami, "detail", json_string(detail));
     json_object_set_new(o, "ami", ami);
     json_object_set_new(o, "preset", json_string(b->t.preset->name));
+    json_object_set_new(o, "trunk_plugin", json_string(b->t.preset->id));
     json_object_set_new(o, "credentials", json_string(st == AMI_UP ? "ok" : st == AMI_LOGIN_REJECTED ? "rejected"
                                                                                                    : "unknown"));
     bool ok = st == AMI_UP;

@@ -518,6 +518,8 @@ def test_route_errors_and_scopes(server):
     assert r.status_code == 200 and r.json()["enabled"] is False, r.text
     by = {it["id"]: it for it in srv.get("/plugins", key=ADMIN).json()["items"]}
     assert by["faxbot-sip-telnyx"]["enabled"] is False
+    diag = srv.post("/admin/diagnostics/run", key=ADMIN).json()["checks"]["plugins"]
+    assert diag["bundled"] >= 7 and diag["disabled"] == ["faxbot-sip-telnyx"] and diag["errors"] == [], diag
     r = srv.request("PUT", "/plugins/faxbot-sip-telnyx/config", key=ADMIN, json={"enabled": True})
     assert r.status_code == 200 and r.json()["enabled"] is True
 
