@@ -7,6 +7,7 @@
 #include "api/api_mcp.h"
 #include "api/phone.h"
 #include "auth/apikey.h"
+#include "document/document.h"
 #include "auth/audit.h"
 #include "util/util.h"
 
@@ -160,7 +161,7 @@ static bool changes_state(http_request *req)
 static key_result resolve_session(http_request *req, const char *sid, principal *who, char *why, size_t whylen)
 {
     session_info s;
-    if (!g_console_sessions || session_lookup(g_console_sessions, sid, now_ms(), &s)) { str_fmt(why, whylen, "session expired"); return KEY_INVALID; }
+    if (!g_console_sessions || api_session_lookup(sid, &s)) { str_fmt(why, whylen, "session expired"); return KEY_INVALID; }
     if (changes_state(req)) {
         const char *csrf = http_req_header(req, "X-CSRF-Token");
         if (!csrf || !secure_streq(csrf, s.csrf)) { str_fmt(why, whylen, "missing or wrong CSRF token"); return KEY_NO_CSRF; }
@@ -178,7 +179,7 @@ static key_result resolve_session(http_request *req, const char *sid, principal 
     principal_from_record(&k, who);
     return KEY_OK;
 ended:
-    session_delete(g_console_sessions, sid);
+    api_session_end(sid);
     str_fmt(why, whylen, "session's key is no longer valid");
     return KEY_INVALID;
 }
@@ -427,6 +428,19 @@ json_t *api_job_json(const job_record *r)
     return o;
 }
 
+int api_query_time(http_request *req, http_response *res, const char *name, int64_t *out)
+{
+    const char *v = http_req_query(req, name);
+    *out = 0;
+    if (!v || !*v) return 0;
+    *out = ms_from_iso8601(v);
+    if (*out < 0) {
+        http_res_error(res, 400, "'%s' must be an ISO-8601 time like 2027-01-31T00:00:00Z", name);
+        return -1;
+    }
+    return 0;
+}
+
 int api_query_limit(http_request *req, http_response *res, int dflt, int *out)
 {
     const char *limit = http_req_query(req, "limit");
@@ -503,6 +517,31 @@ void api_send_file(http_response *res, const char *path, const char *ctype, cons
     http_res_header(res, "Pragma", "no-cache");
     http_res_header(res, "Expires", "0");
     http_res_file(res, 200, ctype, fd, (int64_t)st.st_size);
+}
+
+void api_send_page_thumbnail(http_request *req, http_response *res, const char *path, const char *missing_detail)
+{
+    const char *pq = http_req_query(req, "page"), *wq = http_req_query(req, "width");
+    char *end = NULL;
+    long page = pq && *pq ? strtol(pq, &end, 10) : 1;
+    if ((end && *end) || page < 1 || page > 100000) { http_res_error(res, 400, "'page' must be a page number (1, 2, …)"); return; }
+    end = NULL;
+    long width = wq && *wq ? strtol(wq, &end, 10) : 240;
+    if ((end && *end) || width < 64 || width > 864) { http_res_error(res, 400, "'width' must be 64..864 pixels"); return; }
+    if (access(path, R_OK)) { http_res_error(res, 404, "%s", missing_detail); return; }
+    unsigned char *png = NULL;
+    size_t len = 0;
+    int pages = 0;
+    char err[256];
+    int rc = doc_tiff_page_png(path, (int)page, (int)width, &png, &len, &pages, err, sizeof err);
+    if (pages > 0) {
+        char n[16];
+        str_fmt(n, sizeof n, "%d", pages);
+        http_res_header(res, "X-Page-Count", n);
+    }
+    if (rc) { http_res_error(res, pages > 0 && page > pages ? 404 : 500, "%s", err); return; }
+    http_res_header(res, "Cache-Control", "private, no-cache");
+    http_res_set(res, 200, "image/png", (char *)png, len);
 }
 
 /* ---- setup ---- */

@@ -158,7 +158,7 @@ static void keys_revoke(http_request *req, http_response *res)
         http_res_error(res, 503, "could not revoke the key");
         return;
     }
-    session_delete_key(g_console_sessions, k.key_id);     /* console sessions on it end now */
+    api_sessions_end_key(k.key_id);     /* console sessions on it end now */
     audit_event("api_key_revoked", "key_id", k.key_id, "by", who.key_id, "ip", http_req_client_ip(req), NULL);
     api_json(res, 200, json_pack("{s:s}", "status", "ok"));
 }
@@ -175,7 +175,7 @@ static void keys_rotate(http_request *req, http_response *res)
     apikey_hash(g_api.pepper, secret, hash);
     if (store_key_set_hash(g_api.st, k.key_id, hash) != STORE_OK) { http_res_error(res, 503, "could not rotate the key"); return; }
     store_key_touch(g_api.st, k.key_id, 0);     /* the new token has not been used yet */
-    session_delete_key(g_console_sessions, k.key_id);
+    api_sessions_end_key(k.key_id);
     audit_event("api_key_rotated", "key_id", k.key_id, "by", who.key_id, "ip", http_req_client_ip(req), NULL);
     api_json(res, 200, json_pack("{s:s,s:s}", "key_id", k.key_id, "token", token));
     memset(secret, 0, sizeof secret);

@@ -7,6 +7,7 @@
  *   POST /admin/fax-jobs/{id}/refresh    asks the backend about an in-progress job now
  *   POST /admin/fax-jobs/{id}/retry      a FAILED job queued again for one more attempt
  *   GET  /admin/logs, /admin/logs/tail   the recent audit events, the audit file's tail
+ *   GET  /admin/logs/stream              live log lines and audit events (Server-Sent Events)
  *   GET  /admin/inbound/callbacks        what a provider or PBX must be told for inbound
  * Phone numbers are masked in lists and errors; secrets never appear (the FreeSWITCH
  * hook text masks its secret unless an admin asks for it, which is audited). */
@@ -14,6 +15,7 @@
 #include "auth/audit.h"
 #include "esl/esl_settings.h"
 #include "util/util.h"
+#include "util/log_tap.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -108,19 +110,6 @@ static json_t *admin_job_json(const job_record *r)
     return o;
 }
 
-static int query_time(http_request *req, http_response *res, const char *name, int64_t *out)
-{
-    const char *v = http_req_query(req, name);
-    *out = 0;
-    if (!v || !*v) return 0;
-    *out = ms_from_iso8601(v);
-    if (*out < 0) {
-        http_res_error(res, 400, "'%s' must be an ISO-8601 time like 2027-01-31T00:00:00Z", name);
-        return -1;
-    }
-    return 0;
-}
-
 static void list_jobs(http_request *req, http_response *res)
 {
     principal who;
@@ -140,7 +129,7 @@ static void list_jobs(http_request *req, http_response *res)
     bool by_to;
     if (api_query_number(req, res, "to", to, &by_to)) return;
     if (by_to) q.to_number = to;
-    if (query_time(req, res, "since", &q.created_from) || query_time(req, res, "until", &q.created_to)) return;
+    if (api_query_time(req, res, "since", &q.created_from) || api_query_time(req, res, "until", &q.created_to)) return;
     const char *limit = http_req_query(req, "limit"), *offset = http_req_query(req, "offset");
     char *end;
     if (limit) {
@@ -292,7 +281,7 @@ static void logs(http_request *req, http_response *res)
     if (api_require_admin(req, res, &who)) return;
     const char *event = http_req_query(req, "event"), *q = http_req_query(req, "q"), *lim = http_req_query(req, "limit");
     int64_t since;
-    if (query_time(req, res, "since", &since)) return;
+    if (api_query_time(req, res, "since", &since)) return;
     int limit = lim ? atoi(lim) : 200;
     if (limit < 1) limit = 1;
     if (limit > 1000) limit = 1000;
@@ -353,6 +342,45 @@ static void logs_tail(http_request *req, http_response *res)
     free(buf);
     size_t n = json_array_size(items);
     api_json(res, 200, json_pack("{s:o,s:I,s:s}", "items", items, "count", (json_int_t)n, "source", path));
+}
+
+/* GET /admin/logs/stream: the gateway's log lines (gateway and PBX) and audit
+ * events as they happen, numbers masked; the last ?history=N (default 100) first,
+ * or everything after Last-Event-ID. For the console's Logs page. */
+static void logs_stream(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require_admin(req, res, &who)) return;
+    if (!g_api.events) { http_res_error(res, 503, "The event stream is not running"); return; }
+    const char *last = http_req_header(req, "Last-Event-ID"), *hist = http_req_query(req, "history");
+    int64_t after;
+    char *end = NULL;
+    if (last && *last) {
+        long long v = strtoll(last, &end, 10);
+        if (*end || v < 0) { http_res_error(res, 400, "Last-Event-ID must be the id of a line this stream sent"); return; }
+        after = v;
+    } else {
+        long h = hist && *hist ? strtol(hist, &end, 10) : 100;
+        if ((end && *end) || h < 0 || h > LOG_TAP_SIZE) {
+            http_res_error(res, 400, "'history' must be 0..%d (lines to send first)", LOG_TAP_SIZE);
+            return;
+        }
+        after = log_tap_last_seq() - h;
+        if (after < 0) after = 0;
+    }
+    if (!events_log_has_room(g_api.events)) {
+        http_res_error(res, 503, "Too many live log streams are open; close one (another console tab?) and try again");
+        http_res_header(res, "Retry-After", "5");
+        return;
+    }
+    http_stream *s = http_res_event_stream(req, res, 200, "text/event-stream");
+    if (!s) { http_res_error(res, 500, "Internal error: out of memory"); return; }
+    http_stream_limit(s, (size_t)api_cfg()->sse_max_buffer_kb * 1024);
+    http_res_header(res, "Cache-Control", "no-cache");
+    http_res_header(res, "X-Accel-Buffering", "no");
+    static const char hello[] = "retry: 3000\n: faxbot logs\n\n";
+    http_stream_write(s, hello, sizeof hello - 1);
+    events_log_stream_add(g_api.events, s, after);
 }
 
 /* ---- inbound helpers ---- */
@@ -478,6 +506,7 @@ static const http_route ops_routes[] = {
     {.method = "POST", .pattern = "/admin/fax-jobs/{id}/retry", .handle = job_retry},
     {.method = "GET", .pattern = "/admin/logs", .handle = logs},
     {.method = "GET", .pattern = "/admin/logs/tail", .handle = logs_tail},
+    {.method = "GET", .pattern = "/admin/logs/stream", .handle = logs_stream, .long_lived = true},
     {.method = "GET", .pattern = "/admin/inbound/callbacks", .handle = inbound_callbacks},
 };
 

@@ -130,7 +130,7 @@ static void session_signin(http_request *req, http_response *res)
     json_decref(v);
     char sid[SESSION_ID_LEN + 1];
     session_info s;
-    if (session_create(g_console_sessions, who.key_id, hash, now_ms(), sid, &s)) { http_res_error(res, 503, "random number generator failed"); return; }
+    if (api_session_create(&who, hash, sid, &s)) { http_res_error(res, 503, "random number generator failed"); return; }
     audit_event("console_signin", "key_id", who.key_id, "ip", http_req_client_ip(req), NULL);
     set_cookie(req, res, sid, (long)(API_SESSION_MAX_AGE_MS / 1000));
     api_json(res, 200, session_json(&who, &s));
@@ -143,7 +143,7 @@ static void session_get(http_request *req, http_response *res)
     char sid[64];
     session_info s;
     principal who;
-    if (!api_session_cookie(req, sid, sizeof sid) || session_lookup(g_console_sessions, sid, now_ms(), &s)) {
+    if (!api_session_cookie(req, sid, sizeof sid) || api_session_lookup(sid, &s)) {
         http_res_error(res, 401, "Not signed in");
         return;
     }
@@ -158,7 +158,7 @@ static void session_signout(http_request *req, http_response *res)
     char sid[64];
     if (!api_session_cookie(req, sid, sizeof sid)) { http_res_error(res, 401, "Not signed in"); return; }
     if (api_require_key(req, res, &who)) return;     /* CSRF token checked there */
-    session_delete(g_console_sessions, sid);
+    api_session_end(sid);
     audit_event("console_signout", "key_id", who.key_id, NULL);
     set_cookie(req, res, "", 0);
     api_json(res, 200, json_pack("{s:s}", "status", "signed out"));

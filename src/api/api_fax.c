@@ -19,22 +19,28 @@
 
 #define FIELD_MAX 2048
 #define SNIFF_BYTES 4096
+#define MAX_FILES 10             /* 'file' parts of one fax, sent in order as one document */
 
 /* ---- POST /fax: the upload in flight ---- */
 typedef struct upload {
     principal who;
     char id[33];
     char dir_path[4096];
-    char file_path[4096];
+    char file_path[4096];        /* the current file: original, original.2, … */
     int fd;
     bool committed;              /* the job row exists: keep the files */
     multipart_parser *mp;
     /* current part */
     enum { PART_SKIP, PART_FILE, PART_FIELD } part;
     strbuf *field;               /* the field being read */
-    int64_t file_bytes;
+    int64_t file_bytes;          /* all files together */
+    int64_t cur_bytes;           /* the current file */
     bool file_seen;
-    char file_name[256];
+    int n_files;
+    char file_name[256];         /* the first file's, "(+N more)" added for several */
+    char bad_file[128];          /* the first empty or unsupported file, for the error */
+    int bad_status;
+    doc_type first_type;
     unsigned char head[SNIFF_BYTES];
     size_t head_len;
     utf8_validator utf8;
@@ -78,6 +84,31 @@ static void upload_fail(upload *u, int status, const char *msg)
     str_copy(u->err_msg, sizeof u->err_msg, msg);
 }
 
+/* The next file of several goes to original.<n>: the previous one is made durable first. */
+static int next_file(upload *u)
+{
+    int sync_rc = fsync(u->fd), close_rc = close(u->fd), err = errno;
+    u->fd = -1;
+    if (sync_rc || close_rc) {
+        const char *full = storage_full_msg(err);
+        upload_fail(u, full ? 507 : 500, full ? full : "could not store the upload");
+        return -1;
+    }
+    char name[32];
+    str_fmt(name, sizeof name, "original.%d", u->n_files + 1);
+    if (blob_path(g_api.blobs, "outbound", u->id, name, u->file_path, sizeof u->file_path)) {
+        upload_fail(u, 500, "could not prepare storage for the upload");
+        return -1;
+    }
+    u->fd = open(u->file_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (u->fd < 0) {
+        const char *full = storage_full_msg(errno);
+        upload_fail(u, full ? 507 : 500, full ? full : "could not store the upload");
+        return -1;
+    }
+    return 0;
+}
+
 static int on_part_begin(void *ctx, const multipart_part_info *info)
 {
     upload *u = ctx;
@@ -85,12 +116,24 @@ static int on_part_begin(void *ctx, const multipart_part_info *info)
     u->field = NULL;
     const char *name = info->name ? info->name : "";
     if (!strcmp(name, "file")) {
-        if (u->file_seen) { upload_fail(u, 400, "send exactly one 'file' field"); return 0; }
+        if (u->err_status) return 0;
+        if (u->n_files == MAX_FILES) {
+            upload_fail(u, 400, "send at most 10 'file' fields (they become one fax, in the order sent)");
+            return 0;
+        }
+        if (u->n_files > 0 && next_file(u)) return 0;
+        u->n_files++;
         u->file_seen = true;
         u->part = PART_FILE;
+        u->cur_bytes = 0;
+        u->head_len = 0;
+        utf8_validator_init(&u->utf8);
         /* The client's name is kept for display only; the path is ours. Keep it printable. */
         const char *fn = info->filename ? info->filename : "";
-        utf8_clean(fn, strlen(fn), u->file_name, sizeof u->file_name);     /* JSON needs valid UTF-8 */
+        if (u->n_files == 1) utf8_clean(fn, strlen(fn), u->file_name, sizeof u->file_name);  /* JSON needs valid UTF-8 */
+        char shown[96];
+        utf8_clean(fn, strlen(fn), shown, sizeof shown);
+        str_fmt(u->bad_file, sizeof u->bad_file, "file %d (%s)", u->n_files, shown[0] ? shown : "no name");
         return 0;
     }
     strbuf *fields[] = {&u->to, &u->header_text, &u->caller_id, &u->resolution, &u->callback_url};
@@ -124,6 +167,7 @@ static int on_part_data(void *ctx, const char *data, size_t len)
         sb_append(u->field, data, len);
     } else if (u->part == PART_FILE) {
         u->file_bytes += (int64_t)len;
+        u->cur_bytes += (int64_t)len;
         if (u->file_bytes > api_cfg()->max_file_size_bytes) {
             char msg[128];
             str_fmt(msg, sizeof msg, "File exceeds %lld MB limit",
@@ -152,9 +196,18 @@ static int on_part_data(void *ctx, const char *data, size_t len)
     return 0;
 }
 
+/* Each file is checked on its own: not empty, and a type we convert. */
 static int on_part_end(void *ctx)
 {
     upload *u = ctx;
+    if (u->part == PART_FILE && !u->err_status && !u->bad_status) {
+        doc_type type = doc_sniff(u->head, u->head_len);
+        if (type == DOC_TEXT && !utf8_validator_ok(&u->utf8)) type = DOC_UNKNOWN;
+        if (u->n_files == 1) u->first_type = type;
+        if (u->cur_bytes == 0) u->bad_status = 400;
+        else if (type == DOC_UNKNOWN) u->bad_status = 415;
+        else u->bad_file[0] = 0;
+    }
     u->part = PART_SKIP;
     return 0;
 }
@@ -201,11 +254,19 @@ static int header_text_check(const strbuf *f, http_response *res)
  * the first job. */
 static int request_hash(const upload *u, const char *to, const char *resolution, char out[65])
 {
-    char file_hash[65];
-    if (sha256_file_hex(u->file_path, file_hash)) return -1;
+    char file_hash[65], path[4096], name[32];
+    if (blob_path(g_api.blobs, "outbound", u->id, "original", path, sizeof path) || sha256_file_hex(path, file_hash))
+        return -1;
     strbuf sb;
     sb_init(&sb);
     int rc = sb_appendf(&sb, "v1\n%s\n%s\n%s\n", to, file_hash, resolution);
+    for (int i = 2; i <= u->n_files && !rc; i++) {      /* the other files, in order */
+        str_fmt(name, sizeof name, "original.%d", i);
+        if (blob_path(g_api.blobs, "outbound", u->id, name, path, sizeof path) || sha256_file_hex(path, file_hash))
+            rc = -1;
+        else
+            rc = sb_appendf(&sb, "%s\n", file_hash);
+    }
     const strbuf *opts[] = {&u->header_text, &u->caller_id, &u->callback_url};
     for (size_t i = 0; i < 3 && !rc; i++) {
         rc = sb_appendf(&sb, "%zu:", opts[i]->len);
@@ -326,13 +387,14 @@ static void fax_send(http_request *req, http_response *res)
         return;
     }
     if (u->callback_url.len && api_check_webhook_url(res, "callback_url", u->callback_url.data)) return;
-    if (u->file_bytes == 0) { http_res_error(res, 400, "the file is empty"); return; }
-    doc_type type = doc_sniff(u->head, u->head_len);
-    if (type == DOC_TEXT && !utf8_validator_ok(&u->utf8)) type = DOC_UNKNOWN;
-    if (type == DOC_UNKNOWN) {
-        http_res_error(res, 415, "Unsupported file type: send a PDF, UTF-8 text, PNG, JPEG or TIFF");
+    const char *which = u->n_files > 1 ? u->bad_file : "";
+    if (u->bad_status == 400) { http_res_error(res, 400, "the file is empty%s%s", *which ? ": " : "", which); return; }
+    if (u->bad_status == 415) {
+        http_res_error(res, 415, "Unsupported file type%s%s: send a PDF, UTF-8 text, PNG, JPEG or TIFF", *which ? " in " : "",
+                       which);
         return;
     }
+    doc_type type = u->first_type;
     /* Durable before it is acknowledged: the bytes, then the directory entry. */
     int sync_rc = fsync(u->fd), sync_errno = errno;
     int close_rc = close(u->fd), close_errno = errno;     /* closed either way: no fd leak */
@@ -351,6 +413,16 @@ static void fax_send(http_request *req, http_response *res)
     str_copy(rec->doc_type, sizeof rec->doc_type, doc_type_name(type));
     rec->doc_size = u->file_bytes;
     str_copy(rec->file_name, sizeof rec->file_name, u->file_name);
+    if (u->n_files > 1) {           /* shown as "a.pdf (+2 more)"; the files stay apart until converted */
+        char more[24];
+        str_fmt(more, sizeof more, " (+%d more)", u->n_files - 1);
+        size_t room = sizeof rec->file_name - strlen(more) - 1;
+        if (strlen(rec->file_name) > room) {
+            while (room > 0 && ((unsigned char)rec->file_name[room] & 0xC0) == 0x80) room--;   /* whole characters */
+            rec->file_name[room] = 0;
+        }
+        strncat(rec->file_name, more, sizeof rec->file_name - strlen(rec->file_name) - 1);
+    }
     str_copy(rec->resolution, sizeof rec->resolution, resolution);
     if (u->header_text.len) str_copy(rec->header_text, sizeof rec->header_text, u->header_text.data);
     if (u->caller_id.len) str_copy(rec->caller_id, sizeof rec->caller_id, u->caller_id.data);
@@ -444,6 +516,19 @@ static void fax_list(http_request *req, http_response *res)
     bool by_to;
     if (api_query_number(req, res, "to", to, &by_to)) return;
     if (by_to) f.to_number = to;
+    const char *backend = http_req_query(req, "backend");
+    if (backend && *backend) {
+        if (strlen(backend) >= 32 || strspn(backend, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(backend)) {
+            http_res_error(res, 400, "'backend' must be a backend name such as loopback, phaxio, sip or freeswitch");
+            return;
+        }
+        f.backend = backend;
+    }
+    if (api_query_time(req, res, "since", &f.created_from) || api_query_time(req, res, "until", &f.created_to)) return;
+    if (f.created_from && f.created_to && f.created_to <= f.created_from) {
+        http_res_error(res, 400, "'until' must be later than 'since'");
+        return;
+    }
     if (api_query_cursor(req, res, &f.before_created_at, f.before_id)) return;
     api_stream_jobs(res, &f, f.limit);
 }
@@ -518,6 +603,19 @@ static void fax_tiff(http_request *req, http_response *res)
     api_send_file(res, path, "image/tiff", name, "the TIFF is not available (not converted yet, or deleted)");
 }
 
+/* GET /fax/{id}/thumbnail?page=N: what the recipient sees of page N (the fax image, once converted). */
+static void fax_thumbnail(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "fax:read", "/fax/{id}", api_cfg()->max_requests_per_minute, &who)) return;
+    job_record rec;
+    if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
+    char path[4096];
+    blob_path(g_api.blobs, "outbound", rec.id, "fax.tiff", path, sizeof path);
+    api_send_page_thumbnail(req, res, path, rec.artifacts_deleted_at ? "the fax image was deleted by the retention policy"
+                                                                     : "the fax image is not there (not converted yet)");
+}
+
 static const http_route fax_routes[] = {
     {.method = "POST", .pattern = "/fax", .body_mode = HTTP_BODY_STREAM, .on_headers = fax_send_headers,
      .on_body = fax_send_body, .handle = fax_send},
@@ -526,6 +624,7 @@ static const http_route fax_routes[] = {
     {.method = "POST", .pattern = "/fax/{id}/cancel", .handle = fax_cancel},
     {.method = "GET", .pattern = "/fax/{id}/pdf", .handle = fax_pdf},
     {.method = "GET", .pattern = "/fax/{id}/tiff", .handle = fax_tiff},
+    {.method = "GET", .pattern = "/fax/{id}/thumbnail", .handle = fax_thumbnail},
 };
 
 void api_fax_routes(const http_route **routes, int *n)

@@ -2,7 +2,10 @@
  * X-Next-Cursor header so Faxbot clients still get a plain array), GET
  * /inbound/{id} (with a short-lived pdf_url for whoever may read it), and the
  * downloads /inbound/{id}/pdf (scope inbound:read, or a valid ?token= even when
- * auth is enforced) and /inbound/{id}/tiff. */
+ * auth is enforced) and /inbound/{id}/tiff; POST /inbound/{id}/read and
+ * /inbound/{id}/unread (the Inbox's mark read: one flag per fax, shared by every
+ * reader; GET /inbound?unread=true lists the unread ones and every list carries the
+ * unread count in X-Unread-Count). */
 #include "api/api_internal.h"
 #include "store/record_json.h"
 #include "api/phone.h"
@@ -52,6 +55,14 @@ static void inbound_list(http_request *req, http_response *res)
     if (by_to) f.to_number = to;
     f.status = http_req_query(req, "status");
     f.mailbox = http_req_query(req, "mailbox");
+    const char *unread = http_req_query(req, "unread");
+    if (unread && *unread) {
+        if (strcmp(unread, "true") && strcmp(unread, "false")) {
+            http_res_error(res, 400, "'unread' must be true or false");
+            return;
+        }
+        f.unread_only = !strcmp(unread, "true");
+    }
     if (api_query_cursor(req, res, &f.before_received_at, f.before_id)) return;
     int page = f.limit;
     f.limit = page + 1;          /* one more than a page: is there a next page? */
@@ -69,6 +80,12 @@ static void inbound_list(http_request *req, http_response *res)
         http_res_header(res, "X-Next-Cursor", next);
     }
     free(recs);
+    int64_t n_unread = store_inbound_unread_count(g_api.st, f.owner);
+    if (n_unread >= 0) {
+        char count[24];
+        str_fmt(count, sizeof count, "%lld", (long long)n_unread);
+        http_res_header(res, "X-Unread-Count", count);
+    }
     api_json(res, 200, a);
 }
 
@@ -143,11 +160,46 @@ static void inbound_tiff(http_request *req, http_response *res)
     send_file(res, &r, "fax.tiff", "image/tiff", "tiff");
 }
 
+/* GET /inbound/{id}/thumbnail?page=N: page N of the received fax image as a PNG. */
+static void inbound_thumbnail(http_request *req, http_response *res)
+{
+    principal who;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}/pdf", api_cfg()->inbound_get_rpm, &who)) return;
+    if (!inbound_on(res)) return;
+    inbound_record r;
+    if (load(res, &who, http_req_param(req, "id"), &r)) return;
+    if (r.artifacts_deleted_at) { http_res_error(res, 410, "the fax's files were deleted by the retention policy"); return; }
+    char path[4096];
+    if (blob_path(g_api.blobs, "inbound", r.id, "fax.tiff", path, sizeof path)) { http_res_error(res, 500, "bad storage path"); return; }
+    api_send_page_thumbnail(req, res, path, "the image of this fax is missing from storage");
+}
+
+/* POST /inbound/{id}/read and /unread: the answer is the fax as GET /inbound/{id} shows it. */
+static void set_read(http_request *req, http_response *res, bool read)
+{
+    principal who;
+    if (api_require(req, res, "inbound:read", "/inbound/{id}/read", api_cfg()->inbound_get_rpm, &who)) return;
+    if (!inbound_on(res)) return;
+    inbound_record r;
+    if (load(res, &who, http_req_param(req, "id"), &r)) return;
+    int64_t when = read ? (r.read_at ? r.read_at : now_ms()) : 0;    /* read twice keeps the first time */
+    int rc = store_inbound_set_read(g_api.st, r.id, when);
+    if (rc != STORE_OK) { http_res_error(res, 503, "could not save the read mark"); return; }
+    r.read_at = when;
+    api_json(res, 200, api_inbound_json(&r, false));
+}
+
+static void inbound_read(http_request *req, http_response *res) { set_read(req, res, true); }
+static void inbound_unread(http_request *req, http_response *res) { set_read(req, res, false); }
+
 static const http_route inbound_routes[] = {
+    {.method = "POST", .pattern = "/inbound/{id}/read", .handle = inbound_read},
+    {.method = "POST", .pattern = "/inbound/{id}/unread", .handle = inbound_unread},
     {.method = "GET", .pattern = "/inbound", .handle = inbound_list},
     {.method = "GET", .pattern = "/inbound/{id}", .handle = inbound_get},
     {.method = "GET", .pattern = "/inbound/{id}/pdf", .handle = inbound_pdf},
     {.method = "GET", .pattern = "/inbound/{id}/tiff", .handle = inbound_tiff},
+    {.method = "GET", .pattern = "/inbound/{id}/thumbnail", .handle = inbound_thumbnail},
 };
 
 void api_inbound_routes(const http_route **routes, int *n)

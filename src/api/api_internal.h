@@ -70,6 +70,8 @@ int api_query_cursor(http_request *req, http_response *res, int64_t *ms, char id
 int api_parse_cursor(const char *cursor, int64_t *ms, char id[33]);
 /* A phone-number filter normalized like 'to'; *set false when absent. */
 int api_query_number(http_request *req, http_response *res, const char *name, char out[24], bool *set);
+/* An ISO-8601 time (since, until); *out = 0 when absent. */
+int api_query_time(http_request *req, http_response *res, const char *name, int64_t *out);
 
 /* Answers a GET /fax page of `page` rows matching f (its strings are copied) as a
  * stream read from the store in batches; 503 if the first batch cannot be read. */
@@ -83,6 +85,10 @@ void api_send_file(http_response *res, const char *path, const char *ctype, cons
                    const char *missing_detail);
 /* Security headers for admin responses. */
 void api_admin_headers(http_response *res);
+/* GET …/thumbnail?page=N&width=W: page N (default 1) of the fax TIFF at path as a
+ * PNG W pixels wide (64..864, default 240), X-Page-Count says how many pages there
+ * are; 404 with missing_detail if the TIFF is not there, 400 for a bad page. */
+void api_send_page_thumbnail(http_request *req, http_response *res, const char *path, const char *missing_detail);
 
 /* An inbound fax as the API shows it (with a short-lived pdf_url when asked). */
 json_t *api_inbound_json(const inbound_record *r, bool with_url);
@@ -100,6 +106,13 @@ void api_metrics_http(struct strbuf *sb);
 #define API_SESSION_IDLE_MS (30LL * 60 * 1000)          /* signed out after 30 idle minutes */
 #define API_SESSION_MAX_AGE_MS (12LL * 3600 * 1000)     /* and after 12 hours whatever happens */
 extern session_table *g_console_sessions;
+/* Sessions in memory and in the store (api_session.c): create (0, or -1 without
+ * random bytes), look up (0, or -1 when there is no live session), end one, end
+ * every session of a key. */
+int api_session_create(const principal *who, const char *key_hash, char sid[SESSION_ID_LEN + 1], session_info *s);
+int api_session_lookup(const char *sid, session_info *s);
+void api_session_end(const char *sid);
+void api_sessions_end_key(const char *key_id);
 /* The session cookie's value copied into buf, or NULL when there is none. */
 const char *api_session_cookie(http_request *req, char *buf, size_t buflen);
 /* Sign-in: checks token like X-API-Key (rate limited and audited like every

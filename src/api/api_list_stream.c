@@ -17,6 +17,7 @@ typedef struct job_stream {
     char status[16];
     char to[24];
     char owner[128];
+    char backend[32];
     int left;                    /* rows of the page still to send */
     bool opened;                 /* '{"items":[' written */
     bool any;                    /* an item written (for the commas) */
@@ -84,6 +85,7 @@ void api_stream_jobs(http_response *res, const job_filter *f, int page)
     if (f->status) { str_copy(js->status, sizeof js->status, f->status); js->f.status = js->status; }
     if (f->to_number) { str_copy(js->to, sizeof js->to, f->to_number); js->f.to_number = js->to; }
     if (f->owner) { str_copy(js->owner, sizeof js->owner, f->owner); js->f.owner = js->owner; }
+    if (f->backend) { str_copy(js->backend, sizeof js->backend, f->backend); js->f.backend = js->backend; }
     js->left = page;
     if (read_batch(js)) {        /* the first batch now: a store failure is still a clean 503 */
         free(js);

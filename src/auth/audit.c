@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "util/util.h"
+#include "util/log_tap.h"
 
 #define AUDIT_RING 1000
 #define AUDIT_MAX_VALUE 4096            /* longer field values are cut */
@@ -323,6 +324,7 @@ void audit_event(const char *event, ...)
     with_nl[len] = '\n';
     with_nl[len + 1] = 0;
 
+    log_tap_push("audit", "info", line);        /* the console's live Logs page */
     pthread_mutex_lock(&g_lock);
     if (g_enabled && g_syslog_kind) syslog_send_locked(event, ts, shown);
     else if (g_enabled && g_fd >= 0) write_all(g_fd, with_nl, len + 1);

@@ -47,6 +47,8 @@ static bool expired(const session_table *t, const slot *s, int64_t now)
     return now - s->info.last_seen_at > t->idle_ms || now - s->info.created_at > t->max_age_ms;
 }
 
+static int put(session_table *t, const slot *s, int64_t now);
+
 static int random_token(char out[SESSION_ID_LEN + 1])
 {
     unsigned char raw[32];
@@ -65,7 +67,33 @@ int session_create(session_table *t, const char *key_id, const char *key_hash, i
     s.used = true;
     str_copy(s.info.key_id, sizeof s.info.key_id, key_id);
     str_copy(s.info.key_hash, sizeof s.info.key_hash, key_hash);
-    s.info.created_at = s.info.last_seen_at = now;
+    s.info.created_at = s.info.last_seen_at = s.info.stored_seen_at = now;
+    if (put(t, &s, now)) return -1;
+    memcpy(sid, s.sid, sizeof s.sid);
+    if (info) *info = s.info;
+    explicit_bzero(&s, sizeof s);
+    return 0;
+}
+
+int session_restore(session_table *t, const char *sid, const session_info *info, int64_t now)
+{
+    if (!sid || strlen(sid) != SESSION_ID_LEN) return -1;
+    slot s;
+    memset(&s, 0, sizeof s);
+    s.used = true;
+    str_copy(s.sid, sizeof s.sid, sid);
+    s.info = *info;
+    s.info.stored_seen_at = info->last_seen_at;
+    s.info.touch_due = false;
+    int rc = expired(t, &s, now) ? -1 : put(t, &s, now);
+    explicit_bzero(&s, sizeof s);
+    return rc;
+}
+
+/* Into a free (or expired) slot, else the least recently used one's; an old copy of
+ * the same id goes. */
+static int put(session_table *t, const slot *s, int64_t now)
+{
     pthread_mutex_lock(&t->mu);
     int pick = -1, oldest = 0;
     for (int i = 0; i < t->capacity; i++) {
@@ -73,11 +101,10 @@ int session_create(session_table *t, const char *key_id, const char *key_hash, i
         if (t->slots[i].info.last_seen_at < t->slots[oldest].info.last_seen_at) oldest = i;
     }
     if (pick < 0) pick = oldest;     /* full: the least recently used session ends */
-    t->slots[pick] = s;
+    for (int i = 0; i < t->capacity; i++)
+        if (i != pick && t->slots[i].used && !strcmp(t->slots[i].sid, s->sid)) memset(&t->slots[i], 0, sizeof t->slots[i]);
+    t->slots[pick] = *s;
     pthread_mutex_unlock(&t->mu);
-    memcpy(sid, s.sid, sizeof s.sid);
-    if (info) *info = s.info;
-    explicit_bzero(&s, sizeof s);
     return 0;
 }
 
@@ -98,8 +125,11 @@ int session_lookup(session_table *t, const char *sid, int64_t now, session_info 
         i = -1;
     }
     if (i >= 0) {
-        t->slots[i].info.last_seen_at = now;
-        if (out) *out = t->slots[i].info;
+        session_info *in = &t->slots[i].info;
+        in->last_seen_at = now;
+        in->touch_due = now - in->stored_seen_at >= SESSION_TOUCH_MS;
+        if (in->touch_due) in->stored_seen_at = now;
+        if (out) *out = *in;
     }
     pthread_mutex_unlock(&t->mu);
     return i >= 0 ? 0 : -1;

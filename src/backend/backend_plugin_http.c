@@ -386,6 +386,11 @@ static int hp_resume(backend *b, const backend_job *job)
     return 0;
 }
 
+/* Deep diagnostics: the OAuth token when there is one, then — when the manifest has a
+ * status request — that request for a fax id nobody has: an answer of 404 (or 200)
+ * means the API is reachable and the credentials are accepted; 401/403 that they are not. */
+#define DIAG_PROBE_ID "00000000-0000-0000-0000-000000000000"
+
 static int hp_diagnose(backend *b, json_t *o)
 {
     char msg[600], err[300] = "";
@@ -400,12 +405,42 @@ static int hp_diagnose(backend *b, json_t *o)
         int rc = tok ? http_get_token(b, true, tok, sizeof b->token, err, sizeof err) : -1;
         free(tok);
         json_object_set_new(o, "oauth_token", json_string(rc ? "failed" : "ok"));
-        json_object_set_new(o, "credentials", json_string(rc ? "rejected" : "ok"));
-        if (rc) json_object_set_new(o, "detail", json_string(err));
-        return rc;
+        if (rc) {
+            json_object_set_new(o, "credentials", json_string("rejected"));
+            json_object_set_new(o, "detail", json_string(err));
+            return -1;
+        }
     }
-    json_object_set_new(o, "credentials", json_string("not checked (the manifest has no read-only request)"));
-    return 0;
+    if (!b->def->status.present) {
+        json_object_set_new(o, "credentials", json_string(b->def->auth.scheme == HAUTH_OAUTH2 ? "ok" : "not checked (the manifest has no status request)"));
+        return 0;
+    }
+    cloud_http_res rs;
+    int rc = http_perform(b, NULL, DIAG_PROBE_ID, &b->def->status, &rs, err, sizeof err);
+    int ret = -1;
+    if (rc && !rs.error[0]) {
+        json_object_set_new(o, "credentials", json_string("unknown"));
+        json_object_set_new(o, "detail", json_string(err));
+    } else if (rc) {
+        cloud_diag_unreachable(o, b->def->base_url, err);
+    } else {
+        json_object_set_new(o, "api_reachable", json_boolean(true));
+        json_object_set_new(o, "http_status", json_integer(rs.status));
+        bool rejected = rs.status == 401 || rs.status == 403;
+        bool ok = rs.status == 404 || (rs.status >= 200 && rs.status < 300);
+        json_object_set_new(o, "credentials", json_string(rejected ? "rejected" : ok ? "ok" : "unknown"));
+        if (!ok) {
+            char why[300];
+            complaint(&b->def->status, &rs, why, sizeof why);
+            str_fmt(msg, sizeof msg, "%s %s answered HTTP %ld%s%s%s", b->def->status.method, b->def->status.path,
+                    rs.status, why[0] ? ": " : "", why,
+                    rejected ? " (the credentials were refused: check the plugin's settings)" : "");
+            json_object_set_new(o, "detail", json_string(msg));
+        }
+        ret = ok ? 0 : -1;
+    }
+    cloud_http_res_free(&rs);
+    return ret;
 }
 
 /* ---- webhooks ---- */

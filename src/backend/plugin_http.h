@@ -1,7 +1,7 @@
 /* plugin_http.h — the `http` plugin kind: a cloud fax provider described by the
  * manifest's "http" section instead of C code (docs/plugins-http.md). This header
- * has the parsed form of that section (http_manifest.c: parse and validate, pure),
- * the backend built from it (http_runtime.c), and the dry run behind
+ * has the parsed form of that section (plugin_http_manifest.c: parse and validate, pure),
+ * the backend built from it (backend_plugin_http.c, with plugin_http_request.c), and the dry run behind
  * POST /admin/plugins/http/validate. Every request goes only to the hosts the
  * manifest declares in http.allowed_hosts. */
 #ifndef FAXBOT_HTTP_PLUGIN_H
@@ -108,7 +108,7 @@ typedef struct http_def {
     int n_config;
 } http_def;
 
-/* ---- http_manifest.c (pure) ---- */
+/* ---- plugin_http_manifest.c (pure) ---- */
 
 /* Checks the manifest's "http" section; -1 with err naming the field
  * ("http.auth.scheme: …"). The common fields are the plugin core's. */
@@ -126,7 +126,7 @@ const http_failure_rule *http_map_failure(const http_def *def, const char *provi
 /* true when url's host is one the manifest declares. */
 bool http_def_host_ok(const http_def *def, const char *url);
 
-/* ---- http_runtime.c ---- */
+/* ---- backend_plugin_http.c, plugin_http_dryrun.c ---- */
 
 /* The backend operations of one http plugin (static storage, one slot per plugin;
  * NULL with err when the manifest is bad or every slot is taken). def is taken over. */

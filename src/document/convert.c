@@ -132,3 +132,59 @@ int doc_convert(const char *in_path, doc_type type, const char *out_pdf, const c
     if (pages) *pages = n;
     return 0;
 }
+
+/* The type of a stored file from its bytes, as POST /fax decided it per file. */
+static doc_type sniff_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return DOC_UNKNOWN;
+    unsigned char head[4096], buf[65536];
+    size_t got = fread(head, 1, sizeof head, f);
+    doc_type t = doc_sniff(head, got);
+    if (t == DOC_TEXT) {
+        utf8_validator v;
+        utf8_validator_init(&v);
+        utf8_validator_feed(&v, head, got);
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) utf8_validator_feed(&v, buf, n);
+        if (!utf8_validator_ok(&v)) t = DOC_UNKNOWN;
+    }
+    fclose(f);
+    return t;
+}
+
+int doc_convert_many(const char *const *in_paths, int n, const char *out_pdf, const char *out_tiff, fax_resolution res,
+                     paper_size paper, const convert_limits *lim, int *pages, char *err, size_t errlen)
+{
+    if (pages) *pages = 0;
+    if (n == 1) {
+        return doc_convert(in_paths[0], sniff_file(in_paths[0]), out_pdf, out_tiff, res, paper, lim, pages, err,
+                           errlen);
+    }
+    if (n < 1 || n > 10) { str_fmt(err, errlen, "between 1 and 10 files make one fax"); return -1; }
+    char work[PATH_MAX];
+    if (make_work_dir(lim, work, sizeof work, err, errlen) != 0) return -1;
+    char tiffs[10][PATH_MAX + 32];
+    const char *inputs[10];
+    int total = 0, rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        str_fmt(tiffs[i], sizeof tiffs[i], "%s/part-%d.tiff", work, i + 1);
+        inputs[i] = tiffs[i];
+        doc_type t = sniff_file(in_paths[i]);
+        int got = 0;
+        char why[400];
+        rc = doc_convert(in_paths[i], t, NULL, tiffs[i], res, paper, lim, &got, why, sizeof why);
+        if (rc) str_fmt(err, errlen, "file %d of %d: %s", i + 1, n, why);
+        total += got;
+    }
+    int max_pages = lim && lim->max_pages > 0 ? lim->max_pages : 200;
+    if (rc == 0 && total > max_pages) {
+        str_fmt(err, errlen, "the files have %d pages together; the limit is %d", total, max_pages);
+        rc = -1;
+    }
+    /* the pages in the order the files came; the PDF shows exactly those fax pages */
+    if (rc == 0) rc = doc_tiff_copy_fax_pages(inputs, n, out_tiff, pages, err, errlen);
+    if (rc == 0 && out_pdf) rc = doc_image_to_pdf(out_tiff, DOC_TIFF, out_pdf, paper, lim, err, errlen);
+    remove_tree(work);
+    return rc;
+}

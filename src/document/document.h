@@ -80,6 +80,13 @@ int doc_convert(const char *in_path, doc_type type, const char *out_pdf, const c
                 fax_resolution res, paper_size paper, const convert_limits *lim, int *pages,
                 char *err, size_t errlen);
 
+/* Several files (up to 10) → one fax in the order given: each converted on its own
+ * (its type sniffed from its bytes), the fax pages joined into out_tiff, and out_pdf
+ * (may be NULL) drawn from those pages, so it shows what the recipient gets. One
+ * file is plain doc_convert. Errors name the file ("file 2 of 3: …"). */
+int doc_convert_many(const char *const *in_paths, int n, const char *out_pdf, const char *out_tiff, fax_resolution res,
+                     paper_size paper, const convert_limits *lim, int *pages, char *err, size_t errlen);
+
 typedef struct tiff_info {
     int pages;
     int width;                   /* of the first page (all must match a legal fax width) */
@@ -90,6 +97,13 @@ typedef struct tiff_info {
 /* Checks that a TIFF is a valid fax image: bilevel, 1728 px wide on every page,
  * 204 dpi horizontal and 98 or 196 lpi vertical, at least one page. */
 int doc_tiff_check_faxable(const char *path, tiff_info *info, char *err, size_t errlen);
+
+/* Page `page` (1-based) of a bilevel fax TIFF as a greyscale PNG `width` pixels
+ * wide (16..1728), its height from the page's real proportions (fax pixels are not
+ * square). *png is malloc'd. *pages (may be NULL) gets the TIFF's page count, also
+ * on failure when the file could be opened. */
+int doc_tiff_page_png(const char *tiff_path, int page, int width, unsigned char **png, size_t *png_len, int *pages,
+                      char *err, size_t errlen);
 
 /* Pixel comparison of a sent and a received fax (tiff_compare.c): both must have the
  * same number of pages and, page by page, the same width; each received page must have

@@ -2,6 +2,7 @@
  * the outbox, and keeps the callback signing secret (see events.h). */
 #include "events/events.h"
 #include "events/sse_hub.h"
+#include "events/log_feed.h"
 #include "events/webhook_sign.h"
 #include "events/webhooks.h"
 #include "util/util.h"
@@ -27,6 +28,7 @@ struct events {
     store *st;
     webhooks *wh;
     sse_hub *hub;
+    log_feed *logs;
     pthread_t pruner;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -64,6 +66,8 @@ events *events_start(const config *cfg, store *st, const char *callback_secret, 
     if (!e->wh) goto fail;
     e->hub = sse_hub_start(cfg, st, err, errlen);
     if (!e->hub) goto fail;
+    e->logs = log_feed_start(cfg->sse_heartbeat_s);
+    if (!e->logs) log_warn("events: the live log stream could not start (no thread); GET /admin/logs/stream answers 503");
     e->pruner_running = pthread_create(&e->pruner, NULL, pruner_main, e) == 0;
     return e;
 fail:
@@ -82,11 +86,24 @@ void events_stop(events *e)
     pthread_cond_broadcast(&e->wake);
     pthread_mutex_unlock(&e->lock);
     if (e->pruner_running) pthread_join(e->pruner, NULL);
+    log_feed_stop(e->logs);
     sse_hub_stop(e->hub);
     webhooks_stop(e->wh);
     pthread_cond_destroy(&e->wake);
     pthread_mutex_destroy(&e->lock);
     free(e);
+}
+
+bool events_log_has_room(events *e) { return e->logs && log_feed_has_room(e->logs); }
+
+int events_log_stream_add(events *e, http_stream *s, int64_t after_seq)
+{
+    if (!e->logs) {
+        http_stream_close(s);
+        http_stream_release(s);
+        return -1;
+    }
+    return log_feed_add(e->logs, s, after_seq);
 }
 
 bool events_stream_has_room(events *e)

@@ -41,6 +41,11 @@ int events_stream_add(events *e, http_stream *s, int64_t after_seq, unsigned fam
 bool events_stream_has_room(events *e);
 int events_stream_count(events *e);
 
+/* The live log stream (GET /admin/logs/stream, events/log_feed.h): room for one
+ * more, and handing a stream over (entries after after_seq first). */
+bool events_log_has_room(events *e);
+int events_log_stream_add(events *e, http_stream *s, int64_t after_seq);
+
 typedef struct events_stats {
     uint64_t delivered, failed, retried;   /* webhook attempts' outcomes since start */
     int streams;

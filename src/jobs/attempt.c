@@ -111,7 +111,20 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
     int slot = -1;
     if (!conversion_begin(j, rec->owner, &slot)) return PREPARE_OWNER_BUSY;
     int64_t t0 = mono_ms();
-    int rc = doc_convert(original, doc_type_from_name(rec->doc_type), pdf, tiff, res, paper, &lim, pages, err, errlen);
+    /* several files of one POST /fax (original, original.2, …) become one fax, in order */
+    char more[9][4096];
+    const char *files[10] = {original};
+    int n_files = 1;
+    for (int i = 2; i <= 10; i++) {
+        char name[32];
+        str_fmt(name, sizeof name, "original.%d", i);
+        if (blob_path(j->blobs, "outbound", rec->id, name, more[i - 2], sizeof more[i - 2]) || file_size(more[i - 2]) < 0)
+            break;
+        files[n_files++] = more[i - 2];
+    }
+    int rc = n_files > 1 ? doc_convert_many(files, n_files, pdf, tiff, res, paper, &lim, pages, err, errlen)
+                         : doc_convert(original, doc_type_from_name(rec->doc_type), pdf, tiff, res, paper, &lim, pages,
+                                       err, errlen);
     conversion_end(j, slot);
     double secs = (double)(mono_ms() - t0) / 1000.0;
     pthread_mutex_lock(&j->stats_lock);

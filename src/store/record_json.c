@@ -65,6 +65,7 @@ json_t *record_inbound_json(const inbound_record *r)
     json_object_set_new(o, "source_job_id", r->source_job_id[0] ? json_string(r->source_job_id) : json_null());
     json_object_set_new(o, "retention_until", record_time_json(r->retention_until));
     json_object_set_new(o, "artifacts_deleted_at", record_time_json(r->artifacts_deleted_at));
+    json_object_set_new(o, "read_at", record_time_json(r->read_at));
     return o;
 }
 

@@ -63,6 +63,9 @@ typedef struct job_filter {
     const char *owner;           /* NULL or "" = every owner's */
     const char *status;          /* NULL = any */
     const char *to_number;       /* NULL = any */
+    const char *backend;         /* NULL or "" = any */
+    int64_t created_from;        /* ms, 0 = no lower bound (inclusive) */
+    int64_t created_to;          /* ms, 0 = no upper bound (exclusive) */
     int limit;                   /* 1..500 */
     /* keyset cursor: rows strictly older than (created_at, id) */
     int64_t before_created_at;   /* 0 = from the newest */
@@ -120,6 +123,7 @@ typedef struct inbound_record {
     int64_t retention_until;     /* ms: artifacts are deleted after this (0 = keep) */
     int64_t artifacts_deleted_at;/* ms: 0 while the TIFF and PDF exist */
     char owner[128];             /* whose it is ("" = nobody's in particular: only all-owner keys see it) */
+    int64_t read_at;             /* ms: when someone marked it read (0 = unread); one flag per fax, not per reader */
 } inbound_record;
 
 typedef struct inbound_filter {
@@ -130,6 +134,7 @@ typedef struct inbound_filter {
     int limit;                   /* 1..500 */
     int64_t before_received_at;  /* keyset cursor, 0 = from the newest */
     char before_id[33];
+    bool unread_only;            /* only those nobody marked read */
 } inbound_filter;
 
 typedef struct store store;
@@ -185,8 +190,29 @@ int store_inbound_get(store *st, const char *id, inbound_record *out);
 /* Newest received first; returns the count or < 0. */
 int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out);
 int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when);
+/* Marks a fax read (when > 0) or unread (when 0). STORE_NOT_FOUND if no such fax. */
+int store_inbound_set_read(store *st, const char *id, int64_t when);
+/* Unread faxes an owner sees (owner NULL or "" = every owner's); -1 on error. */
+int64_t store_inbound_unread_count(store *st, const char *owner);
 /* Ids whose retention_until passed and whose artifacts still exist. */
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max);
+
+/* ---- Admin Console sessions (kept across restarts) ---- */
+typedef struct session_row {
+    char id_hash[65];            /* sha256 hex of the cookie's session id */
+    char key_id[16];
+    char key_hash[65];
+    char csrf[48];
+    int64_t created_at, last_seen_at;
+} session_row;
+int store_session_put(store *st, const session_row *r);
+int store_session_get(store *st, const char *id_hash, session_row *out);   /* STORE_NOT_FOUND if none */
+int store_session_touch(store *st, const char *id_hash, int64_t when);
+int store_session_delete(store *st, const char *id_hash);
+/* Every session of a key; returns how many ended, or < 0. */
+int store_session_delete_key(store *st, const char *key_id);
+/* Sessions idle since before seen_before or created before created_before; how many went. */
+int store_session_prune(store *st, int64_t seen_before, int64_t created_before);
 
 /* ---- API keys ---- */
 int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen);

@@ -190,6 +190,20 @@ static const char *const migrations[] = {
     "CREATE INDEX deliveries_endpoint ON webhook_deliveries(endpoint_id, event_seq);"
     "CREATE INDEX deliveries_job ON webhook_deliveries(job_id, event_seq) WHERE job_id <> '';"
     "CREATE INDEX deliveries_event ON webhook_deliveries(event_seq);",
+    /* v6: the Admin Console's Inbox marks faxes read (0 = unread) */
+    "ALTER TABLE inbound_faxes ADD COLUMN read_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX inbound_unread ON inbound_faxes(owner) WHERE read_at = 0;",
+    /* v7: the Admin Console's sign-in sessions outlive a restart (by the hash of the
+       cookie's id: the database never holds a usable session id) */
+    "CREATE TABLE console_sessions ("
+    " id_hash TEXT PRIMARY KEY NOT NULL,"
+    " key_id TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL,"
+    " csrf TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_seen_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX console_sessions_key ON console_sessions(key_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -233,7 +247,7 @@ static const col_desc inbound_cols[] = {
     ICOL(pages, COL_INT), ICOL(size_bytes, COL_I64), ITEXT(sha256), ITEXT(remote_station_id), ITEXT(mailbox),
     ITEXT(source_job_id), ITEXT(error), ICOL(created_at, COL_I64), ICOL(received_at, COL_I64),
     ICOL(updated_at, COL_I64), ICOL(retention_until, COL_I64), ICOL(artifacts_deleted_at, COL_I64),
-    ITEXT(owner),
+    ITEXT(owner), ICOL(read_at, COL_I64),
 };
 #define N_INBOUND_COLS ((int)(sizeof inbound_cols / sizeof inbound_cols[0]))
 
@@ -293,13 +307,14 @@ enum {
     S_JOB_LIST, S_JOB_LIST_STATUS, S_JOB_LIST_TO, S_JOB_LIST_STATUS_TO,
     S_JOB_DUE, S_JOB_LEASE_EXPIRED, S_JOB_NEXT_DUE, S_JOB_COUNT_STATUS, S_JOB_OTHER_OWNER_DUE,
     S_JOB_MARK_ARTIFACTS, S_JOB_ARTIFACTS_EXPIRED,
-    S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED,
+    S_IN_INSERT, S_IN_GET, S_IN_BY_SID, S_IN_MARK_ARTIFACTS, S_IN_EXPIRED, S_IN_SET_READ, S_IN_UNREAD,
     S_IN_LIST0, S_IN_LIST7 = S_IN_LIST0 + 7,   /* one per combination of the three filters */
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_SET_HASH, S_KEY_TOUCH, S_KEY_EXISTS,
     S_ATTEMPT_INSERT, S_ATTEMPT_LIST, S_JOB_SEARCH, S_JOB_SEARCH_COUNT,
     S_EV_INSERT, S_EV_DELIVER_CB, S_EV_DELIVER_EP, S_EV_AFTER, S_EV_LAST, S_EV_PRUNE_DL, S_EV_PRUNE,
     S_EP_INSERT, S_EP_GET, S_EP_LIST, S_EP_DELETE, S_EP_FAIL_PENDING,
     S_DL_DUE, S_DL_UPDATE, S_DL_BY_ENDPOINT, S_DL_BY_JOB, S_DL_NEXT_DUE,
+    S_SES_PUT, S_SES_GET, S_SES_TOUCH, S_SES_DELETE, S_SES_DELETE_KEY, S_SES_PRUNE,
     S_COUNT
 };
 
@@ -363,7 +378,8 @@ static int build_sql(store *st)
     if (!rc && !set.data) rc = -1;
     if (!rc) {
         const char *list = "SELECT %s FROM fax_jobs WHERE (created_at, id) < (?1, ?2)%s%s"
-                           " AND (?6 = '' OR owner = ?6) ORDER BY created_at DESC, id DESC LIMIT ?5";
+                           " AND (?6 = '' OR owner = ?6) AND (?7 = '' OR backend = ?7) AND created_at >= ?8"
+                           " ORDER BY created_at DESC, id DESC LIMIT ?5";
         st->sql[S_BEGIN] = strdup("BEGIN IMMEDIATE");
         st->sql[S_COMMIT] = strdup("COMMIT");
         st->sql[S_ROLLBACK] = strdup("ROLLBACK");
@@ -399,12 +415,24 @@ static int build_sql(store *st)
                                          " AND provider_sid <> ''", ic);
         st->sql[S_IN_MARK_ARTIFACTS] =
             strdup("UPDATE inbound_faxes SET artifacts_deleted_at = ?2, updated_at = ?2 WHERE id = ?1");
+        st->sql[S_SES_PUT] = strdup("INSERT OR REPLACE INTO console_sessions (id_hash, key_id, key_hash, csrf, created_at,"
+                                    " last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        st->sql[S_SES_GET] = strdup("SELECT key_id, key_hash, csrf, created_at, last_seen_at FROM console_sessions"
+                                    " WHERE id_hash = ?1");
+        st->sql[S_SES_TOUCH] = strdup("UPDATE console_sessions SET last_seen_at = ?2 WHERE id_hash = ?1");
+        st->sql[S_SES_DELETE] = strdup("DELETE FROM console_sessions WHERE id_hash = ?1");
+        st->sql[S_SES_DELETE_KEY] = strdup("DELETE FROM console_sessions WHERE key_id = ?1");
+        st->sql[S_SES_PRUNE] = strdup("DELETE FROM console_sessions WHERE last_seen_at < ?1 OR created_at < ?2");
+        st->sql[S_IN_SET_READ] = strdup("UPDATE inbound_faxes SET read_at = ?2 WHERE id = ?1");
+        st->sql[S_IN_UNREAD] = strdup("SELECT COUNT(*) FROM inbound_faxes WHERE read_at = 0 AND artifacts_deleted_at = 0"
+                                      " AND (?1 = '' OR owner = ?1 OR owner = '')");
         st->sql[S_IN_EXPIRED] = strdup("SELECT id FROM inbound_faxes WHERE retention_until > 0 AND artifacts_deleted_at = 0"
                                        " AND retention_until < ?1 ORDER BY retention_until LIMIT ?2");
         for (int m = 0; m < 8; m++)
             st->sql[S_IN_LIST0 + m] =
                 fmt_alloc("SELECT %s FROM inbound_faxes WHERE (received_at, id) < (?1, ?2)%s%s%s"
-                          " AND (?7 = '' OR owner = ?7 OR owner = '') ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
+                          " AND (?7 = '' OR owner = ?7 OR owner = '') AND (?8 = 0 OR read_at = 0)"
+                          " ORDER BY received_at DESC, id DESC LIMIT ?6", ic,
                           m & 1 ? " AND to_number = ?3" : "", m & 2 ? " AND status = ?4" : "",
                           m & 4 ? " AND mailbox = ?5" : "");
         st->sql[S_KEY_INSERT] = fmt_alloc("INSERT INTO api_keys (%s) VALUES (%s)", kc, kp);
@@ -984,8 +1012,11 @@ int store_job_list(store *st, const job_filter *filter, job_record *out)
     sqlite3_stmt *s = conn_stmt(st, c, which);
     int n = STORE_ERROR;
     if (s) {
-        if (filter->before_created_at == 0) {
-            sqlite3_bind_int64(s, 1, INT64_MAX);
+        /* until: everything created before it, as if the cursor stood there */
+        bool cursor = filter->before_created_at != 0 &&
+                      (filter->created_to == 0 || filter->before_created_at < filter->created_to);
+        if (!cursor) {
+            sqlite3_bind_int64(s, 1, filter->created_to ? filter->created_to : INT64_MAX);
             sqlite3_bind_text(s, 2, "", 0, SQLITE_STATIC);
         } else {
             sqlite3_bind_int64(s, 1, filter->before_created_at);
@@ -996,6 +1027,8 @@ int store_job_list(store *st, const job_filter *filter, job_record *out)
         if (by_to) sqlite3_bind_text(s, 4, filter->to_number, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 5, limit);
         sqlite3_bind_text(s, 6, filter->owner ? filter->owner : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 7, filter->backend ? filter->backend : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 8, filter->created_from);
         int rc = SQLITE_DONE;
         n = 0;
         while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1355,6 +1388,7 @@ int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
         if (m & 4) sqlite3_bind_text(s, 5, f->mailbox, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 6, limit);
         sqlite3_bind_text(s, 7, f->owner ? f->owner : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 8, f->unread_only ? 1 : 0);
         int rc = SQLITE_DONE;
         n = 0;
         while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1372,6 +1406,131 @@ int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
 int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when)
 {
     return mark_row(st, S_IN_MARK_ARTIFACTS, id, when, "marking inbound artifacts deleted");
+}
+
+/* ---- console sessions ---- */
+
+static void copy_col(sqlite3_stmt *s, int i, char *dst, size_t len);
+
+/* Runs a statement whose ?1 is text and ?2 (when two) a number; the rows it changed, or < 0. */
+static int exec_text_num(store *st, int which, const char *text, int params, int64_t num, const char *what)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, which);
+    int n = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, text ? text : "", -1, SQLITE_STATIC);
+        if (params > 1) sqlite3_bind_int64(s, 2, num);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        n = rc == SQLITE_DONE ? sqlite3_changes(c->db) : db_fail(c->db, rc, what, NULL, 0);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+int store_session_put(store *st, const session_row *r)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_SES_PUT);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, r->id_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, r->key_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, r->key_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, r->csrf, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, r->created_at);
+        sqlite3_bind_int64(s, 6, r->last_seen_at);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        code = rc == SQLITE_DONE ? STORE_OK : db_fail(c->db, rc, "saving a console session", NULL, 0);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_session_get(store *st, const char *id_hash, session_row *out)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_SES_GET);
+    int code = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_text(s, 1, id_hash, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            memset(out, 0, sizeof *out);
+            str_copy(out->id_hash, sizeof out->id_hash, id_hash);
+            copy_col(s, 0, out->key_id, sizeof out->key_id);
+            copy_col(s, 1, out->key_hash, sizeof out->key_hash);
+            copy_col(s, 2, out->csrf, sizeof out->csrf);
+            out->created_at = sqlite3_column_int64(s, 3);
+            out->last_seen_at = sqlite3_column_int64(s, 4);
+            code = STORE_OK;
+        } else {
+            code = rc == SQLITE_DONE ? STORE_NOT_FOUND : db_fail(c->db, rc, "reading a console session", NULL, 0);
+        }
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+int store_session_touch(store *st, const char *id_hash, int64_t when)
+{
+    return mark_row(st, S_SES_TOUCH, id_hash, when, "recording a console session's use");
+}
+
+int store_session_delete(store *st, const char *id_hash)
+{
+    int n = exec_text_num(st, S_SES_DELETE, id_hash, 1, 0, "ending a console session");
+    return n < 0 ? n : n ? STORE_OK : STORE_NOT_FOUND;
+}
+
+int store_session_delete_key(store *st, const char *key_id)
+{
+    return exec_text_num(st, S_SES_DELETE_KEY, key_id, 1, 0, "ending a key's console sessions");
+}
+
+int store_session_prune(store *st, int64_t seen_before, int64_t created_before)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_SES_PRUNE);
+    int n = STORE_ERROR;
+    if (s) {
+        sqlite3_bind_int64(s, 1, seen_before);
+        sqlite3_bind_int64(s, 2, created_before);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        n = rc == SQLITE_DONE ? sqlite3_changes(c->db) : db_fail(c->db, rc, "pruning console sessions", NULL, 0);
+    }
+    pool_put(st, c);
+    return n;
+}
+
+int store_inbound_set_read(store *st, const char *id, int64_t when)
+{
+    return mark_row(st, S_IN_SET_READ, id, when, "marking an inbound fax read");
+}
+
+int64_t store_inbound_unread_count(store *st, const char *owner)
+{
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return -1;
+    sqlite3_stmt *s = conn_stmt(st, c, S_IN_UNREAD);
+    int64_t n = -1;
+    if (s) {
+        sqlite3_bind_text(s, 1, owner ? owner : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+        else db_fail(c->db, rc, "counting unread inbound faxes", NULL, 0);
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
 }
 
 int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)

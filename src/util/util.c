@@ -1,6 +1,7 @@
 /* util.c — implementation of the shared helpers in util.h. OpenSSL provides the
  * hashing, HMAC and random bytes; everything else is plain POSIX. */
 #include "util.h"
+#include "log_tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -254,6 +255,7 @@ void log_msg(log_level lvl, const char *fmt, ...)
     pthread_mutex_lock(&g_log_lock);
     fprintf(stderr, "%s %-5s %s\n", ts, names[lvl], line);
     pthread_mutex_unlock(&g_log_lock);
+    log_tap_push("log", names[lvl], line);       /* the console's live Logs page */
 }
 
 void mask_phone(const char *in, char *out, size_t outlen)

@@ -133,3 +133,13 @@ def test_ready_names_missing_settings(peer, gateway):
     body = r.json()
     assert r.status_code == 503, body
     assert setting(PID, "api_key") in str(body)
+
+
+def test_diagnostics_ok_and_rejected(peer, gateway):
+    srv = gateway(peer, API_KEY="documo-admin-key")
+    d = srv.post("/admin/diagnostics/run", key="documo-admin-key").json()
+    assert d["ok"] is True and d["checks"]["backend"]["credentials"] == "ok", d
+    srv2 = gateway(peer, API_KEY="documo-admin-key", **{setting(PID, "api_key"): "nope"})
+    d = srv2.post("/admin/diagnostics/run", key="documo-admin-key").json()
+    b = d["checks"]["backend"]
+    assert d["ok"] is False and b["credentials"] == "rejected" and "Invalid API key" in b["detail"], d

@@ -214,3 +214,15 @@ def test_undeclared_api_host_refused(peer, tmp_path):
     rc, out, err = run_cli(["plugins", "validate", str(path)], env)
     assert rc != 0 and "http.status.path" in out + err and "not one of http.allowed_hosts" in out + err, (out, err)
     assert peer.requests == []
+
+
+def test_diagnostics_ok_and_rejected(peer, gateway):
+    srv = gateway(peer, API_KEY="telnyx-admin-key")
+    d = srv.post("/admin/diagnostics/run", key="telnyx-admin-key").json()
+    assert d["ok"] is True and d["checks"]["backend"]["credentials"] == "ok", d
+    assert d["checks"]["backend"]["http_status"] == 404     # a fax id nobody has: reachable, key accepted
+    srv2 = gateway(peer, API_KEY="telnyx-admin-key", **{setting(PID, "api_key"): "KEYwrong"})
+    d = srv2.post("/admin/diagnostics/run", key="telnyx-admin-key").json()
+    b = d["checks"]["backend"]
+    assert d["ok"] is False and b["credentials"] == "rejected" and b["http_status"] == 401, d
+    assert "Authentication failed" in b["detail"] or "invalid" in b["detail"]

@@ -219,6 +219,8 @@ async function main() {
       await shoot(page, "jobs");
     });
 
+    await require("./live.js")({ page, url, boot: BOOT, pdf, dir, test, ok, axeCheck, shoot });
+
     await test("the fax arrives in the Inbox and previews there", async () => {
       await page.goto(url + "/admin/ui/#/inbox");
       await page.waitForSelector("table button", { timeout: 30000 });

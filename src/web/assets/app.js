@@ -42,7 +42,8 @@ function fmtPhone(n) {
 }
 function fmtBytes(b) {
   if (b == null) return "—";
-  return b < 1024 ? b + " B" : b < 1048576 ? (b / 1024).toFixed(1) + " KB" : (b / 1048576).toFixed(1) + " MB";
+  return b < 1024 ? b + " B" : b < 1048576 ? (b / 1024).toFixed(1) + " KB" : b < 1073741824 ? (b / 1048576).toFixed(1) + " MB"
+    : (b / 1073741824).toFixed(1) + " GB";
 }
 const STATUS_CLASS = { SUCCESS: "ok", FAILED: "bad", cancelled: "warn", queued: "", in_progress: "", received: "ok" };
 const STATUS_LABEL = { SUCCESS: "Sent", FAILED: "Failed", cancelled: "Cancelled", queued: "Queued", in_progress: "In progress" };
@@ -89,24 +90,58 @@ function errorBox(e, what) {
   return h("p", { class: "notice error", role: "alert" }, `${what}: ${e.message}`);
 }
 
-/* ---- live events: GET /events (Server-Sent Events, the session cookie
-   authenticates it) where the gateway has it; pages poll as well, so a gateway
-   without the stream, or a dropped one, only makes updates slower ---- */
-const live = { es: null, subs: new Set() };
+/* ---- live events: GET /events (Server-Sent Events; the session cookie
+   authenticates it, EventSource resumes with Last-Event-ID after a drop). Pages
+   subscribe with onLive; only while the stream is down do they poll, slowly
+   (whenOffline), so an open console costs the gateway one idle connection. ---- */
+const live = { es: null, state: "off", subs: new Set(), retry: null, recent: [] };
 const EVENT_TYPES = ["fax.queued", "fax.progress", "fax.retry_scheduled", "fax.succeeded", "fax.failed", "fax.cancelled", "inbound.received"];
+function liveState(state) {
+  const was = live.state;
+  live.state = state;
+  const el = $("#live-state");
+  if (el) {
+    el.hidden = state === "off";
+    el.className = "live " + state;
+    el.textContent = state === "open" ? "Live" : state === "connecting" ? "Reconnecting…" : "Live updates off";
+    el.title = state === "open" ? "Updates arrive as they happen (GET /events)"
+      : state === "connecting" ? "The event stream dropped; the browser is reconnecting" : "No event stream: pages refresh every 15 s";
+  }
+  /* back after a gap: pages reload what they show (resync), in case they missed something */
+  if (state === "open" && was !== "open") live.subs.forEach((fn) => fn({ type: "resync" }));
+}
 function openLive() {
-  if (live.es || !window.EventSource) return;
+  if (live.es || !window.EventSource || !S.me) return;
+  clearTimeout(live.retry);
   const es = new EventSource("/events");
   live.es = es;
-  es.onerror = () => { if (es.readyState === EventSource.CLOSED) live.es = null; };
+  liveState("connecting");
+  es.onopen = () => liveState("open");
+  es.onerror = () => {
+    if (es.readyState !== EventSource.CLOSED) { liveState("connecting"); return; }
+    /* refused (no scope for any event, too many streams) or gone: poll, try again later */
+    live.es = null;
+    liveState("down");
+    live.retry = setTimeout(openLive, 30000);
+  };
   for (const t of EVENT_TYPES) es.addEventListener(t, (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch (e) { return; }
+    live.recent.push(ev);                        /* for a page that learns a job's id just after */
+    if (live.recent.length > 50) live.recent.shift();
     live.subs.forEach((fn) => fn(ev));
   });
 }
-function closeLive() { if (live.es) live.es.close(); live.es = null; }
+function closeLive() { clearTimeout(live.retry); if (live.es) live.es.close(); live.es = null; liveState("off"); }
 function onLive(fn) { live.subs.add(fn); S.unsubs.push(() => live.subs.delete(fn)); }
+/* fn at most once per ms (the last call wins): a burst of events is one reload */
+function debounce(ms, fn) {
+  let t = null;
+  const d = () => { clearTimeout(t); t = setTimeout(fn, ms); };
+  S.unsubs.push(() => clearTimeout(t));
+  return d;
+}
+function whenOffline(ms, fn) { every(ms, () => { if (live.state !== "open") fn(); }); }
 
 /* ---- page lifecycle ---- */
 function clearPage() {
@@ -128,6 +163,7 @@ function mount(title, ...kids) {
 function signedOut(message) {
   clearPage();
   closeLive();
+  setUnread(0);
   S.me = null;
   $("#nav").hidden = true;
   $("#sign-out").hidden = true;
@@ -187,70 +223,125 @@ async function pageDashboard() {
   const hidden = needs("fax:read", "Job counts and failures");
   if (hidden) { counts.append(hidden); fails.append(hidden.cloneNode(true)); return; }
   const statuses = ["queued", "in_progress", "SUCCESS", "FAILED", "cancelled"];
-  try {
-    const lists = await Promise.all(statuses.map((s) => api(`/fax?status=${s}&limit=500`)));
-    counts.append(h("dl", { class: "facts" }, statuses.map((s, i) => [
-      h("dt", {}, STATUS_LABEL[s]), h("dd", { class: "stat-sm" }, lists[i].items.length + (lists[i].next_cursor ? "+" : ""))])));
-    const failed = lists[3].items.slice(0, 5);
-    fails.append(failed.length ? h("ul", {}, failed.map((j) => h("li", {},
-      h("a", { href: "#/jobs/" + j.id }, fmtPhone(j.to)), " · ", fmtTime(j.updated_at), " · ",
-      h("span", {}, j.failure_reason || j.error || "no reason given")))) : h("p", { class: "muted" }, "No failed faxes. "));
-  } catch (e) { counts.append(errorBox(e, "Could not list jobs")); }
+  /* today's jobs by status (since local midnight), redrawn when a job changes */
+  const load = async () => {
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    const since = encodeURIComponent(midnight.toISOString());
+    try {
+      const lists = await Promise.all(statuses.map((s) => api(`/fax?status=${s}&since=${since}&limit=500`)));
+      const failed = await api("/fax?status=FAILED&limit=5");
+      counts.replaceChildren(h("h2", { id: "h-counts" }, "Jobs by status today"), h("dl", { class: "facts" }, statuses.map((s, i) => [
+        h("dt", {}, STATUS_LABEL[s]), h("dd", { class: "stat-sm" }, lists[i].items.length + (lists[i].next_cursor ? "+" : ""))])));
+      fails.replaceChildren(h("h2", { id: "h-fails" }, "Recent failures"), failed.items.length ? h("ul", {}, failed.items.map((j) => h("li", {},
+        h("a", { href: "#/jobs/" + j.id }, fmtPhone(j.to)), " · ", fmtTime(j.updated_at), " · ",
+        h("span", {}, j.failure_reason || j.error || "no reason given")))) : h("p", { class: "muted" }, "No failed faxes."));
+    } catch (e) { counts.append(errorBox(e, "Could not list jobs")); }
+  };
+  await load();
+  const reload = debounce(500, load);
+  onLive((ev) => { if (ev.type === "resync" || ev.type.startsWith("fax.")) reload(); });
+  whenOffline(15000, load);
 }
 
 /* ---- Send ---- */
-const STEPS = [["queued", "Queued"], ["converting", "Converting"], ["in_progress", "Dialing / sending"], ["SUCCESS", "Sent"]];
-function progressView(job, progress) {
-  const order = ["queued", "in_progress", "SUCCESS"];
-  const at = job.status === "FAILED" || job.status === "cancelled" ? -1 : order.indexOf(job.status);
-  const items = STEPS.filter((s) => s[0] !== "converting").map(([k, label], i) =>
-    h("li", { class: at > i || job.status === "SUCCESS" ? "done" : at === i ? "now" : "" }, label));
+/* The steps a fax goes through, from the job's status and its last fax.progress
+   stage (converting, converted, dialing, submitted, sending). */
+const STEPS = [["queued", "Queued"], ["converting", "Converting"], ["dialing", "Dialing"], ["sending", "Sending"], ["sent", "Sent"]];
+function stepOf(job, progress) {
+  if (job.status === "SUCCESS") return "sent";
+  if (job.status === "queued") return "queued";
+  if (job.status !== "in_progress") return null;
+  const st = progress && progress.stage;
+  if (st === "converting") return "converting";
+  if (st === "sending" || (!st && job.pages_sent > 0)) return "sending";
+  return "dialing";
+}
+function progressView(job, progress, retry) {
+  const step = stepOf(job, progress);
+  const at = STEPS.findIndex((s) => s[0] === step);
+  const items = STEPS.map(([k, label], i) => h("li", { class: step === "sent" || at > i ? "done" : at === i ? "now" : "" }, label));
   if (job.status === "FAILED" || job.status === "cancelled") items.push(h("li", { class: "failed" }, STATUS_LABEL[job.status]));
   const sent = progress && progress.pages_sent != null ? progress.pages_sent : job.pages_sent;
   const total = (progress && progress.pages) || job.pages;
-  const stage = progress && progress.stage && job.status === "in_progress" ? ` — ${progress.stage}` : "";
-  const pages = stage + (sent != null && total && job.status === "in_progress" ? ` — page ${sent} of ${total}` : total ? ` — ${total} page(s)` : "");
-  return h("div", {}, h("ol", { class: "steps", "aria-label": "Progress" }, items),
-    h("p", {}, badge(job.status), pages,
-      job.status === "FAILED" ? h("span", {}, " — " + (job.failure_reason || job.error || "")) : null),
+  let detail = "";
+  if (step === "converting") detail = "converting the document into fax pages";
+  else if (step === "dialing") detail = total ? `dialing — ${total} page${total > 1 ? "s" : ""} to send` : "dialing";
+  else if (step === "sending") detail = total ? `page ${Math.max(sent || 0, 1)} of ${total}` : "sending";
+  else if (step === "sent") detail = total ? `${total} page${total > 1 ? "s" : ""} sent` : "sent";
+  else if (step === "queued" && retry) detail = `will try again ${fmtTime(retry.at)}${retry.reason ? " (last try: " + retry.reason + ")" : ""}`;
+  else if (step === "queued") detail = "waiting for a free line";
+  return h("div", { class: "progress-view" }, h("ol", { class: "steps", "aria-label": "Progress" }, items),
+    h("p", { class: "progress-text" }, badge(job.status), detail ? " — " + detail : "",
+      job.status === "FAILED" ? h("span", { class: "reason" }, " — " + (job.failure_reason || job.error || "no reason given")) : null),
     h("p", {}, h("a", { href: "#/jobs/" + job.id }, "Open the job's details")));
 }
+const FILE_TYPES = ".pdf,.txt,.png,.jpg,.jpeg,.tif,.tiff,application/pdf,text/plain,image/*";
 function pageSend() {
   const hidden = needs("fax:send", "Sending");
   if (hidden) { mount("Send a fax", hidden); return; }
-  let file = null;
+  /* several files become one fax, in this order (POST /fax with several 'file' parts) */
+  let files = [];
+  let dragFrom = -1;
   const to = h("input", { type: "tel", id: "to", name: "to", autocomplete: "off", required: true, placeholder: "+1 555 123 4567" });
-  const fileInput = h("input", { type: "file", id: "file", name: "file", accept: ".pdf,.txt,.png,.jpg,.jpeg,.tif,.tiff,application/pdf,text/plain,image/*" });
-  const chosen = h("p", { class: "muted", "aria-live": "polite" }, "No file chosen.");
-  const pick = (f) => { file = f; chosen.textContent = f ? `${f.name} (${fmtBytes(f.size)})` : "No file chosen."; };
-  fileInput.addEventListener("change", () => pick(fileInput.files[0] || null));
-  const drop = h("div", { class: "drop" }, "Drop a PDF, text or image file here, or ", h("label", { for: "file", class: "inline" }, "choose one:"), fileInput);
-  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  const fileInput = h("input", { type: "file", id: "file", name: "file", multiple: true, accept: FILE_TYPES });
+  const list = h("ol", { class: "files", "aria-label": "Files, sent in this order" });
+  const chosen = h("p", { class: "muted", "aria-live": "polite" });
+  const move = (from, where) => {
+    if (where < 0 || where >= files.length || from === where) return;
+    const [f] = files.splice(from, 1);
+    files.splice(where, 0, f);
+    drawFiles();
+  };
+  const drawFiles = () => {
+    list.replaceChildren(...files.map((f, i) => {
+      const li = h("li", { draggable: "true", class: "file-item" },
+        h("span", { class: "file-name" }, f.name), h("span", { class: "muted" }, " " + fmtBytes(f.size)),
+        h("span", { class: "actions" },
+          h("button", { type: "button", class: "ghost small", "aria-label": `Move ${f.name} up`, disabled: i === 0, onclick: () => move(i, i - 1) }, "↑"),
+          h("button", { type: "button", class: "ghost small", "aria-label": `Move ${f.name} down`, disabled: i === files.length - 1, onclick: () => move(i, i + 1) }, "↓"),
+          h("button", { type: "button", class: "ghost small", "aria-label": `Remove ${f.name}`, onclick: () => { files.splice(i, 1); drawFiles(); } }, "Remove")));
+      li.addEventListener("dragstart", (e) => { dragFrom = i; e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", String(i)); });
+      li.addEventListener("dragover", (e) => { if (dragFrom >= 0) e.preventDefault(); });
+      li.addEventListener("drop", (e) => { if (dragFrom < 0) return; e.preventDefault(); e.stopPropagation(); move(dragFrom, i); dragFrom = -1; });
+      li.addEventListener("dragend", () => { dragFrom = -1; });
+      return li;
+    }));
+    list.hidden = !files.length;
+    const total = files.reduce((n, f) => n + f.size, 0);
+    chosen.textContent = !files.length ? "No file chosen." : files.length === 1 ? `1 file (${fmtBytes(total)}).`
+      : `${files.length} files (${fmtBytes(total)}): they become one fax, in this order. Drag them, or use the arrows, to change it.`;
+  };
+  const add = (fl) => { files = files.concat(Array.from(fl || [])); drawFiles(); };
+  fileInput.addEventListener("change", () => { add(fileInput.files); fileInput.value = ""; });
+  const drop = h("div", { class: "drop" }, "Drop PDF, text or image files here, or ", h("label", { for: "file", class: "inline" }, "choose them:"), fileInput);
+  drop.addEventListener("dragover", (e) => { if (dragFrom < 0) { e.preventDefault(); drop.classList.add("over"); } });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) pick(e.dataTransfer.files[0]); });
+  drop.addEventListener("drop", (e) => { if (dragFrom >= 0) return; e.preventDefault(); drop.classList.remove("over"); add(e.dataTransfer.files); });
+  drawFiles();
   const resolution = h("select", { id: "resolution", name: "resolution" }, h("option", { value: "" }, "Gateway default"), h("option", { value: "fine" }, "Fine"), h("option", { value: "standard" }, "Standard"));
   const header = h("input", { type: "text", id: "header_text", name: "header_text", autocomplete: "off", maxlength: "50" });
   const callerId = h("input", { type: "tel", id: "caller_id", name: "caller_id", autocomplete: "off" });
   const bar = h("progress", { max: 100, value: 0, hidden: true, "aria-label": "Upload progress" });
-  const out = h("div", { "aria-live": "polite" });
+  const out = h("div", { id: "send-progress", "aria-live": "polite" });
   const form = h("form", { class: "card", onsubmit: (ev) => {
     ev.preventDefault();
-    if (!file) { out.replaceChildren(h("p", { class: "notice error", role: "alert" }, "Choose a file to send first.")); return; }
+    if (!files.length) { out.replaceChildren(h("p", { class: "notice error", role: "alert" }, "Choose a file to send first.")); return; }
     const fd = new FormData();
     fd.append("to", to.value.trim());
     if (resolution.value) fd.append("resolution", resolution.value);
     if (header.value.trim()) fd.append("header_text", header.value.trim());
     if (callerId.value.trim()) fd.append("caller_id", callerId.value.trim());
-    fd.append("file", file, file.name);
+    for (const f of files) fd.append("file", f, f.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/fax");
     xhr.setRequestHeader("X-CSRF-Token", S.me.csrf_token);
     xhr.setRequestHeader("Accept", "application/json");
     bar.hidden = false; bar.value = 0;
-    $("button", form).disabled = true;
+    $("button[type=submit]", form).disabled = true;
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100); };
     xhr.onload = () => {
-      $("button", form).disabled = false;
+      $("button[type=submit]", form).disabled = false;
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
       if (xhr.status !== 202 && xhr.status !== 200) {
@@ -261,62 +352,94 @@ function pageSend() {
       out.replaceChildren(progressView(body));
       watchJob(body.id, out);
     };
-    xhr.onerror = () => { $("button", form).disabled = false; out.replaceChildren(h("p", { class: "notice error", role: "alert" }, "The upload did not reach the gateway: check the connection and try again.")); };
+    xhr.onerror = () => { $("button[type=submit]", form).disabled = false; out.replaceChildren(h("p", { class: "notice error", role: "alert" }, "The upload did not reach the gateway: check the connection and try again.")); };
     xhr.send(fd);
   } },
     h("label", { for: "to" }, "Fax number", h("span", { class: "hint" }, "International form (+1…) or a national number of the gateway's default country")),
-    to, drop, chosen,
+    to, drop, list, chosen,
     h("label", { for: "resolution" }, "Resolution"), resolution,
     h("label", { for: "header_text" }, "Page header (optional)", h("span", { class: "hint" }, "Printed at the top of every page; the gateway's default when blank")), header,
     h("label", { for: "caller_id" }, "Caller ID (optional)", h("span", { class: "hint" }, "The number the recipient sees, if the line allows it")), callerId,
     h("p", {}, h("button", { type: "submit" }, "Send fax")), bar);
   mount("Send a fax", form, out);
 }
+/* Follows one job from its events (and the ones that came before the page knew its
+   id); polls only while the event stream is down. */
 function watchJob(id, out) {
-  onLive((ev) => { if (ev.data && ev.data.id === id) out.replaceChildren(progressView(ev.data, ev.progress)); });
-  const t = setInterval(async () => {
-    try {
-      const j = await api("/fax/" + id);
-      out.replaceChildren(progressView(j));
-      if (["SUCCESS", "FAILED", "cancelled"].includes(j.status)) clearInterval(t);
-    } catch (e) { clearInterval(t); out.append(errorBox(e, "Lost track of the job")); }
-  }, 1000);
-  S.timers.push(t);
+  const st = { job: null, progress: null, retry: null };
+  const draw = () => { if (st.job) out.replaceChildren(progressView(st.job, st.progress, st.retry)); };
+  const take = (ev) => {
+    if (!ev.data || ev.data.id !== id) return;
+    if (st.job && ev.data.updated_at && st.job.updated_at && ev.data.updated_at < st.job.updated_at) return;   /* older news */
+    st.job = ev.data;
+    if (ev.type === "fax.progress" && ev.progress) st.progress = ev.progress;
+    else if (ev.type !== "fax.progress") st.progress = null;
+    if (ev.type === "fax.retry_scheduled") st.retry = { at: ev.data.next_attempt_at, reason: ev.data.failure_reason || ev.data.error };
+    draw();
+  };
+  const fetchJob = async () => {
+    try { st.job = await api("/fax/" + id); draw(); } catch (e) { out.append(errorBox(e, "Lost track of the job")); }
+  };
+  live.recent.forEach(take);
+  onLive((ev) => { if (ev.type === "resync") fetchJob(); else take(ev); });
+  if (live.state !== "open") fetchJob();
+  whenOffline(3000, () => { if (!st.job || !["SUCCESS", "FAILED", "cancelled"].includes(st.job.status)) fetchJob(); });
 }
 
 /* ---- Jobs ---- */
+const BACKENDS = ["loopback", "phaxio", "sinch", "signalwire", "sip", "freeswitch"];
+const JOB_FILTERS = ["status", "to", "backend", "from", "until"];
+/* a date field (the browser's day) as the ISO time of that local midnight */
+function dayStart(d, plusDays) {
+  const [y, m, day] = d.split("-").map(Number);
+  return new Date(y, m - 1, day + (plusDays || 0)).toISOString();
+}
 async function pageJobs(q) {
   const hidden = needs("fax:read", "The job list");
   if (hidden) { mount("Jobs", hidden); return; }
   const status = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, "Any status"),
     Object.entries(STATUS_LABEL).map(([k, v]) => h("option", { value: k, selected: q.status === k }, v)));
   const number = h("input", { type: "tel", id: "f-to", name: "to", value: q.to || "", autocomplete: "off" });
+  const backend = h("select", { id: "f-backend", name: "backend" }, h("option", { value: "" }, "Any backend"),
+    BACKENDS.map((b) => h("option", { value: b, selected: q.backend === b }, b)));
+  const from = h("input", { type: "date", id: "f-from", name: "from", value: q.from || "" });
+  const until = h("input", { type: "date", id: "f-until", name: "until", value: q.until || "" });
   const form = h("form", { class: "card row", role: "search", onsubmit: (ev) => {
     ev.preventDefault();
     const p = new URLSearchParams();
     if (status.value) p.set("status", status.value);
     if (number.value.trim()) p.set("to", number.value.trim());
+    if (backend.value) p.set("backend", backend.value);
+    if (from.value) p.set("from", from.value);
+    if (until.value) p.set("until", until.value);
     location.hash = "#/jobs" + (p.toString() ? "?" + p : "");
   } },
     h("div", {}, h("label", { for: "f-status" }, "Status"), status),
     h("div", {}, h("label", { for: "f-to" }, "Number"), number),
+    h("div", {}, h("label", { for: "f-backend" }, "Backend"), backend),
+    h("div", {}, h("label", { for: "f-from" }, "Created from"), from),
+    h("div", {}, h("label", { for: "f-until" }, "Created until"), until),
     h("div", {}, h("button", { type: "submit" }, "Filter")));
   const list = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   mount("Jobs", form, list);
   const p = new URLSearchParams({ limit: "25" });
   if (q.status) p.set("status", q.status);
   if (q.to) p.set("to", q.to);
+  if (q.backend) p.set("backend", q.backend);
+  if (q.from) p.set("since", dayStart(q.from));
+  if (q.until) p.set("until", dayStart(q.until, 1));        /* the whole last day */
   if (q.cursor) p.set("cursor", q.cursor);
+  const filtered = JOB_FILTERS.some((k) => q[k]);
   let last = "";
-  /* the first page refreshes itself; the table is redrawn only when something changed,
-     so focus and scrolling stay put */
+  /* the first page follows the jobs live; the table is redrawn only when something
+     changed, so focus and scrolling stay put */
   const load = async () => {
     const page = await api("/fax?" + p);
     const sig = JSON.stringify(page);
     if (sig === last) return;
     last = sig;
-    if (!page.items.length) { list.replaceChildren(h("p", { class: "card muted" }, q.status || q.to ? "No jobs match these filters." : "No faxes yet. Send one from the Send page.")); return; }
-    const rows = page.items.map((j) => h("tr", {},
+    if (!page.items.length) { list.replaceChildren(h("p", { class: "card muted" }, filtered ? "No jobs match these filters." : "No faxes yet. Send one from the Send page.")); return; }
+    const rows = page.items.map((j) => h("tr", { "data-job": j.id },
       h("td", { class: "phone" }, h("a", { href: "#/jobs/" + j.id }, fmtPhone(j.to))),
       h("td", {}, badge(j.status)),
       h("td", { class: "num" }, j.pages ?? "—"),
@@ -327,21 +450,21 @@ async function pageJobs(q) {
     if (q.cursor) nav.append(h("a", { class: "button ghost", href: "#/jobs" + qs(q, null) }, "First page"));
     if (page.next_cursor) nav.append(h("a", { class: "button ghost", href: "#/jobs" + qs(q, page.next_cursor) }, "Next page"));
     list.replaceChildren(h("div", { class: "table-wrap" }, h("table", {},
-      h("caption", { class: "muted" }, "Newest first"),
+      h("caption", { class: "muted" }, "Newest first" + (q.cursor ? "" : " · updates live")),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Pages"),
         h("th", { scope: "col", class: "hide-narrow" }, "Backend"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col", class: "hide-narrow" }, "Reason"))),
       h("tbody", {}, rows))), nav);
   };
   try { await load(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list jobs")); return; }
   if (!q.cursor) {
-    every(5000, () => load().catch(() => {}));
-    onLive((ev) => { if (ev.type.startsWith("fax.")) load().catch(() => {}); });
+    const reload = debounce(300, () => load().catch(() => {}));
+    onLive((ev) => { if (ev.type === "resync" || ev.type.startsWith("fax.")) reload(); });
+    whenOffline(15000, () => load().catch(() => {}));
   }
 }
 function qs(q, cursor) {
   const p = new URLSearchParams();
-  if (q.status) p.set("status", q.status);
-  if (q.to) p.set("to", q.to);
+  for (const k of JOB_FILTERS) if (q[k]) p.set(k, q[k]);
   if (cursor) p.set("cursor", cursor);
   return p.toString() ? "?" + p : "";
 }
@@ -358,13 +481,29 @@ async function showPdf(path, where, title) {
       : errorBox(e, "The PDF is not available"));
   }
 }
+/* Page thumbnails of a fax image (GET …/thumbnail?page=N, PNG): what the recipient
+   sees, or what arrived. Each opens larger in a new tab. */
+function showThumbs(where, base, pages, what) {
+  const figs = [];
+  for (let n = 1; n <= pages; n++) {
+    const big = `${base}?page=${n}&width=864`;
+    figs.push(h("figure", { class: "thumb" },
+      h("a", { href: big, target: "_blank", rel: "noopener", "aria-label": `${what}: page ${n} of ${pages}, larger, in a new tab` },
+        h("img", { src: `${base}?page=${n}&width=240`, alt: `${what}, page ${n} of ${pages}`, width: "240", loading: "lazy", decoding: "async" })),
+      h("figcaption", {}, `Page ${n} of ${pages}`)));
+  }
+  where.replaceChildren(h("div", { class: "thumbs" }, figs));
+}
 async function pageJob(id) {
   const hidden = needs("fax:read", "Job details");
   if (hidden) { mount("Job", hidden); return; }
   const facts = h("section", { class: "card", "aria-labelledby": "h-facts" }, h("p", { class: "muted" }, "Loading…"));
+  const thumbs = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const pages = h("section", { class: "card", "aria-labelledby": "h-pages" }, h("h2", { id: "h-pages" }, "Fax pages"),
+    h("p", { class: "hint" }, "What the recipient's machine prints: the document as fax pages (black and white, at the job's resolution)."), thumbs);
   const pdf = h("section", { class: "card", "aria-labelledby": "h-pdf" }, h("h2", { id: "h-pdf" }, "Outbound document"), h("p", { class: "muted" }, "Loading…"));
-  mount("Job", h("p", {}, h("a", { href: "#/jobs" }, "← All jobs")), facts, pdf);
-  let shownPdf = false;
+  mount("Job", h("p", {}, h("a", { href: "#/jobs" }, "← All jobs")), facts, pages, pdf);
+  let shownPdf = false, shownPages = 0;
   const draw = async () => {
     let j;
     try { j = await api("/fax/" + id); } catch (e) { facts.replaceChildren(errorBox(e, "Could not load the job")); return true; }
@@ -388,6 +527,11 @@ async function pageJob(id) {
       attempts,
       cancel && h("p", {}, cancel), retry && h("p", {}, retry)].filter(Boolean));
     loadAttempts(id, attempts);
+    const n = j.pages > 0 ? j.pages : 0;
+    if (j.artifacts_deleted_at) thumbs.replaceChildren(h("p", { class: "muted" }, "The fax image was deleted by the retention policy."));
+    else if (n && n !== shownPages) { shownPages = n; showThumbs(thumbs, `/fax/${id}/thumbnail`, n, "Fax to " + fmtPhone(j.to)); }
+    else if (!n) thumbs.replaceChildren(h("p", { class: "muted" }, j.status === "FAILED" || j.status === "cancelled"
+      ? "The document was never turned into fax pages." : "The pages appear here once the document is converted."));
     if (!shownPdf) {
       shownPdf = true;
       const head = h("h2", { id: "h-pdf" }, "Outbound document");
@@ -397,7 +541,10 @@ async function pageJob(id) {
     }
     return done;
   };
-  if (!(await draw())) { const t = setInterval(async () => { if (await draw()) clearInterval(t); }, 2000); S.timers.push(t); }
+  /* follows the job live: every event of it redraws (a burst once) */
+  const redraw = debounce(200, draw);
+  onLive((ev) => { if (ev.type === "resync" || (ev.data && ev.data.id === id)) redraw(); });
+  if (!(await draw())) whenOffline(5000, draw);
 }
 
 /* The attempts timeline comes from the admin job route (keys:manage); a gateway
@@ -423,38 +570,86 @@ async function loadAttempts(id, where) {
 }
 
 /* ---- Inbox ---- */
+/* The unread count beside "Inbox" in the menu (X-Unread-Count of GET /inbound). */
+function setUnread(n) {
+  const el = $("#unread-count");
+  if (!el) return;
+  el.hidden = !(n > 0);
+  el.replaceChildren(...(n > 0 ? [String(n), h("span", { class: "sr-only" }, " unread")] : []));
+}
+async function refreshUnread() {
+  if (!has("inbound:list")) return;
+  try {
+    const r = await fetch("/inbound?limit=1", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (r.ok) setUnread(Number(r.headers.get("X-Unread-Count") || 0));
+  } catch (e) { /* the count waits for the next event */ }
+}
 async function pageInbox() {
   const hidden = needs("inbound:list", "The inbox");
   if (hidden) { mount("Inbox", hidden); return; }
+  const summary = h("p", { class: "muted", "aria-live": "polite" });
   const list = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const preview = h("section", { class: "card", "aria-labelledby": "h-preview", hidden: true });
-  mount("Inbox", list, preview);
-  let last = "";
+  mount("Inbox", summary, list, preview);
+  let last = "", seen = null;
+  const fresh = new Set();                                    /* arrived while the page was open */
+  const mark = async (f, read) => {
+    try {
+      await api(`/inbound/${f.id}/${read ? "read" : "unread"}`, { method: "POST" });
+      toast(read ? "Marked read." : "Marked unread.");
+      await load();
+    } catch (e) { toast("Not changed: " + e.message); }
+  };
+  const open = (f) => {
+    const from = f.fr ? fmtPhone(f.fr) : "unknown sender";
+    preview.hidden = false;
+    const thumbs = h("div");
+    const body = h("div", {}, h("p", { class: "muted" }, "Loading the PDF…"));
+    preview.replaceChildren(h("h2", { id: "h-preview" }, `Fax from ${from} received ${fmtTime(f.received_at || f.created_at)}`), thumbs, body);
+    if (f.pages > 0) showThumbs(thumbs, `/inbound/${f.id}/thumbnail`, f.pages, "Fax from " + from);
+    showPdf(`/inbound/${f.id}/pdf`, body, "Inbound fax " + f.id.slice(0, 8));
+    preview.scrollIntoView();
+  };
   const load = async () => {
-    const page = { items: await api("/inbound?limit=50") };   /* a plain array; X-Next-Cursor pages it */
-    const sig = JSON.stringify(page.items);
+    const r = await fetch("/inbound?limit=50", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!r.ok) { let d = null; try { d = (await r.json()).detail; } catch (e) { d = null; } throw new ApiError(r.status, d || `HTTP ${r.status}`); }
+    const items = await r.json();                             /* a plain array; X-Next-Cursor pages it */
+    const unread = Number(r.headers.get("X-Unread-Count") || 0);
+    setUnread(unread);
+    if (seen) for (const f of items) if (!seen.has(f.id)) fresh.add(f.id);
+    seen = new Set(items.map((f) => f.id));
+    const sig = JSON.stringify(items) + [...fresh].join();
     if (sig === last) return;                                 /* redrawn only when something changed */
     last = sig;
-    if (!page.items.length) { list.replaceChildren(h("p", { class: "card muted" }, "No faxes received yet. New ones appear here by themselves.")); return; }
+    summary.textContent = !items.length ? "" : unread ? `${unread} unread. New faxes appear here by themselves.` : "Everything is read. New faxes appear here by themselves.";
+    if (!items.length) { list.replaceChildren(h("p", { class: "card muted" }, "No faxes received yet. New ones appear here by themselves.")); return; }
     list.replaceChildren(h("div", { class: "table-wrap" }, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "From"), h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Pages"),
-        h("th", { scope: "col" }, "Received"), h("th", { scope: "col", class: "hide-narrow" }, "Size"), h("th", { scope: "col" }, "Open"))),
-      h("tbody", {}, page.items.map((f) => h("tr", {},
-        h("td", { class: "phone" }, f.fr ? fmtPhone(f.fr) : h("span", { class: "muted" }, "Unknown")), h("td", { class: "phone" }, fmtPhone(f.to)), h("td", { class: "num" }, f.pages ?? "—"),
-        h("td", { class: "num" }, fmtTime(f.received_at || f.created_at)), h("td", { class: "num hide-narrow" }, fmtBytes(f.size_bytes)),
-        h("td", {}, f.status === "deleted" ? h("span", { class: "muted" }, "Deleted") : has("inbound:read")
-          ? h("button", { type: "button", class: "ghost", "aria-label": `Preview fax from ${f.fr ? fmtPhone(f.fr) : "unknown sender"} received ${fmtTime(f.received_at || f.created_at)}`, onclick: () => {
-            preview.hidden = false;
-            preview.replaceChildren(h("h2", { id: "h-preview" }, (f.fr ? "Fax from " + fmtPhone(f.fr) : "Fax") + " received " + fmtTime(f.received_at || f.created_at)), h("p", { class: "muted" }, "Loading…"));
-            const body = h("div");
-            preview.append(body);
-            showPdf(`/inbound/${f.id}/pdf`, body, "Inbound fax " + f.id.slice(0, 8)).then(() => preview.children[1].remove());
-            preview.scrollIntoView();
-          } }, "Preview") : h("span", { class: "muted", title: "needs inbound:read" }, "Needs inbound:read"))))))));
+        h("th", { scope: "col" }, "Received"), h("th", { scope: "col", class: "hide-narrow" }, "Size"), h("th", { scope: "col" }, "Actions"))),
+      h("tbody", {}, items.map((f) => {
+        const from = f.fr ? fmtPhone(f.fr) : "unknown sender";
+        const when = fmtTime(f.received_at || f.created_at);
+        const unreadRow = !f.read_at && f.status !== "deleted";
+        return h("tr", { class: (unreadRow ? "unread" : "") + (fresh.has(f.id) ? " fresh" : ""), "data-inbound": f.id },
+          h("td", { class: "phone" }, unreadRow ? h("span", { class: "badge new" }, "New") : null, unreadRow ? " " : null,
+            f.fr ? fmtPhone(f.fr) : h("span", { class: "muted" }, "Unknown")),
+          h("td", { class: "phone" }, fmtPhone(f.to)), h("td", { class: "num" }, f.pages ?? "—"),
+          h("td", { class: "num" }, when), h("td", { class: "num hide-narrow" }, fmtBytes(f.size_bytes)),
+          h("td", {}, f.status === "deleted" ? h("span", { class: "muted" }, "Deleted") : !has("inbound:read")
+            ? h("span", { class: "muted", title: "needs inbound:read" }, "Needs inbound:read")
+            : h("div", { class: "actions" },
+              h("button", { type: "button", class: "ghost", "aria-label": `Preview fax from ${from} received ${when}`, onclick: () => open(f) }, "Preview"),
+              h("button", { type: "button", class: "ghost", "aria-label": `Mark fax from ${from} received ${when} ${unreadRow ? "read" : "unread"}`,
+                onclick: () => mark(f, unreadRow) }, unreadRow ? "Mark read" : "Mark unread"))));
+      })))));
   };
   try { await load(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list received faxes")); return; }
-  every(5000, () => load().catch(() => {}));
-  onLive((ev) => { if (ev.type === "inbound.received") load().catch(() => {}); });
+  const reload = debounce(300, () => load().catch(() => {}));
+  onLive((ev) => {
+    if (ev.type === "inbound.received" && ev.data) toast(`New fax from ${ev.data.fr ? fmtPhone(ev.data.fr) : "an unknown sender"}.`);
+    if (ev.type === "resync" || ev.type === "inbound.received") reload();
+  });
+  whenOffline(15000, () => load().catch(() => {}));
 }
 
 /* ---- Keys ---- */
@@ -556,6 +751,8 @@ async function pageSettings() {
 }
 
 /* ---- router ---- */
+/* Pages kept in their own files (logs.js, …) register here: name → function(parts, q). */
+const EXTRA_PAGES = {};
 function route() {
   if (!S.me) return;
   clearPage();
@@ -566,12 +763,16 @@ function route() {
   document.querySelectorAll("#nav a").forEach((a) => {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
-  const pages = { dashboard: pageDashboard, send: pageSend, jobs: () => (parts[1] ? pageJob(parts[1]) : pageJobs(q)), inbox: pageInbox, keys: pageKeys, settings: pageSettings };
-  (pages[page] || pageDashboard)();
+  const pages = { dashboard: pageDashboard, send: pageSend, jobs: () => (parts[1] ? pageJob(parts[1]) : pageJobs(q)), inbox: pageInbox, keys: pageKeys, settings: pageSettings, ...EXTRA_PAGES };
+  (pages[page] || pageDashboard)(parts, q);
   $("#view").focus({ preventScroll: true });
 }
+/* Outside any page: the unread count follows new faxes. */
+function onLiveAlways(ev) { if (ev.type === "inbound.received" || ev.type === "resync") refreshUnread(); }
 function start() {
+  live.subs.add(onLiveAlways);
   openLive();
+  refreshUnread();
   $("#nav").hidden = false;
   $("#sign-out").hidden = false;
   const who = $("#who");

@@ -39,6 +39,36 @@ static void test_create_and_lookup(void **state)
     session_table_free(t);
 }
 
+/* A session kept elsewhere comes back under its id (after a restart) unless it has
+ * expired; the durable copy is told of its use at most once a minute. */
+static void test_restore_and_touch(void **state)
+{
+    (void)state;
+    session_table *t = session_table_new(8, 30 * MIN, 720 * MIN);
+    char a[SESSION_ID_LEN + 1];
+    session_info ia, got;
+    assert_int_equal(session_create(t, "k1", "hash1", T0, a, &ia), 0);
+    assert_int_equal(session_lookup(t, a, T0 + 1000, &got), 0);
+    assert_false(got.touch_due);
+    assert_int_equal(session_lookup(t, a, T0 + SESSION_TOUCH_MS, &got), 0);
+    assert_true(got.touch_due);
+    assert_int_equal(session_lookup(t, a, T0 + SESSION_TOUCH_MS + 1000, &got), 0);
+    assert_false(got.touch_due);
+    session_table *fresh = session_table_new(8, 30 * MIN, 720 * MIN);      /* the restarted gateway */
+    assert_int_equal(session_lookup(fresh, a, T0 + 2 * MIN, &got), -1);
+    assert_int_equal(session_restore(fresh, a, &ia, T0 + 2 * MIN), 0);
+    assert_int_equal(session_lookup(fresh, a, T0 + 2 * MIN, &got), 0);
+    assert_string_equal(got.csrf, ia.csrf);
+    assert_string_equal(got.key_id, "k1");
+    assert_int_equal(session_restore(fresh, a, &ia, T0 + 2 * MIN), 0);     /* again: still one copy */
+    assert_int_equal(session_delete(fresh, a), 0);
+    assert_int_equal(session_lookup(fresh, a, T0 + 2 * MIN, &got), -1);
+    assert_int_equal(session_restore(fresh, a, &ia, T0 + 31 * MIN), -1);   /* idle too long by then */
+    assert_int_equal(session_restore(fresh, "short", &ia, T0), -1);
+    session_table_free(fresh);
+    session_table_free(t);
+}
+
 static void test_idle_and_absolute_expiry(void **state)
 {
     (void)state;
@@ -92,6 +122,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_and_lookup),
         cmocka_unit_test(test_idle_and_absolute_expiry),
+        cmocka_unit_test(test_restore_and_touch),
         cmocka_unit_test(test_delete_and_delete_key),
         cmocka_unit_test(test_full_table_drops_least_recently_used),
     };

@@ -18,6 +18,7 @@
 
 #include "cli/sse_parse.h"
 #include "events/dest_guard.h"
+#include "events/log_feed.h"
 #include "events/webhook_sign.h"
 #include "events/webhooks.h"
 #include "store/store.h"
@@ -326,6 +327,43 @@ static void test_sse_parser(void **state)
     sse_parser_free(&p);
 }
 
+/* The live log's JSON: log lines are gateway or pbx by what they are about; audit
+ * events keep their name and fields, warnings by their name. */
+static void test_log_feed_entries(void **state)
+{
+    (void)state;
+    log_tap_entry e = {.seq = 7, .ts_ms = 1765046400000LL, .source = "log", .level = "info"};
+    str_copy(e.text, sizeof e.text, "sip job 1f attempt 1: delivered");
+    char *j = log_feed_entry_json(&e);
+    assert_non_null(strstr(j, "\"source\":\"pbx\""));
+    assert_non_null(strstr(j, "\"seq\":7"));
+    free(j);
+    str_copy(e.text, sizeof e.text, "freeswitch: reconciled 2 open call(s)");
+    j = log_feed_entry_json(&e);
+    assert_non_null(strstr(j, "\"source\":\"pbx\""));
+    free(j);
+    str_copy(e.text, sizeof e.text, "job 1f: queued -> in_progress (claim)");
+    j = log_feed_entry_json(&e);
+    assert_non_null(strstr(j, "\"source\":\"gateway\""));
+    free(j);
+    str_copy(e.source, sizeof e.source, "audit");
+    str_copy(e.text, sizeof e.text, "{\"event\":\"auth_failed\",\"ts\":\"x\",\"path\":\"/fax\",\"reason\":\"unknown key\"}");
+    j = log_feed_entry_json(&e);
+    assert_non_null(strstr(j, "\"source\":\"audit\""));
+    assert_non_null(strstr(j, "\"level\":\"warn\""));
+    assert_non_null(strstr(j, "\"event\":\"auth_failed\""));
+    assert_non_null(strstr(j, "\"message\":\"auth_failed path=/fax reason=unknown key\""));
+    assert_non_null(strstr(j, "\"fields\":{\"path\":\"/fax\",\"reason\":\"unknown key\"}"));
+    free(j);
+    /* a line cut inside a UTF-8 character is still an entry */
+    str_copy(e.source, sizeof e.source, "log");
+    str_copy(e.text, sizeof e.text, "cut \xc3");
+    j = log_feed_entry_json(&e);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"message\":"));
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_retry_delay),
         cmocka_unit_test_setup_teardown(test_events_and_deliveries_are_written_with_the_change, setup, teardown),
         cmocka_unit_test(test_sse_parser),
+        cmocka_unit_test(test_log_feed_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

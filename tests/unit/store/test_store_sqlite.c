@@ -127,7 +127,7 @@ static void test_open_creates_private_files_and_wal(void **state)
     sqlite3_finalize(s);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 5);
+    assert_int_equal(sqlite3_column_int(s, 0), 7);
     sqlite3_finalize(s);
     sqlite3_close(db);
 
@@ -654,6 +654,65 @@ static void test_inbound_insert_dedup_list_expire(void **state)
     assert_int_equal(store_inbound_mark_artifacts_deleted(f->st, "nope", 3000), STORE_NOT_FOUND);
 }
 
+/* The Inbox's read marks: set, kept, cleared; counted per owner; the unread filter. */
+static void test_inbound_read_marks(void **state)
+{
+    fixture *f = *state;
+    inbound_record r, got, existing;
+    char err[256], ids[3][33];
+    for (int i = 0; i < 3; i++) {
+        make_inbound(&r, i, 1000 + i);
+        if (i == 2) str_copy(r.owner, sizeof r.owner, "other");
+        assert_int_equal(store_inbound_insert(f->st, &r, &existing, err, sizeof err), STORE_OK);
+        str_copy(ids[i], sizeof ids[i], r.id);
+    }
+    assert_int_equal(store_inbound_unread_count(f->st, NULL), 3);
+    assert_int_equal(store_inbound_unread_count(f->st, "mine"), 2);      /* nobody's two, not other's */
+    assert_int_equal(store_inbound_set_read(f->st, ids[0], 7000), STORE_OK);
+    assert_int_equal(store_inbound_get(f->st, ids[0], &got), STORE_OK);
+    assert_int_equal(got.read_at, 7000);
+    assert_int_equal(store_inbound_unread_count(f->st, NULL), 2);
+    inbound_record page[5];
+    inbound_filter unread = {.limit = 5, .unread_only = true};
+    assert_int_equal(store_inbound_list(f->st, &unread, page), 2);
+    for (int i = 0; i < 2; i++) assert_string_not_equal(page[i].id, ids[0]);
+    assert_int_equal(store_inbound_set_read(f->st, ids[0], 0), STORE_OK);
+    assert_int_equal(store_inbound_unread_count(f->st, NULL), 3);
+    assert_int_equal(store_inbound_set_read(f->st, "nope", 1), STORE_NOT_FOUND);
+    /* a fax whose files were deleted is not waiting to be read */
+    assert_int_equal(store_inbound_mark_artifacts_deleted(f->st, ids[1], 8000), STORE_OK);
+    assert_int_equal(store_inbound_unread_count(f->st, NULL), 2);
+}
+
+/* GET /fax's backend and date filters, with paging inside the range. */
+static void test_job_list_backend_and_dates(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    job_record j;
+    for (int i = 0; i < 6; i++) {
+        make_job(&j, i, 1000 + i * 100);                 /* 1000, 1100, … 1500 */
+        if (i % 2) strcpy(j.backend, "sip");
+        assert_int_equal(store_job_insert(f->st, &j, NULL, err, sizeof err), STORE_OK);
+    }
+    job_record out[10];
+    job_filter flt = {.limit = 10, .backend = "sip"};
+    assert_int_equal(store_job_list(f->st, &flt, out), 3);
+    for (int i = 0; i < 3; i++) assert_string_equal(out[i].backend, "sip");
+    job_filter range = {.limit = 10, .created_from = 1100, .created_to = 1400};   /* 1100, 1200, 1300 */
+    assert_int_equal(store_job_list(f->st, &range, out), 3);
+    assert_int_equal(out[0].created_at, 1300);
+    assert_int_equal(out[2].created_at, 1100);
+    range.limit = 2;
+    assert_int_equal(store_job_list(f->st, &range, out), 2);
+    range.before_created_at = out[1].created_at;
+    str_copy(range.before_id, sizeof range.before_id, out[1].id);
+    assert_int_equal(store_job_list(f->st, &range, out), 1);
+    assert_int_equal(out[0].created_at, 1100);
+    job_filter both = {.limit = 10, .backend = "phaxio", .created_from = 1100};
+    assert_int_equal(store_job_list(f->st, &both, out), 2);                    /* 1200, 1400 */
+}
+
 static void test_job_artifact_expiry(void **state)
 {
     fixture *f = *state;
@@ -691,6 +750,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_is_clamped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_due_lease_next_due_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_read_marks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_list_backend_and_dates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_inserts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),

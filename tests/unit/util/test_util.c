@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "util/util.h"
+#include "util/log_tap.h"
 
 static void test_iso8601_roundtrip(void **state)
 {
@@ -238,9 +239,49 @@ static void test_utf8_clean(void **state)
     assert_int_equal(utf8_seq_len((const unsigned char *)"\xe2\x82", 2), 0);     /* truncated */
 }
 
+/* The Logs page's masking: phone-like digit runs keep their last 4; ids, hashes and
+ * short numbers stay whole. */
+static void test_log_tap_masks_numbers_not_ids(void **state)
+{
+    (void)state;
+    char out[256];
+    log_tap_mask_numbers("originating to +15550104477 for job 3f81234567ab (attempt 2, 1234567)", out, sizeof out);
+    assert_string_equal(out, "originating to +*******4477 for job 3f81234567ab (attempt 2, ***4567)");
+    log_tap_mask_numbers("{\"to\":\"********4477\",\"ts\":\"2026-12-06T18:40:09\"}", out, sizeof out);
+    assert_string_equal(out, "{\"to\":\"********4477\",\"ts\":\"2026-12-06T18:40:09\"}");
+    log_tap_mask_numbers("tel 5550104477", out, 8);
+    assert_string_equal(out, "tel ***");
+}
+
+static void test_log_tap_keeps_order_and_the_newest(void **state)
+{
+    (void)state;
+    int64_t start = log_tap_last_seq();
+    char line[32];
+    for (int i = 0; i < LOG_TAP_SIZE + 10; i++) {
+        snprintf(line, sizeof line, "line %d", i);
+        log_tap_push("log", "info", line);
+    }
+    assert_int_equal(log_tap_last_seq(), start + LOG_TAP_SIZE + 10);
+    static log_tap_entry got[LOG_TAP_SIZE];
+    /* from the start: only the newest LOG_TAP_SIZE are still there, oldest first */
+    int n = log_tap_read(start, got, LOG_TAP_SIZE);
+    assert_int_equal(n, LOG_TAP_SIZE);
+    assert_string_equal(got[0].text, "line 10");
+    assert_int_equal(got[0].seq, start + 11);
+    assert_string_equal(got[n - 1].source, "log");
+    snprintf(line, sizeof line, "line %d", LOG_TAP_SIZE + 9);
+    assert_string_equal(got[n - 1].text, line);
+    /* after the newest: nothing; a small batch after some seq: the next ones */
+    assert_int_equal(log_tap_read(log_tap_last_seq(), got, 5), 0);
+    assert_int_equal(log_tap_read(log_tap_last_seq() - 3, got, 5), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_tap_masks_numbers_not_ids),
+        cmocka_unit_test(test_log_tap_keeps_order_and_the_newest),
         cmocka_unit_test(test_iso8601_roundtrip),
         cmocka_unit_test(test_iso8601_parse_forms),
         cmocka_unit_test(test_base64url),
