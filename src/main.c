@@ -366,6 +366,9 @@ int main(int argc, char **argv)
     backend_register_settings();
     bool client = !strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys");
     char serr[1024];
+    /* The plugins (bundled + $FAX_DATA_DIR/plugins) and their settings rows, before the
+     * settings file is read (it may hold their values). */
+    if (!client && backend_plugins_start(environ, serr, sizeof serr)) fprintf(stderr, "faxbot: plugins: %s\n", serr);
     if (settings_load(environ, serr, sizeof serr) && client) {
         /* A client only needs FAXBOT_URL and its key: the environment is enough. The
          * others stop in config_load with this message and their own exit code, so
@@ -374,9 +377,6 @@ int main(int argc, char **argv)
         settings_snapshot *env_only = settings_build(NULL, environ, serr, sizeof serr);
         if (env_only) settings_set_current(env_only);
     }
-    /* The plugins (bundled + $FAX_DATA_DIR/plugins) and their settings rows. */
-    if (!client && !settings_load_error()[0] && backend_plugins_start(environ, serr, sizeof serr))
-        fprintf(stderr, "faxbot: plugins: %s\n", serr);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins")) return cli_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);

@@ -16,6 +16,7 @@
 #include "api/settings_apply.h"
 #include "auth/audit.h"
 #include "backend/backend.h"
+#include "backend/backend_plugins.h"
 #include "config/settings.h"
 #include "plugins/plugin.h"
 #include "plugins/plugin_store.h"
@@ -40,6 +41,18 @@ static void reload_plugins(void)
 {
     char err[512];
     if (plugins_load(data_dir(), err, sizeof err)) log_error("plugins: %s", err);
+}
+
+/* A plugin installed while serving: its fields become settings rows now, and a new
+ * snapshot reads their values (from the settings file and the environment). */
+static void settings_for_new_plugins(const char *who)
+{
+    if (backend_plugins_register_rows() <= 0) return;
+    char err[512];
+    int status = 200;
+    json_t *r = settings_apply_reload(who, &status, err, sizeof err);
+    if (!r) log_warn("plugins: the new plugin's settings are read at the next start: %s", err);
+    json_decref(r);
 }
 
 /* SIP_TRUNK_PRESET in force names this plugin */
@@ -232,8 +245,8 @@ static json_t *plugin_changes(const plugin *p, json_t *settings, http_response *
         if (f->secret && looks_masked(text)) continue;
         const setting_def *row = settings_find(f->setting);
         if (!row) {
-            http_res_error(res, 409, "%s was installed while the gateway runs: restart it to configure the plugin",
-                           p->id);
+            http_res_error(res, 409, "%s has no settings rows yet (its install could not add them): restart the "
+                                     "gateway to configure it", p->id);
             goto fail;
         }
         if (!field_row_allowed(p, row)) {
@@ -429,7 +442,10 @@ static void install_plugin(http_request *req, http_response *res)
     json_decref(body);
     pthread_mutex_lock(&change_mu);
     int rc = plugin_store_install_from_registry(data_dir(), pid, err, sizeof err, &status);
-    if (!rc) reload_plugins();
+    if (!rc) {
+        reload_plugins();
+        settings_for_new_plugins(who.key_id);
+    }
     pthread_mutex_unlock(&change_mu);
     audit_event(rc ? "plugin_install_refused" : "plugin_installed", "plugin_id", pid, "key_id", who.key_id, NULL);
     if (rc) {
@@ -522,7 +538,10 @@ static void http_install(http_request *req, http_response *res)
     pthread_mutex_lock(&change_mu);
     int rc = plugin_store_install_manifest(data_dir(), json_object_get(body, "manifest"), false, id, err, sizeof err,
                                            &status);
-    if (!rc) reload_plugins();
+    if (!rc) {
+        reload_plugins();
+        settings_for_new_plugins(who.key_id);
+    }
     pthread_mutex_unlock(&change_mu);
     json_decref(body);
     if (rc) {
@@ -604,7 +623,10 @@ static void http_import(http_request *req, http_response *res)
                                                   json_string_value(json_object_get(m, "name")), "path", path));
         audit_event("plugin_installed", "plugin_id", id, "key_id", who.key_id, NULL);
     }
-    if (json_array_size(imported)) reload_plugins();
+    if (json_array_size(imported)) {
+        reload_plugins();
+        settings_for_new_plugins(who.key_id);
+    }
     pthread_mutex_unlock(&change_mu);
     json_decref(cands);
     api_json(res, 200, json_pack("{s:b,s:o,s:o}", "ok", 1, "imported", imported, "errors", errors));

@@ -12,7 +12,9 @@
 #include "plugins/plugin.h"
 #include "util/util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 /* The kinds' hooks; the sip-trunk kind is plugins/' own (trunk profiles, not a
@@ -28,24 +30,34 @@ void backend_plugins_init(void)
         if (kinds[i]) plugin_kind_register(kinds[i]);
 }
 
-/* The settings rows of every loaded plugin's fields; kept for the process's life
- * (the settings table points at them). */
-static setting_def *rows;
-static int n_rows;
+/* The settings rows made for plugins' fields: blocks kept for the process's life (the
+ * settings table points into them). */
+static pthread_mutex_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
+static setting_def **blocks;
+static int n_blocks;
 
-static int register_rows(void)
+int backend_plugins_register_rows(void)
 {
+    pthread_mutex_lock(&rows_lock);
     int want = 0;
-    for (int i = 0; i < plugin_count(); i++) want += plugin_at(i)->n_fields;
-    if (!want) return 0;
-    setting_def *r = calloc((size_t)want + 1, sizeof *r);
-    if (!r) return -1;
+    for (int i = 0; i < plugin_count(); i++) want += plugin_at(i) ? plugin_at(i)->n_fields : 0;
+    setting_def *r = want ? calloc((size_t)want + 1, sizeof *r) : NULL;
+    setting_def **grown = r ? realloc(blocks, (size_t)(n_blocks + 1) * sizeof *blocks) : NULL;
+    if (!r || !grown) {
+        free(r);
+        pthread_mutex_unlock(&rows_lock);
+        return want ? -1 : 0;
+    }
+    blocks = grown;
     int n = 0;
     for (int i = 0; i < plugin_count(); i++) {
         const plugin *p = plugin_at(i);
-        for (int k = 0; k < p->n_fields; k++) {
+        for (int k = 0; p && k < p->n_fields && n < want; k++) {
             const plugin_field *f = &p->fields[k];
             if (settings_find(f->setting)) continue;   /* a row the gateway has already (SIP_SERVER, …) */
+            bool twice = false;                        /* two plugins naming one row: the first wins */
+            for (int j = 0; j < n && !twice; j++) twice = !strcasecmp(r[j].name, f->setting);
+            if (twice) continue;
             setting_def *d = &r[n++];
             d->name = f->setting;
             d->type = !strcmp(f->type, "integer") ? SETTING_INT : !strcmp(f->type, "boolean") ? SETTING_BOOL
@@ -61,25 +73,30 @@ static int register_rows(void)
             d->help = f->label;
         }
     }
-    if (!n) {
+    if (n) {
+        settings_register(r, n);
+        blocks[n_blocks++] = r;
+    } else {
         free(r);
-        return 0;
     }
-    settings_register(r, n);
-    rows = r;
-    n_rows = n;
+    pthread_mutex_unlock(&rows_lock);
     return n;
 }
 
 int backend_plugins_start(char *const *envp, char *err, size_t errlen)
 {
-    char dir[1024];
-    if (setting_str("FAX_DATA_DIR", dir, sizeof dir, err, errlen)) return -1;
+    /* Before the settings are loaded: the settings file may hold plugin settings, whose
+     * rows must exist by then. FAX_DATA_DIR is environment-only, so the environment
+     * alone says where the plugins are. */
+    char dir[1024] = "";
+    settings_snapshot *env = settings_build(NULL, envp, err, errlen);
+    if (env) {
+        const char *d = settings_value(env, "FAX_DATA_DIR", NULL);
+        str_copy(dir, sizeof dir, d ? d : "");
+        settings_snapshot_free(env);
+    }
     if (plugins_load(dir, err, errlen)) return -1;
-    int added = register_rows();
-    if (added < 0) return str_fmt(err, errlen, "out of memory"), -1;
-    /* new rows: read the file and the environment again so that their values are there */
-    if (added > 0 && settings_load(envp, err, errlen)) return -1;
+    if (backend_plugins_register_rows() < 0) return str_fmt(err, errlen, "out of memory"), -1;
     return 0;
 }
 

@@ -571,7 +571,7 @@ def test_http_manifest_routes_through_the_http_kind(server):
 
         r = srv.post("/admin/plugins/http/install", key=ADMIN, json={"manifest": m})
         assert r.status_code == 200 and r.json()["id"] == "acme-telnyx", r.text
-        assert r.json()["restart_required"] is True   # its settings rows appear at the next start
+        assert r.json()["restart_required"] is False   # its fields became settings at once
         assert_detail(srv.post("/admin/plugins/http/install", key=ADMIN, json={"manifest": m}), 409, "already installed")
         m2 = local_copy("faxbot-http-telnyx", "acme-telnyx-two", peer.url + "/v2")
         r = srv.post("/admin/plugins/http/import-manifests", key=ADMIN, json={"items": [m2, {"id": "junk"}]})
@@ -580,14 +580,21 @@ def test_http_manifest_routes_through_the_http_kind(server):
         by = {it["id"]: it for it in srv.get("/plugins", key=ADMIN).json()["items"]}
         assert by["acme-telnyx"]["kind"] == "http" and by["acme-telnyx"]["source"] == "installed"
         assert set(by["acme-telnyx"]["categories"]) == set(m["categories"])
-        assert_detail(srv.request("PUT", "/plugins/acme-telnyx/config", key=ADMIN,
-                                  json={"settings": {"api_key": "x"}}), 409, "restart")
-        # after a restart its fields are settings
+        r = srv.request("PUT", "/plugins/acme-telnyx/config", key=ADMIN, json={"settings": {"api_key": "KEY-now-5678"}})
+        assert r.status_code == 200, r.text
+        assert srv.get("/plugins/acme-telnyx/config", key=ADMIN).json()["settings"]["api_key"].endswith("5678")
+        # and they are still settings after a restart
         srv.restart()
         r = srv.request("PUT", "/plugins/acme-telnyx/config", key=ADMIN, json={"settings": {"api_key": "KEY-abcdef-1234"}})
         assert r.status_code == 200, r.text
         cfg = srv.get("/plugins/acme-telnyx/config", key=ADMIN).json()
         assert cfg["settings"]["api_key"].endswith("1234") and "abcdef" not in cfg["settings"]["api_key"]
+        # removed while its settings stay in the file: the gateway still starts
+        srv.stop()
+        code, out, err = run_cli(["plugins", "remove", "acme-telnyx"], srv.env)
+        assert code == 0, err
+        srv.start()
+        assert "acme-telnyx" not in {it["id"] for it in srv.get("/plugins", key=ADMIN).json()["items"]}
     finally:
         peer.close()
 
