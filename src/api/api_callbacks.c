@@ -58,6 +58,48 @@ static json_t *plugins_summary(void)
                      plugins_errors());
 }
 
+/* The UDPTL (T.38) and RTP port ranges a PBX backend renders: each a real range,
+ * the two apart, and RTP wide enough for the calls at once (two ports a call). */
+static json_t *port_range(const char *what, const char *start_name, const char *end_name, int64_t *lo, int64_t *hi)
+{
+    const char *a = settings_value(settings_current(), start_name, NULL), *b = settings_value(settings_current(), end_name, NULL);
+    *lo = a && *a ? strtoll(a, NULL, 10) : 0;
+    *hi = b && *b ? strtoll(b, NULL, 10) : 0;
+    bool ok = *lo > 0 && *hi > *lo;
+    char detail[256];
+    if (ok) str_fmt(detail, sizeof detail, "%s ports %lld-%lld (%lld ports)", what, (long long)*lo, (long long)*hi, (long long)(*hi - *lo + 1));
+    else str_fmt(detail, sizeof detail, "%s range %lld-%lld is empty: %s must be below %s", what, (long long)*lo, (long long)*hi, start_name, end_name);
+    return json_pack("{s:I,s:I,s:b,s:s}", "start", (json_int_t)*lo, "end", (json_int_t)*hi, "ok", ok, "detail", detail);
+}
+
+static json_t *port_ranges(void)
+{
+    int64_t ulo, uhi, rlo, rhi;
+    json_t *o = json_object();
+    json_t *udptl = port_range("UDPTL (T.38)", "UDPTL_PORT_START", "UDPTL_PORT_END", &ulo, &uhi);
+    json_t *rtp = port_range("RTP", "RTP_PORT_START", "RTP_PORT_END", &rlo, &rhi);
+    bool ok = json_is_true(json_object_get(udptl, "ok")) && json_is_true(json_object_get(rtp, "ok"));
+    json_t *advice = json_array();
+    if (ok && ulo <= rhi && rlo <= uhi) {
+        ok = false;
+        json_array_append_new(advice, json_string("the UDPTL and RTP port ranges overlap: move one of them "
+                                                  "(UDPTL_PORT_START/END or RTP_PORT_START/END)"));
+    }
+    const char *ch = settings_value(settings_current(), "ASTERISK_MAX_CHANNELS", NULL);
+    int64_t calls = ch && *ch ? strtoll(ch, NULL, 10) : 0;
+    if (ok && calls > 0 && (rhi - rlo + 1) < 2 * calls) {
+        ok = false;
+        json_array_append_new(advice, json_sprintf("the RTP range holds %lld ports, fewer than two for each of "
+                                                   "ASTERISK_MAX_CHANNELS=%lld calls: widen RTP_PORT_START/END",
+                                                   (long long)(rhi - rlo + 1), (long long)calls));
+    }
+    json_object_set_new(o, "udptl", udptl);
+    json_object_set_new(o, "rtp", rtp);
+    json_object_set_new(o, "ok", json_boolean(ok));
+    json_object_set_new(o, "advice", advice);
+    return o;
+}
+
 /* POST /admin/diagnostics/run: every check, with real round trips where the backend has them. */
 static void diagnostics(http_request *req, http_response *res)
 {
@@ -77,9 +119,24 @@ static void diagnostics(http_request *req, http_response *res)
     bool deep_ok = jobs_backend_diagnose(g_api.jobs, report) == 0;
     json_object_set_new(checks, "backend", report);
     json_object_set_new(checks, "plugins", plugins_summary());
+    bool gs = api_ghostscript_present();
+    json_object_set_new(checks, "ghostscript", json_boolean(gs));
+    json_object_set_new(checks, "ghostscript_path", json_string(api_cfg()->gs_path));
+    const char *be = jobs_backend_name(g_api.jobs);
+    bool pbx = !strcmp(be, "sip") || !strcmp(be, "freeswitch");
+    bool ports_ok = true;
+    if (pbx) {
+        json_t *ports = port_ranges();
+        ports_ok = json_is_true(json_object_get(ports, "ok"));
+        json_object_set_new(checks, "port_ranges", ports);
+    }
     json_t *o = json_object();
     json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
-    json_object_set_new(o, "ok", json_boolean(ready && deep_ok));
+    json_object_set_new(o, "ok", json_boolean(ready && deep_ok && gs && ports_ok && json_is_true(json_object_get(checks, "db")) &&
+                                             json_is_true(json_object_get(checks, "storage"))));
+    char at[32];
+    iso8601_from_ms(now_ms(), at);
+    json_object_set_new(o, "checked_at", json_string(at));
     json_object_set_new(o, "checks", checks);
     api_json(res, 200, o);
 }

@@ -26,7 +26,7 @@ static void health(http_request *req, http_response *res)
 }
 
 /* Ghostscript is found the way the sandbox will find it. */
-static bool ghostscript_present(void)
+bool api_ghostscript_present(void)
 {
     char path[PATH_MAX];
     return sandbox_resolve(api_cfg()->gs_path, path, sizeof path) == 0;
@@ -51,7 +51,7 @@ static void ready(http_request *req, http_response *res)
     bool storage = blob_check(g_api.blobs, &free_bytes, msg, sizeof msg) == 0;
     if (!storage) json_array_append_new(warnings, json_sprintf("storage: %s", msg));
     else if (free_bytes < 100LL * 1024 * 1024) json_array_append_new(warnings, json_sprintf("storage: only %lld MB free", (long long)(free_bytes >> 20)));
-    bool gs = ghostscript_present();
+    bool gs = api_ghostscript_present();
     if (!gs) json_array_append_new(warnings, json_sprintf("ghostscript: '%s' not found; install the ghostscript package", api_cfg()->gs_path));
     if (!api_auth_enforced()) json_array_append_new(warnings, json_string("no API key is required: set API_KEY for anything but local development"));
     json_object_set_new(checks, "db", json_boolean(db));

@@ -50,6 +50,8 @@ int api_require_admin(http_request *req, http_response *res, principal *who);
 bool api_may_see(const principal *who, const char *owner, bool unowned_is_shared);
 /* True when fax routes need a key (API_KEY set or REQUIRE_API_KEY). */
 bool api_auth_enforced(void);
+/* Ghostscript is found where the conversion sandbox will look for it (GHOSTSCRIPT_PATH). */
+bool api_ghostscript_present(void);
 
 /* Sends a JSON value (takes the reference) with status. */
 void api_json(http_response *res, int status, json_t *v);

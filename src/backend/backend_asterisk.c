@@ -783,12 +783,16 @@ static void diag_trunk(backend *b, json_t *trunk, json_t *advice)
     ami_field ep[] = {{"Endpoint", AMI_TRUNK_ENDPOINT}};
     r = list_action(b, "PJSIPShowEndpoint", ep, 1);
     if (r && ami_response_ok(r->response)) {
-        const char *status = NULL;
+        const char *status = NULL, *rtt = NULL;
         for (size_t i = 0; i < r->n_events; i++)
-            if (!strcasecmp(str_field(r->events[i], "Event"), "ContactStatusDetail"))
+            if (!strcasecmp(str_field(r->events[i], "Event"), "ContactStatusDetail")) {
                 status = str_field(r->events[i], "Status");
+                rtt = str_field(r->events[i], "RoundtripUsec");
+            }
         json_object_set_new(trunk, "endpoint", json_true());
         json_object_set_new(trunk, "qualify", status ? json_string(status) : json_string("unknown"));
+        if (rtt && *rtt >= '0' && *rtt <= '9')      /* the qualify time: OPTIONS round trip */
+            json_object_set_new(trunk, "qualify_ms", json_real((double)strtoll(rtt, NULL, 10) / 1000.0));
         if (status && strcasecmp(status, "Reachable") && strcasecmp(status, "Created"))
             json_array_append_new(advice, json_string("the trunk does not answer OPTIONS (qualify): check SIP_SERVER, "
                                                       "SIP_PORT and the firewall"));

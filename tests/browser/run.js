@@ -39,11 +39,11 @@ function freePort() {
   });
 }
 
-async function startGateway(dir) {
+async function startGateway(dir, extraEnv) {
   const port = await freePort();
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(FAX|API_|REQUIRE_|AUDIT|AUTH_|TRUSTED|PHAXIO|SINCH|SIGNALWIRE|ASTERISK|FREESWITCH)/.test(k) && !/proxy/i.test(k)) env[k] = v;
-  Object.assign(env, { FAX_DATA_DIR: path.join(dir, "data"), API_KEY: BOOT, FAX_BACKEND: "loopback", FAX_RETRY_BASE_SECONDS: "1" });
+  Object.assign(env, { FAX_DATA_DIR: path.join(dir, "data"), API_KEY: BOOT, FAX_RETRY_BASE_SECONDS: "1" }, extraEnv || {});
   fs.mkdirSync(env.FAX_DATA_DIR, { recursive: true });
   const log = fs.openSync(path.join(dir, "gateway.log"), "w");
   const proc = spawn(BIN, ["serve", "--listen", `127.0.0.1:${port}`], { env, cwd: dir, stdio: ["ignore", log, log] });
@@ -101,7 +101,9 @@ async function main() {
   fs.writeFileSync(pdf, execFileSync("python3", ["-c",
     "import sys; sys.path.insert(0, sys.argv[1]); import documents; sys.stdout.buffer.write(documents.pdf_text(3))",
     path.join(__dirname, "..", "api")]));
-  const gw = await startGateway(dir);
+  // ASTERISK_SPOOL_DIR from the environment: the Asterisk stand-in's spool, and an env-pinned setting
+  fs.mkdirSync(path.join(dir, "spool"));
+  const gw = await startGateway(dir, { ASTERISK_SPOOL_DIR: path.join(dir, "spool") });
   const userData = fs.mkdtempSync(path.join(os.tmpdir(), "faxbot-chromium-"));
   const browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true,
@@ -140,13 +142,14 @@ async function main() {
       }
       const nav = Math.min(...tries);
       console.log(`     first page interactive (DOMContentLoaded done) after ${tries.map((t) => t.toFixed(0)).join(", ")} ms (best ${nav.toFixed(0)})`);
-      ok(nav < 300, `the first page took ${nav} ms to become interactive (budget 300 ms)`);
       await signIn(page, url, "fbk_live_000000000000_" + "B".repeat(43));
       await page.waitForSelector(".signin .notice.error");
       ok(/Sign-in refused/.test(await page.textContent(".signin .notice.error")), "no refusal text");
       ok((await ctx.cookies()).length === 0, "a cookie was set for a wrong key");
       await axeCheck(page, "sign-in");
       await shoot(page, "signin");
+      // last, so a slow moment of this shared machine fails this test only, not the sign-in the others need
+      ok(nav < 300, `the first page took ${nav} ms to become interactive (budget 300 ms)`);
     });
 
     await test("sign in with a good key; the key is nowhere the page can read", async () => {
@@ -262,7 +265,7 @@ async function main() {
       await page.waitForSelector("#view .card, #view .notice");
       const route = await fetch(`${url}/admin/settings`, { headers: { "X-API-Key": BOOT } });
       if (route.status === 200) {
-        await page.waitForSelector("#view table");
+        await page.waitForSelector("#view .field");
         ok(/Built-in default|Environment|Settings file/.test(await page.textContent("#view")), "no value sources shown");
       } else {
         ok(/no settings API yet/.test(await page.textContent("#view .notice")), "no explanation without the settings API");
@@ -270,6 +273,9 @@ async function main() {
       await axeCheck(page, "settings");
       await shoot(page, "settings");
     });
+
+    // Settings editing, the Setup Wizard and Diagnostics (tests/browser/admin_tools.js)
+    await require("./admin_tools.js")({ test, ok, page, url, adminApi, axeCheck, shoot, BOOT, browser });
 
     await test("a revoked key cannot sign in", async () => {
       const c2 = await browser.newContext();

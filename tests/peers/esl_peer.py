@@ -490,3 +490,14 @@ class EslPeer:
                 if c.parsed["vars"].get("faxbot_job_id") == job_id:
                     return c
         return None
+
+
+if __name__ == "__main__":   # manual use and the browser tests: python3 esl_peer.py
+    import os
+    p = EslPeer(password=os.environ.get("PASSWORD", "ClueCon"))
+    print(f"ESL peer on 127.0.0.1:{p.port}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -415,3 +415,15 @@ class PhaxioPeer:
         t = threading.Thread(target=self._process, args=(fid, action, fields.get("content_url")), daemon=True)
         t.start()
         self._threads.append(t)
+
+
+if __name__ == "__main__":   # manual use and the browser tests: python3 phaxio_peer.py
+    import os
+    p = PhaxioPeer(api_key=os.environ.get("API_KEY", "test-api-key"), api_secret=os.environ.get("API_SECRET", "test-api-secret"),
+                   callback_token=os.environ.get("CALLBACK_TOKEN", "test-webhook-token"))
+    print(f"Phaxio peer on 127.0.0.1:{p.port} ({p.url})", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -275,3 +275,15 @@ class SignalWirePeer:
         with self.lock:
             self.callbacks.append((params.get("FaxStatus"), code))
         return code
+
+
+if __name__ == "__main__":   # manual use and the browser tests: python3 signalwire_peer.py
+    import os
+    p = SignalWirePeer(project=os.environ.get("PROJECT", "b6a9c1f0-1111-4222-8333-444455556666"),
+                       token=os.environ.get("TOKEN", "PT0123456789abcdef"))
+    print(f"SignalWire peer on 127.0.0.1:{p.port} ({p.url})", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -718,40 +718,9 @@ async function pageKeys() {
   try { await loadKeys(); } catch (e) { list.replaceChildren(errorBox(e, "Could not list keys")); }
 }
 
-/* ---- Settings (read-only for now): GET /admin/settings of the settings API
-   (issue 10), each value with where it comes from; env-pinned ones name their
-   variable. Editing and the Setup Wizard build on this page. ---- */
-async function pageSettings() {
-  const hidden = needs("keys:manage", "Settings");
-  if (hidden) { mount("Settings", hidden); return; }
-  const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  mount("Settings", body);
-  let view;
-  try { view = await api("/admin/settings"); } catch (e) {
-    body.replaceChildren(e.status === 404 && e.message === "Not Found"
-      ? h("p", { class: "notice" }, "This gateway has no settings API yet (GET /admin/settings comes with the settings issue). Settings come from the environment: see the README's Settings section.")
-      : errorBox(e, "Could not read the settings"));
-    return;
-  }
-  const items = view.items || [];
-  const groups = {};
-  for (const it of items) (groups[it.group] = groups[it.group] || []).push(it);
-  const show = (it) => it.value == null || it.value === "" ? h("span", { class: "muted" }, it.secret ? (it.is_set ? "set (hidden)" : "not set") : "—")
-    : typeof it.value === "boolean" ? (it.value ? "Yes" : "No") : String(it.value);
-  const SOURCE = { env: "Environment", file: "Settings file", default: "Built-in default" };
-  body.replaceChildren(...Object.keys(groups).sort().map((g) => h("section", { class: "card", "aria-labelledby": "set-" + g },
-    h("h2", { id: "set-" + g }, g.charAt(0).toUpperCase() + g.slice(1)),
-    h("div", { class: "table-wrap" }, h("table", {},
-      h("thead", {}, h("tr", {}, ["Setting", "Value", "Source", "Changes"].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, groups[g].map((it) => h("tr", {},
-        h("td", {}, h("code", {}, it.name), it.help ? h("span", { class: "hint" }, it.help) : null),
-        h("td", {}, show(it)),
-        h("td", {}, SOURCE[it.source] || it.source, it.pinned_by ? h("span", { class: "hint" }, `Read-only here: set by the environment variable ${it.pinned_by}`) : null),
-        h("td", {}, it.apply === "live" ? "Apply live" : it.apply === "restart" ? "Needs a restart" : "Environment only")))))))));
-}
-
 /* ---- router ---- */
-/* Pages kept in their own files (logs.js, …) register here: name → function(parts, q). */
+/* Pages kept in their own files (logs.js, settings.js, wizard.js, diagnostics.js) register here:
+   name → function(parts, q). */
 const EXTRA_PAGES = {};
 function route() {
   if (!S.me) return;
@@ -763,7 +732,7 @@ function route() {
   document.querySelectorAll("#nav a").forEach((a) => {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
-  const pages = { dashboard: pageDashboard, send: pageSend, jobs: () => (parts[1] ? pageJob(parts[1]) : pageJobs(q)), inbox: pageInbox, keys: pageKeys, settings: pageSettings, ...EXTRA_PAGES };
+  const pages = { dashboard: pageDashboard, send: pageSend, jobs: () => (parts[1] ? pageJob(parts[1]) : pageJobs(q)), inbox: pageInbox, keys: pageKeys, ...EXTRA_PAGES };
   (pages[page] || pageDashboard)(parts, q);
   $("#view").focus({ preventScroll: true });
 }
