@@ -4,6 +4,7 @@
 #include "api/api.h"
 #include "events/events.h"
 #include "backend/backend.h"
+#include "backend/backend_plugins.h"
 #include "auth/audit.h"
 #include "blob/blob.h"
 #include "cli/cli.h"
@@ -56,6 +57,8 @@ static void usage(FILE *f)
             "  faxbot doctor --from-faxbot .env         what of a Faxbot .env carries over, is renamed, needs action\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
             "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n"
+            "  faxbot plugins list|show ID|validate PATH|install PATH|remove ID|enable ID|disable ID\n"
+            "                                           plugins: SIP trunk profiles, HTTP providers, native backends\n"
             "  faxbot config show|get NAME|set NAME VALUE|validate|export\n"
             "                                           the settings, on the settings file or (--server) a running gateway\n\n"
             "The client commands reach FAXBOT_URL (default http://127.0.0.1:8080) with the key in\n"
@@ -411,9 +414,13 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "--version")) { printf("faxbot 0.1.0\n"); return 0; }
     /* The settings table (core rows + every backend's), then default < file < env. */
+    backend_plugins_init();
     backend_register_settings();
     bool client = !strcmp(cmd, "send") || !strcmp(cmd, "status") || !strcmp(cmd, "keys");
     char serr[1024];
+    /* The plugins (bundled + $FAX_DATA_DIR/plugins) and their settings rows, before the
+     * settings file is read (it may hold their values). */
+    if (!client && backend_plugins_start(environ, serr, sizeof serr)) fprintf(stderr, "faxbot: plugins: %s\n", serr);
     if (settings_load(environ, serr, sizeof serr) && client) {
         /* A client only needs FAXBOT_URL and its key: the environment is enough. The
          * others stop in config_load with this message and their own exit code, so
@@ -423,6 +430,7 @@ int main(int argc, char **argv)
         if (env_only) settings_set_current(env_only);
     }
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plugins")) return cli_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "mcp")) return cmd_mcp(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);

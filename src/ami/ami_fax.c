@@ -1,6 +1,7 @@
 /* ami_fax.c — see ami_fax.h. Tables from docs/internals/protocols.md §4.3–4.7 (AST_CONTROL codes
  * in OriginateResponse, Q.850 causes on Hangup, FAXSTATUS/FAXERROR of res_fax). */
 #include "ami/ami_fax.h"
+#include "plugins/sip_trunk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,11 @@ static void describe(ami_verdict *v, const char *what, const ami_call_facts *f)
 {
     int code = ami_sip_code(f->sip_cause);
     const char *advice = ami_sip_advice(code);
-    if (code)
+    const char *meaning = code ? sip_trunk_error_meaning(f->trunk, code) : NULL;
+    if (meaning)   /* what the trunk's provider documents for the code comes first */
+        snprintf(v->message, sizeof v->message, "%s (%.60s): %s says: %s%s%s", what, f->sip_cause, f->trunk->title,
+                 meaning, *advice ? "; " : "", advice);
+    else if (code)
         snprintf(v->message, sizeof v->message, "%s (%.60s)%s%s", what, f->sip_cause, *advice ? ": " : "", advice);
     else
         snprintf(v->message, sizeof v->message, "%s", what);

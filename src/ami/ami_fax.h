@@ -29,6 +29,7 @@ typedef struct ami_call_facts {
     int hangup_cause;            /* Q.850 cause, -1 unknown */
     int reason;                  /* OriginateResponse Reason (AST_CONTROL_*), -1 unknown */
     bool answered;               /* the far end answered */
+    const struct sip_trunk_profile *trunk; /* the trunk plugin: its documented SIP error meanings (may be NULL) */
 } ami_call_facts;
 
 typedef struct ami_verdict {

@@ -1,5 +1,6 @@
-/* ami_trunk.c — see ami_trunk.h. The presets carry what docs/internals/protocols.md §9 says about
- * each provider (and mark what is unverified); every rendered value comes from the
+/* ami_trunk.c — see ami_trunk.h. The presets are sip-trunk plugins (plugins/bundled/faxbot-sip-*,
+ * carrying what docs/internals/protocols.md §9 says about each provider and marking what is
+ * unverified); every rendered value comes from the
  * settings, each checked for characters that would break the Asterisk config
  * syntax (';' starts a comment, ',' splits application arguments, newlines end
  * options), so nothing unfilled or injected can reach a file. */
@@ -12,33 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const ami_preset presets[] = {
-    {.name = "generic", .title = "generic SIP trunk", .default_server = "", .plus = true, .t38 = true,
-     .t38_reinvite = true, .registers = true, .tech_prefix = false,
-     .notes = "generic trunk: +E.164 numbers, digest auth with registration when SIP_USERNAME is set "
-              "(IP authentication otherwise), T.38 with redundancy and audio fallback"},
-    {.name = "twilio", .title = "Twilio Elastic SIP Trunking", .default_server = "", .plus = true, .t38 = false,
-     .t38_reinvite = false, .registers = false, .tech_prefix = false,
-     .notes = "Twilio Elastic SIP Trunking: the request URI host must be the termination URI "
-              "<name>.pstn.twilio.com, numbers in E.164, the caller ID (SIP_FROM_USER) a Twilio number or "
-              "verified caller ID; IP ACL and/or credential list (no registration); Twilio lists only "
-              "PCMU/PCMA, no T.38, so faxes go as G.711 audio"},
-    {.name = "telnyx", .title = "Telnyx SIP connection", .default_server = "sip.telnyx.com", .plus = true,
-     .t38 = true, .t38_reinvite = false, .registers = true, .tech_prefix = false,
-     .notes = "Telnyx: credential connection registering to sip.telnyx.com, +E.164; Telnyx sends the T.38 "
-              "re-INVITE itself (t38_reinvite_source=telnyx, the default), so we accept T.38 and do not "
-              "initiate it"},
-    {.name = "bandwidth", .title = "Bandwidth SIP trunk", .default_server = "", .plus = true, .t38 = true,
-     .t38_reinvite = true, .registers = false, .tech_prefix = false,
-     .notes = "Bandwidth: IP-authenticated trunk to the SBC address Bandwidth gives you (UDP 5060); "
-              "number format and T.38 terms are not confirmed by Bandwidth's documents (UNVERIFIED): "
-              "+E.164 and T.38 with audio fallback"},
-    {.name = "flowroute", .title = "Flowroute", .default_server = "sip.flowroute.com", .plus = false, .t38 = true,
-     .t38_reinvite = true, .registers = true, .tech_prefix = true,
-     .notes = "Flowroute: E.164 without the '+' (their FAQ); IP authentication needs the 8-digit tech "
-              "prefix (SIP_TECH_PREFIX) in front of the number as <prefix>*<number>, digest auth with "
-              "registration when SIP_USERNAME is set; T.38 support UNVERIFIED, audio fallback on"},
-};
 
 /* The sip backend's rows of the settings table (the trunk and network rows are
  * the core's, shared with FreeSWITCH). */
@@ -55,7 +29,7 @@ const setting_def ami_trunk_settings[] = {
     SETTING_ROW_INT("sip", "ASTERISK_MAX_CHANNELS", "4", 1, 256, "backend capacity", "concurrent fax calls"),
     SETTING_ROW_INT("sip", "ASTERISK_RING_TIMEOUT", "60", 5, 600, "Originate Timeout", "seconds"),
     SETTING_ROW_STR("sip", "ASTERISK_GATEWAY_URL", "", "extensions.conf CURL", "default PUBLIC_API_URL"),
-    SETTING_ROW_ENUM("sip", "SIP_TRUNK_PRESET", "generic", "generic|twilio|telnyx|bandwidth|flowroute", "pjsip.conf", "trunk preset"),
+    SETTING_ROW_STR("sip", "SIP_TRUNK_PRESET", "generic", "pjsip.conf", "trunk preset: a sip-trunk plugin's short name or id (faxbot plugins list)"),
     SETTING_ROW_STR("sip", "SIP_TECH_PREFIX", "", "dial string", "Flowroute tech prefix"),
     SETTING_ROW_STR("sip", "SIP_IDENTIFY_MATCH", "", "pjsip.conf identify", "extra trunk source IPs"),
     SETTING_ROW_STR("sip", "ASTERISK_CONFIG_DIR", "", "apply", "where apply writes Asterisk's files (unset: not written)"),
@@ -64,9 +38,7 @@ const setting_def ami_trunk_settings[] = {
 
 const ami_preset *ami_preset_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-        if (!strcmp(presets[i].name, name)) return &presets[i];
-    return NULL;
+    return sip_trunk_find(name);
 }
 
 int ami_sip_server_split(const char *in, char *host, size_t hostlen, int *port)
@@ -87,12 +59,14 @@ int ami_sip_server_split(const char *in, char *host, size_t hostlen, int *port)
 const char *ami_caller_id_name(const ami_preset *p, const char *configured)
 {
     if (configured && *configured) return configured;
-    return p && !strcmp(p->name, "twilio") ? "Asterisk PBX" : "";
+    return p ? p->caller_id_default_name : "";
 }
 
 const char *ami_preset_names(void)
 {
-    return "generic, twilio, telnyx, bandwidth, flowroute";
+    static __thread char names[1024];
+    sip_trunk_names(names, sizeof names);
+    return names;
 }
 
 /* ---- value checks ---- */
@@ -315,7 +289,7 @@ static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
         want("SIP_TECH_PREFIX", t->tech_prefix, "", "digits", err, errlen))
         return -1;
     if (t->tech_prefix[0] && strspn(t->tech_prefix, "0123456789") != strlen(t->tech_prefix)) {
-        str_fmt(err, errlen, "SIP_TECH_PREFIX may only contain digits (Flowroute: 8 digits)");
+        str_fmt(err, errlen, "SIP_TECH_PREFIX may only contain digits");
         return -1;
     }
     if (setting_str("SIP_IDENTIFY_MATCH", t->identify_match, sizeof t->identify_match, err, errlen) ||
@@ -332,14 +306,26 @@ static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
         str_fmt(err, errlen, "SIP_SERVER is not set: give the trunk's host name (preset %s)", p->name);
         return -1;
     }
-    if (!strcmp(p->name, "twilio") && !(strstr(t->server, ".pstn.") && ends_with(t->server, ".twilio.com"))) {
-        str_fmt(err, errlen, "SIP_SERVER must be your Twilio termination URI host, <name>.pstn.twilio.com "
-                             "(Twilio drops requests to any other host)");
+    if ((p->host_contains[0] && !strcasestr(t->server, p->host_contains)) ||
+        (p->host_suffix[0] && !ends_with(t->server, p->host_suffix))) {
+        str_fmt(err, errlen, "%s", p->host_message);
         return -1;
     }
-    if (!strcmp(p->name, "twilio") && !is_e164(t->from_user)) {
-        str_fmt(err, errlen, "SIP_FROM_USER must be the caller ID in E.164 (+15551234567), a Twilio number or a "
-                             "verified caller ID (Twilio error 32204 otherwise)");
+    if (p->caller_id_e164 && !is_e164(t->from_user)) {
+        if (p->caller_id_message[0]) str_fmt(err, errlen, "%s", p->caller_id_message);
+        else str_fmt(err, errlen, "SIP_FROM_USER must be the caller ID in E.164 (+15551234567) for %s", p->title);
+        return -1;
+    }
+    if (!sip_trunk_has_transport(p, t->transport)) {
+        str_fmt(err, errlen, "SIP_TRANSPORT=%s is not offered by %s", t->transport, p->title);
+        return -1;
+    }
+    if (!t->username[0] && !p->ip_auth) {
+        str_fmt(err, errlen, "SIP_USERNAME and SIP_PASSWORD are needed: %s takes digest authentication only", p->title);
+        return -1;
+    }
+    if (t->username[0] && !p->digest) {
+        str_fmt(err, errlen, "SIP_USERNAME must be empty: %s authenticates by IP address only", p->title);
         return -1;
     }
     if ((t->username[0] != 0) != (t->password[0] != 0)) {
@@ -347,9 +333,10 @@ static int load_sip(ami_trunk *t, bool for_render, char *err, size_t errlen)
                              "(IP authentication)");
         return -1;
     }
-    if (p->tech_prefix && !t->username[0] && strlen(t->tech_prefix) != 8) {
-        str_fmt(err, errlen, "SIP_TECH_PREFIX must be your 8-digit Flowroute tech prefix when the trunk uses IP "
-                             "authentication (no SIP_USERNAME)");
+    if (p->tech_prefix && !t->username[0] &&
+        (p->tech_prefix_digits ? strlen(t->tech_prefix) != (size_t)p->tech_prefix_digits : !t->tech_prefix[0])) {
+        str_fmt(err, errlen, "SIP_TECH_PREFIX must be your %d-digit %s tech prefix when the trunk uses IP "
+                             "authentication (no SIP_USERNAME)", p->tech_prefix_digits, p->title);
         return -1;
     }
     return 0;
@@ -364,14 +351,11 @@ int ami_trunk_load_inbound(ami_trunk *t, const config *cfg, char *err, size_t er
 int ami_trunk_load(ami_trunk *t, const config *cfg, bool for_render, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
-    char name[32];
+    char name[64];
     if (setting_str("SIP_TRUNK_PRESET", name, sizeof name, err, errlen)) return -1;
     for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
-    t->preset = ami_preset_find(name);
-    if (!t->preset) {
-        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is not known; choose one of: %s", name, ami_preset_names());
-        return -1;
-    }
+    t->preset = sip_trunk_lookup(name, err, errlen);
+    if (!t->preset) return -1;
     if (load_ami(t, err, errlen) || load_gateway(t, cfg, for_render, err, errlen) || load_sip(t, for_render, err, errlen))
         return -1;
     return 0;
@@ -382,13 +366,14 @@ int ami_trunk_dial(const ami_trunk *t, const char *e164, char *out, size_t outle
     if (!is_e164(e164)) return -1;
     const char *digits = t->preset->plus ? e164 : e164 + 1;
     if (t->preset->tech_prefix && t->tech_prefix[0])
-        return str_fmt(out, outlen, "%s*%s", t->tech_prefix, digits);
+        return str_fmt(out, outlen, "%s%s%s", t->tech_prefix, t->preset->tech_prefix_sep, digits);
     return str_copy(out, outlen, digits);
 }
 
 const char *ami_trunk_sendfax_options(const ami_trunk *t)
 {
     if (!t->preset->t38) return "F";                 /* audio only */
+    if (!t->preset->audio_fallback) return t->preset->t38_reinvite ? "z" : "";
     return t->preset->t38_reinvite ? "fz" : "f";
 }
 
@@ -427,8 +412,8 @@ static void render_pjsip(const ami_trunk *t, strbuf *sb)
     sb_appendf(sb, "[%s]\ntype = aor\ncontact = sip:%s:%d%s\nqualify_frequency = 60\n\n", AMI_TRUNK_ENDPOINT,
                t->server, t->port, uri_tp);
     sb_appendf(sb, "[%s]\ntype = endpoint\ntransport = transport-%s\ncontext = %s\ndisallow = all\n"
-                   "allow = ulaw,alaw\naors = %s\n",
-               AMI_TRUNK_ENDPOINT, t->transport, AMI_IN_CONTEXT, AMI_TRUNK_ENDPOINT);
+                   "allow = %s\naors = %s\n",
+               AMI_TRUNK_ENDPOINT, t->transport, AMI_IN_CONTEXT, p->codecs, AMI_TRUNK_ENDPOINT);
     if (has_auth(t)) sb_appendf(sb, "outbound_auth = %s-auth\n", AMI_TRUNK_ENDPOINT);
     if (t->from_user[0]) {
         sb_appendf(sb, "from_user = %s\n", t->from_user);
@@ -436,11 +421,13 @@ static void render_pjsip(const ami_trunk *t, strbuf *sb)
         else sb_appendf(sb, "callerid = <%s>\n", t->from_user);
     }
     sb_appendf(sb, "from_domain = %s\n", from_domain);
-    if (!strcmp(p->name, "twilio")) sb_appendf(sb, "send_pai = yes\n");
-    sb_appendf(sb, "direct_media = no\nrtp_symmetric = yes\nforce_rport = yes\nrewrite_contact = yes\n"
-                   "dtmf_mode = rfc4733\nfax_detect = no\n");
+    if (p->send_pai) sb_appendf(sb, "send_pai = yes\n");
+    sb_appendf(sb, "direct_media = no\nrtp_symmetric = %s\nforce_rport = %s\nrewrite_contact = %s\n"
+                   "dtmf_mode = rfc4733\nfax_detect = no\n",
+               p->rtp_symmetric ? "yes" : "no", p->force_rport ? "yes" : "no", p->rewrite_contact ? "yes" : "no");
     if (p->t38)
-        sb_appendf(sb, "t38_udptl = yes\nt38_udptl_ec = redundancy\nt38_udptl_maxdatagram = 400\n\n");
+        sb_appendf(sb, "t38_udptl = yes\nt38_udptl_ec = %s\nt38_udptl_maxdatagram = %d\n\n", p->t38_ec,
+                   p->t38_max_datagram);
     else
         sb_appendf(sb, "t38_udptl = no\n\n");
     if (has_auth(t) && p->registers) {
@@ -485,7 +472,7 @@ static void render_inbound_exten(const ami_trunk *t, strbuf *sb, const char *pat
 {
     sb_appendf(sb, "exten => %s,1,NoOp(faxbot: inbound fax)\n", pattern);
     sb_appendf(sb, " same => n,Set(FAXBOT_RXFILE=%s/rx-${FILTER(0-9A-Za-z.,${UNIQUEID})}.tif)\n", t->spool_dir);
-    sb_appendf(sb, " same => n,Set(FAXOPT(ecm)=yes)\n");
+    sb_appendf(sb, " same => n,Set(FAXOPT(ecm)=%s)\n", t->preset->ecm ? "yes" : "no");
     if (t->station_id[0]) sb_appendf(sb, " same => n,Set(FAXOPT(localstationid)=%s)\n", t->station_id);
     sb_appendf(sb, " same => n,Answer()\n same => n,ReceiveFAX(${FAXBOT_RXFILE},f)\n"
                    " same => n,GotoIf($[\"${FAXSTATUS}\" != \"SUCCESS\"]?failed)\n"
@@ -516,9 +503,9 @@ static void render_extensions(const ami_trunk *t, strbuf *sb)
                    "; called channel once the far end answers.\n[%s]\n",
                AMI_TRUNK_ENDPOINT, AMI_OUT_CONTEXT, AMI_OUT_EXTEN, AMI_RESULT_CONTEXT, AMI_OUT_CONTEXT);
     sb_appendf(sb, "exten => %s,1,NoOp(faxbot job ${FAXBOT_JOBID} attempt ${FAXBOT_ATTEMPT})\n"
-                   " same => n,Set(FAXBOT_ANSWERED=1)\n same => n,Set(FAXOPT(ecm)=yes)\n"
+                   " same => n,Set(FAXBOT_ANSWERED=1)\n same => n,Set(FAXOPT(ecm)=%s)\n"
                    " same => n,SendFAX(${FAXBOT_FILE},%s)\n same => n,Hangup()\n\n",
-               AMI_OUT_EXTEN, ami_trunk_sendfax_options(t));
+               AMI_OUT_EXTEN, t->preset->ecm ? "yes" : "no", ami_trunk_sendfax_options(t));
     sb_appendf(sb, "; Unanswered calls (busy, no answer, congestion, rejected) land here on a placeholder\n"
                    "; channel; the result event comes from the hangup handler of the real channel.\n"
                    "exten => failed,1,NoOp(faxbot job ${FAXBOT_JOBID}: not answered, reason ${REASON})\n"

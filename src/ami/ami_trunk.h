@@ -1,6 +1,6 @@
 /* ami_trunk.h — the Asterisk side of FAX_BACKEND=sip: settings (Faxbot's variable
  * names plus SIP_TRUNK_PRESET), the trunk presets of docs/internals/protocols.md §9 (number format,
- * auth style, T.38 stance), how a number is dialled on the trunk, and the rendering
+ * auth style, T.38 stance: sip-trunk plugins), how a number is dialled on the trunk, and the rendering
  * of the Asterisk configuration files (`faxbot asterisk-config`). Shared by the
  * backend (backend_asterisk.c) and the CLI (cli/asterisk_config.c).
  *
@@ -15,7 +15,8 @@
  *   ASTERISK_RING_TIMEOUT (60) seconds an outgoing call may ring (Originate Timeout)
  *   ASTERISK_GATEWAY_URL     how Asterisk reaches this gateway (default PUBLIC_API_URL,
  *                            else http://127.0.0.1:<listen port>)
- *   SIP_TRUNK_PRESET (generic) generic|twilio|telnyx|bandwidth|flowroute
+ *   SIP_TRUNK_PRESET (generic) a sip-trunk plugin's short name or id: generic, twilio, telnyx,
+ *                    bandwidth, flowroute, voxbone, signalwire (bundled) or an installed one
  *   SIP_SERVER (host or host:port) SIP_PORT (5060) SIP_USERNAME SIP_PASSWORD SIP_FROM_USER SIP_FROM_DOMAIN
  *   SIP_CALLER_ID_NAME (display name of the caller ID; twilio preset default "Asterisk PBX")
  *   SIP_TECH_PREFIX (Flowroute IP auth) SIP_IDENTIFY_MATCH (extra source IPs/CIDRs of the
@@ -40,17 +41,10 @@ struct config;
 #define AMI_IN_CONTEXT "fax-inbound"
 #define AMI_RESULT_EVENT "FaxResult"
 
-typedef struct ami_preset {
-    const char *name;
-    const char *title;
-    const char *default_server;  /* "" = SIP_SERVER must be given */
-    bool plus;                   /* dial "+<E.164>" (else the digits only) */
-    bool t38;                    /* t38_udptl on the endpoint */
-    bool t38_reinvite;           /* SendFAX option z: we re-INVITE to T.38 if the far end does not */
-    bool registers;              /* REGISTER to the trunk when credentials are given */
-    bool tech_prefix;            /* Flowroute: "<8-digit prefix>*<number>" under IP auth */
-    const char *notes;           /* written into pjsip.conf */
-} ami_preset;
+/* A trunk preset is a sip-trunk plugin's profile (plugins/sip_trunk.h): the presets
+ * that were compiled in here now ship as bundled plugins (plugins/bundled/faxbot-sip-*). */
+#include "plugins/sip_trunk.h"
+typedef sip_trunk_profile ami_preset;
 
 typedef struct ami_trunk {
     const ami_preset *preset;
@@ -98,10 +92,10 @@ const ami_preset *ami_preset_find(const char *name);
 /* SIP_SERVER as Faxbot's template wrote it: "host" or "host:port". Fills host and
  * *port (0 when no port is given); -1 if the port part is not 1..65535. */
 int ami_sip_server_split(const char *in, char *host, size_t hostlen, int *port);
-/* The caller ID display name: SIP_CALLER_ID_NAME, or for the twilio preset "Asterisk PBX"
- * (the form Twilio's Asterisk note shows); "" for none. */
+/* The caller ID display name: SIP_CALLER_ID_NAME, or the preset's caller_id.default_name
+ * (twilio: "Asterisk PBX", the form Twilio's Asterisk note shows); "" for none. */
 const char *ami_caller_id_name(const ami_preset *p, const char *configured);
-/* "generic, twilio, telnyx, bandwidth, flowroute" */
+/* "generic, twilio, telnyx, …": the enabled sip-trunk plugins' short names */
 const char *ami_preset_names(void);
 
 /* Reads the settings from the environment (cfg gives station id, header, listen

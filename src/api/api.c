@@ -564,7 +564,7 @@ void api_send_page_thumbnail(http_request *req, http_response *res, const char *
 }
 
 /* ---- setup ---- */
-static http_route g_routes[128];
+static http_route g_routes[192];
 static int g_n_routes;
 
 static void add_routes(void (*get)(const http_route **, int *))
@@ -588,6 +588,7 @@ int api_init(const api_deps *deps, char *err, size_t errlen)
     add_routes(api_admin_routes);
     add_routes(api_settings_routes);
     add_routes(api_admin_ops_routes);
+    add_routes(api_plugins_routes);
     add_routes(api_callback_routes);
     add_routes(api_openapi_routes);
     add_routes(api_events_routes);

@@ -3,6 +3,7 @@
  * diagnostics. The api layer only carries the request: each backend verifies its
  * own signatures and parses its own formats, and the job layer applies the result. */
 #include "api/api_internal.h"
+#include "plugins/plugin.h"
 #include "backend/backend.h"
 #include "util/util.h"
 
@@ -39,6 +40,22 @@ static void webhook(http_request *req, http_response *res)
     if (jobs_webhook_dispatch(g_api.jobs, &wr, wres) != 0) http_res_error(res, 404, "Not Found");
     else http_res_text(res, wres->status ? wres->status : 200, wres->content_type, wres->body);
     free(wres);
+}
+
+/* The plugins as diagnostics show them (Faxbot's plugins{installed, manifests, errors}):
+ * how many are bundled and installed, which are switched off, which manifests were skipped. */
+static json_t *plugins_summary(void)
+{
+    int bundled = 0, installed = 0;
+    json_t *disabled = json_array();
+    for (int i = 0; i < plugin_count(); i++) {
+        const plugin *p = plugin_at(i);
+        if (p->source == PLUGIN_BUNDLED) bundled++;
+        else installed++;
+        if (!p->enabled) json_array_append_new(disabled, json_string(p->id));
+    }
+    return json_pack("{s:i,s:i,s:o,s:o}", "bundled", bundled, "installed", installed, "disabled", disabled, "errors",
+                     plugins_errors());
 }
 
 /* The UDPTL (T.38) and RTP port ranges a PBX backend renders: each a real range,
@@ -101,6 +118,7 @@ static void diagnostics(http_request *req, http_response *res)
     json_t *report = json_object();
     bool deep_ok = jobs_backend_diagnose(g_api.jobs, report) == 0;
     json_object_set_new(checks, "backend", report);
+    json_object_set_new(checks, "plugins", plugins_summary());
     bool gs = api_ghostscript_present();
     json_object_set_new(checks, "ghostscript", json_boolean(gs));
     json_object_set_new(checks, "ghostscript_path", json_string(api_cfg()->gs_path));
@@ -149,6 +167,12 @@ void api_callback_routes(const http_route **routes, int *n)
                                                 .max_body = w->max_body ? w->max_body : 65536, .handle = webhook};
         }
     }
+    /* http plugins' webhooks (/plugin-hooks/<plugin id>/<webhook name>): one pattern for all
+     * of them, whichever plugin runs; the running plugin's instance answers its own paths */
+    if (k < cap)
+        g_cb_routes[k++] = (http_route){.method = "POST", .pattern = "/plugin-hooks/{plugin}/{hook}",
+                                        .body_mode = HTTP_BODY_BUFFER, .max_body = 32u * 1024 * 1024,
+                                        .handle = webhook};
     *routes = g_cb_routes;
     *n = k;
 }

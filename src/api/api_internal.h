@@ -137,6 +137,7 @@ void api_settings_routes(const http_route **routes, int *n);
 void api_admin_ops_routes(const http_route **routes, int *n);
 void api_console_routes(const http_route **routes, int *n);
 void api_mcp_routes(const http_route **routes, int *n);
+void api_plugins_routes(const http_route **routes, int *n);
 
 /* What every loopback job and /health say, so that nobody takes a test for a real fax. */
 #define LOOPBACK_NOTICE "built-in test receiver (FAX_BACKEND=loopback): nothing was sent to a real fax machine"

@@ -2,6 +2,7 @@
  * its file to the build; nothing else in the gateway changes
  * (docs/internals/adding-a-backend.md). */
 #include "backend/backend.h"
+#include "backend/backend_plugins.h"
 #include "config/settings.h"
 #include "util/fileset.h"
 #include "util/util.h"
@@ -35,7 +36,8 @@ const backend_ops *backend_find(const char *name)
 {
     for (size_t i = 0; i < N_BACKENDS; i++)
         if (!strcmp(registry[i]->name, name)) return registry[i];
-    return NULL;
+    char why[256];
+    return backend_plugin_find(name, why, sizeof why);   /* FAX_BACKEND=<an outbound plugin's id> */
 }
 
 static char names_text[256];
@@ -86,6 +88,17 @@ void backend_register_settings(void)
 {
     for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
         if (registry[i]->settings) settings_register(registry[i]->settings, -1);
+}
+
+void backend_unknown(const char *name, char *out, size_t outlen)
+{
+    char why[256] = "";
+    if (!backend_plugin_find(name, why, sizeof why) && why[0]) {
+        str_fmt(out, outlen, "FAX_BACKEND '%s': %s", name, why);
+        return;
+    }
+    str_fmt(out, outlen, "FAX_BACKEND '%s' is not a known backend; choose one of: %s, or an enabled outbound "
+                         "plugin's id (faxbot plugins list)", name, backend_names());
 }
 
 const char *backend_names(void)

@@ -200,6 +200,9 @@ const backend_ops *backend_at(int i);
 void backend_register_settings(void);
 /* Comma-separated list of the registry's names, for error messages. */
 const char *backend_names(void);
+/* Why FAX_BACKEND=name gives no backend: a plugin that cannot send (disabled, a trunk
+ * profile, not outbound) says so; anything else lists the choices. */
+void backend_unknown(const char *name, char *out, size_t outlen);
 
 /* ---- PBX configuration on apply (backend.c) ---- */
 /* Writes a rendered set of PBX files into dir as one journaled set (util/fileset.h),

@@ -129,7 +129,7 @@ static void report_call(backend *b, const call *c, const ami_message *ev, const 
     ami_call_facts f = {.fax_status = field_or(ev, "FaxStatus", "Status"), .fax_error = field_or(ev, "FaxError", "Error"),
                         .status_string = str_field(ev, "FaxStatusString"), .sip_cause = str_field(ev, "SipCause"),
                         .hangup_cause = int_field(ev, "HangupCause", c->hangup_cause), .reason = c->reason,
-                        .answered = c->answered || int_field(ev, "Answered", 0) == 1};
+                        .answered = c->answered || int_field(ev, "Answered", 0) == 1, .trunk = b->t.preset};
     ami_verdict v;
     ami_judge(&f, &v);
     if (!ev && fallback_msg && !v.success) str_copy(v.message, sizeof v.message, fallback_msg);
@@ -816,6 +816,7 @@ static int sip_diagnose(backend *b, json_t *o)
     json_object_set_new(ami, "detail", json_string(detail));
     json_object_set_new(o, "ami", ami);
     json_object_set_new(o, "preset", json_string(b->t.preset->name));
+    json_object_set_new(o, "trunk_plugin", json_string(b->t.preset->id));
     json_object_set_new(o, "credentials", json_string(st == AMI_UP ? "ok" : st == AMI_LOGIN_REJECTED ? "rejected"
                                                                                                    : "unknown"));
     bool ok = st == AMI_UP;

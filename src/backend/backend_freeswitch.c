@@ -44,11 +44,13 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/settings.h"
 #include "esl/esl_client.h"
 #include "esl/esl_fax.h"
 #include "esl/esl_settings.h"
 #include "esl/esl_render.h"
 #include "fax/fax_engine.h"
+#include "plugins/sip_trunk.h"
 #include "util/json_get.h"
 #include "util/util.h"
 
@@ -88,6 +90,7 @@ struct backend {
     long originate_timeout, max_channels;
     char spool_dir[1024];
     char secret_fs[256], secret_ast[256];
+    const sip_trunk_profile *trunk;  /* SIP_TRUNK_PRESET: the provider's SIP error meanings (may be NULL) */
     pbx_intake intake;           /* the spool-file hand-off, shared with the sip backend */
 
     esl_client *esl;
@@ -325,7 +328,7 @@ static void on_event(void *ud, const esl_msg *ev)
     backend *b = ud;
     const char *name = esl_msg_get(ev, "Event-Name");
     if (!name) return;
-    char msg[300];
+    char msg[700];
     backend_outcome o;
     if (!strcmp(name, "BACKGROUND_JOB")) {
         const char *job_uuid = esl_msg_get(ev, "Job-UUID");
@@ -367,6 +370,12 @@ static void on_event(void *ud, const esl_msg *ev)
             if (!r.hangup_cause[0] || !strcmp(r.hangup_cause, "NORMAL_CLEARING"))
                 str_fmt(msg, sizeof msg, "the call ended before the fax result (%s)",
                         r.hangup_cause[0] ? r.hangup_cause : "no hangup cause");
+        }
+        const char *meaning = o.kind == OUTCOME_FAILURE && r.sip_code ? sip_trunk_error_meaning(b->trunk, r.sip_code)
+                                                                      : NULL;
+        if (meaning) {   /* what the trunk's provider documents for the SIP code */
+            size_t l = strlen(msg);
+            str_fmt(msg + l, sizeof msg - l, " (SIP %d: %s says: %s)", r.sip_code, b->trunk->title, meaning);
         }
         finish(b, uuid ? NULL : job_id, uuid, NULL, &o, false);
     }
@@ -531,6 +540,8 @@ static backend *fs_alloc(const config *cfg, backend_sink sink, char *err, size_t
     backend *b = calloc(1, sizeof *b);
     if (!b) { str_fmt(err, errlen, "out of memory"); return NULL; }
     b->sink = sink;
+    const char *preset = setting_raw("SIP_TRUNK_PRESET");
+    b->trunk = sip_trunk_find(preset ? preset : "generic");
     pthread_mutex_init(&b->mu, NULL);
     b->intake = (pbx_intake){.spool_setting = "FREESWITCH_SPOOL_DIR", .spool_dir = b->spool_dir,
                              .data_dir = b->data_dir, .tmp_prefix = "fs-inbound", .id_key = "id",

@@ -137,8 +137,8 @@ json_t *backend_validate(const settings_snapshot *snap)
     if (access(cfg.data_dir, W_OK) == 0) str_copy(data_ok, sizeof data_ok, "true");
     json_object_set_new(checks, "fax_data_dir_writable", json_boolean(!strcmp(data_ok, "true")));
     if (!ops) {
-        char m[256];
-        str_fmt(m, sizeof m, "not a backend; choose one of %s", backend_names());
+        char m[512];
+        backend_unknown(cfg.backend, m, sizeof m);
         field(fields, "FAX_BACKEND", false, m);
         ok = false;
     } else {

@@ -69,6 +69,7 @@ int cloud_http(const cloud_http_req *rq, cloud_http_res *rs)
         str_fmt(line, sizeof line, "Authorization: Bearer %s", rq->bearer);
         hdrs = curl_slist_append(hdrs, line);
     }
+    for (int i = 0; i < rq->n_headers; i++) hdrs = curl_slist_append(hdrs, rq->headers[i]);
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
     if (rq->mime_build) {

@@ -56,6 +56,8 @@ typedef struct cloud_http_req {
     const char *url;
     const char *user, *password; /* HTTP Basic, or NULL */
     const char *bearer;          /* "Authorization: Bearer …", or NULL */
+    const char *const *headers;  /* extra "Name: value" lines (n_headers of them), or NULL */
+    int n_headers;
     const char *content_type;    /* of body */
     const char *body;            /* raw body (POST), or NULL */
     size_t body_len;

@@ -81,22 +81,28 @@ static int cmp_param(const void *a, const void *b)
     return c ? c : strcmp(x->value, y->value);
 }
 
-int twilio_signature(const char *key, const char *url, const form_params *params, char out[29])
+int url_params_message(const char *url, const form_params *params, strbuf *msg)
 {
-    out[0] = 0;
-    if (!key || !url) return -1;
     size_t n = params ? params->n : 0;
     const form_param **sorted = calloc(n ? n : 1, sizeof *sorted);
     if (!sorted) return -1;
     for (size_t i = 0; i < n; i++) sorted[i] = &params->items[i];
     qsort(sorted, n, sizeof *sorted, cmp_param);
+    bool ok = sb_puts(msg, url) == 0;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = sb_puts(msg, sorted[i]->name) == 0 && sb_puts(msg, sorted[i]->value) == 0;
+    free(sorted);
+    return ok ? 0 : -1;
+}
 
+int twilio_signature(const char *key, const char *url, const form_params *params, char out[29])
+{
+    out[0] = 0;
+    if (!key || !url) return -1;
     int rc = -1;
     strbuf msg;
     sb_init(&msg);
-    bool ok = sb_puts(&msg, url) == 0;
-    for (size_t i = 0; i < n && ok; i++)
-        ok = sb_puts(&msg, sorted[i]->name) == 0 && sb_puts(&msg, sorted[i]->value) == 0;
+    bool ok = url_params_message(url, params, &msg) == 0;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (ok && HMAC(EVP_sha1(), key, (int)strlen(key), (const unsigned char *)(msg.data ? msg.data : ""), msg.len, md,
@@ -106,7 +112,6 @@ int twilio_signature(const char *key, const char *url, const form_params *params
         rc = 0;
     }
     sb_free(&msg);
-    free(sorted);
     return rc;
 }
 

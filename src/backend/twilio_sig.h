@@ -25,6 +25,11 @@ int form_parse(const char *body, size_t len, form_params *out);
 const char *form_get(const form_params *p, const char *name);
 void form_free(form_params *p);
 
+/* The signed text of the URL + sorted parameters schemes: url, then for each
+ * parameter sorted by name (then value) its name and value, no separators. 0 or -1. */
+struct strbuf;
+int url_params_message(const char *url, const form_params *params, struct strbuf *msg);
+
 /* The signature of url + params under key (28 base64 characters + NUL). 0 or -1. */
 int twilio_signature(const char *key, const char *url, const form_params *params, char out[29]);
 

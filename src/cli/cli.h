@@ -11,6 +11,8 @@ int cli_keys(int argc, char **argv);
 int cli_events(int argc, char **argv);
 /* `faxbot config show|get|set|validate|export` (config_cmd.c). */
 int cli_config(int argc, char **argv);
+/* `faxbot plugins list|show|validate|install|remove|enable|disable|registry` (plugins_cmd.c). */
+int cli_plugins(int argc, char **argv);
 
 /* One JSON request to the gateway (FAXBOT_URL, key from FAXBOT_API_KEY or API_KEY):
  * the parsed 2xx answer, or NULL after printing the gateway's detail or the

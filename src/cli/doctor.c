@@ -142,7 +142,7 @@ int cli_doctor(int argc, char **argv)
 
     const backend_ops *ops = backend_find(cfg.backend);
     if (!ops) {
-        str_fmt(buf, sizeof buf, "FAX_BACKEND '%s' is not known; choose one of: %s", cfg.backend, backend_names());
+        backend_unknown(cfg.backend, buf, sizeof buf);
         line(false, "backend", buf);
         return 1;
     }

@@ -111,7 +111,7 @@ bad:
 static bool valid_backend_name(const char *s)
 {
     for (const char *p = s; *p; p++)
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_')) return false;
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-')) return false;
     return *s != 0;
 }
 

@@ -57,7 +57,7 @@ typedef struct config {
     char paper_size[16];             /* FAX_PAPER_SIZE letter|a4, default letter */
 
     /* jobs */
-    char backend[32];                /* FAX_BACKEND; unset: the one provider whose credentials are set
+    char backend[64];                /* FAX_BACKEND (a built-in backend or an outbound plugin's id); unset: the one provider whose credentials are set
                                         (Faxbot's users relied on a default), else loopback */
     char backend_origin[256];        /* how backend was chosen, for the start log */
     bool backend_defaulted;          /* loopback because nothing chose anything else */

@@ -18,9 +18,18 @@ extern const int settings_core_n;
 
 #define MAX_ROWS 512
 
+/* Append-only: a row, once in, stays at its index. Rows may be added while the gateway
+ * runs (a plugin installed through the API): the slot is written before the count is
+ * published (release), and readers take the count once (acquire) and index below it. */
 static const setting_def *g_rows[MAX_ROWS];
 static int g_n_rows;
 static bool g_core_done;
+static pthread_mutex_t g_register_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int n_rows(void)
+{
+    return __atomic_load_n(&g_n_rows, __ATOMIC_ACQUIRE);
+}
 
 struct settings_snapshot {
     int n;
@@ -44,7 +53,8 @@ static void register_core(void)
 static int row_index(const char *name)
 {
     register_core();
-    for (int i = 0; i < g_n_rows; i++)
+    int n = n_rows();
+    for (int i = 0; i < n; i++)
         if (!strcasecmp(g_rows[i]->name, name)) return i;
     return -1;
 }
@@ -52,12 +62,17 @@ static int row_index(const char *name)
 void settings_register(const setting_def *rows, int n)
 {
     if (!g_core_done && rows != settings_core_rows) register_core();
+    pthread_mutex_lock(&g_register_lock);
     g_core_done = true;
-    for (int i = 0; (n < 0 ? rows[i].name != NULL : i < n) && g_n_rows < MAX_ROWS; i++) {
+    int count = g_n_rows;
+    for (int i = 0; (n < 0 ? rows[i].name != NULL : i < n) && count < MAX_ROWS; i++) {
         bool dup = false;
-        for (int k = 0; k < g_n_rows && !dup; k++) dup = !strcasecmp(g_rows[k]->name, rows[i].name);
-        if (!dup) g_rows[g_n_rows++] = &rows[i];
+        for (int k = 0; k < count && !dup; k++) dup = !strcasecmp(g_rows[k]->name, rows[i].name);
+        if (dup) continue;
+        g_rows[count++] = &rows[i];
+        __atomic_store_n(&g_n_rows, count, __ATOMIC_RELEASE);
     }
+    pthread_mutex_unlock(&g_register_lock);
 }
 
 const setting_def *settings_find(const char *name)
@@ -71,7 +86,7 @@ int settings_rows(const setting_def *const **rows)
 {
     register_core();
     *rows = g_rows;
-    return g_n_rows;
+    return n_rows();
 }
 
 const char *settings_source_name(setting_source src)
@@ -206,6 +221,9 @@ settings_snapshot *settings_build(const json_t *file_values, char *const *envp, 
     json_t *val;
     json_object_foreach((json_t *)file_values, key, val) {
         const setting_def *row = settings_find(key);
+        /* a plugin's setting (PLUGIN_<ID>_<KEY>) stays in the file while the plugin is
+         * removed or broken: kept, unused, for when it comes back */
+        if (!row && !strncmp(key, "PLUGIN_", 7)) continue;
         if (!row) { str_fmt(err, errlen, "unknown setting '%s' in the settings file", key); return NULL; }
         if (row->apply == SETTING_ENV_ONLY) {
             str_fmt(err, errlen, "%s can only be set in the environment, not in the settings file", row->name);
@@ -219,7 +237,7 @@ settings_snapshot *settings_build(const json_t *file_values, char *const *envp, 
     }
     settings_snapshot *s = calloc(1, sizeof *s);
     if (!s) { str_fmt(err, errlen, "out of memory"); return NULL; }
-    s->n = g_n_rows;
+    s->n = n_rows();
     s->file = file_values ? json_deep_copy(file_values) : json_object();
     s->values = calloc((size_t)s->n + 1, sizeof *s->values);
     s->sources = calloc((size_t)s->n + 1, sizeof *s->sources);
@@ -342,7 +360,8 @@ char *settings_export_env(const settings_snapshot *s, bool include_secrets, int 
     sb_init(&sb);
     sb_puts(&sb, "# Faxbot settings that differ from the defaults (from the settings file and the environment)\n");
     *omitted = 0;
-    for (int i = 0; i < g_n_rows; i++) {
+    int rows_n = n_rows();
+    for (int i = 0; i < rows_n; i++) {
         setting_source src;
         const char *v = settings_value(s, g_rows[i]->name, &src);
         if (src == SOURCE_DEFAULT || !v || !*v || g_rows[i]->apply == SETTING_ENV_ONLY) continue;

@@ -49,9 +49,11 @@ typedef struct setting_def {
 #define SETTING_ROW_ENUM(b, n, d, c, l, h) {.name = n, .type = SETTING_ENUM, .dflt = d, .choices = c, .group = b, .backend = b, .apply = SETTING_LIVE, .lands = l, .help = h}
 #define SETTING_END {.name = NULL}
 
-/* Adds rows to the table (a backend's, at start). Rows whose name is already in
- * the table are skipped (shared trunk rows). n < 0: up to SETTING_END.
- * Not thread-safe: call before serving. */
+/* Adds rows to the table (a backend's at start; a plugin's, also while serving). Rows
+ * whose name is already in the table are skipped (shared trunk rows). n < 0: up to
+ * SETTING_END. The rows must live as long as the process. Thread-safe: a row added
+ * while serving has its value in the snapshots built after it (settings_load, reload);
+ * older snapshots answer its default. */
 void settings_register(const setting_def *rows, int n);
 /* The row named `name` (env name, case-insensitive, or its lowercase API key), or NULL. */
 const setting_def *settings_find(const char *name);

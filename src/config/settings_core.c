@@ -74,7 +74,8 @@ const setting_def settings_core_rows[] = {
     E("FAX_PAPER_SIZE", "letter", "letter|a4", "documents", L, "fax image", "letter or a4"),
 
     /* jobs */
-    S("FAX_BACKEND", "loopback", "backend", L, "the backend (swapped live)", "loopback, sip, phaxio, freeswitch, sinch, signalwire"),
+    S("FAX_BACKEND", "loopback", "backend", L, "the backend (swapped live)", "loopback, sip, phaxio, freeswitch, sinch, signalwire, or an outbound plugin's id"),
+    S("PLUGIN_REGISTRY_PATH", "", "plugins", L, "faxbot plugins install, POST /plugins/install", "the local plugin registry (default $FAX_DATA_DIR/plugins/registry.json)"),
     I("FAX_WORKERS", "4", 1, 256, "jobs", R, "worker threads", "concurrent attempts"),
     I("FAX_MAX_ATTEMPTS", "3", 1, 100, "jobs", L, "retry policy", "attempts per job"),
     I("FAX_RETRY_BASE_SECONDS", "30", 0, 86400, "jobs", R, "retry policy", "first retry delay (doubles)"),

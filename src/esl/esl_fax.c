@@ -276,6 +276,9 @@ void esl_fax_result_from_event(const esl_msg *ev, esl_fax_result *r)
     const char *cause = esl_msg_get(ev, "Hangup-Cause");
     if (!cause) cause = esl_msg_get(ev, "variable_hangup_cause");
     if (cause && esl_is_cause_name(cause)) str_copy(r->hangup_cause, sizeof r->hangup_cause, cause);
+    const char *sip = esl_msg_get(ev, "variable_sip_term_status");
+    if (sip && strlen(sip) == 3 && strspn(sip, "0123456789") == 3 && atoi(sip) >= 300 && atoi(sip) <= 699)
+        r->sip_code = atoi(sip);
 }
 
 int esl_hook_status(const char *fax_success, const char *fax_status, const char *result_text)

@@ -73,6 +73,7 @@ typedef struct esl_fax_result {
     bool t38;                    /* fax-t38-status is "negotiated" ("refused" when declined) */
     char remote_station_id[24];
     char hangup_cause[48];       /* CHANNEL_HANGUP_COMPLETE's Hangup-Cause, or "" */
+    int sip_code;                /* variable_sip_term_status: the trunk's final SIP response (403), 0 unknown */
 } esl_fax_result;
 
 /* Reads "fax-success", "fax-result-code", … (spandsp CUSTOM events) or

@@ -119,13 +119,10 @@ static int load(fs_settings *s, char *err, size_t errlen)
     str_copy(s->hook_url, sizeof s->hook_url, e.hook_url);
     str_copy(s->inbound_number, sizeof s->inbound_number, e.inbound_number);
     explicit_bzero(&e, sizeof e);
-    char preset[32], cid_name[64];
+    char preset[64], cid_name[64];
     if (setting_str_or("SIP_TRUNK_PRESET", "generic", preset, sizeof preset, err, errlen)) return -1;
-    s->preset = ami_preset_find(preset);
-    if (!s->preset) {
-        str_fmt(err, errlen, "SIP_TRUNK_PRESET '%s' is not known; choose one of: %s", preset, ami_preset_names());
-        return -1;
-    }
+    s->preset = sip_trunk_lookup(preset, err, errlen);
+    if (!s->preset) return -1;
     /* FREESWITCH_T38_ENABLE unset: the preset's T.38 stance */
     setting_source t38_src = SOURCE_DEFAULT;
     if (settings_current()) settings_value(settings_current(), "FREESWITCH_T38_ENABLE", &t38_src);

@@ -614,7 +614,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     if (!j->converting) { str_fmt(err, errlen, "out of memory"); goto fail; }
     j->ops = backend_find(cfg->backend);
     if (!j->ops) {
-        str_fmt(err, errlen, "FAX_BACKEND '%s' is not a known backend; choose one of: %s", cfg->backend, backend_names());
+        backend_unknown(cfg->backend, err, errlen);
         goto fail;
     }
     if (!dispatch) return j;

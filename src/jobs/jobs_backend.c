@@ -189,7 +189,7 @@ int jobs_swap_backend(jobs *j, const config *cfg, char *err, size_t errlen)
 {
     const backend_ops *ops = backend_find(cfg->backend);
     if (!ops) {
-        str_fmt(err, errlen, "FAX_BACKEND '%s' is not a known backend; choose one of: %s", cfg->backend, backend_names());
+        backend_unknown(cfg->backend, err, errlen);
         return -1;
     }
     if (!j->cur) {                 /* dispatch off (a tool): only the name matters */

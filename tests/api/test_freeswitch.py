@@ -125,6 +125,19 @@ def test_busy_and_no_answer_are_retried_then_fail(fs, peer, plan, reason):
     assert len(_originates_for(peer, job["id"])) == 2
 
 
+@pytest.mark.parametrize("preset,meaning", [
+    ("twilio", "Twilio Elastic SIP Trunking says: Twilio: caller ID is not a Twilio number or verified caller ID"),
+    ("generic", "generic SIP trunk says: Forbidden: the trunk refused the call"),
+])
+def test_a_sip_error_says_what_the_trunk_plugin_documents(fs, peer, preset, meaning):
+    srv = fs(FAX_MAX_ATTEMPTS="1", SIP_TRUNK_PRESET=preset)
+    peer.default_plan = "forbidden"
+    job = _send(srv)
+    final, _ = _done(srv, job["id"])
+    assert final["status"] == "FAILED" and final["failure_reason"] == "rejected", final
+    assert "CALL_REJECTED" in final["error"] and f"(SIP 403: {meaning}" in final["error"], final
+
+
 def test_failed_fax_maps_the_spandsp_code(fs, peer):
     srv = fs(FAX_MAX_ATTEMPTS="1")
     peer.default_plan = "fax_fail"

@@ -405,10 +405,12 @@ class EslPeer:
         hdrs += [(f"fax-{k}", v) for k, v in fields.items()]
         self.broadcast(event_text(hdrs))
 
-    def send_hangup(self, call, cause, fields=None):
+    def send_hangup(self, call, cause, fields=None, sip_status=None):
         hdrs = self._channel_headers(call, "CHANNEL_HANGUP_COMPLETE")
         hdrs += [("Hangup-Cause", cause), ("Channel-State", "CS_REPORTING"), ("Answer-State", "hangup"),
                  ("variable_hangup_cause", cause)]
+        if sip_status:   # the trunk's final response, as sofia sets it on a failed outbound leg
+            hdrs.append(("variable_sip_term_status", str(sip_status)))
         for k, v in (fields or {}).items():
             hdrs.append((f"variable_fax_{k.replace('-', '_')}", v))
         self.broadcast(event_text(hdrs))
@@ -444,6 +446,12 @@ class EslPeer:
             self.send_hangup(call, "USER_BUSY")
             time.sleep(d)
             self.broadcast(self._bg_event(call.job_uuid, args, "-ERR USER_BUSY\n"))
+            return
+        if plan == "forbidden":
+            # the trunk answers 403: sofia maps it to CALL_REJECTED
+            self.send_hangup(call, "CALL_REJECTED", sip_status=403)
+            time.sleep(d)
+            self.broadcast(self._bg_event(call.job_uuid, args, "-ERR CALL_REJECTED\n"))
             return
         if plan == "no_answer":
             self.broadcast(self._bg_event(call.job_uuid, args, "-ERR NO_ANSWER\n"))
