@@ -31,12 +31,12 @@ static void check_ranges(const config *c)
     if (strcmp(c->paper_size, "letter") && strcmp(c->paper_size, "a4")) abort();
     if (!c->backend[0]) abort();
     for (const char *p = c->backend; *p; p++)
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_')) abort();
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-')) abort();   /* '-': plugin ids */
     if (c->workers < 1 || c->max_attempts < 1 || c->lease_s < 2) abort();
     if (c->convert_timeout_s < 1 || c->convert_max_pages < 1 || c->convert_parallel < 1) abort();
     if (c->inbound_retention_minutes < 0 || c->artifact_ttl_minutes < 0) abort();
     if (strlen(c->station_id) > 20 || strlen(c->header_text) > 50) abort();
-    if (strcmp(c->storage_backend, "local")) abort();
+    if (strcmp(c->storage_backend, "local") && strcmp(c->storage_backend, "s3")) abort();
     size_t pl = strlen(c->public_api_url);
     if (pl && (c->public_api_url[pl - 1] == '/' ||
                (strncmp(c->public_api_url, "http://", 7) && strncmp(c->public_api_url, "https://", 8))))
