@@ -436,6 +436,12 @@ def test_sdk_calls_and_route_shapes(server):
     assert by["faxbot-sip-twilio"]["categories"] == ["outbound", "inbound"]
     assert by["faxbot-sip-twilio"]["capabilities"] == ["send_fax", "get_status", "receive_fax"]
     assert by["faxbot-sip-twilio"]["configurable"] is True and by["faxbot-sip-twilio"]["kind"] == "sip-trunk"
+    # what the Setup Wizard shows when a trunk provider is chosen: description and the trunk's rules
+    tw = by["faxbot-sip-twilio"]
+    assert "pstn.twilio.com" in tw["description"]
+    assert tw["sip_trunk"]["termination"]["host_rule"]["suffix"] == ".twilio.com"
+    assert "E.164" in tw["sip_trunk"]["caller_id"]["message"] and tw["sip_trunk"]["numbers"]["format"] == "e164"
+    assert "sip_trunk" not in by["faxbot-http-telnyx"] and by["faxbot-http-telnyx"]["description"]
 
     cfg = sdk.get_plugin_config("faxbot-sip-twilio")
     assert cfg["enabled"] is True and set(cfg["settings"]) >= {"server", "username", "password", "from_user"}
