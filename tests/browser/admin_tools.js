@@ -24,7 +24,7 @@ function startPeer(file, env) {
     proc.stdout.on("data", (d) => {
       out += d;
       const m = /peer on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) { clearTimeout(t); resolve({ proc, port: Number(m[1]) }); }
+      if (m) { clearTimeout(t); resolve({ proc, port: Number(m[1]), out }); }
     });
     proc.stderr.on("data", (d) => { out += d; });
     proc.on("exit", (c) => { clearTimeout(t); reject(new Error(`${file} exited (${c}): ${out}`)); });
@@ -393,3 +393,5 @@ module.exports = async function adminTools(T) {
     }
   });
 };
+module.exports.startPeer = startPeer;
+module.exports.postJob = postJob;
