@@ -370,6 +370,9 @@ def test_registry_install_checks_the_sha256(tmp_path, cli_env):
     assert code == 0 and "installed acme-trunk" in out, err
     code, out, err = run_cli(["plugins", "install", "nope"], env)
     assert code == 1 and "not in the local plugin registry" in err
+    # the registry's archives/ folder (the documented layout) is not mistaken for a broken plugin
+    code, out, err = run_cli(["plugins", "list"], env)
+    assert code == 0 and "acme-trunk" in out and "archives" not in err, err
 
 
 def test_a_broken_installed_plugin_is_skipped_with_its_reason(tmp_path, cli_env):
