@@ -23,11 +23,12 @@ async function pagePlugins(parts) {
   const items = all.items || [];
   const row = (p) => h("tr", { "data-plugin": p.id },
     h("td", {}, h("a", { href: "#/plugins/" + encodeURIComponent(p.id) }, p.name), h("span", { class: "hint" }, p.id)),
-    h("td", {}, p.version),
+    h("td", { class: "hide-narrow" }, p.version),
     h("td", {}, kindLabel(p)),
     h("td", { class: "hide-narrow" }, joinList(p.categories)),
     h("td", { class: "hide-narrow caps" }, joinList(p.capabilities)),
-    h("td", {}, p.active ? h("span", { class: "badge ok" }, "in use") : p.enabled ? h("span", { class: "badge" }, "enabled") : h("span", { class: "badge warn" }, "disabled")),
+    h("td", {}, p.active ? h("span", { class: "badge ok" }, "in use") : p.kind === "builtin" ? h("span", { class: "badge" }, "available")
+      : p.enabled ? h("span", { class: "badge" }, "enabled") : h("span", { class: "badge warn" }, "disabled")),
     h("td", { class: "hide-narrow" }, p.configurable ? "Yes" : "No"));
   body.replaceChildren(
     h("p", {}, "Plugins add trunk providers (sip-trunk), cloud fax providers (http) and native backends. Open one to see its settings, switch it on or off, or change its configuration. The Setup Wizard offers the enabled ones."),
@@ -35,7 +36,7 @@ async function pagePlugins(parts) {
       h("ul", {}, all.errors.map((e) => h("li", {}, h("code", {}, e.path), ": ", e.detail)))) : null,
     h("div", { class: "table-wrap" }, h("table", { class: "plugins" },
       h("caption", { class: "muted" }, `${items.length} plugins and built-in backends`),
-      h("thead", {}, h("tr", {}, ["Name", "Version", "Kind"].map((c) => h("th", { scope: "col" }, c)),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col", class: "hide-narrow" }, "Version"), h("th", { scope: "col" }, "Kind"),
         h("th", { scope: "col", class: "hide-narrow" }, "Categories"), h("th", { scope: "col", class: "hide-narrow" }, "Capabilities"),
         h("th", { scope: "col" }, "State"), h("th", { scope: "col", class: "hide-narrow" }, "Configurable"))),
       h("tbody", {}, items.map(row)))));
@@ -80,7 +81,7 @@ async function pluginDetail(id) {
   if (!p) { body.replaceChildren(h("p", { class: "notice error", role: "alert" }, `No plugin ${id}. `, h("a", { href: "#/plugins" }, "Back to the list"))); return; }
   mount(p.name, body);
   const facts = [["Id", p.id], ["Version", p.version], ["Kind", kindLabel(p)], ["Source", p.source || "built in"], ["Categories", joinList(p.categories)],
-    ["Capabilities", joinList(p.capabilities)], ["Enabled", p.enabled ? "Yes" : "No"], ["In use", p.active ? "Yes" : "No"]];
+    ["Capabilities", joinList(p.capabilities)], p.kind === "builtin" ? null : ["Enabled", p.enabled ? "Yes" : "No"], ["In use", p.active ? "Yes" : "No"]].filter(Boolean);
   const out = h("div", { "aria-live": "polite", id: "p-result" });
   const toggle = h("button", { type: "button", class: "ghost", id: "p-toggle" }, p.enabled ? "Disable" : "Enable");
   toggle.onclick = async () => {
@@ -104,12 +105,11 @@ async function pluginDetail(id) {
     out);
   body.replaceChildren(about);
   if (p.kind === "builtin" || !p.configurable) return;
-  const form = await pluginForm(p, view);
-  body.append(form);
+  body.append(await pluginForm(p, view));
 }
 
 /* The plugin's config form: its fields on their settings rows; only changed values are sent. */
-async function pluginForm(p, view) {
+async function pluginForm(p, view, saved) {
   const rows = Object.fromEntries((view.items || []).map((r) => [r.name, r]));
   const card = h("form", { class: "card", novalidate: true, "aria-labelledby": "p-config" }, h("h2", { id: "p-config" }, "Configuration"));
   let cfg;
@@ -118,7 +118,7 @@ async function pluginForm(p, view) {
   if (cfg.restart_required) card.append(h("p", { class: "notice", role: "note" }, "Some of this plugin's settings exist only after a restart of the gateway."));
   const controls = fields.map((f) => Object.assign(settingControl(rows[f.setting], "p-", { label: f.label, where: f.help || null, check: patternCheck(f) }), { field: f }));
   for (const c of controls) c.input.addEventListener("input", () => c.mark(c.check()));
-  const out = h("div", { "aria-live": "polite" });
+  const out = h("div", { "aria-live": "polite" }, saved || null);
   card.append(h("p", { class: "hint" }, "Secrets are never shown: leave a secret blank to keep it."), ...controls.map((c) => c.el), out,
     h("p", { class: "actions" }, h("button", { type: "submit" }, "Save")));
   card.onsubmit = async (ev) => {
@@ -130,9 +130,9 @@ async function pluginForm(p, view) {
     if (!Object.keys(settings).length) { out.replaceChildren(h("p", { class: "notice" }, "Nothing changed.")); return; }
     try {
       const r = await api(`/plugins/${encodeURIComponent(p.id)}/config`, { method: "PUT", json: { settings } });
-      for (const c of controls) c.mark("");
-      out.replaceChildren(h("p", { class: "notice good", role: "status" }, "Saved: ", Object.keys(settings).join(", "), ".", r.applied && (r.applied.restart_required_by_this_change || []).length ? " Some values are used after a restart." : ""));
-      for (const c of controls) if (c.row.secret) c.input.value = "";
+      const note = h("p", { class: "notice good", role: "status" }, "Saved: ", Object.keys(settings).join(", "), ".", r.applied && (r.applied.restart_required_by_this_change || []).length ? " Some values are used after a restart." : "");
+      /* drawn again from the server: values, sources and "set (hidden)" as they are now */
+      card.replaceWith(await pluginForm(p, await api("/admin/settings"), note));
     } catch (e) {
       const m = /settings\.([a-z0-9_]+)/i.exec(e.message);
       const c = m && controls.find((x) => x.field.key === m[1]);

@@ -46,7 +46,8 @@ function trunkHints(p) {
   if (cid.message) lines.push(["Caller ID", cid.message]);
   else if (cid.require_e164) lines.push(["Caller ID", "Must be a number of your account in E.164 (+15551234567)."]);
   if (num.format) lines.push(["Numbers dialled", `${num.format === "e164" ? "E.164" : num.format}${num.plus === false ? " without the +" : num.plus ? " with the +" : ""}${num.tech_prefix ? `, after a ${num.tech_prefix.digits}-digit tech prefix` : ""}.`]);
-  if (t.auth && t.auth.mode) lines.push(["Authentication", t.auth.mode === "ip" ? "by your IP address (no user/password)" : t.auth.mode === "registration" ? "user and password, with registration" : String(t.auth.mode)]);
+  const a = t.auth || {}, ways = [a.digest && (a.registration ? "user and password, with registration" : "user and password"), a.ip_auth && "by your IP address (leave user and password empty)"].filter(Boolean);
+  if (ways.length) lines.push(["Authentication", ways.join("; or ")]);
   return [h("p", {}, h("strong", {}, p.name), p.version ? ` ${p.version}` : "", p.description ? " — " + p.description : ""),
     lines.length ? h("dl", { class: "facts" }, lines.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null];
 }
@@ -344,30 +345,32 @@ async function pageWizard(parts) {
   const pluginVerdicts = (v) => {
     const b = (v.checks && v.checks.backend) || {};
     v.fields = v.fields || {};
+    const said = /HTTP \d+: (.*?)(?: \(the credentials|$)/.exec(b.detail || "");
     if (b.credentials === "rejected" || b.credentials === "ok")
       for (const [name, f] of Object.entries(W.pluginFields || {}))
-        if (f.secret) v.fields[name] = { ok: b.credentials === "ok", detail: b.credentials === "ok" ? "accepted by the provider" : `${f.label}: refused by the provider${b.detail ? " (" + b.detail + ")" : ""}; check it` };
+        if (f.secret) v.fields[name] = { ok: b.credentials === "ok", detail: b.credentials === "ok" ? "accepted by the provider" : `${f.label}: refused by the provider${b.http_status ? ` (HTTP ${b.http_status}${said ? ": " + said[1] : ""})` : ""}. Check it and test again.` };
     if (b.credentials === "rejected") { v.ok = false; if (Object.values(W.pluginFields || {}).some((f) => f.secret)) delete v.fields.FAX_BACKEND; }
   };
   const doApply = async (ch, out, btn) => {
     btn.disabled = true;
     out.replaceChildren(h("p", { class: "muted" }, "Applying…"));
     let nv;
+    const mine = {}, saved = [];
     if (W.plugin) {
       /* the plugin's own fields through PUT /plugins/{id}/config, then FAX_BACKEND */
-      const mine = {};
-      for (const [n, v] of Object.entries(ch)) if (W.pluginFields[n]) { mine[W.pluginFields[n].key] = v; delete ch[n]; }
+      for (const [n, v] of Object.entries(ch)) if (W.pluginFields[n]) { mine[W.pluginFields[n].key] = v; saved.push(n); delete ch[n]; }
       try { if (Object.keys(mine).length) await api(`/plugins/${encodeURIComponent(W.plugin.id)}/config`, { method: "PUT", json: { settings: mine } }); } catch (e) {
         btn.disabled = false;
         out.replaceChildren(errorBox(e, `${W.plugin.name}'s settings were not saved`));
         return;
       }
     }
-    try { nv = Object.keys(ch).length ? await api("/admin/settings", { method: "PUT", json: ch }) : Object.assign(await api("/admin/settings"), { _meta: { applied: ["plugin settings"] } }); } catch (e) {
+    try { nv = Object.keys(ch).length ? await api("/admin/settings", { method: "PUT", json: ch }) : Object.assign(await api("/admin/settings"), { _meta: {} }); } catch (e) {
       btn.disabled = false;
       out.replaceChildren(errorBox(e, "Not applied (nothing was changed)"));
       return;
     }
+    if (saved.length) { nv._meta = nv._meta || {}; nv._meta.applied = saved.concat(nv._meta.applied || []); }
     done(nv);
   };
 
