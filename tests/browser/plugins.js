@@ -75,6 +75,7 @@ module.exports = async function pluginTests(T) {
       for (const id of ["faxbot-sip-twilio", "faxbot-sip-generic", "faxbot-http-telnyx", "faxbot-http-documo", "loopback"])
         ok(await page.$(`tr[data-plugin="${id}"]`), `${id} is not listed`);
       ok(/sip-trunk/.test(await page.textContent('tr[data-plugin="faxbot-sip-twilio"]')), "kind not shown");
+      ok(!/\bnull\b|undefined|could not be read/.test(await page.textContent("#view")), "stray text or a plugin error on the page");
       // install from the local registry (sha256 checked by the gateway)
       await page.waitForSelector(`button[data-install="${PID}"]`);
       await page.click(`button[data-install="${PID}"]`);
@@ -94,6 +95,7 @@ module.exports = async function pluginTests(T) {
       const cfg = await adminApi(url, "GET", `/plugins/${PID}/config`);
       ok(cfg.settings.from_number === "+13125550100" && cfg.settings.connection_id === "1234567890", "not saved: " + JSON.stringify(cfg.settings));
       ok(!(await page.inputValue(`${field(setting("api_key"))} input`)), "a secret is in the page");
+      ok(/Settings file/.test(await page.textContent(field(setting("from_number")))), "the saved value's source is not shown");
       await axeCheck(page, "plugin detail");
       await shoot(page, "plugin-detail");
       // switch a bundled plugin off and on

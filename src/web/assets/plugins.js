@@ -30,7 +30,7 @@ async function pagePlugins(parts) {
     h("td", {}, p.active ? h("span", { class: "badge ok" }, "in use") : p.kind === "builtin" ? h("span", { class: "badge" }, "available")
       : p.enabled ? h("span", { class: "badge" }, "enabled") : h("span", { class: "badge warn" }, "disabled")),
     h("td", { class: "hide-narrow" }, p.configurable ? "Yes" : "No"));
-  body.replaceChildren(
+  body.replaceChildren(...[
     h("p", {}, "Plugins add trunk providers (sip-trunk), cloud fax providers (http) and native backends. Open one to see its settings, switch it on or off, or change its configuration. The Setup Wizard offers the enabled ones."),
     (all.errors || []).length ? h("div", { class: "notice error", role: "alert" }, h("p", {}, "Installed plugins that could not be read:"),
       h("ul", {}, all.errors.map((e) => h("li", {}, h("code", {}, e.path), ": ", e.detail)))) : null,
@@ -39,7 +39,7 @@ async function pagePlugins(parts) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col", class: "hide-narrow" }, "Version"), h("th", { scope: "col" }, "Kind"),
         h("th", { scope: "col", class: "hide-narrow" }, "Categories"), h("th", { scope: "col", class: "hide-narrow" }, "Capabilities"),
         h("th", { scope: "col" }, "State"), h("th", { scope: "col", class: "hide-narrow" }, "Configurable"))),
-      h("tbody", {}, items.map(row)))));
+      h("tbody", {}, items.map(row))))].filter(Boolean));
   pluginRegistry(reg);
 }
 

@@ -180,7 +180,7 @@ async function pageWizard(parts) {
     const hints = h("div", { class: "trunk-hints hint", id: "w-trunk-hints", "aria-live": "polite" });
     const draw = () => {
       TRUNKS.chosen = trunkOf(c.input.value || valueText(row.default) || "generic");
-      hints.replaceChildren(...trunkHints(TRUNKS.chosen));
+      hints.replaceChildren(...trunkHints(TRUNKS.chosen).filter(Boolean));
       const server = W.controls.find((x) => x.row.name === "SIP_SERVER");
       if (server) server.mark(server.check());
     };
@@ -345,7 +345,7 @@ async function pageWizard(parts) {
   const pluginVerdicts = (v) => {
     const b = (v.checks && v.checks.backend) || {};
     v.fields = v.fields || {};
-    const said = /HTTP \d+: (.*?)(?: \(the credentials|$)/.exec(b.detail || "");
+    const said = /HTTP \d+: (.*?)\.?(?: \(the credentials|$)/.exec(b.detail || "");
     if (b.credentials === "rejected" || b.credentials === "ok")
       for (const [name, f] of Object.entries(W.pluginFields || {}))
         if (f.secret) v.fields[name] = { ok: b.credentials === "ok", detail: b.credentials === "ok" ? "accepted by the provider" : `${f.label}: refused by the provider${b.http_status ? ` (HTTP ${b.http_status}${said ? ": " + said[1] : ""})` : ""}. Check it and test again.` };
