@@ -11,7 +11,7 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-mcp test-interop test-asan bench clean
+.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-pg test-mcp test-interop test-asan bench clean
 
 all: build
 
@@ -60,6 +60,12 @@ test-unit: build
 
 test-api: build
 	FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot $(PYTHON) -m pytest -q -n 4 tests/api
+
+# the black-box suite once more, every server on PostgreSQL: a database each in one
+# real PostgreSQL 15 that tests/peers/pg.py runs in a temp dir for the run
+test-pg: build
+	FAXBOT_TEST_DB=pg FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot ./tests/peers/pg.py run -- \
+		$(PYTHON) -m pytest -q -rs -n 4 -p no:cacheprovider tests/api
 
 # the Admin Console in Debian's chromium (npm ci on first use); screenshots in $(BUILD)/screenshots
 .PHONY: test-browser

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -101,9 +102,21 @@ static int load_pepper(const config *cfg, char out[65], char *err, size_t errlen
 }
 
 /* Upload directories with no job row are what a crash mid-upload leaves: remove them. */
+/* True when path was last changed more than an hour ago. */
+static bool old_entry(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && sb.st_mtime < time(NULL) - 3600;
+}
+
+/* Removes what a stop left half-done: uploads that never became a job, and scratch
+ * files. On a shared store (PostgreSQL) other nodes may share FAX_DATA_DIR and be in
+ * the middle of an upload or a conversion right now: there only what is more than an
+ * hour old is left over. */
 static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs)
 {
-    char dir[2048];
+    bool shared = strcmp(store_kind(st), "sqlite") != 0;
+    char dir[2048], path[4096];
     str_fmt(dir, sizeof dir, "%s/outbound", cfg->data_dir);
     DIR *d = opendir(dir);
     if (!d) return;
@@ -112,6 +125,8 @@ static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs
     int removed = 0;
     while (rec && (e = readdir(d))) {
         if (strlen(e->d_name) != 32) continue;
+        str_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (shared && !old_entry(path)) continue;
         if (store_job_get(st, e->d_name, rec) == STORE_NOT_FOUND) {
             blob_remove_all(blobs, "outbound", e->d_name);
             removed++;
@@ -121,7 +136,16 @@ static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs
     free(rec);
     char tmp[2048];
     str_fmt(tmp, sizeof tmp, "%s/tmp", cfg->data_dir);
-    remove_tree(tmp);
+    if (!shared) {
+        remove_tree(tmp);
+    } else if ((d = opendir(tmp))) {
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.') {
+                str_fmt(path, sizeof path, "%s/%s", tmp, e->d_name);
+                if (old_entry(path)) remove_tree(path);
+            }
+        closedir(d);
+    }
     if (removed) log_info("removed %d incomplete upload(s) left by the last stop", removed);
 }
 
@@ -135,6 +159,17 @@ typedef struct gateway_core {
 } gateway_core;
 
 static char g_pepper[65];
+
+/* This node's name in a shared store: FAXBOT_NODE_ID, else <hostname>:<port>. */
+static const char *node_name(const config *cfg)
+{
+    static char name[64];
+    if (cfg->node_id[0]) return cfg->node_id;
+    char host[48] = "";
+    if (gethostname(host, sizeof host - 1) || !host[0]) str_copy(host, sizeof host, "localhost");
+    str_fmt(name, sizeof name, "%s:%d", host, cfg->listen_port);
+    return name;
+}
 
 /* Opens everything below the HTTP server for cfg. 0, or 1 after printing why. */
 static int core_open(const config *cfg, gateway_core *core)
@@ -152,9 +187,26 @@ static int core_open(const config *cfg, gateway_core *core)
     if (audit_configure(&sinks, err, sizeof err)) { fprintf(stderr, "faxbot: %s\n", err); return 1; }
     if (cfg->audit_log_syslog && cfg->audit_log_enabled)
         log_info("audit events go to syslog at %s (RFC 5424)", cfg->audit_log_syslog_address);
-    core->st = store_sqlite_open(cfg->database_path, err, sizeof err);
+    core->st = store_open(cfg->database_path, err, sizeof err);
     if (!core->st) { fprintf(stderr, "faxbot: database: %s\n", err); return 1; }
-    core->blobs = blob_fs_open(cfg->data_dir, err, sizeof err);
+    store_set_node(core->st, node_name(cfg), 0);
+    if (store_url_is_pg(cfg->database_path)) {
+        char shown[1024];
+        store_url_redact(cfg->database_path, shown, sizeof shown);
+        log_info("database: PostgreSQL %s, this node is '%s'", shown, store_node_id(core->st));
+    }
+    if (!strcmp(cfg->storage_backend, "s3")) {
+        s3_settings s3 = {.endpoint_url = cfg->s3_endpoint_url, .bucket = cfg->s3_bucket, .region = cfg->s3_region,
+                          .prefix = cfg->s3_prefix, .kms_key_id = cfg->s3_kms_key_id,
+                          .access_key_id = cfg->aws_access_key_id, .secret_access_key = cfg->aws_secret_access_key,
+                          .session_token = cfg->aws_session_token};
+        core->blobs = blob_s3_open(cfg->data_dir, &s3, err, sizeof err);
+        if (core->blobs)
+            log_info("storage: S3 bucket %s%s%s (the files under %s are a cache)", cfg->s3_bucket,
+                     cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->data_dir);
+    } else {
+        core->blobs = blob_fs_open(cfg->data_dir, err, sizeof err);
+    }
     if (!core->blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); return 1; }
     sweep_orphan_uploads(cfg, core->st, core->blobs);
     core->jb = jobs_start(cfg, core->st, core->blobs, true, err, sizeof err);

@@ -71,7 +71,8 @@ bool api_auth_enforced(void)
     return api_cfg()->require_api_key || api_cfg()->api_key[0];
 }
 
-typedef enum { KEY_NONE, KEY_INVALID, KEY_OK, KEY_NO_CSRF } key_result;
+/* KEY_UNAVAILABLE: the store could not be asked (a database restarting): 503, not 401. */
+typedef enum { KEY_NONE, KEY_INVALID, KEY_OK, KEY_NO_CSRF, KEY_UNAVAILABLE } key_result;
 
 session_table *g_console_sessions;
 
@@ -118,7 +119,9 @@ static key_result resolve_token(const char *token, principal *who, char *why, si
     apikey_parts parts;
     if (apikey_parse(token, &parts)) { str_fmt(why, whylen, "malformed"); return KEY_INVALID; }
     key_record k;
-    if (store_key_get(g_api.st, parts.key_id, &k) != STORE_OK) { str_fmt(why, whylen, "unknown key"); return KEY_INVALID; }
+    int rc = store_key_get(g_api.st, parts.key_id, &k);
+    if (rc == STORE_ERROR || rc == STORE_FULL) { str_fmt(why, whylen, "database unavailable"); return KEY_UNAVAILABLE; }
+    if (rc != STORE_OK) { str_fmt(why, whylen, "unknown key"); return KEY_INVALID; }
     char hash[65];
     apikey_hash(g_api.pepper, parts.secret, hash);
     if (!secure_streq(hash, k.key_hash)) { str_fmt(why, whylen, "wrong secret"); return KEY_INVALID; }
@@ -174,7 +177,9 @@ static key_result resolve_session(http_request *req, const char *sid, principal 
         return KEY_OK;
     }
     key_record k;
-    if (store_key_get(g_api.st, s.key_id, &k) != STORE_OK || !secure_streq(k.key_hash, s.key_hash)) goto ended;
+    int rc = store_key_get(g_api.st, s.key_id, &k);
+    if (rc == STORE_ERROR || rc == STORE_FULL) { str_fmt(why, whylen, "database unavailable"); return KEY_UNAVAILABLE; }
+    if (rc != STORE_OK || !secure_streq(k.key_hash, s.key_hash)) goto ended;
     if (key_usable(&k, why, whylen) != KEY_OK) goto ended;
     principal_from_record(&k, who);
     return KEY_OK;
@@ -266,6 +271,15 @@ static void audit_auth_failed(http_request *req, const char *why)
     audit_auth_failed_token(req, why, presented_token(req));
 }
 
+/* The key could not be checked for want of the database: a 503 the client retries
+ * (not an authentication failure: nothing is audited or counted against it). */
+static bool key_unavailable(http_response *res, key_result kr)
+{
+    if (kr != KEY_UNAVAILABLE) return false;
+    http_res_error(res, 503, "The database is unavailable; try again shortly");
+    return true;
+}
+
 /* 401, or 403 when only the CSRF token is missing or wrong. */
 static void refuse(http_response *res, key_result kr, const char *msg)
 {
@@ -279,6 +293,7 @@ int api_signin_check(http_request *req, http_response *res, const char *token, p
     if (auth_flood_check_token(req, res, token)) return -1;
     char why[64] = "";
     key_result kr = resolve_token(token, who, why, sizeof why, key_hash);
+    if (key_unavailable(res, kr)) return -1;
     if (kr != KEY_OK) {
         audit_auth_failed_token(req, kr == KEY_NONE ? "missing key" : why, token);
         http_res_error(res, 401, "That API key is not valid (%s)", kr == KEY_NONE ? "empty" : why);
@@ -293,6 +308,7 @@ int api_require_key(http_request *req, http_response *res, principal *who)
     if (auth_flood_check(req, res)) return -1;
     char why[64] = "";
     key_result kr = resolve_key(req, who, why, sizeof why);
+    if (key_unavailable(res, kr)) return -1;
     if (kr != KEY_OK) {
         audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
         refuse(res, kr, "Invalid or missing API key");
@@ -314,6 +330,7 @@ int api_require_any(http_request *req, http_response *res, const char *const *sc
     if (auth_flood_check(req, res)) return -1;
     char why[64] = "";
     key_result kr = resolve_key(req, who, why, sizeof why);
+    if (key_unavailable(res, kr)) return -1;
     if (kr == KEY_INVALID || kr == KEY_NO_CSRF || (kr == KEY_NONE && api_auth_enforced())) {
         audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
         refuse(res, kr, "Invalid or missing API key");
@@ -352,6 +369,7 @@ int api_authenticate_token(http_request *req, http_response *res, const char *to
     if (auth_flood_check(req, res)) return -1;
     char why[64] = "";
     key_result kr = resolve_token(token, who, why, sizeof why, NULL);
+    if (key_unavailable(res, kr)) return -1;
     if (kr == KEY_INVALID || (kr == KEY_NONE && api_auth_enforced())) {
         audit_auth_failed(req, kr == KEY_NONE ? "missing key" : why);
         http_res_error(res, 401, "Invalid or missing API key");
@@ -385,6 +403,7 @@ int api_require_admin(http_request *req, http_response *res, principal *who)
     if (auth_flood_check(req, res)) return -1;
     char why[64] = "";
     key_result kr = resolve_key(req, who, why, sizeof why);
+    if (key_unavailable(res, kr)) return -1;
     if (kr != KEY_OK) {
         audit_auth_failed(req, kr == KEY_NONE ? "missing admin key" : why);
         refuse(res, kr, "Admin authentication failed");

@@ -25,6 +25,25 @@
 
 static const char *const STATUSES[] = {"queued", "in_progress", "SUCCESS", "FAILED", "cancelled"};
 
+/* The nodes sharing the store (PostgreSQL; [] on SQLite), this one first: who is
+ * alive and how many in_progress leases each holds. */
+static json_t *nodes_json(void)
+{
+    store_node nodes[32];
+    int n = store_node_list(g_api.st, now_ms(), nodes, 32);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        char started[32], beat[32];
+        iso8601_from_ms(nodes[i].started_at, started);
+        iso8601_from_ms(nodes[i].heartbeat_at, beat);
+        json_array_append_new(arr, json_pack("{s:s,s:b,s:b,s:s,s:s,s:I}", "id", nodes[i].node_id, "this",
+                                             !strcmp(nodes[i].node_id, store_node_id(g_api.st)), "alive",
+                                             nodes[i].alive, "started_at", started, "heartbeat_at", beat,
+                                             "leases_held", (json_int_t)nodes[i].jobs_held));
+    }
+    return arr;
+}
+
 static void health_status(http_request *req, http_response *res)
 {
     principal who;
@@ -62,6 +81,9 @@ static void health_status(http_request *req, http_response *res)
     json_object_set_new(o, "inbound_enabled", json_boolean(api_cfg()->inbound_enabled));
     json_object_set_new(o, "api_keys_configured", json_boolean(api_cfg()->api_key[0] != 0));
     json_object_set_new(o, "require_auth", json_boolean(api_auth_enforced()));
+    json_object_set_new(o, "node", json_pack("{s:s,s:s}", "id", store_node_id(g_api.st), "database",
+                                             store_kind(g_api.st)));
+    json_object_set_new(o, "nodes", nodes_json());
     api_json(res, 200, o);
 }
 
@@ -172,6 +194,10 @@ static json_t *job_detail(const job_record *rec)
     json_object_set_new(o, "next_attempt_at", job_status_get(rec) == JOB_ST_QUEUED ? api_time_json(rec->next_attempt_at) : json_null());
     json_object_set_new(o, "duration_s", rec->duration_s >= 0 ? json_real(rec->duration_s) : json_null());
     json_object_set_new(o, "remote_station_id", rec->remote_station_id[0] ? json_string(rec->remote_station_id) : json_null());
+    /* the node whose lease holds an in_progress job (several nodes on PostgreSQL) */
+    bool held = job_status_get(rec) == JOB_ST_IN_PROGRESS && rec->lease_node[0];
+    json_object_set_new(o, "lease", held ? json_pack("{s:s,s:o}", "node", rec->lease_node, "until",
+                                                     api_time_json(rec->lease_until)) : json_null());
     attempt_record at[64];
     int n = store_attempt_list(g_api.st, rec->id, at, 64);
     json_t *hist = json_array();
@@ -211,6 +237,7 @@ static void job_pdf(http_request *req, http_response *res)
     if (load_job(req, res, rec) == 0) {
         char path[4096], name[64];
         str_fmt(name, sizeof name, "fax_%s.pdf", rec->id);
+        blob_fetch(g_api.blobs, "outbound", rec->id, "document.pdf");
         if (blob_path(g_api.blobs, "outbound", rec->id, "document.pdf", path, sizeof path)) path[0] = 0;
         audit_event("admin_pdf_download", "job_id", rec->id, "by", who.key_id, NULL);
         api_send_file(res, path, "application/pdf", name, "PDF file not found");

@@ -453,7 +453,13 @@ static void fax_send(http_request *req, http_response *res)
     sha256_hex(token, strlen(token), rec->pdf_token_hash);
     rec->pdf_token_expires_at = now_ms() + (int64_t)api_cfg()->pdf_token_ttl_minutes * 60000;
 
-    char serr[256] = "";
+    char serr[256] = "", berr[512] = "";
+    /* with S3 the upload is acknowledged only once the object is stored */
+    if (blob_commit(g_api.blobs, "outbound", rec->id, "original", berr, sizeof berr)) {
+        log_warn("upload %s: %s", rec->id, berr);
+        http_res_error(res, 503, "could not store the document; try again");
+        goto out;
+    }
     int rc = jobs_create(g_api.jobs, rec, existing, serr, sizeof serr);
     if (rc == STORE_CONFLICT) {
         if (existing->request_hash[0] && strcmp(existing->request_hash, rec->request_hash)) {
@@ -583,9 +589,12 @@ static void fax_pdf(http_request *req, http_response *res)
     }
     if (now_ms() >= expires) { http_res_error(res, 403, "Token expired"); return; }
     char path[4096], name[64];
+    blob_fetch(g_api.blobs, "outbound", rec.id, "document.pdf");
     blob_path(g_api.blobs, "outbound", rec.id, "document.pdf", path, sizeof path);
-    if (file_size(path) < 0 && !strcmp(rec.doc_type, "pdf"))
+    if (file_size(path) < 0 && !strcmp(rec.doc_type, "pdf")) {
+        blob_fetch(g_api.blobs, "outbound", rec.id, "original");
         blob_path(g_api.blobs, "outbound", rec.id, "original", path, sizeof path);
+    }
     str_fmt(name, sizeof name, "fax_%s.pdf", rec.id);
     audit_event("pdf_served", "job_id", rec.id, "method", "token", "key_id", "-", "ip", http_req_client_ip(req), NULL);
     api_send_file(res, path, "application/pdf", name, "the PDF is not available (not converted yet, or deleted)");
@@ -598,6 +607,7 @@ static void fax_tiff(http_request *req, http_response *res)
     job_record rec;
     if (load_job(res, &who, http_req_param(req, "id"), &rec)) return;
     char path[4096], name[64];
+    blob_fetch(g_api.blobs, "outbound", rec.id, "fax.tiff");
     blob_path(g_api.blobs, "outbound", rec.id, "fax.tiff", path, sizeof path);
     str_fmt(name, sizeof name, "fax_%s.tiff", rec.id);
     api_send_file(res, path, "image/tiff", name, "the TIFF is not available (not converted yet, or deleted)");

@@ -120,6 +120,7 @@ static void send_file(http_response *res, const inbound_record *r, const char *n
         return;
     }
     char path[4096], filename[64];
+    blob_fetch(g_api.blobs, "inbound", r->id, name);
     if (blob_path(g_api.blobs, "inbound", r->id, name, path, sizeof path)) { http_res_error(res, 500, "bad storage path"); return; }
     str_fmt(filename, sizeof filename, "inbound_%s.%s", r->id, ext);
     api_send_file(res, path, ctype, filename, "the file of this fax is missing from storage");

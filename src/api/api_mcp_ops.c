@@ -127,7 +127,13 @@ static void op_send_fax(void *ctx, const char *to_in, const char *path, const ch
     rec->duration_s = -1;
     rec->bit_rate = -1;
     rec->ecm = -1;
-    char serr[256] = "";
+    char serr[512] = "";
+    if (blob_commit(g_api.blobs, "outbound", rec->id, "original", serr, sizeof serr)) {   /* S3: stored first */
+        log_warn("upload %s: %s", rec->id, serr);
+        blob_remove_all(g_api.blobs, "outbound", rec->id);
+        mcp_reply_fail(r, 503, "could not store the document; try again");
+        goto out;
+    }
     int rc = jobs_create(g_api.jobs, rec, existing, serr, sizeof serr);
     if (rc != STORE_OK) {
         blob_remove_all(g_api.blobs, "outbound", rec->id);
@@ -236,6 +242,7 @@ static void op_inbound_pdf(void *ctx, const char *id, int64_t max_bytes, mcp_rep
         return;
     }
     char path[4096];
+    blob_fetch(g_api.blobs, "inbound", rec.id, "fax.pdf");
     if (blob_path(g_api.blobs, "inbound", rec.id, "fax.pdf", path, sizeof path) ||
         read_file_all(path, &r->data, &r->len, (size_t)max_bytes)) {
         mcp_reply_fail(r, 404, "the file of this fax is missing from storage (or larger than %lld MB)",

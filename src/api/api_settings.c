@@ -15,6 +15,7 @@
 #include "api/settings_apply.h"
 #include "auth/audit.h"
 #include "backend/backend.h"
+#include "store/store.h"
 #include "util/util.h"
 
 #include <pthread.h>
@@ -148,8 +149,10 @@ static json_t *settings_view(void)
                                                  "enforce_https", is_true("ENFORCE_PUBLIC_HTTPS"), "audit_enabled",
                                                  is_true("AUDIT_LOG_ENABLED"), "public_api_url", api_cfg()->public_api_url));
     json_object_set_new(o, "storage", json_pack("{s:s,s:s,s:b}", "backend", cur("STORAGE_BACKEND"), "s3_bucket", "", "s3_kms_enabled", 0));
-    json_object_set_new(o, "database", json_pack("{s:s,s:b}", "url", is_set("DATABASE_URL") ? cur("DATABASE_URL") : "sqlite (FAX_DATA_DIR/faxbot.db)",
-                                                 "persistent", 1));
+    char db_shown[1024];         /* a PostgreSQL URL's password is never shown */
+    store_url_redact(is_set("DATABASE_URL") ? cur("DATABASE_URL") : "sqlite (FAX_DATA_DIR/faxbot.db)", db_shown,
+                     sizeof db_shown);
+    json_object_set_new(o, "database", json_pack("{s:s,s:b}", "url", db_shown, "persistent", 1));
     json_object_set_new(o, "inbound", json_pack("{s:b,s:i,s:i,s:{s:o,s:b},s:{s:o},s:{s:b,s:b,s:b}}", "enabled",
                                                 api_cfg()->inbound_enabled, "retention_days", api_cfg()->inbound_retention_days,
                                                 "token_ttl_minutes", api_cfg()->inbound_token_ttl_minutes, "sip", "asterisk_secret",

@@ -2,7 +2,10 @@
  * <root>/<area>/<id>/<name>, directories 0700. The root is resolved with realpath
  * once at open, so every path handed out is absolute. Areas, ids and names are
  * checked against strict patterns before they touch a path, so nothing a client
- * sends can climb out of the root. */
+ * sends can climb out of the root.
+ * With S3 (blob_s3_open) the same files are a cache of this node, and S3 holds the
+ * artifacts: blob_commit uploads one, blob_fetch downloads one this node lacks,
+ * blob_remove_all deletes both. */
 #include "blob/blob.h"
 
 #include <errno.h>
@@ -22,7 +25,11 @@
 
 struct blob_store {
     char root[PATH_MAX];
+    s3_client *s3;               /* NULL: local files only */
 };
+
+/* Every name an artifact may have (what blob_remove_all deletes from S3). */
+static const char *const ARTIFACT_NAMES[] = {"original", "document.pdf", "fax.tiff", "fax.pdf", NULL};
 
 static bool valid_area(const char *area)
 {
@@ -79,9 +86,48 @@ blob_store *blob_fs_open(const char *root, char *err, size_t errlen)
     return b;
 }
 
+blob_store *blob_s3_open(const char *cache_root, const s3_settings *s3, char *err, size_t errlen)
+{
+    blob_store *b = blob_fs_open(cache_root, err, errlen);
+    if (!b) return NULL;
+    b->s3 = s3_open(s3, err, errlen);
+    if (!b->s3) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
 void blob_close(blob_store *b)
 {
+    if (b) s3_close(b->s3);
     free(b);
+}
+
+const char *blob_kind(const blob_store *b) { return b && b->s3 ? "s3" : "local"; }
+
+int blob_commit(blob_store *b, const char *area, const char *id, const char *name, char *err, size_t errlen)
+{
+    char path[PATH_MAX], key[160];
+    if (blob_path(b, area, id, name, path, sizeof path)) {
+        str_fmt(err, errlen, "bad storage path");
+        return -1;
+    }
+    if (!b->s3) return 0;
+    str_fmt(key, sizeof key, "%s/%s/%s", area, id, name);
+    return s3_put_file(b->s3, key, path, err, errlen) == S3_OK ? 0 : -1;
+}
+
+int blob_fetch(blob_store *b, const char *area, const char *id, const char *name)
+{
+    char path[PATH_MAX], key[160], err[512] = "";
+    if (blob_path(b, area, id, name, path, sizeof path)) return -1;
+    if (access(path, F_OK) == 0) return 0;
+    if (!b->s3) return 1;
+    str_fmt(key, sizeof key, "%s/%s/%s", area, id, name);
+    int rc = s3_get_file(b->s3, key, path, err, sizeof err);
+    if (rc == S3_ERROR) log_warn("storage: %s", err);
+    return rc == S3_OK ? 0 : rc == S3_NOT_FOUND ? 1 : -1;
 }
 
 int blob_path(blob_store *b, const char *area, const char *id, const char *name, char *out, size_t outlen)
@@ -100,6 +146,14 @@ int blob_path(blob_store *b, const char *area, const char *id, const char *name,
 int blob_remove_all(blob_store *b, const char *area, const char *id)
 {
     if (!b || !valid_area(area) || !valid_id(id)) return -1;
+    for (int i = 0; b->s3 && ARTIFACT_NAMES[i]; i++) {
+        char key[160], err[512];
+        str_fmt(key, sizeof key, "%s/%s/%s", area, id, ARTIFACT_NAMES[i]);
+        if (s3_delete(b->s3, key, err, sizeof err) != S3_OK) {
+            log_warn("storage: %s", err);
+            return -1;           /* the row keeps saying the files exist: tried again later */
+        }
+    }
     char dir[PATH_MAX];
     if (str_fmt(dir, sizeof dir, "%s/%s/%s", b->root, area, id)) return -1;
     return remove_tree(dir);

@@ -124,8 +124,10 @@ int cli_doctor(int argc, char **argv)
         line(false, "storage", buf);
     }
 
-    store *st = store_sqlite_open(cfg.database_path, err, sizeof err);
-    if (st && store_ping(st, err, sizeof err) == 0) line(true, "database", cfg.database_path);
+    store *st = store_open(cfg.database_path, err, sizeof err);
+    char shown[1024];
+    store_url_redact(cfg.database_path, shown, sizeof shown);
+    if (st && store_ping(st, err, sizeof err) == 0) line(true, "database", shown);
     else line(false, "database", err);
     store_close(st);
 

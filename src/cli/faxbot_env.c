@@ -35,8 +35,9 @@ static const rule rules[] = {
     {"SIGNALWIRE_SMS_FROM_E164", IGNORED, "unused (Faxbot did not use it either)"},
     {"SIGNALWIRE_STATUS_POLL_SECONDS", IGNORED, "unused; late results are polled on their own"},
     {"DOCUMO_*", ACTION, "Documo is not supported (Faxbot had no sender for it either): choose another backend"},
-    {"S3_*", ACTION, "S3 storage is not supported yet: STORAGE_BACKEND must be local"},
-    {"ENABLE_S3_DIAGNOSTICS", IGNORED, "S3 storage is not supported yet"},
+    {"ENABLE_S3_DIAGNOSTICS", IGNORED, "S3 is checked by faxbot doctor and /health/ready"},
+    {"S3_*", CARRY, NULL},
+    {"AWS_*", CARRY, NULL},
     {"ENABLE_LOCAL_ADMIN", IGNORED, "there is no admin web UI; the admin API needs an admin key"},
     {"ADMIN_ALLOW_RESTART", IGNORED, "no restart over the API; restart the service"},
     {"ENABLE_PERSISTED_SETTINGS", IGNORED, "settings come from the environment only"},
@@ -93,10 +94,11 @@ static const char *value_advice(env_var *vars, int n, const char *name, const ch
         return "documo is not supported: choose phaxio, sinch, signalwire, sip or freeswitch";
     if (!strcmp(name, "ASTERISK_AMI_PASSWORD") && !strcmp(value, "changeme"))
         return "Faxbot's default AMI password (changeme): set a real one (faxbot asterisk-config writes manager.conf with it)";
-    if (!strcmp(name, "STORAGE_BACKEND") && strncasecmp(value, "local", 5))
-        return "only local storage is supported yet";
-    if (!strcmp(name, "DATABASE_URL") && strncmp(value, "sqlite:///", 10))
-        return "only SQLite is supported (sqlite:///path/to/faxbot.db)";
+    if (!strcmp(name, "STORAGE_BACKEND") && strncasecmp(value, "local", 5) && strncasecmp(value, "s3", 2))
+        return "STORAGE_BACKEND is local or s3";
+    if (!strcmp(name, "DATABASE_URL") && strncmp(value, "sqlite:///", 10) && strncmp(value, "postgresql://", 13) &&
+        strncmp(value, "postgres://", 11))
+        return "SQLite (sqlite:///path/to/faxbot.db) or PostgreSQL (postgresql://user:password@host/db) only";
     if (!strcmp(name, "PHAXIO_VERIFY_SIGNATURE") && !strcasecmp(value, "false"))
         return "status callbacks are accepted unsigned: set PHAXIO_CALLBACK_TOKEN (Phaxio console, Settings > "
                "Webhooks, \"Webhook Token\") and remove this line";

@@ -181,13 +181,15 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
 
     const char *db = env_str(&ev, "DATABASE_URL");
     if (db) {
-        /* Faxbot's form: sqlite:///relative.db or sqlite:////absolute.db */
-        if (strncmp(db, "sqlite:///", 10) != 0 || !db[10]) {
-            str_fmt(err, errlen, "DATABASE_URL must be sqlite:///path/to/faxbot.db (PostgreSQL is not supported yet; got a %.*s URL)",
-                    (int)strcspn(db, ":"), db);
+        /* Faxbot's forms: sqlite:///relative.db, sqlite:////absolute.db, or a
+         * PostgreSQL URL, kept whole (sslmode and the rest are libpq's to read) */
+        bool pg = !strncmp(db, "postgresql://", 13) || !strncmp(db, "postgres://", 11);
+        if (!pg && (strncmp(db, "sqlite:///", 10) != 0 || !db[10])) {
+            str_fmt(err, errlen, "DATABASE_URL must be sqlite:///path/to/faxbot.db or postgresql://user:password@host/dbname"
+                    " (got a %.*s URL)", (int)strcspn(db, ":"), db);
             return -1;
         }
-        if (str_copy(c->database_path, sizeof c->database_path, db + 10)) {
+        if (str_copy(c->database_path, sizeof c->database_path, pg ? db : db + 10)) {
             str_fmt(err, errlen, "DATABASE_URL path is too long");
             return -1;
         }
@@ -195,6 +197,7 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
         str_fmt(err, errlen, "FAX_DATA_DIR is too long");
         return -1;
     }
+    if (env_copy(&ev, "FAXBOT_NODE_ID", c->node_id, sizeof c->node_id, err, errlen)) return -1;
     if (env_copy(&ev, "PUBLIC_API_URL", c->public_api_url, sizeof c->public_api_url, err, errlen)) return -1;
     size_t pl = strlen(c->public_api_url);
     while (pl && c->public_api_url[pl - 1] == '/') c->public_api_url[--pl] = 0;
@@ -359,9 +362,35 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
     if (env_int(&ev, "RETENTION_SWEEP_SECONDS", &x, err, errlen)) return -1;
     c->retention_sweep_s = (int)x;
     if (env_copy(&ev, "STORAGE_BACKEND", c->storage_backend, sizeof c->storage_backend, err, errlen)) return -1;
-    if (strcmp(c->storage_backend, "local")) {
-        str_fmt(err, errlen, "STORAGE_BACKEND '%s' is not supported yet; use local", c->storage_backend);
+    if (!c->storage_backend[0]) str_copy(c->storage_backend, sizeof c->storage_backend, "local");
+    if (strcmp(c->storage_backend, "local") && strcmp(c->storage_backend, "s3")) {
+        str_fmt(err, errlen, "STORAGE_BACKEND '%s' is not known; use local or s3", c->storage_backend);
         return -1;
+    }
+    /* S3: the objects of record (the files under FAX_DATA_DIR become a cache) */
+    if (env_copy(&ev, "S3_BUCKET", c->s3_bucket, sizeof c->s3_bucket, err, errlen) ||
+        env_copy(&ev, "S3_REGION", c->s3_region, sizeof c->s3_region, err, errlen) ||
+        env_copy(&ev, "S3_PREFIX", c->s3_prefix, sizeof c->s3_prefix, err, errlen) ||
+        env_copy(&ev, "S3_ENDPOINT_URL", c->s3_endpoint_url, sizeof c->s3_endpoint_url, err, errlen) ||
+        env_copy(&ev, "S3_KMS_KEY_ID", c->s3_kms_key_id, sizeof c->s3_kms_key_id, err, errlen) ||
+        env_copy(&ev, "AWS_ACCESS_KEY_ID", c->aws_access_key_id, sizeof c->aws_access_key_id, err, errlen) ||
+        env_copy(&ev, "AWS_SECRET_ACCESS_KEY", c->aws_secret_access_key, sizeof c->aws_secret_access_key, err, errlen) ||
+        env_copy(&ev, "AWS_SESSION_TOKEN", c->aws_session_token, sizeof c->aws_session_token, err, errlen))
+        return -1;
+    if (!c->s3_region[0]) str_copy(c->s3_region, sizeof c->s3_region, "us-east-1");
+    if (!strcmp(c->storage_backend, "s3")) {
+        if (!c->s3_bucket[0]) {
+            str_fmt(err, errlen, "STORAGE_BACKEND=s3 needs S3_BUCKET");
+            return -1;
+        }
+        if (c->s3_endpoint_url[0] && strncmp(c->s3_endpoint_url, "http://", 7) && strncmp(c->s3_endpoint_url, "https://", 8)) {
+            str_fmt(err, errlen, "S3_ENDPOINT_URL must be http(s)://host[:port]");
+            return -1;
+        }
+        if (!c->aws_access_key_id[0] || !c->aws_secret_access_key[0]) {
+            str_fmt(err, errlen, "STORAGE_BACKEND=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+            return -1;
+        }
     }
 
     /* events */

@@ -16,7 +16,9 @@ typedef struct config {
     char listen_host[256];           /* FAXBOT_LISTEN host part, default 127.0.0.1 */
     int listen_port;                 /* default 8080 */
     char data_dir[1024];             /* FAX_DATA_DIR, default ./faxdata */
-    char database_path[1024];        /* from DATABASE_URL sqlite:///path, default <data_dir>/faxbot.db */
+    char database_path[1024];        /* from DATABASE_URL: the path of sqlite:///path (default <data_dir>/faxbot.db),
+                                        or a postgresql:// URL as given */
+    char node_id[64];                /* FAXBOT_NODE_ID; "" = <hostname>:<port> (several nodes sharing PostgreSQL) */
     char public_api_url[512];        /* PUBLIC_API_URL, default http://<listen> */
     int http_threads;                /* FAXBOT_HTTP_THREADS, default 0 = from the core count */
     int http_timeout_s;              /* FAXBOT_HTTP_TIMEOUT_SECONDS: idle/slow connection timeout, default 30 */
@@ -77,7 +79,9 @@ typedef struct config {
     int artifact_ttl_days;           /* ARTIFACT_TTL_DAYS, 0 = keep */
     int64_t artifact_ttl_minutes;    /* the same in minutes; ARTIFACT_TTL_MINUTES overrides */
     int retention_sweep_s;           /* RETENTION_SWEEP_SECONDS: how often expiry runs, default 300 */
-    char storage_backend[16];        /* STORAGE_BACKEND, only "local" for now */
+    char storage_backend[16];        /* STORAGE_BACKEND: local or s3 */
+    char s3_bucket[256], s3_region[64], s3_prefix[256], s3_endpoint_url[512], s3_kms_key_id[256];
+    char aws_access_key_id[128], aws_secret_access_key[256], aws_session_token[2048];
 
     /* events: client webhooks and the live stream */
     bool webhook_allow_private;      /* WEBHOOK_ALLOW_PRIVATE: http:// and private/loopback destinations allowed */

@@ -23,7 +23,11 @@ const setting_def settings_core_rows[] = {
 
     /* server */
     S("FAXBOT_LISTEN", "127.0.0.1:8080", "server", R, "HTTP listener", "HOST:PORT or [::1]:PORT"),
-    S("DATABASE_URL", "", "database", R, "store", "sqlite:///path (default <FAX_DATA_DIR>/faxbot.db)"),
+    /* secret: a PostgreSQL URL may carry the password */
+    {.name = "DATABASE_URL", .type = SETTING_STR, .dflt = "", .secret = true, .group = "database", .apply = R,
+     .lands = "store", .help = "sqlite:///path (default <FAX_DATA_DIR>/faxbot.db) or postgresql://user:password@host/db?sslmode=verify-full"},
+    S("FAXBOT_NODE_ID", "", "database", R, "leases of several nodes",
+      "this node's name in a shared PostgreSQL (default <hostname>:<port>); unique per node"),
     S("PUBLIC_API_URL", "", "security", L, "provider callbacks and PDF links", "http(s)://host the providers reach"),
     I("FAXBOT_HTTP_THREADS", "0", 0, 64, "server", R, "HTTP thread pool", "threads answering HTTP (0 = from the core count)"),
     I("FAXBOT_HTTP_TIMEOUT_SECONDS", "30", 1, 3600, "server", R, "HTTP connection timeout", "idle/slow connection timeout"),
@@ -89,7 +93,16 @@ const setting_def settings_core_rows[] = {
     I("ARTIFACT_TTL_DAYS", "0", 0, 36500, "storage", L, "retention", "0 = keep"),
     I("ARTIFACT_TTL_MINUTES", "", 0, 36500L * 24 * 60, "storage", L, "retention", "overrides the days"),
     I("RETENTION_SWEEP_SECONDS", "300", 1, 86400, "storage", R, "retention thread", "how often expiry runs"),
-    E("STORAGE_BACKEND", "local", "local", "storage", R, "artifact storage", "only local for now"),
+    E("STORAGE_BACKEND", "local", "local|s3", "storage", R, "artifact storage",
+      "local files, or s3 (objects of record in S3; the local files are a cache)"),
+    S("S3_BUCKET", "", "storage", R, "S3 storage", "the bucket (STORAGE_BACKEND=s3)"),
+    S("S3_REGION", "us-east-1", "storage", R, "S3 storage", "the bucket's region"),
+    S("S3_PREFIX", "", "storage", R, "S3 storage", "prepended to every object key, e.g. faxbot/"),
+    S("S3_ENDPOINT_URL", "", "storage", R, "S3 storage", "http(s)://host[:port] of an S3-compatible store (path-style); empty = AWS"),
+    S("S3_KMS_KEY_ID", "", "storage", R, "S3 storage", "objects written with SSE-KMS under this key"),
+    S("AWS_ACCESS_KEY_ID", "", "storage", R, "S3 storage", "credentials for S3"),
+    SECRET("AWS_SECRET_ACCESS_KEY", "storage", R, "S3 storage", "credentials for S3"),
+    SECRET("AWS_SESSION_TOKEN", "storage", R, "S3 storage", "temporary credentials' session token"),
 
     /* identity */
     S("FAX_LOCAL_STATION_ID", "", "identity", L, "T.30 station id, Asterisk LOCALSTATIONID", "at most 20 characters"),

@@ -297,6 +297,10 @@ void http_res_error(http_response *res, int status, const char *fmt, ...)
         http_res_set(res, status, "application/json", json, strlen(json));
     else
         http_res_text(res, status, "application/json", "{\"detail\":\"error\"}");
+    /* 503 always means "try again shortly" here (a database restarting, a full
+     * pool): say when; a handler that knows better sets its own after this. */
+    if (status == 503)
+        http_res_header(res, "Retry-After", "1");
 }
 
 void http_res_header(http_response *res, const char *name, const char *value)
@@ -307,6 +311,12 @@ void http_res_header(http_response *res, const char *name, const char *value)
         log_warn("http: refusing response header with CR/LF or ':' in its name or value");
         return;
     }
+    for (int i = 0; i < res->n_extra_headers; i++)
+        if (!strcasecmp(res->extra_headers[i][0], name)) {      /* a second value replaces the first */
+            if (str_copy(res->extra_headers[i][1], sizeof res->extra_headers[i][1], value) != 0)
+                log_warn("http: response header '%.64s' is longer than 127 bytes, dropped", name);
+            return;
+        }
     if (res->n_extra_headers >= (int)(sizeof res->extra_headers / sizeof res->extra_headers[0])) {
         log_warn("http: too many response headers, dropping '%s'", name);
         return;

@@ -110,6 +110,10 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
         goto out;
     }
     if (sha256_file_hex(pdf, rec->sha256)) { str_fmt(err, errlen, "could not read back the received fax"); goto out; }
+    /* stored (S3: uploaded) before the row says it exists */
+    if (blob_commit(blobs, "inbound", rec->id, "fax.tiff", err, errlen) ||
+        blob_commit(blobs, "inbound", rec->id, "fax.pdf", err, errlen))
+        goto out;
     int64_t now = now_ms();
     str_copy(rec->status, sizeof rec->status, "received");
     str_copy(rec->backend, sizeof rec->backend, src->backend);

@@ -18,8 +18,10 @@
 
 #define LOW_DISK_BYTES (64LL * 1024 * 1024)    /* below this, a failed conversion is blamed on the disk */
 #define STORAGE_WAIT_MS 2000                    /* a job deferred for storage is looked at again after this */
+#define DATABASE_WAIT_MS 1000                   /* … and one deferred for an unreachable database */
 #define OWNER_WAIT_MS 500                       /* ... and one deferred for its owner's conversion share */
 #define PREPARE_OWNER_BUSY 1                    /* prepare_document: the owner's share is taken */
+#define PREPARE_STORAGE 2                       /* … the document store (S3) could not be reached */
 
 static void fail_attempt(jobs *j, const char *id, const char *reason, bool transient, const char *msg)
 {
@@ -82,6 +84,15 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
                             int *pages, char *warning, size_t warninglen, char *err, size_t errlen)
 {
     char original[4096];
+    /* on S3 another node may have taken the upload (or converted it: pages known) */
+    if (rec->pages > 0) {
+        blob_fetch(j->blobs, "outbound", rec->id, "document.pdf");
+        blob_fetch(j->blobs, "outbound", rec->id, "fax.tiff");
+    }
+    if (blob_fetch(j->blobs, "outbound", rec->id, "original") < 0) {
+        str_fmt(err, errlen, "the uploaded document could not be fetched from storage");
+        return PREPARE_STORAGE;
+    }
     if (blob_path(j->blobs, "outbound", rec->id, "original", original, sizeof original) ||
         blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, pdflen) ||
         blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, tifflen)) {
@@ -137,6 +148,10 @@ static int prepare_document(jobs *j, const job_record *rec, char *pdf, size_t pd
     /* The guard: whatever the converter did, only a valid TIFF-F goes on the line. */
     if (doc_tiff_check_faxable(tiff, &info, err, errlen)) return -1;
     *pages = info.pages;
+    /* on S3 the converted files are kept for other nodes and later attempts */
+    if (blob_commit(j->blobs, "outbound", rec->id, "document.pdf", err, errlen) ||
+        blob_commit(j->blobs, "outbound", rec->id, "fax.tiff", err, errlen))
+        return PREPARE_STORAGE;
     return 0;
 }
 
@@ -144,7 +159,14 @@ void jobs_run_attempt(jobs *j, const char *id)
 {
     job_record *rec = malloc(sizeof *rec);
     if (!rec) return;
-    if (store_job_get(j->st, id, rec) != STORE_OK || job_status_get(rec) != JOB_ST_IN_PROGRESS) goto done;
+    int grc = store_job_get(j->st, id, rec);
+    if (store_rc_retriable(grc)) {
+        /* claimed, then the database went away (a PostgreSQL restart): give the claim
+         * back, unspent, once the store answers, rather than hold it for a lease */
+        defer_attempt(j, id, DATABASE_WAIT_MS, NULL, "waiting for the database");
+        goto done;
+    }
+    if (grc != STORE_OK || job_status_get(rec) != JOB_ST_IN_PROGRESS) goto done;
 
     char pdf[4096], tiff[4096], err[1024] = "", warning[512] = "";
     int pages = 0;
@@ -152,6 +174,11 @@ void jobs_run_attempt(jobs *j, const char *id)
                                sizeof err);
     if (prc == PREPARE_OWNER_BUSY) {         /* its owner's other documents go first; not an attempt */
         defer_attempt(j, id, OWNER_WAIT_MS, NULL, NULL);
+        goto done;
+    }
+    if (prc == PREPARE_STORAGE) {            /* the document store is away: wait, no attempt spent */
+        log_warn("job %s: %s", id, err);
+        defer_attempt(j, id, STORAGE_WAIT_MS, NULL, "waiting for the document store");
         goto done;
     }
     if (prc) {
@@ -179,8 +206,11 @@ void jobs_run_attempt(jobs *j, const char *id)
     int trc = job_transition(j, id, &prepared, rec, why, sizeof why);
     if (trc != STORE_OK) {
         log_warn("job %s: %s", id, why);
-        /* not recorded for lack of storage: the job waits instead of holding its lease */
+        /* not recorded for lack of storage, or the database could not be reached (a
+         * PostgreSQL restart): the job waits, its attempt unspent, instead of holding
+         * its lease (the reporter records the deferral once the store answers) */
         if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
+        else if (trc == STORE_ERROR) defer_attempt(j, id, DATABASE_WAIT_MS, NULL, "waiting for the database");
         goto done;
     }
     /* A fresh fetch token for providers that download the PDF themselves, recorded
@@ -206,6 +236,7 @@ void jobs_run_attempt(jobs *j, const char *id)
         log_warn("job %s: %s", id, why);
         jobs_slot_end_attempt(slot, id);
         if (trc == STORE_FULL) defer_attempt(j, id, STORAGE_WAIT_MS, "storage_full", "waiting for disk space");
+        else if (trc == STORE_ERROR) defer_attempt(j, id, DATABASE_WAIT_MS, NULL, "waiting for the database");
         goto done;
     }
     backend_job bj;

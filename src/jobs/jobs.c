@@ -106,6 +106,11 @@ int job_transition(jobs *j, const char *job_id, const job_event *ev, job_record 
         rc = store_job_get(j->st, job_id, cur);
         if (rc != STORE_OK) { str_fmt(why, whylen, rc == STORE_NOT_FOUND ? "Job not found" : "store error"); goto done; }
         if (job_state_apply(cur, ev, &j->policy, now_ms(), next, why, whylen)) { rc = STORE_CONFLICT; goto done; }
+        /* The lease names the node that took or renewed it: on a shared store the
+         * others leave a live node's attempts alone (store_job_lease_expired). */
+        if (job_status_get(next) != JOB_ST_IN_PROGRESS) next->lease_node[0] = 0;
+        else if (next->lease_until != cur->lease_until || job_status_get(cur) != JOB_ST_IN_PROGRESS)
+            str_copy(next->lease_node, sizeof next->lease_node, store_node_id(j->st));
         char err[256] = "", evid[40];
         char *body = NULL;
         store_event sev;
@@ -366,6 +371,8 @@ void jobs_backend_job(jobs *j, const job_record *rec, const char *tiff, const ch
 static int resume_on_slot(jobs *j, backend_slot *slot, const job_record *rec)
 {
     char tiff[4096] = "", pdf[4096] = "";
+    blob_fetch(j->blobs, "outbound", rec->id, "fax.tiff");      /* another node may have converted it */
+    blob_fetch(j->blobs, "outbound", rec->id, "document.pdf");
     blob_path(j->blobs, "outbound", rec->id, "fax.tiff", tiff, sizeof tiff);
     blob_path(j->blobs, "outbound", rec->id, "document.pdf", pdf, sizeof pdf);
     backend_job bj;
@@ -519,10 +526,11 @@ static void recover_interrupted(jobs *j)
     if (!ids) return;
     int total = 0, n;
     int64_t before = now_ms() + 1;
-    /* At start no worker of ours holds anything: every in_progress job was left by
-     * a process that died. SQLite means one node, so nobody else holds them either.
-     * Leases are at most lease_s ahead, so one pass over "expired before the far
-     * future" sees each such job once. */
+    /* At start no worker of ours holds anything: every in_progress job that names
+     * this node (or no node, or a node that stopped its heartbeat) was left by a
+     * process that died; on SQLite that is every one. A live node's jobs are its own
+     * (store_job_lease_expired leaves them out). Leases are at most lease_s ahead,
+     * so one pass over "expired before the far future" sees each such job once. */
     int64_t horizon = before + (int64_t)jobs_cfg(j)->lease_s * 1000 + 1;
     while ((n = store_job_lease_expired(j->st, horizon, ids, 256)) > 0) {
         for (int i = 0; i < n; i++)
@@ -620,6 +628,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     if (!slot->be) { free(slot); goto fail; }
     j->cur = j->slots = slot;
     if (jobs_inbound_sources_start(j, cfg, err, errlen)) goto fail;
+    store_node_heartbeat(j->st, now_ms());
     recover_interrupted(j);
     j->retention = retention_start(j);
     if (!j->retention) { str_fmt(err, errlen, "could not start the retention thread"); goto fail; }

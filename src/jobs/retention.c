@@ -3,7 +3,8 @@
  *   - outbound: the upload, PDF and TIFF of finished jobs older than ARTIFACT_TTL_DAYS;
  *   - inbound: the TIFF and PDF of faxes past their retention_until
  *     (INBOUND_RETENTION_DAYS from receipt), or older than ARTIFACT_TTL_DAYS.
- * Runs once at start and then every RETENTION_SWEEP_SECONDS on its own thread. */
+ * Runs once at start and then every RETENTION_SWEEP_SECONDS on its own thread, which
+ * also records this node's heartbeat every second (store_node_heartbeat). */
 #include "jobs/jobs_internal.h"
 #include "auth/audit.h"
 #include "util/util.h"
@@ -60,14 +61,21 @@ int retention_sweep(jobs *j)
 static void *retention_main(void *arg)
 {
     retention *r = arg;
+    int64_t next_sweep = 0;
     pthread_mutex_lock(&r->lock);
     while (!r->stopping) {
         pthread_mutex_unlock(&r->lock);
-        retention_sweep(r->j);
+        /* every second: this node is alive (several nodes on PostgreSQL read it to
+         * know whose leases they may take over); a no-op on SQLite */
+        store_node_heartbeat(r->j->st, now_ms());
+        if (mono_ms() >= next_sweep) {
+            retention_sweep(r->j);
+            next_sweep = mono_ms() + (int64_t)jobs_cfg(r->j)->retention_sweep_s * 1000;
+        }
         pthread_mutex_lock(&r->lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += jobs_cfg(r->j)->retention_sweep_s;
+        ts.tv_sec += 1;
         while (!r->stopping && pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0) {}
     }
     pthread_mutex_unlock(&r->lock);

@@ -1,7 +1,9 @@
 /* store.h — the durable store: the one source of truth for jobs and API keys.
- * The core talks to this interface only; store_sqlite.c implements it (SQLite in
- * WAL mode). Every call is safe from any thread. Records are plain structs with
- * fixed-size fields so callers never juggle ownership. */
+ * The core talks to this interface only; store_sqlite.c implements it on SQLite
+ * in WAL mode (one node), store_pg.c on PostgreSQL (several nodes sharing one
+ * database); store.c dispatches (store_impl.h). Every call is safe from any
+ * thread. Records are plain structs with fixed-size fields so callers never
+ * juggle ownership. */
 #ifndef FAXBOT_STORE_H
 #define FAXBOT_STORE_H
 
@@ -57,6 +59,7 @@ typedef struct job_record {
     char request_hash[65];       /* sha256 of the request an Idempotency-Key was first used for */
     char warning[512];           /* the fax went out, but: e.g. a page drawn only in part ("" = none) */
     int pages_sent;              /* pages the current attempt has sent so far */
+    char lease_node[64];         /* the node whose worker holds the in_progress lease ("" = none known) */
 } job_record;
 
 typedef struct job_filter {
@@ -139,9 +142,39 @@ typedef struct inbound_filter {
 
 typedef struct store store;
 
+/* A gateway node that shares the store (PostgreSQL): its last heartbeat. */
+typedef struct store_node {
+    char node_id[64];
+    int64_t started_at, heartbeat_at;    /* ms */
+    bool alive;                          /* heard from within the store's staleness window */
+    int64_t jobs_held;                   /* in_progress jobs whose lease names it */
+} store_node;
+
+/* True when database is a PostgreSQL URL (postgresql://… or postgres://…). */
+bool store_url_is_pg(const char *database);
+/* Opens (creating and migrating) the store: a PostgreSQL URL (store_pg_open) or
+ * else a SQLite file path. NULL with err on failure. */
+store *store_open(const char *database, char *err, size_t errlen);
 /* Opens (creating and migrating) the database at path. NULL with err on failure. */
 store *store_sqlite_open(const char *path, char *err, size_t errlen);
+/* Connects to PostgreSQL by a libpq URL (every parameter, sslmode too, as given)
+ * and applies the migrations once, under an advisory lock, so several nodes may
+ * start together. NULL with err (never the password) on failure. */
+store *store_pg_open(const char *url, char *err, size_t errlen);
 void store_close(store *st);
+/* "sqlite" or "postgresql". */
+const char *store_kind(const store *st);
+/* Names this process for leases and job reservations (default: none; a single node
+ * needs none). stale_ms: a node not heard from for this long is dead and its jobs'
+ * expired leases may be taken over (0 = 10 s). */
+void store_set_node(store *st, const char *node_id, int64_t stale_ms);
+const char *store_node_id(const store *st);
+/* Records that this node is alive (about once a second); STORE_OK on a single-node store. */
+int store_node_heartbeat(store *st, int64_t now);
+/* The nodes that shared the store lately, this one first; count or < 0 (0 on a single-node store). */
+int store_node_list(store *st, int64_t now, store_node *out, int max);
+/* A URL with its password replaced by "***", for logs and settings. */
+void store_url_redact(const char *url, char *out, size_t outlen);
 
 /* A cheap round trip for readiness checks. */
 int store_ping(store *st, char *err, size_t errlen);
@@ -165,9 +198,14 @@ int store_job_search(store *st, const job_search *q, job_record *out, int64_t *t
 int store_attempt_record(store *st, const char *job_id, const attempt_record *a);
 /* A job's attempts, oldest first; the count or a negative STORE_* code. */
 int store_attempt_list(store *st, const char *job_id, attempt_record *out, int max);
-/* Ids of queued jobs due at or before now (oldest due first), at most max. */
+/* Ids of queued jobs due at or before now (oldest due first), at most max. Several
+ * nodes (PostgreSQL) get disjoint sets: the rows are locked FOR UPDATE SKIP LOCKED
+ * and reserved for this node for a few seconds; the claim itself is still the
+ * job_transition compare-and-set. */
 int store_job_due(store *st, int64_t now, char (*ids)[33], int max);
-/* Ids of in_progress jobs whose lease ended before now, at most max. */
+/* Ids of in_progress jobs whose lease ended before now, at most max: on PostgreSQL
+ * only those held by this node, by no node, or by a node that stopped its heartbeat
+ * (a live node's attempts are its own to look after). */
 int store_job_lease_expired(store *st, int64_t now, char (*ids)[33], int max);
 /* Earliest next_attempt_at among queued jobs, or 0 if none. */
 int64_t store_job_next_due(store *st);

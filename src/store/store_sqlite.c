@@ -24,6 +24,8 @@
 
 #include <sqlite3.h>
 
+#include "store/store_cols.h"
+#include "store/store_impl.h"
 #include "util/util.h"
 
 #define POOL_MAX 16
@@ -33,6 +35,8 @@
 
 /* ---- schema ---- */
 
+/* store_pg.c keeps the same versions in PostgreSQL's dialect: a migration appended
+ * here is appended there too, under the same number. */
 static const char *const migrations[] = {
     /* v1 */
     "CREATE TABLE fax_jobs ("
@@ -204,58 +208,13 @@ static const char *const migrations[] = {
     " last_seen_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX console_sessions_key ON console_sessions(key_id);",
+    /* v8: the node whose worker holds a job's lease (several nodes share PostgreSQL;
+     * on SQLite it is this one) */
+    "ALTER TABLE fax_jobs ADD COLUMN lease_node TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-/* ---- record <-> column mapping ---- */
-
-typedef enum { COL_TEXT, COL_INT, COL_I64, COL_BOOL, COL_REAL } col_type;
-
-typedef struct col_desc {
-    const char *name;
-    col_type type;
-    size_t off;
-    size_t size;                       /* of the text buffer */
-} col_desc;
-
-#define FIELD_SIZE(T, f) sizeof(((T *)0)->f)
-#define JTEXT(f) {#f, COL_TEXT, offsetof(job_record, f), FIELD_SIZE(job_record, f)}
-#define JCOL(f, t) {#f, t, offsetof(job_record, f), 0}
-#define ITEXT(f) {#f, COL_TEXT, offsetof(inbound_record, f), FIELD_SIZE(inbound_record, f)}
-#define ICOL(f, t) {#f, t, offsetof(inbound_record, f), 0}
-#define KTEXT(f) {#f, COL_TEXT, offsetof(key_record, f), FIELD_SIZE(key_record, f)}
-#define KCOL(f, t) {#f, t, offsetof(key_record, f), 0}
-
-/* id must stay first: UPDATE binds it as ?1 and sets the others. */
-static const col_desc job_cols[] = {
-    JTEXT(id), JTEXT(to_number), JTEXT(status), JTEXT(error), JTEXT(failure_reason),
-    JCOL(pages, COL_INT), JTEXT(backend), JTEXT(provider_sid), JCOL(created_at, COL_I64),
-    JCOL(updated_at, COL_I64), JCOL(attempts, COL_INT), JCOL(max_attempts, COL_INT),
-    JCOL(next_attempt_at, COL_I64), JCOL(lease_until, COL_I64), JCOL(submitted_at, COL_I64),
-    JTEXT(doc_type), JCOL(doc_size, COL_I64), JTEXT(file_name), JTEXT(resolution), JTEXT(header_text),
-    JTEXT(caller_id), JTEXT(callback_url), JTEXT(api_key_id), JTEXT(idempotency_key), JTEXT(pdf_token_hash),
-    JCOL(pdf_token_expires_at, COL_I64), JCOL(cancel_requested, COL_BOOL), JCOL(duration_s, COL_REAL),
-    JCOL(bit_rate, COL_INT), JCOL(ecm, COL_INT), JTEXT(remote_station_id), JTEXT(inbound_id),
-    JCOL(artifacts_deleted_at, COL_I64), JTEXT(fetch_token_hash), JCOL(fetch_token_expires_at, COL_I64),
-    JTEXT(owner), JTEXT(request_hash), JTEXT(warning),
-    JCOL(pages_sent, COL_INT),
-};
-#define N_JOB_COLS ((int)(sizeof job_cols / sizeof job_cols[0]))
-
-static const col_desc inbound_cols[] = {
-    ITEXT(id), ITEXT(from_number), ITEXT(to_number), ITEXT(status), ITEXT(backend), ITEXT(provider_sid),
-    ICOL(pages, COL_INT), ICOL(size_bytes, COL_I64), ITEXT(sha256), ITEXT(remote_station_id), ITEXT(mailbox),
-    ITEXT(source_job_id), ITEXT(error), ICOL(created_at, COL_I64), ICOL(received_at, COL_I64),
-    ICOL(updated_at, COL_I64), ICOL(retention_until, COL_I64), ICOL(artifacts_deleted_at, COL_I64),
-    ITEXT(owner), ICOL(read_at, COL_I64),
-};
-#define N_INBOUND_COLS ((int)(sizeof inbound_cols / sizeof inbound_cols[0]))
-
-static const col_desc key_cols[] = {
-    KTEXT(key_id), KTEXT(key_hash), KTEXT(name), KTEXT(owner), KTEXT(scopes), KTEXT(note),
-    KCOL(created_at, COL_I64), KCOL(last_used_at, COL_I64), KCOL(expires_at, COL_I64), KCOL(revoked_at, COL_I64),
-};
-#define N_KEY_COLS ((int)(sizeof key_cols / sizeof key_cols[0]))
+/* ---- record <-> column mapping: store_cols.h ---- */
 
 static int bind_cols(sqlite3_stmt *s, const col_desc *cols, int n, const void *rec, int first)
 {
@@ -325,7 +284,8 @@ typedef struct conn {
     struct conn *next_all;
 } conn;
 
-struct store {
+typedef struct sq_store {
+    store base;                  /* first: the interface's part */
     char path[PATH_MAX];
     char *sql[S_COUNT];
     pthread_mutex_t lock;
@@ -333,25 +293,7 @@ struct store {
     conn *free_list;
     conn *all;
     int nconn;
-};
-
-static char *cols_list(const col_desc *cols, int n)
-{
-    strbuf sb;
-    sb_init(&sb);
-    for (int i = 0; i < n; i++)
-        if (sb_appendf(&sb, "%s%s", i ? "," : "", cols[i].name)) { sb_free(&sb); return NULL; }
-    return sb_steal(&sb);
-}
-
-static char *params_list(int first, int n)
-{
-    strbuf sb;
-    sb_init(&sb);
-    for (int i = 0; i < n; i++)
-        if (sb_appendf(&sb, "%s?%d", i ? "," : "", first + i)) { sb_free(&sb); return NULL; }
-    return sb_steal(&sb);
-}
+} sq_store;
 
 static char *fmt_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt_alloc(const char *fmt, ...)
@@ -365,11 +307,11 @@ static char *fmt_alloc(const char *fmt, ...)
 }
 
 /* Builds the SQL of every statement from the column tables. 0 or -1 (out of memory). */
-static int build_sql(store *st)
+static int build_sql(sq_store *st)
 {
-    char *jc = cols_list(job_cols, N_JOB_COLS), *jp = params_list(1, N_JOB_COLS);
-    char *kc = cols_list(key_cols, N_KEY_COLS), *kp = params_list(1, N_KEY_COLS);
-    char *ic = cols_list(inbound_cols, N_INBOUND_COLS), *ip = params_list(1, N_INBOUND_COLS);
+    char *jc = cols_list(job_cols, N_JOB_COLS), *jp = params_list('?', 1, N_JOB_COLS);
+    char *kc = cols_list(key_cols, N_KEY_COLS), *kp = params_list('?', 1, N_KEY_COLS);
+    char *ic = cols_list(inbound_cols, N_INBOUND_COLS), *ip = params_list('?', 1, N_INBOUND_COLS);
     strbuf set;
     sb_init(&set);
     int rc = (jc && jp && kc && kp && ic && ip) ? 0 : -1;
@@ -568,7 +510,7 @@ static conn *conn_open(const char *path, char *err, size_t errlen)
     return c;
 }
 
-static sqlite3_stmt *conn_stmt(store *st, conn *c, int which)
+static sqlite3_stmt *conn_stmt(sq_store *st, conn *c, int which)
 {
     if (!c->stmt[which]) {
         int rc = sqlite3_prepare_v3(c->db, st->sql[which], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[which], NULL);
@@ -586,7 +528,7 @@ static void stmt_done(sqlite3_stmt *s)
     sqlite3_clear_bindings(s);
 }
 
-static conn *pool_get(store *st, char *err, size_t errlen)
+static conn *pool_get(sq_store *st, char *err, size_t errlen)
 {
     pthread_mutex_lock(&st->lock);
     while (!st->free_list && st->nconn >= POOL_MAX) pthread_cond_wait(&st->cond, &st->lock);
@@ -611,7 +553,7 @@ static conn *pool_get(store *st, char *err, size_t errlen)
     return c;
 }
 
-static void pool_put(store *st, conn *c)
+static void pool_put(sq_store *st, conn *c)
 {
     /* A failed call must not leave a transaction open on a pooled connection. */
     if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -623,7 +565,7 @@ static void pool_put(store *st, conn *c)
 }
 
 /* Runs a statement that returns no rows; SQLITE_DONE on success. */
-static int step_once(store *st, conn *c, int which)
+static int step_once(sq_store *st, conn *c, int which)
 {
     sqlite3_stmt *s = conn_stmt(st, c, which);
     if (!s) return SQLITE_ERROR;
@@ -704,29 +646,33 @@ static int prepare_file(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+static void sq_close(store *base);
+static const store_ops sqlite_ops;
+
 store *store_sqlite_open(const char *path, char *err, size_t errlen)
 {
     if (!path || !*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5)) {
         set_err(err, errlen, "the database needs a file path (in-memory and URI databases are not supported)");
         return NULL;
     }
-    store *st = calloc(1, sizeof *st);
+    sq_store *st = calloc(1, sizeof *st);
     if (!st) { set_err(err, errlen, "out of memory"); return NULL; }
     if (str_copy(st->path, sizeof st->path, path)) {
         set_err(err, errlen, "database path too long");
         free(st);
         return NULL;
     }
+    st->base.ops = &sqlite_ops;
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->cond, NULL);
     if (build_sql(st)) {
         set_err(err, errlen, "out of memory");
-        store_close(st);
+        sq_close(&st->base);
         return NULL;
     }
-    if (prepare_file(path, err, errlen)) { store_close(st); return NULL; }
+    if (prepare_file(path, err, errlen)) { sq_close(&st->base); return NULL; }
     conn *c = conn_open(path, err, errlen);
-    if (!c) { store_close(st); return NULL; }
+    if (!c) { sq_close(&st->base); return NULL; }
     char *mode = NULL;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
@@ -738,13 +684,13 @@ store *store_sqlite_open(const char *path, char *err, size_t errlen)
                      mode ? mode : sqlite3_errmsg(c->db));
         free(mode);
         conn_close(c);
-        store_close(st);
+        sq_close(&st->base);
         return NULL;
     }
     free(mode);
     if (migrate(c->db, err, errlen) != STORE_OK) {
         conn_close(c);
-        store_close(st);
+        sq_close(&st->base);
         return NULL;
     }
     c->next_all = st->all;
@@ -752,11 +698,12 @@ store *store_sqlite_open(const char *path, char *err, size_t errlen)
     c->next_free = NULL;
     st->free_list = c;
     st->nconn = 1;
-    return st;
+    return &st->base;
 }
 
-void store_close(store *st)
+static void sq_close(store *base)
 {
+    sq_store *st = (sq_store *)base;
     if (!st) return;
     conn *c = st->all;
     while (c) {
@@ -770,8 +717,9 @@ void store_close(store *st)
     free(st);
 }
 
-int store_ping(store *st, char *err, size_t errlen)
+static int sq_ping(store *base, char *err, size_t errlen)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, err, errlen);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_PING);
@@ -790,7 +738,7 @@ static void bind_str(sqlite3_stmt *s, int idx, const char *v)
 }
 
 /* Inserts ev and its webhook deliveries on c, whose transaction is open. */
-static int write_event(store *st, conn *c, const store_event *ev, char *err, size_t errlen)
+static int write_event(sq_store *st, conn *c, const store_event *ev, char *err, size_t errlen)
 {
     sqlite3_stmt *s = conn_stmt(st, c, S_EV_INSERT);
     if (!s) return db_fail(c->db, SQLITE_ERROR, "preparing the event insert", err, errlen);
@@ -853,14 +801,11 @@ static int fetch_job(conn *c, sqlite3_stmt *s, job_record *out, const char *what
     return fetch_row(c, s, job_cols, N_JOB_COLS, out, sizeof *out, what, err, errlen);
 }
 
-int store_job_insert(store *st, const job_record *rec, job_record *existing, char *err, size_t errlen)
-{
-    return store_job_insert_ev(st, rec, existing, NULL, err, errlen);
-}
 
-int store_job_insert_ev(store *st, const job_record *rec, job_record *existing, const store_event *ev,
+static int sq_job_insert_ev(store *base, const job_record *rec, job_record *existing, const store_event *ev,
                         char *err, size_t errlen)
 {
+    sq_store *st = (sq_store *)base;
     if (!rec || !rec->id[0] || !rec->status[0]) {
         set_err(err, errlen, "a job needs an id and a status");
         return STORE_ERROR;
@@ -914,8 +859,9 @@ out:
     return code;
 }
 
-int store_job_get(store *st, const char *id, job_record *out)
+static int sq_job_get(store *base, const char *id, job_record *out)
 {
+    sq_store *st = (sq_store *)base;
     if (!id) return STORE_NOT_FOUND;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -930,7 +876,7 @@ int store_job_get(store *st, const char *id, job_record *out)
 }
 
 /* 1 if a row with this id exists, 0 if not, negative STORE_* on error. */
-static int row_exists(store *st, conn *c, int which, const char *id)
+static int row_exists(sq_store *st, conn *c, int which, const char *id)
 {
     sqlite3_stmt *s = conn_stmt(st, c, which);
     if (!s) return STORE_ERROR;
@@ -942,15 +888,11 @@ static int row_exists(store *st, conn *c, int which, const char *id)
     return db_fail(c->db, rc, "checking that a row exists", NULL, 0);
 }
 
-int store_job_update_if(store *st, const job_record *rec, const char *expected_status,
-                        int64_t expected_updated_at, char *err, size_t errlen)
-{
-    return store_job_update_if_ev(st, rec, expected_status, expected_updated_at, NULL, err, errlen);
-}
 
-int store_job_update_if_ev(store *st, const job_record *rec, const char *expected_status,
+static int sq_job_update_if_ev(store *base, const job_record *rec, const char *expected_status,
                            int64_t expected_updated_at, const store_event *ev, char *err, size_t errlen)
 {
+    sq_store *st = (sq_store *)base;
     if (!rec || !expected_status) {
         set_err(err, errlen, "no job or no expected status given");
         return STORE_ERROR;
@@ -1000,8 +942,9 @@ out:
     return code;
 }
 
-int store_job_list(store *st, const job_filter *filter, job_record *out)
+static int sq_job_list(store *base, const job_filter *filter, job_record *out)
 {
+    sq_store *st = (sq_store *)base;
     if (!filter || !out) return STORE_ERROR;
     int limit = filter->limit < 1 ? 1 : filter->limit > LIST_MAX ? LIST_MAX : filter->limit;
     bool by_status = filter->status && filter->status[0];
@@ -1044,7 +987,7 @@ int store_job_list(store *st, const job_filter *filter, job_record *out)
 }
 
 /* Runs a "SELECT id ... ?1=now LIMIT ?2" statement into ids. */
-static int select_ids(store *st, int which, int64_t now, char (*ids)[33], int max, const char *what)
+static int select_ids(sq_store *st, int which, int64_t now, char (*ids)[33], int max, const char *what)
 {
     if (max <= 0) return 0;
     conn *c = pool_get(st, NULL, 0);
@@ -1068,18 +1011,21 @@ static int select_ids(store *st, int which, int64_t now, char (*ids)[33], int ma
     return n;
 }
 
-int store_job_due(store *st, int64_t now, char (*ids)[33], int max)
+static int sq_job_due(store *base, int64_t now, char (*ids)[33], int max)
 {
+    sq_store *st = (sq_store *)base;
     return select_ids(st, S_JOB_DUE, now, ids, max, "finding due jobs");
 }
 
-int store_job_lease_expired(store *st, int64_t now, char (*ids)[33], int max)
+static int sq_job_lease_expired(store *base, int64_t now, char (*ids)[33], int max)
 {
+    sq_store *st = (sq_store *)base;
     return select_ids(st, S_JOB_LEASE_EXPIRED, now, ids, max, "finding expired leases");
 }
 
-int64_t store_job_next_due(store *st)
+static int64_t sq_job_next_due(store *base)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return 0;
     sqlite3_stmt *s = conn_stmt(st, c, S_JOB_NEXT_DUE);
@@ -1094,8 +1040,9 @@ int64_t store_job_next_due(store *st)
     return when;
 }
 
-bool store_job_other_owner_due(store *st, int64_t by, const char *owner)
+static bool sq_job_other_owner_due(store *base, int64_t by, const char *owner)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return true;
     sqlite3_stmt *s = conn_stmt(st, c, S_JOB_OTHER_OWNER_DUE);
@@ -1112,8 +1059,9 @@ bool store_job_other_owner_due(store *st, int64_t by, const char *owner)
     return found;
 }
 
-int store_job_count_by_status(store *st, const char *const *statuses, int n, int64_t *counts)
+static int sq_job_count_by_status(store *base, const char *const *statuses, int n, int64_t *counts)
 {
+    sq_store *st = (sq_store *)base;
     if (n <= 0) return STORE_OK;
     if (!statuses || !counts) return STORE_ERROR;
     conn *c = pool_get(st, NULL, 0);
@@ -1134,8 +1082,9 @@ int store_job_count_by_status(store *st, const char *const *statuses, int n, int
 
 /* ---- API keys ---- */
 
-int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen)
+static int sq_key_insert(store *base, const key_record *rec, char *err, size_t errlen)
 {
+    sq_store *st = (sq_store *)base;
     if (!rec || !rec->key_id[0]) {
         set_err(err, errlen, "a key needs a key id");
         return STORE_ERROR;
@@ -1159,8 +1108,9 @@ int store_key_insert(store *st, const key_record *rec, char *err, size_t errlen)
     return code;
 }
 
-int store_key_get(store *st, const char *key_id, key_record *out)
+static int sq_key_get(store *base, const char *key_id, key_record *out)
 {
+    sq_store *st = (sq_store *)base;
     if (!key_id) return STORE_NOT_FOUND;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1186,8 +1136,9 @@ int store_key_get(store *st, const char *key_id, key_record *out)
     return code;
 }
 
-int store_key_list(store *st, key_record **out)
+static int sq_key_list(store *base, key_record **out)
 {
+    sq_store *st = (sq_store *)base;
     if (!out) return STORE_ERROR;
     *out = NULL;
     conn *c = pool_get(st, NULL, 0);
@@ -1226,7 +1177,7 @@ int store_key_list(store *st, key_record **out)
 /* Runs an UPDATE keyed by key_id (?1) with one more parameter (?2); NOT_FOUND if
  * no such key. A key that exists but was not changed (already revoked, touched
  * recently) is STORE_OK. */
-static int key_update(store *st, int which, const char *key_id, const char *text, int64_t num, const char *what)
+static int key_update(sq_store *st, int which, const char *key_id, const char *text, int64_t num, const char *what)
 {
     if (!key_id) return STORE_NOT_FOUND;
     conn *c = pool_get(st, NULL, 0);
@@ -1251,26 +1202,29 @@ static int key_update(store *st, int which, const char *key_id, const char *text
     return code;
 }
 
-int store_key_revoke(store *st, const char *key_id, int64_t when)
+static int sq_key_revoke(store *base, const char *key_id, int64_t when)
 {
+    sq_store *st = (sq_store *)base;
     return key_update(st, S_KEY_REVOKE, key_id, NULL, when, "revoking a key");
 }
 
-int store_key_set_hash(store *st, const char *key_id, const char *new_hash)
+static int sq_key_set_hash(store *base, const char *key_id, const char *new_hash)
 {
+    sq_store *st = (sq_store *)base;
     if (!new_hash || !*new_hash) return STORE_ERROR;
     return key_update(st, S_KEY_SET_HASH, key_id, new_hash, 0, "replacing a key's hash");
 }
 
-int store_key_touch(store *st, const char *key_id, int64_t when)
+static int sq_key_touch(store *base, const char *key_id, int64_t when)
 {
+    sq_store *st = (sq_store *)base;
     return key_update(st, S_KEY_TOUCH, key_id, NULL, when, "recording a key's use");
 }
 
 /* ---- job artifacts ---- */
 
 /* Sets one timestamp column of one row by id (statement: ?1 = id, ?2 = when). */
-static int mark_row(store *st, int which, const char *id, int64_t when, const char *what)
+static int mark_row(sq_store *st, int which, const char *id, int64_t when, const char *what)
 {
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1288,13 +1242,15 @@ static int mark_row(store *st, int which, const char *id, int64_t when, const ch
     return code;
 }
 
-int store_job_mark_artifacts_deleted(store *st, const char *id, int64_t when)
+static int sq_job_mark_artifacts_deleted(store *base, const char *id, int64_t when)
 {
+    sq_store *st = (sq_store *)base;
     return mark_row(st, S_JOB_MARK_ARTIFACTS, id, when, "marking job artifacts deleted");
 }
 
-int store_job_artifacts_expired(store *st, int64_t before, char (*ids)[33], int max)
+static int sq_job_artifacts_expired(store *base, int64_t before, char (*ids)[33], int max)
 {
+    sq_store *st = (sq_store *)base;
     return select_ids(st, S_JOB_ARTIFACTS_EXPIRED, before, ids, max, "finding expired job artifacts");
 }
 
@@ -1305,14 +1261,11 @@ static int fetch_inbound(conn *c, sqlite3_stmt *s, inbound_record *out, const ch
     return fetch_row(c, s, inbound_cols, N_INBOUND_COLS, out, sizeof *out, what, err, errlen);
 }
 
-int store_inbound_insert(store *st, const inbound_record *rec, inbound_record *existing, char *err, size_t errlen)
-{
-    return store_inbound_insert_ev(st, rec, existing, NULL, err, errlen);
-}
 
-int store_inbound_insert_ev(store *st, const inbound_record *rec, inbound_record *existing, const store_event *ev,
+static int sq_inbound_insert_ev(store *base, const inbound_record *rec, inbound_record *existing, const store_event *ev,
                             char *err, size_t errlen)
 {
+    sq_store *st = (sq_store *)base;
     if (!rec || !rec->id[0]) {
         set_err(err, errlen, "an inbound fax needs an id");
         return STORE_ERROR;
@@ -1351,8 +1304,9 @@ out:
     return code;
 }
 
-int store_inbound_get(store *st, const char *id, inbound_record *out)
+static int sq_inbound_get(store *base, const char *id, inbound_record *out)
 {
+    sq_store *st = (sq_store *)base;
     if (!id) return STORE_NOT_FOUND;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1366,8 +1320,9 @@ int store_inbound_get(store *st, const char *id, inbound_record *out)
     return code;
 }
 
-int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
+static int sq_inbound_list(store *base, const inbound_filter *f, inbound_record *out)
 {
+    sq_store *st = (sq_store *)base;
     if (!f || !out) return STORE_ERROR;
     int limit = f->limit < 1 ? 1 : f->limit > LIST_MAX ? LIST_MAX : f->limit;
     int m = (f->to_number && *f->to_number ? 1 : 0) | (f->status && *f->status ? 2 : 0) | (f->mailbox && *f->mailbox ? 4 : 0);
@@ -1403,8 +1358,9 @@ int store_inbound_list(store *st, const inbound_filter *f, inbound_record *out)
     return n;
 }
 
-int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when)
+static int sq_inbound_mark_artifacts_deleted(store *base, const char *id, int64_t when)
 {
+    sq_store *st = (sq_store *)base;
     return mark_row(st, S_IN_MARK_ARTIFACTS, id, when, "marking inbound artifacts deleted");
 }
 
@@ -1413,7 +1369,7 @@ int store_inbound_mark_artifacts_deleted(store *st, const char *id, int64_t when
 static void copy_col(sqlite3_stmt *s, int i, char *dst, size_t len);
 
 /* Runs a statement whose ?1 is text and ?2 (when two) a number; the rows it changed, or < 0. */
-static int exec_text_num(store *st, int which, const char *text, int params, int64_t num, const char *what)
+static int exec_text_num(sq_store *st, int which, const char *text, int params, int64_t num, const char *what)
 {
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1430,8 +1386,9 @@ static int exec_text_num(store *st, int which, const char *text, int params, int
     return n;
 }
 
-int store_session_put(store *st, const session_row *r)
+static int sq_session_put(store *base, const session_row *r)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_SES_PUT);
@@ -1451,8 +1408,9 @@ int store_session_put(store *st, const session_row *r)
     return code;
 }
 
-int store_session_get(store *st, const char *id_hash, session_row *out)
+static int sq_session_get(store *base, const char *id_hash, session_row *out)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_SES_GET);
@@ -1478,24 +1436,28 @@ int store_session_get(store *st, const char *id_hash, session_row *out)
     return code;
 }
 
-int store_session_touch(store *st, const char *id_hash, int64_t when)
+static int sq_session_touch(store *base, const char *id_hash, int64_t when)
 {
+    sq_store *st = (sq_store *)base;
     return mark_row(st, S_SES_TOUCH, id_hash, when, "recording a console session's use");
 }
 
-int store_session_delete(store *st, const char *id_hash)
+static int sq_session_delete(store *base, const char *id_hash)
 {
+    sq_store *st = (sq_store *)base;
     int n = exec_text_num(st, S_SES_DELETE, id_hash, 1, 0, "ending a console session");
     return n < 0 ? n : n ? STORE_OK : STORE_NOT_FOUND;
 }
 
-int store_session_delete_key(store *st, const char *key_id)
+static int sq_session_delete_key(store *base, const char *key_id)
 {
+    sq_store *st = (sq_store *)base;
     return exec_text_num(st, S_SES_DELETE_KEY, key_id, 1, 0, "ending a key's console sessions");
 }
 
-int store_session_prune(store *st, int64_t seen_before, int64_t created_before)
+static int sq_session_prune(store *base, int64_t seen_before, int64_t created_before)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_SES_PRUNE);
@@ -1511,13 +1473,15 @@ int store_session_prune(store *st, int64_t seen_before, int64_t created_before)
     return n;
 }
 
-int store_inbound_set_read(store *st, const char *id, int64_t when)
+static int sq_inbound_set_read(store *base, const char *id, int64_t when)
 {
+    sq_store *st = (sq_store *)base;
     return mark_row(st, S_IN_SET_READ, id, when, "marking an inbound fax read");
 }
 
-int64_t store_inbound_unread_count(store *st, const char *owner)
+static int64_t sq_inbound_unread_count(store *base, const char *owner)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return -1;
     sqlite3_stmt *s = conn_stmt(st, c, S_IN_UNREAD);
@@ -1533,8 +1497,9 @@ int64_t store_inbound_unread_count(store *st, const char *owner)
     return n;
 }
 
-int store_inbound_expired(store *st, int64_t now, char (*ids)[33], int max)
+static int sq_inbound_expired(store *base, int64_t now, char (*ids)[33], int max)
 {
+    sq_store *st = (sq_store *)base;
     return select_ids(st, S_IN_EXPIRED, now, ids, max, "finding expired inbound faxes");
 }
 
@@ -1553,8 +1518,9 @@ static char *dup_col(sqlite3_stmt *s, int i)
     return strdup(t ? (const char *)t : "");
 }
 
-int store_event_list_after(store *st, int64_t after, int max, event_row *out)
+static int sq_event_list_after(store *base, int64_t after, int max, event_row *out)
 {
+    sq_store *st = (sq_store *)base;
     if (max < 1 || !out) return 0;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1589,16 +1555,9 @@ int store_event_list_after(store *st, int64_t after, int max, event_row *out)
     return n;
 }
 
-void event_rows_free(event_row *rows, int n)
-{
-    for (int i = 0; rows && i < n; i++) {
-        free(rows[i].body);
-        rows[i].body = NULL;
-    }
-}
 
 /* Runs a one-value SELECT bound with nothing; the value or < 0. */
-static int64_t select_i64(store *st, int which, const char *what)
+static int64_t select_i64(sq_store *st, int which, const char *what)
 {
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1614,16 +1573,18 @@ static int64_t select_i64(store *st, int which, const char *what)
     return v;
 }
 
-int64_t store_event_last_seq(store *st) { return select_i64(st, S_EV_LAST, "reading the last event"); }
+static int64_t sq_event_last_seq(store *base) { sq_store *st = (sq_store *)base; return select_i64(st, S_EV_LAST, "reading the last event"); }
 
-int64_t store_delivery_next_due(store *st)
+static int64_t sq_delivery_next_due(store *base)
 {
+    sq_store *st = (sq_store *)base;
     int64_t v = select_i64(st, S_DL_NEXT_DUE, "finding the next webhook delivery");
     return v < 0 ? 0 : v;
 }
 
-int store_event_prune(store *st, int64_t before)
+static int sq_event_prune(store *base, int64_t before)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     int n = 0;
@@ -1652,8 +1613,9 @@ static void read_endpoint(sqlite3_stmt *s, webhook_endpoint *ep)
     ep->deleted_at = sqlite3_column_int64(s, 6);
 }
 
-int store_endpoint_insert(store *st, const webhook_endpoint *ep, char *err, size_t errlen)
+static int sq_endpoint_insert(store *base, const webhook_endpoint *ep, char *err, size_t errlen)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, err, errlen);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_EP_INSERT);
@@ -1674,8 +1636,9 @@ int store_endpoint_insert(store *st, const webhook_endpoint *ep, char *err, size
     return code;
 }
 
-int store_endpoint_get(store *st, const char *id, webhook_endpoint *out)
+static int sq_endpoint_get(store *base, const char *id, webhook_endpoint *out)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_EP_GET);
@@ -1692,8 +1655,9 @@ int store_endpoint_get(store *st, const char *id, webhook_endpoint *out)
     return code;
 }
 
-int store_endpoint_list(store *st, webhook_endpoint **out)
+static int sq_endpoint_list(store *base, webhook_endpoint **out)
 {
+    sq_store *st = (sq_store *)base;
     *out = NULL;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1722,8 +1686,9 @@ int store_endpoint_list(store *st, webhook_endpoint **out)
     return n;
 }
 
-int store_endpoint_delete(store *st, const char *id, int64_t when)
+static int sq_endpoint_delete(store *base, const char *id, int64_t when)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     int code = STORE_OK, rc = step_once(st, c, S_BEGIN);
@@ -1786,8 +1751,9 @@ static int read_deliveries(conn *c, sqlite3_stmt *s, int max, delivery_row *out,
     return n;
 }
 
-int store_delivery_due(store *st, int64_t now, int max, delivery_row *out)
+static int sq_delivery_due(store *base, int64_t now, int max, delivery_row *out)
 {
+    sq_store *st = (sq_store *)base;
     if (max < 1) return 0;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1802,16 +1768,10 @@ int store_delivery_due(store *st, int64_t now, int max, delivery_row *out)
     return n;
 }
 
-void delivery_rows_free(delivery_row *rows, int n)
-{
-    for (int i = 0; rows && i < n; i++) {
-        free(rows[i].body);
-        rows[i].body = NULL;
-    }
-}
 
-int store_delivery_update(store *st, const delivery_row *d)
+static int sq_delivery_update(store *base, const delivery_row *d)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_DL_UPDATE);
@@ -1832,8 +1792,9 @@ int store_delivery_update(store *st, const delivery_row *d)
     return code;
 }
 
-int store_delivery_list(store *st, const char *endpoint_id, const char *job_id, int max, delivery_row *out)
+static int sq_delivery_list(store *base, const char *endpoint_id, const char *job_id, int max, delivery_row *out)
 {
+    sq_store *st = (sq_store *)base;
     if (max < 1) return 0;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
@@ -1850,8 +1811,9 @@ int store_delivery_list(store *st, const char *endpoint_id, const char *job_id, 
 
 /* ---- attempts and the admin search ---- */
 
-int store_attempt_record(store *st, const char *job_id, const attempt_record *a)
+static int sq_attempt_record(store *base, const char *job_id, const attempt_record *a)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_ATTEMPT_INSERT);
@@ -1874,8 +1836,9 @@ int store_attempt_record(store *st, const char *job_id, const attempt_record *a)
     return code;
 }
 
-int store_attempt_list(store *st, const char *job_id, attempt_record *out, int max)
+static int sq_attempt_list(store *base, const char *job_id, attempt_record *out, int max)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     sqlite3_stmt *s = conn_stmt(st, c, S_ATTEMPT_LIST);
@@ -1913,8 +1876,9 @@ static void bind_search(sqlite3_stmt *s, const job_search *q)
     sqlite3_bind_int64(s, 5, q->created_to > 0 ? q->created_to : INT64_MAX);
 }
 
-int store_job_search(store *st, const job_search *q, job_record *out, int64_t *total)
+static int sq_job_search(store *base, const job_search *q, job_record *out, int64_t *total)
 {
+    sq_store *st = (sq_store *)base;
     conn *c = pool_get(st, NULL, 0);
     if (!c) return STORE_ERROR;
     int n = STORE_ERROR;
@@ -1943,3 +1907,53 @@ int store_job_search(store *st, const job_search *q, job_record *out, int64_t *t
     pool_put(st, c);
     return n;
 }
+
+static const store_ops sqlite_ops = {
+    .kind = "sqlite",
+    .close = sq_close,
+    .ping = sq_ping,
+    .job_insert_ev = sq_job_insert_ev,
+    .job_get = sq_job_get,
+    .job_update_if_ev = sq_job_update_if_ev,
+    .job_list = sq_job_list,
+    .job_search = sq_job_search,
+    .attempt_record = sq_attempt_record,
+    .attempt_list = sq_attempt_list,
+    .job_due = sq_job_due,
+    .job_lease_expired = sq_job_lease_expired,
+    .job_next_due = sq_job_next_due,
+    .job_other_owner_due = sq_job_other_owner_due,
+    .job_count_by_status = sq_job_count_by_status,
+    .job_mark_artifacts_deleted = sq_job_mark_artifacts_deleted,
+    .job_artifacts_expired = sq_job_artifacts_expired,
+    .inbound_insert_ev = sq_inbound_insert_ev,
+    .inbound_get = sq_inbound_get,
+    .inbound_list = sq_inbound_list,
+    .inbound_mark_artifacts_deleted = sq_inbound_mark_artifacts_deleted,
+    .inbound_set_read = sq_inbound_set_read,
+    .inbound_unread_count = sq_inbound_unread_count,
+    .inbound_expired = sq_inbound_expired,
+    .session_put = sq_session_put,
+    .session_get = sq_session_get,
+    .session_touch = sq_session_touch,
+    .session_delete = sq_session_delete,
+    .session_delete_key = sq_session_delete_key,
+    .session_prune = sq_session_prune,
+    .key_insert = sq_key_insert,
+    .key_get = sq_key_get,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .key_set_hash = sq_key_set_hash,
+    .key_touch = sq_key_touch,
+    .event_list_after = sq_event_list_after,
+    .event_last_seq = sq_event_last_seq,
+    .event_prune = sq_event_prune,
+    .endpoint_insert = sq_endpoint_insert,
+    .endpoint_get = sq_endpoint_get,
+    .endpoint_list = sq_endpoint_list,
+    .endpoint_delete = sq_endpoint_delete,
+    .delivery_due = sq_delivery_due,
+    .delivery_update = sq_delivery_update,
+    .delivery_list = sq_delivery_list,
+    .delivery_next_due = sq_delivery_next_due,
+};

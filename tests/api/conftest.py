@@ -11,6 +11,13 @@ talk to it over HTTP on 127.0.0.1 only.  The `server` fixture is a factory:
 At teardown every server gets SIGTERM (SIGKILL after 10 s).  When
 FAXBOT_SANITIZED=1 (the ASan+UBSan run) a sanitizer report in a server's
 stderr fails the test.  A missing binary fails every test loudly.
+
+FAXBOT_TEST_DB=pg (`make test-pg`) runs every server on PostgreSQL instead of
+SQLite: each server gets a database of its own in one real PostgreSQL 15 cluster
+(tests/peers/pg.py; the one in $FAXBOT_TEST_PG_DIR when set, else one per test
+worker). Tests that look inside the SQLite file are marked @pytest.mark.sqlite_only
+and skip, loudly, there. The `pg_cluster` fixture gives PostgreSQL tests a cluster
+whatever FAXBOT_TEST_DB says.
 """
 
 import os
@@ -29,15 +36,44 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from helpers import SANITIZER_MARKERS, sanitized  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+import pg as pgpeer  # noqa: E402
+
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # Variables the server or CLI read; never inherited from the caller's shell so
 # that every test sees exactly the configuration it asks for.
 _CONFIG_PREFIXES = ("FAX", "API_KEY", "REQUIRE_API_KEY", "MAX_", "AUDIT_", "PDF_TOKEN",
                     "LOOPBACK_", "PUBLIC_API_URL", "INBOUND_", "PHAXIO", "SINCH", "SIGNALWIRE",
-                    "ASTERISK", "FREESWITCH", "STORAGE_", "S3_", "DATABASE_URL", "ARTIFACT_",
+                    "ASTERISK", "FREESWITCH", "STORAGE_", "S3_", "AWS_", "DATABASE_URL", "ARTIFACT_",
                     "WEBHOOK_", "SSE_", "EVENTS_")
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
+
+
+def on_pg():
+    """True when the servers run on PostgreSQL (FAXBOT_TEST_DB=pg)."""
+    return os.environ.get("FAXBOT_TEST_DB", "").lower() in ("pg", "postgres", "postgresql")
+
+
+_PG = None
+
+
+def shared_pg():
+    """The PostgreSQL cluster of this test process: $FAXBOT_TEST_PG_DIR's, or one
+    started on first use and stopped at exit. Fails loudly when not installed."""
+    global _PG
+    if _PG is None:
+        if not pgpeer.available():
+            pytest.fail(f"PostgreSQL 15 is not installed ({pgpeer.pg_bin_dir()}): "
+                        "apt-get install postgresql-15", pytrace=False)
+        given = os.environ.get("FAXBOT_TEST_PG_DIR")
+        if given:
+            _PG = pgpeer.PgCluster(given)
+        else:
+            import atexit
+            _PG = pgpeer.PgCluster.start()
+            atexit.register(_PG.stop)
+    return _PG
 
 
 def faxbot_bin():
@@ -92,6 +128,8 @@ class Server:
         self.env = base_env()
         self.env["FAX_DATA_DIR"] = self.data_dir
         self.env["FAX_RETRY_BASE_SECONDS"] = "1"
+        if on_pg() and "DATABASE_URL" not in env_overrides:      # (DATABASE_URL=None: SQLite all the same)
+            self.env["DATABASE_URL"] = shared_pg().create_database()
         for k, v in env_overrides.items():
             if v is None:
                 self.env.pop(k, None)
@@ -258,6 +296,27 @@ def module_server(tmp_path_factory):
 
 
 @pytest.fixture
+def pg_cluster():
+    """A real PostgreSQL 15 (see shared_pg); skips loudly when it is not installed."""
+    if not pgpeer.available():
+        pytest.skip(f"SKIPPED LOUDLY: PostgreSQL 15 is not installed ({pgpeer.pg_bin_dir()})")
+    return shared_pg()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: looks inside the SQLite file; skipped with FAXBOT_TEST_DB=pg")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not on_pg():
+        return
+    skip = pytest.mark.skip(reason="SKIPPED on PostgreSQL (FAXBOT_TEST_DB=pg): the test looks inside the SQLite file")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
 def cli_env():
     """Environment for running the CLI (no faxbot config or proxies inherited)."""
     return base_env()
@@ -266,4 +325,5 @@ def cli_env():
 def pytest_report_header(config):
     path = faxbot_bin()
     state = "found" if os.path.isfile(path) else "MISSING"
-    return [f"faxbot binary: {path} ({state}); sanitized={sanitized()}; gs={shutil.which('gs')}"]
+    return [f"faxbot binary: {path} ({state}); sanitized={sanitized()}; gs={shutil.which('gs')}; "
+            f"database={'PostgreSQL' if on_pg() else 'SQLite'}"]

@@ -593,7 +593,7 @@ def test_doctor_from_faxbot_lists_every_variable(tmp_path, cli_env):
     assert by_var["PHAXIO_CALLBACK_URL"][0] == "renamed" and "PHAXIO_STATUS_CALLBACK_URL" in by_var["PHAXIO_CALLBACK_URL"][1]
     assert by_var["SINCH_INBOUND_VERIFY_SIGNATURE"][0] == "ignored"
     assert by_var["STORAGE_BACKEND"][0] == "carries over"          # the inline comment is not part of the value
-    assert by_var["S3_BUCKET"][0] == "needs action"
+    assert by_var["S3_BUCKET"][0] == "carries over"
     assert by_var["ENABLE_LOCAL_ADMIN"][0] == "ignored"
     assert by_var["SOMETHING_ELSE"][0] == "ignored" and "unknown" in by_var["SOMETHING_ELSE"][1]
     assert "variables need action" in out

@@ -325,6 +325,7 @@ print("released", flush=True)
 """
 
 
+@pytest.mark.sqlite_only
 def test_database_locked_answers_fast_and_loses_nothing(server, tmp_path):
     """Another process holds an EXCLUSIVE transaction on faxbot.db for 8 s (the database
     is in WAL mode, so that blocks writers only): writes wait out busy_timeout (5 s) and

@@ -364,6 +364,7 @@ def _seed_jobs(srv, n):
     srv.start()
 
 
+@pytest.mark.sqlite_only
 def test_heavy_list_readers_do_not_stall_health(server):
     srv = server(API_KEY=BOOT, FAX_DISABLED="true", MAX_REQUESTS_PER_MINUTE="0")
     _seed_jobs(srv, 1500)

@@ -274,7 +274,10 @@ def test_export_omits_secrets_unless_asked_and_audits(make, tmp_path):
     assert set(body) >= {"env_content", "requires_restart", "note"}
     env = body["env_content"]
     assert 'FAX_HEADER="Hello World"' in env and "exp-secret" not in env and "Ab12" not in env, env
-    assert "# PHAXIO_API_SECRET=" in env and "# API_KEY=" in env and body["secrets_omitted"] == 2
+    # DATABASE_URL is a secret too (a PostgreSQL URL may carry a password): set on PostgreSQL runs
+    on_pg = "DATABASE_URL" in srv.env
+    assert "# PHAXIO_API_SECRET=" in env and "# API_KEY=" in env and body["secrets_omitted"] == 2 + on_pg
+    assert ("# DATABASE_URL=" in env) == on_pg and "postgresql://" not in env, env
     r = srv.get("/admin/settings/export?include_secrets=true", key=ADMIN)
     assert "PHAXIO_API_SECRET=exp-secret-Ab12Cd34" in r.json()["env_content"]
     ev = [e for e in read_audit(audit)[1] if e["event"] == "settings_exported"]

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -66,6 +67,24 @@ static void faxbot_env_file_values(void **state)
     assert_false(c.inbound_enabled);
 }
 
+/* A PostgreSQL URL is kept whole: sslmode and the rest are libpq's to honour. */
+static void postgresql_url_kept_whole(void **state)
+{
+    (void)state;
+    const char *urls[] = {"postgresql://fax:s3cret@db.example.test:5433/fax?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+                          "postgres://fax@db/fax?sslmode=require", NULL};
+    for (int i = 0; urls[i]; i++) {
+        char var[256];
+        snprintf(var, sizeof var, "DATABASE_URL=%s", urls[i]);
+        char *env[] = {var, "FAXBOT_NODE_ID=node-a", NULL};
+        config c;
+        char err[256];
+        assert_int_equal(config_load_from(&c, env, err, sizeof err), 0);
+        assert_string_equal(c.database_path, urls[i]);
+        assert_string_equal(c.node_id, "node-a");
+    }
+}
+
 static void bad(const char *var, const char *expect_in_msg)
 {
     char *env[] = {(char *)var, NULL};
@@ -83,7 +102,7 @@ static void bad_values_are_named(void **state)
     bad("REQUIRE_API_KEY=maybe", "REQUIRE_API_KEY");
     bad("FAXBOT_LISTEN=8080", "listen address");
     bad("FAXBOT_LISTEN=host:99999", "listen address");
-    bad("DATABASE_URL=postgresql://u@h/db", "DATABASE_URL");
+    bad("DATABASE_URL=mysql://u@h/db", "DATABASE_URL");
     bad("PUBLIC_API_URL=ftp://x", "PUBLIC_API_URL");
     bad("FAX_DEFAULT_RESOLUTION=ultra", "FAX_DEFAULT_RESOLUTION");
     bad("FAX_PAPER_SIZE=legal", "FAX_PAPER_SIZE");
@@ -142,6 +161,7 @@ int main(void)
         cmocka_unit_test(defaults),
         cmocka_unit_test(faxbot_env_file_values),
         cmocka_unit_test(bad_values_are_named),
+        cmocka_unit_test(postgresql_url_kept_whole),
         cmocka_unit_test(minute_overrides),
         cmocka_unit_test(event_settings),
         cmocka_unit_test(conversion_and_owner_settings),

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "cli/sse_parse.h"
 #include "events/dest_guard.h"
 #include "events/log_feed.h"
@@ -137,6 +139,8 @@ typedef struct fixture {
     store *st;
 } fixture;
 
+static const char *g_pg_url;      /* --pg: the outbox test on PostgreSQL (tests/peers/pg.py) */
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -144,8 +148,13 @@ static int setup(void **state)
     if (!mkdtemp(f->dir)) return -1;
     char path[300], err[256];
     snprintf(path, sizeof path, "%s/faxbot.db", f->dir);
-    f->st = store_sqlite_open(path, err, sizeof err);
-    if (!f->st) return -1;
+    if (g_pg_url) {
+        PGconn *db = PQconnectdb(g_pg_url);          /* an empty schema for each test */
+        PQclear(PQexec(db, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
+        PQfinish(db);
+    }
+    f->st = g_pg_url ? store_pg_open(g_pg_url, err, sizeof err) : store_sqlite_open(path, err, sizeof err);
+    if (!f->st) { fprintf(stderr, "open failed: %s\n", err); return -1; }
     *state = f;
     return 0;
 }
@@ -364,8 +373,19 @@ static void test_log_feed_entries(void **state)
     free(j);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--pg")) {
+        g_pg_url = getenv("FAXBOT_TEST_PG_URL");
+        if (!g_pg_url) {
+            fprintf(stderr, "--pg needs FAXBOT_TEST_PG_URL: run it through tests/peers/pg.py run -- …\n");
+            return 1;
+        }
+        const struct CMUnitTest on_pg[] = {
+            cmocka_unit_test_setup_teardown(test_events_and_deliveries_are_written_with_the_change, setup, teardown),
+        };
+        return cmocka_run_group_tests_name("the outbox on PostgreSQL", on_pg, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sign_matches_the_spec_vector),
         cmocka_unit_test(test_secrets),
