@@ -90,6 +90,23 @@ static json_t *builtin_caps(const backend_ops *ops)
     return plugin_capabilities_json(caps);
 }
 
+/* What the Setup Wizard shows a person choosing a plugin: the manifest's description and,
+ * for a trunk profile, its rules (termination host, caller ID, number format, auth). */
+static void add_console_hints(json_t *o, const plugin *p)
+{
+    json_t *d = json_object_get(p->manifest, "description");
+    if (json_is_string(d)) json_object_set(o, "description", d);
+    json_t *t = json_object_get(p->manifest, "sip_trunk");
+    if (p->kind != PLUGIN_KIND_SIP_TRUNK || !json_is_object(t)) return;
+    json_t *hints = json_object();
+    static const char *const parts[] = {"auth", "termination", "caller_id", "numbers"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        json_t *v = json_object_get(t, parts[i]);
+        if (v) json_object_set_new(hints, parts[i], json_deep_copy(v));
+    }
+    json_object_set_new(o, "sip_trunk", hints);
+}
+
 static void list_plugins(http_request *req, http_response *res)
 {
     principal who;
@@ -116,6 +133,7 @@ static void list_plugins(http_request *req, http_response *res)
                               p->n_fields > 0, "kind", plugin_kind_name(p->kind), "short_name", p->short_name,
                               "active", plugin_active(p), "source",
                               p->source == PLUGIN_BUNDLED ? "bundled" : "installed");
+        add_console_hints(o, p);
         json_array_append_new(items, o);
     }
     json_t *out = json_pack("{s:o}", "items", items);

@@ -9,6 +9,7 @@
 #include "plugins/plugin_store.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -87,6 +88,8 @@ static void load_installed(const char *dir, plugin ***arr, int *n, json_t *errs)
         struct stat st;
         if (stat(pdir, &st) || !S_ISDIR(st.st_mode)) continue;
         str_fmt(path, sizeof path, "%s/manifest.json", pdir);
+        /* a folder without a manifest is no plugin (e.g. the registry's archives/) */
+        if (stat(path, &st) && errno == ENOENT) continue;
         char e[512];
         size_t len = 0;
         char *text = plugin_store_read_file(path, 256 * 1024, &len, e, sizeof e);

@@ -25,7 +25,7 @@ def test_console_pages_are_embedded_and_within_the_size_budget(server):
     index = srv.get("/admin/ui/").text
     total = len(gzip.compress(index.encode()))
     for name, ctype in (("settings.js", "text/javascript"), ("wizard.js", "text/javascript"),
-                        ("diagnostics.js", "text/javascript"), ("tools.css", "text/css")):
+                        ("diagnostics.js", "text/javascript"), ("plugins.js", "text/javascript"), ("tools.css", "text/css")):
         assert f'"{name}"' in index, name
         r = srv.get("/admin/ui/" + name)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith(ctype), name

@@ -370,6 +370,9 @@ def test_registry_install_checks_the_sha256(tmp_path, cli_env):
     assert code == 0 and "installed acme-trunk" in out, err
     code, out, err = run_cli(["plugins", "install", "nope"], env)
     assert code == 1 and "not in the local plugin registry" in err
+    # the registry's archives/ folder (the documented layout) is not mistaken for a broken plugin
+    code, out, err = run_cli(["plugins", "list"], env)
+    assert code == 0 and "acme-trunk" in out and "archives" not in err, err
 
 
 def test_a_broken_installed_plugin_is_skipped_with_its_reason(tmp_path, cli_env):
@@ -436,6 +439,12 @@ def test_sdk_calls_and_route_shapes(server):
     assert by["faxbot-sip-twilio"]["categories"] == ["outbound", "inbound"]
     assert by["faxbot-sip-twilio"]["capabilities"] == ["send_fax", "get_status", "receive_fax"]
     assert by["faxbot-sip-twilio"]["configurable"] is True and by["faxbot-sip-twilio"]["kind"] == "sip-trunk"
+    # what the Setup Wizard shows when a trunk provider is chosen: description and the trunk's rules
+    tw = by["faxbot-sip-twilio"]
+    assert "pstn.twilio.com" in tw["description"]
+    assert tw["sip_trunk"]["termination"]["host_rule"]["suffix"] == ".twilio.com"
+    assert "E.164" in tw["sip_trunk"]["caller_id"]["message"] and tw["sip_trunk"]["numbers"]["format"] == "e164"
+    assert "sip_trunk" not in by["faxbot-http-telnyx"] and by["faxbot-http-telnyx"]["description"]
 
     cfg = sdk.get_plugin_config("faxbot-sip-twilio")
     assert cfg["enabled"] is True and set(cfg["settings"]) >= {"server", "username", "password", "from_user"}

@@ -24,7 +24,7 @@ function startPeer(file, env) {
     proc.stdout.on("data", (d) => {
       out += d;
       const m = /peer on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) { clearTimeout(t); resolve({ proc, port: Number(m[1]) }); }
+      if (m) { clearTimeout(t); resolve({ proc, port: Number(m[1]), out }); }
     });
     proc.stderr.on("data", (d) => { out += d; });
     proc.on("exit", (c) => { clearTimeout(t); reject(new Error(`${file} exited (${c}): ${out}`)); });
@@ -335,7 +335,7 @@ module.exports = async function adminTools(T) {
     ok(rep.backend === "loopback" && rep.groups && rep.groups.Conversion && rep.groups.Storage.length >= 2 && rep.raw.checks, "report: " + JSON.stringify(rep).slice(0, 300));
   });
 
-  await test("without keys:manage the Settings, Wizard and Diagnostics pages say why, and their routes refuse", async () => {
+  await test("without keys:manage the Settings, Wizard, Diagnostics and Plugins pages say why, and their routes refuse", async () => {
     const reader = await adminApi(url, "POST", "/admin/api-keys", { name: "no admin", owner: "ops", scopes: ["fax:read", "fax:send"] });
     const c = await T.browser.newContext();
     const p = await c.newPage();
@@ -344,7 +344,7 @@ module.exports = async function adminTools(T) {
       await p.fill("#api-key", reader.token);
       await p.click("form.signin button[type=submit]");
       await p.waitForSelector("#nav:not([hidden])");
-      for (const route of ["#/settings", "#/wizard", "#/diagnostics"]) {
+      for (const route of ["#/settings", "#/wizard", "#/diagnostics", "#/plugins", "#/plugins/faxbot-sip-twilio"]) {
         await p.goto(url + "/admin/ui/" + route);
         await p.waitForSelector("#view .notice:has-text('does not have the')");
         ok(/keys:manage/.test(await p.textContent("#view .notice")), route + " does not name the missing scope");
@@ -354,6 +354,10 @@ module.exports = async function adminTools(T) {
         fetch("/admin/settings", { method: "PUT", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{\"FAX_HEADER\":\"x\"}" }),
         fetch("/admin/settings/validate", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{}" }),
         fetch("/admin/diagnostics/run", { method: "POST", headers: { "X-CSRF-Token": csrf } }),
+        fetch("/plugins"),
+        fetch("/plugins/faxbot-sip-twilio/config"),
+        fetch("/plugins/faxbot-sip-twilio/config", { method: "PUT", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{\"enabled\":false}" }),
+        fetch("/plugins/install", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{\"plugin_id\":\"x\"}" }),
       ].map((f) => f.then(async (r) => `${r.status} ${(await r.json()).detail}`))), (await (await p.request.get(url + "/admin/ui/session")).json()).csrf_token);
       ok(codes.every((x) => x.startsWith("403") && !/CSRF/.test(x)), "admin routes answered a key without keys:manage: " + codes);
     } finally {
@@ -393,3 +397,5 @@ module.exports = async function adminTools(T) {
     }
   });
 };
+module.exports.startPeer = startPeer;
+module.exports.postJob = postJob;

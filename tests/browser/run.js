@@ -277,6 +277,9 @@ async function main() {
     // Settings editing, the Setup Wizard and Diagnostics (tests/browser/admin_tools.js)
     await require("./admin_tools.js")({ test, ok, page, url, adminApi, axeCheck, shoot, BOOT, browser });
 
+    // Plugins: the wizard's trunk list and http plugin path, the Plugins page (tests/browser/plugins.js)
+    await require("./plugins.js")({ test, ok, page, url, adminApi, axeCheck, shoot, BOOT, dataDir: path.join(dir, "data") });
+
     await test("a revoked key cannot sign in", async () => {
       const c2 = await browser.newContext();
       const p2 = await c2.newPage();

@@ -218,3 +218,16 @@ class TelnyxPeer:
                 except requests.RequestException:
                     self.webhooks.append((event_type, 0, ""))
             time.sleep(0.05)
+
+
+if __name__ == "__main__":   # manual use and the browser tests: python3 telnyx_peer.py
+    import os
+    import sys
+    p = TelnyxPeer(api_key=os.environ.get("API_KEY", "KEYtest123"), connection_id=os.environ.get("CONNECTION_ID", "1234567890"))
+    print(f"public_key {p.public_key_b64}", flush=True)
+    print(f"Telnyx peer on 127.0.0.1:{p.port} ({p.url})", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -5,15 +5,52 @@
  * and names the wrong field), review exactly what changes (old → new, secrets
  * masked), Apply (PUT /admin/settings, applied live) and see the outcome
  * (POST /admin/diagnostics/run), with the FreeSWITCH hooks or the Phaxio callback
- * set-up to paste. Uses app.js's helpers and settings.js's settingControl. */
+ * set-up to paste. Uses app.js's helpers and settings.js's settingControl.
+ * Plugins (GET /plugins): the trunk provider list of the SIP paths comes from the
+ * sip-trunk plugins (with each trunk's rules), and every enabled outbound http plugin
+ * gets a path whose form is its config_schema (GET /plugins/{id}/config fields). */
 "use strict";
 
 const isUrl = (v) => (/^https?:\/\/[^\s/]+/.test(v) ? "" : "Must be a full address starting with http:// or https://, e.g. https://fax.example.com");
 const isHost = (v) => (/^[A-Za-z0-9.\-:[\]]+$/.test(v) ? "" : "Only a host name or IP address, without http:// or a path.");
 const isE164 = (v) => (/^\+[1-9]\d{6,14}$/.test(v.replace(/[\s()-]/g, "")) ? "" : "A full number in international form, e.g. +15551234567.");
+/* a plugin field's pattern (from its manifest), checked as typed */
+const patternCheck = (f) => (v) => {
+  let re = null;
+  try { re = f.pattern ? new RegExp(f.pattern) : null; } catch (e) { re = null; }
+  return !re || re.test(v) ? "" : `Not in the form ${f.label} takes${f.help ? ` (${f.help})` : ""}.`;
+};
 const maxLen = (n) => (v) => (v.length <= n ? "" : `At most ${n} characters (this is ${v.length}).`);
 const PUBLIC_URL = { name: "PUBLIC_API_URL", label: "This gateway's public address", check: isUrl,
   where: "The https address at which the provider reaches this gateway from the internet (your reverse proxy or tunnel), e.g. https://fax.example.com. The provider fetches documents and posts results there." };
+
+/* The trunk provider: a choice among the sip-trunk plugins (filled in by pageWizard). */
+const TRUNK_FIELD = { name: "SIP_TRUNK_PRESET", label: "Trunk provider", where: "Fills in what your provider needs (codecs, T.38, dial format, caller ID); the list is the trunk plugins installed and enabled (Plugins page). Generic for any other." };
+const TRUNKS = { list: [], chosen: null };
+const trunkOf = (v) => TRUNKS.list.find((p) => p.short_name === v || p.id === v) || TRUNKS.list.find((p) => p.short_name === "generic") || null;
+/* the chosen trunk plugin's termination host rule, checked as the address is typed */
+function trunkHostRule(v) {
+  const r = TRUNKS.chosen && TRUNKS.chosen.sip_trunk && TRUNKS.chosen.sip_trunk.termination && TRUNKS.chosen.sip_trunk.termination.host_rule;
+  if (!r || !v) return "";
+  const host = v.replace(/:\d+$/, "").toLowerCase();
+  const bad = (r.suffix && !host.endsWith(r.suffix.toLowerCase())) || (r.contains && !host.includes(r.contains.toLowerCase()));
+  return bad ? r.message || `Must end in ${r.suffix}` : "";
+}
+/* The chosen trunk's rules in plain words, from its plugin manifest. */
+function trunkHints(p) {
+  if (!p) return [];
+  const t = p.sip_trunk || {}, term = t.termination || {}, cid = t.caller_id || {}, num = t.numbers || {};
+  const lines = [];
+  if (term.host_rule && term.host_rule.message) lines.push(["Trunk address", term.host_rule.message]);
+  else if (term.default_host) lines.push(["Trunk address", `Usually ${term.default_host} (the provider's server).`]);
+  if (cid.message) lines.push(["Caller ID", cid.message]);
+  else if (cid.require_e164) lines.push(["Caller ID", "Must be a number of your account in E.164 (+15551234567)."]);
+  if (num.format) lines.push(["Numbers dialled", `${num.format === "e164" ? "E.164" : num.format}${num.plus === false ? " without the +" : num.plus ? " with the +" : ""}${num.tech_prefix ? `, after a ${num.tech_prefix.digits}-digit tech prefix` : ""}.`]);
+  const a = t.auth || {}, ways = [a.digest && (a.registration ? "user and password, with registration" : "user and password"), a.ip_auth && "by your IP address (leave user and password empty)"].filter(Boolean);
+  if (ways.length) lines.push(["Authentication", ways.join("; or ")]);
+  return [h("p", {}, h("strong", {}, p.name), p.version ? ` ${p.version}` : "", p.description ? " — " + p.description : ""),
+    lines.length ? h("dl", { class: "facts" }, lines.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null];
+}
 
 /* Per backend: what it is, and its fields in the order a person fills them in. */
 const WIZARD = {
@@ -65,9 +102,9 @@ const WIZARD = {
       { name: "ASTERISK_AMI_PORT", label: "AMI port", where: "5038 unless /etc/asterisk/manager.conf says otherwise (the port = line under [general])." },
       { name: "ASTERISK_AMI_USERNAME", label: "AMI user", where: "The name in brackets of the user in /etc/asterisk/manager.conf, e.g. [faxbot]." },
       { name: "ASTERISK_AMI_PASSWORD", label: "AMI password", where: "The secret = line of that user in manager.conf." },
-      { name: "SIP_TRUNK_PRESET", label: "Trunk provider", where: "Fills in what your provider needs (codecs, T.38, dial format); generic for any other." },
+      TRUNK_FIELD,
       { name: "SIP_SERVER", label: "Trunk address", where: "Twilio: the Termination URI of your Elastic SIP Trunk, <name>.pstn.twilio.com (Elastic SIP Trunking → your trunk → Termination), not the SIP domain <name>.sip.twilio.com, which is for calls into Twilio. Others: the SIP server or proxy host name from the provider's portal.",
-        check: (v) => (/\.sip\.twilio\.com$/i.test(v) ? "That is a Twilio SIP domain (for calls into Twilio). Faxes out need the Termination URI: <name>.pstn.twilio.com." : isHost(v)) },
+        check: (v) => (/\.sip\.twilio\.com$/i.test(v) ? "That is a Twilio SIP domain (for calls into Twilio). Faxes out need the Termination URI: <name>.pstn.twilio.com." : isHost(v) || trunkHostRule(v)) },
       { name: "SIP_USERNAME", label: "Trunk user", where: "From the trunk's credentials (Twilio: Termination → Authentication → Credential Lists). Empty when the provider trusts your IP address instead." },
       { name: "SIP_PASSWORD", label: "Trunk password", where: "The password of that credential." },
       { name: "FAX_LOCAL_STATION_ID", label: "Station ID / caller ID", check: maxLen(20), where: "Your fax number as the other machine shows it (up to 20 characters)." },
@@ -83,6 +120,7 @@ const WIZARD = {
       { name: "FREESWITCH_ESL_PORT", label: "Event socket port", where: "8021 unless autoload_configs/event_socket.conf.xml says otherwise (listen-port)." },
       { name: "FREESWITCH_ESL_PASSWORD", label: "Event socket password", where: "The password param in event_socket.conf.xml (ClueCon out of the box — change it there and here)." },
       { name: "FREESWITCH_GATEWAY_NAME", label: "SIP gateway name", where: "The name of the <gateway name=\"…\"> in sip_profiles/external/*.xml that reaches your trunk." },
+      TRUNK_FIELD,
       { name: "FREESWITCH_CALLER_ID_NUMBER", label: "Caller ID number", where: "The number the recipient sees, if the trunk allows it." },
       { name: "FREESWITCH_INBOUND_SECRET", label: "Secret for the dialplan hooks", where: "A long random string you choose. After Apply the wizard shows the exact hooks (with this secret) to paste into the dialplan." },
       { name: "FREESWITCH_HOOK_URL", label: "Address FreeSWITCH posts results to (optional)", check: isUrl, where: "This gateway's address as FreeSWITCH reaches it, e.g. http://10.0.0.5:8080; empty means PUBLIC_API_URL." },
@@ -119,19 +157,65 @@ async function pageWizard(parts) {
   try { view = await api("/admin/settings"); } catch (e) { body.replaceChildren(errorBox(e, "Could not read the settings")); return; }
   const rows = Object.fromEntries((view.items || []).map((r) => [r.name, r]));
   const current = view.backend && view.backend.type;
-  const W = { backend: parts[1] && WIZARD[parts[1]] ? parts[1] : null, controls: [], tested: null };
+  let plugins = [];
+  try { plugins = (await api("/plugins")).items || []; } catch (e) { /* the SIP paths fall back to a text field */ }
+  TRUNKS.list = plugins.filter((p) => p.kind === "sip-trunk" && p.enabled);
+  const httpPlugins = plugins.filter((p) => p.kind === "http" && p.enabled && (p.categories || []).includes("outbound"));
+  const pluginOf = (b) => httpPlugins.find((p) => p.id === b);
+  const order = WIZARD_ORDER.concat(httpPlugins.map((p) => p.id));
+  const specOf = (b) => WIZARD[b] || { title: `${pluginOf(b).name} (plugin)`, about: pluginOf(b).description || `The ${pluginOf(b).name} plugin sends the faxes through the provider's API.`, fields: [] };
+  const W = { backend: parts[1] && (WIZARD[parts[1]] || pluginOf(parts[1])) ? parts[1] : null, controls: [], tested: null, plugin: null };
   const steps = ["Backend", "Details", "Review", "Done"];
   const stepper = (at) => h("ol", { class: "steps wizard-steps", "aria-label": "Wizard steps" },
     steps.map((s, i) => h("li", { class: i < at ? "done" : i === at ? "now" : "", "aria-current": i === at ? "step" : null }, `${i + 1}. ${s}`)));
   const show = (at, ...kids) => { body.replaceChildren(stepper(at), ...kids); const f = body.querySelector("h2"); if (f) { f.tabIndex = -1; f.focus(); } };
 
+  /* The trunk provider as a choice among the trunk plugins, with the chosen trunk's rules. */
+  const trunkControl = (row, f) => {
+    if (!TRUNKS.list.length) return settingControl(row, "w-", f);
+    const names = TRUNKS.list.map((p) => p.short_name || p.id);
+    const known = row.value && TRUNKS.list.find((p) => p.short_name === row.value || p.id === row.value);
+    const c = settingControl(Object.assign({}, row, { type: "choice", choices: names }, known ? { value: known.short_name || known.id } : {}), "w-", f);
+    for (const o of c.input.options) { const p = o.value && trunkOf(o.value); if (p) o.textContent = p.name; }
+    const hints = h("div", { class: "trunk-hints hint", id: "w-trunk-hints", "aria-live": "polite" });
+    const draw = () => {
+      TRUNKS.chosen = trunkOf(c.input.value || valueText(row.default) || "generic");
+      hints.replaceChildren(...trunkHints(TRUNKS.chosen).filter(Boolean));
+      const server = W.controls.find((x) => x.row.name === "SIP_SERVER");
+      if (server) server.mark(server.check());
+    };
+    c.input.addEventListener("change", draw);
+    c.el.querySelector(".field-body").append(hints);
+    setTimeout(draw, 0);
+    return c;
+  };
+  /* An http plugin's form: its config_schema fields, each on its settings row
+   * (PLUGIN_<ID>_<KEY>), with the field's label, help, pattern and required. */
+  const pluginControls = async (p) => {
+    const cfg = await api(`/plugins/${encodeURIComponent(p.id)}/config`);
+    W.pluginFields = {};
+    return (cfg.fields || []).filter((f) => rows[f.setting]).map((f) => {
+      W.pluginFields[f.setting] = f;
+      const c = settingControl(rows[f.setting], "w-", { label: f.label, where: f.help || null, check: patternCheck(f) });
+      const base = c.check;
+      c.check = () => {
+        const r = rows[f.setting];
+        if (f.required && !c.input.value.trim() && !(r.secret ? r.is_set : valueText(r.value))) return `${f.label} is required.`;
+        return base();
+      };
+      c.input.addEventListener("input", () => c.mark(c.check()));
+      return c;
+    });
+  };
+
   /* ---- 1: choose ---- */
   const choose = () => {
     const pin = rows.FAX_BACKEND && rows.FAX_BACKEND.pinned_by;
-    const radios = WIZARD_ORDER.map((b) => h("label", { class: "choice" },
+    const radios = order.map((b) => h("label", { class: "choice" },
       h("input", { type: "radio", name: "backend", value: b, checked: (W.backend || current) === b }),
-      h("span", {}, h("strong", {}, WIZARD[b].title), b === current ? h("span", { class: "badge ok" }, "in use") : null,
-        h("span", { class: "hint" }, WIZARD[b].about))));
+      h("span", {}, h("strong", {}, specOf(b).title), b === current ? h("span", { class: "badge ok" }, "in use") : null,
+        pluginOf(b) ? h("span", { class: "badge" }, "plugin") : null,
+        h("span", { class: "hint" }, specOf(b).about))));
     const form = h("form", { class: "card", onsubmit: (ev) => {
       ev.preventDefault();
       const picked = form.querySelector("input[name=backend]:checked");
@@ -148,9 +232,15 @@ async function pageWizard(parts) {
   };
 
   /* ---- 2: details, checked as typed and then for real ---- */
-  const details = () => {
-    const spec = WIZARD[W.backend];
-    const main = spec.fields.filter((f) => rows[f.name]).map((f) => settingControl(rows[f.name], "w-", f));
+  const details = async () => {
+    W.plugin = pluginOf(W.backend) || null;
+    const spec = specOf(W.backend);
+    let main = spec.fields.filter((f) => rows[f.name]).map((f) => f === TRUNK_FIELD ? trunkControl(rows[f.name], f) : settingControl(rows[f.name], "w-", f));
+    let pluginNote = null;
+    if (W.plugin) {
+      try { main = await pluginControls(W.plugin); } catch (e) { pluginNote = errorBox(e, `Could not read ${W.plugin.id}'s settings`); main = []; }
+      if (rows.PUBLIC_API_URL) main.push(settingControl(rows.PUBLIC_API_URL, "w-", PUBLIC_URL));
+    }
     const named = new Set(spec.fields.map((f) => f.name));
     const shared = WIZARD_SHARED[W.backend] || [];
     const more = (view.items || []).filter((r) => !named.has(r.name) && r.apply !== "env_only" &&
@@ -163,11 +253,12 @@ async function pageWizard(parts) {
       if (!checkAll(result)) return;
       review();
     } },
-      h("h2", {}, WIZARD[W.backend].title),
+      h("h2", {}, spec.title),
       h("p", {}, spec.about),
+      pluginNote,
       W.backend !== current ? h("p", { class: "notice", role: "note" }, `Now in use: ${current}. Nothing changes until you apply on the review step; faxes already queued are kept and sent through the new backend, calls in progress finish on the old one.`) : null,
       main.map((c) => c.el),
-      more.length ? h("details", { class: "more" }, h("summary", {}, `More ${W.backend} options (${more.length})`), more.map((c) => c.el)) : null,
+      more.length && !W.plugin ? h("details", { class: "more" }, h("summary", {}, `More ${W.backend} options (${more.length})`), more.map((c) => c.el)) : null,
       result,
       h("p", { class: "actions" }, h("button", { type: "button", class: "ghost", onclick: choose }, "Back"), test, h("button", { type: "submit" }, "Next: review")));
     show(1, form);
@@ -195,7 +286,7 @@ async function pageWizard(parts) {
     btn.disabled = true;
     out.replaceChildren(h("p", { class: "muted" }, "Testing: logging in with these values (a dry run; nothing is changed)…"));
     let v;
-    try { v = await api("/admin/settings/validate", { method: "POST", json: Object.assign({ FAX_BACKEND: W.backend }, changes()) }); } catch (e) {
+    try { v = await api("/admin/settings/validate", { method: "POST", json: Object.assign({ FAX_BACKEND: W.backend }, changes()) }); if (W.plugin) pluginVerdicts(v); } catch (e) {
       btn.disabled = false;
       const c = W.controls.find((x) => e.message.includes(x.row.name));
       if (c) c.mark(e.message);
@@ -249,15 +340,37 @@ async function pageWizard(parts) {
       h("p", { class: "actions" }, h("button", { type: "button", class: "ghost", onclick: details }, "Back"), names.length ? apply : null),
       out));
   };
+  /* A plugin's credentials are checked as a whole by the provider: a refusal marks
+   * the plugin's secret fields (the ones its auth sends). */
+  const pluginVerdicts = (v) => {
+    const b = (v.checks && v.checks.backend) || {};
+    v.fields = v.fields || {};
+    const said = /HTTP \d+: (.*?)\.?(?: \(the credentials|$)/.exec(b.detail || "");
+    if (b.credentials === "rejected" || b.credentials === "ok")
+      for (const [name, f] of Object.entries(W.pluginFields || {}))
+        if (f.secret) v.fields[name] = { ok: b.credentials === "ok", detail: b.credentials === "ok" ? "accepted by the provider" : `${f.label}: refused by the provider${b.http_status ? ` (HTTP ${b.http_status}${said ? ": " + said[1] : ""})` : ""}. Check it and test again.` };
+    if (b.credentials === "rejected") { v.ok = false; if (Object.values(W.pluginFields || {}).some((f) => f.secret)) delete v.fields.FAX_BACKEND; }
+  };
   const doApply = async (ch, out, btn) => {
     btn.disabled = true;
     out.replaceChildren(h("p", { class: "muted" }, "Applying…"));
     let nv;
-    try { nv = await api("/admin/settings", { method: "PUT", json: ch }); } catch (e) {
+    const mine = {}, saved = [];
+    if (W.plugin) {
+      /* the plugin's own fields through PUT /plugins/{id}/config, then FAX_BACKEND */
+      for (const [n, v] of Object.entries(ch)) if (W.pluginFields[n]) { mine[W.pluginFields[n].key] = v; saved.push(n); delete ch[n]; }
+      try { if (Object.keys(mine).length) await api(`/plugins/${encodeURIComponent(W.plugin.id)}/config`, { method: "PUT", json: { settings: mine } }); } catch (e) {
+        btn.disabled = false;
+        out.replaceChildren(errorBox(e, `${W.plugin.name}'s settings were not saved`));
+        return;
+      }
+    }
+    try { nv = Object.keys(ch).length ? await api("/admin/settings", { method: "PUT", json: ch }) : Object.assign(await api("/admin/settings"), { _meta: {} }); } catch (e) {
       btn.disabled = false;
       out.replaceChildren(errorBox(e, "Not applied (nothing was changed)"));
       return;
     }
+    if (saved.length) { nv._meta = nv._meta || {}; nv._meta.applied = saved.concat(nv._meta.applied || []); }
     done(nv);
   };
 
@@ -272,7 +385,7 @@ async function pageWizard(parts) {
         h("a", { class: "button ghost", href: "#/send" }, "Send a fax"), h("button", { type: "button", class: "ghost", onclick: () => { W.tested = null; view = null; pageWizard([]); } }, "Run the wizard again"))));
     outcome(status);
     if (W.backend === "freeswitch") fsHooks(extra);
-    if (W.backend === "phaxio" || W.backend === "sinch" || W.backend === "signalwire") providerCallbacks(extra);
+    if (W.backend === "phaxio" || W.backend === "sinch" || W.backend === "signalwire" || W.plugin) providerCallbacks(extra, W.plugin);
   };
   if (W.backend) details(); else choose();
 }
@@ -320,7 +433,7 @@ async function fsHooks(where) {
 }
 
 /* Cloud providers: the addresses to enter in their consoles. */
-async function providerCallbacks(where) {
+async function providerCallbacks(where, plugin) {
   let cb;
   try { cb = await api("/admin/inbound/callbacks"); } catch (e) { where.replaceChildren(errorBox(e, "Could not read the callback addresses")); return; }
   const be = cb.backend;
@@ -329,7 +442,7 @@ async function providerCallbacks(where) {
     phaxio: ["In the Phaxio console: Settings → Webhooks. The \"Webhook Token\" shown there is what PHAXIO_CALLBACK_TOKEN holds (Phaxio signs each callback with it). For received faxes, set the number's callback URL (Phone Numbers → your number) to the inbound address below."],
     sinch: ["In the Sinch dashboard's fax service settings, enter the addresses below as the callback URLs, with the webhook user and password from this wizard."],
     signalwire: ["In the SignalWire dashboard: Phone Numbers → your number → \"When a fax comes in\": the inbound address below. Status callbacks are sent by the gateway with each fax."],
-  }[be] || [];
+  }[be] || (plugin ? [`In ${plugin.name}'s console (its webhook or callback settings), enter the address below so the provider reports results and received faxes to this gateway; the gateway checks each call's signature with the values you entered.`] : []);
   where.replaceChildren(h("div", {}, h("h3", {}, "Tell the provider where this gateway is"),
     tell.map((t) => h("p", {}, t)),
     !cb.public_api_url ? h("p", { class: "notice error" }, "PUBLIC_API_URL is not set: the provider cannot reach this gateway. Set it in the wizard or on the Settings page.") : null,
