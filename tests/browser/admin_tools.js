@@ -149,6 +149,13 @@ module.exports = async function adminTools(T) {
       ok(!(await page.textContent("#view")).includes(AMI_SECRET), "the secret is shown on the review");
       await axeCheck(page, "wizard: review");
       await shoot(page, "wizard-review");
+      // Back keeps what was typed; the review is the same afterwards
+      await page.click("#view .actions button.ghost >> text=Back");
+      await page.waitForSelector(`${field("ASTERISK_AMI_PASSWORD")} input`);
+      ok((await page.inputValue(`${field("ASTERISK_AMI_PASSWORD")} input`)) === AMI_SECRET, "Back from the review lost the typed password");
+      await page.click("form.card button[type=submit]");
+      await page.waitForSelector("#w-review");
+      ok((await page.textContent("#view table")) === review, "the review changed after Back and Next");
       for (let i = 0; i < 3; i++) jobs.push(await postJob(url, BOOT, jobs.length));
       await page.click("#w-apply");
       await page.waitForSelector("#w-outcome .notice.good", { timeout: 20000 });

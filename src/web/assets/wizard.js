@@ -246,6 +246,14 @@ async function pageWizard(parts) {
     const more = (view.items || []).filter((r) => !named.has(r.name) && r.apply !== "env_only" &&
       (r.backend === W.backend || shared.includes(r.group))).map((r) => settingControl(r, "w-"));
     W.controls = main.concat(more);
+    /* back from the review step: what was typed for this backend is put back */
+    if (W.draft && W.draft.backend === W.backend)
+      for (const c of W.controls) {
+        const v = W.draft.values[c.row.name];
+        if (v === undefined || c.input.disabled || c.input.value === v) continue;
+        c.input.value = v;
+        c.input.dispatchEvent(new Event("change"));
+      }
     const result = h("div", { "aria-live": "polite", id: "w-result" });
     const test = h("button", { type: "button", class: "ghost", id: "w-test", onclick: () => testConnection(result, test) }, "Test connection");
     const form = h("form", { class: "card", novalidate: true, onsubmit: (ev) => {
@@ -315,6 +323,7 @@ async function pageWizard(parts) {
 
   /* ---- 3: review: exactly what changes ---- */
   const review = () => {
+    W.draft = { backend: W.backend, values: Object.fromEntries(W.controls.map((c) => [c.row.name, c.input.value])) };
     const ch = changes();
     const names = Object.keys(ch);
     const was = (n) => {
@@ -371,6 +380,7 @@ async function pageWizard(parts) {
       return;
     }
     if (saved.length) { nv._meta = nv._meta || {}; nv._meta.applied = saved.concat(nv._meta.applied || []); }
+    W.draft = null;
     done(nv);
   };
 
