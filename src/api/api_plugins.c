@@ -497,18 +497,25 @@ static plugin *http_manifest(json_t *m, http_response *res)
     return p;
 }
 
+/* The common start of the http-manifest admin routes: an admin key, a JSON object
+ * body and a valid http manifest in it; NULL after answering the error. */
+static plugin *admin_http_manifest(http_request *req, http_response *res, principal *who, json_t **body)
+{
+    if (api_require_admin(req, res, who)) return NULL;
+    api_admin_headers(res);
+    *body = api_json_object_body(req, res);
+    if (!*body) return NULL;
+    plugin *p = http_manifest(json_object_get(*body, "manifest"), res);
+    if (!p) json_decref(*body);
+    return p;
+}
+
 static void http_validate(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require_admin(req, res, &who)) return;
-    api_admin_headers(res);
-    json_t *body = api_json_object_body(req, res);
-    if (!body) return;
-    plugin *p = http_manifest(json_object_get(body, "manifest"), res);
-    if (!p) {
-        json_decref(body);
-        return;
-    }
+    json_t *body;
+    plugin *p = admin_http_manifest(req, res, &who, &body);
+    if (!p) return;
     json_t *ro = json_object_get(body, "render_only");
     bool render_only = !ro || json_is_true(ro);
     const plugin_kind_ops *k = plugin_kind_hooks(PLUGIN_KIND_HTTP);
@@ -541,15 +548,9 @@ static int install_one(json_t *m, char *id, char *err, size_t errlen, int *statu
 static void http_install(http_request *req, http_response *res)
 {
     principal who;
-    if (api_require_admin(req, res, &who)) return;
-    api_admin_headers(res);
-    json_t *body = api_json_object_body(req, res);
-    if (!body) return;
-    plugin *p = http_manifest(json_object_get(body, "manifest"), res);
-    if (!p) {
-        json_decref(body);
-        return;
-    }
+    json_t *body;
+    plugin *p = admin_http_manifest(req, res, &who, &body);
+    if (!p) return;
     plugin_free(p);
     char err[1024], id[PLUGIN_ID_MAX] = "";
     int status = 500;
