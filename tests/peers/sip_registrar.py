@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""A SIP registrar stand-in for tests: real SIP over UDP on 127.0.0.1, Digest auth
+(MD5, qop=auth) checked against one user and password, a granted expiry capped at
+--max-expires so refreshes come quickly. Prints "port N" on start, then one line per
+REGISTER it handled: "REGISTER <status> <contact> expires=<n>". Stops on SIGTERM."""
+import argparse, hashlib, os, re, socket, sys
+
+def md5(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+def headers(msg):
+    head = msg.split("\r\n\r\n", 1)[0]
+    lines = head.split("\r\n")
+    out = []
+    for ln in lines[1:]:
+        if ln[:1] in (" ", "\t") and out:
+            out[-1] = (out[-1][0], out[-1][1] + " " + ln.strip())
+            continue
+        name, _, value = ln.partition(":")
+        out.append((name.strip(), value.strip()))
+    return lines[0], out
+
+def get(hs, *names):
+    names = [n.lower() for n in names]
+    return [v for n, v in hs if n.lower() in names]
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--user", required=True)
+    ap.add_argument("--password", required=True)
+    ap.add_argument("--realm", default="faxbot.test")
+    ap.add_argument("--max-expires", type=int, default=3600)
+    ap.add_argument("--forbid", action="store_true", help="answer every REGISTER with 403")
+    a = ap.parse_args()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    print("port", s.getsockname()[1], flush=True)
+    nonces = set()
+    while True:
+        data, src = s.recvfrom(65535)
+        msg = data.decode("utf-8", "replace")
+        start, hs = headers(msg)
+        if not start.startswith("REGISTER "):
+            continue
+        via = get(hs, "via", "v")[0]
+        via = via.replace(";rport", ";rport=%d;received=%s" % (src[1], src[0]), 1) if ";rport" in via and ";rport=" not in via else via
+        to = get(hs, "to", "t")[0]
+        if ";tag=" not in to:
+            to += ";tag=reg1"
+        base = ["Via: " + via, "From: " + get(hs, "from", "f")[0], "To: " + to,
+                "Call-ID: " + get(hs, "call-id", "i")[0], "CSeq: " + get(hs, "cseq")[0]]
+        contact = (get(hs, "contact", "m") or [""])[0]
+        def reply(code, reason, extra=()):
+            body = "\r\n".join(["SIP/2.0 %d %s" % (code, reason)] + base + list(extra) + ["Content-Length: 0", "", ""])
+            s.sendto(body.encode(), src)
+        if a.forbid:
+            reply(403, "Forbidden")
+            print("REGISTER 403", contact, flush=True)
+            continue
+        auth = get(hs, "authorization")
+        ok = False
+        if auth:
+            p = dict((k, v.strip('"')) for k, v in re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', auth[0]))
+            ha1 = md5("%s:%s:%s" % (a.user, a.realm, a.password))
+            ha2 = md5("REGISTER:%s" % p.get("uri", ""))
+            want = md5("%s:%s:%s:%s:%s:%s" % (ha1, p.get("nonce"), p.get("nc"), p.get("cnonce"), p.get("qop"), ha2))
+            ok = p.get("username") == a.user and p.get("nonce") in nonces and p.get("response") == want
+        if not ok:
+            nonce = os.urandom(8).hex()
+            nonces.add(nonce)
+            reply(401, "Unauthorized", ['WWW-Authenticate: Digest realm="%s", nonce="%s", algorithm=MD5, qop="auth"' % (a.realm, nonce)])
+            print("REGISTER 401", contact, flush=True)
+            continue
+        asked = int((get(hs, "expires") or ["3600"])[0])
+        granted = min(asked, a.max_expires)
+        reply(200, "OK", ["Contact: %s;expires=%d" % (contact, granted)])
+        print("REGISTER 200", contact, "expires=%d" % granted, flush=True)
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass
