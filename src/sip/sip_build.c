@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sip/sip_msg.h"
 
@@ -104,4 +105,59 @@ const char *sip_reason_phrase(int status)
     case 606: return "Not Acceptable";
     default: return status < 200 ? "Progress" : status < 300 ? "OK" : "Error";
     }
+}
+
+/* Is line [p, p+n) "Name: value" with Name one of the fields an error answer copies? */
+static bool copied_field(const char *p, size_t n)
+{
+    static const char *const names[] = {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"};
+    const char *colon = memchr(p, ':', n);
+    if (!colon) return false;
+    size_t nl = (size_t)(colon - p);
+    while (nl && (p[nl - 1] == ' ' || p[nl - 1] == '\t')) nl--;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == nl && !strncasecmp(p, names[i], nl)) return true;
+    return false;
+}
+
+int sip_build_error_response(strbuf *sb, const char *raw, size_t len, int status, const char *reason)
+{
+    if (len < 4 || !memcmp(raw, "SIP/", 4) || (len >= 4 && !memcmp(raw, "ACK ", 4))) return -1;
+    const char *end = memmem(raw, len, "\r\n\r\n", 4);
+    end = end ? end + 2 : raw + len;
+    const char *p = memmem(raw, (size_t)(end - raw), "\r\n", 2);
+    if (!p) return -1;
+    p += 2;
+    char safe_reason[160];
+    size_t o = 0;
+    for (const char *r = reason; *r && o + 1 < sizeof safe_reason; r++)
+        safe_reason[o++] = ((unsigned char)*r < 0x20 || *r == 0x7f) ? ' ' : *r;
+    safe_reason[o] = 0;
+    if (sip_build_status_line(sb, status, safe_reason)) return -1;
+    int seen = 0;
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (!eol) eol = end;
+        size_t n = (size_t)(eol - p);
+        if (n && copied_field(p, n)) {
+            for (size_t i = 0; i < n; i++)
+                if (((unsigned char)p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) return -1;
+            if (eol + 2 < end && (eol[2] == ' ' || eol[2] == '\t')) return -1;   /* folded: give up */
+            bool is_to = (n > 2 && !strncasecmp(p, "to", 2) && (p[2] == ':' || p[2] == ' ' || p[2] == '\t')) ||
+                         (n > 1 && (p[0] | 0x20) == 't' && (p[1] == ':' || p[1] == ' ' || p[1] == '\t'));
+            if (sb_append(sb, p, n)) return -1;
+            if (is_to && !memmem(p, n, ";tag=", 5) && sb_puts(sb, ";tag=err")) return -1;
+            if (sb_puts(sb, "\r\n")) return -1;
+            seen++;
+        }
+        p = eol + 2;
+    }
+    if (seen < 5 || sip_build_finish(sb, NULL, NULL, 0)) return -1;
+    /* send only what is itself a well-formed response */
+    sip_msg *m = NULL;
+    size_t used;
+    sip_parse_error err;
+    int rc = sip_msg_parse(sb->data, sb->len, false, &m, &used, &err) == SIP_PARSE_OK ? 0 : -1;
+    sip_msg_free(m);
+    return rc;
 }

@@ -153,6 +153,11 @@ int sip_build_finish(strbuf *sb, const char *content_type, const char *body, siz
  * then calls sip_build_finish. */
 int sip_build_response_head(strbuf *sb, const sip_msg *req, int status, const char *reason,
                             const char *to_tag);
+/* A stateless answer to a request the parser refused (RFC 4475: "respond with 400"):
+ * copies the Via, From, To (adding a tag), Call-ID and CSeq lines as they were,
+ * with the parser's status and reason. -1 when that is not safely possible (a
+ * response, an ACK, a field missing, folded or holding control characters). */
+int sip_build_error_response(strbuf *sb, const char *raw, size_t len, int status, const char *reason);
 /* The standard reason phrase of a status code ("Busy Here" for 486). */
 const char *sip_reason_phrase(int status);
 

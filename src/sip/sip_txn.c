@@ -319,6 +319,14 @@ void sip_txn_receive(sip_txn_layer *l, const char *data, size_t len, const sip_a
     sip_parse_error err;
     if (sip_msg_parse(data, len, true, &m, &used, &err) != SIP_PARSE_OK) {
         l->stats.dropped_unparsable++;
+        /* a refused request is answered statelessly when its key fields can be copied */
+        strbuf sb;
+        sb_init(&sb);
+        if (sip_build_error_response(&sb, data, len, err.status, err.reason) == 0) {
+            l->send(l->ctx, from, sb.data, sb.len);
+            l->stats.refused_answered++;
+        }
+        sb_free(&sb);
         return;
     }
     if (m->is_request) {

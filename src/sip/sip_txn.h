@@ -47,6 +47,7 @@ typedef struct {
 typedef struct {
     uint64_t requests_in, responses_in, retransmissions_absorbed, timeouts;
     uint64_t dropped_unparsable, dropped_table_full, dropped_stray;
+    uint64_t refused_answered;   /* unparsable requests answered with 400/505/501/513 */
     size_t active;
 } sip_txn_stats;
 

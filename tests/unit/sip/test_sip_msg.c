@@ -387,6 +387,54 @@ static void test_builder(void **state)
     sb_free(&sb);
 }
 
+static void test_refused_requests_answered(void **state)
+{
+    (void)state;
+    static const struct { const char *name; int status; const char *reason; } want[] = {
+        {"mismatch01", 400, "CSeq method INVITE does not match"},
+        {"mismatch02", 501, "Not Implemented"},
+        {"escruri", 400, "URI headers"},
+        {"baddate", 400, "Bad Date"},
+        {"ncl", 400, "Content-Length"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        size_t len, used;
+        char *buf = load(want[i].name, &len);
+        sip_msg *m;
+        sip_parse_error err;
+        assert_int_equal(sip_msg_parse(buf, len, true, &m, &used, &err), SIP_PARSE_ERROR);
+        strbuf sb;
+        sb_init(&sb);
+        if (sip_build_error_response(&sb, buf, len, err.status, err.reason)) fail_msg("%s: no answer", want[i].name);
+        sip_msg *r;
+        assert_int_equal(sip_msg_parse(sb.data, sb.len, false, &r, &used, &err), SIP_PARSE_OK);
+        assert_int_equal(r->status, want[i].status);
+        if (!strstr(r->reason, want[i].reason)) fail_msg("%s: reason %s", want[i].name, r->reason);
+        assert_non_null(r->to.tag);
+        sip_msg_free(r);
+        sb_free(&sb);
+        free(buf);
+    }
+    /* no answer: to a response, to an ACK, or when the copied fields are themselves
+     * broken (badvers: its Via says SIP/7.0, so a 505 carrying it would not be SIP/2.0;
+     * scalar02: a CSeq above 2^32-1 cannot be copied into a valid response) */
+    static const char *const none[] = {"scalarlg", "bigcode", "quotbal", "insuf", "badvers", "scalar02"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
+        size_t len;
+        char *buf = load(none[i], &len);
+        strbuf sb;
+        sb_init(&sb);
+        if (sip_build_error_response(&sb, buf, len, 400, "Bad Request") == 0) fail_msg("%s answered", none[i]);
+        sb_free(&sb);
+        free(buf);
+    }
+    strbuf sb;
+    sb_init(&sb);
+    const char *ack = "ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n";
+    assert_int_equal(sip_build_error_response(&sb, ack, strlen(ack), 400, "x"), -1);
+    sb_free(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_compact_folding_rport),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_builder),
+        cmocka_unit_test(test_refused_requests_answered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
