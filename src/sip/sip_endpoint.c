@@ -17,6 +17,18 @@
 #define CALLQ 64
 #define MAX_TICKS 8
 #define RL_SLOTS 256
+#define MAX_CONNS 64
+#define CONN_BUF (SIP_MAX_MSG + 4)
+#define CONN_IDLE_MS 300000
+
+/* A TCP connection: its peer and the bytes of a message not yet complete. */
+typedef struct {
+    int fd;                          /* -1: free */
+    sip_addr_t peer;
+    char *buf;
+    size_t len;
+    int64_t last;
+} tcp_conn;
 
 typedef struct { sip_loop_fn fn; void *arg; } loop_call;
 typedef struct { struct sockaddr_storage who; double tokens; int64_t at; bool used; } rl_slot;
@@ -35,6 +47,8 @@ struct sip_endpoint {
     int ncall;
     loop_call ticks[MAX_TICKS];    /* loop thread only */
     rl_slot rl[RL_SLOTS];
+    int lfd;                       /* TCP listener, -1 if none */
+    tcp_conn conns[MAX_CONNS];     /* loop thread only */
     double rate;
     atomic_ullong rate_limited;
 };
@@ -59,10 +73,83 @@ int sip_addr_from(const char *host, int port, sip_addr_t *out)
     return -1;
 }
 
+static bool same_addr(const sip_addr_t *a, const sip_addr_t *b)
+{
+    return a->len == b->len && !memcmp(&a->addr, &b->addr, a->len);
+}
+
+static void conn_close(tcp_conn *c)
+{
+    if (c->fd >= 0) close(c->fd);
+    free(c->buf);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+}
+
+static tcp_conn *conn_slot(sip_endpoint *ep)
+{
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (ep->conns[i].fd < 0) return &ep->conns[i];
+    return NULL;
+}
+
+static tcp_conn *conn_add(sip_endpoint *ep, int fd, const sip_addr_t *peer)
+{
+    tcp_conn *c = conn_slot(ep);
+    char *buf = c ? malloc(CONN_BUF) : NULL;
+    if (!buf) { close(fd); return NULL; }
+    c->fd = fd;
+    c->peer = *peer;
+    c->peer.transport = SIP_TP_TCP;
+    c->buf = buf;
+    c->len = 0;
+    c->last = mono_ms();
+    return c;
+}
+
+/* An outbound connection: a non-blocking connect given up to 2 s (this blocks the loop
+ * only while a trunk is unreachable over TCP; UDP needs none of it). */
+static tcp_conn *conn_open(sip_endpoint *ep, const sip_addr_t *to)
+{
+    if (!conn_slot(ep)) return NULL;
+    int fd = socket(to->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return NULL;
+    if (connect(fd, (const struct sockaddr *)&to->addr, to->len) && errno != EINPROGRESS) { close(fd); return NULL; }
+    struct pollfd p = {fd, POLLOUT, 0};
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (poll(&p, 1, 2000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) { close(fd); return NULL; }
+    return conn_add(ep, fd, to);
+}
+
+static void send_all(tcp_conn *c, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd p = {c->fd, POLLOUT, 0};
+            if (poll(&p, 1, 1000) == 1) continue;
+        }
+        if (n <= 0) { conn_close(c); return; }
+        buf += n;
+        len -= (size_t)n;
+    }
+    c->last = mono_ms();
+}
+
 static void udp_send(void *ctx, const sip_addr_t *to, const char *buf, size_t len)
 {
     sip_endpoint *ep = ctx;
-    if (to->len) (void)sendto(ep->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&to->addr, to->len);
+    if (!to->len) return;
+    if (to->transport == SIP_TP_UDP) {
+        (void)sendto(ep->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&to->addr, to->len);
+        return;
+    }
+    tcp_conn *c = NULL;
+    for (int i = 0; i < MAX_CONNS && !c; i++)
+        if (ep->conns[i].fd >= 0 && same_addr(&ep->conns[i].peer, to)) c = &ep->conns[i];
+    if (!c) c = conn_open(ep, to);
+    if (c) send_all(c, buf, len);
 }
 
 static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -99,17 +186,71 @@ static bool rate_ok(sip_endpoint *ep, const sip_addr_t *from, int64_t now)
     return true;
 }
 
+static bool over_rate(sip_endpoint *ep, const char *buf, size_t len, const sip_addr_t *from, int64_t now)
+{
+    /* a request (not "SIP/2.0 …") from a source over its rate is dropped unread */
+    bool is_response = len >= 4 && !memcmp(buf, "SIP/", 4);
+    if (is_response || rate_ok(ep, from, now)) return false;
+    atomic_fetch_add(&ep->rate_limited, 1);
+    return true;
+}
+
+/* Reads what a connection has and hands every complete message to the layer; a
+ * framing error or a message over the limit closes the connection. */
+static void conn_read(sip_endpoint *ep, tcp_conn *c, int64_t now)
+{
+    ssize_t n = recv(c->fd, c->buf + c->len, CONN_BUF - c->len, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) { conn_close(c); return; }
+    if (n < 0) return;
+    c->len += (size_t)n;
+    c->last = now;
+    for (;;) {
+        sip_msg *m = NULL;
+        size_t used = 0;
+        sip_parse_error err;
+        int rc = sip_msg_parse(c->buf, c->len, false, &m, &used, &err);
+        sip_msg_free(m);
+        if (rc == SIP_PARSE_INCOMPLETE) {
+            if (c->len >= CONN_BUF) conn_close(c);
+            return;
+        }
+        if (rc == SIP_PARSE_ERROR) {
+            /* framing is lost: answer the refused request if we can, then close */
+            strbuf sb;
+            sb_init(&sb);
+            if (sip_build_error_response(&sb, c->buf, c->len, err.status, err.reason) == 0) send_all(c, sb.data, sb.len);
+            sb_free(&sb);
+            if (c->fd >= 0) conn_close(c);
+            return;
+        }
+        sip_addr_t from = c->peer;
+        if (!over_rate(ep, c->buf, used, &from, now)) sip_txn_receive(ep->txn, c->buf, used, &from, now);
+        if (c->fd < 0) return;   /* closed by a failed send while answering */
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
+        if (!c->len) return;
+    }
+}
+
 static void *loop(void *arg)
 {
     sip_endpoint *ep = arg;
     char buf[SIP_MAX_MSG + 1];
+    struct pollfd p[3 + MAX_CONNS];
+    tcp_conn *pc[3 + MAX_CONNS];
     while (!atomic_load(&ep->stop)) {
         int64_t now = mono_ms();
         int64_t due = sip_txn_next_due(ep->txn);
         int timeout = 50;
         if (due >= 0 && due - now < timeout) timeout = due > now ? (int)(due - now) : 0;
-        struct pollfd p[2] = {{ep->fd, POLLIN, 0}, {ep->wake[0], POLLIN, 0}};
-        int n = poll(p, 2, timeout);
+        int np = 0;
+        p[np++] = (struct pollfd){ep->fd, POLLIN, 0};
+        p[np++] = (struct pollfd){ep->wake[0], POLLIN, 0};
+        if (ep->lfd >= 0) p[np++] = (struct pollfd){ep->lfd, POLLIN, 0};
+        int first_conn = np;
+        for (int i = 0; i < MAX_CONNS; i++)
+            if (ep->conns[i].fd >= 0) { pc[np] = &ep->conns[i]; p[np++] = (struct pollfd){ep->conns[i].fd, POLLIN, 0}; }
+        int n = poll(p, (nfds_t)np, timeout);
         now = mono_ms();
         if (n > 0 && (p[1].revents & POLLIN)) {
             char drain[64];
@@ -117,17 +258,23 @@ static void *loop(void *arg)
         }
         for (int burst = 0; n > 0 && (p[0].revents & POLLIN) && burst < 64; burst++) {
             sip_addr_t from;
+            memset(&from, 0, sizeof from);
             from.len = sizeof from.addr;
             ssize_t r = recvfrom(ep->fd, buf, sizeof buf - 1, MSG_DONTWAIT, (struct sockaddr *)&from.addr, &from.len);
             if (r <= 0) break;
-            /* a request (not "SIP/2.0 …") from a source over its rate is dropped unread */
-            bool is_response = r >= 4 && !memcmp(buf, "SIP/", 4);
-            if (!is_response && !rate_ok(ep, &from, now)) {
-                atomic_fetch_add(&ep->rate_limited, 1);
-                continue;
-            }
-            sip_txn_receive(ep->txn, buf, (size_t)r, &from, now);
+            if (!over_rate(ep, buf, (size_t)r, &from, now)) sip_txn_receive(ep->txn, buf, (size_t)r, &from, now);
         }
+        if (n > 0 && ep->lfd >= 0 && (p[2].revents & POLLIN)) {
+            sip_addr_t from;
+            memset(&from, 0, sizeof from);
+            from.len = sizeof from.addr;
+            int fd = accept4(ep->lfd, (struct sockaddr *)&from.addr, &from.len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd >= 0) conn_add(ep, fd, &from);   /* closes fd when the table is full */
+        }
+        for (int i = first_conn; n > 0 && i < np; i++)
+            if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) conn_read(ep, pc[i], now);
+        for (int i = 0; i < MAX_CONNS; i++)
+            if (ep->conns[i].fd >= 0 && now - ep->conns[i].last > CONN_IDLE_MS) conn_close(&ep->conns[i]);
         pthread_mutex_lock(&ep->mu);
         loop_call calls[CALLQ];
         int nc = ep->ncall;
@@ -153,7 +300,8 @@ sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_r
 {
     sip_endpoint *ep = calloc(1, sizeof *ep);
     if (!ep) { snprintf(err, errlen, "out of memory"); return NULL; }
-    ep->fd = ep->wake[0] = ep->wake[1] = -1;
+    ep->fd = ep->wake[0] = ep->wake[1] = ep->lfd = -1;
+    for (int i = 0; i < MAX_CONNS; i++) ep->conns[i].fd = -1;
     sip_addr_t a;
     if (sip_addr_from(cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", cfg->port, &a)) {
         snprintf(err, errlen, "SIP bind address must be a numeric IP address");
@@ -169,6 +317,18 @@ sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_r
     getsockname(ep->fd, (struct sockaddr *)&bound, &bl);
     ep->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                 : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    if (cfg->tcp) {
+        /* TCP on the same port number as UDP */
+        if (a.addr.ss_family == AF_INET) ((struct sockaddr_in *)&a.addr)->sin_port = htons((uint16_t)ep->port);
+        else ((struct sockaddr_in6 *)&a.addr)->sin6_port = htons((uint16_t)ep->port);
+        int one = 1;
+        ep->lfd = socket(a.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (ep->lfd >= 0) setsockopt(ep->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ep->lfd < 0 || bind(ep->lfd, (struct sockaddr *)&a.addr, a.len) || listen(ep->lfd, 32)) {
+            snprintf(err, errlen, "cannot listen on SIP TCP port %d: %s", ep->port, strerror(errno));
+            goto fail;
+        }
+    }
     if (pipe2(ep->wake, O_CLOEXEC | O_NONBLOCK)) { snprintf(err, errlen, "pipe: %s", strerror(errno)); goto fail; }
     sip_txn_config tc = {.t1_ms = cfg->t1_ms, .max_txns = cfg->max_txns};
     ep->on_request = on_request;
@@ -185,6 +345,7 @@ sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_r
     return ep;
 fail:
     if (ep->fd >= 0) close(ep->fd);
+    if (ep->lfd >= 0) close(ep->lfd);
     if (ep->wake[0] >= 0) { close(ep->wake[0]); close(ep->wake[1]); }
     sip_txn_layer_free(ep->txn);
     free(ep);
@@ -198,6 +359,8 @@ void sip_endpoint_stop(sip_endpoint *ep)
     (void)!write(ep->wake[1], "x", 1);
     pthread_join(ep->thread, NULL);
     close(ep->fd);
+    if (ep->lfd >= 0) close(ep->lfd);
+    for (int i = 0; i < MAX_CONNS; i++) conn_close(&ep->conns[i]);
     close(ep->wake[0]);
     close(ep->wake[1]);
     sip_txn_layer_free(ep->txn);

@@ -1,4 +1,4 @@
-/* sip_endpoint.h — the SIP endpoint's one event-loop thread: a UDP socket, the
+/* sip_endpoint.h — the SIP endpoint's one event-loop thread: a UDP socket and TCP connections, the
  * transaction layer (sip_txn.h) and a tick hook for the layers above (registration;
  * calls later). No thread per packet: the loop polls the socket, feeds datagrams to
  * the transaction layer and fires timers. New requests are rate limited per source
@@ -8,6 +8,7 @@
 #ifndef FAXBOT_SIP_ENDPOINT_H
 #define FAXBOT_SIP_ENDPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ typedef struct {
     int t1_ms;                /* 0: 500 */
     size_t max_txns;          /* 0: 256 */
     int new_requests_per_sec; /* per source address; 0: 20 */
+    bool tcp;                 /* also listen on TCP (same port number); outbound TCP always works */
 } sip_endpoint_config;
 
 typedef void (*sip_loop_fn)(sip_endpoint *ep, void *arg, int64_t now_ms);

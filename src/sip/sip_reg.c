@@ -11,7 +11,7 @@
 struct sip_reg {
     sip_endpoint *ep;
     char host[64], domain[128], user[128], auth_user[128], password[128], contact_host[64];
-    int port, expires;
+    int port, expires, transport;
     char call_id[64], tag[32];
     uint32_t cseq;
     sip_digest_challenge ch;
@@ -136,20 +136,24 @@ static void send_register(sip_reg *r, int64_t now)
         }
     }
     int rc = sip_build_request_line(&sb, "REGISTER", ruri);
-    rc |= sip_build_headerf(&sb, "Via", "SIP/2.0/UDP %s:%d;branch=%s;rport", r->contact_host, sip_endpoint_port(r->ep), branch);
+    const char *tp = r->transport == SIP_TP_TCP ? "TCP" : "UDP";
+    rc |= sip_build_headerf(&sb, "Via", "SIP/2.0/%s %s:%d;branch=%s;rport", tp, r->contact_host, sip_endpoint_port(r->ep), branch);
     rc |= sip_build_header(&sb, "Max-Forwards", "70");
     rc |= sip_build_headerf(&sb, "From", "<sip:%s@%s>;tag=%s", r->user, r->domain, r->tag);
     rc |= sip_build_headerf(&sb, "To", "<sip:%s@%s>", r->user, r->domain);
     rc |= sip_build_header(&sb, "Call-ID", r->call_id);
     rc |= sip_build_headerf(&sb, "CSeq", "%u REGISTER", (unsigned)r->cseq);
-    rc |= sip_build_headerf(&sb, "Contact", "<sip:%s@%s:%d>", r->user, r->contact_host, sip_endpoint_port(r->ep));
+    rc |= sip_build_headerf(&sb, "Contact", "<sip:%s@%s:%d%s>", r->user, r->contact_host, sip_endpoint_port(r->ep),
+                            r->transport == SIP_TP_TCP ? ";transport=tcp" : "");
     rc |= sip_build_headerf(&sb, "Expires", "%d", r->expires);
     if (auth[0]) rc |= sip_build_header(&sb, r->ch.proxy ? "Proxy-Authorization" : "Authorization", auth);
     rc |= sip_build_header(&sb, "User-Agent", "faxbot");
     rc |= sip_build_finish(&sb, NULL, NULL, 0);
     memset(auth, 0, sizeof auth);
     sip_addr_t to;
-    if (rc || sip_addr_from(r->host, r->port, &to) ||
+    if (!rc && !sip_addr_from(r->host, r->port, &to)) to.transport = r->transport;
+    else rc = -1;
+    if (rc ||
         sip_txn_request(sip_endpoint_txn(r->ep), sb.data, sb.len, &to, on_response, r, now)) {
         fail(r, 0, "cannot send REGISTER", "The registrar address must be a numeric IP address; or too many SIP transactions are open.", now);
     } else {
@@ -183,6 +187,7 @@ sip_reg *sip_reg_start(sip_endpoint *ep, const sip_reg_config *cfg)
     snprintf(r->password, sizeof r->password, "%s", cfg->password ? cfg->password : "");
     snprintf(r->contact_host, sizeof r->contact_host, "%s", cfg->contact_host);
     r->expires = cfg->expires > 0 ? cfg->expires : 3600;
+    r->transport = cfg->transport;
     char id[33];
     new_id_hex32(id);
     snprintf(r->call_id, sizeof r->call_id, "reg-%s", id);

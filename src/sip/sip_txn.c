@@ -130,7 +130,7 @@ int sip_txn_request(sip_txn_layer *l, const char *msg, size_t len, const sip_add
     t->cb = cb;
     t->user = user;
     t->interval = l->cfg.t1_ms;
-    t->retx_at = now + t->interval;                /* Timer A / E */
+    t->retx_at = to->transport == SIP_TP_UDP ? now + t->interval : 0;   /* Timer A / E (unreliable only) */
     t->end_at = now + 64 * (int64_t)l->cfg.t1_ms;  /* Timer B / F */
     tx_send(l, t, t->msg, t->msg_len);
     rc = 0;
@@ -179,7 +179,7 @@ static void client_response(sip_txn_layer *l, sip_txn *t, const sip_msg *r, int6
     if (s < 200) {
         if (t->state == ST_TRYING) {
             t->state = ST_PROCEEDING;
-            if (t->kind == TX_CLIENT_INVITE) t->retx_at = 0;        /* Timer A stops */
+            if (t->kind == TX_CLIENT_INVITE || t->peer.transport != SIP_TP_UDP) t->retx_at = 0;   /* Timer A stops */
             else { t->interval = l->cfg.t2_ms; t->retx_at = now + t->interval; }
         }
         if (t->cb) t->cb(t->user, r, s);
@@ -199,6 +199,7 @@ static void client_response(sip_txn_layer *l, sip_txn *t, const sip_msg *r, int6
         } else {
             t->end_at = now + l->cfg.t4_ms;               /* Timer K */
         }
+        if (t->peer.transport != SIP_TP_UDP) t->end_at = now;   /* D, K = 0 on reliable transports */
         t->cb = NULL;
     }
     if (cb) cb(user, r, s);
@@ -239,7 +240,7 @@ static void server_request(sip_txn_layer *l, sip_msg *r, const sip_addr_t *from,
             if (t->state == ST_COMPLETED) {                 /* ACK for our non-2xx */
                 t->state = ST_CONFIRMED;
                 t->retx_at = 0;
-                t->end_at = now + l->cfg.t4_ms;             /* Timer I */
+                t->end_at = now + (t->peer.transport == SIP_TP_UDP ? l->cfg.t4_ms : 0);   /* Timer I */
                 sip_msg_free(r);
                 return;
             }
@@ -296,13 +297,15 @@ int sip_txn_respond(sip_txn_layer *l, sip_txn *t, const char *msg, size_t len, i
     tx_send(l, t, msg, len);
     if (status < 200) return 0;
     t->state = t->kind == TX_SERVER_INVITE && status < 300 ? ST_ACCEPTED : ST_COMPLETED;
+    bool unreliable = t->peer.transport == SIP_TP_UDP;
     if (t->kind == TX_SERVER_INVITE) {
         t->interval = l->cfg.t1_ms;
-        t->retx_at = now + t->interval;                   /* Timer G / 2xx retransmission */
+        /* Timer G (unreliable only); a 2xx is retransmitted until the ACK either way (§13.3.1.4) */
+        t->retx_at = unreliable || t->state == ST_ACCEPTED ? now + t->interval : 0;
         t->end_at = now + 64 * (int64_t)l->cfg.t1_ms;     /* Timer H / L */
     } else {
         t->retx_at = 0;
-        t->end_at = now + 64 * (int64_t)l->cfg.t1_ms;     /* Timer J */
+        t->end_at = now + (unreliable ? 64 * (int64_t)l->cfg.t1_ms : 0);   /* Timer J */
     }
     return 0;
 }

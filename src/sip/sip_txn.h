@@ -23,9 +23,14 @@
 typedef struct sip_txn_layer sip_txn_layer;
 typedef struct sip_txn sip_txn;   /* a server transaction, handed to the TU to answer */
 
+enum { SIP_TP_UDP = 0, SIP_TP_TCP = 1 };
+
+/* A peer: its address and the transport to reach it by. Over TCP (reliable) the
+ * layer does not retransmit and the Completed-state timers are zero (RFC 3261 §17). */
 typedef struct {
     struct sockaddr_storage addr;
     socklen_t len;
+    int transport;   /* SIP_TP_UDP or SIP_TP_TCP */
 } sip_addr_t;
 
 /* Sends bytes to a peer (the endpoint's UDP socket). */

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""A SIP registrar stand-in for tests: real SIP over UDP on 127.0.0.1, Digest auth
+"""A SIP registrar stand-in for tests: real SIP over UDP (or TCP with --tcp) on 127.0.0.1, Digest auth
 (MD5, qop=auth) checked against one user and password, a granted expiry capped at
 --max-expires so refreshes come quickly. Prints "port N" on start, then one line per
 REGISTER it handled: "REGISTER <status> <contact> expires=<n>". Stops on SIGTERM."""
-import argparse, hashlib, os, re, socket, sys
+import argparse, hashlib, os, re, socket, sys, threading
 
 def md5(s):
     return hashlib.md5(s.encode()).hexdigest()
@@ -31,17 +31,46 @@ def main():
     ap.add_argument("--realm", default="faxbot.test")
     ap.add_argument("--max-expires", type=int, default=3600)
     ap.add_argument("--forbid", action="store_true", help="answer every REGISTER with 403")
+    ap.add_argument("--tcp", action="store_true", help="listen on TCP instead of UDP")
     a = ap.parse_args()
+    nonces = set()
+    if a.tcp:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(8)
+        print("port", ls.getsockname()[1], flush=True)
+        while True:
+            conn, src = ls.accept()
+            threading.Thread(target=serve_tcp, args=(a, nonces, conn, src), daemon=True).start()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     print("port", s.getsockname()[1], flush=True)
-    nonces = set()
     while True:
         data, src = s.recvfrom(65535)
+        handle(a, nonces, data, src, lambda b, src=src: s.sendto(b, src))
+
+def serve_tcp(a, nonces, conn, src):
+    buf = b""
+    while True:
+        d = conn.recv(65535)
+        if not d:
+            return
+        buf += d
+        while b"\r\n\r\n" in buf:
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            m = re.search(rb"\r\n(?:Content-Length|l)\s*:\s*(\d+)", head, re.I)
+            n = int(m.group(1)) if m else 0
+            if len(rest) < n:
+                break
+            handle(a, nonces, head + b"\r\n\r\n" + rest[:n], src, conn.sendall)
+            buf = rest[n:]
+
+def handle(a, nonces, data, src, send):
+    if True:
         msg = data.decode("utf-8", "replace")
         start, hs = headers(msg)
         if not start.startswith("REGISTER "):
-            continue
+            return
         via = get(hs, "via", "v")[0]
         via = via.replace(";rport", ";rport=%d;received=%s" % (src[1], src[0]), 1) if ";rport" in via and ";rport=" not in via else via
         to = get(hs, "to", "t")[0]
@@ -52,11 +81,11 @@ def main():
         contact = (get(hs, "contact", "m") or [""])[0]
         def reply(code, reason, extra=()):
             body = "\r\n".join(["SIP/2.0 %d %s" % (code, reason)] + base + list(extra) + ["Content-Length: 0", "", ""])
-            s.sendto(body.encode(), src)
+            send(body.encode())
         if a.forbid:
             reply(403, "Forbidden")
             print("REGISTER 403", contact, flush=True)
-            continue
+            return
         auth = get(hs, "authorization")
         ok = False
         if auth:
@@ -70,7 +99,7 @@ def main():
             nonces.add(nonce)
             reply(401, "Unauthorized", ['WWW-Authenticate: Digest realm="%s", nonce="%s", algorithm=MD5, qop="auth"' % (a.realm, nonce)])
             print("REGISTER 401", contact, flush=True)
-            continue
+            return
         asked = int((get(hs, "expires") or ["3600"])[0])
         granted = min(asked, a.max_expires)
         reply(200, "OK", ["Contact: %s;expires=%d" % (contact, granted)])

@@ -129,12 +129,33 @@ static void test_bad_password_forbidden_timeout(void **state)
     sip_endpoint_stop(ep);
 }
 
+static void test_register_over_tcp(void **state)
+{
+    (void)state;
+    registrar g = start_registrar("good-secret", "--tcp");
+    sip_endpoint *ep = endpoint();
+    sip_reg_config c = conf(g.port, "good-secret");
+    c.transport = SIP_TP_TCP;
+    sip_reg *r = sip_reg_start(ep, &c);
+    sip_reg_status st = wait_for(r, SIP_REG_REGISTERED, 2, 6000);   /* registered and refreshed */
+    assert_int_equal(st.granted_expires, 2);
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, g.out));
+    assert_non_null(strstr(line, "REGISTER 401 <sip:fax@127.0.0.1:"));
+    assert_non_null(strstr(line, ";transport=tcp>"));
+    sip_reg_stop(r);
+    sleep_ms(100);
+    sip_endpoint_stop(ep);
+    stop_registrar(&g);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_and_refresh),
         cmocka_unit_test(test_bad_password_forbidden_timeout),
+        cmocka_unit_test(test_register_over_tcp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
