@@ -419,3 +419,9 @@ void sip_endpoint_remove_tick(sip_endpoint *ep, sip_loop_fn fn, void *arg)
     *c = (loop_call){fn, arg};
     if (sip_endpoint_call(ep, remove_tick, c)) free(c);
 }
+
+void sip_endpoint_set_request_handler(sip_endpoint *ep, sip_req_fn fn, void *ctx)
+{
+    ep->on_request = fn;
+    ep->ctx = ctx;
+}

@@ -38,6 +38,8 @@ int sip_endpoint_add_tick(sip_endpoint *ep, sip_loop_fn fn, void *arg);
 void sip_endpoint_remove_tick(sip_endpoint *ep, sip_loop_fn fn, void *arg);
 /* Loop thread only. */
 sip_txn_layer *sip_endpoint_txn(sip_endpoint *ep);
+/* Replaces the handler of new requests (loop thread only, e.g. from sip_endpoint_call). */
+void sip_endpoint_set_request_handler(sip_endpoint *ep, sip_req_fn fn, void *ctx);
 /* Requests dropped by the per-source rate limit. */
 uint64_t sip_endpoint_rate_limited(const sip_endpoint *ep);
 

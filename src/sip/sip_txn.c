@@ -14,6 +14,7 @@ typedef enum { ST_FREE = 0, ST_TRYING, ST_PROCEEDING, ST_COMPLETED, ST_CONFIRMED
 
 struct sip_txn {
     tx_state state;
+    uint32_t gen;             /* bumped when the slot is reused: stale ids never match */
     tx_kind kind;
     char branch[128];
     char method[32];
@@ -38,6 +39,8 @@ struct sip_txn_layer {
     void *ctx;
     sip_txn *tx;
     sip_txn_stats stats;
+    sip_stray_fn on_stray;
+    void *stray_ctx;
 };
 
 sip_txn_layer *sip_txn_layer_new(const sip_txn_config *cfg, sip_send_fn send, sip_req_fn on_request, void *ctx)
@@ -62,13 +65,20 @@ static void tx_free(sip_txn *t)
     free(t->msg);
     free(t->ack);
     sip_msg_free(t->req);
+    uint32_t gen = t->gen;
     memset(t, 0, sizeof *t);
+    t->gen = gen + 1;
 }
 
 void sip_txn_layer_free(sip_txn_layer *l)
 {
     if (!l) return;
-    for (size_t i = 0; i < l->cfg.max_txns; i++) tx_free(&l->tx[i]);
+    for (size_t i = 0; i < l->cfg.max_txns; i++) {
+        sip_txn *t = &l->tx[i];
+        /* a client transaction still waiting hears status 0: the layer is going away */
+        if (t->state && t->cb) t->cb(t->user, NULL, 0);
+        tx_free(t);
+    }
     free(l->tx);
     free(l);
 }
@@ -180,6 +190,9 @@ static void client_response(sip_txn_layer *l, sip_txn *t, const sip_msg *r, int6
         if (t->state == ST_TRYING) {
             t->state = ST_PROCEEDING;
             if (t->kind == TX_CLIENT_INVITE || t->peer.transport != SIP_TP_UDP) t->retx_at = 0;   /* Timer A stops */
+            /* Timer B only runs in Calling; the TU limits ringing (CANCEL). A far end that
+             * never sends a final still ends the transaction after 3 minutes (as Timer C). */
+            if (t->kind == TX_CLIENT_INVITE) t->end_at = now + 180000;
             else { t->interval = l->cfg.t2_ms; t->retx_at = now + t->interval; }
         }
         if (t->cb) t->cb(t->user, r, s);
@@ -340,6 +353,7 @@ void sip_txn_receive(sip_txn_layer *l, const char *data, size_t len, const sip_a
     l->stats.responses_in++;
     sip_txn *t = match_client(l, m);
     if (t) client_response(l, t, m, now);
+    else if (l->on_stray) l->on_stray(l->stray_ctx, m, from);
     else l->stats.dropped_stray++;
     sip_msg_free(m);
 }
@@ -386,4 +400,28 @@ void sip_txn_get_stats(const sip_txn_layer *l, sip_txn_stats *out)
     *out = l->stats;
     out->active = 0;
     for (size_t i = 0; i < l->cfg.max_txns; i++) out->active += l->tx[i].state != ST_FREE;
+}
+
+void sip_txn_set_stray_handler(sip_txn_layer *l, sip_stray_fn fn, void *ctx)
+{
+    l->on_stray = fn;
+    l->stray_ctx = ctx;
+}
+
+uint64_t sip_txn_id(const sip_txn_layer *l, const sip_txn *st)
+{
+    return ((uint64_t)(size_t)(st - l->tx) << 32) | st->gen;
+}
+
+sip_txn *sip_txn_by_id(sip_txn_layer *l, uint64_t id)
+{
+    size_t i = (size_t)(id >> 32);
+    if (i >= l->cfg.max_txns) return NULL;
+    sip_txn *t = &l->tx[i];
+    return t->state != ST_FREE && t->gen == (uint32_t)id ? t : NULL;
+}
+
+void sip_txn_send_raw(sip_txn_layer *l, const sip_addr_t *to, const char *buf, size_t len)
+{
+    l->send(l->ctx, to, buf, len);
 }

@@ -35,8 +35,9 @@ typedef struct {
 
 /* Sends bytes to a peer (the endpoint's UDP socket). */
 typedef void (*sip_send_fn)(void *ctx, const sip_addr_t *to, const char *buf, size_t len);
-/* A response for a client transaction: resp is NULL on a timeout (status 408). The
- * final response (>= 200) or the timeout is the last call for that transaction. */
+/* A response for a client transaction: resp is NULL on a timeout (status 408), or
+ * with status 0 when the layer is freed while the transaction waits. The final
+ * response (>= 200), the timeout or the 0 is the last call for that transaction. */
 typedef void (*sip_resp_fn)(void *user, const sip_msg *resp, int status);
 /* A new request: st is the server transaction to answer (sip_txn_respond); for an
  * ACK to a 2xx, which is no transaction (RFC 3261 §17.1.1.3), st is NULL. */
@@ -78,6 +79,20 @@ void sip_txn_tick(sip_txn_layer *l, int64_t now_ms);
 /* When sip_txn_tick next has work (absolute ms), or -1 if never. */
 int64_t sip_txn_next_due(const sip_txn_layer *l);
 void sip_txn_get_stats(const sip_txn_layer *l, sip_txn_stats *out);
+
+/* A response that matches no transaction (e.g. a retransmitted 2xx to an INVITE,
+ * which the TU must ACK again). Without a handler such responses are dropped. */
+typedef void (*sip_stray_fn)(void *ctx, const sip_msg *resp, const sip_addr_t *from);
+void sip_txn_set_stray_handler(sip_txn_layer *l, sip_stray_fn fn, void *ctx);
+
+/* A stable id for a server transaction (a slot index and its generation): the TU
+ * keeps the id, not the pointer, across calls; sip_txn_by_id gives NULL once the
+ * transaction has ended. */
+uint64_t sip_txn_id(const sip_txn_layer *l, const sip_txn *st);
+sip_txn *sip_txn_by_id(sip_txn_layer *l, uint64_t id);
+
+/* Sends bytes outside any transaction (the ACK for a 2xx, RFC 3261 §13.2.2.4). */
+void sip_txn_send_raw(sip_txn_layer *l, const sip_addr_t *to, const char *buf, size_t len);
 
 /* Writes a new branch ("z9hG4bK" + 24 hex) into out[32]. */
 void sip_new_branch(char out[32]);

@@ -1,0 +1,330 @@
+/* test_sip_call.c — calls between two real user agents (src/sip/sip_call.c), each on
+ * its own endpoint and UDP socket on 127.0.0.1, each the other's trunk: an audio call
+ * switched to T.38 by re-INVITE and hung up by the callee; busy, declined and
+ * no-common-media failures with their reasons; a refused re-INVITE that leaves the
+ * call up; a ring timeout that CANCELs (no_answer); an answer given later; and an
+ * INVITE from an address that is not the trunk refused with 403 without ringing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/sip_call.h"
+
+typedef struct {
+    pthread_mutex_t mu;
+    int incoming, answered, media_changes, reinvite_failed, ended, progress;
+    sip_end_reason end_reason;
+    int end_status, reinvite_status;
+    sdp_negotiated media;
+    int verdict;             /* what on_incoming answers */
+    int t38_port;            /* the callee's T.38 port (0: refuses T.38) */
+    int audio_port;
+    sip_call *call;
+    char ladder[2048];
+    char from_user[64], to_user[64];
+} side;
+
+static side A, B, C;
+
+static void lock(side *s) { pthread_mutex_lock(&s->mu); }
+static void unlock(side *s) { pthread_mutex_unlock(&s->mu); }
+
+static void ev_progress(void *u, sip_call *c, int status) { side *s = u; (void)c; (void)status; lock(s); s->progress++; unlock(s); }
+static void ev_answered(void *u, sip_call *c, const sdp_negotiated *m)
+{
+    side *s = u;
+    lock(s);
+    s->answered++;
+    s->media = *m;
+    s->call = c;
+    unlock(s);
+}
+static void ev_media(void *u, sip_call *c, const sdp_negotiated *m)
+{
+    side *s = u;
+    (void)c;
+    lock(s);
+    s->media_changes++;
+    s->media = *m;
+    unlock(s);
+}
+static void ev_refused(void *u, sip_call *c, int status)
+{
+    side *s = u;
+    (void)c;
+    lock(s);
+    s->reinvite_failed++;
+    s->reinvite_status = status;
+    unlock(s);
+}
+static void ev_ended(void *u, sip_call *c, sip_end_reason r, int status)
+{
+    side *s = u;
+    lock(s);
+    s->ended++;
+    s->end_reason = r;
+    s->end_status = status;
+    sip_call_ladder(c, s->ladder, sizeof s->ladder);
+    s->call = NULL;
+    unlock(s);
+}
+static int ev_incoming(void *u, sip_call *c, const char *from_user, const char *to_user, sdp_local *l)
+{
+    side *s = u;
+    lock(s);
+    s->incoming++;
+    s->call = c;
+    snprintf(s->from_user, sizeof s->from_user, "%s", from_user);   /* checked by the test thread */
+    snprintf(s->to_user, sizeof s->to_user, "%s", to_user);
+    l->addr = "127.0.0.1";
+    l->audio_port = s->audio_port;
+    l->t38_port = s->t38_port;
+    l->pcmu = l->pcma = true;
+    sdp_t38_defaults(&l->t38);
+    int v = s->verdict;
+    unlock(s);
+    return v;
+}
+
+static const sip_call_events events = {ev_progress, ev_answered, ev_media, ev_refused, ev_ended, ev_incoming};
+
+typedef struct { sip_endpoint *ep; sip_ua *ua; } node;
+
+static node start_node(const char *addr, side *s)
+{
+    node n;
+    char err[160];
+    sip_endpoint_config c = {.bind_addr = addr, .t1_ms = 50};
+    n.ep = sip_endpoint_start(&c, NULL, NULL, err, sizeof err);
+    if (!n.ep) fail_msg("%s", err);
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->verdict = 200;
+    return n;
+}
+
+static void attach_ua(node *n, side *s, const char *trunk, int trunk_port, int ring_s)
+{
+    sip_ua_config cfg = {.trunk_host = trunk, .trunk_port = trunk_port, .from_user = "faxbot", .from_display = "Fax Bot",
+                         .local_host = "127.0.0.1", .max_calls = 4, .ring_timeout_s = ring_s};
+    n->ua = sip_ua_new(n->ep, &cfg, &events, s);
+    assert_non_null(n->ua);
+}
+
+static void stop_node(node *n)
+{
+    sip_endpoint_stop(n->ep);
+    sip_ua_free(n->ua);
+}
+
+/* ---- running things on a loop thread ---- */
+typedef struct { node *n; side *s; sdp_kind kind; int op; volatile int done; int rc; } job;
+
+static void do_job(sip_endpoint *ep, void *arg, int64_t now)
+{
+    (void)ep;
+    (void)now;
+    job *j = arg;
+    if (j->op == 0) {
+        sdp_local l = {.addr = "127.0.0.1", .audio_port = 40000, .t38_port = 40002, .pcmu = true, .pcma = true};
+        sdp_t38_defaults(&l.t38);
+        sip_call *c = sip_ua_invite(j->n->ua, "+15551234567", &l, j->kind);
+        lock(j->s);
+        j->s->call = c;
+        unlock(j->s);
+        j->rc = c ? 0 : -1;
+    } else {
+        lock(j->s);
+        sip_call *c = j->s->call;
+        unlock(j->s);
+        j->rc = !c ? -1 : j->op == 1 ? sip_call_reinvite(c, j->kind) : j->op == 2 ? sip_call_hangup(c) : sip_call_answer(c);
+    }
+    __atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
+}
+
+static int run_job(node *n, side *s, int op, sdp_kind kind)
+{
+    job j = {n, s, kind, op, 0, 0};
+    assert_int_equal(sip_endpoint_call(n->ep, do_job, &j), 0);
+    while (!__atomic_load_n(&j.done, __ATOMIC_SEQ_CST)) sleep_ms(5);
+    return j.rc;
+}
+
+#define WAIT_FOR(s, cond) do { \
+        bool ok_ = false; \
+        for (int i_ = 0; i_ < 400 && !ok_; i_++) { lock(s); ok_ = (cond); unlock(s); if (!ok_) sleep_ms(10); } \
+        if (!ok_) fail_msg("timed out waiting for %s", #cond); \
+    } while (0)
+
+static void pair(node *a, node *b, int ring_s)
+{
+    *a = start_node("127.0.0.1", &A);
+    *b = start_node("127.0.0.1", &B);
+    attach_ua(a, &A, "127.0.0.1", sip_endpoint_port(b->ep), ring_s);
+    attach_ua(b, &B, "127.0.0.1", sip_endpoint_port(a->ep), ring_s);
+    B.audio_port = 41000;
+    B.t38_port = 41002;
+    sleep_ms(20);   /* the UAs attach on their loops */
+}
+
+static void test_audio_then_t38_then_bye(void **state)
+{
+    (void)state;
+    node a, b;
+    pair(&a, &b, 60);
+    assert_int_equal(run_job(&a, &A, 0, SDP_KIND_AUDIO), 0);
+    WAIT_FOR(&A, A.answered == 1);
+    WAIT_FOR(&B, B.answered == 1);
+    assert_int_equal(A.media.kind, SDP_KIND_AUDIO);
+    assert_int_equal(A.media.remote_port, 41000);
+    assert_int_equal(B.media.remote_port, 40000);
+    assert_int_equal(A.media.payload_type, 0);
+    assert_string_equal(B.to_user, "+15551234567");
+    assert_string_equal(B.from_user, "faxbot");
+    /* the caller switches to T.38 */
+    assert_int_equal(run_job(&a, &A, 1, SDP_KIND_T38), 0);
+    WAIT_FOR(&A, A.media_changes == 1);
+    WAIT_FOR(&B, B.media_changes == 1);
+    assert_int_equal(A.media.kind, SDP_KIND_T38);
+    assert_int_equal(A.media.remote_port, 41002);
+    assert_int_equal(B.media.kind, SDP_KIND_T38);
+    assert_int_equal(B.media.remote_port, 40002);
+    assert_int_equal(B.media.t38.max_datagram, 400);
+    /* the callee hangs up */
+    assert_int_equal(run_job(&b, &B, 2, 0), 0);
+    WAIT_FOR(&A, A.ended == 1);
+    WAIT_FOR(&B, B.ended == 1);
+    assert_int_equal(A.end_reason, SIP_END_HANGUP_REMOTE);
+    assert_int_equal(B.end_reason, SIP_END_HANGUP_LOCAL);
+    assert_int_equal(B.end_status, 200);
+    assert_non_null(strstr(A.ladder, "> INVITE\n"));
+    assert_non_null(strstr(A.ladder, "< 200\n"));
+    assert_non_null(strstr(A.ladder, "> ACK\n"));
+    assert_non_null(strstr(A.ladder, "< BYE\n"));
+    assert_non_null(strstr(B.ladder, "< INVITE\n"));
+    assert_int_equal(sip_ua_active_calls(a.ua), 0);
+    stop_node(&a);
+    stop_node(&b);
+}
+
+static void test_failure_reasons(void **state)
+{
+    (void)state;
+    static const struct { int verdict; int t38; sdp_kind offer; sip_end_reason why; int status; } cases[] = {
+        {486, 41002, SDP_KIND_AUDIO, SIP_END_BUSY, 486},
+        {603, 41002, SDP_KIND_AUDIO, SIP_END_DECLINED, 603},
+        {404, 41002, SDP_KIND_AUDIO, SIP_END_INVALID_NUMBER, 404},
+        {503, 41002, SDP_KIND_AUDIO, SIP_END_UNAVAILABLE, 503},
+        {200, 0, SDP_KIND_T38, SIP_END_NOT_ACCEPTABLE, 488},   /* T.38 offered, callee has none */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        node a, b;
+        pair(&a, &b, 60);
+        B.verdict = cases[i].verdict;
+        B.t38_port = cases[i].t38;
+        assert_int_equal(run_job(&a, &A, 0, cases[i].offer), 0);
+        WAIT_FOR(&A, A.ended == 1);
+        if (A.end_reason != cases[i].why || A.end_status != cases[i].status)
+            fail_msg("case %zu: %s %d", i, sip_end_reason_name(A.end_reason), A.end_status);
+        assert_int_equal(A.answered, 0);
+        stop_node(&a);
+        stop_node(&b);
+    }
+    assert_string_equal(sip_end_reason_name(SIP_END_NO_ANSWER), "no_answer");
+}
+
+static void test_reinvite_refused_keeps_call(void **state)
+{
+    (void)state;
+    node a, b;
+    pair(&a, &b, 60);
+    B.t38_port = 0;
+    assert_int_equal(run_job(&a, &A, 0, SDP_KIND_AUDIO), 0);
+    WAIT_FOR(&A, A.answered == 1);
+    assert_int_equal(run_job(&a, &A, 1, SDP_KIND_T38), 0);
+    WAIT_FOR(&A, A.reinvite_failed == 1);
+    assert_int_equal(A.reinvite_status, 488);
+    assert_int_equal(A.media.kind, SDP_KIND_AUDIO);
+    assert_int_equal(A.ended, 0);
+    /* the call is still up: the caller hangs up */
+    assert_int_equal(run_job(&a, &A, 2, 0), 0);
+    WAIT_FOR(&A, A.ended == 1);
+    WAIT_FOR(&B, B.ended == 1);
+    assert_int_equal(A.end_reason, SIP_END_HANGUP_LOCAL);
+    assert_int_equal(B.end_reason, SIP_END_HANGUP_REMOTE);
+    stop_node(&a);
+    stop_node(&b);
+}
+
+static void test_ring_timeout_and_late_answer(void **state)
+{
+    (void)state;
+    node a, b;
+    pair(&a, &b, 1);
+    B.verdict = 180;
+    assert_int_equal(run_job(&a, &A, 0, SDP_KIND_AUDIO), 0);
+    WAIT_FOR(&A, A.progress >= 1);
+    WAIT_FOR(&A, A.ended == 1);   /* after 1 s: CANCEL, 487 */
+    assert_int_equal(A.end_reason, SIP_END_NO_ANSWER);
+    assert_int_equal(A.end_status, 487);
+    WAIT_FOR(&B, B.ended == 1);
+    assert_int_equal(B.end_reason, SIP_END_HANGUP_REMOTE);
+    assert_non_null(strstr(A.ladder, "> CANCEL\n"));
+    stop_node(&a);
+    stop_node(&b);
+
+    /* ringing, then answered from outside the callback */
+    pair(&a, &b, 60);
+    B.verdict = 180;
+    assert_int_equal(run_job(&a, &A, 0, SDP_KIND_T38), 0);
+    WAIT_FOR(&B, B.incoming == 1);
+    WAIT_FOR(&A, A.progress >= 1);
+    assert_int_equal(run_job(&b, &B, 3, 0), 0);
+    WAIT_FOR(&A, A.answered == 1);
+    WAIT_FOR(&B, B.answered == 1);
+    assert_int_equal(A.media.kind, SDP_KIND_T38);
+    stop_node(&a);
+    stop_node(&b);
+}
+
+static void test_unknown_source_refused(void **state)
+{
+    (void)state;
+    node a, b, c;
+    pair(&a, &b, 60);
+    /* C is on 127.0.0.2, not B's trunk (127.0.0.1 = A) */
+    c = start_node("127.0.0.2", &C);
+    sip_ua_config cfg = {.trunk_host = "127.0.0.1", .trunk_port = sip_endpoint_port(b.ep), .from_user = "faxbot",
+                         .local_host = "127.0.0.2", .max_calls = 2};
+    c.ua = sip_ua_new(c.ep, &cfg, &events, &C);
+    sleep_ms(20);
+    assert_int_equal(run_job(&c, &C, 0, SDP_KIND_AUDIO), 0);
+    WAIT_FOR(&C, C.ended == 1);
+    assert_int_equal(C.end_status, 403);
+    assert_int_equal(C.end_reason, SIP_END_DECLINED);
+    lock(&B);
+    assert_int_equal(B.incoming, 0);   /* never rang */
+    unlock(&B);
+    stop_node(&c);
+    stop_node(&a);
+    stop_node(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_audio_then_t38_then_bye),
+        cmocka_unit_test(test_failure_reasons),
+        cmocka_unit_test(test_reinvite_refused_keeps_call),
+        cmocka_unit_test(test_ring_timeout_and_late_answer),
+        cmocka_unit_test(test_unknown_source_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
