@@ -4,13 +4,16 @@
  * is answered with sip_build_response_head + sip_build_finish, and that response
  * must parse back with the same Call-ID, CSeq and top branch (what the builder
  * copies from outside can never break framing). Every URI of a parsed message
- * goes through sip_uri_parse and every parameter list through sip_param_get.
+ * goes through sip_uri_parse and every parameter list through sip_param_get; every
+ * WWW-/Proxy-Authenticate value through the Digest parser, and an answer built from
+ * what it accepted must hold no CR, LF or stray quote.
  * Build: make fuzz (the target is fuzz/fuzz_sip.c; seeds in fuzz/corpus/sip). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sip/sip_digest.h"
 #include "sip/sip_msg.h"
 
 static void touch_addr(const sip_addr *a)
@@ -20,6 +23,24 @@ static void touch_addr(const sip_addr *a)
     (void)sip_uri_parse(a->uri, &u, why, sizeof why);
     (void)sip_param_get(a->params, "expires", v, sizeof v);
     if (a->tag && !a->tag[0]) abort();
+}
+
+static void digest(const sip_msg *m)
+{
+    for (size_t i = 0; i < m->n_hdr; i++) {
+        if (m->hdr[i].id != SIP_H_WWW_AUTHENTICATE && m->hdr[i].id != SIP_H_PROXY_AUTHENTICATE) continue;
+        sip_digest_challenge c;
+        char err[160], out[2048];
+        if (sip_digest_parse(m->hdr[i].value, &c, err, sizeof err)) continue;
+        if (sip_digest_authorization(&c, "fax", "secret", "REGISTER", "sip:example.com", 1, "cn", out, sizeof out) == 0 &&
+            strpbrk(out, "\r\n"))
+            abort();
+    }
+    if (m->status == 401 || m->status == 407) {
+        sip_digest_challenge c;
+        char err[160];
+        (void)sip_digest_from_response(m, &c, err, sizeof err);
+    }
 }
 
 static void answer(const sip_msg *m)
@@ -58,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sip_uri_parse(m->ruri, &u, why, sizeof why);
         }
         answer(m);
+        digest(m);
         sip_msg_free(m);
     } else if (!err.status || !err.reason[0]) {
         abort();   /* a refusal always says why */

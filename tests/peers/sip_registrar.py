@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""A SIP registrar stand-in for tests: real SIP over UDP (or TCP with --tcp) on 127.0.0.1, Digest auth
+"""A SIP registrar (and trunk) stand-in for tests: real SIP over UDP (or TCP with --tcp) on 127.0.0.1, Digest auth
 (MD5, qop=auth) checked against one user and password, a granted expiry capped at
 --max-expires so refreshes come quickly. Prints "port N" on start, then one line per
-REGISTER it handled: "REGISTER <status> <contact> expires=<n>". Stops on SIGTERM."""
+REGISTER it handled: "REGISTER <status> <contact> expires=<n>". As a trunk it
+challenges every INVITE with 407 and answers an authorized one with 486 Busy Here
+(enough to prove a user agent's Digest answer to an INVITE): "INVITE <status>".
+Stops on SIGTERM."""
 import argparse, hashlib, os, re, socket, sys, threading
 
 def md5(s):
@@ -69,7 +72,8 @@ def handle(a, nonces, data, src, send):
     if True:
         msg = data.decode("utf-8", "replace")
         start, hs = headers(msg)
-        if not start.startswith("REGISTER "):
+        method = start.split(" ", 1)[0]
+        if method not in ("REGISTER", "INVITE"):
             return
         via = get(hs, "via", "v")[0]
         via = via.replace(";rport", ";rport=%d;received=%s" % (src[1], src[0]), 1) if ";rport" in via and ";rport=" not in via else via
@@ -82,6 +86,25 @@ def handle(a, nonces, data, src, send):
         def reply(code, reason, extra=()):
             body = "\r\n".join(["SIP/2.0 %d %s" % (code, reason)] + base + list(extra) + ["Content-Length: 0", "", ""])
             send(body.encode())
+        if method == "INVITE":
+            pa = get(hs, "proxy-authorization")
+            ok = False
+            if pa:
+                p = dict((k, v.strip('"')) for k, v in re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', pa[0]))
+                ha1 = md5("%s:%s:%s" % (a.user, a.realm, a.password))
+                ha2 = md5("INVITE:%s" % p.get("uri", ""))
+                want = md5("%s:%s:%s:%s:%s:%s" % (ha1, p.get("nonce"), p.get("nc"), p.get("cnonce"), p.get("qop"), ha2))
+                ok = p.get("username") == a.user and p.get("nonce") in nonces and p.get("response") == want
+            if ok:
+                reply(486, "Busy Here")
+                print("INVITE 486", flush=True)
+            else:
+                nonce = os.urandom(8).hex()
+                nonces.add(nonce)
+                reply(407, "Proxy Authentication Required",
+                      ['Proxy-Authenticate: Digest realm="%s", nonce="%s", algorithm=MD5, qop="auth"' % (a.realm, nonce)])
+                print("INVITE 407", flush=True)
+            return
         if a.forbid:
             reply(403, "Forbidden")
             print("REGISTER 403", contact, flush=True)

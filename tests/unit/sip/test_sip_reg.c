@@ -2,7 +2,10 @@
  * (src/sip/sip_endpoint.c, a UDP socket and its loop thread) against the registrar
  * stand-in tests/peers/sip_registrar.py over UDP on 127.0.0.1: Digest with the good
  * password registers and refreshes before a 2 s expiry; a bad password, a 403 and a
- * registrar that never answers each end FAILED with a status and plain advice. */
+ * registrar that never answers each end FAILED with a status and plain advice; the
+ * same stand-in as a trunk that challenges INVITEs with 407: the call layer answers
+ * the challenge (the call then ends busy, 486) or, with a wrong password, ends
+ * auth_failed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,12 +13,14 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sip/sip_call.h"
 #include "sip/sip_reg.h"
 
 typedef struct { pid_t pid; FILE *out; int port; } registrar;
@@ -149,6 +154,57 @@ static void test_register_over_tcp(void **state)
     stop_registrar(&g);
 }
 
+static atomic_int ended_reason = -1, ended_status;
+static char ended_ladder[1024];
+
+static void on_ended(void *u, sip_call *c, sip_end_reason r, int status)
+{
+    (void)u;
+    sip_call_ladder(c, ended_ladder, sizeof ended_ladder);
+    atomic_store(&ended_status, status);
+    atomic_store(&ended_reason, (int)r);
+}
+
+static void place_call(sip_endpoint *ep, void *arg, int64_t now)
+{
+    (void)ep;
+    (void)now;
+    sdp_local l = {.addr = "127.0.0.1", .audio_port = 40000, .pcmu = true};
+    if (!sip_ua_invite(arg, "+15551234567", &l, SDP_KIND_AUDIO)) atomic_store(&ended_reason, 99);
+}
+
+static void invite_with(int port, const char *password, sip_end_reason want, int want_status)
+{
+    sip_endpoint *ep = endpoint();
+    sip_call_events ev = {.on_ended = on_ended};
+    sip_ua_config cfg = {.trunk_host = "127.0.0.1", .trunk_port = port, .from_user = "fax",
+                         .password = password, .local_host = "127.0.0.1"};
+    sip_ua *ua = sip_ua_new(ep, &cfg, &ev, NULL);
+    assert_non_null(ua);
+    atomic_store(&ended_reason, -1);
+    assert_int_equal(sip_endpoint_call(ep, place_call, ua), 0);
+    for (int i = 0; i < 300 && atomic_load(&ended_reason) < 0; i++) sleep_ms(10);
+    assert_int_equal(atomic_load(&ended_reason), (int)want);
+    assert_int_equal(atomic_load(&ended_status), want_status);
+    sip_endpoint_stop(ep);
+    sip_ua_free(ua);
+}
+
+static void test_invite_digest(void **state)
+{
+    (void)state;
+    registrar g = start_registrar("good-secret", "--realm=faxbot.test");
+    invite_with(g.port, "good-secret", SIP_END_BUSY, 486);
+    assert_non_null(strstr(ended_ladder, "< 407\n"));
+    char line[128];
+    assert_non_null(fgets(line, sizeof line, g.out));
+    assert_string_equal(line, "INVITE 407\n");
+    assert_non_null(fgets(line, sizeof line, g.out));
+    assert_string_equal(line, "INVITE 486\n");
+    invite_with(g.port, "wrong", SIP_END_AUTH_FAILED, 407);
+    stop_registrar(&g);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -156,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_register_and_refresh),
         cmocka_unit_test(test_bad_password_forbidden_timeout),
         cmocka_unit_test(test_register_over_tcp),
+        cmocka_unit_test(test_invite_digest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
