@@ -161,12 +161,16 @@ static void call_end(sip_call *c, sip_end_reason r, int status)
     if (ua->ev.on_ended) ua->ev.on_ended(ua->user, c, r, status);
 }
 
-static const char *tp_name(const sip_ua *ua) { return ua->transport == SIP_TP_TCP ? "TCP" : "UDP"; }
+static const char *tp_name(const sip_ua *ua)
+{
+    return ua->transport == SIP_TP_TLS ? "TLS" : ua->transport == SIP_TP_TCP ? "TCP" : "UDP";
+}
 
 static int contact_header(sip_ua *ua, strbuf *sb)
 {
-    return sip_build_headerf(sb, "Contact", "<sip:%s@%s:%d%s>", ua->from_user, ua->local_host, sip_endpoint_port(ua->ep),
-                             ua->transport == SIP_TP_TCP ? ";transport=tcp" : "");
+    return sip_build_headerf(sb, "Contact", "<sip:%s@%s:%d%s>", ua->from_user, ua->local_host,
+                             ua->transport == SIP_TP_TLS && sip_endpoint_tls_port(ua->ep) ? sip_endpoint_tls_port(ua->ep) : sip_endpoint_port(ua->ep),
+                             ua->transport == SIP_TP_TLS ? ";transport=tls" : ua->transport == SIP_TP_TCP ? ";transport=tcp" : "");
 }
 
 /* The head of a request inside the dialog (RFC 3261 §12.2.1.1). */

@@ -62,7 +62,7 @@ typedef struct {
 typedef struct {
     const char *trunk_host;   /* numeric address: requests go there; inbound INVITEs only from there */
     int trunk_port;           /* 0: 5060 */
-    int transport;            /* SIP_TP_UDP or SIP_TP_TCP */
+    int transport;            /* SIP_TP_UDP, SIP_TP_TCP or SIP_TP_TLS */
     const char *domain;       /* host of Request-URI/To/From (NULL: trunk_host) */
     const char *from_user;    /* caller id */
     const char *from_display; /* may be NULL */

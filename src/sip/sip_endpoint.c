@@ -14,6 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #define CALLQ 64
 #define MAX_TICKS 8
 #define RL_SLOTS 256
@@ -24,6 +28,8 @@
 /* A TCP connection: its peer and the bytes of a message not yet complete. */
 typedef struct {
     int fd;                          /* -1: free */
+    SSL *ssl;                        /* TLS connections */
+    bool handshaking;                /* an accepted TLS connection before its handshake ended */
     sip_addr_t peer;
     char *buf;
     size_t len;
@@ -48,6 +54,10 @@ struct sip_endpoint {
     loop_call ticks[MAX_TICKS];    /* loop thread only */
     rl_slot rl[RL_SLOTS];
     int lfd;                       /* TCP listener, -1 if none */
+    int tls_lfd;                   /* TLS listener, -1 if none */
+    int tls_port;
+    SSL_CTX *tls_client, *tls_server;
+    char tls_server_name[256];
     tcp_conn conns[MAX_CONNS];     /* loop thread only */
     double rate;
     atomic_ullong rate_limited;
@@ -80,6 +90,7 @@ static bool same_addr(const sip_addr_t *a, const sip_addr_t *b)
 
 static void conn_close(tcp_conn *c)
 {
+    if (c->ssl) SSL_free(c->ssl);
     if (c->fd >= 0) close(c->fd);
     free(c->buf);
     memset(c, 0, sizeof *c);
@@ -93,14 +104,14 @@ static tcp_conn *conn_slot(sip_endpoint *ep)
     return NULL;
 }
 
-static tcp_conn *conn_add(sip_endpoint *ep, int fd, const sip_addr_t *peer)
+static tcp_conn *conn_add(sip_endpoint *ep, int fd, const sip_addr_t *peer, int transport)
 {
     tcp_conn *c = conn_slot(ep);
     char *buf = c ? malloc(CONN_BUF) : NULL;
     if (!buf) { close(fd); return NULL; }
     c->fd = fd;
     c->peer = *peer;
-    c->peer.transport = SIP_TP_TCP;
+    c->peer.transport = transport;
     c->buf = buf;
     c->len = 0;
     c->last = mono_ms();
@@ -119,37 +130,93 @@ static tcp_conn *conn_open(sip_endpoint *ep, const sip_addr_t *to)
     int soerr = 0;
     socklen_t sl = sizeof soerr;
     if (poll(&p, 1, 2000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) { close(fd); return NULL; }
-    return conn_add(ep, fd, to);
+    if (to->transport != SIP_TP_TLS) return conn_add(ep, fd, to, SIP_TP_TCP);
+    /* TLS to the trunk: the certificate must be valid for the configured name, or for
+     * the address we connect to */
+    if (!ep->tls_client) { close(fd); return NULL; }
+    SSL *ssl = SSL_new(ep->tls_client);
+    if (!ssl) { close(fd); return NULL; }
+    SSL_set_fd(ssl, fd);
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+    if (ep->tls_server_name[0]) {
+        SSL_set_tlsext_host_name(ssl, ep->tls_server_name);
+        X509_VERIFY_PARAM_set1_host(vp, ep->tls_server_name, 0);
+    } else {
+        char ip[INET6_ADDRSTRLEN] = "";
+        const void *src = to->addr.ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)&to->addr)->sin_addr
+                                                        : (const void *)&((const struct sockaddr_in6 *)&to->addr)->sin6_addr;
+        inet_ntop(to->addr.ss_family, src, ip, sizeof ip);
+        X509_VERIFY_PARAM_set1_ip_asc(vp, ip);
+    }
+    int64_t give_up = mono_ms() + 3000;
+    for (;;) {
+        int r = SSL_connect(ssl);
+        if (r == 1) break;
+        int e = SSL_get_error(ssl, r);
+        struct pollfd w = {fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, 0};
+        int left = (int)(give_up - mono_ms());
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || left <= 0 || poll(&w, 1, left) != 1) {
+            ERR_clear_error();
+            SSL_free(ssl);
+            close(fd);
+            return NULL;
+        }
+    }
+    tcp_conn *c = conn_add(ep, fd, to, SIP_TP_TLS);
+    if (c) c->ssl = ssl;
+    else SSL_free(ssl);
+    return c;
 }
 
-static void send_all(tcp_conn *c, const char *buf, size_t len)
+static int send_all(tcp_conn *c, const char *buf, size_t len)
 {
     while (len) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        ssize_t n;
+        short want = POLLOUT;
+        if (c->ssl) {
+            int r = SSL_write(c->ssl, buf, (int)len);
+            n = r;
+            if (r <= 0) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                    errno = EAGAIN;
+                    want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+                } else {
+                    ERR_clear_error();
+                    errno = EPIPE;
+                }
+                n = -1;
+            }
+        } else {
+            n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd p = {c->fd, POLLOUT, 0};
+            struct pollfd p = {c->fd, want, 0};
             if (poll(&p, 1, 1000) == 1) continue;
         }
-        if (n <= 0) { conn_close(c); return; }
+        if (n <= 0) { conn_close(c); return -1; }
         buf += n;
         len -= (size_t)n;
     }
     c->last = mono_ms();
+    return 0;
 }
 
-static void udp_send(void *ctx, const sip_addr_t *to, const char *buf, size_t len)
+static int ep_send(void *ctx, const sip_addr_t *to, const char *buf, size_t len)
 {
     sip_endpoint *ep = ctx;
-    if (!to->len) return;
+    if (!to->len) return -1;
     if (to->transport == SIP_TP_UDP) {
         (void)sendto(ep->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&to->addr, to->len);
-        return;
+        return 0;
     }
     tcp_conn *c = NULL;
     for (int i = 0; i < MAX_CONNS && !c; i++)
-        if (ep->conns[i].fd >= 0 && same_addr(&ep->conns[i].peer, to)) c = &ep->conns[i];
+        if (ep->conns[i].fd >= 0 && !ep->conns[i].handshaking && ep->conns[i].peer.transport == to->transport &&
+            same_addr(&ep->conns[i].peer, to))
+            c = &ep->conns[i];
     if (!c) c = conn_open(ep, to);
-    if (c) send_all(c, buf, len);
+    return c ? send_all(c, buf, len) : -1;
 }
 
 static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -199,9 +266,33 @@ static bool over_rate(sip_endpoint *ep, const char *buf, size_t len, const sip_a
  * framing error or a message over the limit closes the connection. */
 static void conn_read(sip_endpoint *ep, tcp_conn *c, int64_t now)
 {
-    ssize_t n = recv(c->fd, c->buf + c->len, CONN_BUF - c->len, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) { conn_close(c); return; }
-    if (n < 0) return;
+    ssize_t n;
+    if (c->ssl) {
+        if (c->handshaking) {
+            int r = SSL_accept(c->ssl);
+            if (r != 1) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) { ERR_clear_error(); conn_close(c); }
+                return;
+            }
+            c->handshaking = false;
+            c->last = now;
+        }
+        if (c->len >= CONN_BUF) { conn_close(c); return; }
+        int r = SSL_read(c->ssl, c->buf + c->len, (int)(CONN_BUF - c->len));
+        if (r <= 0) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
+            ERR_clear_error();
+            conn_close(c);
+            return;
+        }
+        n = r;
+    } else {
+        n = recv(c->fd, c->buf + c->len, CONN_BUF - c->len, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) { conn_close(c); return; }
+        if (n < 0) return;
+    }
     c->len += (size_t)n;
     c->last = now;
     for (;;) {
@@ -246,8 +337,12 @@ static void *loop(void *arg)
         int np = 0;
         p[np++] = (struct pollfd){ep->fd, POLLIN, 0};
         p[np++] = (struct pollfd){ep->wake[0], POLLIN, 0};
-        if (ep->lfd >= 0) p[np++] = (struct pollfd){ep->lfd, POLLIN, 0};
+        int li = -1, ti = -1;
+        if (ep->lfd >= 0) { li = np; p[np++] = (struct pollfd){ep->lfd, POLLIN, 0}; }
+        if (ep->tls_lfd >= 0) { ti = np; p[np++] = (struct pollfd){ep->tls_lfd, POLLIN, 0}; }
         int first_conn = np;
+        for (int i = 0; i < MAX_CONNS; i++)   /* bytes OpenSSL already holds: do not wait for the socket */
+            if (ep->conns[i].fd >= 0 && ep->conns[i].ssl && SSL_pending(ep->conns[i].ssl) > 0) timeout = 0;
         for (int i = 0; i < MAX_CONNS; i++)
             if (ep->conns[i].fd >= 0) { pc[np] = &ep->conns[i]; p[np++] = (struct pollfd){ep->conns[i].fd, POLLIN, 0}; }
         int n = poll(p, (nfds_t)np, timeout);
@@ -264,15 +359,25 @@ static void *loop(void *arg)
             if (r <= 0) break;
             if (!over_rate(ep, buf, (size_t)r, &from, now)) sip_txn_receive(ep->txn, buf, (size_t)r, &from, now);
         }
-        if (n > 0 && ep->lfd >= 0 && (p[2].revents & POLLIN)) {
+        for (int k = 0; k < 2; k++) {
+            int idx = k ? ti : li;
+            if (n <= 0 || idx < 0 || !(p[idx].revents & POLLIN)) continue;
             sip_addr_t from;
             memset(&from, 0, sizeof from);
             from.len = sizeof from.addr;
-            int fd = accept4(ep->lfd, (struct sockaddr *)&from.addr, &from.len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd >= 0) conn_add(ep, fd, &from);   /* closes fd when the table is full */
+            int fd = accept4(k ? ep->tls_lfd : ep->lfd, (struct sockaddr *)&from.addr, &from.len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) continue;
+            tcp_conn *c = conn_add(ep, fd, &from, k ? SIP_TP_TLS : SIP_TP_TCP);   /* closes fd when the table is full */
+            if (c && k) {
+                c->ssl = SSL_new(ep->tls_server);
+                if (!c->ssl) { conn_close(c); continue; }
+                SSL_set_fd(c->ssl, fd);
+                c->handshaking = true;   /* finished by conn_read, never blocking the loop */
+            }
         }
-        for (int i = first_conn; n > 0 && i < np; i++)
-            if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) conn_read(ep, pc[i], now);
+        for (int i = first_conn; i < np; i++)
+            if ((n > 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) || (pc[i]->ssl && SSL_pending(pc[i]->ssl) > 0))
+                if (pc[i]->fd >= 0) conn_read(ep, pc[i], now);
         for (int i = 0; i < MAX_CONNS; i++)
             if (ep->conns[i].fd >= 0 && now - ep->conns[i].last > CONN_IDLE_MS) conn_close(&ep->conns[i]);
         pthread_mutex_lock(&ep->mu);
@@ -295,12 +400,58 @@ static void forward_request(void *ctx, sip_txn *st, const sip_msg *req, const si
     if (ep->on_request) ep->on_request(ep->ctx, st, req, from);
 }
 
+/* The TLS client context (always: outbound TLS to a trunk) and, with a certificate,
+ * the server context and a listener. */
+static int tls_setup(sip_endpoint *ep, const sip_endpoint_config *cfg, const sip_addr_t *bind_addr,
+                     char *err, size_t errlen)
+{
+    ep->tls_client = SSL_CTX_new(TLS_client_method());
+    if (!ep->tls_client) { snprintf(err, errlen, "cannot create a TLS context"); return -1; }
+    SSL_CTX_set_min_proto_version(ep->tls_client, TLS1_2_VERSION);
+    if (cfg->tls_ca_file ? SSL_CTX_load_verify_locations(ep->tls_client, cfg->tls_ca_file, NULL) != 1
+                         : SSL_CTX_set_default_verify_paths(ep->tls_client) != 1) {
+        snprintf(err, errlen, "cannot load the TLS CA file %s", cfg->tls_ca_file ? cfg->tls_ca_file : "(system)");
+        return -1;
+    }
+    SSL_CTX_set_verify(ep->tls_client, SSL_VERIFY_PEER, NULL);
+    snprintf(ep->tls_server_name, sizeof ep->tls_server_name, "%s", cfg->tls_server_name ? cfg->tls_server_name : "");
+    if (!cfg->tls_cert_file) return 0;
+    ep->tls_server = SSL_CTX_new(TLS_server_method());
+    if (!ep->tls_server) { snprintf(err, errlen, "cannot create a TLS context"); return -1; }
+    SSL_CTX_set_min_proto_version(ep->tls_server, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ep->tls_server, cfg->tls_cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ep->tls_server, cfg->tls_key_file ? cfg->tls_key_file : cfg->tls_cert_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ep->tls_server) != 1) {
+        ERR_clear_error();
+        snprintf(err, errlen, "cannot load the TLS certificate/key (%s)", cfg->tls_cert_file);
+        return -1;
+    }
+    sip_addr_t a = *bind_addr;
+    if (a.addr.ss_family == AF_INET) ((struct sockaddr_in *)&a.addr)->sin_port = htons((uint16_t)cfg->tls_port);
+    else ((struct sockaddr_in6 *)&a.addr)->sin6_port = htons((uint16_t)cfg->tls_port);
+    int one = 1;
+    ep->tls_lfd = socket(a.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (ep->tls_lfd >= 0) setsockopt(ep->tls_lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ep->tls_lfd < 0 || bind(ep->tls_lfd, (struct sockaddr *)&a.addr, a.len) || listen(ep->tls_lfd, 32)) {
+        snprintf(err, errlen, "cannot listen on SIP TLS port %d: %s", cfg->tls_port, strerror(errno));
+        return -1;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof bound;
+    getsockname(ep->tls_lfd, (struct sockaddr *)&bound, &bl);
+    ep->tls_port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                    : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    return 0;
+}
+
+int sip_endpoint_tls_port(const sip_endpoint *ep) { return ep->tls_port; }
+
 sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_request, void *ctx,
                                  char *err, size_t errlen)
 {
     sip_endpoint *ep = calloc(1, sizeof *ep);
     if (!ep) { snprintf(err, errlen, "out of memory"); return NULL; }
-    ep->fd = ep->wake[0] = ep->wake[1] = ep->lfd = -1;
+    ep->fd = ep->wake[0] = ep->wake[1] = ep->lfd = ep->tls_lfd = -1;
     for (int i = 0; i < MAX_CONNS; i++) ep->conns[i].fd = -1;
     sip_addr_t a;
     if (sip_addr_from(cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", cfg->port, &a)) {
@@ -329,12 +480,13 @@ sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_r
             goto fail;
         }
     }
+    if (tls_setup(ep, cfg, &a, err, errlen)) goto fail;
     if (pipe2(ep->wake, O_CLOEXEC | O_NONBLOCK)) { snprintf(err, errlen, "pipe: %s", strerror(errno)); goto fail; }
     sip_txn_config tc = {.t1_ms = cfg->t1_ms, .max_txns = cfg->max_txns};
     ep->on_request = on_request;
     ep->ctx = ctx;
     ep->rate = cfg->new_requests_per_sec > 0 ? cfg->new_requests_per_sec : 20;
-    ep->txn = sip_txn_layer_new(&tc, udp_send, forward_request, ep);
+    ep->txn = sip_txn_layer_new(&tc, ep_send, forward_request, ep);
     if (!ep->txn) { snprintf(err, errlen, "out of memory"); goto fail; }
     pthread_mutex_init(&ep->mu, NULL);
     if (pthread_create(&ep->thread, NULL, loop, ep)) {
@@ -346,6 +498,9 @@ sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_r
 fail:
     if (ep->fd >= 0) close(ep->fd);
     if (ep->lfd >= 0) close(ep->lfd);
+    if (ep->tls_lfd >= 0) close(ep->tls_lfd);
+    SSL_CTX_free(ep->tls_client);
+    SSL_CTX_free(ep->tls_server);
     if (ep->wake[0] >= 0) { close(ep->wake[0]); close(ep->wake[1]); }
     sip_txn_layer_free(ep->txn);
     free(ep);
@@ -360,7 +515,10 @@ void sip_endpoint_stop(sip_endpoint *ep)
     pthread_join(ep->thread, NULL);
     close(ep->fd);
     if (ep->lfd >= 0) close(ep->lfd);
+    if (ep->tls_lfd >= 0) close(ep->tls_lfd);
     for (int i = 0; i < MAX_CONNS; i++) conn_close(&ep->conns[i]);
+    SSL_CTX_free(ep->tls_client);
+    SSL_CTX_free(ep->tls_server);
     close(ep->wake[0]);
     close(ep->wake[1]);
     sip_txn_layer_free(ep->txn);

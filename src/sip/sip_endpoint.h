@@ -23,6 +23,12 @@ typedef struct {
     size_t max_txns;          /* 0: 256 */
     int new_requests_per_sec; /* per source address; 0: 20 */
     bool tcp;                 /* also listen on TCP (same port number); outbound TCP always works */
+    /* TLS (OpenSSL, TLS 1.2+): outbound TLS always verifies the peer against
+     * tls_ca_file (NULL: the system store) and tls_server_name (NULL: the address);
+     * with tls_cert_file (PEM chain; key in tls_key_file or the same file) the
+     * endpoint also listens for TLS on tls_port (0: any free port). */
+    const char *tls_ca_file, *tls_server_name, *tls_cert_file, *tls_key_file;
+    int tls_port;
 } sip_endpoint_config;
 
 typedef void (*sip_loop_fn)(sip_endpoint *ep, void *arg, int64_t now_ms);
@@ -31,6 +37,7 @@ sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_r
                                  char *err, size_t errlen);
 void sip_endpoint_stop(sip_endpoint *ep);
 int sip_endpoint_port(const sip_endpoint *ep);
+int sip_endpoint_tls_port(const sip_endpoint *ep);   /* 0 without a TLS listener */
 /* Runs fn(ep, arg) on the loop thread soon; 0 ok, -1 if the queue is full. */
 int sip_endpoint_call(sip_endpoint *ep, sip_loop_fn fn, void *arg);
 /* Adds a hook the loop calls at least every 50 ms (from the loop thread); up to 8. */

@@ -136,7 +136,7 @@ static void send_register(sip_reg *r, int64_t now)
         }
     }
     int rc = sip_build_request_line(&sb, "REGISTER", ruri);
-    const char *tp = r->transport == SIP_TP_TCP ? "TCP" : "UDP";
+    const char *tp = r->transport == SIP_TP_TLS ? "TLS" : r->transport == SIP_TP_TCP ? "TCP" : "UDP";
     rc |= sip_build_headerf(&sb, "Via", "SIP/2.0/%s %s:%d;branch=%s;rport", tp, r->contact_host, sip_endpoint_port(r->ep), branch);
     rc |= sip_build_header(&sb, "Max-Forwards", "70");
     rc |= sip_build_headerf(&sb, "From", "<sip:%s@%s>;tag=%s", r->user, r->domain, r->tag);
@@ -144,7 +144,7 @@ static void send_register(sip_reg *r, int64_t now)
     rc |= sip_build_header(&sb, "Call-ID", r->call_id);
     rc |= sip_build_headerf(&sb, "CSeq", "%u REGISTER", (unsigned)r->cseq);
     rc |= sip_build_headerf(&sb, "Contact", "<sip:%s@%s:%d%s>", r->user, r->contact_host, sip_endpoint_port(r->ep),
-                            r->transport == SIP_TP_TCP ? ";transport=tcp" : "");
+                            r->transport == SIP_TP_TLS ? ";transport=tls" : r->transport == SIP_TP_TCP ? ";transport=tcp" : "");
     rc |= sip_build_headerf(&sb, "Expires", "%d", r->expires);
     if (auth[0]) rc |= sip_build_header(&sb, r->ch.proxy ? "Proxy-Authorization" : "Authorization", auth);
     rc |= sip_build_header(&sb, "User-Agent", "faxbot");
@@ -155,7 +155,12 @@ static void send_register(sip_reg *r, int64_t now)
     else rc = -1;
     if (rc ||
         sip_txn_request(sip_endpoint_txn(r->ep), sb.data, sb.len, &to, on_response, r, now)) {
-        fail(r, 0, "cannot send REGISTER", "The registrar address must be a numeric IP address; or too many SIP transactions are open.", now);
+        fail(r, 503, r->transport == SIP_TP_UDP ? "cannot send REGISTER" : "cannot connect to the registrar",
+             r->transport == SIP_TP_TLS
+                 ? "Check the registrar address and TLS port, and that its certificate is trusted (CA file) and issued for the name or address configured."
+                 : r->transport == SIP_TP_TCP ? "Check the registrar address and TCP port, and that a firewall does not block it."
+                                              : "The registrar address must be a numeric IP address; or too many SIP transactions are open.",
+             now);
     } else {
         r->in_flight = true;
         pthread_mutex_lock(&r->mu);

@@ -19,7 +19,7 @@ typedef struct {
     const char *password;
     const char *contact_host;     /* our address as the registrar must reach it */
     int expires;                  /* asked for, seconds (0: 3600) */
-    int transport;                /* SIP_TP_UDP (default) or SIP_TP_TCP */
+    int transport;                /* SIP_TP_UDP (default), SIP_TP_TCP or SIP_TP_TLS */
 } sip_reg_config;
 
 typedef enum { SIP_REG_IDLE = 0, SIP_REG_REGISTERING, SIP_REG_REGISTERED, SIP_REG_FAILED } sip_reg_state;

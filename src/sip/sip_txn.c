@@ -98,9 +98,9 @@ static sip_txn *tx_alloc(sip_txn_layer *l)
     return NULL;
 }
 
-static void tx_send(sip_txn_layer *l, sip_txn *t, const char *buf, size_t len)
+static int tx_send(sip_txn_layer *l, sip_txn *t, const char *buf, size_t len)
 {
-    l->send(l->ctx, &t->peer, buf, len);
+    return l->send(l->ctx, &t->peer, buf, len);
 }
 
 static char *dup_bytes(const char *s, size_t n)
@@ -142,7 +142,10 @@ int sip_txn_request(sip_txn_layer *l, const char *msg, size_t len, const sip_add
     t->interval = l->cfg.t1_ms;
     t->retx_at = to->transport == SIP_TP_UDP ? now + t->interval : 0;   /* Timer A / E (unreliable only) */
     t->end_at = now + 64 * (int64_t)l->cfg.t1_ms;  /* Timer B / F */
-    tx_send(l, t, t->msg, t->msg_len);
+    if (tx_send(l, t, t->msg, t->msg_len) && to->transport != SIP_TP_UDP) {
+        tx_free(t);   /* no connection: the caller hears it now, not after Timer B/F */
+        goto out;
+    }
     rc = 0;
 out:
     sip_msg_free(m);
@@ -339,7 +342,7 @@ void sip_txn_receive(sip_txn_layer *l, const char *data, size_t len, const sip_a
         strbuf sb;
         sb_init(&sb);
         if (sip_build_error_response(&sb, data, len, err.status, err.reason) == 0) {
-            l->send(l->ctx, from, sb.data, sb.len);
+            (void)l->send(l->ctx, from, sb.data, sb.len);
             l->stats.refused_answered++;
         }
         sb_free(&sb);
@@ -421,7 +424,7 @@ sip_txn *sip_txn_by_id(sip_txn_layer *l, uint64_t id)
     return t->state != ST_FREE && t->gen == (uint32_t)id ? t : NULL;
 }
 
-void sip_txn_send_raw(sip_txn_layer *l, const sip_addr_t *to, const char *buf, size_t len)
+int sip_txn_send_raw(sip_txn_layer *l, const sip_addr_t *to, const char *buf, size_t len)
 {
-    l->send(l->ctx, to, buf, len);
+    return l->send(l->ctx, to, buf, len);
 }

@@ -23,18 +23,19 @@
 typedef struct sip_txn_layer sip_txn_layer;
 typedef struct sip_txn sip_txn;   /* a server transaction, handed to the TU to answer */
 
-enum { SIP_TP_UDP = 0, SIP_TP_TCP = 1 };
+enum { SIP_TP_UDP = 0, SIP_TP_TCP = 1, SIP_TP_TLS = 2 };
 
 /* A peer: its address and the transport to reach it by. Over TCP (reliable) the
  * layer does not retransmit and the Completed-state timers are zero (RFC 3261 §17). */
 typedef struct {
     struct sockaddr_storage addr;
     socklen_t len;
-    int transport;   /* SIP_TP_UDP or SIP_TP_TCP */
+    int transport;   /* SIP_TP_UDP, SIP_TP_TCP or SIP_TP_TLS */
 } sip_addr_t;
 
-/* Sends bytes to a peer (the endpoint's UDP socket). */
-typedef void (*sip_send_fn)(void *ctx, const sip_addr_t *to, const char *buf, size_t len);
+/* Sends bytes to a peer (the endpoint's sockets): 0 sent (or handed to UDP), -1 when
+ * a connection could not be made or broke (a transport error, RFC 3261 §8.1.3.1). */
+typedef int (*sip_send_fn)(void *ctx, const sip_addr_t *to, const char *buf, size_t len);
 /* A response for a client transaction: resp is NULL on a timeout (status 408), or
  * with status 0 when the layer is freed while the transaction waits. The final
  * response (>= 200), the timeout or the 0 is the last call for that transaction. */
@@ -62,7 +63,8 @@ void sip_txn_layer_free(sip_txn_layer *l);
 
 /* Starts a client transaction for a request built by the caller (its top Via must
  * carry a z9hG4bK branch). The layer keeps a copy and retransmits it. 0 ok, -1 if
- * the table is full or the request does not parse. */
+ * the table is full, the request does not parse, or it could not be sent at all
+ * over a connection (TCP/TLS refused, TLS certificate not trusted). */
 int sip_txn_request(sip_txn_layer *l, const char *msg, size_t len, const sip_addr_t *to,
                     sip_resp_fn cb, void *user, int64_t now_ms);
 
@@ -92,7 +94,7 @@ uint64_t sip_txn_id(const sip_txn_layer *l, const sip_txn *st);
 sip_txn *sip_txn_by_id(sip_txn_layer *l, uint64_t id);
 
 /* Sends bytes outside any transaction (the ACK for a 2xx, RFC 3261 §13.2.2.4). */
-void sip_txn_send_raw(sip_txn_layer *l, const sip_addr_t *to, const char *buf, size_t len);
+int sip_txn_send_raw(sip_txn_layer *l, const sip_addr_t *to, const char *buf, size_t len);
 
 /* Writes a new branch ("z9hG4bK" + 24 hex) into out[32]. */
 void sip_new_branch(char out[32]);

@@ -149,6 +149,15 @@ static void test_register_over_tcp(void **state)
     assert_non_null(strstr(line, "REGISTER 401 <sip:fax@127.0.0.1:"));
     assert_non_null(strstr(line, ";transport=tcp>"));
     sip_reg_stop(r);
+    /* nothing listens on the TCP port: a connection error at once, not a timeout */
+    c = conf(9, "x");
+    c.transport = SIP_TP_TCP;
+    r = sip_reg_start(ep, &c);
+    st = wait_for(r, SIP_REG_FAILED, 0, 2000);
+    assert_int_equal(st.last_status, 503);
+    assert_non_null(strstr(st.last_error, "cannot connect"));
+    assert_non_null(strstr(st.advice, "TCP port"));
+    sip_reg_stop(r);
     sleep_ms(100);
     sip_endpoint_stop(ep);
     stop_registrar(&g);

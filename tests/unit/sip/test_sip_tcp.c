@@ -1,8 +1,11 @@
-/* test_sip_tcp.c — SIP over TCP through the endpoint (src/sip/sip_endpoint.c) on
- * 127.0.0.1: one endpoint's client transaction to another's TCP listener (no
+/* test_sip_tcp.c — SIP over TCP and TLS through the endpoint (src/sip/sip_endpoint.c)
+ * on 127.0.0.1: one endpoint's client transaction to another's TCP listener (no
  * retransmissions on a reliable transport), a raw TCP client whose request arrives
- * in pieces and two requests in one write (stream framing), and a request without
- * Content-Length answered 400 with the connection closed. */
+ * in pieces and two requests in one write (stream framing), a request without
+ * Content-Length answered 400 with the connection closed; over TLS (a throwaway
+ * certificate made with the openssl tool): verified by address and by name, refused
+ * at once for a wrong name or an untrusted certificate, and a plain-TCP client on
+ * the TLS port dropped without disturbing the loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,14 +24,14 @@
 
 #include "sip/sip_endpoint.h"
 
-static atomic_int server_requests, client_status;
+static atomic_int server_requests, client_status, server_transport;
 static sip_endpoint *server;
 
 static void server_tu(void *ctx, sip_txn *st, const sip_msg *req, const sip_addr_t *from)
 {
     (void)ctx;
     if (!st) return;
-    assert_int_equal(from->transport, SIP_TP_TCP);
+    atomic_store(&server_transport, from->transport);
     atomic_fetch_add(&server_requests, 1);
     strbuf sb;
     sb_init(&sb);
@@ -66,10 +69,20 @@ static void build_options(const char *branch, const char *transport)
     sb_free(&sb);
 }
 
+static atomic_int send_rc = 1;
+
 static void send_options(sip_endpoint *ep, void *arg, int64_t now)
 {
     sip_addr_t *to = arg;
-    assert_int_equal(sip_txn_request(sip_endpoint_txn(ep), options, options_len, to, client_cb, NULL, now), 0);
+    atomic_store(&send_rc, sip_txn_request(sip_endpoint_txn(ep), options, options_len, to, client_cb, NULL, now));
+}
+
+static sip_endpoint *start_cfg(sip_endpoint_config c, sip_req_fn fn)
+{
+    char err[160];
+    sip_endpoint *ep = sip_endpoint_start(&c, fn, NULL, err, sizeof err);
+    if (!ep) fail_msg("%s", err);
+    return ep;
 }
 
 static sip_endpoint *start(bool tcp, sip_req_fn fn)
@@ -129,6 +142,7 @@ static void test_transaction_over_tcp(void **state)
     assert_int_equal(atomic_load(&client_status), 200);
     sleep_ms(300);   /* several T1s: nothing is retransmitted over TCP */
     assert_int_equal(atomic_load(&server_requests), 1);
+    assert_int_equal(atomic_load(&server_transport), SIP_TP_TCP);
     sip_endpoint_stop(client);
     sip_endpoint_stop(server);
 }
@@ -177,11 +191,80 @@ static void test_stream_framing(void **state)
     sip_endpoint_stop(server);
 }
 
+static char tmpdir[64], cert[128], key[128];
+
+static void make_cert(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/faxbot-sip-tls-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    snprintf(cert, sizeof cert, "%s/cert.pem", tmpdir);
+    snprintf(key, sizeof key, "%s/key.pem", tmpdir);
+    char cmd[768];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=trunk.test "
+             "-addext subjectAltName=IP:127.0.0.1,DNS:trunk.test -keyout %s -out %s >/dev/null 2>&1", key, cert);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* one OPTIONS from a fresh client endpoint over TLS; returns the final status, or -1
+ * when the request could not even be sent */
+static int options_over_tls(int port, const char *ca, const char *name)
+{
+    sip_endpoint_config cc = {.bind_addr = "127.0.0.1", .t1_ms = 50, .tls_ca_file = ca, .tls_server_name = name};
+    sip_endpoint *client = start_cfg(cc, NULL);
+    sip_addr_t to;
+    assert_int_equal(sip_addr_from("127.0.0.1", port, &to), 0);
+    to.transport = SIP_TP_TLS;
+    build_options("z9hG4bKtls", "TLS");
+    atomic_store(&client_status, 0);
+    atomic_store(&send_rc, 1);
+    assert_int_equal(sip_endpoint_call(client, send_options, &to), 0);
+    for (int i = 0; i < 300 && atomic_load(&send_rc) == 1; i++) sleep_ms(10);
+    int rc = atomic_load(&send_rc);
+    if (rc == 0)
+        for (int i = 0; i < 300 && !atomic_load(&client_status); i++) sleep_ms(10);
+    sip_endpoint_stop(client);
+    return rc ? -1 : atomic_load(&client_status);
+}
+
+static void test_tls(void **state)
+{
+    (void)state;
+    make_cert();
+    sip_endpoint_config sc = {.bind_addr = "127.0.0.1", .t1_ms = 50, .tls_cert_file = cert, .tls_key_file = key};
+    server = start_cfg(sc, server_tu);
+    int port = sip_endpoint_tls_port(server);
+    assert_true(port > 0);
+    atomic_store(&server_requests, 0);
+    assert_int_equal(options_over_tls(port, cert, NULL), 200);          /* checked against 127.0.0.1 */
+    assert_int_equal(atomic_load(&server_transport), SIP_TP_TLS);
+    assert_int_equal(options_over_tls(port, cert, "trunk.test"), 200);  /* SNI + name check */
+    assert_int_equal(atomic_load(&server_requests), 2);
+    assert_int_equal(options_over_tls(port, cert, "wrong.test"), -1);   /* name mismatch: refused at once */
+    assert_int_equal(options_over_tls(port, NULL, NULL), -1);           /* not in the system store */
+    assert_int_equal(atomic_load(&server_requests), 2);
+    /* a plain TCP client on the TLS port is dropped; the loop goes on */
+    int fd = connect_to(port);
+    build_options("z9hG4bKplain", "TCP");
+    assert_int_equal(send(fd, options, options_len, 0), (ssize_t)options_len);
+    char buf[512];
+    bool closed;
+    read_responses(fd, 1, buf, sizeof buf, &closed);
+    assert_true(closed);
+    close(fd);
+    assert_int_equal(options_over_tls(port, cert, NULL), 200);
+    sip_endpoint_stop(server);
+    unlink(cert);
+    unlink(key);
+    rmdir(tmpdir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transaction_over_tcp),
         cmocka_unit_test(test_stream_framing),
+        cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

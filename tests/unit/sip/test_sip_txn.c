@@ -28,16 +28,18 @@ static int64_t now;
 /* the client's TU */
 static int cli_finals, cli_provisional, cli_last_status;
 
-static void send_fn(void *ctx, const sip_addr_t *to, const char *buf, size_t len)
+static int send_fn(void *ctx, const sip_addr_t *to, const char *buf, size_t len)
 {
+    (void)to;
     int from = (int)(intptr_t)ctx;
     sent_by[from]++;
-    if (drop_next[from] > 0) { drop_next[from]--; return; }
+    if (drop_next[from] > 0) { drop_next[from]--; return 0; }
     assert_true(nq < MAXQ && len < sizeof q[0].data);
     memcpy(q[nq].data, buf, len);
     q[nq].len = len;
     q[nq].to = 1 - from;
     nq++;
+    return 0;
 }
 
 static void answer(sip_txn *st, const sip_msg *req, int status)
