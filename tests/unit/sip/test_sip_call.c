@@ -157,6 +157,11 @@ static int run_job(node *n, side *s, int op, sdp_kind kind)
     return j.rc;
 }
 
+/* reads of a side's fields from the test thread go through its lock */
+#define CHECK_INT(s, f, v) do { lock(&s); long long got_ = (long long)(s.f); unlock(&s); assert_int_equal(got_, (v)); } while (0)
+#define CHECK_STR_HAS(s, f, sub) do { lock(&s); bool h_ = strstr(s.f, sub) != NULL; unlock(&s); assert_true(h_); } while (0)
+#define CHECK_STR(s, f, v) do { lock(&s); char t_[64]; snprintf(t_, sizeof t_, "%s", s.f); unlock(&s); assert_string_equal(t_, v); } while (0)
+
 #define WAIT_FOR(s, cond) do { \
         bool ok_ = false; \
         for (int i_ = 0; i_ < 400 && !ok_; i_++) { lock(s); ok_ = (cond); unlock(s); if (!ok_) sleep_ms(10); } \
@@ -169,8 +174,10 @@ static void pair(node *a, node *b, int ring_s)
     *b = start_node("127.0.0.1", &B);
     attach_ua(a, &A, "127.0.0.1", sip_endpoint_port(b->ep), ring_s);
     attach_ua(b, &B, "127.0.0.1", sip_endpoint_port(a->ep), ring_s);
+    lock(&B);
     B.audio_port = 41000;
     B.t38_port = 41002;
+    unlock(&B);
     sleep_ms(20);   /* the UAs attach on their loops */
 }
 
@@ -182,33 +189,33 @@ static void test_audio_then_t38_then_bye(void **state)
     assert_int_equal(run_job(&a, &A, 0, SDP_KIND_AUDIO), 0);
     WAIT_FOR(&A, A.answered == 1);
     WAIT_FOR(&B, B.answered == 1);
-    assert_int_equal(A.media.kind, SDP_KIND_AUDIO);
-    assert_int_equal(A.media.remote_port, 41000);
-    assert_int_equal(B.media.remote_port, 40000);
-    assert_int_equal(A.media.payload_type, 0);
-    assert_string_equal(B.to_user, "+15551234567");
-    assert_string_equal(B.from_user, "faxbot");
+    CHECK_INT(A, media.kind, SDP_KIND_AUDIO);
+    CHECK_INT(A, media.remote_port, 41000);
+    CHECK_INT(B, media.remote_port, 40000);
+    CHECK_INT(A, media.payload_type, 0);
+    CHECK_STR(B, to_user, "+15551234567");
+    CHECK_STR(B, from_user, "faxbot");
     /* the caller switches to T.38 */
     assert_int_equal(run_job(&a, &A, 1, SDP_KIND_T38), 0);
     WAIT_FOR(&A, A.media_changes == 1);
     WAIT_FOR(&B, B.media_changes == 1);
-    assert_int_equal(A.media.kind, SDP_KIND_T38);
-    assert_int_equal(A.media.remote_port, 41002);
-    assert_int_equal(B.media.kind, SDP_KIND_T38);
-    assert_int_equal(B.media.remote_port, 40002);
-    assert_int_equal(B.media.t38.max_datagram, 400);
+    CHECK_INT(A, media.kind, SDP_KIND_T38);
+    CHECK_INT(A, media.remote_port, 41002);
+    CHECK_INT(B, media.kind, SDP_KIND_T38);
+    CHECK_INT(B, media.remote_port, 40002);
+    CHECK_INT(B, media.t38.max_datagram, 400);
     /* the callee hangs up */
     assert_int_equal(run_job(&b, &B, 2, 0), 0);
     WAIT_FOR(&A, A.ended == 1);
     WAIT_FOR(&B, B.ended == 1);
-    assert_int_equal(A.end_reason, SIP_END_HANGUP_REMOTE);
-    assert_int_equal(B.end_reason, SIP_END_HANGUP_LOCAL);
-    assert_int_equal(B.end_status, 200);
-    assert_non_null(strstr(A.ladder, "> INVITE\n"));
-    assert_non_null(strstr(A.ladder, "< 200\n"));
-    assert_non_null(strstr(A.ladder, "> ACK\n"));
-    assert_non_null(strstr(A.ladder, "< BYE\n"));
-    assert_non_null(strstr(B.ladder, "< INVITE\n"));
+    CHECK_INT(A, end_reason, SIP_END_HANGUP_REMOTE);
+    CHECK_INT(B, end_reason, SIP_END_HANGUP_LOCAL);
+    CHECK_INT(B, end_status, 200);
+    CHECK_STR_HAS(A, ladder, "> INVITE\n");
+    CHECK_STR_HAS(A, ladder, "< 200\n");
+    CHECK_STR_HAS(A, ladder, "> ACK\n");
+    CHECK_STR_HAS(A, ladder, "< BYE\n");
+    CHECK_STR_HAS(B, ladder, "< INVITE\n");
     assert_int_equal(sip_ua_active_calls(a.ua), 0);
     stop_node(&a);
     stop_node(&b);
@@ -227,13 +234,18 @@ static void test_failure_reasons(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         node a, b;
         pair(&a, &b, 60);
+        lock(&B);
         B.verdict = cases[i].verdict;
         B.t38_port = cases[i].t38;
+        unlock(&B);
         assert_int_equal(run_job(&a, &A, 0, cases[i].offer), 0);
         WAIT_FOR(&A, A.ended == 1);
-        if (A.end_reason != cases[i].why || A.end_status != cases[i].status)
-            fail_msg("case %zu: %s %d", i, sip_end_reason_name(A.end_reason), A.end_status);
-        assert_int_equal(A.answered, 0);
+        lock(&A);
+        sip_end_reason why = A.end_reason;
+        int st = A.end_status;
+        unlock(&A);
+        if (why != cases[i].why || st != cases[i].status) fail_msg("case %zu: %s %d", i, sip_end_reason_name(why), st);
+        CHECK_INT(A, answered, 0);
         stop_node(&a);
         stop_node(&b);
     }
@@ -245,20 +257,22 @@ static void test_reinvite_refused_keeps_call(void **state)
     (void)state;
     node a, b;
     pair(&a, &b, 60);
+    lock(&B);
     B.t38_port = 0;
+    unlock(&B);
     assert_int_equal(run_job(&a, &A, 0, SDP_KIND_AUDIO), 0);
     WAIT_FOR(&A, A.answered == 1);
     assert_int_equal(run_job(&a, &A, 1, SDP_KIND_T38), 0);
     WAIT_FOR(&A, A.reinvite_failed == 1);
-    assert_int_equal(A.reinvite_status, 488);
-    assert_int_equal(A.media.kind, SDP_KIND_AUDIO);
-    assert_int_equal(A.ended, 0);
+    CHECK_INT(A, reinvite_status, 488);
+    CHECK_INT(A, media.kind, SDP_KIND_AUDIO);
+    CHECK_INT(A, ended, 0);
     /* the call is still up: the caller hangs up */
     assert_int_equal(run_job(&a, &A, 2, 0), 0);
     WAIT_FOR(&A, A.ended == 1);
     WAIT_FOR(&B, B.ended == 1);
-    assert_int_equal(A.end_reason, SIP_END_HANGUP_LOCAL);
-    assert_int_equal(B.end_reason, SIP_END_HANGUP_REMOTE);
+    CHECK_INT(A, end_reason, SIP_END_HANGUP_LOCAL);
+    CHECK_INT(B, end_reason, SIP_END_HANGUP_REMOTE);
     stop_node(&a);
     stop_node(&b);
 }
@@ -268,28 +282,32 @@ static void test_ring_timeout_and_late_answer(void **state)
     (void)state;
     node a, b;
     pair(&a, &b, 1);
+    lock(&B);
     B.verdict = 180;
+    unlock(&B);
     assert_int_equal(run_job(&a, &A, 0, SDP_KIND_AUDIO), 0);
     WAIT_FOR(&A, A.progress >= 1);
     WAIT_FOR(&A, A.ended == 1);   /* after 1 s: CANCEL, 487 */
-    assert_int_equal(A.end_reason, SIP_END_NO_ANSWER);
-    assert_int_equal(A.end_status, 487);
+    CHECK_INT(A, end_reason, SIP_END_NO_ANSWER);
+    CHECK_INT(A, end_status, 487);
     WAIT_FOR(&B, B.ended == 1);
-    assert_int_equal(B.end_reason, SIP_END_HANGUP_REMOTE);
-    assert_non_null(strstr(A.ladder, "> CANCEL\n"));
+    CHECK_INT(B, end_reason, SIP_END_HANGUP_REMOTE);
+    CHECK_STR_HAS(A, ladder, "> CANCEL\n");
     stop_node(&a);
     stop_node(&b);
 
     /* ringing, then answered from outside the callback */
     pair(&a, &b, 60);
+    lock(&B);
     B.verdict = 180;
+    unlock(&B);
     assert_int_equal(run_job(&a, &A, 0, SDP_KIND_T38), 0);
     WAIT_FOR(&B, B.incoming == 1);
     WAIT_FOR(&A, A.progress >= 1);
     assert_int_equal(run_job(&b, &B, 3, 0), 0);
     WAIT_FOR(&A, A.answered == 1);
     WAIT_FOR(&B, B.answered == 1);
-    assert_int_equal(A.media.kind, SDP_KIND_T38);
+    CHECK_INT(A, media.kind, SDP_KIND_T38);
     stop_node(&a);
     stop_node(&b);
 }
@@ -307,11 +325,9 @@ static void test_unknown_source_refused(void **state)
     sleep_ms(20);
     assert_int_equal(run_job(&c, &C, 0, SDP_KIND_AUDIO), 0);
     WAIT_FOR(&C, C.ended == 1);
-    assert_int_equal(C.end_status, 403);
-    assert_int_equal(C.end_reason, SIP_END_DECLINED);
-    lock(&B);
-    assert_int_equal(B.incoming, 0);   /* never rang */
-    unlock(&B);
+    CHECK_INT(C, end_status, 403);
+    CHECK_INT(C, end_reason, SIP_END_DECLINED);
+    CHECK_INT(B, incoming, 0);   /* never rang */
     stop_node(&c);
     stop_node(&a);
     stop_node(&b);

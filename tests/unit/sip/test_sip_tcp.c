@@ -25,7 +25,7 @@
 #include "sip/sip_endpoint.h"
 
 static atomic_int server_requests, client_status, server_transport;
-static sip_endpoint *server;
+static _Atomic(sip_endpoint *) server;   /* read by the server's loop thread */
 
 static void server_tu(void *ctx, sip_txn *st, const sip_msg *req, const sip_addr_t *from)
 {
@@ -37,7 +37,7 @@ static void server_tu(void *ctx, sip_txn *st, const sip_msg *req, const sip_addr
     sb_init(&sb);
     sip_build_response_head(&sb, req, 200, NULL, "s1");
     sip_build_finish(&sb, NULL, NULL, 0);
-    sip_txn_respond(sip_endpoint_txn(server), st, sb.data, sb.len, 200, mono_ms());
+    sip_txn_respond(sip_endpoint_txn(atomic_load(&server)), st, sb.data, sb.len, 200, mono_ms());
     sb_free(&sb);
 }
 
@@ -129,10 +129,10 @@ static int read_responses(int fd, int n, char *out, size_t cap, bool *closed)
 static void test_transaction_over_tcp(void **state)
 {
     (void)state;
-    server = start(true, server_tu);
+    atomic_store(&server, start(true, server_tu));
     sip_endpoint *client = start(false, NULL);
     sip_addr_t to;
-    assert_int_equal(sip_addr_from("127.0.0.1", sip_endpoint_port(server), &to), 0);
+    assert_int_equal(sip_addr_from("127.0.0.1", sip_endpoint_port(atomic_load(&server)), &to), 0);
     to.transport = SIP_TP_TCP;
     build_options("z9hG4bKtcp1", "TCP");
     atomic_store(&client_status, 0);
@@ -144,14 +144,14 @@ static void test_transaction_over_tcp(void **state)
     assert_int_equal(atomic_load(&server_requests), 1);
     assert_int_equal(atomic_load(&server_transport), SIP_TP_TCP);
     sip_endpoint_stop(client);
-    sip_endpoint_stop(server);
+    sip_endpoint_stop(atomic_load(&server));
 }
 
 static void test_stream_framing(void **state)
 {
     (void)state;
-    server = start(true, server_tu);
-    int fd = connect_to(sip_endpoint_port(server));
+    atomic_store(&server, start(true, server_tu));
+    int fd = connect_to(sip_endpoint_port(atomic_load(&server)));
     build_options("z9hG4bKpieces", "TCP");
     /* one request in three pieces */
     size_t a = options_len / 3, b = 2 * options_len / 3;
@@ -179,7 +179,7 @@ static void test_stream_framing(void **state)
     close(fd);
 
     /* no Content-Length on a stream: 400 with the reason, then the connection closes */
-    fd = connect_to(sip_endpoint_port(server));
+    fd = connect_to(sip_endpoint_port(atomic_load(&server)));
     const char *nocl = "OPTIONS sip:fax@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKnocl\r\n"
                        "From: <sip:t@127.0.0.1>;tag=t1\r\nTo: <sip:fax@127.0.0.1>\r\nCall-ID: nocl\r\nCSeq: 1 OPTIONS\r\n\r\n";
     assert_int_equal(send(fd, nocl, strlen(nocl), 0), (ssize_t)strlen(nocl));
@@ -188,7 +188,7 @@ static void test_stream_framing(void **state)
     read_responses(fd, 2, buf, sizeof buf, &closed);
     assert_true(closed);
     close(fd);
-    sip_endpoint_stop(server);
+    sip_endpoint_stop(atomic_load(&server));
 }
 
 static char tmpdir[64], cert[128], key[128];
@@ -232,8 +232,8 @@ static void test_tls(void **state)
     (void)state;
     make_cert();
     sip_endpoint_config sc = {.bind_addr = "127.0.0.1", .t1_ms = 50, .tls_cert_file = cert, .tls_key_file = key};
-    server = start_cfg(sc, server_tu);
-    int port = sip_endpoint_tls_port(server);
+    atomic_store(&server, start_cfg(sc, server_tu));
+    int port = sip_endpoint_tls_port(atomic_load(&server));
     assert_true(port > 0);
     atomic_store(&server_requests, 0);
     assert_int_equal(options_over_tls(port, cert, NULL), 200);          /* checked against 127.0.0.1 */
@@ -253,7 +253,7 @@ static void test_tls(void **state)
     assert_true(closed);
     close(fd);
     assert_int_equal(options_over_tls(port, cert, NULL), 200);
-    sip_endpoint_stop(server);
+    sip_endpoint_stop(atomic_load(&server));
     unlink(cert);
     unlink(key);
     rmdir(tmpdir);
