@@ -446,6 +446,42 @@ static int tls_setup(sip_endpoint *ep, const sip_endpoint_config *cfg, const sip
 
 int sip_endpoint_tls_port(const sip_endpoint *ep) { return ep->tls_port; }
 
+static void set_port(sip_addr_t *a, int port)
+{
+    if (a->addr.ss_family == AF_INET) ((struct sockaddr_in *)&a->addr)->sin_port = htons((uint16_t)port);
+    else ((struct sockaddr_in6 *)&a->addr)->sin6_port = htons((uint16_t)port);
+}
+
+/* The UDP socket and, with cfg->tcp, a TCP listener on the same port number. With
+ * port 0 the kernel picks the UDP port; if that number is taken for TCP, try again. */
+static int bind_udp_tcp(sip_endpoint *ep, const sip_endpoint_config *cfg, sip_addr_t *a, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < (cfg->port || !cfg->tcp ? 1 : 20); attempt++) {
+        set_port(a, cfg->port);
+        ep->fd = socket(a->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (ep->fd < 0 || bind(ep->fd, (struct sockaddr *)&a->addr, a->len)) {
+            snprintf(err, errlen, "cannot bind SIP UDP port %d: %s", cfg->port, strerror(errno));
+            return -1;
+        }
+        struct sockaddr_storage bound;
+        socklen_t bl = sizeof bound;
+        getsockname(ep->fd, (struct sockaddr *)&bound, &bl);
+        ep->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                    : ((struct sockaddr_in6 *)&bound)->sin6_port);
+        if (!cfg->tcp) return 0;
+        set_port(a, ep->port);
+        int one = 1;
+        ep->lfd = socket(a->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (ep->lfd >= 0) setsockopt(ep->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ep->lfd >= 0 && !bind(ep->lfd, (struct sockaddr *)&a->addr, a->len) && !listen(ep->lfd, 32)) return 0;
+        snprintf(err, errlen, "cannot listen on SIP TCP port %d: %s", ep->port, strerror(errno));
+        if (ep->lfd >= 0) close(ep->lfd);
+        close(ep->fd);
+        ep->lfd = ep->fd = -1;
+    }
+    return -1;
+}
+
 sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_request, void *ctx,
                                  char *err, size_t errlen)
 {
@@ -458,28 +494,7 @@ sip_endpoint *sip_endpoint_start(const sip_endpoint_config *cfg, sip_req_fn on_r
         snprintf(err, errlen, "SIP bind address must be a numeric IP address");
         goto fail;
     }
-    ep->fd = socket(a.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (ep->fd < 0 || bind(ep->fd, (struct sockaddr *)&a.addr, a.len)) {
-        snprintf(err, errlen, "cannot bind SIP UDP port %d: %s", cfg->port, strerror(errno));
-        goto fail;
-    }
-    struct sockaddr_storage bound;
-    socklen_t bl = sizeof bound;
-    getsockname(ep->fd, (struct sockaddr *)&bound, &bl);
-    ep->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
-                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
-    if (cfg->tcp) {
-        /* TCP on the same port number as UDP */
-        if (a.addr.ss_family == AF_INET) ((struct sockaddr_in *)&a.addr)->sin_port = htons((uint16_t)ep->port);
-        else ((struct sockaddr_in6 *)&a.addr)->sin6_port = htons((uint16_t)ep->port);
-        int one = 1;
-        ep->lfd = socket(a.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (ep->lfd >= 0) setsockopt(ep->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (ep->lfd < 0 || bind(ep->lfd, (struct sockaddr *)&a.addr, a.len) || listen(ep->lfd, 32)) {
-            snprintf(err, errlen, "cannot listen on SIP TCP port %d: %s", ep->port, strerror(errno));
-            goto fail;
-        }
-    }
+    if (bind_udp_tcp(ep, cfg, &a, err, errlen)) goto fail;
     if (tls_setup(ep, cfg, &a, err, errlen)) goto fail;
     if (pipe2(ep->wake, O_CLOEXEC | O_NONBLOCK)) { snprintf(err, errlen, "pipe: %s", strerror(errno)); goto fail; }
     sip_txn_config tc = {.t1_ms = cfg->t1_ms, .max_txns = cfg->max_txns};
