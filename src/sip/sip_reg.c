@@ -11,7 +11,8 @@
 struct sip_reg {
     sip_endpoint *ep;
     char host[64], domain[128], user[128], auth_user[128], password[128], contact_host[64];
-    int port, expires, transport;
+    int port, expires, transport, contact_port;
+    bool learn;
     char call_id[64], tag[32];
     uint32_t cseq;
     sip_digest_challenge ch;
@@ -92,7 +93,19 @@ static void on_response(void *user, const sip_msg *resp, int status)
             if (sip_param_get(resp->contact[i].params, "expires", v, sizeof v) == 1) { granted = atol(v); break; }
         if (resp->expires >= 0 && !resp->n_contact) granted = resp->expires;
         if (granted <= 0) granted = r->expires;
+        /* what the registrar saw of us (RFC 3581): our address after any NAT */
+        const sip_via *top = resp->n_via ? &resp->via[0] : NULL;
+        char seen[64] = "";
+        int seen_port = 0;
+        if (top && (top->received || top->rport > 0)) {
+            snprintf(seen, sizeof seen, "%s", top->received ? top->received : r->contact_host);
+            seen_port = top->rport > 0 ? top->rport : (top->port ? top->port : sip_endpoint_port(r->ep));
+        }
+        int our_port = r->contact_port ? r->contact_port : sip_endpoint_port(r->ep);
+        bool moved = r->learn && seen[0] && (strcmp(seen, r->contact_host) || seen_port != our_port);
         pthread_mutex_lock(&r->mu);
+        snprintf(r->st.public_addr, sizeof r->st.public_addr, "%s", seen);
+        r->st.public_port = seen_port;
         r->st.state = SIP_REG_REGISTERED;
         r->st.last_status = status;
         r->st.last_error[0] = r->st.advice[0] = 0;
@@ -103,6 +116,11 @@ static void on_response(void *user, const sip_msg *resp, int status)
         r->auth_tries = 0;
         /* refresh at half the granted time (at least 1 s ahead) */
         r->next_at = now + (granted > 2 ? granted * 500 : 1000);
+        if (moved) {   /* register the address the world sees, now */
+            snprintf(r->contact_host, sizeof r->contact_host, "%s", seen);
+            r->contact_port = seen_port;
+            r->next_at = now;
+        }
         return;
     }
     if (status == 403)
@@ -143,7 +161,8 @@ static void send_register(sip_reg *r, int64_t now)
     rc |= sip_build_headerf(&sb, "To", "<sip:%s@%s>", r->user, r->domain);
     rc |= sip_build_header(&sb, "Call-ID", r->call_id);
     rc |= sip_build_headerf(&sb, "CSeq", "%u REGISTER", (unsigned)r->cseq);
-    rc |= sip_build_headerf(&sb, "Contact", "<sip:%s@%s:%d%s>", r->user, r->contact_host, sip_endpoint_port(r->ep),
+    rc |= sip_build_headerf(&sb, "Contact", "<sip:%s@%s:%d%s>", r->user, r->contact_host,
+                            r->contact_port ? r->contact_port : sip_endpoint_port(r->ep),
                             r->transport == SIP_TP_TLS ? ";transport=tls" : r->transport == SIP_TP_TCP ? ";transport=tcp" : "");
     rc |= sip_build_headerf(&sb, "Expires", "%d", r->expires);
     if (auth[0]) rc |= sip_build_header(&sb, r->ch.proxy ? "Proxy-Authorization" : "Authorization", auth);
@@ -193,6 +212,7 @@ sip_reg *sip_reg_start(sip_endpoint *ep, const sip_reg_config *cfg)
     snprintf(r->contact_host, sizeof r->contact_host, "%s", cfg->contact_host);
     r->expires = cfg->expires > 0 ? cfg->expires : 3600;
     r->transport = cfg->transport;
+    r->learn = cfg->learn_public_address;
     char id[33];
     new_id_hex32(id);
     snprintf(r->call_id, sizeof r->call_id, "reg-%s", id);

@@ -6,6 +6,7 @@
 #ifndef FAXBOT_SIP_REG_H
 #define FAXBOT_SIP_REG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sip/sip_endpoint.h"
@@ -20,6 +21,9 @@ typedef struct {
     const char *contact_host;     /* our address as the registrar must reach it */
     int expires;                  /* asked for, seconds (0: 3600) */
     int transport;                /* SIP_TP_UDP (default), SIP_TP_TCP or SIP_TP_TLS */
+    bool learn_public_address;    /* behind NAT without a configured public address: use the
+                                     address the registrar saw (Via received/rport, RFC 3581)
+                                     in Contact and register again with it */
 } sip_reg_config;
 
 typedef enum { SIP_REG_IDLE = 0, SIP_REG_REGISTERING, SIP_REG_REGISTERED, SIP_REG_FAILED } sip_reg_state;
@@ -31,6 +35,8 @@ typedef struct {
     char advice[240];             /* plain-language hint for the last error */
     int granted_expires;          /* seconds the registrar granted */
     unsigned registrations;       /* successful REGISTERs (1 + refreshes) */
+    char public_addr[64];         /* where the registrar saw us come from ("" until told) */
+    int public_port;
     unsigned failures;
 } sip_reg_status;
 

@@ -100,6 +100,34 @@ static void test_register_and_refresh(void **state)
     stop_registrar(&g);
 }
 
+static void test_public_address_learned(void **state)
+{
+    (void)state;
+    registrar g = start_registrar("good-secret", "--realm=faxbot.test");
+    sip_endpoint *ep = endpoint();
+    sip_reg_config c = conf(g.port, "good-secret");
+    c.contact_host = "192.0.2.1";          /* what we think we are (a NAT hides us) */
+    c.learn_public_address = true;
+    sip_reg *r = sip_reg_start(ep, &c);
+    sip_reg_status st = wait_for(r, SIP_REG_REGISTERED, 2, 5000);
+    assert_string_equal(st.public_addr, "127.0.0.1");
+    assert_int_equal(st.public_port, sip_endpoint_port(ep));
+    /* the registrar's log: 401, 200 with the old Contact, then 200 with the learned one */
+    char line[256], want[96];
+    snprintf(want, sizeof want, "REGISTER 200 <sip:fax@127.0.0.1:%d> expires=2", sip_endpoint_port(ep));
+    bool seen_old = false, seen_new = false;
+    while (!seen_new && fgets(line, sizeof line, g.out)) {
+        if (strstr(line, "REGISTER 200 <sip:fax@192.0.2.1:")) seen_old = true;
+        if (strstr(line, want)) seen_new = true;
+    }
+    assert_true(seen_old);
+    assert_true(seen_new);
+    sip_reg_stop(r);
+    sleep_ms(100);
+    sip_endpoint_stop(ep);
+    stop_registrar(&g);
+}
+
 static void test_bad_password_forbidden_timeout(void **state)
 {
     (void)state;
@@ -219,6 +247,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_and_refresh),
+        cmocka_unit_test(test_public_address_learned),
         cmocka_unit_test(test_bad_password_forbidden_timeout),
         cmocka_unit_test(test_register_over_tcp),
         cmocka_unit_test(test_invite_digest),
