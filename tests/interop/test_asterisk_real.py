@@ -70,7 +70,7 @@ exten => send,1,Set(CHANNEL(hangup_handler_push)=far-result,s,1)
  same => n,Hangup()
 
 [far-result]
-exten => s,1,UserEvent(FarFax,Status: ${FAXSTATUS},Pages: ${FAXPAGES},Mode: ${FAXMODE},Error: ${FAXERROR},Remote: ${REMOTESTATIONID})
+exten => s,1,UserEvent(FarFax,Status: ${FAXSTATUS},Pages: ${FAXPAGES},Mode: ${FAXMODE},Error: ${FAXERROR},Remote: ${REMOTESTATIONID},Caller: ${CALLERID(num)})
  same => n,Return()
 """
 
@@ -130,8 +130,6 @@ class Rig:
         for name in os.listdir(out):
             with open(os.path.join(out, name)) as f:
                 files[name] = f.read()
-        if os.environ.get("XX_NOZ"):
-            files["extensions.conf"] = files["extensions.conf"].replace(",fz)", ",f)")
         files["rtp.conf"], files["udptl.conf"] = _ranges()   # side-by-side tests need their own ports
         return files
 
@@ -156,7 +154,6 @@ disallow = all
 allow = ulaw,alaw
 aors = pbx
 direct_media = no
-callerid = <{FAR_CALLER}>
 from_user = {FAR_CALLER}
 t38_udptl = {"yes" if t38 else "no"}
 t38_udptl_ec = redundancy
@@ -228,8 +225,8 @@ write = all
         assert all(p["width"] == 1728 for p in pages), pages
         return len(pages)
 
-    def assert_clean_logs(self):
-        bad = self.pbx.error_lines()
+    def assert_clean_logs(self, expected=()):
+        bad = [ln for ln in self.pbx.error_lines() if not any(e in ln for e in expected)]
         assert not bad, "the PBX logged errors:\n" + "\n".join(bad[:20])
 
 
@@ -257,12 +254,13 @@ def test_t38_two_pages_success(rig):
     assert job["pages"] == 2 and job["attempts"] == 1, job
     far = r.far_fax()
     assert far and far["Status"] == "SUCCESS" and far["Mode"] == "T38" and far["Pages"] == "2", far
+    assert far["Caller"] == "+15551230000", far          # SIP_FROM_USER, through the Originate
     assert r.received_pages() == 2
     r.assert_clean_logs()
 
 
 def test_far_end_without_t38_falls_back_to_audio(rig):
-    r = rig(far_t38=False)            # the rendered SendFAX(…,fz) asks for T.38; the far end refuses it
+    r = rig(far_t38=False)            # a G.711-only far end: the call stays on audio
     job_id = r.send(RX_FAX)
     job = r.wait(job_id)
     far = r.far_fax()
@@ -291,7 +289,8 @@ def test_answered_without_fax_fails_as_a_line_error(rig):
     job = r.wait(job_id, timeout=90)
     assert job["status"] == "FAILED" and job["failure_reason"] == "line_error", (job, r.srv.stderr_text()[-3000:])
     assert not job.get("pages"), job
-    r.assert_clean_logs()
+    # res_fax reports the far end's hang-up during its CNG as errors; nothing else may show
+    r.assert_clean_logs(expected=("while generating CNG tone", "in T.38 mode"))
 
 
 # -- inbound ---------------------------------------------------------------------------------
