@@ -121,6 +121,12 @@ static void check_script(const uint8_t *data, size_t size)
         }
         sent_len[n] = len;
         wire_len[n] = udptl_tx_build(&tx, sent[n], len, wire[n], sizeof wire[n], err, sizeof err);
+        if (len > (size_t)udptl_tx_max_ifp(&tx)) {
+            if (wire_len[n] != -1)      /* too big for the far end: refused, no number used */
+                abort();
+            n--;
+            continue;
+        }
         if (wire_len[n] < 0 || wire_len[n] > cfg.far_max_datagram)
             abort();
     }

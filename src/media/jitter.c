@@ -66,12 +66,13 @@ jitter_put_result jitter_put(jitter_buf *j, uint32_t ssrc, uint32_t ts, const in
     return res;
 }
 
-void jitter_get(jitter_buf *j, int16_t *out, size_t n)
+size_t jitter_get(jitter_buf *j, int16_t *out, size_t n)
 {
     if (!j->started) {
         memset(out, 0, n * sizeof(*out));
-        return;
+        return 0;
     }
+    size_t gap = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t idx = (j->read_ts + (uint32_t)i) & MASK;
         if (j->have[idx]) {
@@ -80,9 +81,11 @@ void jitter_get(jitter_buf *j, int16_t *out, size_t n)
         } else {
             out[i] = 0;
             if ((int32_t)(j->read_ts + (uint32_t)i - j->first_ts) >= 0)
-                j->stats.samples_concealed++;
+                gap++;
         }
     }
     j->stats.samples_played += n;
+    j->stats.samples_concealed += gap;
     j->read_ts += (uint32_t)n;
+    return gap;
 }

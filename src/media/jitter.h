@@ -37,7 +37,8 @@ typedef enum { JITTER_STORED = 0, JITTER_LATE = 1, JITTER_RESTARTED = 2 } jitter
 
 /* Places n samples that start at RTP timestamp ts from source ssrc. */
 jitter_put_result jitter_put(jitter_buf *j, uint32_t ssrc, uint32_t ts, const int16_t *pcm, size_t n);
-/* Plays n samples (silence where nothing arrived, and before the first packet). */
-void jitter_get(jitter_buf *j, int16_t *out, size_t n);
+/* Plays n samples (silence where nothing arrived, and before the first packet);
+ * returns how many of them were such a gap after the stream began (0 = all real). */
+size_t jitter_get(jitter_buf *j, int16_t *out, size_t n);
 
 #endif

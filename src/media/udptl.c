@@ -265,8 +265,12 @@ void udptl_tx_init(udptl_tx *t, const udptl_config *c)
 
 int udptl_tx_max_ifp(const udptl_tx *t)
 {
-    /* seq (2) + primary length (1-2) + choice and empty count (2) */
-    int n = t->cfg.far_max_datagram - 2 - (t->cfg.far_max_datagram - 6 >= 0x80 ? 2 : 1) - 2;
+    /* seq (2) + primary length (1-2) + the least error recovery: choice and an empty
+     * count (2), or for FEC choice, npackets length and value, empty count (4) */
+    int least = t->cfg.ec == UDPTL_EC_FEC ? 4 : 2;
+    int n = t->cfg.far_max_datagram - 2 - least - 1;
+    if (n >= 0x80)
+        n = t->cfg.far_max_datagram - 2 - least - 2;
     return n > UDPTL_MAX_IFP ? UDPTL_MAX_IFP : n;
 }
 
