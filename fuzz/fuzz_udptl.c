@@ -113,7 +113,9 @@ static void check_script(const uint8_t *data, size_t size)
             size_t dlen = 1 + k % 40;
             sent[n][len++] = (uint8_t)(0xC0 | ((k % 8) << 1));
             sent[n][len++] = 1;
-            sent[n][len++] = (uint8_t)(0x80 | (6 << 4));
+            /* field: data present, t4-non-ecm-data; version 0 puts the type in bits
+             * 6..4, later versions in bits 5..3 (bit 6 is their extension bit) */
+            sent[n][len++] = (uint8_t)(cfg.t38_version == 0 ? 0x80 | (6 << 4) : 0x80 | (6 << 3));
             sent[n][len++] = 0;
             sent[n][len++] = (uint8_t)(dlen - 1);
             for (size_t j = 0; j < dlen; j++)

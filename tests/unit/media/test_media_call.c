@@ -26,53 +26,17 @@
 
 #include "document/document.h"
 #include "media/media_engine.h"
+#include "fax_page.h"
 
-#define WIDTH 1728
-#define ROWS 1100               /* half an A4 page at fine resolution: ~10-20 s a call */
 
 static char g_dir[256];
 static const char *g_scenario;
 
-/* ---- a test page: text-like lines whose layout depends on the page ---- */
-
 static void make_tiff(const char *path, int pages)
 {
-    TIFF *t = TIFFOpen(path, "w");
-    assert_non_null(t);
-    uint8_t row[WIDTH / 8];
-    for (int p = 0; p < pages; p++) {
-        TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
-        TIFFSetField(t, TIFFTAG_IMAGEWIDTH, WIDTH);
-        TIFFSetField(t, TIFFTAG_IMAGELENGTH, ROWS);
-        TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 1);
-        TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
-        TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_CCITTFAX3);
-        TIFFSetField(t, TIFFTAG_GROUP3OPTIONS, 0);
-        TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
-        TIFFSetField(t, TIFFTAG_FILLORDER, FILLORDER_LSB2MSB);
-        TIFFSetField(t, TIFFTAG_XRESOLUTION, 204.0f);
-        TIFFSetField(t, TIFFTAG_YRESOLUTION, 196.0f);
-        TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
-        TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, ROWS);
-        TIFFSetField(t, TIFFTAG_PAGENUMBER, p, pages);
-        uint32_t st = (uint32_t)p * 7919u + 1u;
-        for (int y = 0; y < ROWS; y++) {
-            memset(row, 0, sizeof row);
-            if ((y / 30) % 2 == 1 && y > 60) {
-                for (int x = 60; x < WIDTH - 80;) {
-                    st = st * 1103515245u + 12345u;
-                    int w = 10 + (int)((st >> 8) % 90);
-                    for (int k = x; k < x + w && k < WIDTH; k++)
-                        row[k >> 3] |= (uint8_t)(0x80 >> (k & 7));
-                    st = st * 1103515245u + 12345u;
-                    x += w + 8 + (int)((st >> 8) % 40);
-                }
-            }
-            assert_int_equal(TIFFWriteScanline(t, row, (uint32_t)y, 0), 1);
-        }
-        assert_int_equal(TIFFWriteDirectory(t), 1);
-    }
-    TIFFClose(t);
+    char err[160];
+    if (fax_page_write(path, pages, FAX_PAGE_ROWS, err, sizeof err) != 0)
+        fail_msg("%s", err);
 }
 
 /* ---- waiting for both ends ---- */
