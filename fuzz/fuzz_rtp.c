@@ -3,7 +3,8 @@
  * payload must lie inside it, and a plain packet (no CSRC, extension or padding) must
  * build back to the same bytes. Then the input, cut into packets by a length octet
  * before each, drives a jitter buffer as the media engine does (G.711 decode, put,
- * one 20 ms get per packet): never a crash, and played samples always add up.
+ * one 20 ms get per packet) and the sequence accounting: never a crash, played
+ * samples always add up.
  * Build: make fuzz (meson -Dfuzz=true). Run: build-fuzz/fuzz_rtp fuzz/corpus/rtp */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     static jitter_buf jb;
+    rtp_seq_state seq = { 0 };
     jitter_init(&jb, size ? data[0] * 8 : 0);
     unsigned long gets = 0;
     size_t off = size ? 1 : 0;
@@ -41,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t samples = h.payload_len < RTP_MAX_PACKET ? h.payload_len : RTP_MAX_PACKET;
             media_g711_decode(h.payload_type & 1 ? MEDIA_ALAW : MEDIA_ULAW, h.payload, samples, pcm);
             jitter_put(&jb, h.ssrc, h.timestamp, pcm, samples);
+            rtp_seq_update(&seq, h.ssrc, h.seq);
         }
         int16_t frame[160];
         jitter_get(&jb, frame, 160);
@@ -50,5 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (jb.stats.samples_played != gets * 160 || jb.stats.samples_concealed > jb.stats.samples_played)
         abort();
+    if (seq.duplicates + seq.reordered >= seq.received + (seq.received == 0))
+        abort();                                /* the first packet of a stream is neither */
     return 0;
 }

@@ -277,6 +277,7 @@ static void handle_datagram(media_call *c, const uint8_t *buf, size_t len, const
             c->st.rx_rejected++;    /* also telephone-event, comfort noise, stray T.38 */
             return;
         }
+        rtp_seq_update(&c->rtp_rx, h.ssrc, h.seq);
         int16_t pcm[RTP_MAX_PACKET];
         media_g711_decode(c->params.law, h.payload, h.payload_len, pcm);
         jitter_put(c->jb, h.ssrc, h.timestamp, pcm, h.payload_len);

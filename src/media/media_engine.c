@@ -389,6 +389,7 @@ void media_call_get_stats(media_call *c, media_call_stats *st)
     *st = c->st;
     if (c->urx)
         st->udptl = c->urx->stats;
+    st->rtp = c->rtp_rx;
     if (c->jb) {
         st->jitter_late = c->jb->stats.late;
         st->jitter_concealed_samples = c->jb->stats.samples_concealed;

@@ -91,6 +91,7 @@ typedef struct media_call_stats {
     unsigned long rx_datagrams, rx_rejected;    /* rejected: wrong source, type or malformed */
     udptl_rx_stats udptl;
     unsigned long jitter_late, jitter_concealed_samples;
+    rtp_seq_state rtp;                          /* received RTP: lost, duplicates, reordered */
     int local_port;
     media_kind kind;
     bool running, done;

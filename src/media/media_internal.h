@@ -37,6 +37,7 @@ struct media_call {
     uint32_t rtp_ssrc, rtp_ts;
     uint16_t rtp_seq;
     bool rtp_marker_sent;
+    rtp_seq_state rtp_rx;
     int16_t tx_acc[MEDIA_MAX_PTIME * 8 + 160];
     int tx_acc_n;
     /* T.38 */

@@ -93,6 +93,30 @@ int rtp_build(const rtp_header *h, const uint8_t *payload, size_t payload_len, u
     return (int)(RTP_HEADER_MIN + payload_len);
 }
 
+void rtp_seq_update(rtp_seq_state *s, uint32_t ssrc, uint16_t seq)
+{
+    s->received++;
+    if (s->started && ssrc != s->ssrc)
+        s->ssrc_changes++;
+    int16_t d = (int16_t)(uint16_t)(seq - s->max_seq);
+    if (!s->started || ssrc != s->ssrc || d > 3000 || d < -3000) {
+        s->started = true;
+        s->ssrc = ssrc;
+        s->max_seq = seq;
+        return;
+    }
+    if (d > 0) {
+        s->lost += (unsigned long)(d - 1);
+        s->max_seq = seq;
+    } else if (d == 0) {
+        s->duplicates++;
+    } else {
+        s->reordered++;
+        if (s->lost > 0)
+            s->lost--;
+    }
+}
+
 int media_g711_payload_type(media_law law)
 {
     return law == MEDIA_ALAW ? RTP_PT_PCMA : RTP_PT_PCMU;

@@ -38,6 +38,20 @@ int rtp_parse(const uint8_t *buf, size_t len, rtp_header *h, char *err, size_t e
  * from h) followed by the payload; returns the packet length, -1 if out is too small. */
 int rtp_build(const rtp_header *h, const uint8_t *payload, size_t payload_len, uint8_t *out, size_t outlen);
 
+/* ---- receive sequence accounting (RFC 3550 §6.4.1 / A.3, simplified) ---- */
+
+typedef struct rtp_seq_state {
+    bool started;
+    uint32_t ssrc;
+    uint16_t max_seq;               /* highest sequence number seen */
+    unsigned long received, lost, duplicates, reordered, ssrc_changes;
+} rtp_seq_state;
+
+/* Accounts one received packet: a jump forward counts the skipped numbers as lost, a
+ * packet behind the highest is reordered (and no longer lost) or, if it is the
+ * highest again, a duplicate. A new SSRC or a jump of more than 3000 starts over. */
+void rtp_seq_update(rtp_seq_state *s, uint32_t ssrc, uint16_t seq);
+
 /* ---- G.711 ---- */
 
 typedef enum { MEDIA_ULAW = 0, MEDIA_ALAW = 1 } media_law;

@@ -200,10 +200,10 @@ static bool check_run(media_engine *e, run *r)
     const fax_result *tx = &r->w.res[0], *rx = &r->w.res[1];
     printf("# %s: %.1f s; sender: %s, %d bps, ECM %d, %d pages, %lu sent, %lu+%lu dropped by test; "
            "receiver: %s, %d pages, %lu rx, %lu rejected, UDPTL recovered %lu+%lu lost %lu, "
-           "jitter late %lu concealed %lu; engine late ticks %lu\n",
+           "RTP lost %lu, jitter late %lu concealed %lu; engine late ticks %lu\n",
            sc->name, r->took, tx->completion_text, tx->bit_rate, tx->ecm_used, tx->pages_sent, sa.tx_datagrams,
            sa.tx_dropped_test, sb.tx_dropped_test, rx->completion_text, rx->pages_received, sb.rx_datagrams, sb.rx_rejected,
-           sb.udptl.recovered_redundancy, sb.udptl.recovered_fec, sb.udptl.lost, sb.jitter_late,
+           sb.udptl.recovered_redundancy, sb.udptl.recovered_fec, sb.udptl.lost, sb.rtp.lost, sb.jitter_late,
            sb.jitter_concealed_samples, media_engine_late_ticks(e));
     media_call_stop(r->a);
     media_call_stop(r->b);

@@ -122,6 +122,27 @@ static void test_g711(void **st)
     assert_int_equal(media_g711_payload_type(MEDIA_ALAW), 8);
 }
 
+static void test_seq_accounting(void **st)
+{
+    (void)st;
+    rtp_seq_state s = { 0 };
+    /* 65534, 65535, (0 lost), 1, 3, 2 (late: fills the gap), 3 again, then a new SSRC */
+    uint16_t seqs[] = { 65534, 65535, 1, 3, 2, 3 };
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++)
+        rtp_seq_update(&s, 7, seqs[i]);
+    assert_int_equal(s.received, 6);
+    assert_int_equal(s.lost, 1);            /* 0 never came; 2 came late */
+    assert_int_equal(s.reordered, 1);
+    assert_int_equal(s.duplicates, 1);
+    assert_int_equal(s.max_seq, 3);
+    rtp_seq_update(&s, 8, 500);
+    assert_int_equal(s.ssrc_changes, 1);
+    assert_int_equal(s.max_seq, 500);
+    rtp_seq_update(&s, 8, 20000);           /* a wild jump starts over, no loss counted */
+    assert_int_equal(s.lost, 1);
+    assert_int_equal(s.max_seq, 20000);
+}
+
 /* ---- jitter buffer ---- */
 
 static void frame(int16_t *pcm, uint32_t ts)
@@ -238,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_csrc_extension_padding),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_g711),
+        cmocka_unit_test(test_seq_accounting),
         cmocka_unit_test(test_jitter_in_order_with_delay),
         cmocka_unit_test(test_jitter_reorder_loss_late),
         cmocka_unit_test(test_jitter_restarts),
