@@ -41,7 +41,7 @@ struct media_engine {
     media_call **slots;
     uint32_t *gen;
     done_item *done;                    /* max_calls entries, filled per tick */
-    unsigned long late_ticks;
+    unsigned long late_ticks, lost_ticks, ticks;
 };
 
 static uint64_t make_id(uint32_t gen, int slot)
@@ -65,9 +65,16 @@ static void run_ticks(media_engine *e, uint64_t expirations)
     if (expirations > 1)
         e->late_ticks += (unsigned long)(expirations - 1);
     int ticks = expirations > MAX_CATCH_UP_TICKS ? MAX_CATCH_UP_TICKS : (int)expirations;
+    e->lost_ticks += (unsigned long)(expirations - (uint64_t)ticks);
+    e->ticks += (unsigned long)expirations;
     int n_done = 0;
     pthread_mutex_lock(&e->mu);
     for (int t = 0; t < ticks; t++) {
+        /* catching up after a stall: take in what arrived meanwhile before each extra
+         * step, or every jitter buffer would play the whole stall as a gap */
+        for (int i = 0; t > 0 && i < e->max_calls; i++)
+            if (e->slots[i])
+                media_call_readable(e->slots[i]);
         for (int i = 0; i < e->max_calls; i++) {
             media_call *c = e->slots[i];
             if (c && media_call_tick(c) && n_done < e->max_calls) {
@@ -250,12 +257,13 @@ int media_engine_calls(media_engine *e, int *ports, int max)
     return n;
 }
 
-unsigned long media_engine_late_ticks(media_engine *e)
+void media_engine_timing(media_engine *e, media_engine_timing_stats *t)
 {
     pthread_mutex_lock(&e->mu);
-    unsigned long n = e->late_ticks;
+    t->ticks = e->ticks;
+    t->late_ticks = e->late_ticks;
+    t->lost_ticks = e->lost_ticks;
     pthread_mutex_unlock(&e->mu);
-    return n;
 }
 
 /* ---- calls ---- */

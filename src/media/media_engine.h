@@ -104,8 +104,13 @@ media_engine *media_engine_new(const media_engine_opts *o, char *err, size_t err
 void media_engine_free(media_engine *e);
 /* Calls open now, and the local ports they hold (ports may be NULL; fills up to max). */
 int media_engine_calls(media_engine *e, int *ports, int max);
-/* Ticks the engine ran late (a timer expiry found more than one period elapsed). */
-unsigned long media_engine_late_ticks(media_engine *e);
+/* How well the thread kept time: timer periods elapsed; periods it noticed late
+ * (run as catch-up steps, up to 5 at once); periods dropped because it stalled longer
+ * than that (the calls' line time then falls behind real time). */
+typedef struct media_engine_timing_stats {
+    unsigned long ticks, late_ticks, lost_ticks;
+} media_engine_timing_stats;
+void media_engine_timing(media_engine *e, media_engine_timing_stats *t);
 
 /* Opens a call: binds a socket on a free even port of the range (for the SDP offer or
  * answer). NULL with err when the cap is reached or no port is free. */

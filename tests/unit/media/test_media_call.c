@@ -195,6 +195,8 @@ static bool check_run(media_engine *e, run *r)
 {
     const scenario *sc = r->sc;
     media_call_stats sa, sb;
+    media_engine_timing_stats timing;
+    media_engine_timing(e, &timing);
     media_call_get_stats(r->a, &sa);
     media_call_get_stats(r->b, &sb);
     const fax_result *tx = &r->w.res[0], *rx = &r->w.res[1];
@@ -204,7 +206,7 @@ static bool check_run(media_engine *e, run *r)
            sc->name, r->took, tx->completion_text, tx->bit_rate, tx->ecm_used, tx->pages_sent, sa.tx_datagrams,
            sa.tx_dropped_test, sb.tx_dropped_test, rx->completion_text, rx->pages_received, sb.rx_datagrams, sb.rx_rejected,
            sb.udptl.recovered_redundancy, sb.udptl.recovered_fec, sb.udptl.lost, sb.rtp.lost, sb.jitter_late,
-           sb.jitter_concealed_samples, media_engine_late_ticks(e));
+           sb.jitter_concealed_samples, timing.late_ticks);
     media_call_stop(r->a);
     media_call_stop(r->b);
     char err[256];
