@@ -19,7 +19,7 @@
 #include "util/util.h"
 
 #define MAX_CALLS_LIMIT 4096
-#define MAX_CATCH_UP_TICKS 5            /* after a stall, run at most this many ticks at once */
+#define MAX_CATCH_UP_TICKS 10           /* after a stall (up to 200 ms), run the missed ticks at once */
 #define ID_TIMER UINT64_MAX
 #define ID_WAKE (UINT64_MAX - 1)
 
@@ -43,6 +43,10 @@ struct media_engine {
     done_item *done;                    /* max_calls entries, filled per tick */
     unsigned long late_ticks, lost_ticks, ticks;
 };
+
+/* Which engine's thread this is (NULL elsewhere): tells media_call_stop whether it
+ * runs inside a completion callback. */
+static __thread media_engine *tls_engine;
 
 static uint64_t make_id(uint32_t gen, int slot)
 {
@@ -103,6 +107,7 @@ static void run_ticks(media_engine *e, uint64_t expirations)
 static void *engine_main(void *arg)
 {
     media_engine *e = arg;
+    tls_engine = e;
     struct epoll_event evs[64];
     for (;;) {
         int n = epoll_wait(e->epfd, evs, 64, -1);
@@ -412,7 +417,7 @@ void media_call_stop(media_call *c)
     if (!c)
         return;
     media_engine *e = c->engine;
-    bool on_thread = e->thread_started && pthread_equal(pthread_self(), e->thread);
+    bool on_thread = tls_engine == e;
     if (!on_thread)
         pthread_mutex_lock(&e->cb_mu);
     pthread_mutex_lock(&e->mu);

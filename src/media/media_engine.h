@@ -105,7 +105,7 @@ void media_engine_free(media_engine *e);
 /* Calls open now, and the local ports they hold (ports may be NULL; fills up to max). */
 int media_engine_calls(media_engine *e, int *ports, int max);
 /* How well the thread kept time: timer periods elapsed; periods it noticed late
- * (run as catch-up steps, up to 5 at once); periods dropped because it stalled longer
+ * (run as catch-up steps, up to 10 at once); periods dropped because it stalled longer
  * than that (the calls' line time then falls behind real time). */
 typedef struct media_engine_timing_stats {
     unsigned long ticks, late_ticks, lost_ticks;
