@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "media/media_internal.h"
@@ -42,7 +43,15 @@ struct media_engine {
     uint32_t *gen;
     done_item *done;                    /* max_calls entries, filled per tick */
     unsigned long late_ticks, lost_ticks, ticks;
+    double thread_cpu_s;                /* the engine thread's CPU time, as of the last tick */
 };
+
+static double thread_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Which engine's thread this is (NULL elsewhere): tells media_call_stop whether it
  * runs inside a completion callback. */
@@ -66,13 +75,13 @@ static media_call *lookup(media_engine *e, uint64_t id)
 
 static void run_ticks(media_engine *e, uint64_t expirations)
 {
-    if (expirations > 1)
-        e->late_ticks += (unsigned long)(expirations - 1);
     int ticks = expirations > MAX_CATCH_UP_TICKS ? MAX_CATCH_UP_TICKS : (int)expirations;
-    e->lost_ticks += (unsigned long)(expirations - (uint64_t)ticks);
-    e->ticks += (unsigned long)expirations;
     int n_done = 0;
     pthread_mutex_lock(&e->mu);
+    if (expirations > 1)
+        e->late_ticks += (unsigned long)(expirations - 1);
+    e->lost_ticks += (unsigned long)(expirations - (uint64_t)ticks);
+    e->ticks += (unsigned long)expirations;
     for (int t = 0; t < ticks; t++) {
         /* catching up after a stall: take in what arrived meanwhile before each extra
          * step, or every jitter buffer would play the whole stall as a gap */
@@ -90,6 +99,7 @@ static void run_ticks(media_engine *e, uint64_t expirations)
             }
         }
     }
+    e->thread_cpu_s = thread_cpu_now();
     pthread_mutex_unlock(&e->mu);
     if (n_done == 0)
         return;
@@ -268,6 +278,7 @@ void media_engine_timing(media_engine *e, media_engine_timing_stats *t)
     t->ticks = e->ticks;
     t->late_ticks = e->late_ticks;
     t->lost_ticks = e->lost_ticks;
+    t->thread_cpu_s = e->thread_cpu_s;
     pthread_mutex_unlock(&e->mu);
 }
 

@@ -109,6 +109,7 @@ int media_engine_calls(media_engine *e, int *ports, int max);
  * than that (the calls' line time then falls behind real time). */
 typedef struct media_engine_timing_stats {
     unsigned long ticks, late_ticks, lost_ticks;
+    double thread_cpu_s;            /* CPU the engine thread has used (its load: / wall time) */
 } media_engine_timing_stats;
 void media_engine_timing(media_engine *e, media_engine_timing_stats *t);
 
