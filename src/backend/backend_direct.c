@@ -73,6 +73,7 @@ struct backend {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     dcall *calls;           /* every call not yet finished (under mu) */
+    dcall *inviting;        /* loop thread: the call inside sip_ua_invite (its callbacks may come at once) */
     int threads;            /* inbound finishing threads running (under mu) */
     bool stopping;
     char last_error[200], last_advice[300];   /* the last failed call (under mu) */
@@ -97,6 +98,7 @@ struct dcall {
     int end_status;
     int64_t sip_over_at;
     char note[200];         /* why we hung up, when it was our decision */
+    const char *our_reason; /* and the failure word for it (NULL: from the SIP end) */
     char ladder[LADDER_MAX];
     /* outbound */
     const backend_job *job;
@@ -122,7 +124,8 @@ static const char *advice_for(const backend *b, int status, sip_end_reason r)
 
 /* ---- lifetime of a call record ---- */
 
-static void post_locked(dcall *d, sip_loop_fn fn)
+/* 0 if posted; -1 if the loop's queue is full (nothing will run). */
+static int post_locked(dcall *d, sip_loop_fn fn)
 {
     d->posts++;
     backend *b = d->b;
@@ -130,6 +133,7 @@ static void post_locked(dcall *d, sip_loop_fn fn)
     int rc = sip_endpoint_call(b->ep, fn, d);
     pthread_mutex_lock(&b->mu);
     if (rc != 0) d->posts--;
+    return rc;
 }
 
 static void unlink_call(backend *b, dcall *d)
@@ -194,13 +198,21 @@ static void loop_invite(sip_endpoint *ep, void *arg, int64_t now)
     dcall *d = arg;
     backend *b = d->b;
     pthread_mutex_lock(&b->mu);
-    int port = d->mc ? media_call_local_port(d->mc) : 0;
+    media_call *mc = d->mc;
     pthread_mutex_unlock(&b->mu);
+    int port = mc ? media_call_local_port(mc) : 0;
     sdp_local l;
     direct_local_sdp(&l, b->local_host, port, b->t38 != T38_OFF);
+    b->inviting = d;
+    bool ended = false;
     d->sc = sip_ua_invite(b->ua, d->number, &l, d->offered);
-    if (d->sc) sip_call_set_user(d->sc, d);
-    else sip_over_now(d, SIP_END_FAILED, 0, "the INVITE could not be sent (call cap reached or a bad number)");
+    pthread_mutex_lock(&b->mu);
+    ended = d->sip_over;
+    pthread_mutex_unlock(&b->mu);
+    b->inviting = NULL;
+    if (ended) d->sc = NULL;
+    if (d->sc && !ended) sip_call_set_user(d->sc, d);
+    else if (!d->sc && !ended) sip_over_now(d, SIP_END_FAILED, 0, "the INVITE could not be sent (call cap reached or a bad number)");
     pthread_mutex_lock(&b->mu);
     d->posts--;
     pthread_cond_broadcast(&b->cv);
@@ -267,6 +279,7 @@ static void ev_reinvite_failed(void *user, sip_call *c, int status)
     }
     pthread_mutex_lock(&d->b->mu);
     str_fmt(d->note, sizeof d->note, "T.38 refused by the far end (%d) and DIRECT_AUDIO_FALLBACK is false", status);
+    d->our_reason = "rejected";
     pthread_mutex_unlock(&d->b->mu);
     sip_call_hangup(c);
 }
@@ -282,6 +295,7 @@ static void ev_ended(void *user, sip_call *c, sip_end_reason r, int status)
 {
     backend *b = user;
     dcall *d = sip_call_user(c);
+    if (!d) d = b->inviting;   /* ended inside sip_ua_invite (a transport error) */
     if (!d) return;
     char ladder[LADDER_MAX];
     sip_call_ladder(c, ladder, sizeof ladder);
@@ -296,8 +310,7 @@ static void ev_ended(void *user, sip_call *c, sip_end_reason r, int status)
         d->retried_audio = true;
         log_info("direct: T.38 refused in the INVITE (%d): calling again with audio", status);
         pthread_mutex_lock(&b->mu);
-        post_locked(d, loop_retry_audio);
-        bool posted = d->posts > 0;
+        bool posted = post_locked(d, loop_retry_audio) == 0;
         pthread_mutex_unlock(&b->mu);
         if (posted) return;
     }
@@ -390,7 +403,8 @@ static void report_outbound(backend *b, dcall *d)
         else
             str_fmt(msg, sizeof msg, "%s (SIP %d)%s%s%s%s; SIP: %s", sip_end_reason_name(d->end), d->end_status,
                     d->note[0] ? ": " : "", d->note, adv[0] ? "; " : "", adv, ladder);
-        if (d->media_started) { reason = "line_error"; transient = true; }
+        if (d->our_reason) { reason = d->our_reason; transient = false; }
+        else if (d->media_started) { reason = "line_error"; transient = true; }
         o = outcome_failure(job->attempt, d->sid, reason, transient, msg);
     }
     o.message = msg;
@@ -444,8 +458,7 @@ static int direct_submit(backend *b, const backend_job *job)
     pthread_mutex_lock(&b->mu);
     d->next = b->calls;
     b->calls = d;
-    post_locked(d, loop_invite);
-    if (d->posts == 0) {
+    if (post_locked(d, loop_invite) != 0) {
         d->sip_over = true;
         str_copy(d->note, sizeof d->note, "the SIP loop is not taking work");
     }
@@ -796,6 +809,10 @@ static int direct_check(backend *b, char *msg, size_t msglen)
         if (st.state == SIP_REG_FAILED) {
             str_fmt(msg, msglen, "direct SIP: registration with %s failed: %s — %s", b->trunk_host, st.last_error,
                     st.advice);
+            return -1;
+        }
+        if (st.state != SIP_REG_REGISTERED) {
+            str_fmt(msg, msglen, "direct SIP: registering with %s:%d as %s", b->trunk_host, b->trunk_port, b->auth_user);
             return -1;
         }
         str_fmt(msg, msglen, "direct SIP on port %d: registration %s at %s:%d; %d call(s), media ports %d-%d",

@@ -66,6 +66,8 @@ def _inbound_of(receiver, timeout=30):
         items = r.json()
         if items:
             found["item"] = items[0]
+        else:
+            time.sleep(0.5)     # the API's rate limit
         return bool(items)
     wait_for(arrived, "the inbound fax on the receiving gateway", timeout=timeout * slow_factor())
     return found["item"]
@@ -131,3 +133,133 @@ def test_fax_between_two_gateways(server, tmp_path, cli_env, name, a, b, ecm, t3
     t0 = time.monotonic()
     _send_and_check(sender, receiver, tmp_path, cli_env, pages=2, ecm=ecm, want_t38=t38)
     print(f"{name}: {time.monotonic() - t0:.1f} s")
+
+
+LOSS = [
+    # id, T.38 policy on both sides, loss % each way, ECM
+    ("t38_loss_3pct", "offer", "3", True),
+    ("g711_loss_0.2pct", "off", "0.2", True),
+]
+
+
+@pytest.mark.parametrize("name,t38,loss,ecm", LOSS, ids=[c[0] for c in LOSS])
+def test_fax_with_media_packet_loss(server, tmp_path, cli_env, name, t38, loss, ecm):
+    """Datagrams dropped on both sides (DIRECT_TEST_MEDIA_LOSS_PCT): UDPTL redundancy,
+    or the jitter buffer's concealment plus ECM, still deliver every page exactly."""
+    both = {"DIRECT_T38": t38, "DIRECT_TEST_MEDIA_LOSS_PCT": loss, "DIRECT_ECM": str(ecm).lower()}
+    sender, receiver = _pair(server, dict(both, DIRECT_T38=t38), dict(both, DIRECT_T38="accept" if t38 != "off" else "off"))
+    _send_and_check(sender, receiver, tmp_path, cli_env, pages=2, ecm=ecm, want_t38=t38 != "off")
+
+
+def test_t38_refused_in_invite_falls_back_to_audio(server, tmp_path, cli_env):
+    """The far end takes no T.38 (488 to our T.38 INVITE): with DIRECT_AUDIO_FALLBACK the
+    sender calls again with G.711 and the fax goes through."""
+    sender, receiver = _pair(server, {"DIRECT_T38": "offer"}, {"DIRECT_T38": "off"})
+    final = _send_and_check(sender, receiver, tmp_path, cli_env, pages=1, ecm=True, want_t38=False)
+    history = fetch(sender, f"/admin/fax-jobs/{final['id']}", key=KEY).json()["attempt_history"]
+    assert len(history) == 1 and "<488" in history[0]["message"], history
+
+
+def test_t38_refused_without_fallback_is_rejected(server):
+    """DIRECT_AUDIO_FALLBACK=false: a refused T.38 re-INVITE ends the call; the job fails
+    as rejected (final: another attempt would be refused the same way)."""
+    sender, receiver = _pair(server, {"DIRECT_T38": "reinvite", "DIRECT_AUDIO_FALLBACK": "false",
+                                      "FAX_MAX_ATTEMPTS": "2"}, {"DIRECT_T38": "off"})
+    job = create_job(sender, key=KEY, to="+15550199", content=b"no t38 here\n", filename="x.txt")
+    final, seen = wait_job(sender, job["id"], key=KEY, timeout=60 * slow_factor())
+    history = fetch(sender, f"/admin/fax-jobs/{job['id']}", key=KEY).json()["attempt_history"]
+    assert final["status"] == "FAILED" and final["attempts"] == 1, (final, seen, history)
+    assert final["failure_reason"] == "rejected", final
+    history = fetch(sender, f"/admin/fax-jobs/{job['id']}", key=KEY).json()["attempt_history"]
+    assert "T.38 refused" in history[-1]["message"] and "<488" in history[-1]["message"], history
+
+
+def test_inbound_refused_maps_to_no_answer(server):
+    """A far end that takes no inbound faxes (INBOUND_ENABLED=false answers 480) is a
+    transient no_answer: retried, then FAILED; nothing is stored anywhere."""
+    sender, receiver = _pair(server, {"FAX_MAX_ATTEMPTS": "2"}, {"INBOUND_ENABLED": "false"})
+    job = create_job(sender, key=KEY, to="+15550199", content=b"nobody home\n", filename="x.txt")
+    final, seen = wait_job(sender, job["id"], key=KEY, timeout=60 * slow_factor())
+    assert final["status"] == "FAILED" and final["failure_reason"] == "no_answer", (final, seen)
+    assert final["attempts"] == 2, final
+    history = fetch(sender, f"/admin/fax-jobs/{job['id']}", key=KEY).json()["attempt_history"]
+    assert all("<480" in h["message"] for h in history), history
+
+
+# ---- against the registrar / trunk stand-in (tests/peers/sip_registrar.py) ----
+
+class Registrar:
+    def __init__(self, user, password, *args):
+        import os
+        import subprocess
+        import sys
+        peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "sip_registrar.py")
+        self.proc = subprocess.Popen([sys.executable, peer, "--user", user, "--password", password,
+                                      "--max-expires", "2", *args],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        assert line and line[0] == "port", line
+        self.port = int(line[1])
+        self.lines = []
+        import threading
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for ln in self.proc.stdout:
+            self.lines.append(ln.strip())
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=5)
+
+
+@pytest.fixture
+def registrar():
+    made = []
+
+    def make(*a):
+        r = Registrar(*a)
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.close()
+
+
+def test_registration_refresh_and_busy_trunk(server, registrar):
+    """Digest registration (refreshed every second by the stand-in's 2 s expiry) shows in
+    /health/ready and /admin/diagnostics/run; the stand-in trunk challenges the INVITE
+    (407), takes our Digest answer and says 486: the job fails as busy."""
+    reg = registrar("faxuser", "s3cret-pass")
+    srv = server(**_direct_env(_udp_free_port(), reg.port, SIP_USERNAME="faxuser", SIP_PASSWORD="s3cret-pass",
+                               DIRECT_REGISTER="true", FAX_MAX_ATTEMPTS="1"))
+    wait_for(lambda: srv.get("/health/ready").status_code == 200, "ready once registered", timeout=10)
+    wait_for(lambda: sum(1 for ln in reg.lines if ln.startswith("REGISTER 200")) >= 2,
+             "a registration and its refresh", timeout=10)
+    d = srv.post("/admin/diagnostics/run", key=KEY).json()
+    b = d["checks"]["backend"]
+    assert b["registration"]["state"] == "registered" and b["registration"]["granted_expires"] == 2, b
+    assert b["media_ports_in_use"] == [] and b["calls_active"] == 0, b
+    assert "s3cret-pass" not in str(d) and "s3cret-pass" not in srv.stderr_text()
+
+    job = create_job(srv, key=KEY, to="+15550123", content=b"busy line\n", filename="x.txt")
+    final, seen = wait_job(srv, job["id"], key=KEY, timeout=40 * slow_factor())
+    assert final["status"] == "FAILED" and final["failure_reason"] == "busy", (final, seen)
+    msg = fetch(srv, f"/admin/fax-jobs/{job['id']}", key=KEY).json()["attempt_history"][-1]["message"]
+    assert "<407" in msg and "<486" in msg, msg
+    assert any(ln.startswith("INVITE 486") for ln in reg.lines), reg.lines
+    d = srv.post("/admin/diagnostics/run", key=KEY).json()["checks"]["backend"]
+    assert d["last_sip_error"]["status"] == 486, d
+
+
+def test_wrong_password_is_not_ready_with_advice(server, registrar):
+    reg = registrar("faxuser", "the-right-one")
+    srv = server(**_direct_env(_udp_free_port(), reg.port, SIP_USERNAME="faxuser",
+                                                   SIP_PASSWORD="a-wrong-one", DIRECT_REGISTER="true"))
+    wait_for(lambda: "failed" in srv.get("/health/ready").text, "registration failure in /health/ready", timeout=15)
+    r = srv.get("/health/ready")
+    assert r.status_code == 503, r.text
+    assert "user name or password" in r.text or "password" in r.text.lower(), r.text
+    d = srv.post("/admin/diagnostics/run", key=KEY).json()
+    assert d["ok"] is False and d["checks"]["backend"]["registration"]["state"] == "failed", d
+    assert "a-wrong-one" not in r.text + str(d)
