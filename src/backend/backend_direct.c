@@ -76,6 +76,9 @@ struct backend {
     dcall *inviting;        /* loop thread: the call inside sip_ua_invite (its callbacks may come at once) */
     int threads;            /* inbound finishing threads running (under mu) */
     bool stopping;
+    bool started;           /* atomic: ep, ua and reg are up (at create, or later by the starter) */
+    bool stopping_starter, has_starter;
+    pthread_t starter;
     char last_error[200], last_advice[300];   /* the last failed call (under mu) */
     int last_status;
 };
@@ -421,7 +424,7 @@ static int direct_submit(backend *b, const backend_job *job)
         return -1;
     }
     pthread_mutex_lock(&b->mu);
-    bool full = active_calls(b) >= b->max_calls || b->stopping;
+    bool full = active_calls(b) >= b->max_calls || b->stopping || !__atomic_load_n(&b->started, __ATOMIC_ACQUIRE);
     pthread_mutex_unlock(&b->mu);
     if (full) return BACKEND_BUSY;
 
@@ -672,6 +675,94 @@ static int read_settings(backend *b, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- the SIP port: one instance holds it at a time ----
+ * A settings change creates the new instance while the old one still finishes its
+ * calls (and the settings check creates a candidate): an instance whose port another
+ * live one holds waits for it in a starter thread instead of failing. */
+
+static pthread_mutex_t g_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static backend *g_live[16];
+
+static bool port_held(const backend *b)
+{
+    if (b->sip_port == 0) return false;
+    for (size_t i = 0; i < sizeof g_live / sizeof g_live[0]; i++)
+        if (g_live[i] && g_live[i] != b && g_live[i]->sip_port == b->sip_port) return true;
+    return false;
+}
+
+static void live_set(backend *b, bool on)
+{
+    pthread_mutex_lock(&g_live_mu);
+    for (size_t i = 0; i < sizeof g_live / sizeof g_live[0]; i++) {
+        if (on && !g_live[i]) { g_live[i] = b; break; }
+        if (!on && g_live[i] == b) g_live[i] = NULL;
+    }
+    pthread_mutex_unlock(&g_live_mu);
+}
+
+static int start_sip(backend *b, char *err, size_t errlen)
+{
+    bool tls = b->transport == SIP_TP_TLS;
+    sip_endpoint_config ec = {.bind_addr = b->bind, .port = b->sip_port, .tcp = b->transport == SIP_TP_TCP,
+                              .tls_ca_file = tls && b->tls_ca[0] ? b->tls_ca : NULL,
+                              .tls_cert_file = tls && b->tls_cert[0] ? b->tls_cert : NULL,
+                              .tls_key_file = tls && b->tls_key[0] ? b->tls_key : NULL};
+    char e2[200];
+    sip_endpoint *ep = sip_endpoint_start(&ec, NULL, NULL, e2, sizeof e2);
+    if (!ep) {
+        str_fmt(err, errlen, "DIRECT_SIP_BIND/DIRECT_SIP_PORT %s:%d: %s", b->bind, b->sip_port, e2);
+        return -1;
+    }
+    b->ep = ep;
+    sip_ua_config uc = {.trunk_host = b->trunk_host, .trunk_port = b->trunk_port, .transport = b->transport,
+                        .domain = b->domain[0] ? b->domain : NULL, .from_user = b->from_user,
+                        .from_display = b->display[0] ? b->display : NULL,
+                        .auth_user = b->auth_user[0] ? b->auth_user : NULL,
+                        .password = b->password[0] ? b->password : NULL, .local_host = b->local_host,
+                        .max_calls = (size_t)b->max_calls, .ring_timeout_s = b->ring_timeout};
+    sip_call_events ev = {.on_answered = ev_answered, .on_media_change = ev_media_change,
+                          .on_reinvite_failed = ev_reinvite_failed, .on_ended = ev_ended, .on_incoming = ev_incoming};
+    b->ua = sip_ua_new(ep, &uc, &ev, b);
+    if (!b->ua) {
+        str_fmt(err, errlen, "the SIP user agent could not start");
+        return -1;
+    }
+    if (b->do_register && b->auth_user[0]) {
+        sip_reg_config rc = {.registrar_host = b->trunk_host, .registrar_port = b->trunk_port,
+                             .domain = b->domain[0] ? b->domain : b->trunk_host, .user = b->auth_user,
+                             .password = b->password, .contact_host = b->local_host, .transport = b->transport,
+                             .learn_public_address = false};
+        b->reg = sip_reg_start(ep, &rc);
+    }
+    log_info("direct: SIP on %s:%d (%s), trunk %s:%d, media ports %d-%d, T.38 %s", b->bind,
+             sip_endpoint_port(b->ep), b->transport == SIP_TP_TCP ? "tcp" : tls ? "tls" : "udp", b->trunk_host,
+             b->trunk_port, b->media_min, b->media_max, t38_names[b->t38]);
+    live_set(b, true);
+    __atomic_store_n(&b->started, true, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void *starter_main(void *arg)
+{
+    backend *b = arg;
+    while (!__atomic_load_n(&b->stopping_starter, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&g_live_mu);
+        bool held = port_held(b);
+        pthread_mutex_unlock(&g_live_mu);
+        char err[300];
+        if (!held) {
+            if (start_sip(b, err, sizeof err) == 0) break;
+            log_warn("direct: %s (retrying)", err);
+            if (b->ua) { sip_endpoint_stop(b->ep); sip_ua_free(b->ua); b->ua = NULL; b->ep = NULL; }
+            else if (b->ep) { sip_endpoint_stop(b->ep); b->ep = NULL; }
+            sleep_ms(1000);
+        }
+        sleep_ms(100);
+    }
+    return NULL;
+}
+
 /* ---- create / destroy ---- */
 
 static void direct_destroy(backend *b);
@@ -707,42 +798,23 @@ static backend *direct_create(const struct config *cfg, backend_sink sink, char 
         direct_destroy(b);
         return NULL;
     }
-    bool tls = b->transport == SIP_TP_TLS;
-    sip_endpoint_config ec = {.bind_addr = b->bind, .port = b->sip_port, .tcp = b->transport == SIP_TP_TCP,
-                              .tls_ca_file = tls && b->tls_ca[0] ? b->tls_ca : NULL,
-                              .tls_cert_file = tls && b->tls_cert[0] ? b->tls_cert : NULL,
-                              .tls_key_file = tls && b->tls_key[0] ? b->tls_key : NULL};
-    char e2[200];
-    b->ep = sip_endpoint_start(&ec, NULL, NULL, e2, sizeof e2);
-    if (!b->ep) {
-        str_fmt(err, errlen, "DIRECT_SIP_BIND/DIRECT_SIP_PORT %s:%d: %s", b->bind, b->sip_port, e2);
+    pthread_mutex_lock(&g_live_mu);
+    bool held = port_held(b);
+    pthread_mutex_unlock(&g_live_mu);
+    if (!held) {
+        if (start_sip(b, err, errlen)) {
+            direct_destroy(b);
+            return NULL;
+        }
+    } else if (pthread_create(&b->starter, NULL, starter_main, b) == 0) {
+        b->has_starter = true;
+        log_info("direct: SIP port %d is still the previous instance's: taking it over when its calls end",
+                 b->sip_port);
+    } else {
+        str_fmt(err, errlen, "cannot start a thread");
         direct_destroy(b);
         return NULL;
     }
-    sip_ua_config uc = {.trunk_host = b->trunk_host, .trunk_port = b->trunk_port, .transport = b->transport,
-                        .domain = b->domain[0] ? b->domain : NULL, .from_user = b->from_user,
-                        .from_display = b->display[0] ? b->display : NULL,
-                        .auth_user = b->auth_user[0] ? b->auth_user : NULL,
-                        .password = b->password[0] ? b->password : NULL, .local_host = b->local_host,
-                        .max_calls = (size_t)b->max_calls, .ring_timeout_s = b->ring_timeout};
-    sip_call_events ev = {.on_answered = ev_answered, .on_media_change = ev_media_change,
-                          .on_reinvite_failed = ev_reinvite_failed, .on_ended = ev_ended, .on_incoming = ev_incoming};
-    b->ua = sip_ua_new(b->ep, &uc, &ev, b);
-    if (!b->ua) {
-        str_fmt(err, errlen, "the SIP user agent could not start");
-        direct_destroy(b);
-        return NULL;
-    }
-    if (b->do_register && b->auth_user[0]) {
-        sip_reg_config rc = {.registrar_host = b->trunk_host, .registrar_port = b->trunk_port,
-                             .domain = b->domain[0] ? b->domain : b->trunk_host, .user = b->auth_user,
-                             .password = b->password, .contact_host = b->local_host, .transport = b->transport,
-                             .learn_public_address = false};
-        b->reg = sip_reg_start(b->ep, &rc);
-    }
-    log_info("direct: SIP on %s:%d (%s), trunk %s:%d, media ports %d-%d, T.38 %s", b->bind,
-             sip_endpoint_port(b->ep), b->transport == SIP_TP_TCP ? "tcp" : tls ? "tls" : "udp", b->trunk_host,
-             b->trunk_port, b->media_min, b->media_max, t38_names[b->t38]);
     return b;
 }
 
@@ -766,7 +838,11 @@ static void direct_destroy(backend *b)
     pthread_mutex_lock(&b->mu);
     b->stopping = true;
     pthread_mutex_unlock(&b->mu);
-    if (b->ep) {
+    if (b->has_starter) {
+        __atomic_store_n(&b->stopping_starter, true, __ATOMIC_RELEASE);
+        pthread_join(b->starter, NULL);
+    }
+    if (b->ep && b->started) {
         sip_endpoint_call(b->ep, loop_hangup_all, b);
         int64_t until = mono_ms() + 3000;
         pthread_mutex_lock(&b->mu);
@@ -778,6 +854,7 @@ static void direct_destroy(backend *b)
         pthread_mutex_unlock(&b->mu);
         if (b->reg) sip_reg_stop(b->reg);
         sip_endpoint_stop(b->ep);
+        live_set(b, false);
     }
     /* the loop is gone: what it still owed the waiting threads will not come */
     pthread_mutex_lock(&b->mu);
@@ -801,6 +878,10 @@ static void direct_destroy(backend *b)
 
 static int direct_check(backend *b, char *msg, size_t msglen)
 {
+    if (!__atomic_load_n(&b->started, __ATOMIC_ACQUIRE)) {
+        str_fmt(msg, msglen, "direct SIP: taking over SIP port %d when the previous instance's calls end", b->sip_port);
+        return 0;
+    }
     int ports[64];
     int n = media_engine_calls(b->media, ports, 64);
     if (b->reg) {
@@ -828,6 +909,10 @@ static int direct_check(backend *b, char *msg, size_t msglen)
 static int direct_diagnose(backend *b, json_t *report)
 {
     int rc = 0;
+    if (!__atomic_load_n(&b->started, __ATOMIC_ACQUIRE)) {
+        json_object_set_new(report, "sip", json_string("starting: the previous instance still holds the SIP port"));
+        return 0;
+    }
     json_object_set_new(report, "sip_port", json_integer(sip_endpoint_port(b->ep)));
     json_object_set_new(report, "trunk", json_sprintf("%s:%d", b->trunk_host, b->trunk_port));
     json_object_set_new(report, "t38", json_string(t38_names[b->t38]));
