@@ -906,6 +906,13 @@ static int direct_check(backend *b, char *msg, size_t msglen)
     return 0;
 }
 
+static int direct_warning(backend *b, char *msg, size_t msglen)
+{
+    if (__atomic_load_n(&b->started, __ATOMIC_ACQUIRE)) return 0;
+    str_fmt(msg, msglen, "taking over SIP port %d when the previous instance's calls end", b->sip_port);
+    return 1;
+}
+
 static int direct_diagnose(backend *b, json_t *report)
 {
     int rc = 0;
@@ -968,5 +975,6 @@ const backend_ops backend_direct_ops = {
     .check = direct_check,
     .destroy = direct_destroy,
     .diagnose = direct_diagnose,
+    .warning = direct_warning,
     .settings = direct_settings,
 };

@@ -121,7 +121,9 @@ CASES = [
     ("t38_offered", {"DIRECT_T38": "offer"}, {"DIRECT_T38": "accept"}, True, True),
     ("audio_then_sender_reinvites", {"DIRECT_T38": "reinvite"}, {"DIRECT_T38": "accept"}, False, True),
     ("audio_then_receiver_reinvites", {"DIRECT_T38": "accept"}, {"DIRECT_T38": "reinvite"}, True, True),
-    ("audio_only", {"DIRECT_T38": "off"}, {"DIRECT_T38": "off"}, False, False),
+    # audio only; the sender starts with the default (reinvite) and is switched to off by a
+    # live settings change: the new instance takes over the SIP port from the old one
+    ("audio_only_after_live_change", {}, {"DIRECT_T38": "off"}, False, False),
 ]
 
 
@@ -130,6 +132,12 @@ def test_fax_between_two_gateways(server, tmp_path, cli_env, name, a, b, ecm, t3
     a = dict(a, DIRECT_ECM=str(ecm).lower())
     b = dict(b, DIRECT_ECM=str(ecm).lower())
     sender, receiver = _pair(server, a, b)
+    if "DIRECT_T38" not in a:
+        r = sender.request("PUT", "/admin/settings", key=KEY, json={"direct_t38": "off"})
+        assert r.status_code == 200, r.text
+        assert r.json()["_meta"]["backend_swapped"] is True, r.text
+        wait_for(lambda: "sip_port" in sender.post("/admin/diagnostics/run", key=KEY).json()["checks"]["backend"],
+                 "the new instance on the SIP port", timeout=10)
     t0 = time.monotonic()
     _send_and_check(sender, receiver, tmp_path, cli_env, pages=2, ecm=ecm, want_t38=t38)
     print(f"{name}: {time.monotonic() - t0:.1f} s")
