@@ -131,13 +131,13 @@ int blob_check_remote(blob_store *b, int max_age_ms, char *code, size_t codelen,
     return rc;
 }
 
-int blob_presign(blob_store *b, const char *area, const char *id, const char *name, int expires_s, char *out,
-                 size_t outlen)
+int blob_presign(blob_store *b, const char *area, const char *id, const char *name, const char *qname,
+                 const char *qvalue, int expires_s, char *out, size_t outlen)
 {
     char key[160];
     if (!b || !b->s3 || !valid_area(area) || !valid_id(id) || !valid_name(name)) return -1;
     str_fmt(key, sizeof key, "%s/%s/%s", area, id, name);
-    return s3_presign_get(b->s3, key, expires_s, out, outlen);
+    return s3_presign_get(b->s3, key, qname, qvalue, expires_s, out, outlen);
 }
 
 const char *blob_kind(const blob_store *b) { return b && b->s3 ? "s3" : "local"; }

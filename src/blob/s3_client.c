@@ -508,7 +508,8 @@ int s3_stat(s3_client *c, const char *key, long long *size, char *etag, size_t e
     return S3_OK;
 }
 
-int s3_presign_get(s3_client *c, const char *key, int expires_s, char *out, size_t outlen)
+int s3_presign_get(s3_client *c, const char *key, const char *qname, const char *qvalue, int expires_s, char *out,
+                   size_t outlen)
 {
     char objpath[1100], amz_date[17];
     if (str_fmt(objpath, sizeof objpath, "%s%s/%s%s", c->path_style ? "/" : "", c->path_style ? c->bucket : "",
@@ -519,7 +520,8 @@ int s3_presign_get(s3_client *c, const char *key, int expires_s, char *out, size
     gmtime_r(&now, &tm);
     strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
     sigv4_pair h[] = {{"host", c->host}};
-    sigv4_request r = {.method = "GET", .path = objpath, .headers = h, .n_headers = 1,
+    sigv4_pair q[] = {{qname, qvalue}};
+    sigv4_request r = {.method = "GET", .path = objpath, .query = q, .n_query = qname ? 1 : 0, .headers = h, .n_headers = 1,
                        .payload_sha256 = "UNSIGNED-PAYLOAD", .region = c->region, .service = "s3", .amz_date = amz_date};
     sigv4_credentials cred = {c->access_key_id, c->secret, c->session_token};
     return sigv4_presign(&r, &cred, expires_s, c->base, out, outlen);

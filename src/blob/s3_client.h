@@ -44,8 +44,10 @@ int s3_get_file(s3_client *c, const char *key, const char *path, char *err, size
 int s3_delete(s3_client *c, const char *key, char *err, size_t errlen);
 /* HEAD: the object's size and ETag (quoted, as S3 gives it); S3_NOT_FOUND if none. */
 int s3_stat(s3_client *c, const char *key, long long *size, char *etag, size_t etaglen, char *err, size_t errlen);
-/* A presigned GET URL of key valid for expires_s seconds. 0, or -1. */
-int s3_presign_get(s3_client *c, const char *key, int expires_s, char *out, size_t outlen);
+/* A presigned GET URL of key valid for expires_s seconds; an extra query parameter
+ * (qname=qvalue, signed with the rest; NULL = none) may mark it. 0, or -1. */
+int s3_presign_get(s3_client *c, const char *key, const char *qname, const char *qvalue, int expires_s, char *out,
+                   size_t outlen);
 /* Writes a small probe object under <prefix>.faxbot-probe/, reads it back and deletes
  * it. 0, or -1 with err naming bucket, endpoint, S3's error code and what to do;
  * code gets S3's error code alone ("" when the failure was not S3's answer). */

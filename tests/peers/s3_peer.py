@@ -87,6 +87,7 @@ class S3Peer:
         self.uploads = {}            # upload id -> {"bucket", "key", "sse", "kms_key", "parts": {n: (body, etag)}}
         self.completed = []          # (bucket, key, number of parts) of every completed multipart upload
         self.fail_parts = set()
+        self.clock_skew = 0          # seconds this "server's" clock is ahead (to expire presigned URLs)
         self.requests = []           # (method, path, verdict)
         self.lock = threading.RLock()
         peer = self
@@ -146,7 +147,8 @@ class S3Peer:
                     qpairs = [(k, v) for k, v in pairs if k != "X-Amz-Signature"]
                     try:
                         t = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
-                        if datetime.datetime.utcnow() > t + datetime.timedelta(seconds=int(qd.get("X-Amz-Expires", "0"))):
+                        now = datetime.datetime.utcnow() + datetime.timedelta(seconds=peer.clock_skew)
+                        if now > t + datetime.timedelta(seconds=int(qd.get("X-Amz-Expires", "0"))):
                             return 403, "AccessDenied", "Request has expired"
                     except ValueError:
                         return 403, "AccessDenied", "bad X-Amz-Date"
