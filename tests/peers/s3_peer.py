@@ -77,7 +77,7 @@ def signature(secret, amz_date, region, service, canon):
 class S3Peer:
     MIN_PART_SIZE = 5 * 1024 * 1024
 
-    def __init__(self, access_key, secret, region="us-east-1", buckets=None, readonly_keys=None):
+    def __init__(self, access_key, secret, region="us-east-1", buckets=None, readonly_keys=None, keep_requests=True):
         self.access_key, self.secret, self.region = access_key, secret, region
         self.keys = {access_key: secret}
         self.keys.update(readonly_keys or {})
@@ -88,7 +88,8 @@ class S3Peer:
         self.completed = []          # (bucket, key, number of parts) of every completed multipart upload
         self.fail_parts = set()
         self.clock_skew = 0          # seconds this "server's" clock is ahead (to expire presigned URLs)
-        self.requests = []           # (method, path, verdict)
+        self.requests = []           # (method, path, verdict); failures only unless keep_requests
+        self.keep_requests = keep_requests
         self.lock = threading.RLock()
         peer = self
 
@@ -255,7 +256,8 @@ class S3Peer:
                     writes = self.command in ("PUT", "POST", "DELETE")
                     if writes and self.access_key_used in peer.readonly:
                         return self._error(403, "AccessDenied", "Access Denied")
-                    peer.requests.append((self.command, self.path, "ok"))
+                    if peer.keep_requests:
+                        peer.requests.append((self.command, self.path, "ok"))
                     if key and ("uploads" in q or "uploadId" in q):
                         return self._multipart(bucket, key, q, body)
                     if self.command == "PUT" and key:
@@ -298,6 +300,12 @@ class S3Peer:
     def start(self):
         self.thread.start()
         return self
+
+    def drop_prefix(self, bucket, prefix):
+        """Forgets the objects under prefix (a test suite's finished server)."""
+        with self.lock:
+            for k in [k for k in self.objects if k[0] == bucket and k[1].startswith(prefix)]:
+                del self.objects[k]
 
     def stop(self):
         self.server.shutdown()
