@@ -253,3 +253,40 @@ def test_providers_fetch_the_pdf_through_a_presigned_url(tmp_path, s3):
     finally:
         _stop_all([srv])
         peer.close()
+
+
+def test_signalwire_fetches_each_attempts_presigned_url(tmp_path, s3):
+    import sys
+    import tempfile
+    import urllib.parse
+    import documents as docs
+    from conftest import Server, _stop_all
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+    from signalwire_peer import Plan, SignalWirePeer
+    peer = SignalWirePeer()
+    srv = Server(tempfile.mkdtemp(prefix="sw-", dir=str(tmp_path)),
+                 s3_env(s3, FAX_BACKEND="signalwire", SIGNALWIRE_SPACE_URL=peer.url,
+                        SIGNALWIRE_PROJECT_ID=peer.project, SIGNALWIRE_API_TOKEN=peer.token,
+                        SIGNALWIRE_WEBHOOK_SIGNING_KEY=peer.signing_key, SIGNALWIRE_FAX_FROM_E164="+15550009999",
+                        FAX_RETRY_BASE_SECONDS="1", FAX_MAX_ATTEMPTS="3", S3_PRESIGNED_URLS="true"))
+    try:
+        srv.env.setdefault("PUBLIC_API_URL", srv.url)
+        srv.start()
+        # busy, then a 5xx (SignalWire's fax list is searched for the presigned URL), then delivered
+        peer.plan(Plan(final="busy"), Plan(http=500), Plan())
+        job = create_job(srv, content=docs.pdf_pages(["presigned for SignalWire"]), filename="s.pdf")
+        done, _ = wait_job(srv, job["id"], timeout=60)
+        assert done["status"] == "SUCCESS" and done["attempts"] == 3, done
+        urls = [s["form"]["MediaUrl"] for s in peer.sends()]
+        assert len(urls) == 3, urls
+        for n, url in enumerate(urls, 1):
+            assert url.startswith(f"{s3.url}/faxes/gw/outbound/{job['id']}/document.pdf?"), url
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+            assert q["attempt"] == [str(n)] and "X-Amz-Signature" in q, q   # one attempt=, signed in
+        fetched = [(u, st) for u, st, _ in peer.media_fetches]
+        assert fetched and all(st == 200 for _, st in fetched), fetched
+        assert all(b.startswith(b"%PDF") for _, _, b in peer.media_fetches)
+        assert not [v for _, _, v in s3.requests if v not in ("ok", "NoSuchKey")], s3.requests
+    finally:
+        _stop_all([srv])
+        peer.close()
