@@ -176,6 +176,8 @@ def test_health_ready_and_doctor_check_the_bucket(server, s3):
     assert not [k for (b, k) in s3.objects if ".faxbot-probe" in k]
     d = srv.post("/admin/diagnostics/run", key=ADMIN).json()
     assert d["checks"]["s3"]["ok"] is True, d
+    st = srv.get("/admin/settings", key=ADMIN).json()["storage"]
+    assert st == {"backend": "s3", "s3_bucket": "faxes", "s3_kms_enabled": False}, st
     rc, out, err = run_cli(["doctor"], srv.env)
     assert "ok    s3" in out and "credentials from AWS_ACCESS_KEY_ID" in out, out
     assert probes
