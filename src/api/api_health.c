@@ -62,7 +62,6 @@ static void ready(http_request *req, http_response *res)
     json_object_set_new(checks, "storage", json_boolean(storage));
     if (!strcmp(blob_kind(g_api.blobs), "s3")) {
         json_object_set_new(checks, "s3", json_boolean(s3));
-        if (!s3 && s3code[0]) json_object_set_new(checks, "s3_error", json_string(s3code));
     }
     json_object_set_new(checks, "ghostscript", json_boolean(gs));
     bool ok = db && backend && storage && s3 && gs;
@@ -71,6 +70,7 @@ static void ready(http_request *req, http_response *res)
     json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
     json_object_set_new(o, "checks", checks);
     json_object_set_new(o, "warnings", warnings);
+    if (!s3 && s3code[0]) json_object_set_new(o, "s3_error", json_string(s3code));   /* S3's error code */
     api_json(res, ok ? 200 : 503, o);
 }
 
