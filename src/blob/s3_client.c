@@ -236,3 +236,9 @@ int s3_delete(s3_client *c, const char *key, char *err, size_t errlen)
     long st = request(c, "DELETE", key, NULL, 0, EMPTY_SHA256, NULL, err, errlen);
     return (st >= 200 && st < 300) || st == 404 ? S3_OK : S3_ERROR;
 }
+
+int s3_exists(s3_client *c, const char *key, char *err, size_t errlen)
+{
+    long st = request(c, "HEAD", key, NULL, 0, EMPTY_SHA256, NULL, err, errlen);
+    return st >= 200 && st < 300 ? S3_OK : st == 404 ? S3_NOT_FOUND : S3_ERROR;
+}

@@ -30,6 +30,8 @@ void s3_close(s3_client *c);
 int s3_put_file(s3_client *c, const char *key, const char *path, char *err, size_t errlen);
 /* Fetches key into path (a temp file renamed into place when whole); S3_NOT_FOUND if none. */
 int s3_get_file(s3_client *c, const char *key, const char *path, char *err, size_t errlen);
+/* S3_OK when key exists (a HEAD request), S3_NOT_FOUND when not. */
+int s3_exists(s3_client *c, const char *key, char *err, size_t errlen);
 /* S3_OK also when there was no such object (S3's DELETE is idempotent). */
 int s3_delete(s3_client *c, const char *key, char *err, size_t errlen);
 
