@@ -185,10 +185,16 @@ def test_artifacts_left_in_place_without_s3(installation, pg_cluster):
 def test_refusals(installation, server, pg_cluster):
     inst = installation
     url = pg_cluster.create_database()
-    # a gateway still running on the source database
-    running = server(API_KEY=BOOT, DATABASE_URL=None)
+    # a gateway still running on the source database (FAX_DISABLED: its job stays as it is)
+    running = server(API_KEY=BOOT, DATABASE_URL=None, FAX_DISABLED="true")
     rc, out, err = run_cli(["migrate", "--to", url], dict(running.env))
     assert rc == 2 and "another process has" in err and "--force" in err, out + err
+    assert "copying rows" not in out
+    # --force copies all the same (an idle gateway: nothing changes meanwhile)
+    create_job(running, key=BOOT)
+    forced = pg_cluster.create_database()
+    rc, out, err = run_cli(["migrate", "--to", forced, "--force"], dict(running.env))
+    assert rc == 0 and "warning: another process has" in out and "verification OK" in out, out + err
     # a target whose schema is newer than this faxbot
     newer = pg_cluster.create_database()
     ndb = newer.split("///")[1].split("?")[0]
