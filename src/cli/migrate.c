@@ -51,7 +51,7 @@ static bool database_in_use(const char *db_path)
 {
     char shm[PATH_MAX];
     if (str_fmt(shm, sizeof shm, "%s-shm", db_path)) return false;
-    int fd = open(shm, O_RDWR | O_CLOEXEC);
+    int fd = open(shm, O_RDONLY | O_CLOEXEC);       /* F_GETLK asks; it needs no write access */
     if (fd < 0) return false;
     struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128, .l_len = 1};
     bool used = fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;

@@ -64,7 +64,8 @@ def installation(module_server):
                        filename=f"m{i}.txt")["id"] for i in range(3)]
     jobs.append(create_job(srv, key=sender["token"], content=b"from the sender key\n", filename="s.txt")["id"])
     done = wait_jobs(srv, jobs, key=BOOT, timeout=120)
-    assert all(j["status"] == "SUCCESS" and j["inbound_id"] for j in done.values()), done
+    assert all(j["status"] == "SUCCESS" and j["inbound_id"] for j in done.values()), \
+        [(j["status"], j["error"], j["inbound_id"]) for j in done.values()]
     snap = snapshot(srv, jobs, [sender["key_id"], revoked["key_id"]])
     assert len(snap["inbound_list"]) == len(jobs)
     assert srv.stop() == 0
