@@ -199,14 +199,13 @@ static int core_open(const config *cfg, gateway_core *core)
         log_info("database: PostgreSQL %s, this node is '%s'", shown, store_node_id(core->st));
     }
     if (!strcmp(cfg->storage_backend, "s3")) {
-        s3_settings s3 = {.endpoint_url = cfg->s3_endpoint_url, .bucket = cfg->s3_bucket, .region = cfg->s3_region,
-                          .prefix = cfg->s3_prefix, .kms_key_id = cfg->s3_kms_key_id,
-                          .access_key_id = cfg->aws_access_key_id, .secret_access_key = cfg->aws_secret_access_key,
-                          .session_token = cfg->aws_session_token};
+        s3_settings s3;
+        config_s3_settings(cfg, &s3);
         core->blobs = blob_s3_open(cfg->data_dir, &s3, err, sizeof err);
         if (core->blobs)
-            log_info("storage: S3 bucket %s%s%s (the files under %s are a cache)", cfg->s3_bucket,
-                     cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->data_dir);
+            log_info("storage: S3 bucket %s%s%s, credentials from %s (the files under %s are a cache)", cfg->s3_bucket,
+                     cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->aws_credentials_source,
+                     cfg->data_dir);
     } else {
         core->blobs = blob_fs_open(cfg->data_dir, err, sizeof err);
     }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the whole suite twice: on the normal build (plus the real-FreeSWITCH and
-# real-Asterisk interop tests in tests/interop), then on the ASan+UBSan build
+# Runs the whole suite twice: on the normal build (plus the black-box suite once more
+# on PostgreSQL + S3, and the real-FreeSWITCH and real-Asterisk interop tests in
+# tests/interop), then on the ASan+UBSan build
 # (LeakSanitizer on), failing on any test failure or sanitizer report; then, when
 # a fuzz build directory is given (3rd argument, `make test` passes build-fuzz), a
 # short libFuzzer pass: every fuzz/fuzz_*.c target for FUZZ_SECONDS_CI seconds
@@ -24,6 +25,15 @@ meson test -C "$build" --suite unit --print-errorlogs
 
 echo "== black-box API tests ($build)"
 FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -n 4 -p no:cacheprovider tests/api
+
+echo "== black-box API tests on PostgreSQL + S3 ($build)"
+# every server on a database of its own in one real PostgreSQL 15 (tests/peers/pg.py, a
+# temp dir) and under a prefix of its own in an S3 stand-in that verifies Signature V4
+# (tests/peers/s3_peer.py); tests that cannot run there skip with the reason (-rs)
+started=$(date +%s)
+FAXBOT_TEST_DB=pg FAXBOT_TEST_STORAGE=s3 FAXBOT_BIN="$root/$build/faxbot" ./tests/peers/pg.py run -- \
+    $py -m pytest -q -rs -n 4 -p no:cacheprovider tests/api
+echo "== PostgreSQL + S3 run took $(( $(date +%s) - started ))s"
 
 # The MCP tests run the official MCP TypeScript SDK (tests/mcp, pinned in its
 # package-lock.json) as the client; `npm ci` fetches it once from the npm registry.

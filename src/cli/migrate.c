@@ -340,7 +340,9 @@ static int copy_artifact(migration *m, const char *key, const char *path, int64_
 {
     char err[512] = "";
     if (!m->s3) return 0;
-    int rc = s3_exists(m->s3, key, err, sizeof err);
+    long long have = 0;
+    char etag[128];
+    int rc = s3_stat(m->s3, key, &have, etag, sizeof etag, err, sizeof err);
     if (rc == S3_OK) { tot->present++; return 0; }
     if (rc == S3_NOT_FOUND) rc = s3_put_file(m->s3, key, path, err, sizeof err);
     if (rc != S3_OK) {
@@ -494,10 +496,8 @@ int cli_migrate(int argc, char **argv)
     m.dst = store_pg_open(to, err, sizeof err);
     if (!m.dst) { fprintf(stderr, "faxbot migrate: refusing: the target database %s: %s\n", shown, err); rc = 2; goto out; }
     if (!strcmp(storage, "s3")) {
-        s3_settings s3 = {.endpoint_url = cfg.s3_endpoint_url, .bucket = cfg.s3_bucket, .region = cfg.s3_region,
-                          .prefix = cfg.s3_prefix, .kms_key_id = cfg.s3_kms_key_id,
-                          .access_key_id = cfg.aws_access_key_id, .secret_access_key = cfg.aws_secret_access_key,
-                          .session_token = cfg.aws_session_token};
+        s3_settings s3;
+        config_s3_settings(&cfg, &s3);       /* as the server reads them: credentials files, part sizes */
         m.s3 = s3_open(&s3, err, sizeof err);
         if (!m.s3) { fprintf(stderr, "faxbot migrate: S3: %s\n", err); rc = 2; goto out; }
     }
