@@ -53,7 +53,8 @@ def snapshot(srv, jobs, keys):
 @pytest.fixture(scope="module")
 def installation(module_server):
     """A stopped single-node installation: (server, job ids, {name: key}, API snapshot)."""
-    srv = module_server(API_KEY=BOOT, DATABASE_URL=None, FAX_BACKEND="loopback")
+    # SQLite and local files whatever FAXBOT_TEST_DB / FAXBOT_TEST_STORAGE say: what migrate moves
+    srv = module_server(API_KEY=BOOT, DATABASE_URL=None, STORAGE_BACKEND="local", FAX_BACKEND="loopback")
     r = srv.post("/admin/api-keys", key=BOOT, json={"name": "sender", "owner": "clinic", "scopes": "fax:send,fax:read"})
     assert r.status_code == 200, r.text
     sender = r.json()
@@ -187,7 +188,7 @@ def test_refusals(installation, server, pg_cluster):
     inst = installation
     url = pg_cluster.create_database()
     # a gateway still running on the source database (FAX_DISABLED: its job stays as it is)
-    running = server(API_KEY=BOOT, DATABASE_URL=None, FAX_DISABLED="true")
+    running = server(API_KEY=BOOT, DATABASE_URL=None, STORAGE_BACKEND="local", FAX_DISABLED="true")
     rc, out, err = run_cli(["migrate", "--to", url], dict(running.env))
     assert rc == 2 and "another process has" in err and "--force" in err, out + err
     assert "copying rows" not in out
