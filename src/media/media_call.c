@@ -188,8 +188,8 @@ static int set_codec(media_call *c, const media_params *p, char *err, size_t err
         if (!c->jb && !(c->jb = malloc(sizeof(*c->jb))))
             goto oom;
         jitter_init(c->jb, (p->jitter_ms ? p->jitter_ms : 60) * 8);
-        if (!c->plc && !(c->plc = plc_init(NULL)))
-            goto oom;
+        memset(c->last_frame, 0, sizeof c->last_frame);
+        c->lost_run = 0;
         return 0;
     }
     if ((!c->utx && !(c->utx = malloc(sizeof(*c->utx)))) || (!c->urx && !(c->urx = malloc(sizeof(*c->urx)))))
@@ -225,9 +225,6 @@ void media_call_release(media_call *c)
     fax_session_free(c->fax);
     c->fax = NULL;
     free(c->jb);
-    if (c->plc)
-        plc_free(c->plc);
-    c->plc = NULL;
     free(c->utx);
     free(c->urx);
     c->jb = NULL;
@@ -308,6 +305,22 @@ void media_call_readable(media_call *c)
 
 /* ---- the tick ---- */
 
+/* A whole frame lost is played as the last frame that arrived, for up to 3 in a row:
+ * silence would look like the carrier dropping to the modem (one lost packet then
+ * failed the whole call), while a repeated frame only damages data, which ECM repairs.
+ * A longer outage is a real loss of signal and stays silent. (spandsp's speech PLC
+ * did the same job but copies overlapping memory inside plc_fillin.) */
+static void conceal(media_call *c, size_t gap, int16_t *pcm)
+{
+    if (gap < FAX_TICK_SAMPLES) {
+        memcpy(c->last_frame, pcm, sizeof c->last_frame);
+        c->lost_run = 0;
+        return;
+    }
+    if (++c->lost_run <= 3)
+        memcpy(pcm, c->last_frame, sizeof c->last_frame);
+}
+
 static void finish(media_call *c, const char *why)
 {
     memset(&c->result, 0, sizeof(c->result));
@@ -330,12 +343,7 @@ bool media_call_tick(media_call *c)
     c->ticks++;
     int16_t pcm[FAX_TICK_SAMPLES];
     if (c->params.kind == MEDIA_KIND_AUDIO) {
-        /* a whole frame lost: spandsp's concealment keeps the signal going (silence would
-         * look like the carrier dropping to the modem; ECM repairs the damaged data) */
-        if (jitter_get(c->jb, pcm, FAX_TICK_SAMPLES) == FAX_TICK_SAMPLES)
-            plc_fillin(c->plc, pcm, FAX_TICK_SAMPLES);
-        else
-            plc_rx(c->plc, pcm, FAX_TICK_SAMPLES);
+        conceal(c, jitter_get(c->jb, pcm, FAX_TICK_SAMPLES), pcm);
         fax_session_rx_audio(c->fax, pcm, FAX_TICK_SAMPLES);
         fax_session_tx_audio(c->fax, pcm, FAX_TICK_SAMPLES);
         send_audio(c, pcm, FAX_TICK_SAMPLES);

@@ -5,7 +5,6 @@
 #define FAXBOT_MEDIA_INTERNAL_H
 
 #include <limits.h>
-#include <spandsp.h>
 #include <sys/socket.h>
 
 #include "media/jitter.h"
@@ -33,7 +32,8 @@ struct media_call {
     long ticks, last_rx_tick;
     /* audio */
     jitter_buf *jb;
-    plc_state_t *plc;               /* spandsp packet loss concealment for whole-frame gaps */
+    int16_t last_frame[FAX_TICK_SAMPLES];   /* the last frame that arrived whole */
+    int lost_run;                   /* whole frames lost in a row (concealed up to 3) */
     uint32_t rtp_ssrc, rtp_ts;
     uint16_t rtp_seq;
     bool rtp_marker_sent;

@@ -44,6 +44,7 @@ struct sip_call {
     sdp_kind offered;
     sdp_negotiated media, pending;
     bool reinvite_out, reinvite_in;
+    bool late;                 /* the INVITE being answered had no SDP: our 2xx offers, the ACK answers */
     /* inbound: the INVITE being answered */
     uint64_t inv_st;
     char inv_branch[128];
@@ -470,6 +471,18 @@ static int answer_invite(sip_call *c, const sip_msg *req, sip_txn *st)
     sb_init(&body);
     char err[160];
     c->local.sess_version++;
+    if (c->late) {   /* RFC 3261 §13.2.1: the offer goes in our 2xx, the answer comes in the ACK */
+        c->offered = c->media.kind ? c->media.kind : c->local.audio_port ? SDP_KIND_AUDIO : SDP_KIND_T38;
+        if (sdp_build_offer(&c->local, c->offered, &body)) {
+            sb_free(&body);
+            respond(c, st, req, 488, NULL, NULL, 0);
+            return -1;
+        }
+        respond(c, st, req, 200, "application/sdp", body.data, body.len);
+        sb_free(&body);
+        c->ack_deadline = mono_ms() + 32000;
+        return 0;
+    }
     sdp_negotiated res;
     if (sdp_answer(&c->offer, &c->local, &body, &res, err, sizeof err)) {
         sb_free(&body);
@@ -506,7 +519,8 @@ static void new_inbound(sip_ua *ua, sip_txn *st, const sip_msg *req, const sip_a
     c->inv_st = sip_txn_id(txl(ua), st);
     ladder(c, '<', "INVITE");
     char err[160];
-    if (!req->body_len || sdp_parse(req->body, req->body_len, &c->offer, err, sizeof err)) {
+    c->late = !req->body_len;
+    if (!c->late && sdp_parse(req->body, req->body_len, &c->offer, err, sizeof err)) {
         respond(c, st, req, 488, NULL, NULL, 0);
         call_end(c, SIP_END_NOT_ACCEPTABLE, 488);
         return;
@@ -543,6 +557,17 @@ static void on_request(void *ctx, sip_txn *st, const sip_msg *req, const sip_add
         ladder(c, '<', "ACK");
         c->ack_deadline = 0;
         bool first = !c->media.kind;
+        if (c->late) {
+            sdp_negotiated got;
+            if (!read_answer(c, req, &got)) {
+                c->st = C_UP;
+                if (first) send_bye_for(c, SIP_END_NOT_ACCEPTABLE);
+                else if (ua->ev.on_reinvite_failed) ua->ev.on_reinvite_failed(ua->user, c, 488);
+                return;
+            }
+            c->pending = got;
+            c->late = false;
+        }
         c->media = c->pending;
         c->st = C_UP;
         c->reinvite_in = false;
@@ -557,7 +582,8 @@ static void on_request(void *ctx, sip_txn *st, const sip_msg *req, const sip_add
         ladder(c, '<', "INVITE");
         if (c->reinvite_out || c->st != C_UP) { respond(c, st, req, 491, NULL, NULL, 0); return; }
         char err[160];
-        if (!req->body_len || sdp_parse(req->body, req->body_len, &c->offer, err, sizeof err)) {
+        c->late = !req->body_len;
+        if (!c->late && sdp_parse(req->body, req->body_len, &c->offer, err, sizeof err)) {
             respond(c, st, req, 488, NULL, NULL, 0);
             return;
         }

@@ -5,7 +5,8 @@
  * re-INVITE sent and received with the media change surfaced to a callback (the
  * switch to T.38, or its refusal), inbound INVITE from the trunk's address only
  * (anyone else gets 403 and never rings), a cap on simultaneous calls (486 beyond
- * it), OPTIONS answered, and a per-call ladder (time, direction, method/status) for
+ * it), an INVITE without SDP answered with our offer in the 2xx (the answer comes
+ * in the ACK), OPTIONS answered, and a per-call ladder (time, direction, method/status) for
  * the job's attempt record.
  *
  * All of it runs on the endpoint's loop thread: the functions here are called from

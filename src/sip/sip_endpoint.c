@@ -587,6 +587,11 @@ int sip_endpoint_add_tick(sip_endpoint *ep, sip_loop_fn fn, void *arg)
 
 void sip_endpoint_remove_tick(sip_endpoint *ep, sip_loop_fn fn, void *arg)
 {
+    if (pthread_equal(pthread_self(), ep->thread)) {   /* on the loop: at once (safe while ticking) */
+        for (int i = 0; i < MAX_TICKS; i++)
+            if (ep->ticks[i].fn == fn && ep->ticks[i].arg == arg) ep->ticks[i].fn = NULL;
+        return;
+    }
     loop_call *c = malloc(sizeof *c);
     if (!c) return;
     *c = (loop_call){fn, arg};

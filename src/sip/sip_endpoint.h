@@ -42,6 +42,8 @@ int sip_endpoint_tls_port(const sip_endpoint *ep);   /* 0 without a TLS listener
 int sip_endpoint_call(sip_endpoint *ep, sip_loop_fn fn, void *arg);
 /* Adds a hook the loop calls at least every 50 ms (from the loop thread); up to 8. */
 int sip_endpoint_add_tick(sip_endpoint *ep, sip_loop_fn fn, void *arg);
+/* Removes a hook: at once when called on the loop thread (also from inside a hook),
+ * else soon. */
 void sip_endpoint_remove_tick(sip_endpoint *ep, sip_loop_fn fn, void *arg);
 /* Loop thread only. */
 sip_txn_layer *sip_endpoint_txn(sip_endpoint *ep);

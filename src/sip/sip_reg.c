@@ -58,6 +58,7 @@ static void on_response(void *user, const sip_msg *resp, int status)
 {
     sip_reg *r = user;
     int64_t now = mono_ms();
+    if (status == 0) { r->in_flight = false; return; }   /* the layer is going away */
     if (status < 200) return;
     r->in_flight = false;
     if (r->stopping) return;
@@ -191,9 +192,16 @@ static void send_register(sip_reg *r, int64_t now)
 
 static void tick(sip_endpoint *ep, void *arg, int64_t now)
 {
-    (void)ep;
     sip_reg *r = arg;
-    if (r->stopping || r->in_flight || now < r->next_at) return;
+    if (r->stopping) {
+        if (r->in_flight) return;   /* Timer F ends it at the latest */
+        sip_endpoint_remove_tick(ep, tick, r);   /* runs before the next ticks */
+        memset(r->password, 0, sizeof r->password);
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+        return;
+    }
+    if (r->in_flight || now < r->next_at) return;
     r->auth_tries = 0;
     send_register(r, now);
 }
@@ -237,22 +245,15 @@ void sip_reg_get(sip_reg *r, sip_reg_status *out)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void release(sip_endpoint *ep, void *arg, int64_t now)
+static void begin_stop(sip_endpoint *ep, void *arg, int64_t now)
 {
     (void)ep;
     (void)now;
-    sip_reg *r = arg;
-    r->stopping = true;
-    /* a transaction may still point at r: it ends within Timer F; keep r until then */
-    if (r->in_flight) { sip_endpoint_call(ep, release, r); return; }
-    memset(r->password, 0, sizeof r->password);
-    pthread_mutex_destroy(&r->mu);
-    free(r);
+    ((sip_reg *)arg)->stopping = true;   /* the tick frees r once no transaction points at it */
 }
 
 void sip_reg_stop(sip_reg *r)
 {
     if (!r) return;
-    sip_endpoint_remove_tick(r->ep, tick, r);
-    sip_endpoint_call(r->ep, release, r);
+    sip_endpoint_call(r->ep, begin_stop, r);
 }

@@ -44,7 +44,8 @@ typedef struct sip_reg sip_reg;
 
 sip_reg *sip_reg_start(sip_endpoint *ep, const sip_reg_config *cfg);
 void sip_reg_get(sip_reg *r, sip_reg_status *out);
-/* Stops refreshing (no un-REGISTER is sent) and frees r after the loop let it go. */
+/* Stops refreshing (no un-REGISTER is sent); r is freed on the loop thread as soon as
+ * no transaction points at it. Call before sip_endpoint_stop. */
 void sip_reg_stop(sip_reg *r);
 const char *sip_reg_state_name(sip_reg_state s);
 

@@ -91,7 +91,7 @@ typedef struct {
 static const scenario scenarios[] = {
     { "t38-redundancy-ecm-loss", MEDIA_KIND_T38, false, 0, UDPTL_EC_REDUNDANCY, 0, 0, MEDIA_ULAW, true, 5, true, 2 },
     { "t38-fec-noecm-loss", MEDIA_KIND_T38, false, 0, UDPTL_EC_FEC, 3, 3, MEDIA_ULAW, false, 1, false, 1 },
-    { "audio-ulaw-ecm-loss", MEDIA_KIND_AUDIO, false, 0, UDPTL_EC_NONE, 0, 0, MEDIA_ULAW, true, 0.1, false, 1 },
+    { "audio-ulaw-ecm-loss", MEDIA_KIND_AUDIO, false, 0, UDPTL_EC_NONE, 0, 0, MEDIA_ULAW, true, 0.5, false, 1 },
     { "audio-alaw-noecm", MEDIA_KIND_AUDIO, false, 0, UDPTL_EC_NONE, 0, 0, MEDIA_ALAW, false, 0, true, 1 },
     { "audio-then-t38-ecm-loss", MEDIA_KIND_AUDIO, true, 1.5, UDPTL_EC_REDUNDANCY, 0, 0, MEDIA_ULAW, true, 3, false, 1 },
 };

@@ -3,7 +3,9 @@
  * switched to T.38 by re-INVITE and hung up by the callee; busy, declined and
  * no-common-media failures with their reasons; a refused re-INVITE that leaves the
  * call up; a ring timeout that CANCELs (no_answer); an answer given later; and an
- * INVITE from an address that is not the trunk refused with 403 without ringing. */
+ * INVITE from an address that is not the trunk refused with 403 without ringing; and a
+ * trunk (a raw UDP socket here) sending an INVITE without SDP: our offer goes in the
+ * 200, its answer comes in the ACK. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sip/sip_call.h"
 
@@ -333,6 +341,87 @@ static void test_unknown_source_refused(void **state)
     stop_node(&b);
 }
 
+/* the next SIP message on a raw socket, parsed (NULL on timeout) */
+static sip_msg *recv_msg(int fd)
+{
+    char buf[4096];
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 3000) != 1) return NULL;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    sip_msg *m = NULL;
+    size_t used;
+    sip_parse_error err;
+    if (n <= 0 || sip_msg_parse(buf, (size_t)n, true, &m, &used, &err) != SIP_PARSE_OK) return NULL;
+    return m;
+}
+
+static void test_late_offer(void **state)
+{
+    (void)state;
+    int raw = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+    assert_int_equal(bind(raw, (struct sockaddr *)&me, sizeof me), 0);
+    socklen_t ml = sizeof me;
+    getsockname(raw, (struct sockaddr *)&me, &ml);
+    int rport = ntohs(me.sin_port);
+    node b = start_node("127.0.0.1", &B);
+    attach_ua(&b, &B, "127.0.0.1", rport, 60);
+    lock(&B);
+    B.audio_port = 41000;
+    B.t38_port = 41002;
+    unlock(&B);
+    sleep_ms(20);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sip_endpoint_port(b.ep))};
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    char msg[2048];
+    int n = snprintf(msg, sizeof msg,
+        "INVITE sip:+15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlate1;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:faxbot@127.0.0.1>;tag=r1\r\nTo: <sip:+15551234567@127.0.0.1>\r\n"
+        "Call-ID: late-1@test\r\nCSeq: 1 INVITE\r\nContact: <sip:faxbot@127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n", rport, rport);
+    sendto(raw, msg, (size_t)n, 0, (struct sockaddr *)&to, sizeof to);
+    sip_msg *r = NULL;
+    for (int i = 0; i < 4; i++) {
+        r = recv_msg(raw);
+        assert_non_null(r);
+        if (r->status >= 200) break;
+        sip_msg_free(r);
+        r = NULL;
+    }
+    assert_non_null(r);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "m=audio 41000 RTP/AVP"));   /* our offer */
+    char to_hdr[256], target[256];
+    snprintf(to_hdr, sizeof to_hdr, "%s", sip_msg_header(r, SIP_H_TO));
+    snprintf(target, sizeof target, "%s", r->contact[0].uri);
+    sip_msg_free(r);
+    static const char answer[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 45000 RTP/AVP 0\r\n";
+    n = snprintf(msg, sizeof msg,
+        "ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlate2;rport\r\nMax-Forwards: 70\r\n"
+        "From: <sip:faxbot@127.0.0.1>;tag=r1\r\nTo: %s\r\nCall-ID: late-1@test\r\nCSeq: 1 ACK\r\n"
+        "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s", target, rport, to_hdr, strlen(answer), answer);
+    sendto(raw, msg, (size_t)n, 0, (struct sockaddr *)&to, sizeof to);
+    WAIT_FOR(&B, B.answered == 1);
+    CHECK_INT(B, media.kind, SDP_KIND_AUDIO);
+    CHECK_INT(B, media.remote_port, 45000);
+    CHECK_INT(B, media.payload_type, 0);
+    /* the trunk hangs up */
+    n = snprintf(msg, sizeof msg,
+        "BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlate3;rport\r\nMax-Forwards: 70\r\n"
+        "From: <sip:faxbot@127.0.0.1>;tag=r1\r\nTo: %s\r\nCall-ID: late-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        target, rport, to_hdr);
+    sendto(raw, msg, (size_t)n, 0, (struct sockaddr *)&to, sizeof to);
+    r = recv_msg(raw);
+    assert_non_null(r);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->cseq_method, "BYE");
+    sip_msg_free(r);
+    WAIT_FOR(&B, B.ended == 1);
+    CHECK_INT(B, end_reason, SIP_END_HANGUP_REMOTE);
+    close(raw);
+    stop_node(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_reinvite_refused_keeps_call),
         cmocka_unit_test(test_ring_timeout_and_late_answer),
         cmocka_unit_test(test_unknown_source_refused),
+        cmocka_unit_test(test_late_offer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
