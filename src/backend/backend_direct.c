@@ -240,7 +240,7 @@ static void start_media(dcall *d, const sdp_negotiated *n)
     pthread_mutex_lock(&b->mu);
     if (rc == 0) {
         d->media_started = true;
-        d->media_t38 = p.kind == MEDIA_KIND_T38;
+        if (p.kind == MEDIA_KIND_T38) d->media_t38 = true;   /* a re-INVITE back to audio at the end keeps it */
     }
     pthread_mutex_unlock(&b->mu);
     if (rc != 0) {
