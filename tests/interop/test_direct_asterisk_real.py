@@ -59,7 +59,7 @@ exten => +15550408,1,Ringing()
 [far-out]
 exten => send,1,Set(CHANNEL(hangup_handler_push)=far-result,s,1)
  same => n,Set(FAXOPT(localstationid)=FAR-SENDER)
- same => n,SendFAX(${FARFILE},f)
+ same => n,SendFAX(${FARFILE},${FAROPTS})
  same => n,Hangup()
 
 [far-result]
@@ -257,15 +257,16 @@ def test_unanswered_calls_fail_with_the_right_reason(rig, number, reason, gw_env
 # -- inbound: Asterisk's SendFAX calls the gateway -------------------------------------------
 
 IN = [
-    # id, far T.38, gateway DIRECT_T38, FAXMODE Asterisk must report
-    ("t38_gateway_switches", True, "reinvite", "T38"),
-    ("t38_asterisk_switches", True, "accept", "T38"),
-    ("audio", False, "accept", "audio"),
+    # id, far T.38, gateway DIRECT_T38, SendFAX options ('z': Asterisk re-INVITEs to T.38
+    # itself when the far end does not), FAXMODE Asterisk must report
+    ("t38_gateway_switches", True, "reinvite", "f", "T38"),
+    ("t38_asterisk_switches", True, "accept", "fz", "T38"),
+    ("audio", False, "accept", "f", "audio"),
 ]
 
 
-@pytest.mark.parametrize("name,far_t38,policy,mode", IN, ids=[i[0] for i in IN])
-def test_asterisk_sends_to_the_gateway(rig, tmp_path, name, far_t38, policy, mode):
+@pytest.mark.parametrize("name,far_t38,policy,opts,mode", IN, ids=[i[0] for i in IN])
+def test_asterisk_sends_to_the_gateway(rig, tmp_path, name, far_t38, policy, opts, mode):
     r = rig(far_t38=far_t38, DIRECT_T38=policy)
     pdf = tmp_path / "in.pdf"
     pdf.write_bytes(docs.pdf_pages(["inbound page one", "inbound page two"]))
@@ -274,7 +275,7 @@ def test_asterisk_sends_to_the_gateway(rig, tmp_path, name, far_t38, policy, mod
     assert code == 0, out + err
     reply = r.far_events.action({"Action": "Originate", "Channel": f"PJSIP/{FAX_LINE}@gw", "Context": "far-out",
                                  "Exten": "send", "Priority": "1", "Async": "true", "Timeout": "30000",
-                                 "Variable": f"FARFILE={tif}", "CallerID": f"<{FAR_CALLER}>"})
+                                 "Variable": f"FARFILE={tif},FAROPTS={opts}", "CallerID": f"<{FAR_CALLER}>"})
     assert reply.get("Response") == "Success", reply
     sent = r.far_fax(timeout=150)
     assert sent and sent["Status"] == "SUCCESS" and sent["Pages"] == "2" and sent["Mode"] == mode, (sent, r.logs())
