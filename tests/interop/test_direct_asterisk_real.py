@@ -219,6 +219,7 @@ OUT = [
     ("t38_asterisk_switches", True, "accept", "T38", "asterisk"),
     ("t38_gateway_switches", True, "reinvite", "T38", "gateway"),
     ("audio_far_without_t38", False, "reinvite", "audio", None),
+    ("t38_offered_in_invite", True, "offer", "T38", None),
 ]
 
 
@@ -252,6 +253,22 @@ def test_unanswered_calls_fail_with_the_right_reason(rig, number, reason, gw_env
     job_id = r.send(number)
     job = r.wait(job_id, timeout=60)
     assert job["status"] == "FAILED" and job["failure_reason"] == reason, (job, r.ladder(job_id), r.logs())
+
+
+def test_call_dropped_mid_page_is_a_line_error(rig):
+    """Asterisk hangs the call up while the pages are on the line (a channel hang-up over
+    the CLI, as a dropped trunk call): the job fails as line_error (transient)."""
+    r = rig(far_t38=True, DIRECT_T38="reinvite")
+    job_id = r.send(RX_FAX, pages=3)
+    deadline = time.monotonic() + 60
+    while "Up" not in r.far.rx("core show channels concise"):
+        assert time.monotonic() < deadline, "the fax call never came up"
+        time.sleep(0.3)
+    time.sleep(12)                                 # training done, page data on the line
+    out = r.far.rx("channel request hangup all")
+    job = r.wait(job_id, timeout=60)
+    assert job["status"] == "FAILED" and job["failure_reason"] == "line_error", (job, out, r.ladder(job_id), r.logs())
+    assert "<BYE" in r.ladder(job_id), r.ladder(job_id)
 
 
 # -- inbound: Asterisk's SendFAX calls the gateway -------------------------------------------
