@@ -76,6 +76,7 @@ struct backend {
     dcall *inviting;        /* loop thread: the call inside sip_ua_invite (its callbacks may come at once) */
     int threads;            /* inbound finishing threads running (under mu) */
     bool stopping;
+    bool loop_closed;       /* destroy: nothing more is posted to the loop (under mu) */
     bool started;           /* atomic: ep, ua and reg are up (at create, or later by the starter) */
     bool stopping_starter, has_starter;
     pthread_t starter;
@@ -91,6 +92,8 @@ struct dcall {
     sip_call *sc;
     sdp_kind offered;
     bool retried_audio;
+    int64_t reinvite_at;    /* glare (491): our T.38 re-INVITE again at this time (0 = none) */
+    bool glare_retried;
     /* under b->mu */
     media_call *mc;
     bool media_started, media_t38, media_over, sip_over, answered;
@@ -130,8 +133,9 @@ static const char *advice_for(const backend *b, int status, sip_end_reason r)
 /* 0 if posted; -1 if the loop's queue is full (nothing will run). */
 static int post_locked(dcall *d, sip_loop_fn fn)
 {
-    d->posts++;
     backend *b = d->b;
+    if (b->loop_closed) return -1;
+    d->posts++;
     pthread_mutex_unlock(&b->mu);
     int rc = sip_endpoint_call(b->ep, fn, d);
     pthread_mutex_lock(&b->mu);
@@ -271,11 +275,37 @@ static void ev_media_change(void *user, sip_call *c, const sdp_negotiated *n)
     if (d) start_media(d, n);
 }
 
+/* Loop tick: re-INVITEs due after glare. A call with sc set is alive (only this thread ends it). */
+static void glare_tick(sip_endpoint *ep, void *arg, int64_t now)
+{
+    (void)ep;
+    (void)now;
+    now = mono_ms();
+    backend *b = arg;
+    sip_call *due[16];
+    int n = 0;
+    pthread_mutex_lock(&b->mu);
+    for (dcall *d = b->calls; d && n < 16; d = d->next) {
+        if (!d->reinvite_at || now < d->reinvite_at || !d->sc) continue;
+        d->reinvite_at = 0;
+        if (!d->media_t38) due[n++] = d->sc;
+    }
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < n; i++) sip_call_reinvite(due[i], SDP_KIND_T38);
+}
+
 static void ev_reinvite_failed(void *user, sip_call *c, int status)
 {
     (void)user;
     dcall *d = sip_call_user(c);
     if (!d) return;
+    if (status == 491 && !d->glare_retried) {
+        /* both ends asked at once (RFC 3261 §14.1): the side that answered tries again
+         * soon, the caller later — by then usually on T.38 already (then it does nothing) */
+        d->glare_retried = true;
+        d->reinvite_at = mono_ms() + (d->inbound ? 500 : 2500);
+        return;
+    }
     if (d->b->fallback) {
         log_info("direct: call %s: T.38 re-INVITE refused (%d): staying on audio", sip_call_id(c), status);
         return;
@@ -738,6 +768,7 @@ static int start_sip(backend *b, char *err, size_t errlen)
     log_info("direct: SIP on %s:%d (%s), trunk %s:%d, media ports %d-%d, T.38 %s", b->bind,
              sip_endpoint_port(b->ep), b->transport == SIP_TP_TCP ? "tcp" : tls ? "tls" : "udp", b->trunk_host,
              b->trunk_port, b->media_min, b->media_max, t38_names[b->t38]);
+    sip_endpoint_add_tick(ep, glare_tick, b);
     live_set(b, true);
     __atomic_store_n(&b->started, true, __ATOMIC_RELEASE);
     return 0;
@@ -851,6 +882,9 @@ static void direct_destroy(backend *b)
             sleep_ms(50);
             pthread_mutex_lock(&b->mu);
         }
+        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_lock(&b->mu);
+        b->loop_closed = true;
         pthread_mutex_unlock(&b->mu);
         if (b->reg) sip_reg_stop(b->reg);
         sip_endpoint_stop(b->ep);

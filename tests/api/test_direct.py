@@ -121,6 +121,8 @@ CASES = [
     ("t38_offered", {"DIRECT_T38": "offer"}, {"DIRECT_T38": "accept"}, True, True),
     ("audio_then_sender_reinvites", {"DIRECT_T38": "reinvite"}, {"DIRECT_T38": "accept"}, False, True),
     ("audio_then_receiver_reinvites", {"DIRECT_T38": "accept"}, {"DIRECT_T38": "reinvite"}, True, True),
+    # both ask at once (the default on both sides): 491 glare, the answerer asks again
+    ("both_reinvite_glare", {"DIRECT_T38": "reinvite"}, {"DIRECT_T38": "reinvite"}, True, True),
     # audio only; the sender starts with the default (reinvite) and is switched to off by a
     # live settings change: the new instance takes over the SIP port from the old one
     ("audio_only_after_live_change", {}, {"DIRECT_T38": "off"}, False, False),
