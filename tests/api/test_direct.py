@@ -254,7 +254,7 @@ def test_registration_refresh_and_busy_trunk(server, registrar):
 
     job = create_job(srv, key=KEY, to="+15550123", content=b"busy line\n", filename="x.txt")
     final, seen = wait_job(srv, job["id"], key=KEY, timeout=40 * slow_factor())
-    assert final["status"] == "FAILED" and final["failure_reason"] == "busy", (final, seen)
+    assert final["status"] == "FAILED" and final["failure_reason"] == "busy", (final.get("error"), final, seen)
     msg = fetch(srv, f"/admin/fax-jobs/{job['id']}", key=KEY).json()["attempt_history"][-1]["message"]
     assert "<407" in msg and "<486" in msg, msg
     assert any(ln.startswith("INVITE 486") for ln in reg.lines), reg.lines
