@@ -4,8 +4,9 @@ Asterisk 22.10.1 (PJSIP) on 127.0.0.1, signalling only (the media side is not wi
 The stack is driven through build/tests/unit/sip/sip_probe (a test-only front end that
 registers or places one call and prints one line per event). One Asterisk plays the
 trunk: a PJSIP registrar and endpoint that demands Digest for REGISTER and INVITE, and a
-dialplan that answers busy, rejects, does not know the number, answers then hangs up,
-and answers with ReceiveFAX (which makes Asterisk switch the call to T.38 by re-INVITE).
+dialplan that answers busy, rejects (403, 603), does not know the number, answers then
+hangs up, and answers with ReceiveFAX, whose channel switches to T.38 by re-INVITE —
+Asterisk's own, or ours when we ask first.
 
 The build comes from ../shared/peers/asterisk or $FAXBOT_ASTERISK_PEER_DIR; without it
 every test is skipped and says so: "SKIPPED: real Asterisk not found at …"."""
@@ -28,6 +29,7 @@ DIALPLAN = """[from-faxbot]
 exten => 486,1,Busy(5)
 exten => 404,1,Hangup(1)
 exten => 403,1,Hangup(21)
+exten => 603,1,PJSIPHangup(603)
 exten => 100,1,Answer()
  same => n,Wait(2)
  same => n,Hangup()
@@ -151,7 +153,7 @@ def test_register_wrong_password_says_so(trunk):
 
 
 @pytest.mark.parametrize("number,reason,status", [("486", "busy", "486"), ("404", "invalid_number", "404"),
-                                                  ("403", "declined", "403")])
+                                                  ("403", "declined", "403"), ("603", "declined", "603")])
 def test_failures_map_to_reasons(trunk, number, reason, status):
     ast, sip = trunk
     code, out, err = run_probe("call", "127.0.0.1", sip, number, "faxbot", PASSWORD, "audio", 1)
@@ -190,3 +192,17 @@ def test_asterisk_switches_to_t38(trunk):
     steps = [s.split(" ", 1)[1] for s in ended[0]["ladder"].split("|") if " " in s]
     assert steps[steps.index("< INVITE"):steps.index("< INVITE") + 3] == ["< INVITE", "> 200", "< ACK"], steps
     assert ended, out
+
+
+def test_we_switch_to_t38(trunk):
+    """Our re-INVITE to T.38, sent half a second after the answer (before Asterisk's own
+    request), is accepted by ReceiveFAX's channel."""
+    ast, sip = trunk
+    code, out, err = run_probe("call", "127.0.0.1", sip, "200", "faxbot", PASSWORD, "audio+t38", 3)
+    ev = events(out)
+    media = [f for e, f in ev if e == "media"]
+    ended = [f for e, f in ev if e == "ended"]
+    assert media and media[0]["kind"] == "t38", out + err + ast.log_text()[-3000:]
+    steps = [s.split(" ", 1)[1] for s in ended[0]["ladder"].split("|") if " " in s]
+    i = steps.index("> ACK")
+    assert steps[i + 1:i + 4] == ["> INVITE", "< 200", "> ACK"], steps     # ours, accepted, ACKed

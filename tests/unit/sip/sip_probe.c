@@ -4,8 +4,9 @@
  * event, so a Python test can drive the real stack over real UDP/TCP. Not installed.
  *
  *   sip_probe register HOST PORT DOMAIN USER PASSWORD udp|tcp
- *   sip_probe call HOST PORT NUMBER USER PASSWORD audio|t38 HOLD_S
- * (call: hangs up HOLD_S seconds after the answer; prints answered/media/refused/ended) */
+ *   sip_probe call HOST PORT NUMBER USER PASSWORD audio|t38|audio+t38 HOLD_S
+ * (call: hangs up HOLD_S seconds after the answer; audio+t38 re-INVITEs to T.38 half a
+ * second after the answer; prints answered/media/refused/ended) */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@ static atomic_int done;
 static sip_ua *ua;
 static const char *number;
 static sdp_kind offer;
-static int64_t hangup_at;
+static int64_t hangup_at, reinvite_at;
+static bool switch_to_t38;
 static sip_call *the_call;
 
 static void ev_progress(void *u, sip_call *c, int status) { (void)u; (void)c; printf("progress status=%d\n", status); fflush(stdout); }
@@ -69,6 +71,10 @@ static void watch(sip_endpoint *ep, void *arg, int64_t now)
     int hold = *(int *)arg;
     if (!the_call) return;
     if (!hangup_at) hangup_at = now + (int64_t)hold * 1000 + 60000;   /* armed at once; tightened on answer below */
+    if (reinvite_at && now >= reinvite_at) {
+        reinvite_at = 0;
+        if (sip_call_reinvite(the_call, SDP_KIND_T38)) { printf("reinvite-not-sent\n"); fflush(stdout); }
+    }
     if (now >= hangup_at) { sip_call_hangup(the_call); hangup_at = now + 60000; }
 }
 
@@ -77,6 +83,7 @@ static void ev_answered_hold(void *u, sip_call *c, const sdp_negotiated *m)
 {
     ev_answered(u, c, m);
     hangup_at = mono_ms() + (int64_t)hold_s * 1000;
+    if (switch_to_t38) reinvite_at = mono_ms() + 500;
 }
 
 int main(int argc, char **argv)
@@ -111,6 +118,7 @@ int main(int argc, char **argv)
     if (argc < 9) return 2;
     number = argv[4];
     offer = !strcmp(argv[7], "t38") ? SDP_KIND_T38 : SDP_KIND_AUDIO;
+    switch_to_t38 = !strcmp(argv[7], "audio+t38");
     hold_s = atoi(argv[8]);
     sip_call_events ev = {ev_progress, ev_answered_hold, ev_media, ev_refused, ev_ended, NULL};
     sip_ua_config uc = {.trunk_host = argv[2], .trunk_port = atoi(argv[3]), .from_user = argv[5], .password = argv[6],
