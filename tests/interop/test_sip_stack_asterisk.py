@@ -33,6 +33,9 @@ exten => 603,1,PJSIPHangup(603)
 exten => 100,1,Answer()
  same => n,Wait(2)
  same => n,Hangup()
+exten => 300,1,Answer()
+ same => n,Wait(20)
+ same => n,Hangup()
 exten => 200,1,Answer()
  same => n,ReceiveFAX(@T@/rx.tif)
  same => n,Hangup()
@@ -58,6 +61,12 @@ def trunk(tmp_path_factory):
         pytest.skip(msg)
     binary = ast_real.unpack(d)
     sip = ast_real.free_udp_port()
+    tls = ast_real.free_tcp_port()
+    work = tmp_path_factory.mktemp("sipstack")
+    cert, key = str(work / "cert.pem"), str(work / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=trunk.test", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
     rtp = ast_real.port_range()
     udptl = ast_real.port_range()
     files = {
@@ -71,6 +80,14 @@ bind = 127.0.0.1:{sip}
 type = transport
 protocol = tcp
 bind = 127.0.0.1:{sip}
+
+[transport-tls]
+type = transport
+protocol = tls
+bind = 127.0.0.1:{tls}
+cert_file = {cert}
+priv_key_file = {key}
+method = tlsv1_2
 
 [faxbot]
 type = auth
@@ -102,15 +119,18 @@ t38_udptl_maxdatagram = 400
         "rtp.conf": f"[general]\nrtpstart = {rtp[0]}\nrtpend = {rtp[1]}\n",
         "udptl.conf": f"[general]\nudptlstart = {udptl[0]}\nudptlend = {udptl[1]}\n",
     }
-    work = tmp_path_factory.mktemp("sipstack")
     ast = ast_real.AstInstance(binary, str(work), "trunk", files)
     ast.start()
+    ast.tls_port, ast.cert = tls, cert
     yield ast, sip
     ast.stop()
 
 
-def run_probe(*args, timeout=60):
-    p = subprocess.run([probe_path(), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def run_probe(*args, timeout=60, ca=None):
+    env = dict(os.environ)
+    if ca:
+        env["SIP_PROBE_CA"] = ca
+    p = subprocess.run([probe_path(), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -206,3 +226,19 @@ def test_we_switch_to_t38(trunk):
     steps = [s.split(" ", 1)[1] for s in ended[0]["ladder"].split("|") if " " in s]
     i = steps.index("> ACK")
     assert steps[i + 1:i + 4] == ["> INVITE", "< 200", "> ACK"], steps     # ours, accepted, ACKed
+
+
+def test_tls_register_and_call(trunk):
+    """Over TLS (Asterisk's certificate, made for 127.0.0.1, trusted through a CA file):
+    registration, and a call we answer-and-hang-up (our BYE goes over our connection)."""
+    ast, sip = trunk
+    code, out, err = run_probe("register", "127.0.0.1", ast.tls_port, "127.0.0.1", "faxbot", PASSWORD, "tls", ca=ast.cert)
+    assert code == 0 and "state=registered status=200" in out, out + err + ast.log_text()[-2000:]
+    code, out, err = run_probe("call", "127.0.0.1", ast.tls_port, "300", "faxbot", PASSWORD, "audio", 1, "tls", ca=ast.cert)
+    ev = events(out)
+    assert [f for e, f in ev if e == "answered"], out + err + ast.log_text()[-2000:]
+    ended = [f for e, f in ev if e == "ended"]
+    assert ended and ended[0]["reason"] == "hangup_local" and ended[0]["status"] == "200", out
+    # without the CA the certificate is not trusted: refused at once, with advice
+    code, out, err = run_probe("register", "127.0.0.1", ast.tls_port, "127.0.0.1", "faxbot", PASSWORD, "tls")
+    assert code == 3 and "status=503" in out and "certificate" in out, out + err

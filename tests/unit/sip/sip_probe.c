@@ -3,8 +3,9 @@
  * it registers or places one call and prints what happened, one "key=value" line per
  * event, so a Python test can drive the real stack over real UDP/TCP. Not installed.
  *
- *   sip_probe register HOST PORT DOMAIN USER PASSWORD udp|tcp
- *   sip_probe call HOST PORT NUMBER USER PASSWORD audio|t38|audio+t38 HOLD_S
+ *   sip_probe register HOST PORT DOMAIN USER PASSWORD udp|tcp|tls
+ *   sip_probe call HOST PORT NUMBER USER PASSWORD audio|t38|audio+t38 HOLD_S [udp|tcp|tls]
+ * TLS verifies the peer against the CA file in $SIP_PROBE_CA.
  * (call: hangs up HOLD_S seconds after the answer; audio+t38 re-INVITEs to T.38 half a
  * second after the answer; prints answered/media/refused/ended) */
 #include <stdatomic.h>
@@ -79,6 +80,11 @@ static void watch(sip_endpoint *ep, void *arg, int64_t now)
 }
 
 static int hold_s;
+
+static int transport_of(const char *s)
+{
+    return !strcmp(s, "tls") ? SIP_TP_TLS : !strcmp(s, "tcp") ? SIP_TP_TCP : SIP_TP_UDP;
+}
 static void ev_answered_hold(void *u, sip_call *c, const sdp_negotiated *m)
 {
     ev_answered(u, c, m);
@@ -89,18 +95,18 @@ static void ev_answered_hold(void *u, sip_call *c, const sdp_negotiated *m)
 int main(int argc, char **argv)
 {
     if (argc < 8) {
-        fprintf(stderr, "usage: sip_probe register HOST PORT DOMAIN USER PASSWORD udp|tcp\n"
-                        "       sip_probe call HOST PORT NUMBER USER PASSWORD audio|t38 HOLD_S\n");
+        fprintf(stderr, "usage: sip_probe register HOST PORT DOMAIN USER PASSWORD udp|tcp|tls\n"
+                        "       sip_probe call HOST PORT NUMBER USER PASSWORD audio|t38|audio+t38 HOLD_S [udp|tcp|tls]\n");
         return 2;
     }
     char err[160];
-    sip_endpoint_config ec = {.bind_addr = "127.0.0.1"};
+    sip_endpoint_config ec = {.bind_addr = "127.0.0.1", .tls_ca_file = getenv("SIP_PROBE_CA")};
     sip_endpoint *ep = sip_endpoint_start(&ec, NULL, NULL, err, sizeof err);
     if (!ep) { fprintf(stderr, "%s\n", err); return 1; }
     if (!strcmp(argv[1], "register")) {
         sip_reg_config rc = {.registrar_host = argv[2], .registrar_port = atoi(argv[3]), .domain = argv[4],
                              .user = argv[5], .password = argv[6], .contact_host = "127.0.0.1", .expires = 120,
-                             .transport = !strcmp(argv[7], "tcp") ? SIP_TP_TCP : SIP_TP_UDP};
+                             .transport = transport_of(argv[7])};
         sip_reg *r = sip_reg_start(ep, &rc);
         sip_reg_status st;
         for (int i = 0; i < 500; i++) {
@@ -122,7 +128,8 @@ int main(int argc, char **argv)
     hold_s = atoi(argv[8]);
     sip_call_events ev = {ev_progress, ev_answered_hold, ev_media, ev_refused, ev_ended, NULL};
     sip_ua_config uc = {.trunk_host = argv[2], .trunk_port = atoi(argv[3]), .from_user = argv[5], .password = argv[6],
-                        .local_host = "127.0.0.1", .ring_timeout_s = 20};
+                        .local_host = "127.0.0.1", .ring_timeout_s = 20,
+                        .transport = argc > 9 ? transport_of(argv[9]) : SIP_TP_UDP};
     ua = sip_ua_new(ep, &uc, &ev, NULL);
     sip_endpoint_add_tick(ep, watch, &hold_s);
     sip_endpoint_call(ep, place, NULL);
