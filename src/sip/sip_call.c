@@ -630,6 +630,11 @@ static void tick(sip_endpoint *ep, void *arg, int64_t now)
             c->ring_timed_out = true;
             sip_call_hangup(c);
         }
+        /* a ringing inbound call whose INVITE transaction ran out (never answered) */
+        if (c->inbound && c->st == C_EARLY && !sip_txn_by_id(txl(ua), c->inv_st)) {
+            call_end(c, SIP_END_NO_ANSWER, 0);
+            continue;
+        }
         if (c->st == C_WAIT_ACK && c->ack_deadline && now >= c->ack_deadline) {
             c->ack_deadline = 0;
             if (c->media.kind) { c->st = C_UP; continue; }   /* a re-INVITE's ACK lost: keep the old media */
