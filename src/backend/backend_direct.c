@@ -509,6 +509,10 @@ static void *inbound_finish(void *arg)
     dcall *d = arg;
     backend *b = d->b;
     wait_call_over(d);
+    char ladder[700];
+    ladder_oneline(d->ladder, ladder, sizeof ladder);
+    log_info("direct: inbound call %s from %s over %s; SIP: %s", d->call_id, d->from, d->media_t38 ? "T.38" : "G.711",
+             ladder);
     if (d->have_fr && d->fr.success && d->fr.pages_received > 0) {
         char sid[160], id[40], err[256];
         str_fmt(sid, sizeof sid, "direct-%s", d->call_id);

@@ -273,3 +273,21 @@ def test_wrong_password_is_not_ready_with_advice(server, registrar):
     d = srv.post("/admin/diagnostics/run", key=KEY).json()
     assert d["ok"] is False and d["checks"]["backend"]["registration"]["state"] == "failed", d
     assert "a-wrong-one" not in r.text + str(d)
+
+
+def test_doctor_reports_registration_failure_and_success(registrar, tmp_path, cli_env):
+    """`faxbot doctor` creates the backend, waits for readiness and runs its diagnostics:
+    a refused password is a FAIL line with the registrar's advice (exit 1); the right one
+    passes."""
+    reg = registrar("faxuser", "the-right-one")
+    base = dict(cli_env, FAX_DATA_DIR=str(tmp_path / "data"),
+                **_direct_env(_udp_free_port(), reg.port, SIP_USERNAME="faxuser", DIRECT_REGISTER="true"))
+    rc, out, err = run_cli(["doctor", "--wait", "5"], dict(base, SIP_PASSWORD="a-wrong-one"))
+    assert rc == 1, out + err
+    fails = [ln for ln in out.splitlines() if ln.startswith("FAIL")]
+    assert fails and any("backend" in ln for ln in fails), out
+    assert "registration" in out and "password" in out.lower(), out
+    assert "a-wrong-one" not in out + err
+    rc, out, err = run_cli(["doctor", "--wait", "5"], dict(base, SIP_PASSWORD="the-right-one", DIRECT_SIP_PORT="0"))
+    assert rc == 0, out + err
+    assert any(ln.startswith("ok") and "backend" in ln for ln in out.splitlines()), out
