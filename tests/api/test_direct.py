@@ -291,3 +291,48 @@ def test_doctor_reports_registration_failure_and_success(registrar, tmp_path, cl
     rc, out, err = run_cli(["doctor", "--wait", "5"], dict(base, SIP_PASSWORD="the-right-one", DIRECT_SIP_PORT="0"))
     assert rc == 0, out + err
     assert any(ln.startswith("ok") and "backend" in ln for ln in out.splitlines()), out
+
+
+def _invite(n, port_from):
+    return (f"INVITE sip:+15550199@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.2:{port_from};branch=z9hG4bK-flood{n};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:intruder@127.0.0.2>;tag=t{n}\r\n"
+            f"To: <sip:+15550199@127.0.0.1>\r\nCall-ID: flood-{n}@127.0.0.2\r\nCSeq: 1 INVITE\r\n"
+            f"Contact: <sip:intruder@127.0.0.2:{port_from}>\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_invites_from_strangers_refused_and_a_flood_is_harmless(server):
+    """Only the trunk (SIP_SERVER's address) may call in: an INVITE from 127.0.0.2 is
+    answered 403 and never rings; 3,000 of them in a burst are rate limited, the API keeps
+    answering quickly and nothing is stored."""
+    import socket
+    gw_port = _udp_free_port()
+    srv = server(**_direct_env(gw_port, _udp_free_port()))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(2)
+    me = s.getsockname()[1]
+    s.sendto(_invite(0, me), ("127.0.0.1", gw_port))
+    statuses = []
+    try:
+        while "403" not in statuses:
+            statuses.append(s.recv(65535).split(b" ", 2)[1].decode())
+    except socket.timeout:
+        pass
+    assert "403" in statuses and "180" not in statuses and "200" not in statuses, statuses
+    s.setblocking(False)
+    worst = 0.0
+    for n in range(1, 3001):
+        try:
+            s.sendto(_invite(n, me), ("127.0.0.1", gw_port))
+        except BlockingIOError:
+            pass
+        if n % 500 == 0:
+            t0 = time.monotonic()
+            assert srv.get("/health").status_code == 200
+            worst = max(worst, time.monotonic() - t0)
+    s.close()
+    assert worst < 1.0 * slow_factor(), f"GET /health took {worst:.2f} s during the flood"
+    d = srv.post("/admin/diagnostics/run", key=KEY).json()["checks"]["backend"]
+    assert d["sip_rate_limited"] > 1000 and d["calls_active"] == 0 and d["media_ports_in_use"] == [], d
+    assert fetch(srv, "/inbound", key=KEY).json() == []
