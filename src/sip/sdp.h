@@ -72,6 +72,7 @@ typedef struct {
     int remote_family;        /* 4 or 6 */
     int remote_port;
     int payload_type;         /* audio: 0 (PCMU) or 8 (PCMA) or the dynamic pt; T.38: -1 */
+    bool pcma;                /* audio: the law is A-law (PCMA), else µ-law (PCMU) */
     int ptime;                /* audio packet time in ms (20 unless the far end asked otherwise) */
     sdp_dir dir;              /* as seen from our side */
     sdp_t38_params t38;       /* kind == T.38: the agreed parameters; max_datagram is the far end's */

@@ -140,6 +140,7 @@ static void test_audio_offer_answered(void **state)
     assert_int_equal(sdp_answer(&off, &l, &sb, &res, err, sizeof err), 0);
     assert_int_equal(res.kind, SDP_KIND_AUDIO);
     assert_int_equal(res.payload_type, 8);       /* the offerer's first choice */
+    assert_true(res.pcma);
     assert_int_equal(res.ptime, 30);
     assert_int_equal(res.remote_port, 10000);
     assert_non_null(strstr(sb.data, "m=audio 40000 RTP/AVP 8\r\n"));
@@ -151,6 +152,7 @@ static void test_audio_offer_answered(void **state)
     sb_init(&sb);
     assert_int_equal(sdp_answer(&off, &l, &sb, &res, err, sizeof err), 0);
     assert_int_equal(res.payload_type, 0);
+    assert_false(res.pcma);
     sb_free(&sb);
     l.pcmu = false;
     sb_init(&sb);
@@ -166,6 +168,7 @@ static void test_audio_offer_answered(void **state)
     sb_init(&sb);
     assert_int_equal(sdp_answer(&off, &l, &sb, &res, err, sizeof err), 0);
     assert_int_equal(res.payload_type, 96);
+    assert_false(res.pcma);   /* 96 carries PCMU */
     assert_int_equal(res.remote_family, 6);
     assert_int_equal(res.dir, SDP_RECVONLY);
     assert_non_null(strstr(sb.data, "a=recvonly\r\n"));
