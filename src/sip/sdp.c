@@ -25,6 +25,17 @@ void sdp_t38_defaults(sdp_t38_params *p)
     p->ec = T38_EC_REDUNDANCY;
 }
 
+void sdp_local_init(sdp_local *l, const char *addr, int audio_port, int t38_port)
+{
+    memset(l, 0, sizeof *l);
+    l->addr = addr;
+    l->audio_port = audio_port;
+    l->t38_port = t38_port;
+    l->pcmu = l->pcma = true;
+    sdp_t38_defaults(&l->t38);
+    l->sess_id = l->sess_version = 1;
+}
+
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
     char *end;

@@ -107,6 +107,10 @@ int sdp_answer(const sdp_session *offer, const sdp_local *l, strbuf *out,
 int sdp_read_answer(const sdp_session *answer, sdp_kind offered, const sdp_local *l,
                     sdp_negotiated *res, char *err, size_t errlen);
 
+/* Our usual capabilities: addr, the two ports (0 = not offered/accepted), both G.711
+ * laws, sdp_t38_defaults, session id/version 1. */
+void sdp_local_init(sdp_local *l, const char *addr, int audio_port, int t38_port);
+
 /* Defaults for our T.38 side: version 0, 14400, transferredTCF, buffer 1800,
  * datagram 400, redundancy (what Asterisk and most trunks do). */
 void sdp_t38_defaults(sdp_t38_params *p);

@@ -18,12 +18,7 @@ static sdp_negotiated answer(const char *offer_txt)
     char err[160];
     assert_int_equal(sdp_parse(offer_txt, strlen(offer_txt), &off, err, sizeof err), 0);
     sdp_local l;
-    memset(&l, 0, sizeof l);
-    l.addr = "127.0.0.1";
-    l.audio_port = 40000;
-    l.t38_port = 40002;
-    l.pcmu = l.pcma = true;
-    sdp_t38_defaults(&l.t38);
+    sdp_local_init(&l, "127.0.0.1", 40000, 40002);
     strbuf sb;
     sb_init(&sb);
     sdp_negotiated n;

@@ -16,14 +16,8 @@
 static sdp_local local_caps(void)
 {
     sdp_local l;
-    memset(&l, 0, sizeof l);
-    l.addr = "192.0.2.10";
-    l.audio_port = 40000;
-    l.t38_port = 40002;
-    l.pcmu = l.pcma = true;
-    sdp_t38_defaults(&l.t38);
+    sdp_local_init(&l, "192.0.2.10", 40000, 40002);
     l.sess_id = 42;
-    l.sess_version = 1;
     return l;
 }
 
