@@ -21,12 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (s.n_media > SDP_MAX_MEDIA) abort();
     sdp_local l;
-    memset(&l, 0, sizeof l);
-    l.addr = "192.0.2.10";
-    l.audio_port = 40000;
-    l.t38_port = 40002;
-    l.pcmu = l.pcma = true;
-    sdp_t38_defaults(&l.t38);
+    sdp_local_init(&l, "192.0.2.10", 40000, 40002);
     strbuf sb;
     sb_init(&sb);
     sdp_negotiated res;

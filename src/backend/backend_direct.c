@@ -34,6 +34,7 @@
 
 #include "ami/ami_trunk.h"
 #include "backend/direct_map.h"
+#include "backend/direct_media.h"
 #include "config/config.h"
 #include "config/settings.h"
 #include "media/media_engine.h"
@@ -230,13 +231,20 @@ static void start_media(dcall *d, const sdp_negotiated *n)
 {
     backend *b = d->b;
     media_params p;
-    direct_media_params(n, true, &p);
+    char err[200] = "";
+    if (direct_media_params(n, true, &p, err, sizeof err)) {
+        log_warn("direct: call %s: %s", d->sc ? sip_call_id(d->sc) : "?", err);
+        pthread_mutex_lock(&b->mu);
+        str_fmt(d->note, sizeof d->note, "%s", err);
+        pthread_mutex_unlock(&b->mu);
+        if (d->sc) sip_call_hangup(d->sc);
+        return;
+    }
     pthread_mutex_lock(&b->mu);
     media_call *mc = d->mc;
     bool started = d->media_started, t38 = d->media_t38;
     pthread_mutex_unlock(&b->mu);
     if (!mc) return;
-    char err[200] = "";
     int rc;
     if (!started) rc = media_call_start(mc, &p, err, sizeof err);
     else if (!t38 && p.kind == MEDIA_KIND_T38) rc = media_call_switch_to_t38(mc, &p, err, sizeof err);

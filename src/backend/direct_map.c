@@ -6,35 +6,7 @@
 
 void direct_local_sdp(sdp_local *l, const char *addr, int port, bool t38)
 {
-    memset(l, 0, sizeof *l);
-    l->addr = addr;
-    l->audio_port = port;
-    l->t38_port = t38 ? port : 0;
-    l->pcmu = l->pcma = true;
-    sdp_t38_defaults(&l->t38);
-}
-
-void direct_media_params(const sdp_negotiated *n, bool symmetric, media_params *p)
-{
-    bool t38 = n->kind == SDP_KIND_T38;
-    media_params_default(p, t38 ? MEDIA_KIND_T38 : MEDIA_KIND_AUDIO);
-    snprintf(p->remote_addr, sizeof p->remote_addr, "%s", n->remote_addr);
-    p->remote_port = n->remote_port;
-    p->symmetric = symmetric;
-    if (!t38) {
-        p->law = n->payload_type == 8 ? MEDIA_ALAW : MEDIA_ULAW;
-        p->payload_type = n->payload_type >= 0 ? n->payload_type : -1;
-        if (n->ptime >= 10 && n->ptime <= 60 && n->ptime % 10 == 0) p->ptime_ms = n->ptime;
-        return;
-    }
-    const sdp_t38_params *t = &n->t38;
-    udptl_ec ec = t->ec == T38_EC_FEC ? UDPTL_EC_FEC : t->ec == T38_EC_REDUNDANCY ? UDPTL_EC_REDUNDANCY : UDPTL_EC_NONE;
-    udptl_config_default(&p->udptl, ec);
-    p->udptl.far_max_datagram = t->max_datagram;
-    p->udptl.t38_version = t->version;
-    p->t38_max_bitrate = t->max_bit_rate > 0 ? t->max_bit_rate : 14400;
-    p->t38_rate_management = t->rate_management == T38_RATE_LOCAL_TCF ? 1 : 2;
-    p->t38_fill_bit_removal = t->fill_bit_removal;
+    sdp_local_init(l, addr, port, t38 ? port : 0);
 }
 
 const char *direct_failure_reason(sip_end_reason r, bool *transient)

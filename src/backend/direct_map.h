@@ -1,23 +1,19 @@
 /* direct_map.h — the direct backend's translation between SIP and media: what we
- * offer or accept in SDP (sdp_local) from a media call's local port, the SDP's
- * negotiated result (sdp_negotiated) as the media engine's media_params, and SIP
- * end reasons as the job layer's failure words. Pure functions, no I/O. */
+ * offer or accept in SDP (sdp_local) from a media call's local port, SIP end reasons
+ * as the job layer's failure words, the dialled number's format. (The SDP result as
+ * media_params is direct_media.c.) Pure functions, no I/O. */
 #ifndef FAXBOT_DIRECT_MAP_H
 #define FAXBOT_DIRECT_MAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "media/media_engine.h"
 #include "sip/sdp.h"
 #include "sip/sip_call.h"
 
 /* Our side for an offer or answer: one socket carries audio and T.38, so both ports
  * are the same; t38 false leaves T.38 out (t38_port 0). */
 void direct_local_sdp(sdp_local *l, const char *addr, int port, bool t38);
-
-/* The negotiated SDP as media parameters (symmetric: send where packets come from). */
-void direct_media_params(const sdp_negotiated *n, bool symmetric, media_params *p);
 
 /* A call that ended before (or without) the fax result: the failure word of
  * docs/backends.md and whether another attempt may help. */

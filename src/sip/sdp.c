@@ -25,6 +25,17 @@ void sdp_t38_defaults(sdp_t38_params *p)
     p->ec = T38_EC_REDUNDANCY;
 }
 
+void sdp_local_init(sdp_local *l, const char *addr, int audio_port, int t38_port)
+{
+    memset(l, 0, sizeof *l);
+    l->addr = addr;
+    l->audio_port = audio_port;
+    l->t38_port = t38_port;
+    l->pcmu = l->pcma = true;
+    sdp_t38_defaults(&l->t38);
+    l->sess_id = l->sess_version = 1;
+}
+
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -352,6 +363,7 @@ int sdp_answer(const sdp_session *offer, const sdp_local *l, strbuf *out,
         } else {
             res->kind = SDP_KIND_AUDIO;
             res->payload_type = pick_audio_pt(m, l);
+            res->pcma = res->payload_type == m->pcma_pt && res->payload_type != m->pcmu_pt;
             res->ptime = m->ptime ? m->ptime : 20;
             rc |= sb_appendf(out, "m=audio %d RTP/AVP %d\r\na=rtpmap:%d %s/8000\r\na=ptime:%d\r\n", l->audio_port,
                              res->payload_type, res->payload_type, res->payload_type == m->pcma_pt ? "PCMA" : "PCMU",
@@ -387,6 +399,7 @@ int sdp_read_answer(const sdp_session *answer, sdp_kind offered, const sdp_local
         if (pt < 0) FAIL("the far end answered without PCMU or PCMA");
         res->kind = SDP_KIND_AUDIO;
         res->payload_type = pt;
+        res->pcma = pt == m->pcma_pt && pt != m->pcmu_pt;
         res->ptime = m->ptime ? m->ptime : 20;
         return 0;
     }

@@ -72,6 +72,7 @@ typedef struct {
     int remote_family;        /* 4 or 6 */
     int remote_port;
     int payload_type;         /* audio: 0 (PCMU) or 8 (PCMA) or the dynamic pt; T.38: -1 */
+    bool pcma;                /* audio: the law is A-law (PCMA), else µ-law (PCMU) */
     int ptime;                /* audio packet time in ms (20 unless the far end asked otherwise) */
     sdp_dir dir;              /* as seen from our side */
     sdp_t38_params t38;       /* kind == T.38: the agreed parameters; max_datagram is the far end's */
@@ -105,6 +106,10 @@ int sdp_answer(const sdp_session *offer, const sdp_local *l, strbuf *out,
  * (port 0) or answered with something we did not offer. */
 int sdp_read_answer(const sdp_session *answer, sdp_kind offered, const sdp_local *l,
                     sdp_negotiated *res, char *err, size_t errlen);
+
+/* Our usual capabilities: addr, the two ports (0 = not offered/accepted), both G.711
+ * laws, sdp_t38_defaults, session id/version 1. */
+void sdp_local_init(sdp_local *l, const char *addr, int audio_port, int t38_port);
 
 /* Defaults for our T.38 side: version 0, 14400, transferredTCF, buffer 1800,
  * datagram 400, redundancy (what Asterisk and most trunks do). */

@@ -1,7 +1,7 @@
-/* test_direct_map.c — the direct backend's pure translations: an SDP answer Asterisk
- * gives (T.38 with redundancy, FEC as agreed, no EC; G.711 µ-law/A-law, a dynamic payload type,
- * ptime) as media parameters; our SDP side with and without T.38; SIP end reasons as
- * the job layer's failure words (and which are retried); the dialled number's format. */
+/* test_direct_map.c — the direct backend's pure translations (direct_map.c): our SDP
+ * side with and without T.38; SIP end reasons as the job layer's failure words (and
+ * which are retried); the dialled number's format. (SDP → media_params is
+ * test_direct_media.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,71 +12,22 @@
 
 #include "backend/direct_map.h"
 
-static void test_t38_answer_to_media_params(void **state)
+static void test_local_sdp(void **state)
 {
     (void)state;
-    const char *body = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n"
-                       "m=image 4002 udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:9600\r\n"
-                       "a=T38FaxRateManagement:transferredTCF\r\na=T38FaxMaxDatagram:272\r\n"
-                       "a=T38FaxUdpEC:t38UDPRedundancy\r\n";
-    sdp_session s;
-    char err[160];
-    if (sdp_parse(body, strlen(body), &s, err, sizeof err) != 0) fail_msg("%s", err);
     sdp_local l;
-    direct_local_sdp(&l, "127.0.0.1", 40000, true);
-    assert_int_equal(l.audio_port, 40000);
-    assert_int_equal(l.t38_port, 40000);
-    sdp_negotiated n;
-    if (sdp_read_answer(&s, SDP_KIND_T38, &l, &n, err, sizeof err) != 0) fail_msg("%s", err);
-    media_params p;
-    direct_media_params(&n, true, &p);
-    assert_int_equal(p.kind, MEDIA_KIND_T38);
-    assert_string_equal(p.remote_addr, "127.0.0.9");
-    assert_int_equal(p.remote_port, 4002);
-    assert_true(p.symmetric);
-    assert_int_equal(p.udptl.ec, UDPTL_EC_REDUNDANCY);
-    assert_int_equal(p.udptl.far_max_datagram, 272);
-    assert_int_equal(p.t38_max_bitrate, 9600);
-    assert_int_equal(p.t38_rate_management, 2);
-    char cerr[120];
-    assert_int_equal(udptl_config_check(&p.udptl, cerr, sizeof cerr), 0);
-
-    n.t38.ec = T38_EC_FEC;               /* as agreed when the far end offered FEC */
-    direct_media_params(&n, true, &p);
-    assert_int_equal(p.udptl.ec, UDPTL_EC_FEC);
-    assert_int_equal(udptl_config_check(&p.udptl, cerr, sizeof cerr), 0);
-
-    /* no EC, local TCF */
-    n.t38.ec = T38_EC_NONE;
-    n.t38.rate_management = T38_RATE_LOCAL_TCF;
-    n.t38.max_bit_rate = 0;
-    direct_media_params(&n, false, &p);
-    assert_int_equal(p.udptl.ec, UDPTL_EC_NONE);
-    assert_int_equal(p.t38_rate_management, 1);
-    assert_int_equal(p.t38_max_bitrate, 14400);
-    assert_false(p.symmetric);
-}
-
-static void test_audio_to_media_params(void **state)
-{
-    (void)state;
-    sdp_negotiated n = {.kind = SDP_KIND_AUDIO, .remote_addr = "::1", .remote_family = 6, .remote_port = 10000,
-                        .payload_type = 8, .ptime = 30};
-    media_params p;
-    direct_media_params(&n, true, &p);
-    assert_int_equal(p.kind, MEDIA_KIND_AUDIO);
-    assert_int_equal(p.law, MEDIA_ALAW);
-    assert_int_equal(p.payload_type, 8);
-    assert_int_equal(p.ptime_ms, 30);
-    n.payload_type = 0;
-    n.ptime = 25;                       /* not a multiple of 10: we keep our own */
-    direct_media_params(&n, true, &p);
-    assert_int_equal(p.law, MEDIA_ULAW);
-    assert_int_equal(p.ptime_ms, 20);
-    sdp_local l;
-    direct_local_sdp(&l, "10.0.0.1", 40002, false);
-    assert_int_equal(l.t38_port, 0);
+    direct_local_sdp(&l, "10.0.0.1", 40002, true);
+    assert_int_equal(l.audio_port, 40002);
+    assert_int_equal(l.t38_port, 40002);          /* one socket carries audio, then T.38 */
     assert_true(l.pcmu && l.pcma);
+    assert_int_equal(l.t38.max_datagram, 400);
+    direct_local_sdp(&l, "10.0.0.1", 40002, false);
+    assert_int_equal(l.t38_port, 0);              /* DIRECT_T38=off: a T.38 offer gets 488 */
+    strbuf sb;
+    sb_init(&sb);
+    assert_int_equal(sdp_build_offer(&l, SDP_KIND_AUDIO, &sb), 0);
+    assert_non_null(strstr(sb.data, "m=audio 40002 RTP/AVP 0 8"));
+    sb_free(&sb);
 }
 
 static void test_failure_words(void **state)
@@ -113,8 +64,7 @@ static void test_dial_number(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_t38_answer_to_media_params),
-        cmocka_unit_test(test_audio_to_media_params),
+        cmocka_unit_test(test_local_sdp),
         cmocka_unit_test(test_failure_words),
         cmocka_unit_test(test_dial_number),
     };

@@ -16,14 +16,8 @@
 static sdp_local local_caps(void)
 {
     sdp_local l;
-    memset(&l, 0, sizeof l);
-    l.addr = "192.0.2.10";
-    l.audio_port = 40000;
-    l.t38_port = 40002;
-    l.pcmu = l.pcma = true;
-    sdp_t38_defaults(&l.t38);
+    sdp_local_init(&l, "192.0.2.10", 40000, 40002);
     l.sess_id = 42;
-    l.sess_version = 1;
     return l;
 }
 
@@ -140,6 +134,7 @@ static void test_audio_offer_answered(void **state)
     assert_int_equal(sdp_answer(&off, &l, &sb, &res, err, sizeof err), 0);
     assert_int_equal(res.kind, SDP_KIND_AUDIO);
     assert_int_equal(res.payload_type, 8);       /* the offerer's first choice */
+    assert_true(res.pcma);
     assert_int_equal(res.ptime, 30);
     assert_int_equal(res.remote_port, 10000);
     assert_non_null(strstr(sb.data, "m=audio 40000 RTP/AVP 8\r\n"));
@@ -151,6 +146,7 @@ static void test_audio_offer_answered(void **state)
     sb_init(&sb);
     assert_int_equal(sdp_answer(&off, &l, &sb, &res, err, sizeof err), 0);
     assert_int_equal(res.payload_type, 0);
+    assert_false(res.pcma);
     sb_free(&sb);
     l.pcmu = false;
     sb_init(&sb);
@@ -166,6 +162,7 @@ static void test_audio_offer_answered(void **state)
     sb_init(&sb);
     assert_int_equal(sdp_answer(&off, &l, &sb, &res, err, sizeof err), 0);
     assert_int_equal(res.payload_type, 96);
+    assert_false(res.pcma);   /* 96 carries PCMU */
     assert_int_equal(res.remote_family, 6);
     assert_int_equal(res.dir, SDP_RECVONLY);
     assert_non_null(strstr(sb.data, "a=recvonly\r\n"));
