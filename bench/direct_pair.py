@@ -56,6 +56,7 @@ def submit(srv, n, pdf):
 def exact_count(sender, receiver, final, work):
     inbound = receiver.get("/inbound?limit=500", key=KEY).json()
     exact = 0
+    shown = False
     for k, item in enumerate(inbound):
         to = item.get("to")
         job = next((j for j in final.values() if j["to"] == to and j["status"] == "SUCCESS"), None)
@@ -66,8 +67,12 @@ def exact_count(sender, receiver, final, work):
             f.write(sender.get(f"/fax/{job['id']}/tiff", key=KEY).content)
         with open(rp, "wb") as f:
             f.write(receiver.get(f"/inbound/{item['id']}/tiff", key=KEY).content)
-        code, _, _ = run_cli(["tiff-compare", sp, rp], dict(os.environ))
+        code, out, err = run_cli(["tiff-compare", sp, rp], dict(os.environ))
         exact += code == 0
+        if code != 0 and not shown:
+            shown = True
+            print(f"  not exact: job {job['id']} ({job.get('bit_rate')} bit/s, ecm {job.get('ecm')}) vs inbound "
+                  f"{item['id']} ({item.get('pages')} pages): {(out + err).strip()[:300]}", flush=True)
     return exact
 
 
