@@ -15,6 +15,12 @@
  * the next login a supervisor thread asks Asterisk (CoreShowChannels) for each one:
  * still up → keep waiting; gone without a result → FAILURE line_error (transient, so
  * the retry policy sends it again). resume() (restart, late result) does the same.
+ * Several nodes (one shared store): only the node holding the lease
+ * "pbx:ami:<host>:<port>" is logged in to that AMI, originates and follows the calls;
+ * it renews the lease every 2 s (10 s long). The others stay logged off (standby:
+ * backend_ops.standby, so their job layer leaves sending and expired attempts to the
+ * holder) and try for the lease every second; the one that gets it after the holder
+ * died logs in and takes over the in-flight calls through resume(), as after a restart.
  * Inbound: the fax-inbound dialplan POSTs /_internal/asterisk/inbound with
  * X-Internal-Secret; only files inside ASTERISK_SPOOL_DIR (after realpath) are taken,
  * copied without following symlinks, validated and stored (provider_sid = Asterisk's
@@ -48,6 +54,9 @@
 #define ACTION_TIMEOUT_MS 5000
 #define MAX_CALL_MS (3600 * 1000LL)  /* an unreachable AMI this long after a submission: give up */
 #define RECENT_RESULTS 64
+#define PBX_LEASE_MS 10000           /* the AMI connection's lease: this long unless renewed */
+#define PBX_LEASE_RENEW_MS 2000
+#define PBX_LEASE_RETRY_MS 1000      /* standby: ask again this often */
 
 typedef struct call {
     bool used;
@@ -87,6 +96,12 @@ struct backend {
     int recent_pos;
     pbx_intake intake;
     bool inbound_only;           /* create_inbound: the hand-off only (another backend sends) */
+    /* several nodes: the lease of the AMI connection (lock held) */
+    char lease_name[300];        /* "pbx:ami:<host>:<port>" */
+    bool standby;                /* another node holds it: stay logged off */
+    char holder[64];             /* who does, when standby */
+    int64_t lease_next;          /* mono ms: renew / ask again */
+    int64_t lease_held_until;    /* mono ms: as far as this node knows it holds it */
 };
 
 /* ---- reporting ---- */
@@ -408,6 +423,57 @@ static void expire_graces(backend *b)
                                                         "dialplan?)" : NULL);
 }
 
+/* ---- the AMI connection's lease (several nodes) ---- */
+
+static void standby_why(backend *b, char *out, size_t len)
+{
+    str_fmt(out, len, "standby: node %s holds the AMI connection to %s:%d (this node sends nothing through it)",
+            b->holder[0] ? b->holder : "(unknown: the database cannot be reached)", b->t.ami_host, b->t.ami_port);
+}
+
+/* Takes or renews the lease when due; logs in or off when that changes. */
+static void lease_tick(backend *b)
+{
+    if (!b->sink.lease) return;
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&b->lock);
+    bool due = now >= b->lease_next;
+    pthread_mutex_unlock(&b->lock);
+    if (!due) return;
+    char holder[64] = "";
+    int r = b->sink.lease(b->sink.ctx, b->lease_name, PBX_LEASE_MS, holder, sizeof holder);
+    pthread_mutex_lock(&b->lock);
+    bool was = b->standby;
+    if (r == 1) {
+        b->standby = false;
+        b->lease_held_until = now + PBX_LEASE_MS;
+    } else if (r == 0) {
+        b->standby = true;
+        str_copy(b->holder, sizeof b->holder, holder);
+    } else if (!b->standby && now >= b->lease_held_until) {
+        b->standby = true;       /* cannot renew it: another node may have it by now */
+        b->holder[0] = 0;
+    }
+    b->lease_next = now + (b->standby ? PBX_LEASE_RETRY_MS : PBX_LEASE_RENEW_MS);
+    if (b->standby && !was)      /* the calls are the holder's to follow now */
+        for (int i = 0; i < MAX_CALLS; i++) b->calls[i].used = false;
+    char why[400];
+    standby_why(b, why, sizeof why);
+    pthread_mutex_unlock(&b->lock);
+    if (b->standby == was) return;
+    if (b->standby) log_warn("sip: %s", why);
+    else log_info("sip: this node holds the AMI connection to %s:%d now; logging in", b->t.ami_host, b->t.ami_port);
+    ami_client_hold(b->ami, b->standby, why);
+}
+
+static bool sip_standby(backend *b)
+{
+    pthread_mutex_lock(&b->lock);
+    bool s = b->standby;
+    pthread_mutex_unlock(&b->lock);
+    return s;
+}
+
 static void *supervisor_main(void *arg)
 {
     backend *b = arg;
@@ -424,6 +490,7 @@ static void *supervisor_main(void *arg)
         bool up_now = b->reconcile || check;
         pthread_mutex_unlock(&b->lock);
 
+        lease_tick(b);
         expire_graces(b);
         if (up_now && ami_client_state(b->ami, NULL, 0) == AMI_UP) reconcile(b);
 
@@ -470,6 +537,20 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
     pthread_condattr_destroy(&ca);
     ami_client_opts o = {.host = b->t.ami_host, .port = b->t.ami_port, .username = b->t.ami_user,
                          .secret = b->t.ami_password, .on_event = on_event, .on_state = on_state, .user = b};
+    /* several nodes: log in only with the connection's lease */
+    str_fmt(b->lease_name, sizeof b->lease_name, "pbx:ami:%s:%d", b->t.ami_host, b->t.ami_port);
+    char why[400] = "";
+    if (sink.lease) {
+        int r = sink.lease(sink.ctx, b->lease_name, PBX_LEASE_MS, b->holder, sizeof b->holder);
+        b->standby = r != 1;
+        if (r != 1 && r != 0) b->holder[0] = 0;
+        b->lease_held_until = mono_ms() + (r == 1 ? PBX_LEASE_MS : 0);
+        b->lease_next = mono_ms() + (r == 1 ? PBX_LEASE_RENEW_MS : PBX_LEASE_RETRY_MS);
+        standby_why(b, why, sizeof why);
+        if (b->standby) log_warn("sip: %s", why);
+    }
+    o.start_held = b->standby;
+    o.held_why = why;
     long ping = 0;   /* tests: a faster keepalive */
     if (setting_int("ASTERISK_AMI_PING_MS", &ping, err, errlen) == 0 && ping > 0) o.ping_interval_ms = (int)ping;
     b->ami = ami_client_start(&o, err, errlen);
@@ -496,6 +577,8 @@ static void sip_destroy(backend *b)
     if (!b->inbound_only) {
         pthread_join(b->supervisor, NULL);
         ami_client_stop(b->ami);
+        /* logged off: another node may take the connection over at once */
+        if (!b->standby && b->sink.lease_release) b->sink.lease_release(b->sink.ctx, b->lease_name);
     }
     for (int i = 0; i < RECENT_RESULTS; i++) ami_message_free(b->recent[i].msg);
     memset(b->t.ami_password, 0, sizeof b->t.ami_password);
@@ -509,6 +592,11 @@ static void sip_destroy(backend *b)
 static int sip_check(backend *b, char *msg, size_t msglen)
 {
     char detail[320];
+    pthread_mutex_lock(&b->lock);
+    bool standby = b->standby;
+    if (standby) standby_why(b, msg, msglen);
+    pthread_mutex_unlock(&b->lock);
+    if (standby) return 0;       /* ready: it serves the API; the holder sends */
     ami_state st = ami_client_state(b->ami, detail, sizeof detail);
     if (st == AMI_UP) {
         pthread_mutex_lock(&b->lock);
@@ -647,6 +735,7 @@ static int claim_channel(backend *b, const backend_job *job, char *action_id, si
 
 static int sip_submit(backend *b, const backend_job *job)
 {
+    if (sip_standby(b)) return BACKEND_BUSY;     /* claimed just before the lease moved: back to the queue */
     originate_req *o = calloc(1, sizeof *o);
     if (!o) {
         report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", true, "out of memory");
@@ -690,6 +779,9 @@ static int sip_submit(backend *b, const backend_job *job)
 
 static int sip_resume(backend *b, const backend_job *job)
 {
+    /* another node follows this connection's calls: the job layer hands the attempt
+     * over when its lease runs out */
+    if (sip_standby(b)) return 0;
     char sid[72];
     str_fmt(sid, sizeof sid, "faxbot-%s-%d", job->job_id, job->attempt);
     pthread_mutex_lock(&b->lock);
@@ -1100,6 +1192,7 @@ const backend_ops backend_sip_ops = {
     .destroy = sip_destroy,
     .async = true,
     .resume = sip_resume,
+    .standby = sip_standby,
     .diagnose = sip_diagnose,
     .webhooks = sip_webhooks,
     .n_webhooks = 1,

@@ -61,6 +61,10 @@ typedef struct store_ops {
     /* several nodes (NULL on a single-node store) */
     int (*node_heartbeat)(store *st, int64_t now);
     int (*node_list)(store *st, int64_t now, store_node *out, int max);
+    /* named leases */
+    int (*lease_take)(store *st, const char *name, int64_t now, int64_t ttl_ms, store_lease *out);
+    int (*lease_release)(store *st, const char *name);
+    int (*lease_list)(store *st, store_lease *out, int max);
 } store_ops;
 
 /* The head of every implementation's handle (its first member). */
