@@ -16,17 +16,18 @@
  * still up → keep waiting; gone without a result → FAILURE line_error (transient, so
  * the retry policy sends it again). resume() (restart, late result) does the same.
  * Several nodes (one shared store): only the node holding the lease
- * "pbx:ami:<host>:<port>" is logged in to that AMI, originates and follows the calls;
- * it renews the lease every 2 s (10 s long). The others stay logged off (standby:
- * backend_ops.standby, so their job layer leaves sending and expired attempts to the
- * holder) and try for the lease every second; the one that gets it after the holder
- * died logs in and takes over the in-flight calls through resume(), as after a restart.
+ * "pbx:ami:<host>:<port>" (pbx_lease.h) is logged in to that AMI, originates and
+ * follows the calls. The others stay logged off (standby: backend_ops.standby, so
+ * their job layer leaves sending and expired attempts to the holder); the one that
+ * gets the lease after the holder died logs in and takes the in-flight calls over
+ * through resume(), as after a restart.
  * Inbound: the fax-inbound dialplan POSTs /_internal/asterisk/inbound with
  * X-Internal-Secret; only files inside ASTERISK_SPOOL_DIR (after realpath) are taken,
  * copied without following symlinks, validated and stored (provider_sid = Asterisk's
  * uniqueid, so a replay never makes a second inbound fax). */
 #include "backend/backend.h"
 #include "backend/pbx_intake.h"
+#include "backend/pbx_lease.h"
 
 #include "ami/ami_client.h"
 #include "ami/ami_fax.h"
@@ -54,9 +55,6 @@
 #define ACTION_TIMEOUT_MS 5000
 #define MAX_CALL_MS (3600 * 1000LL)  /* an unreachable AMI this long after a submission: give up */
 #define RECENT_RESULTS 64
-#define PBX_LEASE_MS 10000           /* the AMI connection's lease: this long unless renewed */
-#define PBX_LEASE_RENEW_MS 2000
-#define PBX_LEASE_RETRY_MS 1000      /* standby: ask again this often */
 
 typedef struct call {
     bool used;
@@ -96,12 +94,7 @@ struct backend {
     int recent_pos;
     pbx_intake intake;
     bool inbound_only;           /* create_inbound: the hand-off only (another backend sends) */
-    /* several nodes: the lease of the AMI connection (lock held) */
-    char lease_name[300];        /* "pbx:ami:<host>:<port>" */
-    bool standby;                /* another node holds it: stay logged off */
-    char holder[64];             /* who does, when standby */
-    int64_t lease_next;          /* mono ms: renew / ask again */
-    int64_t lease_held_until;    /* mono ms: as far as this node knows it holds it */
+    pbx_lease lease;             /* several nodes: the AMI connection's */
 };
 
 /* ---- reporting ---- */
@@ -425,54 +418,21 @@ static void expire_graces(backend *b)
 
 /* ---- the AMI connection's lease (several nodes) ---- */
 
-static void standby_why(backend *b, char *out, size_t len)
-{
-    str_fmt(out, len, "standby: node %s holds the AMI connection to %s:%d (this node sends nothing through it)",
-            b->holder[0] ? b->holder : "(unknown: the database cannot be reached)", b->t.ami_host, b->t.ami_port);
-}
-
-/* Takes or renews the lease when due; logs in or off when that changes. */
+/* Renews or asks for the lease when due; logs in or off when that changes. */
 static void lease_tick(backend *b)
 {
-    if (!b->sink.lease) return;
-    int64_t now = mono_ms();
-    pthread_mutex_lock(&b->lock);
-    bool due = now >= b->lease_next;
-    pthread_mutex_unlock(&b->lock);
-    if (!due) return;
-    char holder[64] = "";
-    int r = b->sink.lease(b->sink.ctx, b->lease_name, PBX_LEASE_MS, holder, sizeof holder);
-    pthread_mutex_lock(&b->lock);
-    bool was = b->standby;
-    if (r == 1) {
-        b->standby = false;
-        b->lease_held_until = now + PBX_LEASE_MS;
-    } else if (r == 0) {
-        b->standby = true;
-        str_copy(b->holder, sizeof b->holder, holder);
-    } else if (!b->standby && now >= b->lease_held_until) {
-        b->standby = true;       /* cannot renew it: another node may have it by now */
-        b->holder[0] = 0;
-    }
-    b->lease_next = now + (b->standby ? PBX_LEASE_RETRY_MS : PBX_LEASE_RENEW_MS);
-    if (b->standby && !was)      /* the calls are the holder's to follow now */
-        for (int i = 0; i < MAX_CALLS; i++) b->calls[i].used = false;
+    bool standby;
     char why[400];
-    standby_why(b, why, sizeof why);
-    pthread_mutex_unlock(&b->lock);
-    if (b->standby == was) return;
-    if (b->standby) log_warn("sip: %s", why);
-    else log_info("sip: this node holds the AMI connection to %s:%d now; logging in", b->t.ami_host, b->t.ami_port);
-    ami_client_hold(b->ami, b->standby, why);
+    if (!pbx_lease_tick(&b->lease, &standby, why, sizeof why)) return;
+    if (standby) {               /* the calls are the holder's to follow now */
+        pthread_mutex_lock(&b->lock);
+        for (int i = 0; i < MAX_CALLS; i++) b->calls[i].used = false;
+        pthread_mutex_unlock(&b->lock);
+    }
+    ami_client_hold(b->ami, standby, why);
 }
 
-static bool sip_standby(backend *b)
-{
-    pthread_mutex_lock(&b->lock);
-    bool s = b->standby;
-    pthread_mutex_unlock(&b->lock);
-    return s;
-}
+static bool sip_standby(backend *b) { return pbx_lease_standby(&b->lease); }
 
 static void *supervisor_main(void *arg)
 {
@@ -538,24 +498,16 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
     ami_client_opts o = {.host = b->t.ami_host, .port = b->t.ami_port, .username = b->t.ami_user,
                          .secret = b->t.ami_password, .on_event = on_event, .on_state = on_state, .user = b};
     /* several nodes: log in only with the connection's lease */
-    str_fmt(b->lease_name, sizeof b->lease_name, "pbx:ami:%s:%d", b->t.ami_host, b->t.ami_port);
-    char why[400] = "";
-    if (sink.lease) {
-        int r = sink.lease(sink.ctx, b->lease_name, PBX_LEASE_MS, b->holder, sizeof b->holder);
-        b->standby = r != 1;
-        if (r != 1 && r != 0) b->holder[0] = 0;
-        b->lease_held_until = mono_ms() + (r == 1 ? PBX_LEASE_MS : 0);
-        b->lease_next = mono_ms() + (r == 1 ? PBX_LEASE_RENEW_MS : PBX_LEASE_RETRY_MS);
-        standby_why(b, why, sizeof why);
-        if (b->standby) log_warn("sip: %s", why);
-    }
-    o.start_held = b->standby;
+    char why[400];
+    o.start_held = pbx_lease_start(&b->lease, &sink, "ami", "the AMI connection", b->t.ami_host, b->t.ami_port,
+                                   why, sizeof why);
     o.held_why = why;
     long ping = 0;   /* tests: a faster keepalive */
     if (setting_int("ASTERISK_AMI_PING_MS", &ping, err, errlen) == 0 && ping > 0) o.ping_interval_ms = (int)ping;
     b->ami = ami_client_start(&o, err, errlen);
     if (!b->ami || pthread_create(&b->supervisor, NULL, supervisor_main, b)) {
         if (b->ami) { ami_client_stop(b->ami); str_fmt(err, errlen, "cannot start the sip supervisor thread"); }
+        pbx_lease_end(&b->lease);
         pthread_mutex_destroy(&b->lock);
         pthread_cond_destroy(&b->wake);
         pbx_intake_destroy(&b->intake);
@@ -577,8 +529,7 @@ static void sip_destroy(backend *b)
     if (!b->inbound_only) {
         pthread_join(b->supervisor, NULL);
         ami_client_stop(b->ami);
-        /* logged off: another node may take the connection over at once */
-        if (!b->standby && b->sink.lease_release) b->sink.lease_release(b->sink.ctx, b->lease_name);
+        pbx_lease_end(&b->lease);        /* logged off: another node may take over at once */
     }
     for (int i = 0; i < RECENT_RESULTS; i++) ami_message_free(b->recent[i].msg);
     memset(b->t.ami_password, 0, sizeof b->t.ami_password);
@@ -592,11 +543,10 @@ static void sip_destroy(backend *b)
 static int sip_check(backend *b, char *msg, size_t msglen)
 {
     char detail[320];
-    pthread_mutex_lock(&b->lock);
-    bool standby = b->standby;
-    if (standby) standby_why(b, msg, msglen);
-    pthread_mutex_unlock(&b->lock);
-    if (standby) return 0;       /* ready: it serves the API; the holder sends */
+    if (sip_standby(b)) {        /* ready: it serves the API; the holder sends */
+        pbx_lease_why(&b->lease, msg, msglen);
+        return 0;
+    }
     ami_state st = ami_client_state(b->ami, detail, sizeof detail);
     if (st == AMI_UP) {
         pthread_mutex_lock(&b->lock);

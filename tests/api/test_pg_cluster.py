@@ -17,6 +17,7 @@ from helpers import create_job, get_job, slow_factor, wait_job
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
 from ami_peer import AmiPeer  # noqa: E402
+from esl_peer import EslPeer  # noqa: E402
 
 ADMIN = "cluster-admin-key-5d6e7f8a9b0c"
 AMI_SECRET = "ami-Secret-cluster"
@@ -95,7 +96,7 @@ def test_one_node_at_a_time_on_the_ami_and_a_kill9_is_taken_over(server, pg_clus
     # the holder dies mid-call: node-b takes the connection and the call over
     a.kill9()
     t0 = time.monotonic()
-    _wait(lambda: ami.connected() == 1 and "holds the AMI connection to" in b.stderr_text(), 30,
+    _wait(lambda: ami.connected() == 1 and "this node holds the AMI connection at" in b.stderr_text(), 30,
           "node-b to log in")
     took = time.monotonic() - t0
     _wait(lambda: "CoreShowChannels" in ami.action_names(), 30, "node-b to ask Asterisk about the call")
@@ -121,6 +122,50 @@ def test_one_node_at_a_time_on_the_ami_and_a_kill9_is_taken_over(server, pg_clus
     assert ami.connected() == 1
     assert _lease(a, lease_name)["node"] == "node-b"
     assert "standby: node node-b holds the AMI connection" in _health(a)["backend_state"]["message"]
+
+
+@pytest.fixture
+def esl():
+    p = EslPeer()
+    yield p
+    p.close()
+
+
+def test_one_node_at_a_time_on_the_event_socket_and_a_kill9_is_taken_over(server, pg_cluster, esl, tmp_path):
+    url = pg_cluster.create_database()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    esl.default_plan = "hold"                   # the call stays up until we end it
+    env = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), API_KEY=ADMIN, FAX_BACKEND="freeswitch",
+               FREESWITCH_ESL_HOST="127.0.0.1", FREESWITCH_ESL_PORT=str(esl.port),
+               FREESWITCH_ESL_PASSWORD=esl.password, FREESWITCH_GATEWAY_NAME=esl.gateway, FAX_WORKERS="2",
+               FAX_LEASE_SECONDS="2")
+    a = server(FAXBOT_NODE_ID="node-a", **env)
+    b = server(FAXBOT_NODE_ID="node-b", **env)
+    lease_name = f"pbx:esl:127.0.0.1:{esl.port}"
+    _wait(lambda: esl.connected_sessions() == 1, 10, "one event socket session")
+    time.sleep(1.5)
+    assert esl.connected_sessions() == 1
+    assert _lease(b, lease_name)["node"] == "node-a"
+    assert "standby: node node-a holds the FreeSWITCH event socket" in _health(b)["backend_state"]["message"]
+
+    job = create_job(b, to="+15550030", key=ADMIN)
+    call = _wait(lambda: esl.call_for_job(job["id"]), 20, "the originate")
+    _wait(lambda: get_job(b, job["id"], key=ADMIN)["provider_sid"] == call.uuid, 10, "the job to be accepted")
+    assert "originate to" in a.stderr_text() and "originate to" not in b.stderr_text()
+
+    a.kill9()
+    _wait(lambda: esl.connected_sessions() == 1 and "this node holds the FreeSWITCH event socket" in b.stderr_text(), 30,
+          "node-b on the event socket")
+    # node-b asks FreeSWITCH about the call it took over: still up, so it is followed, not sent again
+    _wait(lambda: call.uuid in esl.uuid_exists_asked, 30, "node-b to ask about the call")
+    assert _lease(b, lease_name)["node"] == "node-b"
+    assert len(esl.bgapis()) == 1
+    esl.complete(call, success=True)
+    final, _ = wait_job(b, job["id"], key=ADMIN, timeout=30)
+    assert final["status"] == "SUCCESS", (final, b.stderr_text()[-3000:])
+    assert final["attempts"] == 1, final
+    assert len(esl.bgapis()) == 1
 
 
 def test_retention_is_swept_by_one_node_at_a_time(server, pg_cluster, tmp_path):
