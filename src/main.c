@@ -11,6 +11,7 @@
 #include "cli/asterisk_config.h"
 #include "cli/selftest.h"
 #include "cli/doctor.h"
+#include "cli/fsck.h"
 #include "cli/freeswitch_config.h"
 #include "config/config.h"
 #include "document/document.h"
@@ -55,6 +56,7 @@ static void usage(FILE *f)
             "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n"
             "  faxbot doctor [--wait SECONDS]           check this machine's set-up for the configured backend\n"
             "  faxbot doctor --from-faxbot .env         what of a Faxbot .env carries over, is renamed, needs action\n"
+            "  faxbot fsck [--json]                     check the database against the stored files (exit 1 on problems)\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
             "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n"
             "  faxbot plugins list|show ID|validate PATH|install PATH|remove ID|enable ID|disable ID\n"
@@ -195,18 +197,10 @@ static int core_open(const config *cfg, gateway_core *core)
         store_url_redact(cfg->database_path, shown, sizeof shown);
         log_info("database: PostgreSQL %s, this node is '%s'", shown, store_node_id(core->st));
     }
-    if (!strcmp(cfg->storage_backend, "s3")) {
-        s3_settings s3 = {.endpoint_url = cfg->s3_endpoint_url, .bucket = cfg->s3_bucket, .region = cfg->s3_region,
-                          .prefix = cfg->s3_prefix, .kms_key_id = cfg->s3_kms_key_id,
-                          .access_key_id = cfg->aws_access_key_id, .secret_access_key = cfg->aws_secret_access_key,
-                          .session_token = cfg->aws_session_token};
-        core->blobs = blob_s3_open(cfg->data_dir, &s3, err, sizeof err);
-        if (core->blobs)
-            log_info("storage: S3 bucket %s%s%s (the files under %s are a cache)", cfg->s3_bucket,
-                     cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->data_dir);
-    } else {
-        core->blobs = blob_fs_open(cfg->data_dir, err, sizeof err);
-    }
+    core->blobs = cli_open_blobs(cfg, err, sizeof err);
+    if (core->blobs && !strcmp(blob_kind(core->blobs), "s3"))
+        log_info("storage: S3 bucket %s%s%s (the files under %s are a cache)", cfg->s3_bucket,
+                 cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->data_dir);
     if (!core->blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); return 1; }
     sweep_orphan_uploads(cfg, core->st, core->blobs);
     core->jb = jobs_start(cfg, core->st, core->blobs, true, err, sizeof err);
@@ -435,6 +429,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "mcp")) return cmd_mcp(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fsck")) return cli_fsck(argc - 1, argv + 1);
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "freeswitch-config")) return cli_freeswitch_config(argc - 1, argv + 1);

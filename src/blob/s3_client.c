@@ -115,19 +115,30 @@ static void error_code(const char *xml, char *out, size_t outlen)
     if (a && b && b - a - 6 < (long)outlen) str_fmt(out, outlen, "%.*s", (int)(b - a - 6), a + 6);
 }
 
-/* One signed request: method on key; a PUT streams `in` (size bytes, payload_sha
- * its SHA-256); a GET's body goes to `out`. The HTTP status, or -1. */
-static long request(s3_client *c, const char *method, const char *key, FILE *in, long long size, const char *payload_sha,
-                    FILE *out, char *err, size_t errlen)
+/* One signed request: method on key (NULL: the bucket itself) with the query
+ * pairs q; a PUT streams `in` (size bytes, payload_sha its SHA-256); a GET's body
+ * goes to `out`. The HTTP status, or -1. */
+static long request_q(s3_client *c, const char *method, const char *key, const sigv4_pair *q, int nq, FILE *in,
+                      long long size, const char *payload_sha, FILE *out, char *err, size_t errlen)
 {
     char objpath[1100], encoded[3400], url[4200], amz_date[17];
     /* path-style /bucket/<prefix><key>, virtual-hosted /<prefix><key> */
     if (str_fmt(objpath, sizeof objpath, "%s%s/%s%s", c->path_style ? "/" : "", c->path_style ? c->bucket : "",
-                c->prefix, key) ||
+                key ? c->prefix : "", key ? key : "") ||
         sigv4_uri_encode(objpath, 1, encoded, sizeof encoded) || str_fmt(url, sizeof url, "%s%s", c->base, encoded)) {
         str_fmt(err, errlen, "S3 key too long");
         return -1;
     }
+    for (int i = 0; i < nq; i++) {        /* encoded as the signer encodes them */
+        char name[256], value[1200];
+        size_t l = strlen(url);
+        if (sigv4_uri_encode(q[i].name, 0, name, sizeof name) || sigv4_uri_encode(q[i].value, 0, value, sizeof value) ||
+            str_fmt(url + l, sizeof url - l, "%c%s=%s", i ? '&' : '?', name, value)) {
+            str_fmt(err, errlen, "S3 query too long");
+            return -1;
+        }
+    }
+    if (!key) key = "(bucket)";
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -143,8 +154,8 @@ static long request(s3_client *c, const char *method, const char *key, FILE *in,
         h[nh++] = (sigv4_pair){"x-amz-server-side-encryption", "aws:kms"};
         h[nh++] = (sigv4_pair){"x-amz-server-side-encryption-aws-kms-key-id", c->kms_key_id};
     }
-    sigv4_request r = {.method = method, .path = objpath, .headers = h, .n_headers = nh, .payload_sha256 = payload_sha,
-                       .region = c->region, .service = "s3", .amz_date = amz_date};
+    sigv4_request r = {.method = method, .path = objpath, .query = q, .n_query = nq, .headers = h, .n_headers = nh,
+                       .payload_sha256 = payload_sha, .region = c->region, .service = "s3", .amz_date = amz_date};
     sigv4_credentials cred = {c->access_key_id, c->secret, c->session_token};
     char auth[700];
     if (sigv4_authorization(&r, &cred, auth, sizeof auth)) { str_fmt(err, errlen, "could not sign the S3 request"); return -1; }
@@ -201,6 +212,12 @@ static long request(s3_client *c, const char *method, const char *key, FILE *in,
     return status;
 }
 
+static long request(s3_client *c, const char *method, const char *key, FILE *in, long long size, const char *payload_sha,
+                    FILE *out, char *err, size_t errlen)
+{
+    return request_q(c, method, key, NULL, 0, in, size, payload_sha, out, err, errlen);
+}
+
 int s3_put_file(s3_client *c, const char *key, const char *path, char *err, size_t errlen)
 {
     char sha[65];
@@ -235,4 +252,57 @@ int s3_delete(s3_client *c, const char *key, char *err, size_t errlen)
 {
     long st = request(c, "DELETE", key, NULL, 0, EMPTY_SHA256, NULL, err, errlen);
     return (st >= 200 && st < 300) || st == 404 ? S3_OK : S3_ERROR;
+}
+
+/* The text between <tag> and </tag> at or after *at (advancing *at past it); NULL if none. */
+static char *xml_next(const char **at, const char *tag)
+{
+    char open[64], close[64];
+    str_fmt(open, sizeof open, "<%s>", tag);
+    str_fmt(close, sizeof close, "</%s>", tag);
+    const char *a = strstr(*at, open);
+    const char *b = a ? strstr(a, close) : NULL;
+    if (!b) return NULL;
+    a += strlen(open);
+    *at = b + strlen(close);
+    return strndup(a, (size_t)(b - a));
+}
+
+int s3_list(s3_client *c, const char *prefix, int (*each)(void *ctx, const char *key), void *ctx, char *err,
+            size_t errlen)
+{
+    char full[600], token[1100] = "";
+    if (str_fmt(full, sizeof full, "%s%s", c->prefix, prefix ? prefix : "")) {
+        str_fmt(err, errlen, "S3 prefix too long");
+        return S3_ERROR;
+    }
+    size_t strip = strlen(c->prefix);
+    for (int page = 0; page < 100000; page++) {
+        sigv4_pair q[3] = {{"list-type", "2"}, {"prefix", full}, {"continuation-token", token}};
+        char *body = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&body, &len);
+        if (!out) { str_fmt(err, errlen, "out of memory"); return S3_ERROR; }
+        long st = request_q(c, "GET", NULL, q, token[0] ? 3 : 2, NULL, 0, EMPTY_SHA256, out, err, errlen);
+        fclose(out);
+        if (st < 200 || st >= 300) { free(body); return S3_ERROR; }
+        const char *at = body;
+        char *key;
+        int rc = 0;
+        while (!rc && (key = xml_next(&at, "Key"))) {
+            if (!strncmp(key, c->prefix, strip)) rc = each(ctx, key + strip);
+            free(key);
+        }
+        at = body;
+        char *more = xml_next(&at, "IsTruncated");
+        at = body;
+        char *next = xml_next(&at, "NextContinuationToken");
+        bool go_on = !rc && more && !strcmp(more, "true") && next && next[0] && !str_copy(token, sizeof token, next);
+        free(more);
+        free(next);
+        free(body);
+        if (rc) return rc;
+        if (!go_on) return S3_OK;
+    }
+    return S3_OK;
 }

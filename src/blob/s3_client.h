@@ -32,5 +32,10 @@ int s3_put_file(s3_client *c, const char *key, const char *path, char *err, size
 int s3_get_file(s3_client *c, const char *key, const char *path, char *err, size_t errlen);
 /* S3_OK also when there was no such object (S3's DELETE is idempotent). */
 int s3_delete(s3_client *c, const char *key, char *err, size_t errlen);
+/* Calls each(ctx, key) for every object whose key starts with prefix (keys without
+ * S3_PREFIX, in S3's order), following ListObjectsV2 pages; a non-zero answer from
+ * each stops it and is returned. S3_OK, or S3_ERROR with err. */
+int s3_list(s3_client *c, const char *prefix, int (*each)(void *ctx, const char *key), void *ctx, char *err,
+            size_t errlen);
 
 #endif
