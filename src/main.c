@@ -103,7 +103,6 @@ static int load_pepper(const config *cfg, char out[65], char *err, size_t errlen
     return 0;
 }
 
-/* Upload directories with no job row are what a crash mid-upload leaves: remove them. */
 /* True when path was last changed more than an hour ago. */
 static bool old_entry(const char *path)
 {
@@ -111,33 +110,55 @@ static bool old_entry(const char *path)
     return stat(path, &sb) == 0 && sb.st_mtime < time(NULL) - 3600;
 }
 
-/* Removes what a stop left half-done: uploads that never became a job, and scratch
- * files. On a shared store (PostgreSQL) other nodes may share FAX_DATA_DIR and be in
- * the middle of an upload or a conversion right now: there only what is more than an
- * hour old is left over. */
-static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs)
+/* True when the row an artifact directory of area belongs to does not exist. */
+static bool no_row(store *st, const char *area, const char *id)
 {
-    bool shared = strcmp(store_kind(st), "sqlite") != 0;
+    if (!strcmp(area, "outbound")) {
+        job_record *rec = malloc(sizeof *rec);
+        bool none = rec && store_job_get(st, id, rec) == STORE_NOT_FOUND;
+        free(rec);
+        return none;
+    }
+    inbound_record *rec = malloc(sizeof *rec);
+    bool none = rec && store_inbound_get(st, id, rec) == STORE_NOT_FOUND;
+    free(rec);
+    return none;
+}
+
+/* Artifact directories of area with no row: a crash between storing the files (in S3
+ * too) and writing the row left them. Removed with their S3 objects; with `shared`
+ * only those more than an hour old. Returns how many. */
+static int sweep_area(const config *cfg, store *st, blob_store *blobs, const char *area, bool shared)
+{
     char dir[2048], path[4096];
-    str_fmt(dir, sizeof dir, "%s/outbound", cfg->data_dir);
+    str_fmt(dir, sizeof dir, "%s/%s", cfg->data_dir, area);
     DIR *d = opendir(dir);
-    if (!d) return;
+    if (!d) return 0;
     struct dirent *e;
-    job_record *rec = malloc(sizeof *rec);
     int removed = 0;
-    while (rec && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         if (strlen(e->d_name) != 32) continue;
         str_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
         if (shared && !old_entry(path)) continue;
-        if (store_job_get(st, e->d_name, rec) == STORE_NOT_FOUND) {
-            blob_remove_all(blobs, "outbound", e->d_name);
-            removed++;
-        }
+        if (no_row(st, area, e->d_name) && blob_remove_all(blobs, area, e->d_name) == 0) removed++;
     }
     closedir(d);
-    free(rec);
-    char tmp[2048];
+    return removed;
+}
+
+/* Removes what a stop left half-done: uploads and received faxes that never got
+ * their row (their S3 objects too), and scratch files. Several nodes on PostgreSQL
+ * sharing one FAX_DATA_DIR (local storage) may be in the middle of an upload or a
+ * conversion right now: there only what is more than an hour old is left over. With
+ * S3 each node's FAX_DATA_DIR is its own cache, so what is in it was this node's. */
+static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs)
+{
+    bool shared = strcmp(store_kind(st), "sqlite") != 0 && strcmp(blob_kind(blobs), "s3") != 0;
+    int removed = sweep_area(cfg, st, blobs, "outbound", shared) + sweep_area(cfg, st, blobs, "inbound", shared);
+    char tmp[2048], path[4096];
     str_fmt(tmp, sizeof tmp, "%s/tmp", cfg->data_dir);
+    DIR *d;
+    struct dirent *e;
     if (!shared) {
         remove_tree(tmp);
     } else if ((d = opendir(tmp))) {
@@ -148,7 +169,7 @@ static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs
             }
         closedir(d);
     }
-    if (removed) log_info("removed %d incomplete upload(s) left by the last stop", removed);
+    if (removed) log_info("removed %d incomplete upload(s) or received fax(es) left by the last stop", removed);
 }
 
 /* The parts a process serving faxes holds: store, blobs, jobs and the API. */

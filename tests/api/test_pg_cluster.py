@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import create_job, get_job, slow_factor, wait_job
+from helpers import create_job, get_job, slow_factor, wait_for, wait_job
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
 from ami_peer import AmiPeer  # noqa: E402
@@ -39,16 +39,6 @@ def _lease(srv, name):
         if lease["name"] == name:
             return lease
     return None
-
-
-def _wait(pred, timeout, what):
-    deadline = time.monotonic() + timeout * slow_factor()
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -78,7 +68,7 @@ def test_one_node_at_a_time_on_the_ami_and_a_kill9_is_taken_over(server, pg_clus
     lease_name = f"pbx:ami:127.0.0.1:{ami.port}"
     b = _sip_node(server, "node-b", url, shared, spool, ami)
     # one node logged in; the other is standby (and still ready: it serves the API)
-    _wait(lambda: ami.connected() == 1, 10, "one AMI login")
+    wait_for(lambda: ami.connected() == 1, "one AMI login", 10)
     time.sleep(1.5)
     assert ami.connected() == 1
     assert _lease(b, lease_name)["node"] == "node-a", _health(b)["leases"]
@@ -87,19 +77,19 @@ def test_one_node_at_a_time_on_the_ami_and_a_kill9_is_taken_over(server, pg_clus
 
     # a job posted on the standby node is sent by the holder
     job = create_job(b, to="+15550020", key=ADMIN)
-    _wait(lambda: len(ami.originates()) == 1, 20, "the Originate")
-    call = _wait(lambda: next(iter(ami.channels.values()), None), 10, "the call to be up")
-    _wait(lambda: get_job(b, job["id"], key=ADMIN)["status"] == "in_progress", 10, "in_progress")
+    wait_for(lambda: len(ami.originates()) == 1, "the Originate", 20)
+    call = wait_for(lambda: next(iter(ami.channels.values()), None), "the call to be up", 10)
+    wait_for(lambda: get_job(b, job["id"], key=ADMIN)["status"] == "in_progress", "in_progress", 10)
     assert f"sip job {job['id']} attempt 1: originating" in a.stderr_text()
     assert "originating" not in b.stderr_text()
 
     # the holder dies mid-call: node-b takes the connection and the call over
     a.kill9()
     t0 = time.monotonic()
-    _wait(lambda: ami.connected() == 1 and "this node holds the AMI connection at" in b.stderr_text(), 30,
-          "node-b to log in")
+    wait_for(lambda: ami.connected() == 1 and "this node holds the AMI connection at" in b.stderr_text(),
+             "node-b to log in", 30)
     took = time.monotonic() - t0
-    _wait(lambda: "CoreShowChannels" in ami.action_names(), 30, "node-b to ask Asterisk about the call")
+    wait_for(lambda: "CoreShowChannels" in ami.action_names(), "node-b to ask Asterisk about the call", 30)
     assert _lease(b, lease_name)["node"] == "node-b"
     assert _lease(b, lease_name)["this"] is True
     # the call is still up on the PBX: it is followed, not sent again
@@ -143,22 +133,22 @@ def test_one_node_at_a_time_on_the_event_socket_and_a_kill9_is_taken_over(server
     a = server(FAXBOT_NODE_ID="node-a", **env)
     b = server(FAXBOT_NODE_ID="node-b", **env)
     lease_name = f"pbx:esl:127.0.0.1:{esl.port}"
-    _wait(lambda: esl.connected_sessions() == 1, 10, "one event socket session")
+    wait_for(lambda: esl.connected_sessions() == 1, "one event socket session", 10)
     time.sleep(1.5)
     assert esl.connected_sessions() == 1
     assert _lease(b, lease_name)["node"] == "node-a"
     assert "standby: node node-a holds the FreeSWITCH event socket" in _health(b)["backend_state"]["message"]
 
     job = create_job(b, to="+15550030", key=ADMIN)
-    call = _wait(lambda: esl.call_for_job(job["id"]), 20, "the originate")
-    _wait(lambda: get_job(b, job["id"], key=ADMIN)["provider_sid"] == call.uuid, 10, "the job to be accepted")
+    call = wait_for(lambda: esl.call_for_job(job["id"]), "the originate", 20)
+    wait_for(lambda: get_job(b, job["id"], key=ADMIN)["provider_sid"] == call.uuid, "the job to be accepted", 10)
     assert "originate to" in a.stderr_text() and "originate to" not in b.stderr_text()
 
     a.kill9()
-    _wait(lambda: esl.connected_sessions() == 1 and "this node holds the FreeSWITCH event socket" in b.stderr_text(), 30,
-          "node-b on the event socket")
+    wait_for(lambda: esl.connected_sessions() == 1 and "this node holds the FreeSWITCH event socket" in b.stderr_text(),
+             "node-b on the event socket", 30)
     # node-b asks FreeSWITCH about the call it took over: still up, so it is followed, not sent again
-    _wait(lambda: call.uuid in esl.uuid_exists_asked, 30, "node-b to ask about the call")
+    wait_for(lambda: call.uuid in esl.uuid_exists_asked, "node-b to ask about the call", 30)
     assert _lease(b, lease_name)["node"] == "node-b"
     assert len(esl.bgapis()) == 1
     esl.complete(call, success=True)
@@ -190,7 +180,7 @@ def test_retention_is_swept_by_one_node_at_a_time(server, pg_cluster, tmp_path):
     dead = next(srv for srv in nodes if srv.env["FAXBOT_NODE_ID"] == holder["node"])
     dead.kill9()
     rest = [srv for srv in nodes if srv is not dead]
-    _wait(lambda: (_lease(rest[0], "retention") or {}).get("node") != holder["node"], 10, "another node to sweep")
+    wait_for(lambda: (_lease(rest[0], "retention") or {}).get("node") != holder["node"], "another node to sweep", 10)
     assert _lease(rest[1], "retention")["node"] == _lease(rest[0], "retention")["node"]
 
 
