@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs the whole suite twice: on the normal build (plus the real-FreeSWITCH interop
-# tests in tests/interop), then on the ASan+UBSan build
+# Runs the whole suite twice: on the normal build (plus the real-FreeSWITCH and
+# real-Asterisk interop tests in tests/interop), then on the ASan+UBSan build
 # (LeakSanitizer on), failing on any test failure or sanitizer report; then, when
 # a fuzz build directory is given (3rd argument, `make test` passes build-fuzz), a
 # short libFuzzer pass: every fuzz/fuzz_*.c target for FUZZ_SECONDS_CI seconds
@@ -46,9 +46,10 @@ echo "== browser tests of the Admin Console ($build)"
 # screenshots under $build/screenshots. Normal build only.
 ./tools/browser-tests.sh "$build"
 
-echo "== interop tests against a real FreeSWITCH ($build)"
+echo "== interop tests against a real FreeSWITCH and a real Asterisk ($build)"
 # tests/interop: real FreeSWITCH 1.10.12 pairs from ../shared/peers/freeswitch (or
-# $FAXBOT_FREESWITCH_PEER_DIR); each test skips loudly when the build is absent.
+# $FAXBOT_FREESWITCH_PEER_DIR) and Asterisk 22.10.1 pairs from ../shared/peers/asterisk
+# (or $FAXBOT_ASTERISK_PEER_DIR); each test skips loudly when its build is absent.
 # Real faxes take 20-50 s each, so they run side by side; normal build only.
 # Three at a time: real-time G.711 media needs CPU on time, and 2 cores carry 6 FreeSWITCHes.
 FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -rs -n 3 -p no:cacheprovider tests/interop

@@ -370,11 +370,18 @@ int ami_trunk_dial(const ami_trunk *t, const char *e164, char *out, size_t outle
     return str_copy(out, outlen, digits);
 }
 
+/* 'z' (we re-INVITE to T.38 when the far end does not) only without audio fallback: with
+ * 'z', res_fax plays CNG for about 10 s waiting for the far end's re-INVITE before it sends
+ * its own, and an audio-only receiver that answered with DIS meanwhile has given up by the
+ * time the 488 brings the call back to audio. Against a real Asterisk 22 receiving without
+ * T.38, `fz` failed every fax ("Disconnected after permitted retries") and `f` delivered it;
+ * T.38 receivers re-INVITE themselves, so `f` still gets T.38 from them
+ * (tests/interop/test_asterisk_real.py). */
 const char *ami_trunk_sendfax_options(const ami_trunk *t)
 {
     if (!t->preset->t38) return "F";                 /* audio only */
     if (!t->preset->audio_fallback) return t->preset->t38_reinvite ? "z" : "";
-    return t->preset->t38_reinvite ? "fz" : "f";
+    return "f";
 }
 
 /* ---- rendering ---- */
@@ -415,11 +422,10 @@ static void render_pjsip(const ami_trunk *t, strbuf *sb)
                    "allow = %s\naors = %s\n",
                AMI_TRUNK_ENDPOINT, t->transport, AMI_IN_CONTEXT, p->codecs, AMI_TRUNK_ENDPOINT);
     if (has_auth(t)) sb_appendf(sb, "outbound_auth = %s-auth\n", AMI_TRUNK_ENDPOINT);
-    if (t->from_user[0]) {
-        sb_appendf(sb, "from_user = %s\n", t->from_user);
-        if (t->caller_id_name[0]) sb_appendf(sb, "callerid = \"%s\" <%s>\n", t->caller_id_name, t->from_user);
-        else sb_appendf(sb, "callerid = <%s>\n", t->from_user);
-    }
+    /* No `callerid` on the endpoint: res_pjsip gives an endpoint's callerid to every call
+     * that comes in from it, so inbound faxes would all seem to come from our own number
+     * (seen on a real Asterisk 22). The outgoing caller ID travels in each Originate. */
+    if (t->from_user[0]) sb_appendf(sb, "from_user = %s\n", t->from_user);
     sb_appendf(sb, "from_domain = %s\n", from_domain);
     if (p->send_pai) sb_appendf(sb, "send_pai = yes\n");
     sb_appendf(sb, "direct_media = no\nrtp_symmetric = %s\nforce_rport = %s\nrewrite_contact = %s\n"

@@ -603,7 +603,7 @@ static void drop_call(backend *b, const char *job_id, int attempt)
 typedef struct originate_req {
     char sid[72], tiff[PATH_MAX], dial[64];
     const char *caller, *station, *header;
-    char q_header[128], q_station[64], channel[160], timeout[16], attempt[16], caller_hdr[64];
+    char q_header[128], q_station[64], channel[160], timeout[16], attempt[16], caller_hdr[128];
     char v_job[64], v_attempt[32], v_file[PATH_MAX + 32], v_header[160], v_station[96];
     ami_field p[16];
     size_t n;
@@ -638,7 +638,10 @@ static int originate_prepare(backend *b, const backend_job *job, originate_req *
     str_fmt(o->channel, sizeof o->channel, "PJSIP/%s@%s", o->dial, AMI_TRUNK_ENDPOINT);
     str_fmt(o->timeout, sizeof o->timeout, "%d", b->t.ring_timeout_s * 1000);
     str_fmt(o->attempt, sizeof o->attempt, "%d", job->attempt);
-    str_fmt(o->caller_hdr, sizeof o->caller_hdr, "<%s>", o->caller);
+    if (b->t.caller_id_name[0])      /* checked at load: no quotes, backslashes or controls */
+        str_fmt(o->caller_hdr, sizeof o->caller_hdr, "\"%s\" <%s>", b->t.caller_id_name, o->caller);
+    else
+        str_fmt(o->caller_hdr, sizeof o->caller_hdr, "<%s>", o->caller);
     str_fmt(o->v_job, sizeof o->v_job, "FAXBOT_JOBID=%s", job->job_id);
     str_fmt(o->v_attempt, sizeof o->v_attempt, "FAXBOT_ATTEMPT=%s", o->attempt);
     str_fmt(o->v_file, sizeof o->v_file, "FAXBOT_FILE=%s", o->tiff);

@@ -67,7 +67,8 @@ int cli_asterisk_config(int argc, char **argv)
     if (rc) return rc;
     printf("\npreset %s (%s): trunk %s:%d, %s, T.38 %s; AMI user '%s' bound to %s:%d\n", t.preset->name,
            t.preset->title, t.server, t.port, t.username[0] ? "digest auth" : "IP authentication",
-           t.preset->t38 ? (t.preset->t38_reinvite ? "on (we re-INVITE if the far end does not)" : "on (the far end re-INVITEs)")
+           t.preset->t38 ? (t.preset->t38_reinvite && !t.preset->audio_fallback ? "on (we re-INVITE if the far end does not)"
+                                                                         : "on (the far end re-INVITEs)")
                          : "off (G.711 audio)",
            t.ami_user, t.ami_bind, t.ami_port);
     printf("Copy the files into Asterisk's configuration directory (e.g. /etc/asterisk), owned by the asterisk\n"

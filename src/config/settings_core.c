@@ -139,7 +139,7 @@ const setting_def settings_core_rows[] = {
     /* SIP trunk and network: shared by the sip (Asterisk) and freeswitch renderers */
     S("SIP_SERVER", "", "trunk", L, "pjsip.conf / FreeSWITCH gateway", "trunk host (a preset may give one)"),
     I("SIP_PORT", "5060", 1, 65535, "trunk", L, "pjsip.conf", "trunk port"),
-    S("SIP_CALLER_ID_NAME", "", "trunk", L, "pjsip.conf callerid / gateway origination_caller_id_name",
+    S("SIP_CALLER_ID_NAME", "", "trunk", L, "AMI Originate CallerID / gateway origination_caller_id_name",
       "caller ID display name (twilio preset: \"Asterisk PBX\" unless set)"),
     S("SIP_USERNAME", "", "trunk", L, "pjsip.conf / gateway XML", "trunk user"),
     SECRET("SIP_PASSWORD", "trunk", L, "pjsip.conf / gateway XML", "trunk password"),

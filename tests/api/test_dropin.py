@@ -470,12 +470,14 @@ def test_asterisk_twilio_preset_host_port_and_caller_id_name(tmp_path, cli_env):
     out = _render_cfg("asterisk-config", tmp_path, cli_env, dotenv(SIP_GUIDE_ENV))
     pjsip = (out / "pjsip.conf").read_text()
     assert "contact = sip:acme.pstn.twilio.com:5060" in pjsip, pjsip
-    assert 'callerid = "Asterisk PBX" <+15551112222>' in pjsip, pjsip
+    # the caller ID name goes in each Originate (test_asterisk.py), not on the endpoint,
+    # where res_pjsip would stamp it on every inbound call too
+    assert "from_user = +15551112222" in pjsip and "callerid" not in pjsip, pjsip
     assert "type = registration" not in pjsip and "t38_udptl = no" in pjsip
     env = dotenv(SIP_GUIDE_ENV)
     env.update(SIP_SERVER="acme.pstn.twilio.com:5070", SIP_CALLER_ID_NAME="ACME Fax")
     pjsip = (_render_cfg("asterisk-config", tmp_path / "b", cli_env, env) / "pjsip.conf").read_text()
-    assert "contact = sip:acme.pstn.twilio.com:5070" in pjsip and 'callerid = "ACME Fax" <+15551112222>' in pjsip
+    assert "contact = sip:acme.pstn.twilio.com:5070" in pjsip and "callerid" not in pjsip
     env["SIP_PORT"] = "5080"
     code, o, e = run_cli(["asterisk-config", "--out", str(tmp_path / "c")], dict(cli_env, **env))
     assert code != 0 and "SIP_PORT" in o + e and "SIP_SERVER" in o + e, o + e

@@ -377,7 +377,7 @@ static void test_dial_strings(void **state)
     str_copy(t.tech_prefix, sizeof t.tech_prefix, "12345678");
     assert_int_equal(ami_trunk_dial(&t, "+12066418000", out, sizeof out), 0);
     assert_string_equal(out, "12345678*12066418000");
-    assert_string_equal(ami_trunk_sendfax_options(&t), "fz");
+    assert_string_equal(ami_trunk_sendfax_options(&t), "f");   /* fallback wins over re-INVITE */
     t.preset = ami_preset_find("twilio");
     assert_string_equal(ami_trunk_sendfax_options(&t), "F");
     t.preset = ami_preset_find("telnyx");
@@ -432,7 +432,7 @@ static void test_render(void **state)
     assert_non_null(strstr(f[0].text, "type = registration"));
     assert_non_null(strstr(f[0].text, "client_uri = sip:user@sip.example.org:5060"));
     assert_non_null(strstr(f[0].text, "password = fine-pass"));
-    assert_non_null(strstr(f[1].text, "SendFAX(${FAXBOT_FILE},fz)"));
+    assert_non_null(strstr(f[1].text, "SendFAX(${FAXBOT_FILE},f)"));
     ami_render_free(f);
 
     test_setenv("ASTERISK_SPOOL_DIR", "relative/dir", 1);
