@@ -184,7 +184,8 @@ int store_node_list(store *st, int64_t now, store_node *out, int max);
 /* Takes or renews the named lease for this node until now + ttl_ms. STORE_OK when
  * this node holds it now (acquired_at is when it got it, unchanged by renewals),
  * STORE_CONFLICT when another node holds it and it has not run out (*out names
- * that node), else < 0. Times are the nodes' clocks (keep them in NTP sync). */
+ * that node), else < 0. Times are the nodes' clocks (keep them in NTP sync). On
+ * SQLite (one process) this node always gets it. */
 int store_lease_take(store *st, const char *name, int64_t now, int64_t ttl_ms, store_lease *out);
 /* Gives the named lease up if this node holds it (another node may take it at once). */
 int store_lease_release(store *st, const char *name);

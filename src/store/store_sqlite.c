@@ -457,13 +457,13 @@ static int build_sql(sq_store *st)
         st->sql[S_DL_NEXT_DUE] = strdup("SELECT COALESCE(MIN(next_attempt_at), 0) FROM webhook_deliveries"
                                         " WHERE status = 'pending'");
 #undef DL_COLS
-        /* ?1 name, ?2 this node, ?3 now, ?4 ttl (as store_pg.c) */
+        /* ?1 name, ?2 this node, ?3 now, ?4 ttl. One process uses a SQLite file: every
+         * lease is its own, even one an earlier run under another name (port) held. */
         st->sql[S_LEASE_TAKE] = strdup(
             "INSERT INTO faxbot_leases AS l (name, node_id, acquired_at, until) VALUES (?1, ?2, ?3, ?3 + ?4)"
             " ON CONFLICT (name) DO UPDATE SET node_id = excluded.node_id, until = excluded.until,"
             " acquired_at = CASE WHEN l.node_id = excluded.node_id AND l.until >= ?3 THEN l.acquired_at"
-            " ELSE excluded.acquired_at END WHERE l.node_id = excluded.node_id OR l.until < ?3"
-            " RETURNING node_id, acquired_at, until");
+            " ELSE excluded.acquired_at END RETURNING node_id, acquired_at, until");
         st->sql[S_LEASE_GET] = strdup("SELECT node_id, acquired_at, until FROM faxbot_leases WHERE name = ?1");
         st->sql[S_LEASE_RELEASE] = strdup("UPDATE faxbot_leases SET until = 0 WHERE name = ?1 AND node_id = ?2");
         st->sql[S_LEASE_LIST] = strdup("SELECT name, node_id, acquired_at, until FROM faxbot_leases ORDER BY name"

@@ -5,8 +5,8 @@ while one node is kill -9'd twice and started again. Every accepted job ends exa
 once (one final event, one successful attempt), with exactly one inbound fax, and
 `faxbot fsck` finds nothing wrong afterwards.
 
-FAXBOT_SOAK_JOBS sets the number of jobs (default 200 here; bench/cluster_soak.sh
-runs 1,000). A POST whose answer is lost (its node died) is sent again to the next
+FAXBOT_SOAK_JOBS sets the number of jobs (default 200 here, 100 on a sanitizer build;
+bench/cluster_soak.sh runs 1,000). A POST whose answer is lost (its node died) is sent again to the next
 node with the same Idempotency-Key, as a client should, so "accepted" is exact.
 
 Skips loudly when PostgreSQL 15 is not installed."""
@@ -20,7 +20,7 @@ from collections import Counter
 
 import requests
 
-from helpers import PHONE, run_cli, slow_factor
+from helpers import PHONE, run_cli, sanitized, slow_factor
 from s3_peer import S3Peer
 
 KEY, SECRET = "AKIDFAXBOTSOAK", "soak/s3cret+chars"
@@ -57,7 +57,7 @@ def _post_until_accepted(nodes, i, log):
 
 
 def test_three_nodes_1000_jobs_kill9_twice(server, pg_cluster, tmp_path):
-    n_jobs = int(os.environ.get("FAXBOT_SOAK_JOBS", "200"))
+    n_jobs = int(os.environ.get("FAXBOT_SOAK_JOBS", "100" if sanitized() else "200"))
     s3 = S3Peer(KEY, SECRET).start()
     try:
         _soak(server, pg_cluster, s3, n_jobs)

@@ -3,10 +3,10 @@
  * PostgreSQL 15, each test on an empty schema. Both: every job field round-trips,
  * idempotency, optimistic updates, keyset pagination, scheduler queries, counts,
  * API keys, concurrent writers, reopening, inbound faxes, artifact expiry, a killed
- * writer's acknowledged jobs. SQLite: file permissions, WAL, a newer schema.
- * PostgreSQL: a newer schema, migrations applied once by three processes starting
- * together, two nodes never handed the same due job, a dead node's lease taken
- * over (and a live one's not). */
+ * writer's acknowledged jobs. SQLite: file permissions, WAL, a newer schema, named
+ * leases always this node's. PostgreSQL: a newer schema, migrations applied once by
+ * three processes starting together, two nodes never handed the same due job, a dead
+ * node's lease taken over (and a live one's not), named leases one holder at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -973,10 +973,10 @@ static void test_pg_dead_nodes_lease_is_taken_over(void **state)
     store_close(b);
 }
 
-/* Named leases: one holder at a time; renewals keep acquired_at; another node gets it
- * only when it ran out or was given up; the list names the holder. Two handles on
- * one database stand for two nodes (on SQLite: two processes sharing the file). */
-static void test_named_leases_one_holder_at_a_time(void **state)
+/* Named leases (PostgreSQL): one holder at a time; renewals keep acquired_at; another
+ * node gets it only when it ran out or was given up; the list names the holder. Two
+ * handles on one database stand for two nodes. */
+static void test_pg_named_leases_one_holder_at_a_time(void **state)
 {
     fixture *f = *state;
     char err[256];
@@ -1042,7 +1042,7 @@ static void *race_lease(void *arg)
     return NULL;
 }
 
-static void test_named_lease_race_has_one_winner(void **state)
+static void test_pg_named_lease_race_has_one_winner(void **state)
 {
     fixture *f = *state;
     char err[256];
@@ -1059,6 +1059,30 @@ static void test_named_lease_race_has_one_winner(void **state)
     pthread_join(tb, NULL);
     assert_int_equal(ra.got + rb.got, 50);
     store_close(b);
+}
+
+/* SQLite: one process uses the file, so every lease is this node's, even one an
+ * earlier run under another name held (a restart on another port); renewals keep
+ * acquired_at; the list shows the holder. */
+static void test_sqlite_leases_are_always_this_nodes(void **state)
+{
+    fixture *f = *state;
+    int64_t now = now_ms();
+    store_lease l;
+    store_set_node(f->st, "host:8080", 0);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now, 10000, &l), STORE_OK);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 2000, 10000, &l), STORE_OK);
+    assert_int_equal(l.acquired_at, now);
+    assert_int_equal(l.until, now + 12000);
+    store_set_node(f->st, "host:8081", 0);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 3000, 10000, &l), STORE_OK);
+    assert_string_equal(l.node_id, "host:8081");
+    assert_int_equal(l.acquired_at, now + 3000);
+    assert_int_equal(store_lease_release(f->st, "pbx:ami:127.0.0.1:5038"), STORE_OK);
+    store_lease all[2];
+    assert_int_equal(store_lease_list(f->st, all, 2), 1);
+    assert_string_equal(all[0].node_id, "host:8081");
+    assert_int_equal(all[0].until, 0);
 }
 
 /* The URL shown in logs and settings never carries the password. */
@@ -1096,19 +1120,20 @@ int main(int argc, char **argv)
         BOTH(test_concurrent_inserts),
         BOTH(test_reopen_keeps_data),
         BOTH(test_acknowledged_jobs_survive_kill9),
-        BOTH(test_named_leases_one_holder_at_a_time),
-        BOTH(test_named_lease_race_has_one_winner),
     };
     const struct CMUnitTest sqlite_only[] = {
         BOTH(test_open_creates_private_files_and_wal),
         BOTH(test_newer_schema_is_refused),
         cmocka_unit_test(test_url_redaction),
+        BOTH(test_sqlite_leases_are_always_this_nodes),
     };
     const struct CMUnitTest pg_only[] = {
         BOTH(test_pg_newer_schema_is_refused),
         BOTH(test_pg_migrations_applied_once_by_three_starting_together),
         BOTH(test_pg_two_nodes_are_handed_disjoint_due_jobs),
         BOTH(test_pg_dead_nodes_lease_is_taken_over),
+        BOTH(test_pg_named_leases_one_holder_at_a_time),
+        BOTH(test_pg_named_lease_race_has_one_winner),
     };
     if (g_pg && !getenv("FAXBOT_TEST_PG_URL")) {
         fprintf(stderr, "--pg needs FAXBOT_TEST_PG_URL: run it through tests/peers/pg.py run -- …\n");
