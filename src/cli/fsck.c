@@ -8,7 +8,8 @@
  *                     progress without a lease or with one that ran out long ago, more
  *                     attempts than allowed, a lease naming a node on a job not in progress)
  *   duplicate_inbound more than one inbound fax recorded for one outbound job (loopback)
- * Exit 0 when clean, 1 with problems, 2 when it could not check. Read-only. An upload
+ * Exit 0 when clean, 1 with problems, 2 when it could not check. Read-only (but for
+ * pending schema migrations, applied on open as `serve` would). An upload
  * in flight on a running gateway has its file before its row, so on a busy gateway a
  * fresh orphan may be one; run it again (or on a quiet system) before acting. */
 #include "cli/fsck.h"
