@@ -121,15 +121,15 @@ static int check_area(checker *c, blob_store *blobs, const char *area, char *err
     c->n_objs = 0;
     if (blob_list(blobs, area, on_object, c, err, errlen)) return -1;
     c->n_checked_objects += c->n_objs;
-    qsort(c->rows, c->n_rows, sizeof *c->rows, cmp_row);
-    qsort(c->objs, c->n_objs, sizeof *c->objs, cmp_obj);
+    if (c->n_rows) qsort(c->rows, c->n_rows, sizeof *c->rows, cmp_row);
+    if (c->n_objs) qsort(c->objs, c->n_objs, sizeof *c->objs, cmp_obj);
     for (size_t i = 0; i < c->n_rows; i++) {
         const row *r = &c->rows[i];
         for (int k = 0; !r->deleted && r->needs && r->needs[k]; k++) {
             object key;
             str_copy(key.id, sizeof key.id, r->id);
             str_copy(key.name, sizeof key.name, r->needs[k]);
-            if (!bsearch(&key, c->objs, c->n_objs, sizeof *c->objs, cmp_obj))
+            if (!c->n_objs || !bsearch(&key, c->objs, c->n_objs, sizeof *c->objs, cmp_obj))
                 problem(c, "missing_artifact", area, r->id, r->needs[k], "the row says its files exist, but %s is not in %s storage",
                         r->needs[k], blob_kind(blobs));
         }
@@ -142,7 +142,7 @@ static int check_area(checker *c, blob_store *blobs, const char *area, char *err
         }
         row key;
         str_copy(key.id, sizeof key.id, o->id);
-        const row *r = bsearch(&key, c->rows, c->n_rows, sizeof *c->rows, cmp_row);
+        const row *r = c->n_rows ? bsearch(&key, c->rows, c->n_rows, sizeof *c->rows, cmp_row) : NULL;
         if (!r)
             problem(c, "orphan_artifact", area, o->id, o->name, "no %s row has this id",
                     !strcmp(area, "outbound") ? "job" : "inbound fax");
@@ -239,7 +239,7 @@ static int gather_inbound(checker *c, store *st, int64_t *n_inbound, char *err, 
     if (!rc && n < 0) { str_fmt(err, errlen, "cannot list the inbound faxes (database error)"); rc = -1; }
     else if (rc) str_fmt(err, errlen, "out of memory");
     /* "<job> <inbound>" sorted: a job named twice in a row has two inbound faxes */
-    qsort(src, n_src, sizeof *src, cmp_str);
+    if (n_src) qsort(src, n_src, sizeof *src, cmp_str);
     for (size_t i = 1; !rc && i < n_src; i++)
         if (!strncmp(src[i], src[i - 1], 32))
             problem(c, "duplicate_inbound", "inbound", src[i] + 33, NULL, "a second inbound fax for outbound job %.32s "
