@@ -11,7 +11,7 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-pg test-mcp test-interop test-asan bench soak-cluster clean
+.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-pg test-pg-s3 test-mcp test-interop test-asan bench soak-cluster clean
 
 all: build
 
@@ -65,6 +65,12 @@ test-api: build
 # real PostgreSQL 15 that tests/peers/pg.py runs in a temp dir for the run
 test-pg: build
 	FAXBOT_TEST_DB=pg FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot ./tests/peers/pg.py run -- \
+		$(PYTHON) -m pytest -q -rs -n 4 -p no:cacheprovider tests/api
+
+# the black-box suite on PostgreSQL + S3: every server on its own database and under
+# its own prefix of a SigV4-verifying S3 stand-in (tests/peers/s3_peer.py)
+test-pg-s3: build
+	FAXBOT_TEST_DB=pg FAXBOT_TEST_STORAGE=s3 FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot ./tests/peers/pg.py run -- \
 		$(PYTHON) -m pytest -q -rs -n 4 -p no:cacheprovider tests/api
 
 # three nodes on PostgreSQL + S3, 1,000 jobs, one node kill -9'd twice, fsck clean (~3 min; .ci/run runs it)

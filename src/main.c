@@ -220,8 +220,9 @@ static int core_open(const config *cfg, gateway_core *core)
     }
     core->blobs = cli_open_blobs(cfg, err, sizeof err);
     if (core->blobs && !strcmp(blob_kind(core->blobs), "s3"))
-        log_info("storage: S3 bucket %s%s%s (the files under %s are a cache)", cfg->s3_bucket,
-                 cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->data_dir);
+        log_info("storage: S3 bucket %s%s%s, credentials from %s (the files under %s are a cache)", cfg->s3_bucket,
+                 cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->aws_credentials_source,
+                 cfg->data_dir);
     if (!core->blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); return 1; }
     sweep_orphan_uploads(cfg, core->st, core->blobs);
     core->jb = jobs_start(cfg, core->st, core->blobs, true, err, sizeof err);

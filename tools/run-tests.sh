@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs the whole suite twice: on the normal build (plus the real-FreeSWITCH and
-# real-Asterisk interop tests in tests/interop), then on the ASan+UBSan build
-# (LeakSanitizer on), failing on any test failure or sanitizer report; then, when
+# Runs the whole suite twice: on the normal build with SQLite + local files (plus the
+# real-FreeSWITCH and real-Asterisk interop tests in tests/interop), then on the
+# ASan+UBSan build (LeakSanitizer on) with the black-box suite on PostgreSQL + S3,
+# failing on any test failure or sanitizer report; then, when
 # a fuzz build directory is given (3rd argument, `make test` passes build-fuzz), a
 # short libFuzzer pass: every fuzz/fuzz_*.c target for FUZZ_SECONDS_CI seconds
 # (default 10; 0 skips the pass) under ASan+UBSan, failing on any crash.
@@ -60,8 +61,17 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$root/tools/lsan.supp:print_suppressions=0"
 meson test -C "$asan" --suite unit --print-errorlogs
 
-echo "== black-box API tests under ASan+UBSan ($asan)"
-FAXBOT_BIN="$root/$asan/faxbot" FAXBOT_SANITIZED=1 $py -m pytest -q -n 4 -p no:cacheprovider tests/api
+echo "== black-box API tests under ASan+UBSan, on PostgreSQL + S3 ($asan)"
+# The second pass of the whole black-box suite runs on the distributed parts: every
+# server on a database of its own in one real PostgreSQL 15 (tests/peers/pg.py, a temp
+# dir) and under a prefix of its own in an S3 stand-in that verifies Signature V4
+# (tests/peers/s3_peer.py); tests that cannot run there skip with the reason (-rs).
+# SQLite + local files had the first pass above (and the ThreadSanitizer pass of .ci/run);
+# `make test-pg-s3` runs this one on the normal build.
+started=$(date +%s)
+FAXBOT_TEST_DB=pg FAXBOT_TEST_STORAGE=s3 FAXBOT_BIN="$root/$asan/faxbot" FAXBOT_SANITIZED=1 \
+    ./tests/peers/pg.py run -- $py -m pytest -q -rs -n 4 -p no:cacheprovider tests/api
+echo "== PostgreSQL + S3 run under ASan+UBSan took $(( $(date +%s) - started ))s"
 
 echo "== MCP tests under ASan+UBSan ($asan)"
 FAXBOT_SANITIZED=1 node tests/mcp/run.mjs "$root/$asan/faxbot"

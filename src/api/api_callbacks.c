@@ -111,6 +111,12 @@ static void diagnostics(http_request *req, http_response *res)
     int64_t free_bytes = 0;
     json_object_set_new(checks, "storage", json_boolean(blob_check(g_api.blobs, &free_bytes, msg, sizeof msg) == 0));
     json_object_set_new(checks, "storage_free_bytes", json_integer(free_bytes));
+    bool s3_ok = true;
+    if (!strcmp(blob_kind(g_api.blobs), "s3")) {
+        char s3err[1100] = "", s3code[64];
+        s3_ok = blob_check_remote(g_api.blobs, 0, s3code, sizeof s3code, s3err, sizeof s3err) == 0;
+        json_object_set_new(checks, "s3", json_pack("{s:b,s:s,s:s}", "ok", s3_ok, "error", s3code, "message", s3err));
+    }
     msg[0] = 0;
     bool ready = jobs_backend_check(g_api.jobs, msg, sizeof msg) == 0;
     json_object_set_new(checks, "backend_config", json_boolean(ready));
@@ -132,7 +138,7 @@ static void diagnostics(http_request *req, http_response *res)
     }
     json_t *o = json_object();
     json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
-    json_object_set_new(o, "ok", json_boolean(ready && deep_ok && gs && ports_ok && json_is_true(json_object_get(checks, "db")) &&
+    json_object_set_new(o, "ok", json_boolean(ready && deep_ok && gs && ports_ok && s3_ok && json_is_true(json_object_get(checks, "db")) &&
                                              json_is_true(json_object_get(checks, "storage"))));
     char at[32];
     iso8601_from_ms(now_ms(), at);

@@ -51,19 +51,26 @@ static void ready(http_request *req, http_response *res)
     bool storage = blob_check(g_api.blobs, &free_bytes, msg, sizeof msg) == 0;
     if (!storage) json_array_append_new(warnings, json_sprintf("storage: %s", msg));
     else if (free_bytes < 100LL * 1024 * 1024) json_array_append_new(warnings, json_sprintf("storage: only %lld MB free", (long long)(free_bytes >> 20)));
+    char s3err[1100] = "", s3code[64];
+    bool s3 = blob_check_remote(g_api.blobs, 5000, s3code, sizeof s3code, s3err, sizeof s3err) == 0;
+    if (!s3) json_array_append_new(warnings, json_sprintf("storage: %s", s3err));
     bool gs = api_ghostscript_present();
     if (!gs) json_array_append_new(warnings, json_sprintf("ghostscript: '%s' not found; install the ghostscript package", api_cfg()->gs_path));
     if (!api_auth_enforced()) json_array_append_new(warnings, json_string("no API key is required: set API_KEY for anything but local development"));
     json_object_set_new(checks, "db", json_boolean(db));
     json_object_set_new(checks, "backend_config", json_boolean(backend));
     json_object_set_new(checks, "storage", json_boolean(storage));
+    if (!strcmp(blob_kind(g_api.blobs), "s3")) {
+        json_object_set_new(checks, "s3", json_boolean(s3));
+    }
     json_object_set_new(checks, "ghostscript", json_boolean(gs));
-    bool ok = db && backend && storage && gs;
+    bool ok = db && backend && storage && s3 && gs;
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string(ok ? "ready" : "not_ready"));
     json_object_set_new(o, "backend", json_string(jobs_backend_name(g_api.jobs)));
     json_object_set_new(o, "checks", checks);
     json_object_set_new(o, "warnings", warnings);
+    if (!s3 && s3code[0]) json_object_set_new(o, "s3_error", json_string(s3code));   /* S3's error code */
     api_json(res, ok ? 200 : 503, o);
 }
 

@@ -148,7 +148,8 @@ static json_t *settings_view(void)
     json_object_set_new(o, "security", json_pack("{s:b,s:b,s:b,s:s}", "require_api_key", is_true("REQUIRE_API_KEY"),
                                                  "enforce_https", is_true("ENFORCE_PUBLIC_HTTPS"), "audit_enabled",
                                                  is_true("AUDIT_LOG_ENABLED"), "public_api_url", api_cfg()->public_api_url));
-    json_object_set_new(o, "storage", json_pack("{s:s,s:s,s:b}", "backend", cur("STORAGE_BACKEND"), "s3_bucket", "", "s3_kms_enabled", 0));
+    json_object_set_new(o, "storage", json_pack("{s:s,s:s,s:b}", "backend", cur("STORAGE_BACKEND"), "s3_bucket", cur("S3_BUCKET"),
+                                                "s3_kms_enabled", is_set("S3_KMS_KEY_ID")));
     char db_shown[1024];         /* a PostgreSQL URL's password is never shown */
     store_url_redact(is_set("DATABASE_URL") ? cur("DATABASE_URL") : "sqlite (FAX_DATA_DIR/faxbot.db)", db_shown,
                      sizeof db_shown);

@@ -191,12 +191,14 @@ static void fail_now(backend *b, const backend_job *job, const char *reason, boo
 
 /* ---- finding our fax at SignalWire ---- */
 
-/* Our MediaUrl is PUBLIC_API_URL/fax/<job>/pdf?token=…&attempt=<n>: is this fax ours? */
+/* Our MediaUrl is PUBLIC_API_URL/fax/<job>/pdf?token=…&attempt=<n>, or (S3_PRESIGNED_URLS)
+ * a presigned S3 URL of …/outbound/<job>/document.pdf?attempt=<n>&X-Amz-…: is this fax ours? */
 static bool media_matches(const char *media_url, const char *job_id, int attempt)
 {
-    char needle[64];
+    char needle[64], object[80];
     str_fmt(needle, sizeof needle, "/fax/%s/pdf", job_id);
-    if (!strstr(media_url, needle)) return false;
+    str_fmt(object, sizeof object, "/outbound/%s/document.pdf", job_id);
+    if (!strstr(media_url, needle) && !strstr(media_url, object)) return false;
     const char *a = strstr(media_url, "attempt=");
     if (!a) return true;   /* no attempt marker: the job id must do */
     return atoi(a + 8) == attempt;
@@ -295,7 +297,10 @@ static int sw_submit(backend *b, const backend_job *job)
     char *media = NULL, *callback = NULL;
     strbuf tmp;
     sb_init(&tmp);
-    sb_appendf(&tmp, "%s%sattempt=%d", job->pdf_url, strchr(job->pdf_url, '?') ? "&" : "?", job->attempt);
+    if (strstr(job->pdf_url, "attempt="))   /* a presigned URL carries it signed: nothing may be added */
+        sb_puts(&tmp, job->pdf_url);
+    else
+        sb_appendf(&tmp, "%s%sattempt=%d", job->pdf_url, strchr(job->pdf_url, '?') ? "&" : "?", job->attempt);
     media = sb_steal(&tmp);
     sb_appendf(&tmp, "%s?%s%sjob_id=%s&attempt=%d", b->callback_base, b->callback_query,
                b->callback_query[0] ? "&" : "", job->job_id, job->attempt);

@@ -41,5 +41,15 @@ int blob_list(blob_store *b, const char *area, int (*each)(void *ctx, const char
 int blob_tmpdir(blob_store *b, char *out, size_t outlen);
 /* Readiness: the root exists and is writable, with free space reported. */
 int blob_check(blob_store *b, int64_t *free_bytes, char *err, size_t errlen);
+/* S3: the bucket with this node's credentials (a probe object written, read back,
+ * deleted; the answer kept up to max_age_ms so probes stay cheap). 0 when usable,
+ * and always on local storage; -1 with err naming bucket, endpoint, S3's error code
+ * and what to do, code = the S3 error code alone ("" if the store never answered). */
+int blob_check_remote(blob_store *b, int max_age_ms, char *code, size_t codelen, char *err, size_t errlen);
+/* S3: a presigned GET URL of the artifact, valid expires_s seconds, with an extra
+ * signed query parameter qname=qvalue when qname is not NULL. -1 on local storage
+ * (there is nothing to presign) or when it cannot be made. */
+int blob_presign(blob_store *b, const char *area, const char *id, const char *name, const char *qname,
+                 const char *qvalue, int expires_s, char *out, size_t outlen);
 
 #endif

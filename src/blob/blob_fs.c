@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@
 struct blob_store {
     char root[PATH_MAX];
     s3_client *s3;               /* NULL: local files only */
+    pthread_mutex_t probe_lock;  /* the last S3 probe's answer, reused while fresh */
+    int64_t probed_at_ms;
+    int probe_rc;
+    char probe_code[64], probe_err[1024];
 };
 
 /* Every name an artifact may have (what blob_remove_all deletes from S3). */
@@ -96,13 +101,44 @@ blob_store *blob_s3_open(const char *cache_root, const s3_settings *s3, char *er
         free(b);
         return NULL;
     }
+    pthread_mutex_init(&b->probe_lock, NULL);
     return b;
 }
 
 void blob_close(blob_store *b)
 {
-    if (b) s3_close(b->s3);
+    if (b && b->s3) {
+        s3_close(b->s3);
+        pthread_mutex_destroy(&b->probe_lock);
+    }
     free(b);
+}
+
+int blob_check_remote(blob_store *b, int max_age_ms, char *code, size_t codelen, char *err, size_t errlen)
+{
+    if (code && codelen) code[0] = 0;
+    if (!b || !b->s3) return 0;
+    pthread_mutex_lock(&b->probe_lock);
+    int64_t now = now_ms();
+    if (!b->probed_at_ms || now - b->probed_at_ms > max_age_ms) {
+        b->probe_err[0] = 0;
+        b->probe_rc = s3_probe(b->s3, b->probe_code, sizeof b->probe_code, b->probe_err, sizeof b->probe_err);
+        b->probed_at_ms = now_ms();
+    }
+    int rc = b->probe_rc;
+    if (code && codelen) str_copy(code, codelen, b->probe_code);
+    if (rc && err && errlen) str_copy(err, errlen, b->probe_err);
+    pthread_mutex_unlock(&b->probe_lock);
+    return rc;
+}
+
+int blob_presign(blob_store *b, const char *area, const char *id, const char *name, const char *qname,
+                 const char *qvalue, int expires_s, char *out, size_t outlen)
+{
+    char key[160];
+    if (!b || !b->s3 || !valid_area(area) || !valid_id(id) || !valid_name(name)) return -1;
+    str_fmt(key, sizeof key, "%s/%s/%s", area, id, name);
+    return s3_presign_get(b->s3, key, qname, qvalue, expires_s, out, outlen);
 }
 
 const char *blob_kind(const blob_store *b) { return b && b->s3 ? "s3" : "local"; }

@@ -1,6 +1,6 @@
 /* sigv4.h — AWS Signature Version 4, as pure functions over a request's parts: the
  * canonical request, the string to sign, the signing key, the Authorization header
- * and presigned URLs. The S3 storage (blob_s3, to come) signs every request with it;
+ * and presigned URLs. The S3 client (s3_client.c) signs every request with it;
  * it is tested against AWS's published examples (tests/unit/store/test_sigv4.c).
  * Nothing here does I/O or logs: secrets never leave through it. */
 #ifndef FAXBOT_SIGV4_H

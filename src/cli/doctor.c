@@ -1,6 +1,6 @@
 /* doctor.c — `faxbot doctor [--wait SECONDS]`: reads the configuration exactly as
  * `faxbot serve` would, then checks what the gateway needs on this machine: the
- * data directory, the database, Ghostscript, the document renderer, and the backend
+ * data directory, the S3 bucket (STORAGE_BACKEND=s3), the database, Ghostscript, the document renderer, and the backend
  * (created on its own, given a few seconds to connect, then asked for its readiness
  * and its deep diagnostics: AMI login and modules, ESL auth and mod_spandsp, the
  * provider accepting the credentials, …). Prints one line per check and exits 0
@@ -110,7 +110,24 @@ int cli_doctor(int argc, char **argv)
         printf("%-5s %-14s %s\n", "ok", "backend", cfg.backend_origin);
 
     if (mkdir_p(cfg.data_dir, 0700) == 0) {
-        blob_store *b = blob_fs_open(cfg.data_dir, err, sizeof err);
+        s3_settings s3;
+        config_s3_settings(&cfg, &s3);
+        bool on_s3 = !strcmp(cfg.storage_backend, "s3");
+        blob_store *b = on_s3 ? blob_s3_open(cfg.data_dir, &s3, err, sizeof err) : blob_fs_open(cfg.data_dir, err, sizeof err);
+        if (b && on_s3) {
+            /* the bucket, with these credentials: written, read back, deleted */
+            char code[64];
+            if (blob_check_remote(b, 0, code, sizeof code, err, sizeof err) == 0) {
+                str_fmt(buf, sizeof buf, "bucket '%s' at %s: a probe object written, read back and deleted "
+                        "(credentials from %s)", cfg.s3_bucket, cfg.s3_endpoint_url[0] ? cfg.s3_endpoint_url : "AWS",
+                        cfg.aws_credentials_source);
+                line(true, "s3", buf);
+            } else {
+                line(false, "s3", err);
+            }
+        } else if (on_s3) {
+            line(false, "s3", err);
+        }
         int64_t free_bytes = 0;
         if (b && blob_check(b, &free_bytes, err, sizeof err) == 0) {
             str_fmt(buf, sizeof buf, "%s is writable, %lld MB free", cfg.data_dir, (long long)(free_bytes >> 20));

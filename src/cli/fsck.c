@@ -31,10 +31,8 @@
 blob_store *cli_open_blobs(const config *cfg, char *err, size_t errlen)
 {
     if (strcmp(cfg->storage_backend, "s3")) return blob_fs_open(cfg->data_dir, err, errlen);
-    s3_settings s3 = {.endpoint_url = cfg->s3_endpoint_url, .bucket = cfg->s3_bucket, .region = cfg->s3_region,
-                      .prefix = cfg->s3_prefix, .kms_key_id = cfg->s3_kms_key_id,
-                      .access_key_id = cfg->aws_access_key_id, .secret_access_key = cfg->aws_secret_access_key,
-                      .session_token = cfg->aws_session_token};
+    s3_settings s3;
+    config_s3_settings(cfg, &s3);
     return blob_s3_open(cfg->data_dir, &s3, err, errlen);
 }
 

@@ -2,6 +2,8 @@
  * Every value is checked here so that the rest of the gateway can trust it; a bad
  * value stops the start with a message naming the variable and what is valid. */
 #include "config/config.h"
+#include "blob/s3_client.h"
+#include "config/aws_profile.h"
 #include "config/settings.h"
 #include "util/cidr.h"
 #include "util/util.h"
@@ -73,6 +75,43 @@ static int env_copy(const env_view *ev, const char *name, char *dst, size_t dstl
         str_fmt(err, errlen, "%s is too long (at most %zu characters)", name, dstlen - 1);
         return -1;
     }
+    return 0;
+}
+
+/* S3's keys: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) when set;
+ * else profile AWS_PROFILE of AWS_SHARED_CREDENTIALS_FILE, then of AWS_CONFIG_FILE
+ * (defaults ~/.aws/credentials and ~/.aws/config). */
+static int s3_credentials(const env_view *ev, config *c, char *err, size_t errlen)
+{
+    if (c->aws_access_key_id[0]) {
+        if (!c->aws_secret_access_key[0]) {
+            str_fmt(err, errlen, "STORAGE_BACKEND=s3: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+            return -1;
+        }
+        str_copy(c->aws_credentials_source, sizeof c->aws_credentials_source, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+        return 0;
+    }
+    const char *home = settings_os_env("HOME");
+    char cred_file[512] = "", conf_file[512] = "";
+    const char *cf = env_str(ev, "AWS_SHARED_CREDENTIALS_FILE"), *kf = env_str(ev, "AWS_CONFIG_FILE");
+    if (cf) str_copy(cred_file, sizeof cred_file, cf);
+    else if (home && *home) str_fmt(cred_file, sizeof cred_file, "%s/.aws/credentials", home);
+    if (kf) str_copy(conf_file, sizeof conf_file, kf);
+    else if (home && *home) str_fmt(conf_file, sizeof conf_file, "%s/.aws/config", home);
+    aws_keys k;
+    char why[1200] = "";
+    int rc = aws_profile_keys(cred_file, conf_file, env_str(ev, "AWS_PROFILE"), &k, why, sizeof why);
+    if (rc) {
+        str_fmt(err, errlen, "STORAGE_BACKEND=s3 needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                             "or a profile in the shared files (%s)", why);
+        memset(&k, 0, sizeof k);
+        return -1;
+    }
+    str_copy(c->aws_access_key_id, sizeof c->aws_access_key_id, k.access_key_id);
+    str_copy(c->aws_secret_access_key, sizeof c->aws_secret_access_key, k.secret_access_key);
+    str_copy(c->aws_session_token, sizeof c->aws_session_token, k.session_token);
+    str_copy(c->aws_credentials_source, sizeof c->aws_credentials_source, k.source);
+    memset(&k, 0, sizeof k);
     return 0;
 }
 
@@ -387,11 +426,15 @@ static int load_view(config *c, const env_view *evp, char *err, size_t errlen)
             str_fmt(err, errlen, "S3_ENDPOINT_URL must be http(s)://host[:port]");
             return -1;
         }
-        if (!c->aws_access_key_id[0] || !c->aws_secret_access_key[0]) {
-            str_fmt(err, errlen, "STORAGE_BACKEND=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-            return -1;
-        }
+        if (s3_credentials(&ev, c, err, errlen)) return -1;
     }
+    if (env_int(&ev, "S3_MULTIPART_THRESHOLD_MB", &x, err, errlen)) return -1;
+    c->s3_multipart_threshold_mb = (int)x;
+    if (env_int(&ev, "S3_MULTIPART_PART_SIZE_MB", &x, err, errlen)) return -1;
+    c->s3_part_size_mb = (int)x;
+    if (env_bool(&ev, "S3_PRESIGNED_URLS", &c->s3_presigned_urls, err, errlen)) return -1;
+    if (env_int(&ev, "S3_PRESIGNED_URL_TTL_SECONDS", &x, err, errlen)) return -1;
+    c->s3_presigned_ttl_s = (int)x;
 
     /* events */
     if (env_bool(&ev, "WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, err, errlen)) return -1;
@@ -503,4 +546,14 @@ int config_load(config *out, char *err, size_t errlen)
         return -1;
     }
     return config_load_snapshot(out, settings_current(), err, errlen);
+}
+
+void config_s3_settings(const config *cfg, s3_settings *out)
+{
+    *out = (s3_settings){.endpoint_url = cfg->s3_endpoint_url, .bucket = cfg->s3_bucket, .region = cfg->s3_region,
+                         .prefix = cfg->s3_prefix, .kms_key_id = cfg->s3_kms_key_id,
+                         .access_key_id = cfg->aws_access_key_id, .secret_access_key = cfg->aws_secret_access_key,
+                         .session_token = cfg->aws_session_token,
+                         .multipart_threshold = (long long)cfg->s3_multipart_threshold_mb << 20,
+                         .part_size = (long long)cfg->s3_part_size_mb << 20};
 }

@@ -82,6 +82,11 @@ typedef struct config {
     char storage_backend[16];        /* STORAGE_BACKEND: local or s3 */
     char s3_bucket[256], s3_region[64], s3_prefix[256], s3_endpoint_url[512], s3_kms_key_id[256];
     char aws_access_key_id[128], aws_secret_access_key[256], aws_session_token[2048];
+    char aws_credentials_source[640]; /* where the keys came from: "the environment" or a profile of a file */
+    int s3_multipart_threshold_mb;   /* S3_MULTIPART_THRESHOLD_MB, default 8 */
+    int s3_part_size_mb;             /* S3_MULTIPART_PART_SIZE_MB, default 8 */
+    bool s3_presigned_urls;          /* S3_PRESIGNED_URLS: providers fetch the PDF from S3 directly */
+    int s3_presigned_ttl_s;          /* S3_PRESIGNED_URL_TTL_SECONDS, default 300 */
 
     /* events: client webhooks and the live stream */
     bool webhook_allow_private;      /* WEBHOOK_ALLOW_PRIVATE: http:// and private/loopback destinations allowed */
@@ -126,5 +131,9 @@ int config_load_from(config *out, char *const *envp, char *err, size_t errlen);
 
 /* Overrides FAXBOT_LISTEN-style "HOST:PORT" (also "[::1]:8080"); -1 on a bad value. */
 int config_set_listen(config *cfg, const char *hostport, char *err, size_t errlen);
+
+/* The S3 client's settings from cfg (STORAGE_BACKEND=s3); the strings stay cfg's. */
+struct s3_settings;
+void config_s3_settings(const config *cfg, struct s3_settings *out);
 
 #endif

@@ -103,6 +103,16 @@ const setting_def settings_core_rows[] = {
     S("AWS_ACCESS_KEY_ID", "", "storage", R, "S3 storage", "credentials for S3"),
     SECRET("AWS_SECRET_ACCESS_KEY", "storage", R, "S3 storage", "credentials for S3"),
     SECRET("AWS_SESSION_TOKEN", "storage", R, "S3 storage", "temporary credentials' session token"),
+    S("AWS_PROFILE", "default", "storage", R, "S3 storage",
+      "the profile read from the shared files when AWS_ACCESS_KEY_ID is not set"),
+    S("AWS_SHARED_CREDENTIALS_FILE", "", "storage", R, "S3 storage", "default ~/.aws/credentials"),
+    S("AWS_CONFIG_FILE", "", "storage", R, "S3 storage", "default ~/.aws/config (credentials of [profile NAME])"),
+    I("S3_MULTIPART_THRESHOLD_MB", "8", 5, 5120, "storage", R, "S3 storage", "files of this size or more go up in parts (MiB)"),
+    I("S3_MULTIPART_PART_SIZE_MB", "8", 5, 5120, "storage", R, "S3 storage", "size of one part of a multipart upload (MiB)"),
+    B("S3_PRESIGNED_URLS", "false", "storage", L, "PDF links for providers",
+      "providers that fetch the PDF get a presigned S3 GET URL instead of the tokenized one"),
+    I("S3_PRESIGNED_URL_TTL_SECONDS", "300", 10, 604800, "storage", L, "PDF links for providers",
+      "how long a presigned URL stays valid"),
 
     /* identity */
     S("FAX_LOCAL_STATION_ID", "", "identity", L, "T.30 station id, Asterisk LOCALSTATIONID", "at most 20 characters"),

@@ -111,7 +111,7 @@ int inbound_store_file(store *st, blob_store *blobs, const config *cfg, const ch
     }
     if (sha256_file_hex(pdf, rec->sha256)) { str_fmt(err, errlen, "could not read back the received fax"); goto out; }
     /* stored (S3: uploaded) before the row says it exists */
-    if (blob_commit(blobs, "inbound", rec->id, "fax.tiff", err, errlen) ||
+    if ((!is_pdf && blob_commit(blobs, "inbound", rec->id, "fax.tiff", err, errlen)) ||   /* a PDF has no TIFF */
         blob_commit(blobs, "inbound", rec->id, "fax.pdf", err, errlen))
         goto out;
     int64_t now = now_ms();

@@ -239,6 +239,17 @@ void jobs_run_attempt(jobs *j, const char *id)
         else if (trc == STORE_ERROR) defer_attempt(j, id, DATABASE_WAIT_MS, NULL, "waiting for the database");
         goto done;
     }
+    /* S3_PRESIGNED_URLS: providers fetch the PDF from S3 itself, through a presigned
+     * GET marked (and signed) with the attempt, instead of our tokenized link */
+    if (jobs_cfg(j)->s3_presigned_urls && !strcmp(blob_kind(j->blobs), "s3")) {
+        char attempt_no[16], presigned[sizeof pdf_url];
+        str_fmt(attempt_no, sizeof attempt_no, "%d", rec->attempts);
+        if (blob_presign(j->blobs, "outbound", id, "document.pdf", "attempt", attempt_no,
+                         jobs_cfg(j)->s3_presigned_ttl_s, presigned, sizeof presigned) == 0)
+            str_copy(pdf_url, sizeof pdf_url, presigned);
+        else
+            log_warn("job %s: could not presign the PDF's S3 URL; the provider gets the tokenized link", id);
+    }
     backend_job bj;
     jobs_backend_job(j, rec, tiff, pdf, pdf_url[0] ? pdf_url : NULL, &bj);
     int rc = slot->ops->submit(slot->be, &bj);

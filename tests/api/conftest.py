@@ -18,6 +18,13 @@ SQLite: each server gets a database of its own in one real PostgreSQL 15 cluster
 worker). Tests that look inside the SQLite file are marked @pytest.mark.sqlite_only
 and skip, loudly, there. The `pg_cluster` fixture gives PostgreSQL tests a cluster
 whatever FAXBOT_TEST_DB says.
+
+FAXBOT_TEST_STORAGE=s3 (`make test-pg-s3`, with FAXBOT_TEST_DB=pg) runs every
+server on STORAGE_BACKEND=s3 against one tests/peers/s3_peer.py per test worker
+(it verifies every request's Signature V4 and checksums), each server under a
+prefix of its own, uploads of 5 MiB or more in parts. A server whose test sets
+STORAGE_BACKEND itself keeps it. Tests that depend on the files under FAX_DATA_DIR
+being the only copy are marked @pytest.mark.local_storage_only and skip, loudly.
 """
 
 import os
@@ -53,6 +60,28 @@ _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"
 def on_pg():
     """True when the servers run on PostgreSQL (FAXBOT_TEST_DB=pg)."""
     return os.environ.get("FAXBOT_TEST_DB", "").lower() in ("pg", "postgres", "postgresql")
+
+
+def on_s3():
+    """True when the servers store artifacts in S3 (FAXBOT_TEST_STORAGE=s3)."""
+    return os.environ.get("FAXBOT_TEST_STORAGE", "").lower() == "s3"
+
+
+_S3 = None
+S3_SUITE_BUCKET = "faxbot-suite"
+
+
+def shared_s3():
+    """The S3 stand-in of this test process (started on first use)."""
+    global _S3
+    if _S3 is None:
+        import atexit
+        import secrets
+        from s3_peer import S3Peer
+        _S3 = S3Peer("AKIDSUITE" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30),
+                     keep_requests=False).start()
+        atexit.register(_S3.stop)
+    return _S3
 
 
 _PG = None
@@ -130,6 +159,14 @@ class Server:
         self.env["FAX_RETRY_BASE_SECONDS"] = "1"
         if on_pg() and "DATABASE_URL" not in env_overrides:      # (DATABASE_URL=None: SQLite all the same)
             self.env["DATABASE_URL"] = shared_pg().create_database()
+        self.s3_prefix = None
+        if on_s3() and "STORAGE_BACKEND" not in env_overrides:
+            peer = shared_s3()
+            self.s3_prefix = f"{os.path.basename(workdir)}-{os.urandom(4).hex()}/"
+            self.env.update(STORAGE_BACKEND="s3", S3_BUCKET=S3_SUITE_BUCKET, S3_PREFIX=self.s3_prefix,
+                            S3_ENDPOINT_URL=peer.url, AWS_ACCESS_KEY_ID=peer.access_key,
+                            AWS_SECRET_ACCESS_KEY=peer.secret, S3_MULTIPART_THRESHOLD_MB="5",
+                            S3_MULTIPART_PART_SIZE_MB="5")
         for k, v in env_overrides.items():
             if v is None:
                 self.env.pop(k, None)
@@ -269,6 +306,8 @@ def _stop_all(started):
         srv.cleanup_children()
         if srv.session is not None:
             srv.session.close()
+        if srv.s3_prefix:
+            shared_s3().drop_prefix(S3_SUITE_BUCKET, srv.s3_prefix)
         if sanitized():
             text = srv.stderr_text()
             for marker in SANITIZER_MARKERS:
@@ -305,15 +344,19 @@ def pg_cluster():
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: looks inside the SQLite file; skipped with FAXBOT_TEST_DB=pg")
+    config.addinivalue_line("markers", "local_storage_only(reason): needs the files under FAX_DATA_DIR to be the "
+                                       "only copy; skipped with FAXBOT_TEST_STORAGE=s3")
 
 
 def pytest_collection_modifyitems(config, items):
-    if not on_pg():
-        return
-    skip = pytest.mark.skip(reason="SKIPPED on PostgreSQL (FAXBOT_TEST_DB=pg): the test looks inside the SQLite file")
+    skip_pg = pytest.mark.skip(reason="SKIPPED on PostgreSQL (FAXBOT_TEST_DB=pg): the test looks inside the SQLite file")
     for item in items:
-        if item.get_closest_marker("sqlite_only"):
-            item.add_marker(skip)
+        if on_pg() and item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip_pg)
+        mark = item.get_closest_marker("local_storage_only")
+        if on_s3() and mark:
+            why = mark.args[0] if mark.args else "the test needs local storage"
+            item.add_marker(pytest.mark.skip(reason=f"SKIPPED on S3 storage (FAXBOT_TEST_STORAGE=s3): {why}"))
 
 
 @pytest.fixture
@@ -326,4 +369,4 @@ def pytest_report_header(config):
     path = faxbot_bin()
     state = "found" if os.path.isfile(path) else "MISSING"
     return [f"faxbot binary: {path} ({state}); sanitized={sanitized()}; gs={shutil.which('gs')}; "
-            f"database={'PostgreSQL' if on_pg() else 'SQLite'}"]
+            f"database={'PostgreSQL' if on_pg() else 'SQLite'}; storage={'S3 (stand-in)' if on_s3() else 'local'}"]

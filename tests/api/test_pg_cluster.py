@@ -49,7 +49,8 @@ def ami():
 
 
 def _sip_node(server, name, url, shared, spool, ami, **env):
-    base = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), FAXBOT_NODE_ID=name, API_KEY=ADMIN,
+    base = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), STORAGE_BACKEND="local", FAXBOT_NODE_ID=name,
+                API_KEY=ADMIN,
                 FAX_BACKEND="sip", ASTERISK_AMI_HOST="127.0.0.1", ASTERISK_AMI_PORT=ami.port,
                 ASTERISK_AMI_USERNAME="faxbot", ASTERISK_AMI_PASSWORD=AMI_SECRET,
                 ASTERISK_INBOUND_SECRET=IN_SECRET, ASTERISK_SPOOL_DIR=str(spool), INBOUND_ENABLED="true",
@@ -132,7 +133,8 @@ def test_one_node_at_a_time_on_the_event_socket_and_a_kill9_is_taken_over(server
     shared = tmp_path / "shared"
     shared.mkdir()
     esl.default_plan = "hold"                   # the call stays up until we end it
-    env = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), API_KEY=ADMIN, FAX_BACKEND="freeswitch",
+    env = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), STORAGE_BACKEND="local", API_KEY=ADMIN,
+               FAX_BACKEND="freeswitch",
                FREESWITCH_ESL_HOST="127.0.0.1", FREESWITCH_ESL_PORT=str(esl.port),
                FREESWITCH_ESL_PASSWORD=esl.password, FREESWITCH_GATEWAY_NAME=esl.gateway, FAX_WORKERS="2",
                FAX_LEASE_SECONDS="2")
@@ -168,7 +170,8 @@ def test_retention_is_swept_by_one_node_at_a_time(server, pg_cluster, tmp_path):
     url = pg_cluster.create_database()
     shared = tmp_path / "shared"
     shared.mkdir()
-    env = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), API_KEY=ADMIN, RETENTION_SWEEP_SECONDS="1")
+    env = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), STORAGE_BACKEND="local", API_KEY=ADMIN,
+               RETENTION_SWEEP_SECONDS="1")
     nodes = [server(FAXBOT_NODE_ID=f"node-{i}", **env) for i in range(3)]
     time.sleep(0.5)
     marks = [srv.stderr_text().count("retention: sweeping") for srv in nodes]
@@ -194,7 +197,7 @@ def test_a_key_revoked_on_one_node_is_refused_by_another_within_a_second(server,
     url = pg_cluster.create_database()
     shared = tmp_path / "shared"
     shared.mkdir()
-    env = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), API_KEY=ADMIN)
+    env = dict(DATABASE_URL=url, FAX_DATA_DIR=str(shared), STORAGE_BACKEND="local", API_KEY=ADMIN)
     a = server(FAXBOT_NODE_ID="node-a", **env)
     b = server(FAXBOT_NODE_ID="node-b", **env)
     r = a.post("/admin/api-keys", key=ADMIN, json={"name": "clinic", "owner": "clinic", "scopes": ["fax:read"]})

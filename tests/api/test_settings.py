@@ -276,8 +276,13 @@ def test_export_omits_secrets_unless_asked_and_audits(make, tmp_path):
     assert 'FAX_HEADER="Hello World"' in env and "exp-secret" not in env and "Ab12" not in env, env
     # DATABASE_URL is a secret too (a PostgreSQL URL may carry a password): set on PostgreSQL runs
     on_pg = "DATABASE_URL" in srv.env
-    assert "# PHAXIO_API_SECRET=" in env and "# API_KEY=" in env and body["secrets_omitted"] == 2 + on_pg
+    # and so is the S3 secret key, set on S3 runs (FAXBOT_TEST_STORAGE=s3)
+    on_s3 = "AWS_SECRET_ACCESS_KEY" in srv.env
+    assert "# PHAXIO_API_SECRET=" in env and "# API_KEY=" in env
+    assert body["secrets_omitted"] == 2 + on_pg + on_s3, body
     assert ("# DATABASE_URL=" in env) == on_pg and "postgresql://" not in env, env
+    assert ("# AWS_SECRET_ACCESS_KEY=" in env) == on_s3, env
+    assert not on_s3 or srv.env["AWS_SECRET_ACCESS_KEY"] not in env
     r = srv.get("/admin/settings/export?include_secrets=true", key=ADMIN)
     assert "PHAXIO_API_SECRET=exp-secret-Ab12Cd34" in r.json()["env_content"]
     ev = [e for e in read_audit(audit)[1] if e["event"] == "settings_exported"]

@@ -10,6 +10,17 @@ HTTP server on 127.0.0.1, path-style (/bucket/key), objects kept in memory.
   HEAD   /bucket/key              its length and ETag
   DELETE /bucket/key              204
   GET    /bucket?list-type=2&prefix=p   ListObjectsV2 (keys only)
+  POST   /bucket/key?uploads      CreateMultipartUpload → <UploadId>
+  PUT    /bucket/key?partNumber=N&uploadId=U   UploadPart → ETag "<md5 of the part>"
+  POST   /bucket/key?uploadId=U   CompleteMultipartUpload (XML list of PartNumber + ETag):
+                                  parts ascending (InvalidPartOrder), each as uploaded
+                                  (InvalidPart), all but the last >= 5 MiB (EntityTooSmall);
+                                  the object's ETag "<md5 of the parts' binary MD5s>-<N>"
+  DELETE /bucket/key?uploadId=U   AbortMultipartUpload (the parts are dropped)
+Content-MD5, when sent, must be the body's MD5 (BadDigest). Under SSE-KMS ETags are
+not MD5s (as on AWS). Only the buckets given exist (NoSuchBucket); keys in
+`readonly_keys` may read but not write (AccessDenied); `fail_parts` (part numbers)
+answer 500 InternalError once each, to test that an upload is aborted.
 
 Every request must carry a valid Authorization (AWS4-HMAC-SHA256) header or a
 presigned query (X-Amz-Signature): the signature is recomputed here from the
@@ -17,18 +28,21 @@ request as received — an independent implementation of AWS's canonical request
 and a mismatch is 403 SignatureDoesNotMatch, a wrong key 403 InvalidAccessKeyId,
 as S3 answers. Every request is recorded (method, path, headers, verdict).
 
-As a command: runs a command with the peer up (bucket "faxbot-test", region
-us-east-1) and FAXBOT_TEST_S3_URL, FAXBOT_TEST_S3_KEY, FAXBOT_TEST_S3_SECRET in its
-environment:
+As a command: runs a command with the peer up (only bucket "faxbot-test", region
+us-east-1) and FAXBOT_TEST_S3_URL, FAXBOT_TEST_S3_KEY, FAXBOT_TEST_S3_SECRET (and a
+read-only pair FAXBOT_TEST_S3_RO_KEY, FAXBOT_TEST_S3_RO_SECRET) in its environment:
     tests/peers/s3_peer.py run -- build/tests/unit/store/test_s3_client
 """
 
+import base64
 import datetime
 import hashlib
 import hmac
 import sys
 import threading
 import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -61,10 +75,21 @@ def signature(secret, amz_date, region, service, canon):
 
 
 class S3Peer:
-    def __init__(self, access_key, secret, region="us-east-1"):
+    MIN_PART_SIZE = 5 * 1024 * 1024
+
+    def __init__(self, access_key, secret, region="us-east-1", buckets=None, readonly_keys=None, keep_requests=True):
         self.access_key, self.secret, self.region = access_key, secret, region
-        self.objects = {}            # (bucket, key) -> {"body", "sse", "kms_key", "content_type"}
-        self.requests = []           # (method, path, verdict)
+        self.keys = {access_key: secret}
+        self.keys.update(readonly_keys or {})
+        self.readonly = set(readonly_keys or {})
+        self.buckets = set(buckets) if buckets else None   # None: any bucket exists
+        self.objects = {}            # (bucket, key) -> {"body", "sse", "kms_key", "content_type", "etag"}
+        self.uploads = {}            # upload id -> {"bucket", "key", "sse", "kms_key", "parts": {n: (body, etag)}}
+        self.completed = []          # (bucket, key, number of parts) of every completed multipart upload
+        self.fail_parts = set()
+        self.clock_skew = 0          # seconds this "server's" clock is ahead (to expire presigned URLs)
+        self.requests = []           # (method, path, verdict); failures only unless keep_requests
+        self.keep_requests = keep_requests
         self.lock = threading.RLock()
         peer = self
 
@@ -106,6 +131,16 @@ class S3Peer:
                         return 400, "InvalidRequest", "Missing required header x-amz-content-sha256"
                     if payload != "UNSIGNED-PAYLOAD" and payload != hashlib.sha256(body).hexdigest():
                         return 400, "XAmzContentSHA256Mismatch", "The provided x-amz-content-sha256 does not match"
+                    md5 = self.headers.get("Content-MD5")
+                    if md5 is not None:
+                        try:
+                            given = base64.b64decode(md5, validate=True)
+                        except ValueError:
+                            given = b""
+                        if len(given) != 16:
+                            return 400, "InvalidDigest", "The Content-MD5 you specified was invalid."
+                        if given != hashlib.md5(body).digest():
+                            return 400, "BadDigest", "The Content-MD5 you specified did not match what we received."
                     qpairs = pairs
                 elif "X-Amz-Signature" in qd:
                     cred, signed, sig = qd.get("X-Amz-Credential", ""), qd.get("X-Amz-SignedHeaders", ""), qd["X-Amz-Signature"]
@@ -113,14 +148,15 @@ class S3Peer:
                     qpairs = [(k, v) for k, v in pairs if k != "X-Amz-Signature"]
                     try:
                         t = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
-                        if datetime.datetime.utcnow() > t + datetime.timedelta(seconds=int(qd.get("X-Amz-Expires", "0"))):
+                        now = datetime.datetime.utcnow() + datetime.timedelta(seconds=peer.clock_skew)
+                        if now > t + datetime.timedelta(seconds=int(qd.get("X-Amz-Expires", "0"))):
                             return 403, "AccessDenied", "Request has expired"
                     except ValueError:
                         return 403, "AccessDenied", "bad X-Amz-Date"
                 else:
                     return 403, "AccessDenied", "Anonymous access is forbidden"
                 parts = cred.split("/")
-                if len(parts) != 5 or parts[0] != peer.access_key:
+                if len(parts) != 5 or parts[0] not in peer.keys:
                     return 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
                 if parts[1] != amz_date[:8] or parts[2] != peer.region or parts[3] != "s3" or parts[4] != "aws4_request":
                     return 403, "SignatureDoesNotMatch", "bad credential scope"
@@ -128,11 +164,81 @@ class S3Peer:
                 if "host" not in names:
                     return 403, "SignatureDoesNotMatch", "host must be signed"
                 canon = canonical_request(self.command, url.path, qpairs, dict(self.headers.items()), names, payload)
-                want = signature(peer.secret, amz_date, peer.region, "s3", canon)
+                want = signature(peer.keys[parts[0]], amz_date, peer.region, "s3", canon)
                 if not hmac.compare_digest(want, sig):
                     return 403, "SignatureDoesNotMatch", ("The request signature we calculated does not match "
                                                           "the signature you provided.")
+                self.access_key_used = parts[0]
                 return None
+
+            def _etag(self, body, kms):
+                """S3's ETag: the body's MD5, but not under SSE-KMS (then an opaque value)."""
+                return '"%s"' % (uuid.uuid4().hex if kms else hashlib.md5(body).hexdigest())
+
+            def _multipart(self, bucket, key, q, body):
+                """CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload."""
+                if self.command == "POST" and "uploads" in q:
+                    uid = uuid.uuid4().hex
+                    peer.uploads[uid] = {"bucket": bucket, "key": key, "parts": {},
+                                         "sse": self.headers.get("x-amz-server-side-encryption"),
+                                         "kms_key": self.headers.get("x-amz-server-side-encryption-aws-kms-key-id")}
+                    return self._answer(200, ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><InitiateMultipartUploadResult "
+                                              "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                                              f"<Bucket>{bucket}</Bucket><Key>{key}</Key><UploadId>{uid}</UploadId>"
+                                              "</InitiateMultipartUploadResult>").encode())
+                up = peer.uploads.get(q.get("uploadId"))
+                if up is None or (up["bucket"], up["key"]) != (bucket, key):
+                    return self._error(404, "NoSuchUpload", "The specified multipart upload does not exist.")
+                if self.command == "PUT" and "partNumber" in q:
+                    n = int(q["partNumber"]) if q["partNumber"].isdigit() else 0
+                    if not 1 <= n <= 10000:
+                        return self._error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000")
+                    if n in peer.fail_parts:
+                        peer.fail_parts.discard(n)
+                        return self._error(500, "InternalError", "We encountered an internal error. Please try again.")
+                    etag = self._etag(body, up["sse"] == "aws:kms")
+                    up["parts"][n] = (body, etag)
+                    return self._answer(200, extra={"ETag": etag})
+                if self.command == "DELETE":
+                    del peer.uploads[q["uploadId"]]
+                    return self._answer(204)
+                if self.command == "POST":
+                    try:
+                        root = ET.fromstring(body)
+                        listed = [(int(p.findtext("{*}PartNumber", p.findtext("PartNumber"))),
+                                   p.findtext("{*}ETag", p.findtext("ETag")))
+                                  for p in root.iter() if p.tag.split("}")[-1] == "Part"]
+                    except (ET.ParseError, TypeError, ValueError):
+                        return self._error(400, "MalformedXML", "The XML you provided was not well-formed")
+                    if not listed:
+                        return self._error(400, "MalformedXML", "The XML you provided was not well-formed")
+                    numbers = [n for n, _ in listed]
+                    if numbers != sorted(set(numbers)):
+                        return self._error(400, "InvalidPartOrder", "The list of parts was not in ascending order.")
+                    for i, (n, etag) in enumerate(listed):
+                        have = up["parts"].get(n)
+                        if have is None or have[1] != etag:
+                            return self._error(400, "InvalidPart", "One or more of the specified parts could not be found.")
+                        if i < len(listed) - 1 and len(have[0]) < peer.MIN_PART_SIZE:
+                            return self._error(400, "EntityTooSmall", "Your proposed upload is smaller than the "
+                                                                      "minimum allowed object size.")
+                    data = b"".join(up["parts"][n][0] for n in numbers)
+                    if up["sse"] == "aws:kms":
+                        etag = '"%s-%d"' % (uuid.uuid4().hex, len(numbers))
+                    else:
+                        md5s = b"".join(hashlib.md5(up["parts"][n][0]).digest() for n in numbers)
+                        etag = '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(numbers))
+                    peer.objects[(bucket, key)] = {"body": data, "sse": up["sse"], "kms_key": up["kms_key"],
+                                                   "content_type": None, "etag": etag}
+                    peer.completed.append((bucket, key, len(numbers)))
+                    del peer.uploads[q["uploadId"]]
+                    quoted = etag.replace('"', "&quot;")
+                    return self._answer(200, ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUploadResult "
+                                              "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                                              f"<Location>{peer.url}/{bucket}/{key}</Location><Bucket>{bucket}</Bucket>"
+                                              f"<Key>{key}</Key><ETag>{quoted}</ETag>"
+                                              "</CompleteMultipartUploadResult>").encode())
+                return self._error(400, "NotImplemented", "not supported by this stand-in")
 
             def _handle(self):
                 n = int(self.headers.get("Content-Length") or 0)
@@ -145,13 +251,23 @@ class S3Peer:
                 bucket, key = segs[0], (segs[1] if len(segs) > 1 else "")
                 q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
                 with peer.lock:
-                    peer.requests.append((self.command, self.path, "ok"))
+                    if peer.buckets is not None and bucket not in peer.buckets:
+                        return self._error(404, "NoSuchBucket", "The specified bucket does not exist")
+                    writes = self.command in ("PUT", "POST", "DELETE")
+                    if writes and self.access_key_used in peer.readonly:
+                        return self._error(403, "AccessDenied", "Access Denied")
+                    if peer.keep_requests:
+                        peer.requests.append((self.command, self.path, "ok"))
+                    if key and ("uploads" in q or "uploadId" in q):
+                        return self._multipart(bucket, key, q, body)
                     if self.command == "PUT" and key:
+                        sse = self.headers.get("x-amz-server-side-encryption")
+                        etag = self._etag(body, sse == "aws:kms")
                         peer.objects[(bucket, key)] = {
-                            "body": body, "sse": self.headers.get("x-amz-server-side-encryption"),
+                            "body": body, "sse": sse,
                             "kms_key": self.headers.get("x-amz-server-side-encryption-aws-kms-key-id"),
-                            "content_type": self.headers.get("Content-Type")}
-                        return self._answer(200, extra={"ETag": '"%s"' % hashlib.md5(body).hexdigest()})
+                            "content_type": self.headers.get("Content-Type"), "etag": etag}
+                        return self._answer(200, extra={"ETag": etag})
                     if self.command in ("GET", "HEAD") and key:
                         obj = peer.objects.get((bucket, key))
                         if obj is None:
@@ -162,8 +278,7 @@ class S3Peer:
                             a, b = rng[6:].split("-")
                             data = data[int(a):int(b) + 1 if b else None]
                             return self._answer(206, data, "application/octet-stream")
-                        return self._answer(200, data, "application/octet-stream",
-                                            {"ETag": '"%s"' % hashlib.md5(obj["body"]).hexdigest()})
+                        return self._answer(200, data, "application/octet-stream", {"ETag": obj["etag"]})
                     if self.command == "DELETE" and key:
                         peer.objects.pop((bucket, key), None)
                         return self._answer(204)
@@ -186,6 +301,12 @@ class S3Peer:
         self.thread.start()
         return self
 
+    def drop_prefix(self, bucket, prefix):
+        """Forgets the objects under prefix (a test suite's finished server)."""
+        with self.lock:
+            for k in [k for k in self.objects if k[0] == bucket and k[1].startswith(prefix)]:
+                del self.objects[k]
+
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
@@ -203,9 +324,11 @@ def main(argv):
     import secrets
     import subprocess
     key, secret = "AKID" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
-    peer = S3Peer(key, secret).start()
+    ro_key, ro_secret = "AKIDRO" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
+    peer = S3Peer(key, secret, buckets={"faxbot-test"}, readonly_keys={ro_key: ro_secret}).start()
     try:
-        env = dict(os.environ, FAXBOT_TEST_S3_URL=peer.url, FAXBOT_TEST_S3_KEY=key, FAXBOT_TEST_S3_SECRET=secret)
+        env = dict(os.environ, FAXBOT_TEST_S3_URL=peer.url, FAXBOT_TEST_S3_KEY=key, FAXBOT_TEST_S3_SECRET=secret,
+                   FAXBOT_TEST_S3_RO_KEY=ro_key, FAXBOT_TEST_S3_RO_SECRET=ro_secret)
         return subprocess.run(argv[argv.index("--") + 1:], env=env).returncode
     finally:
         peer.stop()
