@@ -10,7 +10,7 @@ import os
 import pytest
 
 from conftest import on_s3
-from helpers import PHONE, create_job, run_cli, wait_jobs
+from helpers import PHONE, create_job, run_cli, send_fax, wait_for, wait_jobs
 from s3_peer import S3Peer
 
 KEY, SECRET = "AKIDFAXBOTFSCK", "fsck/s3cret+chars"
@@ -128,3 +128,23 @@ def test_s3_objects_impossible_states_and_duplicate_inbound_on_postgresql(server
     assert ("duplicate_inbound", "inbound", dup, "") in got or ("duplicate_inbound", "inbound", iid, "") in got, got
     details = {p["id"]: p["detail"] for p in report["problems"] if p["kind"] == "impossible_state"}
     assert "without a lease" in details[j2] and "node 'gone'" in details[j3], details
+
+
+def test_an_idempotent_replay_on_s3_leaves_no_object_behind(server, s3):
+    """The replay's own upload is stored before the key is found taken: it must go
+    again (fsck found these orphans after a kill -9 soak, where clients re-send)."""
+    srv = server(STORAGE_BACKEND="s3", S3_BUCKET="faxes", S3_PREFIX="idem/", S3_ENDPOINT_URL=s3.url,
+                 AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, FAX_DISABLED="true")
+    first = send_fax(srv, headers={"Idempotency-Key": "replay-1"}, content=b"once\n")
+    again = send_fax(srv, headers={"Idempotency-Key": "replay-1"}, content=b"once\n")
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
+    assert first.json()["id"] == again.json()["id"]
+    other = send_fax(srv, headers={"Idempotency-Key": "replay-1"}, content=b"something else\n")
+    assert other.status_code == 422, other.text
+
+    def ids():
+        return {k.split("/")[2] for (b, k) in list(s3.objects) if b == "faxes" and k.startswith("idem/outbound/")}
+    # the refused uploads' objects go when their requests end (just after the answers)
+    wait_for(lambda: ids() == {first.json()["id"]}, f"only the job's object in S3 (have {ids()})", 10)
+    code, report = fsck_json(srv)
+    assert code == 0, report
