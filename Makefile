@@ -95,6 +95,11 @@ bench: build
 	./bench/run.sh $(BUILD)
 	./bench/sse_streams.sh $(BUILD)
 
+# simultaneous real-time faxes through the media engine (direct backend), vs loopback
+.PHONY: bench-media
+bench-media: build
+	./bench/media.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
 

@@ -11,6 +11,7 @@
 #include "cli/asterisk_config.h"
 #include "cli/selftest.h"
 #include "cli/doctor.h"
+#include "cli/migrate.h"
 #include "cli/fsck.h"
 #include "cli/freeswitch_config.h"
 #include "config/config.h"
@@ -56,6 +57,8 @@ static void usage(FILE *f)
             "  faxbot tiff-compare SENT.tif RECEIVED.tif  prove a received fax equals the sent one\n"
             "  faxbot doctor [--wait SECONDS]           check this machine's set-up for the configured backend\n"
             "  faxbot doctor --from-faxbot .env         what of a Faxbot .env carries over, is renamed, needs action\n"
+            "  faxbot migrate --to postgresql://… [--storage s3] [--verify-only]\n"
+            "                                           copy this SQLite + files installation to PostgreSQL (and S3), verified\n"
             "  faxbot fsck [--json]                     check the database against the stored files (exit 1 on problems)\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
             "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n"
@@ -451,6 +454,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "mcp")) return cmd_mcp(argc - 1, argv + 1);
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
+    if (!strcmp(cmd, "migrate")) return cli_migrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "fsck")) return cli_fsck(argc - 1, argv + 1);
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);

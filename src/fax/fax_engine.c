@@ -254,6 +254,20 @@ int fax_session_t38_tick(fax_session *s, int samples)
     return t38_terminal_send_timeout(s->t38, samples);
 }
 
+int fax_session_set_t38_params(fax_session *s, const fax_t38_params *p)
+{
+    if (!s->t38 || p->version < 0 || p->version > 3 || p->max_ifp < 16
+        || (p->rate_management != 1 && p->rate_management != 2) || p->max_bitrate < 2400)
+        return -1;
+    t38_core_state_t *core = t38_terminal_get_t38_core_state(s->t38);
+    t38_set_t38_version(core, p->version);
+    t38_set_max_datagram_size(core, p->max_ifp);
+    t38_set_data_rate_management_method(core, p->rate_management);
+    t38_set_fastest_image_data_rate(core, p->max_bitrate > 14400 ? 14400 : p->max_bitrate);
+    t38_terminal_set_fill_bit_removal(s->t38, p->fill_bit_removal);
+    return 0;
+}
+
 bool fax_session_done(const fax_session *s)
 {
     return s->phase_e_code >= 0;

@@ -92,6 +92,20 @@ int fax_session_tx_audio(fax_session *s, int16_t *amp, int max_len);
 int fax_session_rx_ifp(fax_session *s, const uint8_t *ifp, int len, uint16_t seq_no);
 int fax_session_t38_tick(fax_session *s, int samples);
 
+/* T.38 parameters negotiated in SDP (the direct SIP backend): T38FaxVersion 0..3, the
+ * largest IFP the transport carries (spandsp sizes its data packets to it),
+ * T38FaxRateManagement (1 = localTCF, 2 = transferredTCF), T38MaxBitRate (2400..14400;
+ * the fastest image rate offered) and T38FaxFillBitRemoval. -1 on an audio session or
+ * an out-of-range value. */
+typedef struct fax_t38_params {
+    int version;
+    int max_ifp;
+    int rate_management;
+    int max_bitrate;
+    bool fill_bit_removal;
+} fax_t38_params;
+int fax_session_set_t38_params(fax_session *s, const fax_t38_params *p);
+
 /* True once T.30 phase E has been reached (the call is over on this side). */
 bool fax_session_done(const fax_session *s);
 /* Phase E code (-1 while the call is still running). */

@@ -3,6 +3,7 @@
  * operations (store_impl.h). Helpers common to every store live here too. */
 #include "store/store_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,4 +256,145 @@ void delivery_rows_free(delivery_row *rows, int n)
         free(rows[i].body);
         rows[i].body = NULL;
     }
+}
+
+/* ---- whole tables ---- */
+
+const store_table store_tables[] = {
+    {"api_keys", {"key_id", NULL}, 0, "id"},
+    {"fax_jobs", {"id", NULL}, 0, NULL},
+    {"job_attempts", {"job_id", "attempt", NULL}, 2, NULL},
+    {"inbound_faxes", {"id", NULL}, 0, NULL},
+    {"webhook_endpoints", {"id", NULL}, 0, NULL},
+    {"events", {"seq", NULL}, 1, "seq"},
+    {"webhook_deliveries", {"id", NULL}, 0, NULL},
+    {"console_sessions", {"id_hash", NULL}, 0, NULL},
+};
+const int store_n_tables = (int)(sizeof store_tables / sizeof store_tables[0]);
+
+const store_table *store_table_find(const char *name)
+{
+    for (int i = 0; name && i < store_n_tables; i++)
+        if (!strcmp(store_tables[i].name, name)) return &store_tables[i];
+    return NULL;
+}
+
+bool store_col_name_ok(const char *name)
+{
+    if (!name || !*name || strlen(name) > 63) return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return false;
+    return true;
+}
+
+store_cursor *store_table_open(store *st, const char *table, const char *const *cols, int ncols, char *err,
+                               size_t errlen)
+{
+    const store_table *t = store_table_find(table);
+    if (!t) { str_fmt(err, errlen, "no table %s", table ? table : "(null)"); return NULL; }
+    if (ncols < 0 || ncols > STORE_ROW_COLS || (ncols && !cols)) { str_fmt(err, errlen, "bad column list"); return NULL; }
+    for (int i = 0; i < ncols; i++)
+        if (!store_col_name_ok(cols[i])) { str_fmt(err, errlen, "bad column name"); return NULL; }
+    return st->ops->table_open(st, t, cols, ncols, err, errlen);
+}
+
+int store_cursor_next(store_cursor *c, store_row *row, char *err, size_t errlen)
+{
+    return c->st->ops->cursor_next(c, row, err, errlen);
+}
+
+void store_cursor_close(store_cursor *c)
+{
+    if (c) c->st->ops->cursor_close(c);
+}
+
+int64_t store_table_count(store *st, const char *table)
+{
+    const store_table *t = store_table_find(table);
+    return t ? st->ops->table_count(st, t) : STORE_ERROR;
+}
+
+int store_table_put(store *st, const char *table, const store_row *rows, int n, int *added, char *err, size_t errlen)
+{
+    const store_table *t = store_table_find(table);
+    if (added) *added = 0;
+    if (!t) { str_fmt(err, errlen, "no table %s", table ? table : "(null)"); return STORE_ERROR; }
+    for (int r = 0; r < n; r++) {
+        if (rows[r].n < 1 || rows[r].n > STORE_ROW_COLS) { str_fmt(err, errlen, "bad row"); return STORE_ERROR; }
+        for (int i = 0; i < rows[r].n; i++)
+            if (!store_col_name_ok(rows[r].name[i])) { str_fmt(err, errlen, "bad column name"); return STORE_ERROR; }
+    }
+    return n > 0 ? st->ops->table_put(st, t, rows, n, added, err, errlen) : STORE_OK;
+}
+
+void row_buf_reset(row_buf *b)
+{
+    b->sb.len = 0;
+    b->n = 0;
+}
+
+int row_buf_add(row_buf *b, const char *s, size_t len)
+{
+    if (b->n >= STORE_ROW_COLS) return -1;
+    b->off[b->n] = b->sb.len;
+    b->null[b->n] = s == NULL;
+    if (sb_append(&b->sb, s ? s : "", s ? len : 0) || sb_append(&b->sb, "", 1)) return -1;
+    b->n++;
+    return 0;
+}
+
+int row_buf_add_i64(row_buf *b, int64_t v)
+{
+    char num[32];
+    int len = snprintf(num, sizeof num, "%lld", (long long)v);
+    return row_buf_add(b, num, (size_t)len);
+}
+
+int row_buf_add_real(row_buf *b, double v)
+{
+    char num[40];
+    int len = snprintf(num, sizeof num, "%.17g", v);
+    return row_buf_add(b, num, (size_t)len);
+}
+
+void row_buf_fill(row_buf *b, store_row *row)
+{
+    row->n = b->n;
+    for (int i = 0; i < b->n; i++) row->value[i] = b->null[i] ? NULL : b->sb.data + b->off[i];
+}
+
+char *table_select_sql(const store_table *t, const char *const *cols, int ncols)
+{
+    strbuf sb;
+    sb_init(&sb);
+    int rc = sb_puts(&sb, "SELECT ");
+    for (int i = 0; i < ncols && !rc; i++) rc = sb_appendf(&sb, "%s%s", i ? ", " : "", cols[i]);
+    if (!rc && !ncols) rc = sb_puts(&sb, "*");
+    if (!rc) rc = sb_appendf(&sb, " FROM %s ORDER BY ", t->name);
+    for (int i = 0; t->key[i] && !rc; i++) rc = sb_appendf(&sb, "%s%s", i ? ", " : "", t->key[i]);
+    if (rc) { sb_free(&sb); return NULL; }
+    return sb_steal(&sb);
+}
+
+char *table_insert_sql(const store_table *t, const store_row *row, const char *verb, char mark, const char *suffix)
+{
+    strbuf sb;
+    sb_init(&sb);
+    int rc = sb_appendf(&sb, "%s %s (", verb, t->name);
+    for (int i = 0; i < row->n && !rc; i++) rc = sb_appendf(&sb, "%s%s", i ? ", " : "", row->name[i]);
+    if (!rc) rc = sb_puts(&sb, ") VALUES (");
+    for (int i = 0; i < row->n && !rc; i++) rc = sb_appendf(&sb, "%s%c%d", i ? ", " : "", mark, i + 1);
+    if (!rc) rc = sb_appendf(&sb, ")%s", suffix);
+    if (rc) { sb_free(&sb); return NULL; }
+    return sb_steal(&sb);
+}
+
+int rows_same_columns(const store_row *rows, int n)
+{
+    for (int r = 1; r < n; r++) {
+        if (rows[r].n != rows[0].n) return -1;
+        for (int i = 0; i < rows[0].n; i++)
+            if (strcmp(rows[r].name[i], rows[0].name[i])) return -1;
+    }
+    return 0;
 }

@@ -370,4 +370,43 @@ int store_delivery_list(store *st, const char *endpoint_id, const char *job_id, 
 /* The earliest next_attempt_at of pending deliveries, 0 if none. */
 int64_t store_delivery_next_due(store *st);
 
+/* ---- whole tables, for copying an installation (`faxbot migrate`) ---- */
+
+/* A table that holds an installation's data, and the columns of its key. */
+typedef struct store_table {
+    const char *name;
+    const char *key[3];          /* NULL-terminated */
+    unsigned int_keys;           /* bit i: key[i] is an integer (ordered by value, not as text) */
+    const char *serial;          /* a column PostgreSQL numbers (BIGSERIAL), or NULL */
+} store_table;
+/* Every such table, in an order where a row comes after what it refers to. */
+extern const store_table store_tables[];
+extern const int store_n_tables;
+/* The table named so, or NULL (only these tables may be read or written whole). */
+const store_table *store_table_find(const char *name);
+
+#define STORE_ROW_COLS 64
+/* One row in a form both databases agree on: integers in decimal, reals as "%.17g",
+ * text as it is; NULL for SQL NULL. */
+typedef struct store_row {
+    int n;
+    const char *name[STORE_ROW_COLS];
+    const char *value[STORE_ROW_COLS];
+} store_row;
+
+typedef struct store_cursor store_cursor;
+/* Reads a table in key order: every column (cols NULL) or the ncols named ones.
+ * NULL with err (an unknown table or column, or the database's error). */
+store_cursor *store_table_open(store *st, const char *table, const char *const *cols, int ncols, char *err,
+                               size_t errlen);
+/* The next row into *row (its strings live until the next call): 1, 0 at the end, < 0 with err. */
+int store_cursor_next(store_cursor *c, store_row *row, char *err, size_t errlen);
+void store_cursor_close(store_cursor *c);
+/* Rows in table, or < 0. */
+int64_t store_table_count(store *st, const char *table);
+/* Adds the rows that are not there yet, in one transaction: a row whose key (or
+ * another unique value) exists is left as it is. *added = the rows that were new.
+ * On PostgreSQL the table's serial moves past the values copied. */
+int store_table_put(store *st, const char *table, const store_row *rows, int n, int *added, char *err, size_t errlen);
+
 #endif

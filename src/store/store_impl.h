@@ -6,6 +6,7 @@
 #define FAXBOT_STORE_IMPL_H
 
 #include "store/store.h"
+#include "util/util.h"
 
 typedef struct store_ops {
     const char *kind;            /* "sqlite", "postgresql" */
@@ -61,6 +62,14 @@ typedef struct store_ops {
     /* several nodes (NULL on a single-node store) */
     int (*node_heartbeat)(store *st, int64_t now);
     int (*node_list)(store *st, int64_t now, store_node *out, int max);
+    /* whole tables (store_table_*): the table is one of store_tables, the column names checked */
+    store_cursor *(*table_open)(store *st, const store_table *t, const char *const *cols, int ncols, char *err,
+                                size_t errlen);
+    int (*cursor_next)(store_cursor *c, store_row *row, char *err, size_t errlen);
+    void (*cursor_close)(store_cursor *c);
+    int64_t (*table_count)(store *st, const store_table *t);
+    int (*table_put)(store *st, const store_table *t, const store_row *rows, int n, int *added, char *err,
+                     size_t errlen);
     /* named leases */
     int (*lease_take)(store *st, const char *name, int64_t now, int64_t ttl_ms, store_lease *out);
     int (*lease_release)(store *st, const char *name);
@@ -73,5 +82,36 @@ struct store {
     char node_id[64];            /* this process, as leases name it (store_set_node) */
     int64_t node_stale_ms;       /* a node silent this long is dead: its leases may be taken over */
 };
+
+/* The head of every implementation's table cursor. */
+struct store_cursor {
+    store *st;
+};
+
+/* True when name is a plain column name (lower-case letters, digits, '_'). */
+bool store_col_name_ok(const char *name);
+
+/* The values of one row being read, kept in one buffer (both stores' cursors). */
+typedef struct row_buf {
+    strbuf sb;
+    int n;
+    size_t off[STORE_ROW_COLS];
+    bool null[STORE_ROW_COLS];
+} row_buf;
+void row_buf_reset(row_buf *b);
+/* Appends a value: text of len bytes, or SQL NULL (s NULL). 0 or -1 (out of memory, too many). */
+int row_buf_add(row_buf *b, const char *s, size_t len);
+int row_buf_add_i64(row_buf *b, int64_t v);
+int row_buf_add_real(row_buf *b, double v);
+/* Points row->value[] at the buffer (row->name[] is the caller's). */
+void row_buf_fill(row_buf *b, store_row *row);
+
+/* "SELECT <cols or *> FROM t ORDER BY <key>" (malloc'd). */
+char *table_select_sql(const store_table *t, const char *const *cols, int ncols);
+/* "INSERT … (<the row's columns>) VALUES (?1…|$1…)" with a prefix/suffix for the
+ * dialect's skip-existing clause (malloc'd). */
+char *table_insert_sql(const store_table *t, const store_row *row, const char *verb, char mark, const char *suffix);
+/* 0 when every row has row 0's columns. */
+int rows_same_columns(const store_row *rows, int n);
 
 #endif

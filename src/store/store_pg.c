@@ -1779,6 +1779,143 @@ static int pg_node_list(store *base, int64_t now, store_node *out, int max)
     return n;
 }
 
+/* ---- whole tables (faxbot migrate) ---- */
+
+#define CURSOR_FETCH 500             /* rows per FETCH (the literal in pg_cursor_next) */
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+
+typedef struct pg_cursor {
+    store_cursor base;           /* first */
+    pgc *c;                      /* held, in a read-only transaction, until close */
+    PGresult *page;
+    int row, rows;
+    bool done;
+    row_buf buf;
+} pg_cursor;
+
+/* Runs an SQL command that needs no parameters; STORE_OK or a code (err filled). */
+static int simple_cmd(pgc *c, const char *sql, const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c->db, sql);
+    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    int code = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? STORE_OK : fail(c, r, what, err, errlen);
+    PQclear(r);
+    return code;
+}
+
+static void pg_cursor_close(store_cursor *base)
+{
+    pg_cursor *k = (pg_cursor *)base;
+    if (!k) return;
+    PQclear(k->page);
+    if (k->c) pool_put((pg_store *)k->base.st, k->c);      /* rolls the read transaction back */
+    sb_free(&k->buf.sb);
+    free(k);
+}
+
+static store_cursor *pg_table_open(store *base, const store_table *t, const char *const *cols, int ncols, char *err,
+                                   size_t errlen)
+{
+    pg_cursor *k = calloc(1, sizeof *k);
+    char *sel = table_select_sql(t, cols, ncols);
+    char *sql = sel ? fmt_alloc("DECLARE faxbot_copy NO SCROLL CURSOR FOR %s", sel) : NULL;
+    free(sel);
+    if (!k || !sql) { free(k); free(sql); set_err(err, errlen, "out of memory"); return NULL; }
+    k->base.st = base;
+    sb_init(&k->buf.sb);
+    CHECKOUT(err, errlen, (free(sql), pg_cursor_close(&k->base), NULL));
+    k->c = c;
+    int code = simple_cmd(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "reading a table", err, errlen);
+    if (code == STORE_OK) code = simple_cmd(c, sql, "reading a table", err, errlen);
+    free(sql);
+    (void)st;
+    if (code != STORE_OK) { pg_cursor_close(&k->base); return NULL; }
+    return &k->base;
+}
+
+static int pg_cursor_next(store_cursor *base, store_row *row, char *err, size_t errlen)
+{
+    pg_cursor *k = (pg_cursor *)base;
+    if (k->row >= k->rows) {
+        if (k->done) return 0;
+        PQclear(k->page);
+        k->page = PQexec(k->c->db, "FETCH 500 FROM faxbot_copy");
+        if (!k->page || PQresultStatus(k->page) != PGRES_TUPLES_OK) {
+            int code = fail(k->c, k->page, "reading a table", err, errlen);
+            PQclear(k->page);
+            k->page = NULL;
+            return code;
+        }
+        k->row = 0;
+        k->rows = PQntuples(k->page);
+        k->done = k->rows < CURSOR_FETCH;
+        if (!k->rows) return 0;
+    }
+    int n = PQnfields(k->page);
+    if (n > STORE_ROW_COLS) { set_err(err, errlen, "too many columns"); return STORE_ERROR; }
+    row_buf_reset(&k->buf);
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        row->name[i] = PQfname(k->page, i);
+        const char *v = PQgetvalue(k->page, k->row, i);
+        Oid type = PQftype(k->page, i);
+        if (PQgetisnull(k->page, k->row, i)) bad = row_buf_add(&k->buf, NULL, 0);
+        else if (type == OID_FLOAT4 || type == OID_FLOAT8) bad = row_buf_add_real(&k->buf, strtod(v, NULL));
+        else bad = row_buf_add(&k->buf, v, (size_t)PQgetlength(k->page, k->row, i));
+    }
+    if (bad) { set_err(err, errlen, "out of memory"); return STORE_ERROR; }
+    row_buf_fill(&k->buf, row);
+    k->row++;
+    return 1;
+}
+
+static int64_t pg_table_count(store *base, const store_table *t)
+{
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", t->name);
+    PGresult *r = PQexec(c->db, sql);
+    int64_t n = r && PQresultStatus(r) == PGRES_TUPLES_OK ? v_i64(r, 0, 0) : fail(c, r, "counting rows", NULL, 0);
+    PQclear(r);
+    pool_put(st, c);
+    return n;
+}
+
+static int pg_table_put(store *base, const store_table *t, const store_row *rows, int n, int *added, char *err,
+                        size_t errlen)
+{
+    if (rows_same_columns(rows, n)) { set_err(err, errlen, "the rows of one batch must have the same columns"); return STORE_ERROR; }
+    char *sql = table_insert_sql(t, &rows[0], "INSERT INTO", '$', " ON CONFLICT DO NOTHING");
+    char *serial = t->serial ? fmt_alloc("SELECT setval(s::regclass, GREATEST((SELECT COALESCE(MAX(%s), 0) FROM %s),"
+                                         " COALESCE(pg_sequence_last_value(s::regclass), 0), 1))"
+                                         " FROM pg_get_serial_sequence('%s', '%s') AS s WHERE s IS NOT NULL",
+                                         t->serial, t->name, t->name, t->serial)
+                             : NULL;
+    if (!sql || (t->serial && !serial)) { free(sql); free(serial); set_err(err, errlen, "out of memory"); return STORE_ERROR; }
+    CHECKOUT(err, errlen, (free(sql), free(serial), STORE_ERROR));
+    int code = tx(st, c, "BEGIN", err, errlen);
+    if (code == STORE_OK) {
+        PGresult *r = PQprepare(c->db, "", sql, 0, NULL);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) code = fail(c, r, "copying rows", err, errlen);
+        PQclear(r);
+    }
+    int count = 0;
+    for (int i = 0; i < n && code == STORE_OK; i++) {
+        PGresult *r = PQexecPrepared(c->db, "", rows[i].n, rows[i].value, NULL, NULL, 0);
+        if (r && PQresultStatus(r) == PGRES_COMMAND_OK) count += (int)strtol(PQcmdTuples(r), NULL, 10);
+        else code = fail(c, r, "copying rows", err, errlen);
+        PQclear(r);
+    }
+    if (code == STORE_OK && serial) code = simple_cmd(c, serial, "moving the table's serial on", err, errlen);
+    if (code == STORE_OK) code = tx(st, c, "COMMIT", err, errlen);
+    pool_put(st, c);         /* rolls back what failed */
+    free(sql);
+    free(serial);
+    if (added) *added = code == STORE_OK ? count : 0;
+    return code;
+}
+
 /* ---- named leases ---- */
 
 static void lease_row(const PGresult *r, int row, int first, store_lease *out)
@@ -1900,6 +2037,11 @@ static const store_ops pg_ops = {
     .delivery_next_due = pg_delivery_next_due,
     .node_heartbeat = pg_node_heartbeat,
     .node_list = pg_node_list,
+    .table_open = pg_table_open,
+    .cursor_next = pg_cursor_next,
+    .cursor_close = pg_cursor_close,
+    .table_count = pg_table_count,
+    .table_put = pg_table_put,
     .lease_take = pg_lease_take,
     .lease_release = pg_lease_release,
     .lease_list = pg_lease_list,

@@ -1928,6 +1928,122 @@ static int sq_job_search(store *base, const job_search *q, job_record *out, int6
     return n;
 }
 
+/* ---- whole tables (faxbot migrate) ---- */
+
+typedef struct sq_cursor {
+    store_cursor base;           /* first */
+    conn *c;                     /* held until close */
+    sqlite3_stmt *s;
+    row_buf buf;
+} sq_cursor;
+
+static void sq_cursor_close(store_cursor *base)
+{
+    sq_cursor *k = (sq_cursor *)base;
+    if (!k) return;
+    sqlite3_finalize(k->s);
+    if (k->c) pool_put((sq_store *)k->base.st, k->c);
+    sb_free(&k->buf.sb);
+    free(k);
+}
+
+static store_cursor *sq_table_open(store *base, const store_table *t, const char *const *cols, int ncols, char *err,
+                                   size_t errlen)
+{
+    sq_store *st = (sq_store *)base;
+    sq_cursor *k = calloc(1, sizeof *k);
+    char *sql = table_select_sql(t, cols, ncols);
+    if (!k || !sql) { free(k); free(sql); set_err(err, errlen, "out of memory"); return NULL; }
+    k->base.st = base;
+    sb_init(&k->buf.sb);
+    k->c = pool_get(st, err, errlen);
+    int rc = k->c ? sqlite3_prepare_v2(k->c->db, sql, -1, &k->s, NULL) : SQLITE_ERROR;
+    free(sql);
+    if (rc != SQLITE_OK) {
+        if (k->c) db_fail(k->c->db, rc, "reading a table", err, errlen);
+        sq_cursor_close(&k->base);
+        return NULL;
+    }
+    return &k->base;
+}
+
+static int sq_cursor_next(store_cursor *base, store_row *row, char *err, size_t errlen)
+{
+    sq_cursor *k = (sq_cursor *)base;
+    int rc = sqlite3_step(k->s);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) return db_fail(k->c->db, rc, "reading a table", err, errlen);
+    int n = sqlite3_column_count(k->s);
+    if (n > STORE_ROW_COLS) { set_err(err, errlen, "too many columns"); return STORE_ERROR; }
+    row_buf_reset(&k->buf);
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        row->name[i] = sqlite3_column_name(k->s, i);
+        switch (sqlite3_column_type(k->s, i)) {
+        case SQLITE_NULL: bad = row_buf_add(&k->buf, NULL, 0); break;
+        case SQLITE_INTEGER: bad = row_buf_add_i64(&k->buf, sqlite3_column_int64(k->s, i)); break;
+        case SQLITE_FLOAT: bad = row_buf_add_real(&k->buf, sqlite3_column_double(k->s, i)); break;
+        default: {
+            const char *t = (const char *)sqlite3_column_text(k->s, i);
+            bad = row_buf_add(&k->buf, t ? t : "", t ? (size_t)sqlite3_column_bytes(k->s, i) : 0);
+        }
+        }
+    }
+    if (bad) { set_err(err, errlen, "out of memory"); return STORE_ERROR; }
+    row_buf_fill(&k->buf, row);
+    return 1;
+}
+
+static int64_t sq_table_count(store *base, const store_table *t)
+{
+    sq_store *st = (sq_store *)base;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", t->name);
+    sqlite3_stmt *s = NULL;
+    int64_t n = STORE_ERROR;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+    else db_fail(c->db, rc, "counting rows", NULL, 0);
+    sqlite3_finalize(s);
+    pool_put(st, c);
+    return n;
+}
+
+static int sq_table_put(store *base, const store_table *t, const store_row *rows, int n, int *added, char *err,
+                        size_t errlen)
+{
+    sq_store *st = (sq_store *)base;
+    if (rows_same_columns(rows, n)) { set_err(err, errlen, "the rows of one batch must have the same columns"); return STORE_ERROR; }
+    char *sql = table_insert_sql(t, &rows[0], "INSERT OR IGNORE INTO", '?', "");
+    if (!sql) { set_err(err, errlen, "out of memory"); return STORE_ERROR; }
+    conn *c = pool_get(st, err, errlen);
+    if (!c) { free(sql); return STORE_ERROR; }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    free(sql);
+    if (rc == SQLITE_OK) rc = step_once(st, c, S_BEGIN) == SQLITE_DONE ? SQLITE_OK : SQLITE_BUSY;
+    for (int r = 0; r < n && rc == SQLITE_OK; r++) {
+        for (int i = 0; i < rows[r].n && rc == SQLITE_OK; i++)
+            rc = rows[r].value[i] ? sqlite3_bind_text(s, i + 1, rows[r].value[i], -1, SQLITE_STATIC)
+                                  : sqlite3_bind_null(s, i + 1);
+        if (rc == SQLITE_OK) rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) {
+            if (added) *added += sqlite3_changes(c->db);
+            rc = SQLITE_OK;
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    if (rc == SQLITE_OK) rc = step_once(st, c, S_COMMIT) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    int code = rc == SQLITE_OK ? STORE_OK : db_fail(c->db, rc, "copying rows", err, errlen);
+    if (code != STORE_OK && added) *added = 0;
+    sqlite3_finalize(s);
+    pool_put(st, c);
+    return code;
+}
+
 /* ---- named leases ---- */
 
 static void lease_cols(sqlite3_stmt *s, int first, store_lease *out)
@@ -2064,4 +2180,9 @@ static const store_ops sqlite_ops = {
     .delivery_update = sq_delivery_update,
     .delivery_list = sq_delivery_list,
     .delivery_next_due = sq_delivery_next_due,
+    .table_open = sq_table_open,
+    .cursor_next = sq_cursor_next,
+    .cursor_close = sq_cursor_close,
+    .table_count = sq_table_count,
+    .table_put = sq_table_put,
 };

@@ -1086,6 +1086,81 @@ static void test_sqlite_leases_are_always_this_nodes(void **state)
 }
 
 /* The URL shown in logs and settings never carries the password. */
+/* Whole tables (faxbot migrate): a cursor reads every row in key order in the form
+ * both databases agree on; putting rows back adds only what is missing; a copied
+ * row reads back field for field; the events' numbering moves past copied rows. */
+static void test_table_cursor_and_put(void **state)
+{
+    fixture *f = *state;
+    char err[256] = "";
+    job_record j[3], got;
+    for (int i = 0; i < 3; i++) {
+        make_job(&j[i], i, 1700000000000LL + i);
+        assert_int_equal(store_job_insert(f->st, &j[i], NULL, err, sizeof err), STORE_OK);
+    }
+    assert_int_equal(store_table_count(f->st, "fax_jobs"), 3);
+    assert_null(store_table_open(f->st, "sqlite_master", NULL, 0, err, sizeof err));
+    const char *bad[] = {"id; DROP TABLE fax_jobs"};
+    assert_null(store_table_open(f->st, "fax_jobs", bad, 1, err, sizeof err));
+
+    store_cursor *c = store_table_open(f->st, "fax_jobs", NULL, 0, err, sizeof err);
+    assert_non_null(c);
+    store_row row;
+    char prev[33] = "", copy_of[33] = "";
+    int n = 0, idpos = -1, durpos = -1;
+    /* the rows kept for a put (the cursor's strings live only until its next row) */
+    static char vals[STORE_ROW_COLS][1100], names[STORE_ROW_COLS][64];
+    store_row keep = {0};
+    while (store_cursor_next(c, &row, err, sizeof err) == 1) {
+        for (int i = 0; i < row.n; i++) {
+            if (!strcmp(row.name[i], "id")) idpos = i;
+            if (!strcmp(row.name[i], "duration_s")) durpos = i;
+        }
+        assert_true(idpos >= 0 && durpos >= 0);
+        assert_true(strcmp(prev, row.value[idpos]) < 0);          /* key order */
+        str_copy(prev, sizeof prev, row.value[idpos]);
+        if (n++ == 0) {
+            for (int i = 0; i < row.n; i++) {
+                str_copy(names[i], sizeof names[i], row.name[i]);
+                str_copy(vals[i], sizeof vals[i], row.value[i] ? row.value[i] : "");
+                keep.name[i] = names[i];
+                keep.value[i] = vals[i];
+            }
+            keep.n = row.n;
+            str_copy(copy_of, sizeof copy_of, row.value[idpos]);
+        }
+    }
+    store_cursor_close(c);
+    assert_int_equal(n, 3);
+
+    int added = -1;
+    assert_int_equal(store_table_put(f->st, "fax_jobs", &keep, 1, &added, err, sizeof err), STORE_OK);
+    assert_int_equal(added, 0);                  /* there already: left as it is */
+    char fresh[33];
+    new_id_hex32(fresh);
+    str_copy(vals[idpos], sizeof vals[idpos], fresh);
+    assert_int_equal(store_table_put(f->st, "fax_jobs", &keep, 1, &added, err, sizeof err), STORE_OK);
+    assert_int_equal(added, 1);
+    job_record orig;
+    assert_int_equal(store_job_get(f->st, copy_of, &orig), STORE_OK);
+    assert_int_equal(store_job_get(f->st, fresh, &got), STORE_OK);
+    str_copy(orig.id, sizeof orig.id, fresh);
+    assert_job_equal(&orig, &got);
+    assert_true(got.duration_s == orig.duration_s);
+
+    /* an event copied with its number: the next one written is numbered after it */
+    store_row ev = {.n = 7, .name = {"seq", "id", "type", "job_id", "inbound_id", "created_at", "body"},
+                    .value = {"1000", "evt_copied", "fax.queued", j[0].id, "", "1700000000000", "{}"}};
+    assert_int_equal(store_table_put(f->st, "events", &ev, 1, &added, err, sizeof err), STORE_OK);
+    assert_int_equal(added, 1);
+    store_event e = {.id = "evt_after", .type = "fax.queued", .job_id = j[1].id, .inbound_id = "", .owner = "",
+                     .callback_url = "", .body = "{}", .created_at = 1700000000001LL};
+    job_record later;
+    make_job(&later, 7, 1700000000009LL);
+    assert_int_equal(store_job_insert_ev(f->st, &later, NULL, &e, err, sizeof err), STORE_OK);
+    assert_true(store_event_last_seq(f->st) > 1000);
+}
+
 static void test_url_redaction(void **state)
 {
     (void)state;
@@ -1120,6 +1195,7 @@ int main(int argc, char **argv)
         BOTH(test_concurrent_inserts),
         BOTH(test_reopen_keeps_data),
         BOTH(test_acknowledged_jobs_survive_kill9),
+        BOTH(test_table_cursor_and_put),
     };
     const struct CMUnitTest sqlite_only[] = {
         BOTH(test_open_creates_private_files_and_wal),
