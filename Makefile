@@ -11,7 +11,7 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-pg test-pg-s3 test-mcp test-interop test-asan bench clean
+.PHONY: all deps build asan tsan tsan-build fuzz run test test-unit test-api test-pg test-pg-s3 test-mcp test-interop test-asan bench soak-cluster clean
 
 all: build
 
@@ -72,6 +72,10 @@ test-pg: build
 test-pg-s3: build
 	FAXBOT_TEST_DB=pg FAXBOT_TEST_STORAGE=s3 FAXBOT_BIN=$(CURDIR)/$(BUILD)/faxbot ./tests/peers/pg.py run -- \
 		$(PYTHON) -m pytest -q -rs -n 4 -p no:cacheprovider tests/api
+
+# three nodes on PostgreSQL + S3, 1,000 jobs, one node kill -9'd twice, fsck clean (~3 min; .ci/run runs it)
+soak-cluster: build
+	./bench/cluster_soak.sh $(BUILD)
 
 # the Admin Console in Debian's chromium (npm ci on first use); screenshots in $(BUILD)/screenshots
 .PHONY: test-browser

@@ -12,6 +12,7 @@
 #include "cli/selftest.h"
 #include "cli/doctor.h"
 #include "cli/migrate.h"
+#include "cli/fsck.h"
 #include "cli/freeswitch_config.h"
 #include "config/config.h"
 #include "document/document.h"
@@ -58,6 +59,7 @@ static void usage(FILE *f)
             "  faxbot doctor --from-faxbot .env         what of a Faxbot .env carries over, is renamed, needs action\n"
             "  faxbot migrate --to postgresql://… [--storage s3] [--verify-only]\n"
             "                                           copy this SQLite + files installation to PostgreSQL (and S3), verified\n"
+            "  faxbot fsck [--json]                     check the database against the stored files (exit 1 on problems)\n"
             "  faxbot asterisk-config --out DIR         render Asterisk pjsip/extensions/manager/udptl configs (SIP_TRUNK_PRESET)\n"
             "  faxbot freeswitch-config --out DIR       render FreeSWITCH gateway, dialplan and event-socket XML\n"
             "  faxbot plugins list|show ID|validate PATH|install PATH|remove ID|enable ID|disable ID\n"
@@ -104,7 +106,6 @@ static int load_pepper(const config *cfg, char out[65], char *err, size_t errlen
     return 0;
 }
 
-/* Upload directories with no job row are what a crash mid-upload leaves: remove them. */
 /* True when path was last changed more than an hour ago. */
 static bool old_entry(const char *path)
 {
@@ -112,33 +113,55 @@ static bool old_entry(const char *path)
     return stat(path, &sb) == 0 && sb.st_mtime < time(NULL) - 3600;
 }
 
-/* Removes what a stop left half-done: uploads that never became a job, and scratch
- * files. On a shared store (PostgreSQL) other nodes may share FAX_DATA_DIR and be in
- * the middle of an upload or a conversion right now: there only what is more than an
- * hour old is left over. */
-static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs)
+/* True when the row an artifact directory of area belongs to does not exist. */
+static bool no_row(store *st, const char *area, const char *id)
 {
-    bool shared = strcmp(store_kind(st), "sqlite") != 0;
+    if (!strcmp(area, "outbound")) {
+        job_record *rec = malloc(sizeof *rec);
+        bool none = rec && store_job_get(st, id, rec) == STORE_NOT_FOUND;
+        free(rec);
+        return none;
+    }
+    inbound_record *rec = malloc(sizeof *rec);
+    bool none = rec && store_inbound_get(st, id, rec) == STORE_NOT_FOUND;
+    free(rec);
+    return none;
+}
+
+/* Artifact directories of area with no row: a crash between storing the files (in S3
+ * too) and writing the row left them. Removed with their S3 objects; with `shared`
+ * only those more than an hour old. Returns how many. */
+static int sweep_area(const config *cfg, store *st, blob_store *blobs, const char *area, bool shared)
+{
     char dir[2048], path[4096];
-    str_fmt(dir, sizeof dir, "%s/outbound", cfg->data_dir);
+    str_fmt(dir, sizeof dir, "%s/%s", cfg->data_dir, area);
     DIR *d = opendir(dir);
-    if (!d) return;
+    if (!d) return 0;
     struct dirent *e;
-    job_record *rec = malloc(sizeof *rec);
     int removed = 0;
-    while (rec && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         if (strlen(e->d_name) != 32) continue;
         str_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
         if (shared && !old_entry(path)) continue;
-        if (store_job_get(st, e->d_name, rec) == STORE_NOT_FOUND) {
-            blob_remove_all(blobs, "outbound", e->d_name);
-            removed++;
-        }
+        if (no_row(st, area, e->d_name) && blob_remove_all(blobs, area, e->d_name) == 0) removed++;
     }
     closedir(d);
-    free(rec);
-    char tmp[2048];
+    return removed;
+}
+
+/* Removes what a stop left half-done: uploads and received faxes that never got
+ * their row (their S3 objects too), and scratch files. Several nodes on PostgreSQL
+ * sharing one FAX_DATA_DIR (local storage) may be in the middle of an upload or a
+ * conversion right now: there only what is more than an hour old is left over. With
+ * S3 each node's FAX_DATA_DIR is its own cache, so what is in it was this node's. */
+static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs)
+{
+    bool shared = strcmp(store_kind(st), "sqlite") != 0 && strcmp(blob_kind(blobs), "s3") != 0;
+    int removed = sweep_area(cfg, st, blobs, "outbound", shared) + sweep_area(cfg, st, blobs, "inbound", shared);
+    char tmp[2048], path[4096];
     str_fmt(tmp, sizeof tmp, "%s/tmp", cfg->data_dir);
+    DIR *d;
+    struct dirent *e;
     if (!shared) {
         remove_tree(tmp);
     } else if ((d = opendir(tmp))) {
@@ -149,7 +172,7 @@ static void sweep_orphan_uploads(const config *cfg, store *st, blob_store *blobs
             }
         closedir(d);
     }
-    if (removed) log_info("removed %d incomplete upload(s) left by the last stop", removed);
+    if (removed) log_info("removed %d incomplete upload(s) or received fax(es) left by the last stop", removed);
 }
 
 /* The parts a process serving faxes holds: store, blobs, jobs and the API. */
@@ -198,17 +221,11 @@ static int core_open(const config *cfg, gateway_core *core)
         store_url_redact(cfg->database_path, shown, sizeof shown);
         log_info("database: PostgreSQL %s, this node is '%s'", shown, store_node_id(core->st));
     }
-    if (!strcmp(cfg->storage_backend, "s3")) {
-        s3_settings s3;
-        config_s3_settings(cfg, &s3);
-        core->blobs = blob_s3_open(cfg->data_dir, &s3, err, sizeof err);
-        if (core->blobs)
-            log_info("storage: S3 bucket %s%s%s, credentials from %s (the files under %s are a cache)", cfg->s3_bucket,
-                     cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->aws_credentials_source,
-                     cfg->data_dir);
-    } else {
-        core->blobs = blob_fs_open(cfg->data_dir, err, sizeof err);
-    }
+    core->blobs = cli_open_blobs(cfg, err, sizeof err);
+    if (core->blobs && !strcmp(blob_kind(core->blobs), "s3"))
+        log_info("storage: S3 bucket %s%s%s, credentials from %s (the files under %s are a cache)", cfg->s3_bucket,
+                 cfg->s3_endpoint_url[0] ? " at " : "", cfg->s3_endpoint_url, cfg->aws_credentials_source,
+                 cfg->data_dir);
     if (!core->blobs) { fprintf(stderr, "faxbot: storage: %s\n", err); return 1; }
     sweep_orphan_uploads(cfg, core->st, core->blobs);
     core->jb = jobs_start(cfg, core->st, core->blobs, true, err, sizeof err);
@@ -438,6 +455,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "selftest")) return cli_selftest(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate")) return cli_migrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fsck")) return cli_fsck(argc - 1, argv + 1);
     if (!strcmp(cmd, "tiff-compare")) return cli_tiff_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "asterisk-config")) return cli_asterisk_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "freeswitch-config")) return cli_freeswitch_config(argc - 1, argv + 1);

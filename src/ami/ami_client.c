@@ -45,6 +45,8 @@ struct ami_client {
     char detail[320];
     unsigned session;
     bool stopping;
+    bool held;                   /* ami_client_hold: stay (or get) off the line */
+    char held_why[200];
     int wake[2];
     pending *pend;
     unsigned long next_id;
@@ -428,6 +430,14 @@ static void keepalive(ami_client *c, bool *dead, char *detail, size_t dlen)
     sb_free(&sb);
 }
 
+static bool is_held(ami_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool h = c->held;
+    pthread_mutex_unlock(&c->lock);
+    return h;
+}
+
 /* One connection from connect to close. Returns true if it logged in. */
 static bool run_session(ami_client *c)
 {
@@ -454,6 +464,7 @@ static bool run_session(ami_client *c)
     while (!dead) {
         int w = wait_input(c, 500);
         if (w < 0) { stop = true; break; }
+        if (is_held(c)) { stop = true; break; }       /* logs off; client_main says why */
         if (w > 0 && read_some(c, detail, sizeof detail)) dead = true;
         if (!dead) keepalive(c, &dead, detail, sizeof detail);
     }
@@ -481,6 +492,19 @@ static void *client_main(void *arg)
     ami_client *c = arg;
     int backoff = 1000;
     while (!stopping(c)) {
+        if (is_held(c)) {
+            pthread_mutex_lock(&c->lock);
+            char why[200];
+            str_copy(why, sizeof why, c->held_why);
+            pthread_mutex_unlock(&c->lock);
+            set_state(c, AMI_DOWN, "%s", why);
+            struct pollfd p = {.fd = c->wake[0], .events = POLLIN};
+            poll(&p, 1, 1000);
+            char buf[64];
+            while (read(c->wake[0], buf, sizeof buf) > 0) {}
+            backoff = 1000;
+            continue;
+        }
         if (run_session(c)) backoff = 1000;
         if (stopping(c)) break;
         struct pollfd p = {.fd = c->wake[0], .events = POLLIN};
@@ -509,6 +533,9 @@ ami_client *ami_client_start(const ami_client_opts *o, char *err, size_t errlen)
     if (c->o.max_backoff_ms <= 0) c->o.max_backoff_ms = 30000;
     c->fd = c->sfd = -1;
     c->state = AMI_CONNECTING;
+    c->held = o->start_held;
+    str_copy(c->held_why, sizeof c->held_why, o->held_why ? o->held_why : "on hold");
+    c->o.held_why = NULL;
     str_fmt(c->detail, sizeof c->detail, "connecting to Asterisk AMI at %s:%d", c->host, c->o.port);
     c->parser = ami_parser_new(true);
     if (!c->parser || pipe2(c->wake, O_CLOEXEC | O_NONBLOCK)) {
@@ -536,6 +563,17 @@ ami_client *ami_client_start(const ami_client_opts *o, char *err, size_t errlen)
         return NULL;
     }
     return c;
+}
+
+void ami_client_hold(ami_client *c, bool hold, const char *why)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    bool changed = c->held != hold;
+    c->held = hold;
+    str_copy(c->held_why, sizeof c->held_why, why ? why : "on hold");
+    pthread_mutex_unlock(&c->lock);
+    if (changed && write(c->wake[1], "x", 1) < 0) { /* non-blocking: a full pipe wakes it too */ }
 }
 
 void ami_client_stop(ami_client *c)

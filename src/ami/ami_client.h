@@ -35,10 +35,16 @@ typedef struct ami_client_opts {
     void (*on_event)(void *user, const ami_message *m);
     void (*on_state)(void *user, ami_state st, const char *detail);
     void *user;
+    bool start_held;             /* start off the line (ami_client_hold(c, true, held_why)) */
+    const char *held_why;
 } ami_client_opts;
 
 /* Starts the thread (returns at once; connecting happens in the background). */
 ami_client *ami_client_start(const ami_client_opts *o, char *err, size_t errlen);
+/* hold: logs off (if logged in) and stays off the line, the state AMI_DOWN with
+ * why as its detail, until called again with hold false (then it connects at once).
+ * Several nodes: only the node holding the connection's lease is on the line. */
+void ami_client_hold(ami_client *c, bool hold, const char *why);
 /* Sends Logoff if connected, stops the thread, frees. */
 void ami_client_stop(ami_client *c);
 

@@ -44,6 +44,26 @@ static json_t *nodes_json(void)
     return arr;
 }
 
+/* The named leases (one node at a time talks to a PBX connection, sweeps
+ * retention): who holds each and until when; "held" false once it ran out or was
+ * given up. */
+static json_t *leases_json(void)
+{
+    store_lease ls[32];
+    int n = store_lease_list(g_api.st, ls, 32);
+    int64_t now = now_ms();
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        char since[32], until[32];
+        iso8601_from_ms(ls[i].acquired_at, since);
+        iso8601_from_ms(ls[i].until, until);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:b,s:s,s:s}", "name", ls[i].name, "node", ls[i].node_id,
+                                             "this", !strcmp(ls[i].node_id, store_node_id(g_api.st)), "held",
+                                             ls[i].until >= now, "since", since, "until", until));
+    }
+    return arr;
+}
+
 static void health_status(http_request *req, http_response *res)
 {
     principal who;
@@ -84,6 +104,7 @@ static void health_status(http_request *req, http_response *res)
     json_object_set_new(o, "node", json_pack("{s:s,s:s}", "id", store_node_id(g_api.st), "database",
                                              store_kind(g_api.st)));
     json_object_set_new(o, "nodes", nodes_json());
+    json_object_set_new(o, "leases", leases_json());
     api_json(res, 200, o);
 }
 

@@ -29,6 +29,7 @@ typedef struct upload {
     char file_path[4096];        /* the current file: original, original.2, … */
     int fd;
     bool committed;              /* the job row exists: keep the files */
+    bool stored;                 /* the upload went to S3 (blob_commit): a refusal removes the object too */
     multipart_parser *mp;
     /* current part */
     enum { PART_SKIP, PART_FILE, PART_FIELD } part;
@@ -58,6 +59,9 @@ static void upload_free(void *p)
     upload *u = p;
     if (!u) return;
     if (u->fd >= 0) close(u->fd);
+    /* no job came of it (refused, failed, or an Idempotency-Key replay answered with the
+     * first job): its files go, and with S3 its object (else an orphan no row names) */
+    if (!u->committed && u->stored) blob_remove_all(g_api.blobs, "outbound", u->id);
     if (!u->committed && u->dir_path[0]) remove_tree(u->dir_path);
     multipart_free(u->mp);
     sb_free(&u->to);
@@ -460,6 +464,7 @@ static void fax_send(http_request *req, http_response *res)
         http_res_error(res, 503, "could not store the document; try again");
         goto out;
     }
+    u->stored = true;
     int rc = jobs_create(g_api.jobs, rec, existing, serr, sizeof serr);
     if (rc == STORE_CONFLICT) {
         if (existing->request_hash[0] && strcmp(existing->request_hash, rec->request_hash)) {

@@ -73,6 +73,12 @@ typedef struct backend_sink {
      * 0, or -1 if there is no such job. For hooks that must say why a result was not
      * applied. May be NULL (then callers say less). */
     int (*job_status)(void *ctx, const char *job_id, char *status, size_t statuslen);
+    /* Several nodes sharing one store: takes or renews the named lease for ttl_ms
+     * (one node at a time talks to a PBX connection). 1 this node holds it, 0 another
+     * node does (its name in holder), -1 the store cannot say now. lease_release
+     * gives it up. Thread-safe; may be NULL (then this node is the only one). */
+    int (*lease)(void *ctx, const char *name, int ttl_ms, char *holder, size_t holderlen);
+    void (*lease_release)(void *ctx, const char *name);
     void *ctx;
 } backend_sink;
 
@@ -156,6 +162,12 @@ typedef struct backend_ops {
      * going, SUCCESS or FAILURE). Return -1 only when it is certain the fax never
      * reached the provider, so that sending again cannot make a second fax. */
     int (*resume)(backend *b, const backend_job *job);
+    /* Optional (PBX backends, several nodes): true while another node holds the
+     * lease of this backend's PBX connection. The node then sends nothing through
+     * it and does not follow its calls: it neither claims due jobs nor takes over
+     * expired attempts (the holder does both); it still accepts API requests and
+     * hand-offs. Cheap. */
+    bool (*standby)(backend *b);
     /* Deep diagnostics for POST /admin/diagnostics/run: real round trips allowed
      * (credentials accepted? API reachable?). Sets its findings as members of the
      * JSON object report (e.g. "credentials": "ok"); 0 if all good. */

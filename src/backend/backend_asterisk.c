@@ -15,12 +15,19 @@
  * the next login a supervisor thread asks Asterisk (CoreShowChannels) for each one:
  * still up → keep waiting; gone without a result → FAILURE line_error (transient, so
  * the retry policy sends it again). resume() (restart, late result) does the same.
+ * Several nodes (one shared store): only the node holding the lease
+ * "pbx:ami:<host>:<port>" (pbx_lease.h) is logged in to that AMI, originates and
+ * follows the calls. The others stay logged off (standby: backend_ops.standby, so
+ * their job layer leaves sending and expired attempts to the holder); the one that
+ * gets the lease after the holder died logs in and takes the in-flight calls over
+ * through resume(), as after a restart.
  * Inbound: the fax-inbound dialplan POSTs /_internal/asterisk/inbound with
  * X-Internal-Secret; only files inside ASTERISK_SPOOL_DIR (after realpath) are taken,
  * copied without following symlinks, validated and stored (provider_sid = Asterisk's
  * uniqueid, so a replay never makes a second inbound fax). */
 #include "backend/backend.h"
 #include "backend/pbx_intake.h"
+#include "backend/pbx_lease.h"
 
 #include "ami/ami_client.h"
 #include "ami/ami_fax.h"
@@ -87,6 +94,7 @@ struct backend {
     int recent_pos;
     pbx_intake intake;
     bool inbound_only;           /* create_inbound: the hand-off only (another backend sends) */
+    pbx_lease lease;             /* several nodes: the AMI connection's */
 };
 
 /* ---- reporting ---- */
@@ -408,6 +416,24 @@ static void expire_graces(backend *b)
                                                         "dialplan?)" : NULL);
 }
 
+/* ---- the AMI connection's lease (several nodes) ---- */
+
+/* Renews or asks for the lease when due; logs in or off when that changes. */
+static void lease_tick(backend *b)
+{
+    bool standby;
+    char why[400];
+    if (!pbx_lease_tick(&b->lease, &standby, why, sizeof why)) return;
+    if (standby) {               /* the calls are the holder's to follow now */
+        pthread_mutex_lock(&b->lock);
+        for (int i = 0; i < MAX_CALLS; i++) b->calls[i].used = false;
+        pthread_mutex_unlock(&b->lock);
+    }
+    ami_client_hold(b->ami, standby, why);
+}
+
+static bool sip_standby(backend *b) { return pbx_lease_standby(&b->lease); }
+
 static void *supervisor_main(void *arg)
 {
     backend *b = arg;
@@ -424,6 +450,7 @@ static void *supervisor_main(void *arg)
         bool up_now = b->reconcile || check;
         pthread_mutex_unlock(&b->lock);
 
+        lease_tick(b);
         expire_graces(b);
         if (up_now && ami_client_state(b->ami, NULL, 0) == AMI_UP) reconcile(b);
 
@@ -470,11 +497,17 @@ static backend *sip_create(const config *cfg, backend_sink sink, char *err, size
     pthread_condattr_destroy(&ca);
     ami_client_opts o = {.host = b->t.ami_host, .port = b->t.ami_port, .username = b->t.ami_user,
                          .secret = b->t.ami_password, .on_event = on_event, .on_state = on_state, .user = b};
+    /* several nodes: log in only with the connection's lease */
+    char why[400];
+    o.start_held = pbx_lease_start(&b->lease, &sink, "ami", "the AMI connection", b->t.ami_host, b->t.ami_port,
+                                   why, sizeof why);
+    o.held_why = why;
     long ping = 0;   /* tests: a faster keepalive */
     if (setting_int("ASTERISK_AMI_PING_MS", &ping, err, errlen) == 0 && ping > 0) o.ping_interval_ms = (int)ping;
     b->ami = ami_client_start(&o, err, errlen);
     if (!b->ami || pthread_create(&b->supervisor, NULL, supervisor_main, b)) {
         if (b->ami) { ami_client_stop(b->ami); str_fmt(err, errlen, "cannot start the sip supervisor thread"); }
+        pbx_lease_end(&b->lease);
         pthread_mutex_destroy(&b->lock);
         pthread_cond_destroy(&b->wake);
         pbx_intake_destroy(&b->intake);
@@ -496,6 +529,7 @@ static void sip_destroy(backend *b)
     if (!b->inbound_only) {
         pthread_join(b->supervisor, NULL);
         ami_client_stop(b->ami);
+        pbx_lease_end(&b->lease);        /* logged off: another node may take over at once */
     }
     for (int i = 0; i < RECENT_RESULTS; i++) ami_message_free(b->recent[i].msg);
     memset(b->t.ami_password, 0, sizeof b->t.ami_password);
@@ -509,6 +543,10 @@ static void sip_destroy(backend *b)
 static int sip_check(backend *b, char *msg, size_t msglen)
 {
     char detail[320];
+    if (sip_standby(b)) {        /* ready: it serves the API; the holder sends */
+        pbx_lease_why(&b->lease, msg, msglen);
+        return 0;
+    }
     ami_state st = ami_client_state(b->ami, detail, sizeof detail);
     if (st == AMI_UP) {
         pthread_mutex_lock(&b->lock);
@@ -650,6 +688,7 @@ static int claim_channel(backend *b, const backend_job *job, char *action_id, si
 
 static int sip_submit(backend *b, const backend_job *job)
 {
+    if (sip_standby(b)) return BACKEND_BUSY;     /* claimed just before the lease moved: back to the queue */
     originate_req *o = calloc(1, sizeof *o);
     if (!o) {
         report_simple(b, job->job_id, job->attempt, OUTCOME_FAILURE, NULL, "provider_error", true, "out of memory");
@@ -693,6 +732,9 @@ static int sip_submit(backend *b, const backend_job *job)
 
 static int sip_resume(backend *b, const backend_job *job)
 {
+    /* another node follows this connection's calls: the job layer hands the attempt
+     * over when its lease runs out */
+    if (sip_standby(b)) return 0;
     char sid[72];
     str_fmt(sid, sizeof sid, "faxbot-%s-%d", job->job_id, job->attempt);
     pthread_mutex_lock(&b->lock);
@@ -1103,6 +1145,7 @@ const backend_ops backend_sip_ops = {
     .destroy = sip_destroy,
     .async = true,
     .resume = sip_resume,
+    .standby = sip_standby,
     .diagnose = sip_diagnose,
     .webhooks = sip_webhooks,
     .n_webhooks = 1,

@@ -13,6 +13,12 @@
  * `api uuid_exists`: alive calls keep going; calls that ended meanwhile (their
  * result lost) are failed as result_unknown (not retried: the fax may have gone).
  *
+ * Several nodes (one shared store): only the node holding the lease
+ * "pbx:esl:<host>:<port>" (pbx_lease.h) is on that event socket, originates and
+ * follows the calls; the others stay off it (standby: backend_ops.standby) until the
+ * holder dies, then one takes the in-flight calls over through resume(), as after a
+ * restart.
+ *
  * Inbound: the rendered dialplan (faxbot freeswitch-config) answers, runs rxfax
  * into FREESWITCH_SPOOL_DIR and posts to /_internal/freeswitch/inbound; the file
  * must lie inside that directory.
@@ -30,6 +36,7 @@
  */
 #include "backend/backend.h"
 #include "backend/pbx_intake.h"
+#include "backend/pbx_lease.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +110,8 @@ struct backend {
     bool reconcile, stop;
     pthread_t maint;
     bool maint_started;
+    pbx_lease lease;             /* several nodes: the event socket's */
+    bool leased;                 /* pbx_lease_start ran (fs_create) */
 };
 
 /* ---- the call table ---- */
@@ -451,11 +460,36 @@ static void reconcile_once(backend *b)
     free(uuids);
 }
 
+/* Renews or asks for the event socket's lease when due; on or off it when that changes. */
+static void lease_tick(backend *b)
+{
+    bool standby;
+    char why[400];
+    if (!pbx_lease_tick(&b->lease, &standby, why, sizeof why)) return;
+    if (standby) {               /* the calls are the holder's to follow now */
+        pthread_mutex_lock(&b->mu);
+        while (b->calls) {
+            call *c = b->calls;
+            b->calls = c->next;
+            free(c);
+        }
+        b->n_calls = 0;
+        pthread_mutex_unlock(&b->mu);
+    }
+    esl_client_hold(b->esl, standby, why);
+}
+
+static bool fs_standby(backend *b) { return b->leased && pbx_lease_standby(&b->lease); }
+
 static void *maint_main(void *arg)
 {
     backend *b = arg;
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {
+        pthread_mutex_unlock(&b->mu);
+        lease_tick(b);
+        pthread_mutex_lock(&b->mu);
+        if (b->stop) break;
         if (!b->reconcile) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -520,6 +554,7 @@ static void fs_destroy(backend *b)
     pthread_mutex_unlock(&b->mu);
     if (b->maint_started) pthread_join(b->maint, NULL);
     esl_client_stop(b->esl);
+    if (b->leased) pbx_lease_end(&b->lease);      /* off the socket: another node may take over at once */
     while (b->calls) {
         call *c = b->calls;
         b->calls = c->next;
@@ -565,6 +600,12 @@ static backend *fs_create(const config *cfg, backend_sink sink, char *err, size_
     if (!b) return NULL;
     esl_client_opts eo = {.host = b->host, .port = (int)b->port, .password = b->password, .events = FS_EVENTS,
                           .on_event = on_event, .on_state = on_state, .ud = b};
+    /* several nodes: on the event socket only with its lease */
+    char why[400];
+    eo.start_held = pbx_lease_start(&b->lease, &sink, "esl", "the FreeSWITCH event socket", b->host, (int)b->port,
+                                    why, sizeof why);
+    eo.held_why = why;
+    b->leased = true;
     b->esl = esl_client_start(&eo, err, errlen);
     if (!b->esl) { fs_destroy(b); return NULL; }
     if (pthread_create(&b->maint, NULL, maint_main, b)) {
@@ -587,6 +628,7 @@ static void report_fail(backend *b, const char *job_id, const char *sid, const c
 
 static int fs_submit(backend *b, const backend_job *job)
 {
+    if (fs_standby(b)) return BACKEND_BUSY;      /* claimed just before the lease moved: back to the queue */
     char err[512], msg[600];
     char state_detail[256];
     if (esl_client_state(b->esl, state_detail, sizeof state_detail, NULL) != ESL_CONNECTED) {
@@ -666,6 +708,9 @@ static int fs_submit(backend *b, const backend_job *job)
 
 static int fs_resume(backend *b, const backend_job *job)
 {
+    /* another node follows this socket's calls: the job layer hands the attempt over
+     * when its lease runs out */
+    if (fs_standby(b)) return 0;
     const char *uuid = job->provider_sid;
     if (!uuid || !*uuid) return -1;          /* ACCEPTED precedes the originate: it never went out */
     if (!esl_is_uuid(uuid)) return -1;
@@ -702,6 +747,10 @@ static int fs_resume(backend *b, const backend_job *job)
 
 static int fs_check(backend *b, char *msg, size_t msglen)
 {
+    if (fs_standby(b)) {         /* ready: it serves the API; the holder sends */
+        pbx_lease_why(&b->lease, msg, msglen);
+        return 0;
+    }
     char detail[256];
     esl_state st = esl_client_state(b->esl, detail, sizeof detail, NULL);
     if (st == ESL_CONNECTED) {
@@ -1067,6 +1116,7 @@ const backend_ops backend_freeswitch_ops = {
     .destroy = fs_destroy,
     .async = true,
     .resume = fs_resume,
+    .standby = fs_standby,
     .diagnose = fs_diagnose,
     .webhooks = fs_webhooks,
     .n_webhooks = 2,

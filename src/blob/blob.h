@@ -32,6 +32,11 @@ void blob_close(blob_store *b);
 int blob_path(blob_store *b, const char *area, const char *id, const char *name, char *out, size_t outlen);
 /* Removes every artifact of one id (the S3 objects too). */
 int blob_remove_all(blob_store *b, const char *area, const char *id);
+/* Calls each(ctx, id, name) for every artifact of area this store keeps (S3: the
+ * objects of record; local: the files; name "" for an id holding nothing), until
+ * each answers non-zero (returned). 0, or -1 with err. For `faxbot fsck`. */
+int blob_list(blob_store *b, const char *area, int (*each)(void *ctx, const char *id, const char *name), void *ctx,
+              char *err, size_t errlen);
 /* A scratch directory unique to this call (caller removes it with remove_tree). */
 int blob_tmpdir(blob_store *b, char *out, size_t outlen);
 /* Readiness: the root exists and is writable, with free space reported. */

@@ -8,6 +8,7 @@
  * blob_remove_all deletes both. */
 #include "blob/blob.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -193,6 +194,69 @@ int blob_remove_all(blob_store *b, const char *area, const char *id)
     char dir[PATH_MAX];
     if (str_fmt(dir, sizeof dir, "%s/%s/%s", b->root, area, id)) return -1;
     return remove_tree(dir);
+}
+
+typedef struct list_ctx {
+    const char *area;
+    int (*each)(void *ctx, const char *id, const char *name);
+    void *ctx;
+} list_ctx;
+
+/* An S3 key "<area>/<id>/<name>" of the area being listed: its id and name. */
+static int each_key(void *arg, const char *key)
+{
+    list_ctx *l = arg;
+    size_t al = strlen(l->area);
+    if (strncmp(key, l->area, al) || key[al] != '/') return 0;
+    const char *id = key + al + 1, *slash = strchr(id, '/');
+    char idbuf[128];
+    if (!slash || (size_t)(slash - id) >= sizeof idbuf) return l->each(l->ctx, id, "");
+    str_fmt(idbuf, sizeof idbuf, "%.*s", (int)(slash - id), id);
+    return l->each(l->ctx, idbuf, slash + 1);
+}
+
+int blob_list(blob_store *b, const char *area, int (*each)(void *ctx, const char *id, const char *name), void *ctx,
+              char *err, size_t errlen)
+{
+    if (!b || !valid_area(area)) { str_fmt(err, errlen, "bad storage area"); return -1; }
+    if (b->s3) {
+        char prefix[32];
+        str_fmt(prefix, sizeof prefix, "%s/", area);
+        list_ctx l = {.area = area, .each = each, .ctx = ctx};
+        int rc = s3_list(b->s3, prefix, each_key, &l, err, errlen);
+        return rc == S3_ERROR ? -1 : rc;
+    }
+    char dir[PATH_MAX];
+    str_fmt(dir, sizeof dir, "%s/%s", b->root, area);
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        str_fmt(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char sub[PATH_MAX];
+        if (str_fmt(sub, sizeof sub, "%s/%s", dir, e->d_name)) continue;
+        DIR *f = opendir(sub);
+        if (!f) {                /* a stray file directly under the area */
+            rc = each(ctx, e->d_name, "");
+            continue;
+        }
+        struct dirent *g;
+        bool any = false;
+        while (!rc && (g = readdir(f))) {
+            if (g->d_name[0] == '.') continue;
+            any = true;
+            rc = each(ctx, e->d_name, g->d_name);
+        }
+        closedir(f);
+        if (!any && !rc) rc = each(ctx, e->d_name, "");
+    }
+    closedir(d);
+    return rc;
 }
 
 int blob_tmpdir(blob_store *b, char *out, size_t outlen)

@@ -610,3 +610,55 @@ int s3_probe(s3_client *c, char *code, size_t codelen, char *err, size_t errlen)
         str_fmt(err, errlen, "cannot %s S3 %s: %s: %s", step, c->where, e, advice(NULL, st));
     return -1;
 }
+
+/* The text between the next <tag> and </tag> at or after *at (advancing *at past it),
+ * malloc'd; NULL when there is none. */
+static char *xml_next(const char **at, const char *tag)
+{
+    char open[64], close[64];
+    str_fmt(open, sizeof open, "<%s>", tag);
+    str_fmt(close, sizeof close, "</%s>", tag);
+    const char *a = strstr(*at, open);
+    const char *b = a ? strstr(a, close) : NULL;
+    if (!b) return NULL;
+    a += strlen(open);
+    *at = b + strlen(close);
+    return strndup(a, (size_t)(b - a));
+}
+
+int s3_list(s3_client *c, const char *prefix, int (*each)(void *ctx, const char *key), void *ctx, char *err,
+            size_t errlen)
+{
+    char full[600], token[1100] = "";
+    if (str_fmt(full, sizeof full, "%s%s", c->prefix, prefix ? prefix : "")) {
+        str_fmt(err, errlen, "S3 prefix too long");
+        return S3_ERROR;
+    }
+    size_t strip = strlen(c->prefix);
+    for (;;) {
+        sigv4_pair q[3] = {{"list-type", "2"}, {"prefix", full}, {"continuation-token", token}};
+        char *body = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&body, &len);       /* a page of 1,000 keys is more than an answer's cap */
+        if (!out) { str_fmt(err, errlen, "out of memory"); return S3_ERROR; }
+        s3_req k = {.method = "GET", .key = "", .query = q, .n_query = token[0] ? 3 : 2, .payload_sha = EMPTY_SHA256,
+                    .out = out};
+        long st = request(c, &k, err, errlen);
+        sb_free(&k.answer);
+        fclose(out);
+        if (!ok_status(st)) { free(body); return S3_ERROR; }
+        const char *at = body;
+        char *key, more[16], next[sizeof token];
+        int rc = 0;
+        while (!rc && (key = xml_next(&at, "Key"))) {
+            if (!strncmp(key, c->prefix, strip)) rc = each(ctx, key + strip);
+            free(key);
+        }
+        xml_tag(body, "IsTruncated", more, sizeof more);
+        xml_tag(body, "NextContinuationToken", next, sizeof next);
+        free(body);
+        if (rc) return rc;
+        if (strcmp(more, "true") || !next[0]) return S3_OK;
+        str_copy(token, sizeof token, next);
+    }
+}

@@ -52,6 +52,11 @@ int s3_presign_get(s3_client *c, const char *key, const char *qname, const char 
  * it. 0, or -1 with err naming bucket, endpoint, S3's error code and what to do;
  * code gets S3's error code alone ("" when the failure was not S3's answer). */
 int s3_probe(s3_client *c, char *code, size_t codelen, char *err, size_t errlen);
+/* Calls each(ctx, key) for every object whose key starts with prefix (keys without
+ * S3_PREFIX, in S3's order), following ListObjectsV2 pages; a non-zero answer from
+ * each stops it and is returned. S3_OK, or S3_ERROR with err. */
+int s3_list(s3_client *c, const char *prefix, int (*each)(void *ctx, const char *key), void *ctx, char *err,
+            size_t errlen);
 /* "bucket" or "bucket at endpoint": for messages. */
 const char *s3_where(const s3_client *c);
 

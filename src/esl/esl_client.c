@@ -43,6 +43,8 @@ struct esl_client {
     pthread_mutex_t mu;
     pthread_cond_t cv;            /* waiters and the stop flag */
     bool stop;
+    bool held;                    /* esl_client_hold: stay (or get) off the socket */
+    char held_why[200];
     int fd;                       /* -1 unless CONNECTED */
     esl_state state;
     unsigned generation;
@@ -121,7 +123,16 @@ static bool stopping(esl_client *c)
     return s;
 }
 
-/* Reads the next message. 1 ok; -1 protocol error; -2 stopping; -3 timeout; -4 closed. */
+static bool is_held(esl_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool h = c->held;
+    pthread_mutex_unlock(&c->mu);
+    return h;
+}
+
+/* Reads the next message. 1 ok; -1 protocol error; -2 stopping; -3 timeout; -4 closed;
+ * -5 put on hold. */
 static int read_msg(esl_client *c, int fd, esl_msg *out, int timeout_ms, char *err, size_t errlen)
 {
     int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
@@ -130,6 +141,7 @@ static int read_msg(esl_client *c, int fd, esl_msg *out, int timeout_ms, char *e
         if (rc == ESL_FRAME) return 1;
         if (rc == ESL_ERROR) return -1;
         if (stopping(c)) return -2;
+        if (is_held(c)) { str_fmt(err, errlen, "put on hold"); return -5; }
         if (deadline && mono_ms() >= deadline) { str_fmt(err, errlen, "FreeSWITCH did not answer in time"); return -3; }
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int pr = poll(&pfd, 1, 200);
@@ -295,6 +307,15 @@ static void *client_main(void *arg)
     int backoff = ESL_BACKOFF_MIN_MS;
     while (!stopping(c)) {
         char err[256];
+        if (is_held(c)) {
+            pthread_mutex_lock(&c->mu);
+            str_copy(err, sizeof err, c->held_why);
+            pthread_mutex_unlock(&c->mu);
+            set_state(c, ESL_DISCONNECTED, false, err);
+            nap(c, 1000);
+            backoff = ESL_BACKOFF_MIN_MS;
+            continue;
+        }
         esl_parser_reset(c->parser);
         int fd = connect_to(c->host, c->port, c->connect_timeout_ms, err, sizeof err);
         esl_state st = ESL_DISCONNECTED;
@@ -320,7 +341,7 @@ static void *client_main(void *arg)
             esl_msg m;
             int rc = read_msg(c, fd, &m, 0, err, sizeof err);
             if (rc != 1) {
-                why = rc == -2 ? "stopping" : err;
+                why = rc == -2 ? "stopping" : rc == -5 ? "on hold" : err;
                 break;
             }
             bool bye = !strcasecmp(ctype(&m), "text/disconnect-notice");
@@ -335,7 +356,7 @@ static void *client_main(void *arg)
         close(fd);
         char lost[300];
         str_fmt(lost, sizeof lost, "event socket lost (%s); reconnecting", why);
-        if (!stopping(c)) {
+        if (!stopping(c) && !is_held(c)) {
             set_state(c, ESL_DISCONNECTED, false, lost);
             nap(c, ESL_BACKOFF_MIN_MS);
         }
@@ -370,6 +391,8 @@ esl_client *esl_client_start(const esl_client_opts *o, char *err, size_t errlen)
     c->on_state = o->on_state;
     c->ud = o->ud;
     c->fd = -1;
+    c->held = o->start_held;
+    str_copy(c->held_why, sizeof c->held_why, o->held_why ? o->held_why : "on hold");
     str_fmt(c->detail, sizeof c->detail, "connecting to FreeSWITCH event socket at %s:%d", o->host, o->port);
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
@@ -389,6 +412,16 @@ esl_client *esl_client_start(const esl_client_opts *o, char *err, size_t errlen)
         return NULL;
     }
     return c;
+}
+
+void esl_client_hold(esl_client *c, bool hold, const char *why)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->held = hold;
+    str_copy(c->held_why, sizeof c->held_why, why ? why : "on hold");
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
 }
 
 void esl_client_stop(esl_client *c)

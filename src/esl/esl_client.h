@@ -33,12 +33,18 @@ typedef struct esl_client_opts {
     void *ud;
     int connect_timeout_ms;     /* default 3000 */
     int backoff_max_ms;         /* default 10000 */
+    bool start_held;            /* start off the socket (esl_client_hold(c, true, held_why)) */
+    const char *held_why;
 } esl_client_opts;
 
 typedef struct esl_client esl_client;
 
 /* Starts the client thread (copies the options). NULL with err on bad options. */
 esl_client *esl_client_start(const esl_client_opts *o, char *err, size_t errlen);
+/* hold: leaves the event socket (if connected) and stays off it, the state
+ * ESL_DISCONNECTED with why as its detail, until called with hold false. Several
+ * nodes: only the node holding the connection's lease is on it. */
+void esl_client_hold(esl_client *c, bool hold, const char *why);
 /* Stops the thread, fails waiting commands, frees everything. */
 void esl_client_stop(esl_client *c);
 

@@ -324,6 +324,28 @@ int jobs_on_job_status(void *ctx, const char *job_id, char *status, size_t statu
     return rc;
 }
 
+/* Sink: a named lease of this node in the shared store (store_lease_take). */
+static int jobs_on_lease(void *ctx, const char *name, int ttl_ms, char *holder, size_t holderlen)
+{
+    backend_slot *slot = ctx;
+    store_lease l;
+    int rc = store_lease_take(slot->j->st, name, now_ms(), ttl_ms, &l);
+    if (holder && holderlen) str_copy(holder, holderlen, l.node_id);
+    return rc == STORE_OK ? 1 : rc == STORE_CONFLICT ? 0 : -1;
+}
+
+static void jobs_on_lease_release(void *ctx, const char *name)
+{
+    backend_slot *slot = ctx;
+    store_lease_release(slot->j->st, name);
+}
+
+backend_sink jobs_sink(backend_slot *slot)
+{
+    return (backend_sink){.report = jobs_on_outcome, .receive = jobs_on_receive, .job_status = jobs_on_job_status,
+                          .lease = jobs_on_lease, .lease_release = jobs_on_lease_release, .ctx = slot};
+}
+
 /* Sink: a fax arrived through the backend (webhook, PBX hand-off); stored as
  * coming from that backend (an inbound-only source's own name). */
 int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen)
@@ -520,6 +542,34 @@ int jobs_create(jobs *j, job_record *rec, job_record *existing, char *err, size_
     return rc;
 }
 
+/* The current backend's PBX connection is another node's now (backend_ops.standby). */
+static bool backend_standby(jobs *j)
+{
+    backend_slot *s = jobs_slot_get(j, NULL);
+    if (!s) return false;
+    bool standby = s->ops->standby && s->ops->standby(s->be);
+    jobs_slot_put(s);
+    return standby;
+}
+
+/* In standby this node cannot follow calls: the attempts whose lease (expired by
+ * `by`) names it are made nobody's, so that the node holding the PBX connection
+ * takes them over (store_job_lease_expired hands a lease naming no node to any). */
+static void hand_over_attempts(jobs *j, int64_t by)
+{
+    char ids[64][33];
+    int n = store_job_lease_expired(j->st, by, ids, 64);
+    job_record *rec = malloc(sizeof *rec);
+    for (int i = 0; rec && i < n; i++) {
+        if (store_job_get(j->st, ids[i], rec) != STORE_OK || strcmp(rec->lease_node, store_node_id(j->st))) continue;
+        rec->lease_node[0] = 0;
+        char err[256];
+        if (store_job_update_if(j->st, rec, rec->status, rec->updated_at, err, sizeof err) == STORE_OK)
+            log_info("job %s: its attempt is left to the node holding the PBX connection", rec->id);
+    }
+    free(rec);
+}
+
 static void recover_interrupted(jobs *j)
 {
     char (*ids)[33] = malloc(sizeof(*ids) * 256);
@@ -532,6 +582,11 @@ static void recover_interrupted(jobs *j)
      * (store_job_lease_expired leaves them out). Leases are at most lease_s ahead,
      * so one pass over "expired before the far future" sees each such job once. */
     int64_t horizon = before + (int64_t)jobs_cfg(j)->lease_s * 1000 + 1;
+    if (backend_standby(j)) {
+        hand_over_attempts(j, horizon);
+        free(ids);
+        return;
+    }
     while ((n = store_job_lease_expired(j->st, horizon, ids, 256)) > 0) {
         for (int i = 0; i < n; i++)
             jobs_resume_or_requeue(j, ids[i], "the previous attempt was interrupted by a restart; sending again");
@@ -547,6 +602,7 @@ static void recover_interrupted(jobs *j)
 static int pool_claim_due(void *ctx, job_id_buf *ids, int max)
 {
     jobs *j = ctx;
+    if (backend_standby(j)) return 0;      /* the node holding the PBX connection sends */
     /* nothing is claimed while storage cannot take it: jobs wait, attempts unspent,
      * and the pool looks again within a second */
     char down[256];
@@ -568,6 +624,10 @@ static int pool_lease_expired(void *ctx, job_id_buf *ids, int max)
 {
     jobs *j = ctx;
     jobs_slots_reap(j);        /* once a second: replaced backend instances that have finished */
+    if (backend_standby(j)) {              /* the node holding the PBX connection follows the calls */
+        hand_over_attempts(j, now_ms());
+        return 0;
+    }
     return store_job_lease_expired(j->st, now_ms(), ids, max);
 }
 
@@ -584,6 +644,7 @@ static int64_t pool_next_due_at(void *ctx)
      * instead of every few ms */
     char down[256];
     if (!jobs_storage_ok(j, down, sizeof down)) return now_ms() + STORAGE_CHECK_EVERY_MS * 2;
+    if (backend_standby(j)) return now_ms() + 1000;   /* not ours to send: look again in a second */
     return store_job_next_due(j->st);
 }
 
@@ -622,9 +683,7 @@ jobs *jobs_start(const config *cfg, store *st, blob_store *blobs, bool dispatch,
     if (!j->reporter) { str_fmt(err, errlen, "could not start the reporter thread"); goto fail; }
     backend_slot *slot = jobs_slot_new(j, j->ops, NULL);
     if (!slot) { str_fmt(err, errlen, "out of memory"); goto fail; }
-    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .job_status = jobs_on_job_status,
-                         .ctx = slot};
-    slot->be = j->ops->create(cfg, sink, err, errlen);
+    slot->be = j->ops->create(cfg, jobs_sink(slot), err, errlen);
     if (!slot->be) { free(slot); goto fail; }
     j->cur = j->slots = slot;
     if (jobs_inbound_sources_start(j, cfg, err, errlen)) goto fail;

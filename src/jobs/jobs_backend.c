@@ -198,9 +198,7 @@ int jobs_swap_backend(jobs *j, const config *cfg, char *err, size_t errlen)
     }
     backend_slot *s = jobs_slot_new(j, ops, NULL);
     if (!s) { str_fmt(err, errlen, "out of memory"); return -1; }
-    backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .job_status = jobs_on_job_status,
-                         .ctx = s};
-    s->be = ops->create(cfg, sink, err, errlen);
+    s->be = ops->create(cfg, jobs_sink(s), err, errlen);
     if (!s->be) { free(s); return -1; }
     pthread_mutex_lock(&j->slot_lock);
     backend_slot *old = j->cur;
@@ -268,10 +266,8 @@ int jobs_inbound_sources_start(jobs *j, const config *cfg, char *err, size_t err
         if (!s) { str_fmt(err, errlen, "out of memory"); return -1; }
         s->inbound_only = true;
         str_copy(s->enabled_by, sizeof s->enabled_by, why);
-        backend_sink sink = {.report = jobs_on_outcome, .receive = jobs_on_receive, .job_status = jobs_on_job_status,
-                             .ctx = s};
         char msg[512];
-        s->be = ops->create_inbound(cfg, sink, msg, sizeof msg);
+        s->be = ops->create_inbound(cfg, jobs_sink(s), msg, sizeof msg);
         if (!s->be) {
             str_fmt(err, errlen, "inbound through %s (%s): %s", ops->name, why, msg);
             free(s);

@@ -118,5 +118,7 @@ report_verdict jobs_report_outcome(jobs *j, const char *job_id, const backend_ou
 report_verdict jobs_on_outcome(void *ctx, const char *job_id, const backend_outcome *o);
 int jobs_on_receive(void *ctx, const inbound_delivery *d, char *inbound_id, char *err, size_t errlen);
 int jobs_on_job_status(void *ctx, const char *job_id, char *status, size_t statuslen);
+/* The sink a backend instance on this slot reports through. */
+backend_sink jobs_sink(backend_slot *slot);
 
 #endif

@@ -4,7 +4,10 @@
  *   - inbound: the TIFF and PDF of faxes past their retention_until
  *     (INBOUND_RETENTION_DAYS from receipt), or older than ARTIFACT_TTL_DAYS.
  * Runs once at start and then every RETENTION_SWEEP_SECONDS on its own thread, which
- * also records this node's heartbeat every second (store_node_heartbeat). */
+ * also records this node's heartbeat every second (store_node_heartbeat). Several
+ * nodes sharing a store sweep one at a time: a sweep needs the "retention" lease,
+ * taken for one interval, so sweeps anywhere are at least an interval apart and a
+ * dead node's turn passes to another. */
 #include "jobs/jobs_internal.h"
 #include "auth/audit.h"
 #include "util/util.h"
@@ -58,6 +61,20 @@ int retention_sweep(jobs *j)
     return removed;
 }
 
+/* This node's turn to sweep: it got the "retention" lease for one interval. */
+static bool my_turn(jobs *j)
+{
+    store_lease l;
+    int64_t interval = (int64_t)jobs_cfg(j)->retention_sweep_s * 1000;
+    int rc = store_lease_take(j->st, "retention", now_ms(), interval, &l);
+    if (rc == STORE_OK) {
+        log_info("retention: sweeping (node %s holds the retention lease)", store_node_id(j->st));
+        return true;
+    }
+    if (rc == STORE_CONFLICT) log_debug("retention: node %s sweeps this interval", l.node_id);
+    return false;
+}
+
 static void *retention_main(void *arg)
 {
     retention *r = arg;
@@ -69,7 +86,7 @@ static void *retention_main(void *arg)
          * know whose leases they may take over); a no-op on SQLite */
         store_node_heartbeat(r->j->st, now_ms());
         if (mono_ms() >= next_sweep) {
-            retention_sweep(r->j);
+            if (my_turn(r->j)) retention_sweep(r->j);
             next_sweep = mono_ms() + (int64_t)jobs_cfg(r->j)->retention_sweep_s * 1000;
         }
         pthread_mutex_lock(&r->lock);

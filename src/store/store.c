@@ -44,6 +44,14 @@ int store_node_list(store *st, int64_t now, store_node *out, int max)
     return st->ops->node_list ? st->ops->node_list(st, now, out, max) : 0;
 }
 
+int store_lease_take(store *st, const char *name, int64_t now, int64_t ttl_ms, store_lease *out)
+{
+    return st->ops->lease_take(st, name, now, ttl_ms, out);
+}
+
+int store_lease_release(store *st, const char *name) { return st->ops->lease_release(st, name); }
+int store_lease_list(store *st, store_lease *out, int max) { return st->ops->lease_list(st, out, max); }
+
 void store_url_redact(const char *url, char *out, size_t outlen)
 {
     if (!outlen) return;

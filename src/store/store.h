@@ -150,6 +150,14 @@ typedef struct store_node {
     int64_t jobs_held;                   /* in_progress jobs whose lease names it */
 } store_node;
 
+/* A named lease: one node at a time does what it names ("pbx:ami:host:port",
+ * "retention"), until `until` unless it renews it. */
+typedef struct store_lease {
+    char name[96];
+    char node_id[64];                    /* the holder ("" = never held) */
+    int64_t acquired_at, until;          /* ms; until 0 = given up */
+} store_lease;
+
 /* True when database is a PostgreSQL URL (postgresql://… or postgres://…). */
 bool store_url_is_pg(const char *database);
 /* Opens (creating and migrating) the store: a PostgreSQL URL (store_pg_open) or
@@ -173,6 +181,16 @@ const char *store_node_id(const store *st);
 int store_node_heartbeat(store *st, int64_t now);
 /* The nodes that shared the store lately, this one first; count or < 0 (0 on a single-node store). */
 int store_node_list(store *st, int64_t now, store_node *out, int max);
+/* Takes or renews the named lease for this node until now + ttl_ms. STORE_OK when
+ * this node holds it now (acquired_at is when it got it, unchanged by renewals),
+ * STORE_CONFLICT when another node holds it and it has not run out (*out names
+ * that node), else < 0. Times are the nodes' clocks (keep them in NTP sync). On
+ * SQLite (one process) this node always gets it. */
+int store_lease_take(store *st, const char *name, int64_t now, int64_t ttl_ms, store_lease *out);
+/* Gives the named lease up if this node holds it (another node may take it at once). */
+int store_lease_release(store *st, const char *name);
+/* Every named lease ever taken, by name; count or < 0. */
+int store_lease_list(store *st, store_lease *out, int max);
 /* A URL with its password replaced by "***", for logs and settings. */
 void store_url_redact(const char *url, char *out, size_t outlen);
 

@@ -70,6 +70,10 @@ typedef struct store_ops {
     int64_t (*table_count)(store *st, const store_table *t);
     int (*table_put)(store *st, const store_table *t, const store_row *rows, int n, int *added, char *err,
                      size_t errlen);
+    /* named leases */
+    int (*lease_take)(store *st, const char *name, int64_t now, int64_t ttl_ms, store_lease *out);
+    int (*lease_release)(store *st, const char *name);
+    int (*lease_list)(store *st, store_lease *out, int max);
 } store_ops;
 
 /* The head of every implementation's handle (its first member). */

@@ -131,6 +131,9 @@ static const char *const migrations[] = {
     "ALTER TABLE fax_jobs ADD COLUMN claim_until " I ";"
     "CREATE TABLE faxbot_nodes (node_id TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, started_at " I ","
     " heartbeat_at " I ");",
+    /* v9: named leases (one node at a time talks to a PBX connection, sweeps retention) */
+    "CREATE TABLE faxbot_leases (name TEXT COLLATE \"C\" PRIMARY KEY NOT NULL, node_id " T ","
+    " acquired_at " I ", until " I ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -151,6 +154,7 @@ enum {
     P_EP_INSERT, P_EP_GET, P_EP_LIST, P_EP_DELETE, P_EP_FAIL_PENDING,
     P_DL_DUE, P_DL_UPDATE, P_DL_BY_ENDPOINT, P_DL_BY_JOB, P_DL_NEXT_DUE,
     P_NODE_BEAT, P_NODE_LIST,
+    P_LEASE_TAKE, P_LEASE_GET, P_LEASE_RELEASE, P_LEASE_LIST,
     P_COUNT
 };
 
@@ -164,7 +168,7 @@ static bool read_only(int which)
     case P_JOB_COUNT_STATUS: case P_JOB_OTHER_OWNER_DUE: case P_JOB_ARTIFACTS_EXPIRED: case P_IN_GET: case P_IN_BY_SID:
     case P_IN_EXPIRED: case P_KEY_GET: case P_KEY_LIST: case P_KEY_EXISTS: case P_ATTEMPT_LIST: case P_JOB_SEARCH:
     case P_JOB_SEARCH_COUNT: case P_EV_AFTER: case P_EV_LAST: case P_EP_GET: case P_EP_LIST: case P_DL_DUE:
-    case P_DL_BY_ENDPOINT: case P_DL_BY_JOB: case P_DL_NEXT_DUE: case P_NODE_LIST: case P_IN_UNREAD: case P_SES_GET:
+    case P_DL_BY_ENDPOINT: case P_DL_BY_JOB: case P_DL_NEXT_DUE: case P_NODE_LIST: case P_LEASE_GET: case P_LEASE_LIST: case P_IN_UNREAD: case P_SES_GET:
         return true;
     default:
         return which >= P_IN_LIST0 && which <= P_IN_LIST7;
@@ -351,6 +355,16 @@ static int build_sql(pg_store *st)
                                 " (SELECT count(*) FROM fax_jobs j WHERE j.status = 'in_progress' AND j.lease_node = n.node_id)"
                                 " FROM faxbot_nodes n WHERE n.heartbeat_at > $1::bigint - 3600000 OR n.node_id = $2"
                                 " ORDER BY n.node_id = $2 DESC, n.node_id LIMIT $3");
+        /* $1 name, $2 this node, $3 now, $4 ttl: taken when free, run out or ours already */
+        q[P_LEASE_TAKE] = strdup(
+            "INSERT INTO faxbot_leases AS l (name, node_id, acquired_at, until) VALUES ($1, $2, $3, $3::bigint + $4::bigint)"
+            " ON CONFLICT (name) DO UPDATE SET node_id = excluded.node_id, until = excluded.until,"
+            " acquired_at = CASE WHEN l.node_id = excluded.node_id AND l.until >= $3::bigint THEN l.acquired_at"
+            " ELSE excluded.acquired_at END WHERE l.node_id = excluded.node_id OR l.until < $3::bigint"
+            " RETURNING node_id, acquired_at, until");
+        q[P_LEASE_GET] = strdup("SELECT node_id, acquired_at, until FROM faxbot_leases WHERE name = $1");
+        q[P_LEASE_RELEASE] = strdup("UPDATE faxbot_leases SET until = 0 WHERE name = $1 AND node_id = $2");
+        q[P_LEASE_LIST] = strdup("SELECT name, node_id, acquired_at, until FROM faxbot_leases ORDER BY name LIMIT $1");
         for (int i = 0; i < P_COUNT; i++)
             if (!st->sql[i]) rc = -1;
     }
@@ -1902,6 +1916,77 @@ static int pg_table_put(store *base, const store_table *t, const store_row *rows
     return code;
 }
 
+/* ---- named leases ---- */
+
+static void lease_row(const PGresult *r, int row, int first, store_lease *out)
+{
+    v_text(r, row, first, out->node_id, sizeof out->node_id);
+    out->acquired_at = v_i64(r, row, first + 1);
+    out->until = v_i64(r, row, first + 2);
+}
+
+static int pg_lease_take(store *base, const char *name, int64_t now, int64_t ttl_ms, store_lease *out)
+{
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    memset(out, 0, sizeof *out);
+    str_copy(out->name, sizeof out->name, name);
+    params p = {0};
+    p_text(&p, name);
+    p_text(&p, st->base.node_id);
+    p_i64(&p, now);
+    p_i64(&p, ttl_ms);
+    int code = STORE_ERROR;
+    PGresult *r = run(st, c, P_LEASE_TAKE, &p, "taking a lease", NULL, 0, &code);
+    if (r && PQntuples(r) == 1) {
+        lease_row(r, 0, 0, out);
+        code = STORE_OK;
+    } else if (r) {
+        PQclear(r);
+        params g = {0};
+        p_text(&g, name);
+        r = run(st, c, P_LEASE_GET, &g, "reading a lease", NULL, 0, &code);
+        if (r && PQntuples(r) == 1) lease_row(r, 0, 0, out);
+        if (r) code = STORE_CONFLICT;
+    }
+    if (r) PQclear(r);
+    pool_put(st, c);
+    return code;
+}
+
+static int pg_lease_release(store *base, const char *name)
+{
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    params p = {0};
+    p_text(&p, name);
+    p_text(&p, st->base.node_id);
+    int code = exec_cmd(st, c, P_LEASE_RELEASE, &p, NULL, "giving a lease up", NULL, 0);
+    pool_put(st, c);
+    return code;
+}
+
+static int pg_lease_list(store *base, store_lease *out, int max)
+{
+    if (max < 1) return 0;
+    CHECKOUT(NULL, 0, STORE_ERROR);
+    params p = {0};
+    p_i64(&p, max);
+    int code = STORE_ERROR, n;
+    PGresult *r = run(st, c, P_LEASE_LIST, &p, "listing leases", NULL, 0, &code);
+    if (!r) n = code;
+    else {
+        n = PQntuples(r);
+        if (n > max) n = max;
+        for (int i = 0; i < n; i++) {
+            memset(&out[i], 0, sizeof out[i]);
+            v_text(r, i, 0, out[i].name, sizeof out[i].name);
+            lease_row(r, i, 1, &out[i]);
+        }
+        PQclear(r);
+    }
+    pool_put(st, c);
+    return n;
+}
+
 static const store_ops pg_ops = {
     .kind = "postgresql",
     .close = pg_close,
@@ -1957,4 +2042,7 @@ static const store_ops pg_ops = {
     .cursor_close = pg_cursor_close,
     .table_count = pg_table_count,
     .table_put = pg_table_put,
+    .lease_take = pg_lease_take,
+    .lease_release = pg_lease_release,
+    .lease_list = pg_lease_list,
 };

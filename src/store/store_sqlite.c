@@ -211,6 +211,14 @@ static const char *const migrations[] = {
     /* v8: the node whose worker holds a job's lease (several nodes share PostgreSQL;
      * on SQLite it is this one) */
     "ALTER TABLE fax_jobs ADD COLUMN lease_node TEXT NOT NULL DEFAULT '';",
+    /* v9: named leases (one node at a time talks to a PBX connection, sweeps
+     * retention); on SQLite this node always gets them, kept for the same view */
+    "CREATE TABLE faxbot_leases ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " node_id TEXT NOT NULL DEFAULT '',"
+    " acquired_at INTEGER NOT NULL DEFAULT 0,"
+    " until INTEGER NOT NULL DEFAULT 0"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -274,6 +282,7 @@ enum {
     S_EP_INSERT, S_EP_GET, S_EP_LIST, S_EP_DELETE, S_EP_FAIL_PENDING,
     S_DL_DUE, S_DL_UPDATE, S_DL_BY_ENDPOINT, S_DL_BY_JOB, S_DL_NEXT_DUE,
     S_SES_PUT, S_SES_GET, S_SES_TOUCH, S_SES_DELETE, S_SES_DELETE_KEY, S_SES_PRUNE,
+    S_LEASE_TAKE, S_LEASE_GET, S_LEASE_RELEASE, S_LEASE_LIST,
     S_COUNT
 };
 
@@ -448,6 +457,17 @@ static int build_sql(sq_store *st)
         st->sql[S_DL_NEXT_DUE] = strdup("SELECT COALESCE(MIN(next_attempt_at), 0) FROM webhook_deliveries"
                                         " WHERE status = 'pending'");
 #undef DL_COLS
+        /* ?1 name, ?2 this node, ?3 now, ?4 ttl. One process uses a SQLite file: every
+         * lease is its own, even one an earlier run under another name (port) held. */
+        st->sql[S_LEASE_TAKE] = strdup(
+            "INSERT INTO faxbot_leases AS l (name, node_id, acquired_at, until) VALUES (?1, ?2, ?3, ?3 + ?4)"
+            " ON CONFLICT (name) DO UPDATE SET node_id = excluded.node_id, until = excluded.until,"
+            " acquired_at = CASE WHEN l.node_id = excluded.node_id AND l.until >= ?3 THEN l.acquired_at"
+            " ELSE excluded.acquired_at END RETURNING node_id, acquired_at, until");
+        st->sql[S_LEASE_GET] = strdup("SELECT node_id, acquired_at, until FROM faxbot_leases WHERE name = ?1");
+        st->sql[S_LEASE_RELEASE] = strdup("UPDATE faxbot_leases SET until = 0 WHERE name = ?1 AND node_id = ?2");
+        st->sql[S_LEASE_LIST] = strdup("SELECT name, node_id, acquired_at, until FROM faxbot_leases ORDER BY name"
+                                       " LIMIT ?1");
         for (int i = 0; i < S_COUNT; i++)
             if (!st->sql[i]) rc = -1;
     }
@@ -2024,7 +2044,95 @@ static int sq_table_put(store *base, const store_table *t, const store_row *rows
     return code;
 }
 
+/* ---- named leases ---- */
+
+static void lease_cols(sqlite3_stmt *s, int first, store_lease *out)
+{
+    copy_col(s, first, out->node_id, sizeof out->node_id);
+    out->acquired_at = sqlite3_column_int64(s, first + 1);
+    out->until = sqlite3_column_int64(s, first + 2);
+}
+
+static int sq_lease_take(store *base, const char *name, int64_t now, int64_t ttl_ms, store_lease *out)
+{
+    sq_store *st = (sq_store *)base;
+    memset(out, 0, sizeof *out);
+    str_copy(out->name, sizeof out->name, name);
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int code = STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_LEASE_TAKE);
+    if (s) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, base->node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, now);
+        sqlite3_bind_int64(s, 4, ttl_ms);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            lease_cols(s, 0, out);
+            code = STORE_OK;
+            rc = sqlite3_step(s);        /* finishes the statement */
+        } else if (rc != SQLITE_DONE) {
+            code = db_fail(c->db, rc, "taking a lease", NULL, 0);
+        } else {
+            code = STORE_CONFLICT;
+        }
+        stmt_done(s);
+        if (code == STORE_CONFLICT && (s = conn_stmt(st, c, S_LEASE_GET))) {
+            sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+            if (sqlite3_step(s) == SQLITE_ROW) lease_cols(s, 0, out);
+            stmt_done(s);
+        }
+    }
+    pool_put(st, c);
+    return code;
+}
+
+static int sq_lease_release(store *base, const char *name)
+{
+    sq_store *st = (sq_store *)base;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int code = STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_LEASE_RELEASE);
+    if (s) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, base->node_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        stmt_done(s);
+        code = rc == SQLITE_DONE ? STORE_OK : db_fail(c->db, rc, "giving a lease up", NULL, 0);
+    }
+    pool_put(st, c);
+    return code;
+}
+
+static int sq_lease_list(store *base, store_lease *out, int max)
+{
+    sq_store *st = (sq_store *)base;
+    if (max < 1) return 0;
+    conn *c = pool_get(st, NULL, 0);
+    if (!c) return STORE_ERROR;
+    int n = STORE_ERROR;
+    sqlite3_stmt *s = conn_stmt(st, c, S_LEASE_LIST);
+    if (s) {
+        sqlite3_bind_int(s, 1, max);
+        n = 0;
+        while (n < max && sqlite3_step(s) == SQLITE_ROW) {
+            memset(&out[n], 0, sizeof out[n]);
+            copy_col(s, 0, out[n].name, sizeof out[n].name);
+            lease_cols(s, 1, &out[n]);
+            n++;
+        }
+        stmt_done(s);
+    }
+    pool_put(st, c);
+    return n;
+}
+
 static const store_ops sqlite_ops = {
+    .lease_take = sq_lease_take,
+    .lease_release = sq_lease_release,
+    .lease_list = sq_lease_list,
     .kind = "sqlite",
     .close = sq_close,
     .ping = sq_ping,

@@ -71,6 +71,13 @@ def test_every_event_arrives_signed_and_in_order(server, rx):
     assert final["pages"] == 3 and final["pages_sent"] == 3, final
 
     cb = rx.wait(lambda rs: "fax.succeeded" in job_types(rs, job["id"]), path="/cb", timeout=20)
+    # delivery is at-least-once: a retry after a slow answer (a loaded machine) is the same
+    # event under the same webhook-id; the assertions below take each delivery once
+    first = {}
+    for r in cb:
+        first.setdefault(r["headers"]["webhook-id"], r)
+        assert first[r["headers"]["webhook-id"]]["json"] == r["json"], "a retry must carry the same event"
+    cb = [r for r in cb if first[r["headers"]["webhook-id"]] is r]
     allr = rx.wait(lambda rs: any(r["json"]["type"] == "inbound.received" for r in rs)
                    and "fax.succeeded" in job_types(rs, job["id"]), path="/all", timeout=20)
     secret = callback_secret(srv)
@@ -101,9 +108,9 @@ def test_every_event_arrives_signed_and_in_order(server, rx):
     detail = get_job(srv, job["id"], key=KEY)
     for k in ("id", "status", "pages", "pages_sent", "attempts", "to"):
         assert last["data"][k] == detail[k], (k, last["data"], detail)
-    # webhook-ids are unique per delivery; deliveries are listed on the job
+    # one webhook-id per event (and one event per webhook-id); deliveries are listed on the job
     ids = [r["headers"]["webhook-id"] for r in cb]
-    assert len(set(ids)) == len(ids), ids
+    assert len({r["json"]["id"] for r in cb}) == len(ids), ids
     deadline = time.monotonic() + 10
     while True:                           # the outcome is recorded just after the receiver answers
         listed = get_job(srv, job["id"], key=KEY)["webhook_deliveries"]

@@ -292,16 +292,22 @@ static void test_ports_and_cap(void **st)
     bad = (media_engine_opts){ .bind_addr = "127.0.0.1", .port_min = 30000, .port_max = 30010, .max_calls = 0 };
     assert_null(media_engine_new(&bad, err, sizeof err));
 
-    /* find two free even ports next to each other, then hold the first from outside */
+    /* find three free even ports in a row (other tests and PBXes use ports too), hold the
+     * first from outside, and let the other two go just before the engine looks */
     int base = 0, blocker = -1;
-    for (int p = 32000; p < 33000 && blocker < 0; p += 4) {
-        blocker = socket(AF_INET, SOCK_DGRAM, 0);
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
-        inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-        if (bind(blocker, (struct sockaddr *)&sin, sizeof sin) != 0) {
-            close(blocker);
-            blocker = -1;
-        } else {
+    for (int p = 32000; p < 40000 && blocker < 0; p += 6) {
+        int s3[3] = {-1, -1, -1};
+        bool ok = true;
+        for (int i = 0; i < 3 && ok; i++) {
+            s3[i] = socket(AF_INET, SOCK_DGRAM, 0);
+            struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(p + 2 * i)) };
+            inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+            ok = bind(s3[i], (struct sockaddr *)&sin, sizeof sin) == 0;
+        }
+        for (int i = ok ? 1 : 0; i < 3; i++)
+            if (s3[i] >= 0) close(s3[i]);
+        if (ok) {
+            blocker = s3[0];
             base = p;
         }
     }

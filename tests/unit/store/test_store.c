@@ -3,10 +3,10 @@
  * PostgreSQL 15, each test on an empty schema. Both: every job field round-trips,
  * idempotency, optimistic updates, keyset pagination, scheduler queries, counts,
  * API keys, concurrent writers, reopening, inbound faxes, artifact expiry, a killed
- * writer's acknowledged jobs. SQLite: file permissions, WAL, a newer schema.
- * PostgreSQL: a newer schema, migrations applied once by three processes starting
- * together, two nodes never handed the same due job, a dead node's lease taken
- * over (and a live one's not). */
+ * writer's acknowledged jobs. SQLite: file permissions, WAL, a newer schema, named
+ * leases always this node's. PostgreSQL: a newer schema, migrations applied once by
+ * three processes starting together, two nodes never handed the same due job, a dead
+ * node's lease taken over (and a live one's not), named leases one holder at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,7 +179,7 @@ static void test_open_creates_private_files_and_wal(void **state)
     sqlite3_finalize(s);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 8);
+    assert_int_equal(sqlite3_column_int(s, 0), 9);
     sqlite3_finalize(s);
     sqlite3_close(db);
 
@@ -973,6 +973,118 @@ static void test_pg_dead_nodes_lease_is_taken_over(void **state)
     store_close(b);
 }
 
+/* Named leases (PostgreSQL): one holder at a time; renewals keep acquired_at; another
+ * node gets it only when it ran out or was given up; the list names the holder. Two
+ * handles on one database stand for two nodes. */
+static void test_pg_named_leases_one_holder_at_a_time(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    store *b = open_store(f->path, err, sizeof err);
+    assert_non_null(b);
+    store_set_node(f->st, "node-a", 0);
+    store_set_node(b, "node-b", 0);
+    int64_t now = now_ms();
+    store_lease l;
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now, 1000, &l), STORE_OK);
+    assert_string_equal(l.node_id, "node-a");
+    assert_int_equal(l.acquired_at, now);
+    assert_int_equal(l.until, now + 1000);
+    /* node-b is refused while it runs, and told who holds it */
+    assert_int_equal(store_lease_take(b, "pbx:ami:127.0.0.1:5038", now + 500, 1000, &l), STORE_CONFLICT);
+    assert_string_equal(l.node_id, "node-a");
+    assert_int_equal(l.until, now + 1000);
+    /* a renewal moves until, not acquired_at */
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 800, 1000, &l), STORE_OK);
+    assert_int_equal(l.acquired_at, now);
+    assert_int_equal(l.until, now + 1800);
+    /* another name is another lease */
+    assert_int_equal(store_lease_take(b, "retention", now, 1000, &l), STORE_OK);
+    assert_string_equal(l.node_id, "node-b");
+    /* run out: node-b takes it over (a new acquired_at) */
+    assert_int_equal(store_lease_take(b, "pbx:ami:127.0.0.1:5038", now + 1801, 1000, &l), STORE_OK);
+    assert_string_equal(l.node_id, "node-b");
+    assert_int_equal(l.acquired_at, now + 1801);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 1900, 1000, &l), STORE_CONFLICT);
+    assert_string_equal(l.node_id, "node-b");
+    /* releasing one not held changes nothing; given up by its holder, node-a gets it at once */
+    assert_int_equal(store_lease_release(f->st, "pbx:ami:127.0.0.1:5038"), STORE_OK);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 1950, 1000, &l), STORE_CONFLICT);
+    assert_int_equal(store_lease_release(b, "pbx:ami:127.0.0.1:5038"), STORE_OK);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 2802, 1000, &l), STORE_OK);
+    store_lease all[4];
+    int n = store_lease_list(b, all, 4);
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].name, "pbx:ami:127.0.0.1:5038");
+    assert_string_equal(all[0].node_id, "node-a");
+    assert_int_equal(all[0].until, now + 3802);
+    assert_string_equal(all[1].name, "retention");
+    assert_string_equal(all[1].node_id, "node-b");
+    store_close(b);
+}
+
+/* Two nodes asking for the same free lease at the same moment: exactly one gets it. */
+typedef struct lease_race {
+    store *st;
+    int64_t now;
+    int got;
+} lease_race;
+
+static void *race_lease(void *arg)
+{
+    lease_race *r = arg;
+    store_lease l;
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "race-%d", i);
+        if (store_lease_take(r->st, name, r->now, 60000, &l) == STORE_OK) r->got++;
+    }
+    return NULL;
+}
+
+static void test_pg_named_lease_race_has_one_winner(void **state)
+{
+    fixture *f = *state;
+    char err[256];
+    store *b = open_store(f->path, err, sizeof err);
+    assert_non_null(b);
+    store_set_node(f->st, "node-a", 0);
+    store_set_node(b, "node-b", 0);
+    int64_t now = now_ms();
+    lease_race ra = {.st = f->st, .now = now}, rb = {.st = b, .now = now};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race_lease, &ra);
+    pthread_create(&tb, NULL, race_lease, &rb);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(ra.got + rb.got, 50);
+    store_close(b);
+}
+
+/* SQLite: one process uses the file, so every lease is this node's, even one an
+ * earlier run under another name held (a restart on another port); renewals keep
+ * acquired_at; the list shows the holder. */
+static void test_sqlite_leases_are_always_this_nodes(void **state)
+{
+    fixture *f = *state;
+    int64_t now = now_ms();
+    store_lease l;
+    store_set_node(f->st, "host:8080", 0);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now, 10000, &l), STORE_OK);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 2000, 10000, &l), STORE_OK);
+    assert_int_equal(l.acquired_at, now);
+    assert_int_equal(l.until, now + 12000);
+    store_set_node(f->st, "host:8081", 0);
+    assert_int_equal(store_lease_take(f->st, "pbx:ami:127.0.0.1:5038", now + 3000, 10000, &l), STORE_OK);
+    assert_string_equal(l.node_id, "host:8081");
+    assert_int_equal(l.acquired_at, now + 3000);
+    assert_int_equal(store_lease_release(f->st, "pbx:ami:127.0.0.1:5038"), STORE_OK);
+    store_lease all[2];
+    assert_int_equal(store_lease_list(f->st, all, 2), 1);
+    assert_string_equal(all[0].node_id, "host:8081");
+    assert_int_equal(all[0].until, 0);
+}
+
 /* The URL shown in logs and settings never carries the password. */
 /* Whole tables (faxbot migrate): a cursor reads every row in key order in the form
  * both databases agree on; putting rows back adds only what is missing; a copied
@@ -1089,12 +1201,15 @@ int main(int argc, char **argv)
         BOTH(test_open_creates_private_files_and_wal),
         BOTH(test_newer_schema_is_refused),
         cmocka_unit_test(test_url_redaction),
+        BOTH(test_sqlite_leases_are_always_this_nodes),
     };
     const struct CMUnitTest pg_only[] = {
         BOTH(test_pg_newer_schema_is_refused),
         BOTH(test_pg_migrations_applied_once_by_three_starting_together),
         BOTH(test_pg_two_nodes_are_handed_disjoint_due_jobs),
         BOTH(test_pg_dead_nodes_lease_is_taken_over),
+        BOTH(test_pg_named_leases_one_holder_at_a_time),
+        BOTH(test_pg_named_lease_race_has_one_winner),
     };
     if (g_pg && !getenv("FAXBOT_TEST_PG_URL")) {
         fprintf(stderr, "--pg needs FAXBOT_TEST_PG_URL: run it through tests/peers/pg.py run -- …\n");
