@@ -5,7 +5,7 @@
 # failing on any test failure or sanitizer report; then, when
 # a fuzz build directory is given (3rd argument, `make test` passes build-fuzz), a
 # short libFuzzer pass: every fuzz/fuzz_*.c target for FUZZ_SECONDS_CI seconds
-# (default 10; 0 skips the pass) under ASan+UBSan, failing on any crash.
+# (default 5; 0 skips the pass) under ASan+UBSan, failing on any crash.
 set -eu
 build=${1:-build}
 asan=${2:-build-asan}
@@ -52,8 +52,9 @@ echo "== interop tests against a real FreeSWITCH and a real Asterisk ($build)"
 # $FAXBOT_FREESWITCH_PEER_DIR) and Asterisk 22.10.1 pairs from ../shared/peers/asterisk
 # (or $FAXBOT_ASTERISK_PEER_DIR); each test skips loudly when its build is absent.
 # Real faxes take 20-50 s each, so they run side by side; normal build only.
-# Three at a time: real-time G.711 media needs CPU on time, and 2 cores carry 6 FreeSWITCHes.
-FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -rs -n 3 -p no:cacheprovider tests/interop
+# Four at a time: real-time G.711 media needs CPU on time (2 cores carry 8 PBXes), and most
+# of a real fax is waiting on the line.
+FAXBOT_BIN="$root/$build/faxbot" $py -m pytest -q -rs -n 4 -p no:cacheprovider tests/interop
 
 echo "== unit tests under ASan+UBSan ($asan)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
@@ -76,7 +77,7 @@ echo "== PostgreSQL + S3 run under ASan+UBSan took $(( $(date +%s) - started ))s
 echo "== MCP tests under ASan+UBSan ($asan)"
 FAXBOT_SANITIZED=1 node tests/mcp/run.mjs "$root/$asan/faxbot"
 
-fuzz_seconds=${FUZZ_SECONDS_CI:-10}
+fuzz_seconds=${FUZZ_SECONDS_CI:-5}
 if [ -n "$fuzz" ] && [ "$fuzz_seconds" != 0 ]; then
     echo "== short fuzz pass ($fuzz, ${fuzz_seconds}s per target)"
     started=$(date +%s)

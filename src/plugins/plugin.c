@@ -176,6 +176,63 @@ static const char *const top_keys[] = {"id", "short_name", "name", "version", "k
 static const char *const field_keys[] = {"key", "type", "label", "help", "secret", "required", "pattern", "default",
                                          "setting", NULL};
 
+/* glibc's regcomp builds `x+` and `x{n,m}` by copying x's tree, so stacked or nested
+ * repetitions grow it exponentially: `(a|b)++++…` or `((a{99}){99}){99}` exhaust memory
+ * (found by fuzz_manifest). This estimates the size of the tree regcomp would build —
+ * every atom 1, a group the sum of its parts, `+` doubling what it repeats, `{n,m}`
+ * multiplying it by max(n, m) + 1 — and gives up past `limit`. Returns the estimate,
+ * or limit + 1. */
+#define PATTERN_MAX_COST 4096
+static unsigned long pattern_cost(const char *p, unsigned long limit)
+{
+    unsigned long sum[32] = {0}, last[32] = {0};   /* per open group: its size so far, its last item */
+    int depth = 0;
+    for (; *p; p++) {
+        unsigned long item = 1;
+        if (*p == '(') {
+            if (++depth >= 32) return limit + 1;
+            sum[depth] = last[depth] = 0;
+            continue;
+        } else if (*p == ')') {
+            if (depth == 0) return limit + 1;
+            item = sum[depth] ? sum[depth] : 1;
+            depth--;
+        } else if (*p == '+' || *p == '{') {
+            unsigned long times = 2;
+            if (*p == '{') {
+                char *end;
+                unsigned long n = strtoul(p + 1, &end, 10), m = n;
+                if (*end == ',') m = isdigit((unsigned char)end[1]) ? strtoul(end + 1, &end, 10) : n;
+                while (*end && *end != '}') end++;
+                if (!*end) return limit + 1;
+                p = end;
+                times = (m > n ? m : n) + 1;
+            }
+            if (times > limit) return limit + 1;
+            unsigned long grown = last[depth] * times;
+            sum[depth] += grown - last[depth];
+            last[depth] = grown;
+            if (sum[depth] > limit) return limit + 1;
+            continue;
+        } else if (*p == '*' || *p == '?' || *p == '|' || *p == '^' || *p == '$') {
+            continue;
+        } else if (*p == '\\') {
+            if (p[1]) p++;
+        } else if (*p == '[') {
+            const char *q = p + 1;
+            if (*q == '^') q++;
+            if (*q == ']') q++;
+            while (*q && *q != ']') q++;
+            if (!*q) return limit + 1;
+            p = q;
+        }
+        sum[depth] += item;
+        last[depth] = item;
+        if (sum[depth] > limit) return limit + 1;
+    }
+    return depth ? limit + 1 : sum[0];
+}
+
 static int check_field(const json_t *f, size_t i, char *err, size_t errlen)
 {
     char at[64];
@@ -206,6 +263,9 @@ static int check_field(const json_t *f, size_t i, char *err, size_t errlen)
     if (pat) {
         if (!json_is_string(pat) || strcmp(type, "string"))
             return str_fmt(err, errlen, "%s.pattern: must be a regular expression string, on a string field", at), -1;
+        if (strlen(json_string_value(pat)) > 256 || pattern_cost(json_string_value(pat), PATTERN_MAX_COST) > PATTERN_MAX_COST)
+            return str_fmt(err, errlen, "%s.pattern: too long or too many nested repetitions (at most 256 characters)",
+                           at), -1;
         regex_t re;
         if (regcomp(&re, json_string_value(pat), REG_EXTENDED | REG_NOSUB))
             return str_fmt(err, errlen, "%s.pattern: not a valid regular expression", at), -1;

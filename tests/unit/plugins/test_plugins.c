@@ -130,6 +130,11 @@ static void test_bad_manifests_name_the_field(void **state)
     refused("config_schema.fields.2.default", "\"three\"", "config_schema.fields[2].default: must be a integer");
     refused("config_schema.fields.1.setting", "\"sip_server\"", "config_schema.fields[1].setting");
     refused("config_schema.fields.0.pattern", "\"a{\"", "config_schema.fields[0].pattern");
+    /* regcomp would build these trees exponentially (fuzz_manifest ran out of memory) */
+    refused("config_schema.fields.0.pattern", "\"^(udp|tcp)++++++++++++++++++++++++++++++++$\"",
+            "too many nested repetitions");
+    refused("config_schema.fields.0.pattern", "\"((a{99}){99}){99}\"", "too many nested repetitions");
+    refused("config_schema.fields.0.pattern", "\"((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+\"", "config_schema.fields[0].pattern");
     char err[256];
     assert_null(plugin_parse("{\"id\":", 6, "", err, sizeof err));
     assert_non_null(strstr(err, "manifest: not valid JSON"));
