@@ -181,7 +181,8 @@ static const char *const field_keys[] = {"key", "type", "label", "help", "secret
  * (found by fuzz_manifest). This estimates the size of the tree regcomp would build —
  * every atom 1, a group the sum of its parts, `+` doubling what it repeats, `{n,m}`
  * multiplying it by max(n, m) + 1 — and gives up past `limit`. Returns the estimate,
- * or limit + 1. */
+ * or limit + 1; a malformed pattern (unclosed group, bracket or brace) returns 0 and is
+ * left to regcomp, which refuses it as not a valid regular expression. */
 #define PATTERN_MAX_COST 4096
 static unsigned long pattern_cost(const char *p, unsigned long limit)
 {
@@ -193,8 +194,7 @@ static unsigned long pattern_cost(const char *p, unsigned long limit)
             if (++depth >= 32) return limit + 1;
             sum[depth] = last[depth] = 0;
             continue;
-        } else if (*p == ')') {
-            if (depth == 0) return limit + 1;
+        } else if (*p == ')' && depth > 0) {
             item = sum[depth] ? sum[depth] : 1;
             depth--;
         } else if (*p == '+' || *p == '{') {
@@ -204,7 +204,7 @@ static unsigned long pattern_cost(const char *p, unsigned long limit)
                 unsigned long n = strtoul(p + 1, &end, 10), m = n;
                 if (*end == ',') m = isdigit((unsigned char)end[1]) ? strtoul(end + 1, &end, 10) : n;
                 while (*end && *end != '}') end++;
-                if (!*end) return limit + 1;
+                if (!*end) return 0;
                 p = end;
                 times = (m > n ? m : n) + 1;
             }
@@ -223,14 +223,14 @@ static unsigned long pattern_cost(const char *p, unsigned long limit)
             if (*q == '^') q++;
             if (*q == ']') q++;
             while (*q && *q != ']') q++;
-            if (!*q) return limit + 1;
+            if (!*q) return 0;
             p = q;
         }
         sum[depth] += item;
         last[depth] = item;
         if (sum[depth] > limit) return limit + 1;
     }
-    return depth ? limit + 1 : sum[0];
+    return depth ? 0 : sum[0];
 }
 
 static int check_field(const json_t *f, size_t i, char *err, size_t errlen)

@@ -134,7 +134,7 @@ static void test_bad_manifests_name_the_field(void **state)
     refused("config_schema.fields.0.pattern", "\"^(udp|tcp)++++++++++++++++++++++++++++++++$\"",
             "too many nested repetitions");
     refused("config_schema.fields.0.pattern", "\"((a{99}){99}){99}\"", "too many nested repetitions");
-    refused("config_schema.fields.0.pattern", "\"((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+\"", "config_schema.fields[0].pattern");
+    refused("config_schema.fields.0.pattern", "\"(((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+\"", "too many nested repetitions");
     char err[256];
     assert_null(plugin_parse("{\"id\":", 6, "", err, sizeof err));
     assert_non_null(strstr(err, "manifest: not valid JSON"));
