@@ -449,7 +449,7 @@ async function pageJobs(q) {
     const nav = h("p", { class: "row" });
     if (q.cursor) nav.append(h("a", { class: "button ghost", href: "#/jobs" + qs(q, null) }, "First page"));
     if (page.next_cursor) nav.append(h("a", { class: "button ghost", href: "#/jobs" + qs(q, page.next_cursor) }, "Next page"));
-    list.replaceChildren(h("div", { class: "table-wrap" }, h("table", {},
+    list.replaceChildren(h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Jobs" }, h("table", {},
       h("caption", { class: "muted" }, "Newest first" + (q.cursor ? "" : " · updates live")),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Pages"),
         h("th", { scope: "col", class: "hide-narrow" }, "Backend"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col", class: "hide-narrow" }, "Reason"))),
@@ -557,7 +557,7 @@ async function loadAttempts(id, where) {
   try {
     const d = await api("/admin/fax-jobs/" + id);
     const hist = d.attempt_history || [];
-    where.replaceChildren(h("h2", {}, "Attempts"), hist.length ? h("div", { class: "table-wrap" }, h("table", {},
+    where.replaceChildren(h("h2", {}, "Attempts"), hist.length ? h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Attempts" }, h("table", {},
       h("thead", {}, h("tr", {}, ["#", "Started", "Ended", "Outcome", "Reason", "Pages", "Provider id"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, hist.map((a) => h("tr", {}, h("td", { class: "num" }, a.attempt), h("td", { class: "num" }, fmtTime(a.started_at)),
         h("td", { class: "num" }, fmtTime(a.ended_at)), h("td", {}, a.outcome || "running"), h("td", {}, a.reason || a.message || "—"),
@@ -623,7 +623,7 @@ async function pageInbox() {
     last = sig;
     summary.textContent = !items.length ? "" : unread ? `${unread} unread. New faxes appear here by themselves.` : "Everything is read. New faxes appear here by themselves.";
     if (!items.length) { list.replaceChildren(h("p", { class: "card muted" }, "No faxes received yet. New ones appear here by themselves.")); return; }
-    list.replaceChildren(h("div", { class: "table-wrap" }, h("table", {},
+    list.replaceChildren(h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Received faxes" }, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "From"), h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Pages"),
         h("th", { scope: "col" }, "Received"), h("th", { scope: "col", class: "hide-narrow" }, "Size"), h("th", { scope: "col" }, "Actions"))),
       h("tbody", {}, items.map((f) => {
@@ -695,7 +695,7 @@ async function pageKeys() {
   };
   const loadKeys = async () => {
     const keys = await api("/admin/api-keys");
-    list.replaceChildren(keys.length ? h("div", { class: "table-wrap" }, h("table", {},
+    list.replaceChildren(keys.length ? h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "API keys" }, h("table", {},
       h("thead", {}, h("tr", {}, ["Key", "Name", "Scopes", "Last used", "State", "Action"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, keys.map((k) => h("tr", {},
         h("td", {}, h("code", {}, k.key_id)), h("td", {}, k.name || "—"), h("td", {}, k.scopes.join(", ")),

@@ -34,7 +34,7 @@ async function pagePlugins(parts) {
     h("p", {}, "Plugins add trunk providers (sip-trunk), cloud fax providers (http) and native backends. Open one to see its settings, switch it on or off, or change its configuration. The Setup Wizard offers the enabled ones."),
     (all.errors || []).length ? h("div", { class: "notice error", role: "alert" }, h("p", {}, "Installed plugins that could not be read:"),
       h("ul", {}, all.errors.map((e) => h("li", {}, h("code", {}, e.path), ": ", e.detail)))) : null,
-    h("div", { class: "table-wrap" }, h("table", { class: "plugins" },
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Plugins" }, h("table", { class: "plugins" },
       h("caption", { class: "muted" }, `${items.length} plugins and built-in backends`),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col", class: "hide-narrow" }, "Version"), h("th", { scope: "col" }, "Kind"),
         h("th", { scope: "col", class: "hide-narrow" }, "Categories"), h("th", { scope: "col", class: "hide-narrow" }, "Capabilities"),
