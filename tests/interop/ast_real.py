@@ -12,7 +12,6 @@ foreground (-f) as a child of the test. AmiConn is a minimal Manager Interface c
 (CRLF framing, one blank line per message) used to read events."""
 
 import os
-import random
 import select
 import signal
 import socket
@@ -48,36 +47,10 @@ def unpack(d):
     return p.stdout.strip().splitlines()[-1]
 
 
-# -- ports ------------------------------------------------------------------------
+# -- ports: the same helpers as the FreeSWITCH harness -------------------------------
 
-def _free(kind):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_tcp_port():
-    return _free(socket.SOCK_STREAM)
-
-
-def free_udp_port():
-    return _free(socket.SOCK_DGRAM)
-
-
-def port_range(size=100):
-    """An even UDP port range whose ends are free right now (for RTP or UDPTL)."""
-    for _ in range(50):
-        start = random.randrange(20000, 60000 - size, 2)
-        ok = True
-        for port in (start, start + size // 2, start + size - 2):
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-        if ok:
-            return start, start + size
-    raise RuntimeError("no free UDP port range")
+from fs_real import free_tcp_port, free_udp_port  # noqa: E402,F401  (re-exported for the tests)
+from fs_real import rtp_range as port_range  # noqa: E402,F401  (an even range, for RTP or UDPTL)
 
 
 # -- the Manager Interface -----------------------------------------------------------
